@@ -1,0 +1,3 @@
+module github.com/certrotator/certrotator
+
+go 1.26

@@ -1,0 +1,22 @@
+// Package jobs is certrotator's domain: a Job (one bundle in Vault and the
+// API connectors it feeds), a Request to run it, the Outcome per connector,
+// and the rotation pipeline that turns one into the other.
+//
+// The pipeline, for one request:
+//
+//  1. Read the bundle once from the Source (Vault in production).
+//  2. Decode and validate it once with package bundle; an invalid bundle
+//     fails every connector permanently and nothing is uploaded.
+//  3. For each connector, with bounded concurrency: read its state from the
+//     Connector (Graph), decide (already present, not newer, not due,
+//     upload), re-read it right before uploading so that a retried or
+//     duplicated request never uploads twice, upload, and verify the
+//     answer holds the thumbprint (active, or staged for a future
+//     notBefore).
+//  4. Report one Outcome per connector, plus expiring warnings.
+//
+// jobs knows no NATS, HTTP or Vault: it declares the small interfaces it
+// needs (Source, Connector) and adapters implement them. Failures are
+// classified (Permanent, Transient, RetryAfter) so that the worker can map
+// them to JetStream acks.
+package jobs

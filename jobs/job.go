@@ -1,0 +1,108 @@
+package jobs
+
+import (
+	"time"
+)
+
+// Policy says when a valid, newer bundle is uploaded.
+type Policy string
+
+const (
+	// PolicyOnChange uploads whenever the bundle differs from what the
+	// connector holds and is newer. It is the default.
+	PolicyOnChange Policy = "on-change"
+	// PolicyBeforeExpiry uploads only when the active certificate is within
+	// RenewBefore of its expiry, or when there is no active certificate.
+	PolicyBeforeExpiry Policy = "before-expiry"
+)
+
+// Defaults applied by config when a job leaves a field out.
+const (
+	MinValidityDefault = 168 * time.Hour
+	MaxAttemptsDefault = 8
+	RenewBeforeDefault = 720 * time.Hour
+)
+
+// WarnBeforeDefault lists the expiry warning thresholds used when a job sets
+// none: 30, 14, 7 and 1 days.
+func WarnBeforeDefault() []time.Duration {
+	return []time.Duration{720 * time.Hour, 336 * time.Hour, 168 * time.Hour, 24 * time.Hour}
+}
+
+// SourceRef locates a job's bundle in Vault KV v2.
+type SourceRef struct {
+	Mount         string // KV v2 mount, e.g. "secret"
+	Path          string // secret path under the mount, e.g. "b2c/contoso-api"
+	PFXField      string // field holding the standard base64 of the PFX; "pfx" by default
+	PasswordField string // field holding the password; "password" by default; absent or empty means none
+}
+
+// ConnectorRef binds a job to one API connector of one tenant.
+type ConnectorRef struct {
+	Tenant string // key into the tenants map of the config
+	ID     string // Graph's GUID of the API connector
+}
+
+// RenewBefore is the before-expiry window: either a fixed duration or a
+// share of the active certificate's lifetime (0 < Fraction < 1). The zero
+// value means RenewBeforeDefault.
+type RenewBefore struct {
+	Duration time.Duration
+	Fraction float64
+}
+
+// Window returns how long before notAfter the renewal is due for a
+// certificate valid from notBefore to notAfter.
+func (r RenewBefore) Window(notBefore, notAfter time.Time) time.Duration {
+	if r.Fraction > 0 {
+		return time.Duration(float64(notAfter.Sub(notBefore)) * r.Fraction)
+	}
+	if r.Duration > 0 {
+		return r.Duration
+	}
+	return RenewBeforeDefault
+}
+
+// Job is one bundle in Vault and the connectors it is uploaded to. Config
+// builds Jobs with every default filled in.
+type Job struct {
+	Name        string
+	Source      SourceRef
+	Schedule    string // robfig/cron spec; empty for none
+	Policy      Policy
+	RenewBefore RenewBefore
+	MinValidity time.Duration
+	WarnBefore  []time.Duration
+	MaxAttempts int
+	Reencode    bool
+	Connectors  []ConnectorRef
+}
+
+// Connector returns the job's binding for the connector id, case-insensitively.
+func (j Job) Connector(id string) (ConnectorRef, bool) {
+	for _, c := range j.Connectors {
+		if equalFoldASCII(c.ID, id) {
+			return c, true
+		}
+	}
+	return ConnectorRef{}, false
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,78 @@
+package jobs
+
+import "time"
+
+// Outcome statuses; each maps to a CloudEvent type (see EventType).
+const (
+	StatusSucceeded = "succeeded"
+	StatusSkipped   = "skipped"
+	StatusFailed    = "failed"
+	StatusExpiring  = "expiring"
+)
+
+// Skip reasons.
+const (
+	ReasonAlreadyPresent = "already_present"
+	ReasonNotNewer       = "not_newer"
+	ReasonNotDue         = "not_due"
+	ReasonDryRun         = "dry_run"
+)
+
+// CodeBadRequest is the error code of a request that failed before any
+// connector was in play.
+const CodeBadRequest = "bad_request"
+
+// CertInfo describes a certificate in an outcome. It never holds key
+// material.
+type CertInfo struct {
+	Thumbprint    string    `json:"thumbprint"`
+	Subject       string    `json:"subject,omitempty"`
+	NotBefore     time.Time `json:"not_before,omitzero"`
+	NotAfter      time.Time `json:"not_after,omitzero"`
+	SourceVersion int       `json:"source_version,omitempty"`
+}
+
+// ErrorInfo is the error object of a failed outcome.
+type ErrorInfo struct {
+	Code      string `json:"code"`
+	Class     Class  `json:"class"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Outcome is the result of one run for one connector: the data of the
+// CloudEvent the worker publishes. Connector is empty for a request that
+// failed before any connector was in play.
+type Outcome struct {
+	Job         string     `json:"job"`
+	Tenant      string     `json:"tenant"`
+	Connector   string     `json:"connector"`
+	RequestID   string     `json:"request_id"`
+	Trigger     string     `json:"trigger"`
+	Status      string     `json:"outcome"`
+	Reason      string     `json:"reason"`
+	Staged      bool       `json:"staged"`
+	Certificate *CertInfo  `json:"certificate"`
+	Previous    *CertInfo  `json:"previous"`
+	Error       *ErrorInfo `json:"error"`
+	Attempt     int        `json:"attempt"`
+	Final       bool       `json:"final"`
+	DurationMS  int64      `json:"duration_ms"`
+	// DaysLeft and Threshold are set on expiring outcomes only.
+	DaysLeft  int    `json:"days_left,omitempty"`
+	Threshold string `json:"threshold,omitempty"`
+}
+
+// EventType returns the CloudEvent type for the outcome's status.
+func (o Outcome) EventType() string {
+	if o.Status == StatusExpiring {
+		return "certrotator.certificate.expiring"
+	}
+	return "certrotator.rotation." + o.Status
+}
+
+// Retryable reports whether the outcome failed transiently and a later
+// attempt may succeed.
+func (o Outcome) Retryable() bool {
+	return o.Status == StatusFailed && !o.Final && o.Error != nil && o.Error.Class == ClassTransient
+}

@@ -1,0 +1,75 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Material is a bundle as read from its source: the PFX bytes, the
+// password and the source's version. It implements slog.LogValuer so that it
+// can never print its secrets.
+type Material struct {
+	PFX      []byte `json:"-"`
+	Password string `json:"-"`
+	Version  int
+}
+
+// LogValue keeps the PFX and password out of logs.
+func (m Material) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("version", m.Version), slog.String("pfx", "REDACTED"))
+}
+
+// Source reads a job's bundle. A missing secret, field or version returns
+// an error classified Permanent (code "source_not_found" or
+// "source_field_missing"), a denied read Permanent ("source_denied"), an
+// unreachable or sealed source Transient ("source_unavailable").
+type Source interface {
+	Fetch(ctx context.Context, ref SourceRef) (Material, error)
+}
+
+// Certificate is one entry of a connector's certificateList.
+type Certificate struct {
+	Thumbprint string // 40 hex characters, compared case-insensitively
+	NotBefore  time.Time
+	NotAfter   time.Time
+	IsActive   bool
+}
+
+// ConnectorState is what Graph says an API connector holds.
+type ConnectorState struct {
+	ID           string
+	DisplayName  string
+	AuthType     string // "clientCertificate", "basic", or "" when unknown
+	Certificates []Certificate
+}
+
+// Active returns the certificate marked active, if any.
+func (s ConnectorState) Active() (Certificate, bool) {
+	for _, c := range s.Certificates {
+		if c.IsActive {
+			return c, true
+		}
+	}
+	return Certificate{}, false
+}
+
+// Has reports whether the list holds the thumbprint (case-insensitive).
+func (s ConnectorState) Has(thumbprint string) (Certificate, bool) {
+	for _, c := range s.Certificates {
+		if equalFoldASCII(c.Thumbprint, thumbprint) {
+			return c, true
+		}
+	}
+	return Certificate{}, false
+}
+
+// Connector reads and updates API connectors. Errors are classified with
+// Permanent / Transient (see Failure); an unknown connector is Permanent
+// with code "Request_ResourceNotFound" or whatever Graph said.
+type Connector interface {
+	Get(ctx context.Context, tenant, id string) (ConnectorState, error)
+	// Upload sends the PFX (raw bytes; the adapter base64-encodes it) and its
+	// password ("" for none) and returns the state Graph answered with.
+	Upload(ctx context.Context, tenant, id string, pfx []byte, password string) (ConnectorState, error)
+}

@@ -1,0 +1,25 @@
+package jobs
+
+// Triggers name what asked for a rotation.
+const (
+	TriggerEvent  = "event"
+	TriggerCron   = "cron"
+	TriggerManual = "manual"
+)
+
+// Request asks for one run of a job. It is the JSON body of a message on
+// certrotation.request.<job>; unknown fields are rejected when decoding.
+type Request struct {
+	Job         string   `json:"job"`
+	Connectors  []string `json:"connectors,omitempty"`
+	Force       bool     `json:"force,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
+	RequestedBy string   `json:"requested_by,omitempty"`
+	Trigger     string   `json:"trigger,omitempty"`
+
+	// ID identifies the request in outcomes (the Nats-Msg-Id, or a generated
+	// id for local runs). Not part of the body.
+	ID string `json:"-"`
+	// Attempt is the 1-based delivery count. Not part of the body.
+	Attempt int `json:"-"`
+}
