@@ -1,0 +1,118 @@
+// Command graphsim runs the Microsoft Graph emulator standalone, for demos
+// and scripts:
+//
+//	GRAPH_SECRET=s3cret graphsim --listen 127.0.0.1:8443 --ca-out ca.pem \
+//	    --tenant TENANT_ID --client-id CLIENT_ID --client-secret-env GRAPH_SECRET \
+//	    --connector 7b3a0c1e-...=contoso-api [--connector ID[=displayName]]...
+//
+// It prints the URL and the tenant block to put in certrotator's config,
+// writes the CA certificate to --ca-out, and serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/certrotator/certrotator/connector/graphsim"
+)
+
+// errUsage marks bad flags (exit code 2).
+var errUsage = errors.New("bad usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "graphsim:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "graphsim:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	listen, caOut, tenant, clientID, secretEnv, secret string
+	connectors                                         []connectorFlag
+}
+
+type connectorFlag struct{ id, displayName string }
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("graphsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to serve HTTPS on")
+	fs.StringVar(&o.caOut, "ca-out", "graphsim-ca.pem", "file to write the CA certificate (PEM) to")
+	fs.StringVar(&o.tenant, "tenant", "", "tenant id (required)")
+	fs.StringVar(&o.clientID, "client-id", "", "app (client) id (required)")
+	fs.StringVar(&o.secretEnv, "client-secret-env", "GRAPHSIM_CLIENT_SECRET", "environment variable holding the app's client secret")
+	fs.Func("connector", "connector `ID[=displayName]` (repeatable)", func(v string) error {
+		id, name, _ := strings.Cut(v, "=")
+		if id == "" {
+			return errors.New("empty connector id")
+		}
+		o.connectors = append(o.connectors, connectorFlag{id: id, displayName: cmp.Or(name, id)})
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	o.secret = getenv(o.secretEnv)
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case o.tenant == "" || o.clientID == "":
+		return o, fmt.Errorf("%w: --tenant and --client-id are required", errUsage)
+	case o.secret == "":
+		return o, fmt.Errorf("%w: environment variable %s (--client-secret-env) is empty", errUsage, o.secretEnv)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	o, err := parseFlags(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	s := graphsim.New().AddTenant(o.tenant, o.clientID, o.secret)
+	for _, c := range o.connectors {
+		s.AddConnector(o.tenant, c.id, c.displayName)
+	}
+	if err := s.StartOn(o.listen); err != nil {
+		return fmt.Errorf("starting emulator: %w", err)
+	}
+	defer s.Close()
+	if err := os.WriteFile(o.caOut, s.CACertPEM(), 0o644); err != nil {
+		return fmt.Errorf("writing CA certificate %s: %w", o.caOut, err)
+	}
+	printBanner(stdout, s.URL(), o)
+	<-ctx.Done()
+	return nil
+}
+
+func printBanner(w io.Writer, url string, o options) {
+	fmt.Fprintf(w, "graphsim serving Entra and Graph on %s\n", url)
+	fmt.Fprintf(w, "CA certificate written to %s (Go clients trust it with SSL_CERT_FILE=%s)\n\n", o.caOut, o.caOut)
+	fmt.Fprintf(w, "certrotator config:\n\ntenants:\n  graphsim:\n")
+	fmt.Fprintf(w, "    tenant_id: %s\n    client_id: %s\n    client_secret: ${%s}\n", o.tenant, o.clientID, o.secretEnv)
+	fmt.Fprintf(w, "    authority_url: %s\n    graph_url: %s\n\nconnectors:\n", url, url)
+	for _, c := range o.connectors {
+		fmt.Fprintf(w, "  - {tenant: graphsim, id: %s}   # %s\n", c.id, c.displayName)
+	}
+}

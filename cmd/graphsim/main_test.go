@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	secret := env(map[string]string{"SECRET": "s3cret"})
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"complete", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--connector", "a=Alpha", "--connector", "b"}, false},
+		{"no tenant", []string{"--client-id", "c", "--client-secret-env", "SECRET"}, true},
+		{"secret env empty", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "MISSING"}, true},
+		{"empty connector id", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--connector", "=x"}, true},
+		{"stray argument", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "extra"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := parseFlags(tt.args, secret, &bytes.Buffer{})
+			if tt.wantErr {
+				if !errors.Is(err, errUsage) {
+					t.Errorf("err = %v, want errUsage", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.secret != "s3cret" || len(o.connectors) != 2 || o.connectors[0] != (connectorFlag{"a", "Alpha"}) || o.connectors[1] != (connectorFlag{"b", "b"}) {
+				t.Errorf("options = %+v", o)
+			}
+		})
+	}
+}
+
+func TestRunWritesCAAndConfig(t *testing.T) {
+	t.Parallel()
+	caOut := filepath.Join(t.TempDir(), "ca.pem")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // serve, print, then stop at once
+	var out bytes.Buffer
+	err := run(ctx, []string{"--listen", "127.0.0.1:0", "--ca-out", caOut, "--tenant", "t1", "--client-id", "c1",
+		"--client-secret-env", "SECRET", "--connector", "conn-1=demo"}, &out, env(map[string]string{"SECRET": "s3cret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(caOut)
+	if err != nil || !bytes.HasPrefix(pem, []byte("-----BEGIN CERTIFICATE-----")) {
+		t.Errorf("CA file: %q, %v", pem, err)
+	}
+	for _, want := range []string{"authority_url: https://127.0.0.1:", "graph_url: https://127.0.0.1:", "client_secret: ${SECRET}", "id: conn-1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "s3cret") {
+		t.Error("output holds the client secret")
+	}
+}

@@ -1,0 +1,32 @@
+// Package graphsim is an HTTPS emulator of the two Microsoft services
+// certrotator talks to: the Entra ID v2 token endpoint (client credentials)
+// and the Microsoft Graph API-connector endpoints
+// (/v1.0/identity/apiConnectors, uploadClientCertificate, PATCH).
+//
+// It is a real HTTP server, not a mock: tests, benchmarks and the local demo
+// point the real Graph client (and azidentity) at URL(), which serves both
+// the authority and Graph. Setup is fluent and happens before Start:
+//
+//	s := graphsim.NewTest(t).
+//		AddTenant(tenantID, clientID, secret).
+//		AddConnector(tenantID, connectorID, "contoso-api").
+//		Start()
+//
+// The server mirrors what Graph and Entra document (see
+// /work/shared/REFERENCE.md): Graph's error shape with request ids, integer
+// notBefore/notAfter, upload appending to certificateList even for a
+// thumbprint already present, PATCH replacing the list, and the active
+// certificate being the most recently uploaded one that is valid now. Where
+// Microsoft documents nothing (most B2C error codes for a bad PFX) the
+// behaviour is inferred and the code says so.
+//
+// Knobs (FailNext, SetLatency, SetRateLimit, ExpireTokens) inject faults
+// after Start; Requests, Uploads and Certificates let tests inspect what
+// happened. Request bodies, passwords, PFX bytes and bearer tokens are never
+// recorded.
+//
+// azidentity works against the emulator with
+// azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: s.URL() + "/"},
+// Transport: s.Client()} and DisableInstanceDiscovery: true (without it MSAL
+// asks login.microsoftonline.com to vouch for the host).
+package graphsim

@@ -1,0 +1,131 @@
+package graphsim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// entityContentType is what Graph sends with an entity or a collection.
+const entityContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+// uploadAction is the OData action's name; Graph also accepts it qualified
+// with the microsoft.graph namespace.
+const uploadAction = "uploadClientCertificate"
+
+func isGraphVersion(seg string) bool {
+	return strings.EqualFold(seg, "v1.0") || strings.EqualFold(seg, "beta")
+}
+
+// serveGraph runs the Graph pipeline: latency, injected faults, the bearer
+// token, the tenant's rate limit, then the API-connector routes. Segments
+// match case-insensitively, as in Graph.
+func (s *Server) serveGraph(x *exchange, segs []string) {
+	if !s.delay(x) {
+		x.graphError(http.StatusServiceUnavailable, codeServiceUnavailable, "The server is shutting down or the client went away.", "")
+		return
+	}
+	t, why := s.tokenTenant(x.r.Header.Get("Authorization"))
+	if t != nil {
+		x.rec.TenantID = t.id
+	}
+	if f, ok := s.takeFault(); ok {
+		x.fault(f)
+		return
+	}
+	if t == nil {
+		x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(
+			`Bearer realm="", authorization_uri="%s/common/oauth2/authorize", client_id="%s"`, s.url, graphAppID))
+		x.graphError(http.StatusUnauthorized, codeInvalidToken, why, "")
+		return
+	}
+	s.mu.Lock()
+	ok, retryAfter := t.limit.take(x.now)
+	s.mu.Unlock()
+	if !ok {
+		x.w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+		x.graphError(http.StatusTooManyRequests, codeTooManyRequests,
+			"Too many requests for this tenant. Please retry after the time in the Retry-After header.", codeActivityLimit)
+		return
+	}
+	s.routeGraph(x, t, segs)
+}
+
+func (s *Server) routeGraph(x *exchange, t *tenant, segs []string) {
+	if len(segs) < 3 || !strings.EqualFold(segs[1], "identity") || !strings.EqualFold(segs[2], "apiConnectors") {
+		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", firstUnknown(segs)), "")
+		return
+	}
+	base := s.url + "/" + segs[0] + "/$metadata#identity/apiConnectors"
+	m := x.r.Method
+	switch {
+	case len(segs) == 3 && m == http.MethodGet:
+		s.listConnectors(x, t, base)
+	case len(segs) == 4 && m == http.MethodGet:
+		s.getConnector(x, t, segs[3], base+"/$entity")
+	case len(segs) == 4 && m == http.MethodPatch:
+		s.patchConnector(x, t, segs[3])
+	case len(segs) == 5 && isUploadAction(segs[4]) && m == http.MethodPost:
+		s.uploadCertificate(x, t, segs[3], base+"/$entity")
+	case len(segs) == 5 && !isUploadAction(segs[4]), len(segs) > 5:
+		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", segs[4]), "")
+	default:
+		x.graphError(http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.", "")
+	}
+}
+
+func firstUnknown(segs []string) string {
+	want := []string{"", "identity", "apiConnectors"}
+	for i := 1; i < len(segs) && i < len(want); i++ {
+		if !strings.EqualFold(segs[i], want[i]) {
+			return segs[i]
+		}
+	}
+	return segs[len(segs)-1]
+}
+
+func isUploadAction(seg string) bool {
+	return strings.EqualFold(seg, uploadAction) || strings.EqualFold(seg, "microsoft.graph."+uploadAction)
+}
+
+func (s *Server) listConnectors(x *exchange, t *tenant, context string) {
+	s.mu.Lock()
+	items := make([]map[string]any, 0, len(t.connectors))
+	for _, c := range t.connectors {
+		items = append(items, c.entity("", x.now))
+	}
+	s.mu.Unlock()
+	x.writeJSON(http.StatusOK, entityContentType, map[string]any{"@odata.context": context, "value": items})
+}
+
+func (s *Server) getConnector(x *exchange, t *tenant, id, context string) {
+	s.mu.Lock()
+	c := t.connector(id)
+	var e map[string]any
+	if c != nil {
+		e = c.entity(context, x.now)
+	}
+	s.mu.Unlock()
+	if c == nil {
+		x.notFound(id)
+		return
+	}
+	x.writeJSON(http.StatusOK, entityContentType, e)
+}
+
+func (x *exchange) notFound(id string) {
+	x.graphError(http.StatusNotFound, codeNotFound, fmt.Sprintf(
+		"Resource '%s' does not exist or one of its queried reference-property objects are not present.", id), "")
+}
+
+// findConnector looks a connector up in the token's tenant, answering 404 if
+// there is none.
+func (s *Server) findConnector(x *exchange, t *tenant, id string) *connector {
+	s.mu.Lock()
+	c := t.connector(id)
+	s.mu.Unlock()
+	if c == nil {
+		x.notFound(id)
+	}
+	return c
+}

@@ -1,0 +1,107 @@
+package graphsim
+
+import (
+	"strings"
+	"time"
+)
+
+type faultState struct {
+	left  int
+	fault Fault
+}
+
+// FailNext makes the next n Graph API calls (token calls excluded) answer f
+// in Graph's error shape, before authentication is checked. A new call
+// replaces what is left of the previous one; n <= 0 cancels it.
+func (s *Server) FailNext(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = faultState{left: max(n, 0), fault: f.withDefaults()}
+}
+
+// takeFault consumes one pending fault, if any.
+func (s *Server) takeFault() (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.left == 0 {
+		return Fault{}, false
+	}
+	s.faults.left--
+	return s.faults.fault, true
+}
+
+// SetLatency delays every Graph API call (token calls excluded) by d before
+// it is handled; 0 turns the delay off. A client that gives up, or Close,
+// cuts the delay short.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// delay waits out the latency knob; it reports false if the client or the
+// server went away first.
+func (s *Server) delay(x *exchange) bool {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-x.r.Context().Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// SetRateLimit allows perMinute authenticated Graph API calls per tenant per
+// minute, in fixed windows aligned on the injected clock's minutes, like
+// Graph's per-tenant limit for API connectors (300). Past it Graph answers
+// 429 TooManyRequests with Retry-After set to the seconds left in the window.
+// perMinute <= 0 removes the limit. Unknown tenants are ignored.
+func (s *Server) SetRateLimit(tenantID string, perMinute int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[strings.ToLower(tenantID)]; t != nil {
+		t.limit = rateLimit{perMinute: perMinute}
+	}
+}
+
+type rateLimit struct {
+	perMinute int
+	window    time.Time
+	used      int
+}
+
+// take counts one call at now and reports whether it is allowed and, if not,
+// how many seconds are left in the window.
+func (l *rateLimit) take(now time.Time) (ok bool, retryAfter int) {
+	if l.perMinute <= 0 {
+		return true, 0
+	}
+	if w := now.Truncate(time.Minute); !w.Equal(l.window) {
+		l.window, l.used = w, 0
+	}
+	if l.used < l.perMinute {
+		l.used++
+		return true, 0
+	}
+	left := l.window.Add(time.Minute).Sub(now)
+	return false, max(int((left+time.Second-1)/time.Second), 1)
+}
+
+// ExpireTokens makes every token issued so far expired: Graph answers 401
+// InvalidAuthenticationToken to them. Tokens issued afterwards are valid.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.expired = true
+	}
+}

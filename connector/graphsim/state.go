@@ -1,0 +1,147 @@
+package graphsim
+
+import (
+	"strings"
+	"time"
+)
+
+// Cert is a certificate a connector holds: what Graph keeps of an upload.
+type Cert struct {
+	Thumbprint string // SHA-1 of the DER, 40 upper-case hex characters
+	NotBefore  time.Time
+	NotAfter   time.Time
+}
+
+// truncated drops sub-second precision: Graph stores seconds since 1970.
+func (c Cert) truncated() Cert {
+	return Cert{
+		Thumbprint: strings.ToUpper(c.Thumbprint),
+		NotBefore:  time.Unix(c.NotBefore.Unix(), 0).UTC(),
+		NotAfter:   time.Unix(c.NotAfter.Unix(), 0).UTC(),
+	}
+}
+
+// CertState is a Cert with isActive as Graph computes it on a read.
+type CertState struct {
+	Thumbprint string
+	NotBefore  time.Time
+	NotAfter   time.Time
+	IsActive   bool
+}
+
+type tenant struct {
+	id         string
+	clients    map[string]string // client id -> secret
+	connectors []*connector
+	limit      rateLimit
+}
+
+func (t *tenant) connector(id string) *connector {
+	for _, c := range t.connectors {
+		if strings.EqualFold(c.id, id) {
+			return c
+		}
+	}
+	return nil
+}
+
+type connector struct {
+	id          string
+	displayName string
+	targetURL   string
+	username    string // basic authentication, shown when certs is empty
+	certs       []Cert // in upload order
+	uploads     []string
+}
+
+// activeIndex returns the index of the active certificate at now, or -1: the
+// most recently uploaded one whose notBefore has passed and that has not
+// expired.
+func activeIndex(certs []Cert, now time.Time) int {
+	for i := len(certs) - 1; i >= 0; i-- {
+		if !now.Before(certs[i].NotBefore) && now.Before(certs[i].NotAfter) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *connector) states(now time.Time) []CertState {
+	active := activeIndex(c.certs, now)
+	out := make([]CertState, len(c.certs))
+	for i, ct := range c.certs {
+		out[i] = CertState{Thumbprint: ct.Thumbprint, NotBefore: ct.NotBefore, NotAfter: ct.NotAfter, IsActive: i == active}
+	}
+	return out
+}
+
+// entity renders the connector as Graph's identityApiConnector JSON. context
+// is the @odata.context, "" to omit it (items of a collection).
+func (c *connector) entity(context string, now time.Time) map[string]any {
+	e := map[string]any{}
+	if context != "" {
+		e["@odata.context"] = context
+	}
+	e["id"] = c.id
+	e["displayName"] = c.displayName
+	e["targetUrl"] = c.targetURL
+	e["authenticationConfiguration"] = c.authConfig(now)
+	return e
+}
+
+func (c *connector) authConfig(now time.Time) map[string]any {
+	if len(c.certs) == 0 {
+		return map[string]any{
+			"@odata.type": "#microsoft.graph.basicAuthentication",
+			"username":    c.username,
+			"password":    "******",
+		}
+	}
+	list := make([]map[string]any, 0, len(c.certs))
+	for _, st := range c.states(now) {
+		list = append(list, map[string]any{
+			"thumbprint": st.Thumbprint,
+			"notBefore":  st.NotBefore.Unix(),
+			"notAfter":   st.NotAfter.Unix(),
+			"isActive":   st.IsActive,
+		})
+	}
+	return map[string]any{
+		"@odata.type":     "#microsoft.graph.clientCertificateAuthentication",
+		"certificateList": list,
+	}
+}
+
+// Uploads returns the thumbprints uploaded to a connector through
+// uploadClientCertificate, in order, duplicates included. Seeds and PATCHes
+// are not uploads. It returns nil for an unknown tenant or connector.
+func (s *Server) Uploads(tenantID, connectorID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.connectorLocked(tenantID, connectorID)
+	if c == nil {
+		return nil
+	}
+	return append([]string(nil), c.uploads...)
+}
+
+// Certificates returns a connector's certificate list in upload order, with
+// IsActive computed at the injected clock's now. It returns nil for an
+// unknown tenant or connector, or one using basic authentication.
+func (s *Server) Certificates(tenantID, connectorID string) []CertState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.connectorLocked(tenantID, connectorID)
+	if c == nil || len(c.certs) == 0 {
+		return nil
+	}
+	return c.states(s.nowFunc())
+}
+
+func (s *Server) connectorLocked(tenantID, connectorID string) *connector {
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		return nil
+	}
+	return t.connector(connectorID)
+}
