@@ -9,10 +9,11 @@
 //     fails every connector permanently and nothing is uploaded.
 //  3. For each connector, with bounded concurrency: read its state from the
 //     Connector (Graph), decide (already present, not newer, not due,
-//     upload), re-read it right before uploading so that a retried or
-//     duplicated request never uploads twice, upload, and verify the
-//     answer holds the thumbprint (active, or staged for a future
-//     notBefore).
+//     upload), upload right after that read, and verify that the answer
+//     holds the thumbprint (active, or staged for a future notBefore). The
+//     read that decides is the read right before the upload, so a retried
+//     or duplicated request finds its thumbprint present and never uploads
+//     twice; an uploaded connector costs exactly one GET and one POST.
 //  4. Report one Outcome per connector, plus expiring warnings.
 //
 // jobs knows no NATS, HTTP or Vault: it declares the small interfaces it

@@ -61,6 +61,11 @@ type Outcome struct {
 	// DaysLeft and Threshold are set on expiring outcomes only.
 	DaysLeft  int    `json:"days_left,omitempty"`
 	Threshold string `json:"threshold,omitempty"`
+
+	// RetryAfter is the wait the remote asked for (Graph's Retry-After) on a
+	// transient failure, for the worker's NakWithDelay; zero when none. It is
+	// not part of the event.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // EventType returns the CloudEvent type for the outcome's status.

@@ -1,9 +1,13 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,52 +25,156 @@ type Warnings interface {
 type Config struct {
 	Source      Source
 	Connector   Connector
-	Warnings    Warnings         // optional
-	NowFunc     func() time.Time // defaults to time.Now
+	Warnings    Warnings         // optional; defaults to none (every warning is announced)
+	NowFunc     func() time.Time // the only clock; defaults to time.Now
 	Concurrency int              // connectors at once per run; defaults to ConcurrencyDefault
 	Logger      *slog.Logger     // defaults to a discarding logger
 }
 
-// Rotator runs the rotation pipeline. It is safe for concurrent use.
+// Rotator runs the rotation pipeline. It is safe for concurrent use; it holds
+// no state between runs.
 type Rotator struct {
 	cfg Config
+	log *slog.Logger
 }
 
-// New checks cfg and fills its defaults.
+// New checks cfg and fills its defaults. It returns an error when Source or
+// Connector is missing or Concurrency is negative.
 func New(cfg Config) (*Rotator, error) {
-	return nil, errors.New("jobs: not implemented")
+	switch {
+	case cfg.Source == nil:
+		return nil, errors.New("jobs: Config.Source is required")
+	case cfg.Connector == nil:
+		return nil, errors.New("jobs: Config.Connector is required")
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("jobs: Config.Concurrency %d is negative", cfg.Concurrency)
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, ConcurrencyDefault)
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Rotator{cfg: cfg, log: cfg.Logger.With("component", "jobs")}, nil
 }
+
+func (r *Rotator) now() time.Time { return r.cfg.NowFunc() }
 
 // Rotate runs one request for one job and returns one Outcome per connector
-// in play (plus expiring warnings). A request naming a connector the job does
-// not bind yields a single bad_request outcome. It never returns an empty
-// slice.
+// in play, each followed by its expiring warning when there is one. A request
+// naming a connector the job does not bind yields a single bad_request
+// outcome. It never returns an empty slice, and it reports every failure in
+// the outcomes rather than as an error.
+//
+// The bundle is read, decoded, validated and (when job.Reencode) re-encoded
+// once per run; each connector is then read once and, when the rules call
+// for it, uploaded to once. The read is the re-check that keeps a retried or
+// duplicated request from uploading a thumbprint twice.
 func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
-	return nil
-}
-
-// Decision is what a rotation would do for one connector; Plan returns them.
-type Decision struct {
-	Job            string     `json:"job"`
-	Tenant         string     `json:"tenant"`
-	Connector      string     `json:"connector"`
-	Active         *CertInfo  `json:"active"`           // the connector's active certificate, nil when none
-	ActiveDaysLeft *int       `json:"active_days_left"` // days until Active expires
-	Bundle         *CertInfo  `json:"bundle"`           // nil when the bundle could not be read or decoded
-	Action         string     `json:"action"`           // "upload", "skip" or "fail"
-	Reason         string     `json:"reason"`           // skip reason, or "" for upload
-	Staged         bool       `json:"staged"`
-	Error          *ErrorInfo `json:"error"`
-}
-
-// Plan reads the bundle and every connector and says what Rotate would do,
-// changing nothing.
-func (r *Rotator) Plan(ctx context.Context, job Job, req Request) []Decision {
-	return nil
+	req = normalize(req)
+	refs, err := selectConnectors(job, req)
+	if err != nil {
+		o := BadRequest(job.Name, req, err)
+		r.logOutcome(ctx, o)
+		return []Outcome{o}
+	}
+	rn := &run{job: job, req: req, b: r.prepare(ctx, job)}
+	per := forEach(ctx, r.cfg.Concurrency, refs,
+		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
+		func(ref ConnectorRef, err error) []Outcome {
+			o := rn.outcome(ref, result{status: StatusFailed, err: err}, 0)
+			r.logOutcome(ctx, o)
+			return []Outcome{o}
+		})
+	out := make([]Outcome, 0, len(refs)+1)
+	for _, list := range per {
+		out = append(out, list...)
+	}
+	return out
 }
 
 // BadRequest builds the single failed outcome for a request that failed
-// before any connector was in play.
+// before any connector was in play: class permanent, code bad_request, final,
+// with an empty connector.
 func BadRequest(job string, req Request, err error) Outcome {
-	return Outcome{}
+	req = normalize(req)
+	msg := "bad request"
+	if err != nil {
+		msg = err.Error()
+	}
+	return Outcome{
+		Job:       job,
+		RequestID: req.ID,
+		Trigger:   req.Trigger,
+		Status:    StatusFailed,
+		Error:     &ErrorInfo{Code: CodeBadRequest, Class: ClassPermanent, Message: msg},
+		Attempt:   req.Attempt,
+		Final:     true,
+	}
+}
+
+// normalize fills the request's defaults: trigger "event", attempt 1.
+func normalize(req Request) Request {
+	req.Trigger = cmp.Or(req.Trigger, TriggerEvent)
+	req.Attempt = max(req.Attempt, 1)
+	return req
+}
+
+// selectConnectors returns the job's connectors the request puts in play, in
+// the job's order, each once even when the job binds it twice.
+func selectConnectors(job Job, req Request) ([]ConnectorRef, error) {
+	if len(job.Connectors) == 0 {
+		return nil, fmt.Errorf("job %q binds no connector", job.Name)
+	}
+	var named map[string]bool // nil: every connector
+	for _, id := range req.Connectors {
+		ref, ok := job.Connector(id)
+		if !ok {
+			return nil, fmt.Errorf("job %q binds no connector %q", job.Name, id)
+		}
+		if named == nil {
+			named = map[string]bool{}
+		}
+		named[strings.ToLower(ref.ID)] = true
+	}
+	seen := map[string]bool{}
+	var refs []ConnectorRef
+	for _, ref := range job.Connectors {
+		key := strings.ToLower(ref.ID)
+		if (named == nil || named[key]) && !seen[key] {
+			seen[key] = true
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
+}
+
+// forEach calls fn for every ref with at most n calls at once and returns the
+// results in refs' order. A panic in fn becomes onPanic's result for that
+// ref, because a panic in these goroutines would escape the worker's
+// per-message recovery and stop the process.
+func forEach[T any](ctx context.Context, n int, refs []ConnectorRef,
+	fn func(context.Context, ConnectorRef) T, onPanic func(ConnectorRef, error) T) []T {
+	out := make([]T, len(refs))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				// fn sees the canceled context and fails fast without I/O.
+			}
+			defer func() {
+				if v := recover(); v != nil {
+					out[i] = onPanic(ref, Permanent("internal_panic", fmt.Errorf("handling connector %s: panic: %s", ref.ID, fmt.Sprint(v))))
+				}
+			}()
+			out[i] = fn(ctx, ref)
+		})
+	}
+	wg.Wait()
+	return out
 }

@@ -1,0 +1,97 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+)
+
+// expiring applies rule 8 to a connector whose active certificate no bundle
+// replaces in this run: when the certificate expires within one of the job's
+// warning thresholds at now, it returns an expiring outcome for the smallest
+// threshold crossed, unless Warnings says that threshold was already
+// announced for this certificate. A Warnings error is logged and the warning
+// is announced anyway: a duplicate beats a silent expiry.
+func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, active Certificate) (Outcome, bool) {
+	now := r.now()
+	threshold, ok := crossed(active.NotAfter.Sub(now), warnBefore(rn.job))
+	if !ok {
+		return Outcome{}, false
+	}
+	label := FormatThreshold(threshold)
+	if r.cfg.Warnings != nil {
+		key := WarningKey(rn.job.Name, ref.ID, active.Thumbprint, label)
+		first, err := r.cfg.Warnings.First(ctx, key)
+		if err != nil {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "checking expiry warning", slog.String("key", key), slog.String("error", err.Error()))
+		} else if !first {
+			return Outcome{}, false
+		}
+	}
+	info := activeInfo(&active)
+	cert := *info
+	return Outcome{
+		Job:         rn.job.Name,
+		Tenant:      ref.Tenant,
+		Connector:   ref.ID,
+		RequestID:   rn.req.ID,
+		Trigger:     rn.req.Trigger,
+		Status:      StatusExpiring,
+		Certificate: &cert,
+		Previous:    info,
+		Attempt:     rn.req.Attempt,
+		Final:       true,
+		DaysLeft:    daysLeft(active.NotAfter.Sub(now)),
+		Threshold:   label,
+	}, true
+}
+
+// warnBefore returns the job's thresholds: WarnBeforeDefault when the job
+// sets none (nil); an empty, non-nil list turns warnings off.
+func warnBefore(job Job) []time.Duration {
+	if job.WarnBefore == nil {
+		return WarnBeforeDefault()
+	}
+	return job.WarnBefore
+}
+
+// crossed returns the smallest threshold that left (the time until expiry)
+// is within.
+func crossed(left time.Duration, thresholds []time.Duration) (time.Duration, bool) {
+	var best time.Duration
+	found := false
+	for _, t := range thresholds {
+		if left <= t && (!found || t < best) {
+			best, found = t, true
+		}
+	}
+	return best, found
+}
+
+// daysLeft is the whole number of days in left, rounded down.
+func daysLeft(left time.Duration) int {
+	return int(math.Floor(left.Hours() / 24))
+}
+
+// FormatThreshold writes a warning threshold as whole days ("7d") when it is
+// one, else as whole hours ("36h"), else as time.Duration does.
+func FormatThreshold(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d > 0 && d%day == 0:
+		return fmt.Sprintf("%dd", d/day)
+	case d > 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
+// WarningKey names one expiry warning for Warnings:
+// "<job>.<connector>.<THUMBPRINT>.<threshold>", the thumbprint upper-cased.
+// It is a valid NATS KV key when the parts are (job names and GUIDs are).
+func WarningKey(job, connector, thumbprint, threshold string) string {
+	return job + "." + connector + "." + strings.ToUpper(thumbprint) + "." + threshold
+}

@@ -1,0 +1,315 @@
+package jobs
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// testNow is the fixed clock of every test.
+var testNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+const (
+	testPassword = "pfx-pass-Zq81"
+	day          = 24 * time.Hour
+)
+
+// Keys are generated once per test binary: RSA keygen is slow under -race.
+var (
+	ecKeyOnce, ecOtherOnce, rsaWeakOnce, ecWeakOnce sync.Once
+	ecKey, ecOther, ecWeak                          *ecdsa.PrivateKey
+	rsaWeak                                         *rsa.PrivateKey
+	serial                                          atomic.Int64
+)
+
+func mustKey[K any](t testing.TB, once *sync.Once, dst *K, gen func() (K, error)) K {
+	t.Helper()
+	var err error
+	once.Do(func() { *dst, err = gen() })
+	if err != nil {
+		t.Fatalf("generating key: %v", err)
+	}
+	return *dst
+}
+
+func testKey(t testing.TB) *ecdsa.PrivateKey {
+	return mustKey(t, &ecKeyOnce, &ecKey, func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+}
+
+func otherKey(t testing.TB) *ecdsa.PrivateKey {
+	return mustKey(t, &ecOtherOnce, &ecOther, func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+}
+
+// testBundle is a generated PFX with what the tests need to know about it.
+type testBundle struct {
+	pfx        []byte
+	password   string
+	thumbprint string
+	notBefore  time.Time
+	notAfter   time.Time
+}
+
+// bundleSpec describes a PFX to generate; the zero value (plus dates) is a
+// valid EC P-256 bundle protected with testPassword.
+type bundleSpec struct {
+	notBefore, notAfter time.Time
+	key                 any  // signer whose public key the certificate holds; testKey by default
+	pfxKey              any  // key put into the PFX; key by default
+	noKey               bool // trust store only
+}
+
+// makeCert returns a self-signed certificate for key's public half.
+func makeCert(t testing.TB, key any, nb, na time.Time) *x509.Certificate {
+	t.Helper()
+	signer := key.(crypto.Signer)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial.Add(1)),
+		Subject:      pkix.Name{CommonName: "api.contoso.example"},
+		NotBefore:    nb,
+		NotAfter:     na,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		t.Fatalf("creating certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("parsing certificate: %v", err)
+	}
+	return cert
+}
+
+func makeBundle(t testing.TB, s bundleSpec) testBundle {
+	t.Helper()
+	if s.key == nil {
+		s.key = testKey(t)
+	}
+	if s.pfxKey == nil {
+		s.pfxKey = s.key
+	}
+	cert := makeCert(t, s.key, s.notBefore, s.notAfter)
+	var pfx []byte
+	var err error
+	if s.noKey {
+		pfx, err = pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{cert}, testPassword)
+	} else {
+		pfx, err = pkcs12.Modern.Encode(s.pfxKey, cert, nil, testPassword)
+	}
+	if err != nil {
+		t.Fatalf("encoding pfx: %v", err)
+	}
+	return testBundle{pfx: pfx, password: testPassword, thumbprint: thumbprintOf(cert),
+		notBefore: cert.NotBefore, notAfter: cert.NotAfter}
+}
+
+// validBundle is valid from a day ago for 90 days.
+func validBundle(t testing.TB) testBundle {
+	return makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day)})
+}
+
+func thumbprintOf(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+func (b testBundle) material(version int) Material {
+	return Material{PFX: b.pfx, Password: b.password, Version: version}
+}
+
+// fakeSource is a Source made of a func; it counts Fetch calls.
+type fakeSource struct {
+	FetchFunc func(ctx context.Context, ref SourceRef) (Material, error)
+	calls     *atomic.Int32
+}
+
+func (f fakeSource) Fetch(ctx context.Context, ref SourceRef) (Material, error) {
+	f.calls.Add(1)
+	return f.FetchFunc(ctx, ref)
+}
+
+func sourceOf(m Material) fakeSource {
+	return fakeSource{calls: new(atomic.Int32), FetchFunc: func(context.Context, SourceRef) (Material, error) { return m, nil }}
+}
+
+func failingSource(err error) fakeSource {
+	return fakeSource{calls: new(atomic.Int32), FetchFunc: func(context.Context, SourceRef) (Material, error) { return Material{}, err }}
+}
+
+// fakeConnector is a Connector made of funcs.
+type fakeConnector struct {
+	GetFunc    func(ctx context.Context, tenant, id string) (ConnectorState, error)
+	UploadFunc func(ctx context.Context, tenant, id string, pfx []byte, password string) (ConnectorState, error)
+}
+
+func (f fakeConnector) Get(ctx context.Context, tenant, id string) (ConnectorState, error) {
+	return f.GetFunc(ctx, tenant, id)
+}
+
+func (f fakeConnector) Upload(ctx context.Context, tenant, id string, pfx []byte, password string) (ConnectorState, error) {
+	return f.UploadFunc(ctx, tenant, id, pfx, password)
+}
+
+// graph models Graph's API connectors: upload appends (a re-upload moves the
+// certificate to the end), and the active certificate is the most recently
+// uploaded one whose notBefore has passed and that has not expired. It
+// records the calls.
+type graph struct {
+	mu       sync.Mutex
+	lists    map[string][]Certificate // connector id -> certificates in upload order
+	gets     map[string]int
+	uploads  map[string]int
+	uploaded [][]byte
+}
+
+func newGraph() *graph {
+	return &graph{lists: map[string][]Certificate{}, gets: map[string]int{}, uploads: map[string]int{}}
+}
+
+// seed adds certificates to a connector as if uploaded in this order.
+func (g *graph) seed(id string, certs ...Certificate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lists[id] = append(g.lists[id], certs...)
+}
+
+func (g *graph) stateLocked(id string) ConnectorState {
+	list := g.lists[id]
+	st := ConnectorState{ID: id, AuthType: "clientCertificate", Certificates: make([]Certificate, len(list))}
+	active := -1
+	for i, c := range list {
+		if !c.NotBefore.After(testNow) && c.NotAfter.After(testNow) {
+			active = i
+		}
+	}
+	for i, c := range list {
+		c.IsActive = i == active
+		st.Certificates[i] = c
+	}
+	return st
+}
+
+func (g *graph) state(id string) ConnectorState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stateLocked(id)
+}
+
+func (g *graph) get(_ context.Context, _, id string) (ConnectorState, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gets[id]++
+	if _, ok := g.lists[id]; !ok {
+		return ConnectorState{}, Permanent("Request_ResourceNotFound", fmt.Errorf("connector %s not found", id))
+	}
+	return g.stateLocked(id), nil
+}
+
+func (g *graph) upload(_ context.Context, _, id string, pfx []byte, password string) (ConnectorState, error) {
+	_, cert, _, err := pkcs12.DecodeChain(pfx, password)
+	if err != nil {
+		return ConnectorState{}, Permanent("AADB2C_InvalidCertificate", errors.New("the certificate could not be read"))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.uploads[id]++
+	g.uploaded = append(g.uploaded, pfx)
+	tp := thumbprintOf(cert)
+	list := g.lists[id][:0:0]
+	for _, c := range g.lists[id] {
+		if !strings.EqualFold(c.Thumbprint, tp) {
+			list = append(list, c)
+		}
+	}
+	g.lists[id] = append(list, Certificate{Thumbprint: tp, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter})
+	return g.stateLocked(id), nil
+}
+
+func (g *graph) connector() fakeConnector {
+	return fakeConnector{GetFunc: g.get, UploadFunc: g.upload}
+}
+
+func (g *graph) counts(id string) (gets, uploads int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gets[id], g.uploads[id]
+}
+
+// fakeWarnings is a Warnings that remembers keys in a map.
+type fakeWarnings struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	keys []string
+	err  error
+}
+
+func (w *fakeWarnings) First(_ context.Context, key string) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keys = append(w.keys, key)
+	if w.err != nil {
+		return false, w.err
+	}
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	first := !w.seen[key]
+	w.seen[key] = true
+	return first, nil
+}
+
+// cert returns a connector certificate with a made-up thumbprint.
+func cert(name string, nb, na time.Time) Certificate {
+	sum := sha1.Sum([]byte(name))
+	return Certificate{Thumbprint: strings.ToUpper(hex.EncodeToString(sum[:])), NotBefore: nb, NotAfter: na}
+}
+
+const (
+	tenant = "contoso"
+	conn1  = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
+)
+
+// testJob is an on-change job binding n connectors (conn1 first), with
+// reencode off.
+func testJob(n int) Job {
+	j := Job{
+		Name:        "contoso-api",
+		Source:      SourceRef{Mount: "secret", Path: "b2c/contoso-api", PFXField: "pfx", PasswordField: "password"},
+		Policy:      PolicyOnChange,
+		MinValidity: MinValidityDefault,
+		WarnBefore:  WarnBeforeDefault(),
+		MaxAttempts: MaxAttemptsDefault,
+	}
+	for i := range n {
+		j.Connectors = append(j.Connectors, ConnectorRef{Tenant: tenant, ID: fmt.Sprintf("7b3a0c1e-aaaa-bbbb-cccc-%012d", i+1)})
+	}
+	return j
+}
+
+// newTestRotator builds a Rotator on the fixed clock.
+func newTestRotator(t testing.TB, src Source, c Connector, w Warnings) *Rotator {
+	t.Helper()
+	r, err := New(Config{Source: src, Connector: c, Warnings: w, NowFunc: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r
+}

@@ -1,0 +1,102 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/certrotator/certrotator/bundle"
+)
+
+// CodeReencode is the error code when re-encoding a valid bundle fails.
+const CodeReencode = "bundle_reencode"
+
+// prepared is a job's bundle as read, decoded, validated and re-encoded
+// once per run, shared read-only by every connector of the run.
+type prepared struct {
+	bundle   *bundle.Bundle // nil when the bundle could not be read or decoded
+	cert     *CertInfo      // the leaf's description; nil when bundle is nil
+	pfx      []byte         // what to upload: the re-encoded or the original bytes
+	password string
+	// err is set when no connector may be uploaded to: the source failed,
+	// or the bundle is invalid (then bundle and cert may still be set).
+	err error
+}
+
+// thumbprint returns the leaf's thumbprint, or "" when it is unknown.
+func (p prepared) thumbprint() string {
+	if p.cert == nil {
+		return ""
+	}
+	return p.cert.Thumbprint
+}
+
+// prepare reads the job's bundle from the source, decodes and validates it at
+// now, and re-encodes it when the job asks for it. Failures are classified:
+// the source's own class, or permanent with the bundle problem's code.
+func (r *Rotator) prepare(ctx context.Context, job Job) prepared {
+	m, err := r.cfg.Source.Fetch(ctx, job.Source)
+	if err != nil {
+		return prepared{err: fmt.Errorf("reading bundle %s/%s: %w", job.Source.Mount, job.Source.Path, err)}
+	}
+	b, err := bundle.Decode(m.PFX, m.Password)
+	if err != nil {
+		return prepared{err: decodeFailure(err)}
+	}
+	p := prepared{bundle: b, cert: bundleInfo(b, m.Version), pfx: m.PFX, password: m.Password}
+	if errs := b.Validate(r.now(), cmp.Or(job.MinValidity, MinValidityDefault)); len(errs) > 0 {
+		p.err = Permanent(string(errs[0].Code), fmt.Errorf("validating bundle %s: %w", p.cert.Thumbprint, problems(errs)))
+		return p
+	}
+	if job.Reencode {
+		enc, err := b.Encode(m.Password)
+		if err != nil {
+			p.err = Permanent(CodeReencode, fmt.Errorf("re-encoding bundle %s: %w", p.cert.Thumbprint, err))
+			return p
+		}
+		p.pfx = enc
+	}
+	return p
+}
+
+// decodeFailure classifies a bundle.Decode error as permanent with the
+// problem's code.
+func decodeFailure(err error) error {
+	code := string(bundle.CodeMalformed)
+	if be, ok := errors.AsType[*bundle.Error](err); ok {
+		code = string(be.Code)
+	}
+	return Permanent(code, fmt.Errorf("decoding bundle: %w", err))
+}
+
+// bundleInfo describes the bundle's leaf for outcomes.
+func bundleInfo(b *bundle.Bundle, version int) *CertInfo {
+	return &CertInfo{
+		Thumbprint:    strings.ToUpper(b.Thumbprint()),
+		Subject:       b.Leaf.Subject.String(),
+		NotBefore:     b.Leaf.NotBefore.UTC(),
+		NotAfter:      b.Leaf.NotAfter.UTC(),
+		SourceVersion: version,
+	}
+}
+
+// problems lists every validation problem of a bundle on one line.
+type problems []*bundle.Error
+
+func (ps problems) Error() string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (ps problems) Unwrap() []error {
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = p
+	}
+	return errs
+}

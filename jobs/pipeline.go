@@ -1,0 +1,161 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// run is one request for one job, shared read-only by its connectors.
+type run struct {
+	job Job
+	req Request
+	b   prepared
+}
+
+// result is one connector's fate before it becomes an Outcome.
+type result struct {
+	status string
+	reason string
+	staged bool
+	err    error
+	active *Certificate // the connector's active certificate before any upload; nil when none or unknown
+	// warn says that no newer bundle replaces the active certificate in
+	// this run, so rule 8 applies to it.
+	warn bool
+}
+
+// rotateOne runs the pipeline for one connector and returns its outcome,
+// followed by an expiring warning when rule 8 calls for one.
+func (r *Rotator) rotateOne(ctx context.Context, rn *run, ref ConnectorRef) []Outcome {
+	start := r.now()
+	res := r.attempt(ctx, rn, ref)
+	o := rn.outcome(ref, res, r.now().Sub(start))
+	r.logOutcome(ctx, o)
+	out := []Outcome{o}
+	if res.warn && res.active != nil {
+		if w, ok := r.expiring(ctx, rn, ref, *res.active); ok {
+			r.logOutcome(ctx, w)
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// attempt reads the connector, decides, uploads and verifies. With a bundle
+// that cannot be uploaded it still reads the connector, only to learn its
+// active certificate for rule 8; a failed read is then merely logged.
+func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result {
+	if err := ctx.Err(); err != nil {
+		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("handling connector %s: %w", ref.ID, err))}
+	}
+	st, err := r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID)
+	if rn.b.err != nil {
+		if err != nil {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "reading connector for expiry warnings",
+				slog.String("job", rn.job.Name), slog.String("connector", ref.ID), slog.String("error", err.Error()))
+		}
+		return result{status: StatusFailed, err: rn.b.err, active: activeOf(st), warn: true}
+	}
+	if err != nil {
+		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err))}
+	}
+	active := activeOf(st)
+	c := candidate{Thumbprint: rn.b.thumbprint(), NotAfter: rn.b.cert.NotAfter}
+	if reason := decide(st, c, rn.job, rn.req.Force, r.now()); reason != "" {
+		return result{status: StatusSkipped, reason: reason, active: active, warn: active != nil && !replaceable(c, *active)}
+	}
+	after, err := r.cfg.Connector.Upload(ctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
+	if err != nil {
+		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to connector %s: %w", ref.ID, err)), active: active, warn: true}
+	}
+	staged := rn.b.bundle.Staged(r.now())
+	if err := verify(after, ref.ID, c.Thumbprint, staged); err != nil {
+		return result{status: StatusFailed, err: err, active: active, warn: true}
+	}
+	return result{status: StatusSucceeded, staged: staged, active: active}
+}
+
+// canceled reclassifies err as the context's own failure (transient,
+// "canceled" or "timeout") when the context is done: an adapter may report
+// the cut connection under its own code.
+func canceled(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	f := AsFailure(ctx.Err())
+	return &Failure{Class: f.Class, Code: f.Code, Err: err}
+}
+
+// activeOf returns the state's active certificate, or nil.
+func activeOf(st ConnectorState) *Certificate {
+	if a, ok := st.Active(); ok {
+		return &a
+	}
+	return nil
+}
+
+// activeInfo describes an active certificate in an outcome.
+func activeInfo(a *Certificate) *CertInfo {
+	if a == nil {
+		return nil
+	}
+	return &CertInfo{Thumbprint: strings.ToUpper(a.Thumbprint), NotAfter: a.NotAfter.UTC()}
+}
+
+// outcome turns a connector's result into its Outcome.
+func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
+	o := Outcome{
+		Job:        rn.job.Name,
+		Tenant:     ref.Tenant,
+		Connector:  ref.ID,
+		RequestID:  rn.req.ID,
+		Trigger:    rn.req.Trigger,
+		Status:     res.status,
+		Reason:     res.reason,
+		Staged:     res.staged,
+		Previous:   activeInfo(res.active),
+		Attempt:    rn.req.Attempt,
+		Final:      true,
+		DurationMS: d.Milliseconds(),
+	}
+	if rn.b.cert != nil {
+		c := *rn.b.cert // each outcome owns its copy
+		o.Certificate = &c
+	}
+	if res.err != nil {
+		o.Error = errorInfo(res.err)
+		o.RetryAfter = AsFailure(res.err).RetryAfter
+		o.Final = o.Error.Class != ClassTransient || o.Attempt >= cmp.Or(rn.job.MaxAttempts, MaxAttemptsDefault)
+	}
+	return o
+}
+
+// logOutcome writes the one line per outcome: info, or warn for a failure.
+// It holds identifiers and codes only, never key material.
+func (r *Rotator) logOutcome(ctx context.Context, o Outcome) {
+	attrs := []slog.Attr{
+		slog.String("job", o.Job), slog.String("connector", o.Connector),
+		slog.String("outcome", o.Status), slog.String("reason", o.Reason),
+		slog.String("request_id", o.RequestID), slog.Int("attempt", o.Attempt),
+	}
+	if o.Certificate != nil {
+		attrs = append(attrs, slog.String("thumbprint", o.Certificate.Thumbprint))
+	}
+	level := slog.LevelInfo
+	switch {
+	case o.Error != nil:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error_code", o.Error.Code), slog.String("error_class", string(o.Error.Class)),
+			slog.Bool("final", o.Final), slog.String("error", o.Error.Message))
+		if o.RetryAfter > 0 {
+			attrs = append(attrs, slog.Duration("retry_after", o.RetryAfter))
+		}
+	case o.Status == StatusExpiring:
+		attrs = append(attrs, slog.Int("days_left", o.DaysLeft), slog.String("threshold", o.Threshold))
+	}
+	r.log.LogAttrs(ctx, level, "rotation outcome", attrs...)
+}

@@ -1,0 +1,98 @@
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+)
+
+// Plan actions.
+const (
+	ActionUpload = "upload"
+	ActionSkip   = "skip"
+	ActionFail   = "fail"
+)
+
+// Decision is what a rotation would do for one connector; Plan returns them.
+type Decision struct {
+	Job            string     `json:"job"`
+	Tenant         string     `json:"tenant"`
+	Connector      string     `json:"connector"`
+	Active         *CertInfo  `json:"active"`           // the connector's active certificate, nil when none
+	ActiveDaysLeft *int       `json:"active_days_left"` // days until Active expires
+	Bundle         *CertInfo  `json:"bundle"`           // nil when the bundle could not be read or decoded
+	Action         string     `json:"action"`           // "upload", "skip" or "fail"
+	Reason         string     `json:"reason"`           // skip reason, or "" for upload
+	Staged         bool       `json:"staged"`           // the bundle's notBefore is still in the future
+	Error          *ErrorInfo `json:"error"`
+}
+
+// Plan reads the bundle and every connector in play and says what Rotate
+// would do, changing nothing: no upload, no warning. It makes the same reads
+// as Rotate (the bundle once, each connector once) and applies the same
+// rules. A request naming a connector the job does not bind yields a single
+// failed Decision with code bad_request and an empty connector.
+func (r *Rotator) Plan(ctx context.Context, job Job, req Request) []Decision {
+	req = normalize(req)
+	refs, err := selectConnectors(job, req)
+	if err != nil {
+		o := BadRequest(job.Name, req, err)
+		return []Decision{{Job: job.Name, Action: ActionFail, Error: o.Error}}
+	}
+	rn := &run{job: job, req: req, b: r.prepare(ctx, job)}
+	return forEach(ctx, r.cfg.Concurrency, refs,
+		func(ctx context.Context, ref ConnectorRef) Decision { return r.planOne(ctx, rn, ref) },
+		func(ref ConnectorRef, err error) Decision { return planFailed(rn, ref, err) })
+}
+
+// planOne reads one connector and decides.
+func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decision {
+	d := planFailed(rn, ref, nil)
+	if err := ctx.Err(); err != nil {
+		return planFailed(rn, ref, canceled(ctx, fmt.Errorf("handling connector %s: %w", ref.ID, err)))
+	}
+	st, getErr := r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID)
+	now := r.now()
+	if a := activeOf(st); getErr == nil && a != nil {
+		d.Active = activeInfo(a)
+		days := daysLeft(a.NotAfter.Sub(now))
+		d.ActiveDaysLeft = &days
+	}
+	if rn.b.bundle != nil {
+		d.Staged = rn.b.bundle.Staged(now)
+	}
+	switch {
+	case rn.b.err != nil:
+		d.Error = errorInfo(rn.b.err)
+	case getErr != nil:
+		d.Error = errorInfo(canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, getErr)))
+	default:
+		c := candidate{Thumbprint: rn.b.thumbprint(), NotAfter: rn.b.cert.NotAfter}
+		d.Reason = decide(st, c, rn.job, rn.req.Force, now)
+		d.Action = ActionUpload
+		if d.Reason != "" {
+			d.Action = ActionSkip
+		}
+	}
+	return d
+}
+
+// planFailed returns a connector's Decision with the bundle filled in, failed
+// with err (Action "fail" even when err is nil, until the caller decides).
+func planFailed(rn *run, ref ConnectorRef, err error) Decision {
+	d := Decision{Job: rn.job.Name, Tenant: ref.Tenant, Connector: ref.ID, Action: ActionFail, Error: errorInfo(err)}
+	if rn.b.cert != nil {
+		c := *rn.b.cert
+		d.Bundle = &c
+	}
+	return d
+}
+
+// errorInfo describes a classified error, or returns nil for nil.
+func errorInfo(err error) *ErrorInfo {
+	if err == nil {
+		return nil
+	}
+	f := AsFailure(err)
+	return &ErrorInfo{Code: cmp.Or(f.Code, "internal"), Class: cmp.Or(f.Class, ClassTransient), Message: err.Error(), RequestID: f.RequestID}
+}
