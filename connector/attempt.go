@@ -1,0 +1,108 @@
+package connector
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// attempt makes one HTTP exchange: a token, the request, the answer judged.
+func (c *Client) attempt(ctx context.Context, r *request, st *callState) attemptResult {
+	tok, gen, err := r.tenant.token(ctx)
+	if err != nil {
+		return tokenResult(ctx, err, gen)
+	}
+	res := attemptResult{gen: gen, clientRequestID: uuid.NewString()}
+	req, err := c.newRequest(ctx, r, tok, res.clientRequestID)
+	if err != nil {
+		res.err, res.verdict = jobs.Permanent("invalid_request", err), verdictDone
+		return res
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return transportResult(ctx, res, r, err, notSent(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyMax))
+	res.status, res.requestID = resp.StatusCode, resp.Header.Get("request-id")
+	if err != nil {
+		return transportResult(ctx, res, r, fmt.Errorf("reading answer: %w", err), false)
+	}
+	if resp.StatusCode/100 == 2 {
+		res.body, res.verdict = body, verdictDone
+		return res
+	}
+	return c.judge(res, r, st, resp.Header, body, tok)
+}
+
+// judge turns an error answer into a failure and a verdict.
+func (c *Client) judge(res attemptResult, r *request, st *callState, h http.Header, body []byte, tok string) attemptResult {
+	gerr := parseGraphError(res.status, h, body, append([]string{tok}, r.secrets...))
+	gerr.ClientRequestID = cmp.Or(gerr.ClientRequestID, res.clientRequestID)
+	gerr.RetryAfter, res.hasRetryAfter = parseRetryAfter(h.Get("Retry-After"), c.cfg.NowFunc())
+	res.retryAfter, res.requestID = gerr.RetryAfter, gerr.RequestID
+	res.verdict = judgeStatus(res.status, gerr, st, r.safe)
+	class := jobs.ClassTransient
+	if res.verdict == verdictDone {
+		class = jobs.ClassPermanent
+	}
+	code := cmp.Or(gerr.Code, fmt.Sprintf("http_%d", res.status))
+	res.err = &jobs.Failure{Class: class, Code: code, RequestID: gerr.RequestID, RetryAfter: gerr.RetryAfter, Err: gerr}
+	return res
+}
+
+// newRequest builds the HTTP request of one attempt.
+func (c *Client) newRequest(ctx context.Context, r *request, tok, clientRequestID string) (*http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.tenant.graphURL+r.path, body)
+	if err != nil {
+		return nil, fmt.Errorf("building %s %s: %w", r.method, r.path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("client-request-id", clientRequestID)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "certrotator")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// tokenResult judges a token failure: retry a transient one (no Graph
+// request was sent, so it is always safe), stop on a permanent one.
+func tokenResult(ctx context.Context, err error, gen uint64) attemptResult {
+	res := attemptResult{gen: gen, err: err, verdict: verdictDone}
+	if ctx.Err() != nil {
+		res.err = fmt.Errorf("getting token: %w", ctx.Err())
+		return res
+	}
+	if jobs.AsFailure(err).Class == jobs.ClassTransient {
+		res.verdict = verdictRetry
+	}
+	return res
+}
+
+// transportResult judges an exchange that got no complete answer. sent
+// is false when the request surely never left.
+func transportResult(ctx context.Context, res attemptResult, r *request, err error, notSent bool) attemptResult {
+	if ctx.Err() != nil {
+		res.err, res.verdict = fmt.Errorf("sending %s %s: %w", r.method, r.path, ctx.Err()), verdictDone
+		return res
+	}
+	res.err = jobs.Transient(CodeNetwork, fmt.Errorf("sending %s %s: %w", r.method, r.path, err))
+	res.verdict = verdictTransient
+	if r.safe || notSent {
+		res.verdict = verdictRetry
+	}
+	return res
+}

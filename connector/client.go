@@ -1,0 +1,225 @@
+// Package connector is certrotator's Microsoft Graph client for Entra API
+// connectors: it reads a connector's certificate list and uploads a PKCS#12
+// bundle to it, with client-credential tokens from azidentity, Graph's
+// retry rules (Retry-After, bounded backoff, one token refresh on 401) and
+// errors classified as jobs.Failure. It implements jobs.Connector.
+package connector
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+var _ jobs.Connector = (*Client)(nil)
+
+// Defaults of Config.
+const (
+	MaxRetriesDefault   = 4
+	MaxRetryWaitDefault = 30 * time.Second
+	TimeoutDefault      = 60 * time.Second
+)
+
+// Cloud names of Tenant.Cloud.
+const (
+	CloudGlobal = "global"
+	CloudChina  = "china"
+)
+
+// clouds maps a cloud name to its authority host and Graph root.
+var clouds = map[string]endpoints{
+	CloudGlobal: {authority: "https://login.microsoftonline.com/", graph: "https://graph.microsoft.com"},
+	CloudChina:  {authority: "https://login.chinacloudapi.cn/", graph: "https://microsoftgraph.chinacloudapi.cn"},
+}
+
+// Tenant is one Entra tenant and the app registration that acts in it.
+type Tenant struct {
+	TenantID string // directory (tenant) id or domain
+	ClientID string // application (client) id
+	// ClientSecret is the app's secret. It is never logged or put in an
+	// error. Required unless Credential is set.
+	ClientSecret string `json:"-"`
+	// Cloud is "global" or "china". Defaults to "global".
+	Cloud string
+	// AuthorityURL overrides the cloud's Entra authority host (the emulator,
+	// a sovereign cloud). It must be https. Defaults to the cloud's.
+	AuthorityURL string
+	// GraphURL overrides the cloud's Graph root, e.g.
+	// https://graph.microsoft.com. It must be https. Defaults to the cloud's.
+	GraphURL string
+	// Credential, when set, is used instead of ClientSecret (certificate or
+	// workload identity credentials). Defaults to a client secret credential.
+	Credential azcore.TokenCredential `json:"-"`
+}
+
+// LogValue keeps the secret out of logs.
+func (t Tenant) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant_id", t.TenantID), slog.String("client_id", t.ClientID),
+		slog.String("cloud", t.Cloud), slog.String("client_secret", "REDACTED"))
+}
+
+// String keeps the secret out of %v and %+v.
+func (t Tenant) String() string {
+	return fmt.Sprintf("{TenantID:%s ClientID:%s Cloud:%s AuthorityURL:%s GraphURL:%s ClientSecret:REDACTED}",
+		t.TenantID, t.ClientID, t.Cloud, t.AuthorityURL, t.GraphURL)
+}
+
+// GoString keeps the secret out of %#v.
+func (t Tenant) GoString() string { return "connector.Tenant" + t.String() }
+
+// endpoints are a tenant's resolved hosts.
+type endpoints struct {
+	authority       string // with a trailing slash
+	graph           string // without one
+	customAuthority bool
+}
+
+// endpoints resolves the cloud and the overrides, validating them.
+func (t Tenant) endpoints() (endpoints, error) {
+	name := strings.ToLower(cmp.Or(t.Cloud, CloudGlobal))
+	ep, ok := clouds[name]
+	if !ok {
+		return endpoints{}, fmt.Errorf("cloud %q: want %q or %q", t.Cloud, CloudGlobal, CloudChina)
+	}
+	if t.AuthorityURL != "" {
+		if err := checkHTTPS(t.AuthorityURL); err != nil {
+			return endpoints{}, fmt.Errorf("authority_url: %w", err)
+		}
+		ep.authority, ep.customAuthority = strings.TrimRight(t.AuthorityURL, "/")+"/", true
+	}
+	if t.GraphURL != "" {
+		if err := checkHTTPS(t.GraphURL); err != nil {
+			return endpoints{}, fmt.Errorf("graph_url: %w", err)
+		}
+		ep.graph = strings.TrimRight(t.GraphURL, "/")
+	}
+	return ep, nil
+}
+
+// checkHTTPS insists on an absolute https URL: Entra's client refuses to
+// send a secret over plain HTTP, and a bearer token must not travel in
+// clear either.
+func checkHTTPS(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("parsing %q: %w", raw, err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute https URL", raw)
+	}
+	return nil
+}
+
+// Config configures a Client. Its zero value is a client without tenants.
+type Config struct {
+	// Tenants are keyed by the tenant key used in jobs.ConnectorRef.Tenant.
+	Tenants map[string]Tenant
+	// Transport carries every request, to Entra and to Graph. Defaults to a
+	// clone of http.DefaultTransport, which trusts the system roots and so
+	// honours SSL_CERT_FILE and SSL_CERT_DIR.
+	Transport http.RoundTripper
+	// MaxRetries bounds the retries of one call (500 and 502 are retried at
+	// most twice within it); negative means none. Defaults to 4.
+	MaxRetries int
+	// MaxRetryWait is the longest Retry-After the client waits itself; a
+	// longer one ends the call with a transient jobs.Failure carrying it, so
+	// that the worker naks with that delay. Defaults to 30s.
+	MaxRetryWait time.Duration
+	// Timeout bounds each HTTP exchange. Defaults to 60s.
+	Timeout time.Duration
+	// Logger gets one debug line per HTTP attempt. Defaults to discarding.
+	Logger *slog.Logger
+	// NowFunc reads the clock for HTTP-date Retry-After. Defaults to time.Now.
+	NowFunc func() time.Time
+	// SleepFunc waits between attempts. Defaults to a timer that stops
+	// early with ctx's error.
+	SleepFunc func(ctx context.Context, d time.Duration) error
+}
+
+// Client talks to Microsoft Graph for every configured tenant. It is safe
+// for concurrent use.
+type Client struct {
+	cfg     Config
+	http    *http.Client
+	tenants map[string]*tenantClient
+	logger  *slog.Logger
+}
+
+// New checks cfg, fills its defaults and builds one credential per tenant.
+// It makes no network call. The error names the tenant and field at fault.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	c := &Client{
+		cfg:     cfg,
+		http:    &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout},
+		tenants: make(map[string]*tenantClient, len(cfg.Tenants)),
+		logger:  cfg.Logger.With("component", "connector"),
+	}
+	var errs []error
+	for _, key := range slices.Sorted(maps.Keys(cfg.Tenants)) {
+		t := cfg.Tenants[key]
+		if err := validateTenant(t); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", key, err))
+			continue
+		}
+		tc, err := newTenantClient(key, t, c.http)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", key, err))
+			continue
+		}
+		c.tenants[key] = tc
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuring graph client: %w", err)
+	}
+	return c, nil
+}
+
+// withDefaults fills the zero fields of cfg.
+func (cfg Config) withDefaults() Config {
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = MaxRetriesDefault
+	}
+	cfg.MaxRetries = max(cfg.MaxRetries, 0)
+	cfg.MaxRetryWait = cmp.Or(cfg.MaxRetryWait, MaxRetryWaitDefault)
+	cfg.Timeout = cmp.Or(cfg.Timeout, TimeoutDefault)
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.SleepFunc == nil {
+		cfg.SleepFunc = sleepCtx
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+func validateTenant(t Tenant) error {
+	var errs []error
+	if t.TenantID == "" {
+		errs = append(errs, errors.New("tenant_id is empty"))
+	}
+	if t.ClientID == "" && t.Credential == nil {
+		errs = append(errs, errors.New("client_id is empty"))
+	}
+	if t.ClientSecret == "" && t.Credential == nil {
+		errs = append(errs, errors.New("client_secret is empty"))
+	}
+	return errors.Join(errs...)
+}
