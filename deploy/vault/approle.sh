@@ -1,0 +1,29 @@
+#!/bin/sh
+# Creates the AppRole "certrotator" bound to policy.hcl, and writes its role_id and a
+# secret_id to files for the Kubernetes Secret (or systemd credentials).
+# Needs VAULT_ADDR and a token allowed to manage policies and auth/approle.
+set -eu
+cd "$(dirname "$0")"
+
+vault policy write certrotator policy.hcl
+vault auth list | grep -q '^approle/' || vault auth enable approle
+
+# Service tokens (batch tokens cannot be renewed) of 15 minutes, renewed by the worker
+# while it runs; after token_max_ttl it logs in again with the secret_id.
+# The secret_id lasts 90 days and may be reused for those logins: replace it before it
+# expires (re-run this script, update the Secret, restart the pods).
+vault write auth/approle/role/certrotator \
+  token_policies=certrotator \
+  token_no_default_policy=true \
+  token_type=service \
+  token_ttl=15m \
+  token_max_ttl=1h \
+  secret_id_ttl=2160h \
+  secret_id_num_uses=0
+# Optionally pin logins to the workers' egress addresses:
+#   secret_id_bound_cidrs=10.0.0.0/16 token_bound_cidrs=10.0.0.0/16
+
+umask 077
+vault read -field=role_id auth/approle/role/certrotator/role-id > vault-role-id
+vault write -f -field=secret_id auth/approle/role/certrotator/secret-id > vault-secret-id
+echo "wrote vault-role-id and vault-secret-id (mode 0600); load them into the Secret, then delete them"
