@@ -113,3 +113,21 @@ func TestSelectConnectorsRunsEachOnce(t *testing.T) {
 		t.Errorf("without narrowing: %d connectors, want the job's 2 distinct ones", len(refs))
 	}
 }
+
+// TestHasPrefersActiveDuplicate: after a rollback Graph lists the same
+// thumbprint twice, once inactive (the old upload) and once active.
+func TestHasPrefersActiveDuplicate(t *testing.T) {
+	t.Parallel()
+	st := ConnectorState{Certificates: []Certificate{
+		{Thumbprint: "AA", IsActive: false},
+		{Thumbprint: "BB", IsActive: false},
+		{Thumbprint: "aa", IsActive: true},
+	}}
+	c, ok := st.Has("AA")
+	if !ok || !c.IsActive {
+		t.Fatalf("Has(AA) = %+v, %v; want the active duplicate", c, ok)
+	}
+	if _, ok := st.Has("CC"); ok {
+		t.Fatal("Has(CC) = true for a missing thumbprint")
+	}
+}

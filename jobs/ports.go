@@ -55,13 +55,21 @@ func (s ConnectorState) Active() (Certificate, bool) {
 }
 
 // Has reports whether the list holds the thumbprint (case-insensitive).
+// Graph appends on every upload, so a re-uploaded certificate (a rollback)
+// is listed more than once: Has prefers the entry that is active.
 func (s ConnectorState) Has(thumbprint string) (Certificate, bool) {
+	var found Certificate
+	ok := false
 	for _, c := range s.Certificates {
-		if equalFoldASCII(c.Thumbprint, thumbprint) {
+		if !equalFoldASCII(c.Thumbprint, thumbprint) {
+			continue
+		}
+		if c.IsActive {
 			return c, true
 		}
+		found, ok = c, true
 	}
-	return Certificate{}, false
+	return found, ok
 }
 
 // Connector reads and updates API connectors. Errors are classified with
