@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/jobs"
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// wantOutcome checks one connector's outcome status, reason and error code.
+func wantOutcome(t *testing.T, o jobs.Outcome, status, reason, code string) {
+	t.Helper()
+	if o.Status != status || o.Reason != reason {
+		t.Errorf("connector %s: outcome %s/%s, want %s/%s (error %+v)", o.Connector, o.Status, o.Reason, status, reason, o.Error)
+	}
+	got := ""
+	if o.Error != nil {
+		got = o.Error.Code
+	}
+	if got != code {
+		t.Errorf("connector %s: error code %q, want %q", o.Connector, got, code)
+	}
+}
+
+func TestRotateSeveralConnectors(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-several")
+	version := s.vault.PutBundle(t, mount, "b2c/several", b.pfx, b.password)
+	outs := byConnector(t, s.rotate(t, job("b2c/several", connectorIDs...), jobs.Request{Trigger: jobs.TriggerCron}))
+	if len(outs) != len(connectorIDs) {
+		t.Fatalf("got %d outcomes, want %d", len(outs), len(connectorIDs))
+	}
+	for _, id := range connectorIDs {
+		o := outs[id]
+		wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+		if o.Certificate == nil || o.Certificate.Thumbprint != b.thumbprint || o.Certificate.SourceVersion != version {
+			t.Errorf("connector %s: certificate %+v, want thumbprint %s version %d", id, o.Certificate, b.thumbprint, version)
+		}
+		if o.Staged || !o.Final || o.Trigger != jobs.TriggerCron || o.Tenant != tenantKey {
+			t.Errorf("connector %s: outcome %+v", id, o)
+		}
+		if got := s.uploads(id); len(got) != 1 || got[0] != b.thumbprint {
+			t.Errorf("connector %s: uploads %v, want [%s]", id, got, b.thumbprint)
+		}
+		if got := s.active(t, id); got != b.thumbprint {
+			t.Errorf("connector %s: active %s, want %s", id, got, b.thumbprint)
+		}
+	}
+}
+
+func TestRotateIdenticalBundleSkips(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-same")
+	s.vault.PutBundle(t, mount, "b2c/same", b.pfx, b.password)
+	j := job("b2c/same", connectorIDs[0])
+	wantOutcome(t, byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]], jobs.StatusSucceeded, "", "")
+	again := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, again, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
+	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
+		t.Errorf("uploads %v, want exactly one", got)
+	}
+}
+
+func TestRotateOlderBundleNotNewer(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	held := graphsim.Cert{Thumbprint: strings.Repeat("AB", 20), NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour)}
+	s := setup(t, map[string][]graphsim.Cert{connectorIDs[0]: {held}})
+	b := validFor(t, 90*24*time.Hour, "p4ss-older")
+	s.vault.PutBundle(t, mount, "b2c/older", b.pfx, b.password)
+	o := byConnector(t, s.rotate(t, job("b2c/older", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
+	if o.Previous == nil || o.Previous.Thumbprint != held.Thumbprint {
+		t.Errorf("previous %+v, want the held certificate", o.Previous)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
+		t.Errorf("uploads %v, want none", got)
+	}
+}
+
+// TestRotateForceRollsBack uploads A, then the newer B, then forces A back:
+// A becomes the active certificate again.
+func TestRotateForceRollsBack(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	a := validFor(t, 60*24*time.Hour, "p4ss-a")
+	bNew := validFor(t, 120*24*time.Hour, "p4ss-b")
+	j := job("b2c/rollback", connectorIDs[0])
+	s.vault.PutBundle(t, mount, "b2c/rollback", a.pfx, a.password)
+	s.rotate(t, j, jobs.Request{})
+	s.vault.PutBundle(t, mount, "b2c/rollback", bNew.pfx, bNew.password)
+	s.rotate(t, j, jobs.Request{})
+	if got := s.active(t, connectorIDs[0]); got != bNew.thumbprint {
+		t.Fatalf("active %s after the newer bundle, want %s", got, bNew.thumbprint)
+	}
+	s.vault.PutBundle(t, mount, "b2c/rollback", a.pfx, a.password)
+	plain := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
+	forced := byConnector(t, s.rotate(t, j, jobs.Request{Force: true, Reason: "rollback"}))[connectorIDs[0]]
+	wantOutcome(t, forced, jobs.StatusSucceeded, "", "")
+	if got := s.active(t, connectorIDs[0]); got != a.thumbprint {
+		t.Errorf("active %s after the forced rollback, want %s", got, a.thumbprint)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 3 {
+		t.Errorf("uploads %v, want A, B, A", got)
+	}
+}
+
+func TestRotateStagedBundle(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	now := time.Now()
+	b := newBundle(t, bundleSpec{cn: "staged.e2e.example", notBefore: now.Add(48 * time.Hour), notAfter: now.Add(90 * 24 * time.Hour), password: "p4ss-staged"})
+	s.vault.PutBundle(t, mount, "b2c/staged", b.pfx, b.password)
+	o := byConnector(t, s.rotate(t, job("b2c/staged", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	if !o.Staged {
+		t.Errorf("staged = false, want true for a future notBefore")
+	}
+	if got := s.active(t, connectorIDs[0]); got != "" {
+		t.Errorf("active %s, want none until notBefore", got)
+	}
+}
+
+func TestRotateThrottledThenSucceeds(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-429")
+	s.vault.PutBundle(t, mount, "b2c/throttled", b.pfx, b.password)
+	s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "3"})
+	o := byConnector(t, s.rotate(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	if w := s.waits.all(); len(w) != 1 || w[0] != 3*time.Second {
+		t.Errorf("waits %v, want one of 3s as Retry-After said", w)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
+		t.Errorf("uploads %v, want one", got)
+	}
+}
+
+// TestRotatePermanent400 sends an AES-protected file as it is (reencode off):
+// B2C refuses it with AADB2C90213 and the failure is permanent and final.
+func TestRotatePermanent400(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	now := time.Now()
+	b := newBundle(t, bundleSpec{cn: "aes.e2e.example", notBefore: now.Add(-time.Hour), notAfter: now.Add(90 * 24 * time.Hour), password: "p4ss-aes", encoder: pkcs12.Modern2023})
+	s.vault.PutBundle(t, mount, "b2c/aes", b.pfx, b.password)
+	j := job("b2c/aes", connectorIDs[0])
+	j.Reencode = false
+	o := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusFailed, "", "AADB2C90213")
+	if o.Error == nil || o.Error.Class != jobs.ClassPermanent || !o.Final || o.Error.RequestID == "" {
+		t.Errorf("error %+v final %v, want permanent, final, with Graph's request id", o.Error, o.Final)
+	}
+	// The same file re-encoded as SHA1/3DES is accepted.
+	j.Reencode = true
+	wantOutcome(t, byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]], jobs.StatusSucceeded, "", "")
+}
+
+func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "right-password")
+	s.vault.PutBundle(t, mount, "b2c/wrongpw", b.pfx, "wrong-password")
+	outs := byConnector(t, s.rotate(t, job("b2c/wrongpw", connectorIDs...), jobs.Request{}))
+	for _, id := range connectorIDs {
+		wantOutcome(t, outs[id], jobs.StatusFailed, "", "bundle_password")
+		if outs[id].Error != nil && outs[id].Error.Class != jobs.ClassPermanent {
+			t.Errorf("class %s, want permanent", outs[id].Error.Class)
+		}
+	}
+	for _, r := range s.graph.Requests() {
+		if r.Method == "POST" && strings.Contains(r.Path, "uploadClientCertificate") {
+			t.Errorf("a bad bundle reached a connector: %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+func TestRotateMissingSecretIsPermanent(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	o := byConnector(t, s.rotate(t, job("b2c/nothing-here", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusFailed, "", "source_not_found")
+	if o.Error != nil && o.Error.Class != jobs.ClassPermanent {
+		t.Errorf("class %s, want permanent", o.Error.Class)
+	}
+}

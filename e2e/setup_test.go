@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+const (
+	tenantKey = "contoso"
+	tenantID  = "00000000-0000-4000-8000-0000000000c1"
+	clientID  = "11111111-1111-4111-8111-111111111111"
+	secret    = "graph-client-secret-Ee2e~s3cr3t"
+	mount     = "secret"
+)
+
+var connectorIDs = []string{
+	"7b3a0c1e-aaaa-4bbb-8ccc-000000000001",
+	"7b3a0c1e-aaaa-4bbb-8ccc-000000000002",
+	"7b3a0c1e-aaaa-4bbb-8ccc-000000000003",
+}
+
+// stack is one test's real parts: a Vault dev server, the Graph emulator,
+// and the pipeline over the real adapters.
+type stack struct {
+	vault   *vaulttest.Server
+	graph   *graphsim.Server
+	source  *vaultsrc.Client
+	conn    *connector.Client
+	rotator *jobs.Rotator
+	logs    *syncBuffer
+	waits   *waits
+}
+
+// waits records the retry waits the Graph client asked for, so a test
+// asserts Retry-After without sleeping through it.
+type waits struct {
+	sync.Mutex
+	d []time.Duration
+}
+
+func (w *waits) sleep(ctx context.Context, d time.Duration) error {
+	w.Lock()
+	w.d = append(w.d, d)
+	w.Unlock()
+	return ctx.Err()
+}
+
+func (w *waits) all() []time.Duration {
+	w.Lock()
+	defer w.Unlock()
+	return append([]time.Duration(nil), w.d...)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// setup starts Vault and graphsim (with the given seeded connectors) and
+// builds the pipeline over them, logging at debug level into s.logs.
+func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
+	t.Helper()
+	s := &stack{vault: vaulttest.Start(t), logs: &syncBuffer{}, waits: &waits{}}
+	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
+	for _, id := range connectorIDs {
+		s.graph.AddConnector(tenantID, id, "connector "+id[len(id)-1:], seeds[id]...)
+	}
+	s.graph.Start()
+	ctx := context.Background()
+	var err error
+	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
+	if err != nil {
+		t.Fatalf("building vault source: %v", err)
+	}
+	s.conn, err = connector.New(connector.Config{
+		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
+		Transport: s.graph.Client().Transport,
+		Logger:    logger,
+		SleepFunc: s.waits.sleep,
+	})
+	if err != nil {
+		t.Fatalf("building graph client: %v", err)
+	}
+	s.rotator, err = jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Logger: logger})
+	if err != nil {
+		t.Fatalf("building rotator: %v", err)
+	}
+	return s
+}
+
+// job binds the bundle at secret/<path> to the given connectors.
+func job(path string, ids ...string) jobs.Job {
+	j := jobs.Job{
+		Name:        "contoso-api",
+		Source:      jobs.SourceRef{Mount: mount, Path: path, PFXField: "pfx", PasswordField: "password"},
+		Policy:      jobs.PolicyOnChange,
+		MinValidity: jobs.MinValidityDefault,
+		WarnBefore:  jobs.WarnBeforeDefault(),
+		MaxAttempts: jobs.MaxAttemptsDefault,
+		Reencode:    true,
+	}
+	for _, id := range ids {
+		j.Connectors = append(j.Connectors, jobs.ConnectorRef{Tenant: tenantKey, ID: id})
+	}
+	return j
+}
+
+func (s *stack) rotate(t *testing.T, j jobs.Job, req jobs.Request) []jobs.Outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if req.Job == "" {
+		req.Job = j.Name
+	}
+	if req.ID == "" {
+		req.ID = "e2e-" + t.Name()
+	}
+	return s.rotator.Rotate(ctx, j, req)
+}
+
+// byConnector keeps the rotation outcomes (not the expiring warnings) by
+// connector id, failing on duplicates.
+func byConnector(t *testing.T, outs []jobs.Outcome) map[string]jobs.Outcome {
+	t.Helper()
+	m := map[string]jobs.Outcome{}
+	for _, o := range outs {
+		if o.Status == jobs.StatusExpiring {
+			continue
+		}
+		if _, dup := m[o.Connector]; dup {
+			t.Fatalf("two outcomes for connector %s: %+v", o.Connector, outs)
+		}
+		m[o.Connector] = o
+	}
+	return m
+}
+
+func (s *stack) uploads(id string) []string { return s.graph.Uploads(tenantID, id) }
+
+func (s *stack) active(t *testing.T, id string) string {
+	t.Helper()
+	for _, c := range s.graph.Certificates(tenantID, id) {
+		if c.IsActive {
+			return c.Thumbprint
+		}
+	}
+	return ""
+}
