@@ -50,6 +50,7 @@ test: vault lint
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./bundle
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config
 
 bench: vault
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...

@@ -4,20 +4,27 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Config is the whole file, with defaults filled in.
+// Config is the whole file, with defaults filled in and secret files read.
+// Load and Parse return it only when the file has no problem; it is then
+// read-only and safe to share between goroutines.
 type Config struct {
-	Instance string            // defaults to the hostname
+	Instance string // defaults to the hostname
 	NATS     NATS
 	Vault    Vault
 	Tenants  map[string]Tenant // keyed by tenant key (letters, digits, - and _)
-	Jobs     []jobs.Job
-	HTTP     HTTP
-	Log      Log
+	// Jobs have every default filled in: see package jobs for the defaults.
+	// Connector IDs are lower-cased. An explicit `warn_before: []` gives an
+	// empty non-nil WarnBefore (no warnings); absent gives the defaults.
+	Jobs []jobs.Job
+	HTTP HTTP
+	Log  Log
 	// Concurrency is how many requests one worker handles at once
 	// (key `concurrency`). Defaults to 4.
 	Concurrency int
@@ -102,14 +109,30 @@ func (c *Config) Job(name string) (jobs.Job, bool) {
 // ShutdownTimeoutDefault is how long a stopping worker waits for in-flight work.
 const ShutdownTimeoutDefault = 30 * time.Second
 
-// Load reads, expands and validates the file at path. A file with problems
-// returns a *ValidationError listing every one.
+// Load reads, expands and validates the file at path, with ${VAR} taken
+// from the environment. A file with problems returns a *ValidationError
+// listing every one, sorted by line; a file that cannot be read returns
+// the read error wrapped. Secret files (client_secret_file, token_file) are
+// read into ClientSecret and Token.
 func Load(path string) (*Config, error) {
-	return nil, errors.New("config: not implemented")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	c, err := parse(data, os.LookupEnv, os.Hostname)
+	if ve, ok := errors.AsType[*ValidationError](err); ok {
+		ve.Path = path
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.Path = path
+	return c, nil
 }
 
 // Parse is Load for bytes already read; lookup expands ${VAR} (os.LookupEnv
-// in production).
+// in production; nil means no variable is set). Relative secret file paths
+// are relative to the working directory.
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	return nil, errors.New("config: not implemented")
+	return parse(data, lookup, os.Hostname)
 }

@@ -1,0 +1,183 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var rootKeys = []string{"instance", "nats", "vault", "tenants", "jobs", "http", "log", "concurrency"}
+
+// parse decodes and validates data. hostname supplies the default instance.
+func parse(data []byte, lookup func(string) (string, bool), hostname func() (string, error)) (*Config, error) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	d := &decoder{lookup: lookup}
+	root := d.document(data)
+	var c *Config
+	if root != nil {
+		c = d.config(root, hostname)
+	}
+	if len(d.problems) > 0 {
+		return nil, &ValidationError{Problems: d.sorted()}
+	}
+	return c, nil
+}
+
+// document parses the YAML text into its root node, reporting a syntax
+// error or a second document. An empty file is an empty mapping.
+func (d *decoder) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		d.syntaxError(err, data)
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.syntaxError(err, data)
+	default:
+		d.add(next.Line, "", "only one YAML document is allowed")
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		return doc.Content[0]
+	}
+	return &doc
+}
+
+var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlParserProblems start the messages of yaml.v3's parser (as opposed to
+// its scanner). For those, yaml.v3 reports a 0-based line (see parser.fail
+// in its decode.go), which syntaxError corrects.
+var yamlParserProblems = []string{
+	"did not find expected ',' or",
+	"did not find expected <",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+// syntaxError turns a yaml.v3 parse error into a problem with its line.
+// Such errors describe the syntax and never echo a value.
+func (d *decoder) syntaxError(err error, data []byte) {
+	msg := err.Error()
+	m := yamlErrorLine.FindStringSubmatch(msg)
+	if m == nil {
+		d.add(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+		return
+	}
+	line, _ := strconv.Atoi(m[1])
+	problem := m[2]
+	for _, p := range yamlParserProblems {
+		if strings.HasPrefix(problem, p) {
+			line++
+			break
+		}
+	}
+	lines := strings.Split(string(data), "\n")
+	if strings.HasPrefix(problem, "did not find expected ',' or") && line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], "${") {
+		// A plain ${VAR} inside {...} or [...] ends at its brace.
+		problem += ` (inside {...} or [...], quote a value holding ${VAR}: "${VAR}")`
+	}
+	d.add(line, "", "invalid YAML: %s", problem)
+}
+
+// config reads the root mapping.
+func (d *decoder) config(root *yaml.Node, hostname func() (string, error)) *Config {
+	s := d.section(root, "", 0, rootKeys...)
+	c := &Config{
+		Instance:    d.instance(s, hostname),
+		NATS:        d.nats(s.sub("nats", natsKeys...)),
+		Tenants:     d.tenants(s),
+		HTTP:        d.http(s.sub("http", "listen")),
+		Log:         d.log(s.sub("log", "level", "format")),
+		Concurrency: s.integer("concurrency", ConcurrencyDefault),
+	}
+	c.Jobs = d.jobList(s, c.Tenants)
+	c.Vault = d.vault(s.sub("vault", "address", "namespace", "ca_cert", "auth"), len(c.Jobs) > 0)
+	if c.Concurrency < 1 {
+		s.problem("concurrency", "must be at least 1, got %d", c.Concurrency)
+	}
+	return c
+}
+
+func (d *decoder) instance(s section, hostname func() (string, error)) string {
+	if v := s.str("instance", ""); v != "" {
+		return v
+	}
+	h, err := hostname()
+	if err != nil || h == "" {
+		s.problem("instance", "not set, and the hostname is unknown")
+		return ""
+	}
+	return h
+}
+
+func (d *decoder) http(s section) HTTP {
+	h := HTTP{Listen: s.str("listen", HTTPListenDefault)}
+	if h.Listen != HTTPOff && !isHostPort(h.Listen) {
+		s.problem("listen", "%q is not host:port or %q", h.Listen, HTTPOff)
+	}
+	return h
+}
+
+func (d *decoder) log(s section) Log {
+	l := Log{Level: s.str("level", LogLevelDefault), Format: s.str("format", LogFormatDefault)}
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		s.problem("level", "%q is not one of debug, info, warn, error", l.Level)
+	}
+	if l.Format != "json" && l.Format != "text" {
+		s.problem("format", "%q is not json or text", l.Format)
+	}
+	return l
+}
+
+// secretString reads a field holding a secret: an explicitly empty value
+// is a problem, and the value never appears in one.
+func (d *decoder) secretString(s section, name string) string {
+	v, ok := s.scalar(name, "a string")
+	if ok && v == "" {
+		s.problem(name, "is empty")
+	}
+	return v
+}
+
+// secretFile reads the file named by a *_file field, trimming the trailing
+// newline. A missing, unreadable or empty file is a problem naming the key
+// and the file, never the content.
+func (d *decoder) secretFile(s section, name string) (path, secret string) {
+	path = s.str(name, "")
+	if path == "" {
+		return "", ""
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		s.problem(name, "reading %q: %s", path, err.Error())
+		return path, ""
+	}
+	secret = strings.TrimRight(string(data), "\r\n")
+	if secret == "" {
+		s.problem(name, "%q is empty", path)
+	}
+	return path, secret
+}

@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+var (
+	jobKeys = []string{
+		"name", "source", "schedule", "policy", "renew_before", "min_validity",
+		"warn_before", "max_attempts", "reencode", "connectors",
+	}
+	sourceKeys = []string{"mount", "path", "pfx_field", "password_field"}
+)
+
+// binding remembers where a connector was first bound, to report a
+// connector bound twice.
+type binding struct {
+	job  string
+	line int
+}
+
+// jobList reads the `jobs` list.
+func (d *decoder) jobList(root section, tenants map[string]Tenant) []jobs.Job {
+	items := root.list("jobs")
+	out := make([]jobs.Job, 0, len(items))
+	names := map[string]int{}
+	bound := map[string]binding{}
+	for i, n := range items {
+		s := d.section(n, fmt.Sprintf("jobs[%d]", i), resolve(n).Line, jobKeys...)
+		j := d.job(s, tenants, bound)
+		if first, dup := names[j.Name]; dup && j.Name != "" {
+			s.problem("name", "duplicate job name %q (first at line %d)", j.Name, first)
+		} else {
+			names[j.Name] = s.lineOf("name")
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// job reads one job, with every default filled in.
+func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]binding) jobs.Job {
+	j := jobs.Job{
+		Name:        s.str("name", ""),
+		Source:      d.source(s.sub("source", sourceKeys...)),
+		Schedule:    s.str("schedule", ""),
+		Policy:      jobs.Policy(s.str("policy", string(jobs.PolicyOnChange))),
+		RenewBefore: d.renewBefore(s),
+		MinValidity: s.duration("min_validity", jobs.MinValidityDefault),
+		WarnBefore:  d.warnBefore(s),
+		MaxAttempts: s.integer("max_attempts", jobs.MaxAttemptsDefault),
+		Reencode:    s.boolean("reencode", true),
+	}
+	j.Connectors = d.connectors(s, j.Name, tenants, bound)
+	switch {
+	case j.Name == "":
+		s.problem("name", "required")
+	case !validName(j.Name):
+		s.problem("name", "%q may hold only letters, digits, - and _", j.Name)
+	}
+	if j.Schedule != "" {
+		if _, err := parseSchedule(j.Schedule); err != nil {
+			s.problem("schedule", "%q is not a schedule: %s", j.Schedule, err.Error())
+		}
+	}
+	if j.Policy != jobs.PolicyOnChange && j.Policy != jobs.PolicyBeforeExpiry {
+		s.problem("policy", "%q is not on-change or before-expiry", j.Policy)
+	}
+	if j.MinValidity < 0 {
+		s.problem("min_validity", "must not be negative")
+	}
+	if j.MaxAttempts < 1 {
+		s.problem("max_attempts", "must be at least 1, got %d", j.MaxAttempts)
+	}
+	return j
+}
+
+func (d *decoder) source(s section) jobs.SourceRef {
+	ref := jobs.SourceRef{
+		Mount:         s.str("mount", MountDefault),
+		Path:          s.str("path", ""),
+		PFXField:      s.str("pfx_field", PFXFieldDefault),
+		PasswordField: s.str("password_field", PasswordFieldDefault),
+	}
+	if ref.Path == "" {
+		s.problem("path", "required")
+	}
+	return ref
+}
+
+func (d *decoder) renewBefore(s section) jobs.RenewBefore {
+	v, ok := s.scalar("renew_before", "a duration or a percentage")
+	if !ok {
+		return jobs.RenewBefore{Duration: jobs.RenewBeforeDefault}
+	}
+	rb, msg := parseRenewBefore(v)
+	if msg != "" {
+		s.problem("renew_before", "%s", msg)
+		return jobs.RenewBefore{Duration: jobs.RenewBeforeDefault}
+	}
+	return rb
+}
+
+// warnBefore reads the expiry warning thresholds. An explicit empty list
+// turns warnings off (a non-nil empty slice); absent means the defaults.
+func (d *decoder) warnBefore(s section) []time.Duration {
+	if !s.has("warn_before") {
+		return jobs.WarnBeforeDefault()
+	}
+	items := s.list("warn_before")
+	out := make([]time.Duration, 0, len(items))
+	for i, n := range items {
+		key := fmt.Sprintf("%s[%d]", s.key("warn_before"), i)
+		v, ok := d.scalar(n, key, "a duration")
+		if !ok {
+			continue
+		}
+		w, ok := parseDuration(v)
+		switch {
+		case !ok:
+			d.add(resolve(n).Line, key, "%q is not a duration (such as 720h or 30d)", v)
+		case w <= 0:
+			d.add(resolve(n).Line, key, "%q must be positive", v)
+		default:
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// connectors reads a job's connectors. IDs are lower-cased, as Graph
+// writes them, so that subjects and status keys have one spelling.
+func (d *decoder) connectors(s section, job string, tenants map[string]Tenant, bound map[string]binding) []jobs.ConnectorRef {
+	items := s.list("connectors")
+	if len(items) == 0 {
+		s.problem("connectors", "a job needs at least one connector")
+	}
+	out := make([]jobs.ConnectorRef, 0, len(items))
+	for i, n := range items {
+		cs := d.section(n, fmt.Sprintf("%s[%d]", s.key("connectors"), i), resolve(n).Line, "tenant", "id")
+		ref := jobs.ConnectorRef{Tenant: cs.str("tenant", ""), ID: strings.ToLower(cs.str("id", ""))}
+		d.connectorTenant(cs, ref.Tenant, tenants)
+		if d.connectorID(cs, ref.ID) {
+			d.bind(cs, job, ref.ID, bound)
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+func (d *decoder) connectorTenant(cs section, tenant string, tenants map[string]Tenant) {
+	if tenant == "" {
+		cs.problem("tenant", "required")
+		return
+	}
+	if _, ok := tenants[tenant]; ok {
+		return
+	}
+	known := make([]string, 0, len(tenants))
+	for k := range tenants {
+		known = append(known, k)
+	}
+	slices.Sort(known)
+	if hint := suggest(tenant, known); hint != "" {
+		cs.problem("tenant", "unknown tenant %q; did you mean %q?", tenant, hint)
+		return
+	}
+	cs.problem("tenant", "unknown tenant %q (tenants: %s)", tenant, strings.Join(known, ", "))
+}
+
+// connectorID checks the id and reports whether it is a GUID.
+func (d *decoder) connectorID(cs section, id string) bool {
+	switch {
+	case id == "":
+		cs.problem("id", "required")
+	case !isGUID(id):
+		cs.problem("id", "%q is not a GUID", id)
+	default:
+		return true
+	}
+	return false
+}
+
+// bind reports a connector bound twice: within a job it is a duplicate,
+// across jobs two bundles would fight over it.
+func (d *decoder) bind(cs section, job, id string, bound map[string]binding) {
+	first, ok := bound[id]
+	switch {
+	case !ok:
+		bound[id] = binding{job: job, line: cs.lineOf("id")}
+	case first.job == job:
+		cs.problem("id", "duplicate connector (first at line %d)", first.line)
+	default:
+		cs.problem("id", "connector already bound to job %q (line %d)", first.job, first.line)
+	}
+}

@@ -1,0 +1,55 @@
+package config
+
+var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "nkey_file", "tls", "subject_prefix"}
+
+// nats reads the `nats` section.
+func (d *decoder) nats(s section) NATS {
+	tls := s.sub("tls", "ca_file", "cert_file", "key_file")
+	n := NATS{
+		URL:       s.str("url", ""),
+		StoreDir:  s.str("store_dir", StoreDirDefault),
+		Listen:    s.str("listen", ""),
+		CredsFile: s.str("creds_file", ""),
+		User:      s.str("user", ""),
+		NKeyFile:  s.str("nkey_file", ""),
+		TLS: TLS{
+			CAFile:   tls.str("ca_file", ""),
+			CertFile: tls.str("cert_file", ""),
+			KeyFile:  tls.str("key_file", ""),
+		},
+		SubjectPrefix: s.str("subject_prefix", SubjectPrefixDefault),
+	}
+	if s.has("password") {
+		n.Password = d.secretString(s, "password")
+	}
+	if n.URL != "" && !isNATSURL(n.URL) {
+		s.problem("url", "%q is not a nats://, tls://, ws:// or wss:// URL (leave it empty for the embedded server)", redactURL(n.URL))
+	}
+	if n.Listen != "" && !isHostPort(n.Listen) {
+		s.problem("listen", "%q is not host:port", n.Listen)
+	}
+	if !validName(n.SubjectPrefix) {
+		s.problem("subject_prefix", "%q may hold only letters, digits, - and _", n.SubjectPrefix)
+	}
+	d.natsAuth(s, n)
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		tls.problem("cert_file", "cert_file and key_file go together")
+	}
+	return n
+}
+
+// natsAuth checks that at most one way of authenticating is set.
+func (d *decoder) natsAuth(s section, n NATS) {
+	var set []string
+	for _, k := range []string{"creds_file", "user", "nkey_file"} {
+		if s.has(k) {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 1 {
+		s.problem(set[1], "use one of creds_file, user/password and nkey_file (%s is set too)", set[0])
+	}
+	if n.Password != "" && n.User == "" {
+		s.problem("password", "needs user")
+	}
+}

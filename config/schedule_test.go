@@ -1,0 +1,76 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRobfigPanicsOnBareZonePrefix documents why ParseSchedule guards the
+// prefix: robfig/cron v3.0.1 slices to the first space and panics without
+// one. If this starts failing, the library was fixed and the guard could go.
+func TestRobfigPanicsOnBareZonePrefix(t *testing.T) {
+	t.Parallel()
+	panicked := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		_, _ = scheduleParser.Parse("CRON_TZ=UTC")
+		return false
+	}()
+	if !panicked {
+		t.Error("robfig/cron no longer panics on \"CRON_TZ=UTC\"")
+	}
+}
+
+func TestParseScheduleRejectsWithoutPanicking(t *testing.T) {
+	t.Parallel()
+	for _, spec := range []string{
+		"CRON_TZ=UTC", "TZ=UTC", "CRON_TZ=", "TZ=", "CRON_TZ=UTC\t0 * * * *", "CRON_TZ=UTC ",
+		"CRON_TZ=Nowhere/City 0 3 * * *", "", "   ", "* * * *", "0 0 * * * *", "61 * * * *",
+		"@every", "@every nonsense", "@yearly-ish", "0 0 30 2 *", "0 0 31 4 *",
+	} {
+		s, err := ParseSchedule(spec)
+		if err == nil || s != nil {
+			t.Errorf("ParseSchedule(%q) = %v, %v; want an error", spec, s, err)
+			continue
+		}
+		if want := fmt.Sprintf("parsing schedule %q: ", spec); !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ParseSchedule(%q) error = %q, want it to start with %q", spec, err.Error(), want)
+		}
+	}
+}
+
+func TestParseScheduleNext(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, time.March, 2, 0, 0, 0, 0, time.UTC) // a Monday
+	tests := []struct {
+		spec string
+		want time.Time
+	}{
+		{"0 */6 * * *", time.Date(2026, time.March, 2, 6, 0, 0, 0, time.UTC)},
+		{"@every 90m", from.Add(90 * time.Minute)},
+		{"@hourly", from.Add(time.Hour)},
+		// 03:00 in Berlin in winter is 02:00 UTC.
+		{"CRON_TZ=Europe/Berlin 0 3 * * *", time.Date(2026, time.March, 2, 2, 0, 0, 0, time.UTC)},
+		{"TZ=UTC 30 2 * * 1-5", time.Date(2026, time.March, 2, 2, 30, 0, 0, time.UTC)},
+		{"0 0 29 2 *", time.Date(2028, time.February, 29, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		s, err := ParseSchedule(tt.spec)
+		if err != nil {
+			t.Errorf("ParseSchedule(%q): %s", tt.spec, err.Error())
+			continue
+		}
+		// Specs without a zone run in time.Local; compare instants from a
+		// UTC start only for zoned or interval specs, and in Local otherwise.
+		start := from
+		want := tt.want
+		if !strings.Contains(tt.spec, "TZ=") && !strings.HasPrefix(tt.spec, "@every") && !strings.HasPrefix(tt.spec, "@hourly") {
+			start = time.Date(2026, time.March, 2, 0, 0, 0, 0, time.Local)
+			want = time.Date(tt.want.Year(), tt.want.Month(), tt.want.Day(), tt.want.Hour(), tt.want.Minute(), 0, 0, time.Local)
+		}
+		if got := s.Next(start); !got.Equal(want) {
+			t.Errorf("ParseSchedule(%q).Next(%v) = %v, want %v", tt.spec, start, got, want)
+		}
+	}
+}
