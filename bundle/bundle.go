@@ -4,17 +4,22 @@ package bundle
 
 import (
 	"crypto"
+	"crypto/sha1"
 	"crypto/x509"
-	"errors"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
-	"time"
+	"strings"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // Bundle is a decoded PKCS#12 file: the leaf certificate (the one whose
 // public key matches the private key), the other certificates, and the key.
+// A Bundle is read-only once decoded and safe for concurrent use.
 type Bundle struct {
 	Leaf  *x509.Certificate
-	Chain []*x509.Certificate // every certificate but the leaf
+	Chain []*x509.Certificate // every certificate but the leaf, issuer after subject
 	Key   crypto.Signer       `json:"-"`
 }
 
@@ -23,29 +28,41 @@ func (b *Bundle) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("thumbprint", b.Thumbprint()), slog.String("key", "REDACTED"))
 }
 
-// Decode parses a PFX with its password ("" for none). It accepts BER
-// encodings and any certificate order, and returns an *Error with
-// CodeMalformed, CodePassword, CodeNoKey or CodeKeyMismatch.
-func Decode(pfx []byte, password string) (*Bundle, error) {
-	return nil, errors.New("bundle: not implemented")
+// Thumbprint returns the SHA-1 of the leaf's DER as 40 upper-case hex
+// characters, as Graph shows it, or "" for a Bundle without a leaf.
+func (b *Bundle) Thumbprint() string {
+	if b == nil || b.Leaf == nil {
+		return ""
+	}
+	sum := sha1.Sum(b.Leaf.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
-// Thumbprint returns the SHA-1 of the leaf's DER as 40 upper-case hex
-// characters, as Graph shows it.
-func (b *Bundle) Thumbprint() string { return "" }
-
-// KeyType describes the key: "rsa-2048", "ec-p256", ...
-func (b *Bundle) KeyType() string { return "" }
-
-// Validate judges a decoded bundle at now: weak key, expired, remaining
-// validity under minValidity. It returns every problem found, or nil.
-func (b *Bundle) Validate(now time.Time, minValidity time.Duration) []*Error { return nil }
-
-// Staged reports whether the leaf's notBefore is still in the future at now.
-func (b *Bundle) Staged(now time.Time) bool { return b.Leaf.NotBefore.After(now) }
+// KeyType describes the leaf's key: "rsa-2048", "rsa-4096", "ec-p256",
+// "ec-p384", "ec-p521", and for keys Validate rejects "ec-p224",
+// "ed25519" or "unknown". It returns "" for a Bundle without a leaf.
+func (b *Bundle) KeyType() string {
+	if b == nil || b.Leaf == nil {
+		return ""
+	}
+	return keyType(b.Leaf.PublicKey)
+}
 
 // Encode writes the bundle as a PFX protected with SHA1/3DES (the form B2C
-// documents as accepted), keeping the chain.
+// documents as accepted), keeping the chain. The key and leaf carry the
+// same local key id, as OpenSSL writes them. The result decodes with
+// Decode and the same password. Encode fails only on a password PKCS#12
+// cannot encode (outside the Basic Multilingual Plane) or a key type
+// PKCS#8 does not know.
 func (b *Bundle) Encode(password string) ([]byte, error) {
-	return nil, errors.New("bundle: not implemented")
+	return b.encodeWith(pkcs12.LegacyDES, password)
+}
+
+// encodeWith is Encode with another encoder; the fuzz test uses a cheap one.
+func (b *Bundle) encodeWith(enc *pkcs12.Encoder, password string) ([]byte, error) {
+	pfx, err := enc.Encode(b.Key, b.Leaf, b.Chain, password)
+	if err != nil {
+		return nil, fmt.Errorf("encoding bundle %s: %w", b.Thumbprint(), err)
+	}
+	return pfx, nil
 }

@@ -1,0 +1,314 @@
+package bundle
+
+import (
+	"cmp"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+// testNow is the clock every test judges at.
+var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// Keys are generated once per test binary: RSA generation is slow under
+// -race, and every test and fuzz seed can share them.
+var (
+	rsaKey     = onceKey(func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+	rsaWeakKey = onceKey(func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 1024) })
+	p256Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+	p384Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) })
+	p224Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P224(), rand.Reader) })
+	edKey      = onceKey(func() (crypto.Signer, error) {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	})
+	rootKey  = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+	interKey = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) })
+)
+
+// onceKey memoizes a key generator.
+func onceKey(gen func() (crypto.Signer, error)) func(testing.TB) crypto.Signer {
+	get := sync.OnceValues(gen)
+	return func(tb testing.TB) crypto.Signer {
+		tb.Helper()
+		k, err := get()
+		if err != nil {
+			tb.Fatalf("generating key: %v", err)
+		}
+		return k
+	}
+}
+
+// testCA is a root and an intermediate, built once.
+type testCA struct {
+	root, inter *x509.Certificate
+}
+
+var (
+	caOnce sync.Once
+	caVal  testCA
+)
+
+func ca(tb testing.TB) testCA {
+	tb.Helper()
+	caOnce.Do(func() {
+		root := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root CA"},
+			NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		caVal.root = sign(tb, root, root, rootKey(tb).Public(), rootKey(tb))
+		inter := &x509.Certificate{
+			SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test Intermediate CA"},
+			NotBefore: root.NotBefore, NotAfter: root.NotAfter,
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		caVal.inter = sign(tb, inter, caVal.root, interKey(tb).Public(), rootKey(tb))
+	})
+	if caVal.inter == nil {
+		tb.Fatal("building the test CA failed earlier")
+	}
+	return caVal
+}
+
+func sign(tb testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, by crypto.Signer) *x509.Certificate {
+	tb.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, by)
+	if err != nil {
+		tb.Fatalf("creating certificate %s: %v", tmpl.Subject.CommonName, err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatalf("parsing certificate: %v", err)
+	}
+	return c
+}
+
+// leafSpec describes a leaf to issue from the intermediate. Zero times mean
+// valid from a day before testNow for a year.
+type leafSpec struct {
+	cn                  string
+	key                 crypto.Signer
+	notBefore, notAfter time.Time
+}
+
+var serial = struct {
+	sync.Mutex
+	n int64
+}{n: 100}
+
+func issue(tb testing.TB, s leafSpec) *x509.Certificate {
+	tb.Helper()
+	if s.cn == "" {
+		s.cn = "api.contoso.example"
+	}
+	if s.notBefore.IsZero() {
+		s.notBefore = testNow.Add(-24 * time.Hour)
+	}
+	if s.notAfter.IsZero() {
+		s.notAfter = testNow.Add(365 * 24 * time.Hour)
+	}
+	serial.Lock()
+	serial.n++
+	n := serial.n
+	serial.Unlock()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: s.cn, Organization: []string{"Contoso"}},
+		NotBefore: s.notBefore, NotAfter: s.notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	return sign(tb, tmpl, ca(tb).inter, s.key.Public(), interKey(tb))
+}
+
+func encode(tb testing.TB, enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certificate, chain []*x509.Certificate, password string) []byte {
+	tb.Helper()
+	pfx, err := enc.Encode(key, leaf, chain, password)
+	if err != nil {
+		tb.Fatalf("encoding PFX: %v", err)
+	}
+	return pfx
+}
+
+// --- building PFX files by hand ---
+
+var oidX509Certificate = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 22, 1}
+
+type testCertBag struct {
+	ID   asn1.ObjectIdentifier
+	Data []byte `asn1:"tag:0,explicit"`
+}
+
+func marshal(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		tb.Fatalf("marshaling %T: %v", v, err)
+	}
+	return b
+}
+
+// certBags returns plaintext certificate bags without attributes (no local
+// key id, no friendly name), as Azure Key Vault exports them.
+func certBags(tb testing.TB, certs ...*x509.Certificate) []asn1.RawValue {
+	tb.Helper()
+	var out []asn1.RawValue
+	for _, c := range certs {
+		inner := marshal(tb, testCertBag{ID: oidX509Certificate, Data: c.Raw})
+		bag := safeBag{ID: oidCertBag, Value: explicitZero(inner)}
+		bag.Attributes = asn1.RawValue{} // omitted
+		out = append(out, asn1.RawValue{FullBytes: marshalBag(tb, bag)})
+	}
+	return out
+}
+
+func marshalBag(tb testing.TB, bag safeBag) []byte {
+	tb.Helper()
+	type noAttrs struct {
+		ID    asn1.ObjectIdentifier
+		Value asn1.RawValue `asn1:"tag:0,explicit"`
+	}
+	return marshal(tb, noAttrs{ID: bag.ID, Value: bag.Value})
+}
+
+// kit builds PFX files. iter is the key derivation iteration count of
+// everything it encrypts or MACs: 0 keeps each encoder's default (as tools
+// write files). key is the main leaf's key: nil means RSA 2048.
+type kit struct {
+	tb   testing.TB
+	iter int
+	key  func(testing.TB) crypto.Signer
+}
+
+func (k kit) leafKey() crypto.Signer {
+	if k.key == nil {
+		return rsaKey(k.tb)
+	}
+	return k.key(k.tb)
+}
+
+func (k kit) encoder(enc *pkcs12.Encoder) *pkcs12.Encoder {
+	if k.iter == 0 {
+		return enc
+	}
+	return enc.WithIterations(k.iter)
+}
+
+func (k kit) encode(enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certificate, chain []*x509.Certificate, password string) []byte {
+	k.tb.Helper()
+	return encode(k.tb, k.encoder(enc), key, leaf, chain, password)
+}
+
+func (k kit) trustStore(password string, certs ...*x509.Certificate) []byte {
+	k.tb.Helper()
+	pfx, err := k.encoder(pkcs12.Modern2023).EncodeTrustStore(certs, password)
+	if err != nil {
+		k.tb.Fatalf("encoding trust store: %v", err)
+	}
+	return pfx
+}
+
+// shroudedKeyBag returns key as a PKCS#8 shrouded key bag encrypted with
+// password (taken from a go-pkcs12 encoding), stripped of its attributes.
+func (k kit) shroudedKeyBag(key crypto.Signer, password string) asn1.RawValue {
+	tb := k.tb
+	tb.Helper()
+	cert := issue(tb, leafSpec{key: key})
+	f, e := parsePFX(k.encode(pkcs12.Modern2023, key, cert, nil, password))
+	if e != nil {
+		tb.Fatalf("parsing own encoding: %v", e)
+	}
+	for _, it := range f.items {
+		for _, b := range it.bags {
+			var bag safeBag
+			if err := unmarshalDER(b.FullBytes, &bag); err != nil {
+				tb.Fatal(err)
+			}
+			if bag.ID.Equal(oidPKCS8ShroudedKeyBag) {
+				return asn1.RawValue{FullBytes: marshalBag(tb, bag)}
+			}
+		}
+	}
+	tb.Fatal("no shrouded key bag in go-pkcs12 output")
+	return asn1.RawValue{}
+}
+
+// encryptedItem returns the encrypted item of a go-pkcs12 encoding.
+func encryptedItem(tb testing.TB, pfx []byte) contentInfo {
+	tb.Helper()
+	f, e := parsePFX(pfx)
+	if e != nil {
+		tb.Fatalf("parsing own encoding: %v", e)
+	}
+	for _, it := range f.items {
+		if it.encrypted {
+			return it.ci
+		}
+	}
+	tb.Fatal("no encrypted item")
+	return contentInfo{}
+}
+
+// macMode says how kit.buildPFX protects a hand-built PFX.
+type macMode int
+
+const (
+	macBMP    macMode = iota // classic SHA-256 MAC over the BMP password
+	macNil                   // MAC over the empty byte string (empty password, as some tools do)
+	macNone                  // no MAC at all
+	macSHA512                // classic SHA-512 MAC
+)
+
+// buildPFX builds a PFX whose authenticated safe holds items.
+func (k kit) buildPFX(password string, mode macMode, items ...contentInfo) []byte {
+	tb := k.tb
+	tb.Helper()
+	safe := marshal(tb, items)
+	pdu := pfxPDU{Version: 3, AuthSafe: contentInfo{ContentType: oidData, Content: explicitZero(marshal(tb, safe))}}
+	if mode != macNone {
+		pdu.MacData = k.mac(safe, password, mode)
+	}
+	return marshal(tb, pdu)
+}
+
+func (k kit) mac(message []byte, password string, mode macMode) macData {
+	tb := k.tb
+	tb.Helper()
+	m := macData{MacSalt: []byte("0123456789abcdef"), Iterations: cmp.Or(k.iter, 2048)}
+	m.Mac.Algorithm.Algorithm = oidSHA256
+	if mode == macSHA512 {
+		m.Mac.Algorithm.Algorithm = oidSHA512
+	}
+	form, err := encodeBMP(password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if mode == macNil {
+		form = nil
+	}
+	if m.Mac.Digest, err = macDigest(&m, message, form); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// plain returns a plaintext item holding bags.
+func plain(tb testing.TB, bags ...asn1.RawValue) contentInfo {
+	tb.Helper()
+	it, err := plainItem(bags)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return it.ci
+}
