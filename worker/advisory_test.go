@@ -1,0 +1,113 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// TestMaxDeliveriesGetsFinalOutcome plays a worker that crashed on the last
+// delivery: a plain client takes the request and naks it with MaxDeliver 1.
+// The next worker to pull triggers the advisory and answers it.
+func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 1
+	first := startWorker(t, connect(t, s), app, newFake(nil))
+	if err := first.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "crash-1")
+	ctx := context.Background()
+	cons, err := js.Consumer(ctx, RequestsStream, ConsumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(waitTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	rot := newFake(nil)
+	startWorker(t, connect(t, s), app, rot)
+	ev, subj := events.next(t)
+	d := ev.Data
+	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
+		d.Error == nil || d.Error.Code != CodeMaxDeliveries || !d.Final || d.Tenant != "contoso" {
+		t.Errorf("event on %s = %+v", subj, d)
+	}
+	eventually(t, "request deleted", func() bool {
+		info, err := first.requests.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	rot.noMoreCalls(t)
+}
+
+// TestMaxDeliveriesAnsweredOnce hands the same advisory to two replicas at
+// once: one outcome per connector is published, and the request is gone.
+func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	a := provisioned(t, connect(t, s))
+	b := provisioned(t, connect(t, s))
+	ack := publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "twice-1")
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	body := []byte(`{"stream_seq":` + strconv.FormatUint(ack.Sequence, 10) + `,"deliveries":8}`)
+	var wg sync.WaitGroup
+	for _, w := range []*Worker{a, b} {
+		wg.Go(func() {
+			if err := w.onMaxDeliveries(context.Background(), body); err != nil {
+				t.Errorf("onMaxDeliveries: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := nc.Flush(); err != nil { // events published before the handlers returned are now here
+		t.Fatal(err)
+	}
+	if n := len(events.ch); n != 2 {
+		t.Fatalf("%d events, want one per connector (2)", n)
+	}
+	for range 2 {
+		if ev, _ := events.next(t); ev.Data.Error.Code != CodeMaxDeliveries || ev.Data.Attempt != 8 || !ev.Data.Final {
+			t.Errorf("event = %+v", ev.Data)
+		}
+	}
+	if _, err := a.requests.GetMsg(context.Background(), ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("request still in the stream: %v", err)
+	}
+}
+
+// provisioned is a worker whose streams and buckets are bound, with no loop
+// running: enough to drive its handlers directly.
+func provisioned(t *testing.T, nc *nats.Conn) *Worker {
+	t.Helper()
+	w := newWorker(t, nc, testApp(), newFake(nil))
+	conn, err := w.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.conn = conn
+	w.runCtx, w.cancelRun = context.WithCancelCause(context.Background())
+	t.Cleanup(func() { w.cancelRun(nil) })
+	if err := w.provision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}

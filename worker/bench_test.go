@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// BenchmarkRequestLoop measures requests through publish → consume →
+// publish outcome → status → ack, with a Rotator that answers at once (one
+// connector, one succeeded outcome).
+func BenchmarkRequestLoop(b *testing.B) {
+	s := runServer(b, "")
+	nc := connect(b, s)
+	j := testJob()
+	j.Connectors = j.Connectors[:1]
+	rot := rotatorFunc(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return succeed(job, req) })
+	startWorker(b, connect(b, s), testApp(j), rot)
+	events := sinkEvents(b, nc, "certrotation.result.>")
+	js := newJS(b, nc)
+	body := []byte(`{"job":"contoso-api"}`)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		if _, err := js.PublishAsync("certrotation.request."+jobName, body, jetstream.WithMsgID("bench-"+strconv.Itoa(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range b.N {
+		events.next(b)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+type rotatorFunc func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome
+
+func (f rotatorFunc) Rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	return f(ctx, job, req)
+}

@@ -1,0 +1,174 @@
+package worker
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// scheduledApp is the test app with a daily schedule, which never fires
+// during a test: ticks are driven through fire.
+func scheduledApp(instance string) *config.Config {
+	j := testJob()
+	j.Schedule = "0 3 * * *"
+	app := testApp(j)
+	app.Instance = instance
+	return app
+}
+
+func TestThreeReplicasOneRequestPerTick(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	var ww []*Worker
+	for i := range 3 {
+		ww = append(ww, startWorker(t, connect(t, s), scheduledApp("replica-"+strconv.Itoa(i)), rot))
+	}
+	// Start published one catch-up request (no status yet); let it run.
+	if got := rot.nextCall(t); !strings.HasPrefix(got.ID, "catchup-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
+		t.Fatalf("first call %+v, want the catch-up", got)
+	}
+	js := newJS(t, nc)
+	eventually(t, "catch-up settled", settled(t, js))
+	rot.noMoreCalls(t)
+
+	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for _, w := range ww {
+		wg.Go(func() {
+			if err := w.fire(jobName, slot); err != nil {
+				t.Errorf("fire: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
+	if got := rot.nextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
+		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
+	}
+	eventually(t, "tick settled", settled(t, js))
+	rot.noMoreCalls(t)
+}
+
+func TestCronEveryPublishes(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	j := testJob()
+	j.Schedule = "@every 1s"
+	rot := newFake(nil)
+	startWorker(t, connect(t, s), testApp(j), rot)
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case got := <-rot.calls:
+			if strings.HasPrefix(got.ID, "cron-"+jobName+"-") {
+				sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "cron-"+jobName+"-"), 10, 64)
+				if err != nil || time.Since(time.Unix(sec, 0)) > time.Minute {
+					t.Errorf("cron id %q does not hold a recent slot", got.ID)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no cron request before the deadline")
+		}
+	}
+}
+
+func TestCatchUpAfterMissedSlot(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rot := newFake(nil)
+	// First start: no status at all, so it catches up; the run stores status.
+	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
+	rot.nextCall(t)
+	eventually(t, "status stored", func() bool {
+		e, err := a.status.Get(context.Background(), jobName+"."+conn2)
+		return err == nil && e != nil
+	})
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Two days later the worker was down over two 03:00 slots.
+	later := time.Now().Add(48 * time.Hour)
+	b := newWorker(t, connect(t, s), scheduledApp("b"), rot)
+	b.now = func() time.Time { return later }
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	slot, _, _ := missedSlot(mustSchedule(t, "0 3 * * *"), later)
+	want := "catchup-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
+	if got := rot.nextCall(t); got.ID != want {
+		t.Fatalf("catch-up id %q, want %q", got.ID, want)
+	}
+}
+
+func TestNoCatchUpWhenRecent(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rot := newFake(nil)
+	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
+	rot.nextCall(t)
+	js := newJS(t, connect(t, s))
+	eventually(t, "catch-up settled", settled(t, js))
+	// Status is fresh: a second worker has nothing to catch up. catchUp is
+	// called directly so that its answer is observed, not raced.
+	if err := a.catchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.requests.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 || info.State.LastSeq != 1 {
+		t.Errorf("catch-up published with fresh status: %+v", info.State)
+	}
+}
+
+func mustSchedule(t *testing.T, spec string) cron.Schedule {
+	t.Helper()
+	s, err := config.ParseSchedule(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPrevSlot(t *testing.T) {
+	t.Parallel()
+	monday := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC) // a Monday
+	tests := []struct {
+		spec string
+		now  time.Time
+		want time.Time
+	}{
+		{"0 3 * * *", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)},
+		{"0 3 * * *", time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)},
+		{"0 */6 * * *", time.Date(2026, 11, 25, 13, 5, 0, 0, time.UTC), time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
+		{"0 3 * * 1-5", monday, time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)},
+		{"CRON_TZ=Europe/Paris 0 3 * * *", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, ok := prevSlot(mustSchedule(t, tt.spec), tt.now)
+		if !ok || !got.Equal(tt.want) {
+			t.Errorf("prevSlot(%q, %s) = %s %v, want %s", tt.spec, tt.now, got, ok, tt.want)
+		}
+	}
+}
+
+func TestMissedSlotEvery(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+	slot, since, ok := missedSlot(mustSchedule(t, "@every 1h"), now)
+	if !ok || !since.Equal(now.Add(-time.Hour)) || !slot.Equal(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("missedSlot(@every 1h) = %s, %s, %v", slot, since, ok)
+	}
+}

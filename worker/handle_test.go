@@ -1,0 +1,380 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+
+	// A plain NATS client: core publish with a Msg-Id header.
+	msg := nats.NewMsg("certrotation.request." + jobName)
+	msg.Header.Set(nats.MsgIdHdr, "plain-1")
+	msg.Data = []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"ci"}`)
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatal(err)
+	}
+	req := rot.nextCall(t)
+	if req.ID != "plain-1" || req.Attempt != 1 || req.Trigger != jobs.TriggerEvent || req.RequestedBy != "ci" {
+		t.Errorf("Rotate got %+v", req)
+	}
+	subjects := map[string]bool{}
+	for range 2 {
+		ev, subj := events.next(t)
+		subjects[subj] = true
+		d := ev.Data
+		if ev.SpecVersion != "1.0" || ev.Source != "certrotator/test-1" || ev.Type != "certrotator.rotation.succeeded" ||
+			ev.DataContentType != "application/json" || ev.ID == "" || ev.Time.IsZero() ||
+			ev.Subject != jobName+"/"+d.Connector || d.RequestID != "plain-1" || !d.Final {
+			t.Errorf("event = %+v", ev)
+		}
+	}
+	for _, c := range []string{conn1, conn2} {
+		if !subjects["certrotation.result."+jobName+"."+c] {
+			t.Errorf("no event on the subject of %s; got %v", c, subjects)
+		}
+	}
+	js := newJS(t, nc)
+	eventually(t, "request acked", settled(t, js))
+	kv, err := js.KeyValue(context.Background(), StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(context.Background(), jobName+"."+conn1)
+	if err != nil {
+		t.Fatalf("status entry: %v", err)
+	}
+	var o jobs.Outcome
+	if err := json.Unmarshal(e.Value(), &o); err != nil || o.Status != jobs.StatusSucceeded || o.Certificate.Thumbprint != thumb {
+		t.Errorf("status entry = %s (%v)", e.Value(), err)
+	}
+}
+
+func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	startWorker(t, connect(t, s), testApp(), rot)
+	js := newJS(t, nc)
+	first := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
+	second := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
+	if first.Duplicate || !second.Duplicate {
+		t.Errorf("duplicate flags = %v, %v; want false, true", first.Duplicate, second.Duplicate)
+	}
+	if got := rot.nextCall(t); got.ID != "dup-1" {
+		t.Fatalf("Rotate got %q", got.ID)
+	}
+	eventually(t, "request acked", settled(t, js))
+	rot.noMoreCalls(t)
+}
+
+func TestBadRequestsGetOneOutcome(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	w := startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	tests := []struct {
+		name, subject, body, wantSubject string
+	}{
+		{"malformed JSON", "certrotation.request." + jobName, `{"job":`, "certrotation.result.contoso-api._"},
+		{"unknown field", "certrotation.request." + jobName, `{"job":"contoso-api","password":"x"}`, "certrotation.result.contoso-api._"},
+		{"trailing data", "certrotation.request." + jobName, `{"job":"contoso-api"} {}`, "certrotation.result.contoso-api._"},
+		{"no job", "certrotation.request." + jobName, `{}`, "certrotation.result.contoso-api._"},
+		{"job mismatch", "certrotation.request." + jobName, `{"job":"other"}`, "certrotation.result.contoso-api._"},
+		{"unknown job", "certrotation.request.nope", `{"job":"nope"}`, "certrotation.result.nope._"},
+		{"unknown connector", "certrotation.request." + jobName, `{"job":"contoso-api","connectors":["x"]}`, "certrotation.result.contoso-api._"},
+		{"unreadable subject", "certrotation.request.a.b", `{"job":"a"}`, "certrotation.result._unknown._"},
+	}
+	for i, tt := range tests {
+		id := "bad-" + string(rune('a'+i))
+		publish(t, js, tt.subject, tt.body, id)
+		ev, subj := events.next(t)
+		d := ev.Data
+		if subj != tt.wantSubject || d.RequestID != id || d.Status != jobs.StatusFailed || d.Connector != "" ||
+			d.Error == nil || d.Error.Code != jobs.CodeBadRequest || d.Error.Class != jobs.ClassPermanent || !d.Final {
+			t.Errorf("%s: event on %s = %+v", tt.name, subj, d)
+		}
+		if strings.Contains(d.Error.Message, `"x"`) && tt.name == "unknown field" {
+			t.Errorf("%s: message echoes the value: %q", tt.name, d.Error.Message)
+		}
+	}
+	// The worker keeps serving.
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "good-1")
+	if got := rot.nextCall(t); got.ID != "good-1" {
+		t.Fatalf("Rotate got %q, want good-1", got.ID)
+	}
+	eventually(t, "every request settled", settled(t, js))
+	rot.noMoreCalls(t)
+	for range 2 {
+		if ev, _ := events.next(t); ev.Data.RequestID != "good-1" {
+			t.Errorf("extra event for %s", ev.Data.RequestID)
+		}
+	}
+	if n := testutilCount(t, w, "certrotator_bad_requests_total"); n != float64(len(tests)) {
+		t.Errorf("bad request counter = %v, want %d", n, len(tests))
+	}
+}
+
+func TestTransientFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	transient := fail(jobs.ClassTransient, "TooManyRequests")
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		if req.Attempt < 3 {
+			return transient(job, req)
+		}
+		return succeed(job, req)
+	})
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 5
+	startWorker(t, connect(t, s), app, rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "retry-1")
+	for want := 1; want <= 3; want++ {
+		if got := rot.nextCall(t); got.Attempt != want || got.ID != "retry-1" {
+			t.Fatalf("call %d: attempt %d id %q", want, got.Attempt, got.ID)
+		}
+		ev, _ := events.next(t)
+		wantStatus, wantFinal := jobs.StatusFailed, false
+		if want == 3 {
+			wantStatus, wantFinal = jobs.StatusSucceeded, true
+		}
+		if ev.Data.Status != wantStatus || ev.Data.Final != wantFinal || ev.Data.Attempt != want {
+			t.Errorf("attempt %d: event %+v", want, ev.Data)
+		}
+	}
+	eventually(t, "request acked", settled(t, js))
+	rot.noMoreCalls(t)
+}
+
+func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	transient := fail(jobs.ClassTransient, "ServiceUnavailable")
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		return transient(job, req) // never final by itself
+	})
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 2
+	startWorker(t, connect(t, s), app, rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn2+`"]}`, "last-1")
+	rot.nextCall(t)
+	rot.nextCall(t)
+	first, _ := events.next(t)
+	last, _ := events.next(t)
+	if first.Data.Final || !last.Data.Final || last.Data.Attempt != 2 {
+		t.Errorf("finals = %v, %v (attempt %d); want false, true (2)", first.Data.Final, last.Data.Final, last.Data.Attempt)
+	}
+	eventually(t, "request terminated", settled(t, js))
+	rot.noMoreCalls(t)
+}
+
+func TestPermanentFailureIsTerminated(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	permanent := fail(jobs.ClassPermanent, "bundle_expired")
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
+	startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "perm-1")
+	rot.nextCall(t)
+	for range 2 {
+		if ev, _ := events.next(t); !ev.Data.Final || ev.Data.Error.Code != "bundle_expired" {
+			t.Errorf("event = %+v", ev.Data)
+		}
+	}
+	eventually(t, "request terminated", settled(t, js))
+	rot.noMoreCalls(t)
+}
+
+func TestPanicBecomesFailedOutcome(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		if req.Attempt == 1 {
+			panic("boom")
+		}
+		return succeed(job, req)
+	})
+	startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "panic-1")
+	ev, _ := events.next(t)
+	if d := ev.Data; d.Status != jobs.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
+		t.Errorf("panic outcome = %+v", d)
+	}
+	if ev, _ := events.next(t); ev.Data.Status != jobs.StatusSucceeded || ev.Data.Attempt != 2 {
+		t.Errorf("retry outcome = %+v", ev.Data)
+	}
+	eventually(t, "request acked", settled(t, js))
+}
+
+func TestEmptyAnswerIsInternalFailure(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(func(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil })
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 1
+	startWorker(t, connect(t, s), app, rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "empty-1")
+	for range 2 {
+		if ev, _ := events.next(t); ev.Data.Error == nil || ev.Data.Error.Code != "internal" || !ev.Data.Final {
+			t.Errorf("outcome = %+v", ev.Data)
+		}
+	}
+}
+
+func TestLockHeldElsewhereWaits(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	busy := newSignal()
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) {
+		w.tune.onLockBusy = func(string) { busy.fire() }
+	})
+	ctx := context.Background()
+	rev, err := w.locks.Create(ctx, jobName, []byte("other-replica seq=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-1")
+	busy.wait(t, "worker saw the lock held")
+	rot.noMoreCalls(t)
+	if err := w.locks.Delete(ctx, jobName); err != nil {
+		t.Fatal(err)
+	}
+	got := rot.nextCall(t)
+	if got.ID != "locked-1" || got.Attempt != 1 {
+		t.Errorf("Rotate got %q attempt %d; want locked-1 attempt 1 (waiting spends no delivery)", got.ID, got.Attempt)
+	}
+	eventually(t, "request acked", settled(t, js))
+	// Released after the run: the lock key is deleted, not ours any more.
+	if e, err := w.locks.Get(ctx, jobName); err == nil {
+		t.Errorf("lock still held after the run: %s (rev %d, was %d)", e.Value(), e.Revision(), rev)
+	}
+}
+
+func TestLockBusyTooLongNaks(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 50
+	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.tune.lockWait = 20 * time.Millisecond })
+	ctx := context.Background()
+	if _, err := w.locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
+		t.Fatal(err)
+	}
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-2")
+	eventually(t, "request redelivered", func() bool {
+		c, err := js.Consumer(ctx, RequestsStream, ConsumerName)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumRedelivered > 0
+	})
+	rot.noMoreCalls(t)
+	if err := w.locks.Delete(ctx, jobName); err != nil {
+		t.Fatal(err)
+	}
+	if got := rot.nextCall(t); got.ID != "locked-2" || got.Attempt < 2 {
+		t.Errorf("Rotate got %q attempt %d; want a redelivery", got.ID, got.Attempt)
+	}
+}
+
+func TestLostLockCancelsTheRun(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	started := newSignal()
+	causes := make(chan error, 1)
+	transient := fail(jobs.ClassTransient, "canceled")
+	rot := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		if req.Attempt > 1 {
+			return succeed(job, req)
+		}
+		started.fire()
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return transient(job, req)
+	})
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.keepAlive = 10 * time.Millisecond })
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "lost-1")
+	started.wait(t, "rotation started")
+	// Another replica's view: the lock expired and someone took it.
+	if err := w.locks.Purge(context.Background(), jobName); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cause := <-causes:
+		if !errors.Is(cause, errLockLost) {
+			t.Fatalf("run cancelled with %v, want errLockLost", cause)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("run not cancelled after losing its lock")
+	}
+	rot.nextCall(t) // the cancelled attempt
+	if got := rot.nextCall(t); got.Attempt != 2 {
+		t.Errorf("retry attempt %d, want 2", got.Attempt)
+	}
+	eventually(t, "request done", settled(t, js))
+}
+
+func TestRetryAfterDelaysTheRetry(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	const wait = 300 * time.Millisecond
+	transient := fail(jobs.ClassTransient, "TooManyRequests")
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		if req.Attempt > 1 {
+			return succeed(job, req)
+		}
+		out := transient(job, req)
+		out[0].RetryAfter = wait
+		return out
+	})
+	startWorker(t, connect(t, s), testApp(), rot)
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "ra-1")
+	rot.nextCall(t)
+	first := time.Now()
+	rot.nextCall(t)
+	if gap := time.Since(first); gap < wait*9/10 {
+		t.Errorf("retried after %s, want at least the Retry-After %s (backoff alone is 10ms)", gap, wait)
+	}
+}

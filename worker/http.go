@@ -1,0 +1,129 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HTTPListenOff disables the HTTP server.
+const HTTPListenOff = "off"
+
+// Handler serves /metrics, /healthz, /readyz and the status page at /. It
+// works before Start (readiness is then false and the page empty), so that
+// callers can mount it on a server of their own.
+func (w *Worker) Handler() http.Handler { return w.mux }
+
+func (w *Worker) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintln(rw, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		if !w.Ready() {
+			http.Error(rw, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintln(rw, "ready")
+	})
+	mux.HandleFunc("GET /{$}", w.serveStatus)
+	return mux
+}
+
+// startHTTP listens on http.listen unless it is empty or "off".
+func (w *Worker) startHTTP() error {
+	addr := w.app.HTTP.Listen
+	if addr == "" || addr == HTTPListenOff {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	w.httpSrv = &http.Server{Handler: w.mux, ReadHeaderTimeout: 10 * time.Second}
+	w.bg.Add(1)
+	go func() {
+		defer w.bg.Done()
+		if err := w.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.log.Error("serving HTTP", "addr", addr, "error", err)
+		}
+	}()
+	w.log.Info("http listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// statusRow is one line of the status page.
+type statusRow struct {
+	Job, Connector, Outcome, Reason, Thumbprint, NotAfter, Updated, Error string
+	Final                                                                 bool
+}
+
+var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>certrotator</title>
+<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}
+.failed{color:#b00}.succeeded{color:#070}</style></head>
+<body><h1>certrotator {{.Instance}}</h1>
+<p>{{if .Ready}}ready{{else}}not ready{{end}}</p>
+<table><tr><th>job</th><th>connector</th><th>outcome</th><th>reason / error</th><th>thumbprint</th><th>not after</th><th>time</th></tr>
+{{range .Rows}}<tr><td>{{.Job}}</td><td>{{.Connector}}</td><td class="{{.Outcome}}">{{.Outcome}}{{if not .Final}} (retrying){{end}}</td>
+<td>{{.Reason}}{{.Error}}</td><td>{{.Thumbprint}}</td><td>{{.NotAfter}}</td><td>{{.Updated}}</td></tr>
+{{else}}<tr><td colspan="7">no outcome yet</td></tr>{{end}}
+</table></body></html>
+`))
+
+func (w *Worker) serveStatus(rw http.ResponseWriter, r *http.Request) {
+	rows, err := w.statusRows(r.Context())
+	if err != nil {
+		http.Error(rw, "status unavailable", http.StatusServiceUnavailable)
+		w.log.Warn("reading status for the page", "error", err)
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	data := struct {
+		Instance string
+		Ready    bool
+		Rows     []statusRow
+	}{w.app.Instance, w.Ready(), rows}
+	if err := statusPage.Execute(rw, data); err != nil {
+		w.log.Debug("writing status page", "error", err)
+	}
+}
+
+func (w *Worker) statusRows(ctx context.Context) ([]statusRow, error) {
+	kv, _ := w.statusKV.Load().(jetstream.KeyValue)
+	if kv == nil {
+		return nil, nil
+	}
+	entries, err := readStatus(ctx, kv, ">")
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]statusRow, 0, len(entries))
+	for _, e := range entries {
+		o := e.Outcome
+		row := statusRow{
+			Job: o.Job, Connector: o.Connector, Outcome: o.Status, Reason: o.Reason, Final: o.Final,
+			Updated: e.Updated.UTC().Format(time.RFC3339),
+		}
+		if c := cmp.Or(o.Certificate, o.Previous); c != nil {
+			row.Thumbprint = c.Thumbprint
+			if !c.NotAfter.IsZero() {
+				row.NotAfter = c.NotAfter.UTC().Format(time.RFC3339)
+			}
+		}
+		if o.Error != nil {
+			row.Error = o.Error.Code + ": " + o.Error.Message
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}

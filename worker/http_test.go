@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// testutilCount sums the samples of a metric family in the worker's registry.
+func testutilCount(t testing.TB, w *Worker, name string) float64 {
+	t.Helper()
+	families, err := w.cfg.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := succeed(job, req)
+		out[1].Status, out[1].Reason, out[1].Certificate = jobs.StatusSkipped, "<script>alert(1)</script>", nil
+		out[1].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: out[0].Certificate.NotAfter}
+		return out
+	})
+	w := newWorker(t, connect(t, s), testApp(), rot)
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	if code, _ := get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz before Start = %d", code)
+	}
+	if code, _ := get(t, srv, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, srv, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after Start = %d", code)
+	}
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "http-1")
+	rot.nextCall(t)
+	eventually(t, "request settled", settled(t, newJS(t, nc)))
+	eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })
+
+	_, metrics := get(t, srv, "/metrics")
+	for _, want := range []string{
+		`certrotator_rotations_total{job="contoso-api",outcome="succeeded"} 1`,
+		`certrotator_rotations_total{job="contoso-api",outcome="skipped"} 1`,
+		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn1 + `",job="contoso-api"} 1.7987616e+09`,
+		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn2 + `",job="contoso-api"} 1.7987616e+09`,
+		`certrotator_rotation_duration_seconds_count{job="contoso-api"} 1`,
+		`certrotator_requests_inflight 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	code, page := get(t, srv, "/")
+	if code != http.StatusOK || !strings.Contains(page, thumb) || !strings.Contains(page, conn2) ||
+		!strings.Contains(page, "&lt;script&gt;") || strings.Contains(page, "<script>") {
+		t.Errorf("status page (%d):\n%s", code, page)
+	}
+	if code, _ := get(t, srv, "/nope"); code != http.StatusNotFound {
+		t.Errorf("/nope = %d", code)
+	}
+}
+
+func TestHTTPListens(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	app := testApp()
+	app.HTTP.Listen = "127.0.0.1:0"
+	w := startWorker(t, connect(t, s), app, newFake(nil))
+	if w.httpSrv == nil {
+		t.Fatal("no HTTP server")
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

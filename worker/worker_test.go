@@ -1,0 +1,373 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+func TestNewChecksConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Config{Rotator: newFake(nil)}); err == nil {
+		t.Error("New without App: no error")
+	}
+	if _, err := New(Config{App: testApp()}); err == nil {
+		t.Error("New without Rotator nor Source and Connector: no error")
+	}
+	bad := testJob()
+	bad.Schedule = "61 * * * *"
+	if _, err := New(Config{App: testApp(bad), Rotator: newFake(nil)}); err == nil {
+		t.Error("New with a bad schedule: no error")
+	}
+}
+
+func TestStopBeforeStartAndTwice(t *testing.T) {
+	t.Parallel()
+	w, err := New(Config{App: testApp(), Rotator: newFake(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop before Start: %v", err)
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	if err := w.Start(context.Background()); err == nil {
+		t.Fatal("Start after Stop: no error")
+	}
+	if w.Ready() {
+		t.Fatal("stopped worker is ready")
+	}
+}
+
+func TestProvisioningIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	b := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	if !a.Ready() || !b.Ready() {
+		t.Fatal("workers not ready")
+	}
+	if err := a.Start(context.Background()); err == nil {
+		t.Fatal("second Start of one worker: no error")
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A restarted replica provisions again over the existing objects.
+	startWorker(t, connect(t, s), testApp(), newFake(nil))
+
+	js := newJS(t, nc)
+	ctx := context.Background()
+	req, err := js.Stream(ctx, RequestsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := req.CachedInfo().Config
+	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Duplicates != DuplicateWindow ||
+		cfg.Storage != jetstream.FileStorage || cfg.Subjects[0] != "certrotation.request.>" {
+		t.Errorf("requests stream config = %+v", cfg)
+	}
+	cons, err := req.Consumer(ctx, ConsumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cons.CachedInfo().Config
+	if cc.AckPolicy != jetstream.AckExplicitPolicy || cc.AckWait != AckWait || cc.MaxDeliver != 3 {
+		t.Errorf("consumer config = %+v", cc)
+	}
+	res, err := js.Stream(ctx, ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := res.CachedInfo().Config; rc.Retention != jetstream.LimitsPolicy || rc.MaxAge != ResultsMaxAge {
+		t.Errorf("results stream config = %+v", rc)
+	}
+	for bucket, ttl := range map[string]time.Duration{StatusBucket: 0, LocksBucket: LockTTL, WarningsBucket: WarningsTTL} {
+		kv, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatalf("bucket %s: %v", bucket, err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TTL() != ttl || st.History() != 1 {
+			t.Errorf("bucket %s: ttl %s history %d", bucket, st.TTL(), st.History())
+		}
+	}
+}
+
+func TestMaxDeliverIsLargestMaxAttempts(t *testing.T) {
+	t.Parallel()
+	a, b := testJob(), testJob()
+	a.MaxAttempts, b.MaxAttempts = 2, 0
+	tests := []struct {
+		jobs []jobs.Job
+		want int
+	}{
+		{nil, jobs.MaxAttemptsDefault},
+		{[]jobs.Job{a}, 2},
+		{[]jobs.Job{a, b}, jobs.MaxAttemptsDefault},
+	}
+	for _, tt := range tests {
+		if got := maxDeliver(tt.jobs); got != tt.want {
+			t.Errorf("maxDeliver(%d jobs) = %d, want %d", len(tt.jobs), got, tt.want)
+		}
+	}
+}
+
+// TestEmbeddedServerKeepsPendingRequest publishes a request while no worker
+// consumes, stops the server, and starts a worker with an embedded server
+// on the same store: the request is still there and runs.
+func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	func() {
+		s := runServer(t, dir)
+		nc := connect(t, s)
+		w := startWorker(t, nc, testApp(), newFake(nil))
+		if err := w.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "kept-1")
+		nc.Close()
+		s.Shutdown()
+		s.WaitForShutdown()
+	}()
+
+	app := testApp()
+	app.NATS.StoreDir = dir
+	rot := newFake(nil)
+	w, err := New(Config{App: app, Rotator: rot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatalf("starting embedded worker: %v", err)
+	}
+	defer func() {
+		if err := w.Stop(context.Background()); err != nil {
+			t.Errorf("stopping embedded worker: %v", err)
+		}
+	}()
+	if got := rot.nextCall(t); got.ID != "kept-1" {
+		t.Fatalf("Rotate got request %q, want kept-1", got.ID)
+	}
+	if !w.Ready() {
+		t.Error("embedded worker not ready")
+	}
+}
+
+func TestEmbeddedServerListens(t *testing.T) {
+	t.Parallel()
+	app := testApp()
+	app.NATS.StoreDir = t.TempDir()
+	app.NATS.Listen = "127.0.0.1:0"
+	w, err := New(Config{App: app, Rotator: newFake(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w.conn.srv.Addr() == nil {
+		t.Error("embedded server does not listen")
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w.conn.srv.Running() {
+		t.Error("embedded server still running after Stop")
+	}
+}
+
+func TestGracefulStopFinishesInFlight(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	started, release := newSignal(), make(chan struct{})
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		started.fire()
+		<-release
+		return succeed(job, req)
+	})
+	w := startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "graceful-1")
+	started.wait(t, "rotation started")
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Stop(context.Background()) }()
+	eventually(t, "worker not ready while stopping", func() bool { return !w.Ready() })
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned before the in-flight rotation ended: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	for range 2 {
+		if ev, _ := events.next(t); ev.Data.Status != jobs.StatusSucceeded {
+			t.Errorf("outcome %s, want succeeded", ev.Data.Status)
+		}
+	}
+	eventually(t, "request acked", settled(t, js))
+}
+
+func TestStopTimeoutNaksInFlight(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	started := newSignal()
+	causes := make(chan error, 1)
+	rot := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		started.fire()
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return fail(jobs.ClassTransient, "canceled")(job, req)
+	})
+	w := newWorker(t, connect(t, s), testApp(), rot)
+	w.cfg.ShutdownTimeout = 50 * time.Millisecond
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "timeout-1")
+	started.wait(t, "rotation started")
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if cause := <-causes; !errors.Is(cause, errShuttingDown) {
+		t.Errorf("rotation cancelled with %v, want errShuttingDown", cause)
+	}
+	select {
+	case m := <-events.ch:
+		t.Errorf("outcome published for a handed-back request: %s", m.Data)
+	default:
+	}
+	// Nak'd, not acked: the next worker gets it again.
+	rot2 := newFake(nil)
+	startWorker(t, connect(t, s), testApp(), rot2)
+	if got := rot2.nextCall(t); got.ID != "timeout-1" || got.Attempt != 2 {
+		t.Fatalf("redelivered request %q attempt %d, want timeout-1 attempt 2", got.ID, got.Attempt)
+	}
+}
+
+func TestReadyNeedsConsumer(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
+	if w.Ready() {
+		t.Fatal("ready before Start")
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Ready() {
+		t.Fatal("not ready after Start")
+	}
+}
+
+func TestStartFailsWithoutServer(t *testing.T) {
+	t.Parallel()
+	app := testApp()
+	app.NATS.URL = "nats://127.0.0.1:1"
+	w, err := New(Config{App: app, Rotator: newFake(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err == nil {
+		t.Fatal("Start against no server: no error")
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop after a failed Start: %v", err)
+	}
+}
+
+func TestProvisioningKeepsOperatorSettings(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	js := newJS(t, nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: ResultsStream, Subjects: []string{"certrotation.result.>"}, MaxAge: time.Hour, MaxBytes: 1 << 20, Storage: jetstream.FileStorage,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: LocksBucket, History: 5, MaxBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, connect(t, s), testApp(), newFake(nil))
+	st, err := js.Stream(ctx, ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config; c.MaxAge != ResultsMaxAge || c.MaxBytes != 1<<20 {
+		t.Errorf("results stream max age %s max bytes %d; want the contract's age and the operator's size", c.MaxAge, c.MaxBytes)
+	}
+	kv, err := js.KeyValue(ctx, LocksBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.TTL() != LockTTL || st.History() != 1 {
+		t.Errorf("locks bucket not brought to the contract: %v", err)
+	}
+}
+
+type nopSource struct{}
+
+func (nopSource) Fetch(context.Context, jobs.SourceRef) (jobs.Material, error) {
+	return jobs.Material{}, jobs.Permanent("source_not_found", errors.New("none"))
+}
+
+type nopConnector struct{}
+
+func (nopConnector) Get(context.Context, string, string) (jobs.ConnectorState, error) {
+	return jobs.ConnectorState{}, errors.New("none")
+}
+
+func (nopConnector) Upload(context.Context, string, string, []byte, string) (jobs.ConnectorState, error) {
+	return jobs.ConnectorState{}, errors.New("none")
+}
+
+// TestNewBuildsRotator: with Source and Connector instead of a Rotator, the
+// worker runs the real pipeline, its warnings bound to the bucket.
+func TestNewBuildsRotator(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w, err := New(Config{App: testApp(), Source: nopSource{}, Connector: nopConnector{}, Conn: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.cfg.Rotator.(*jobs.Rotator); !ok || w.cfg.Warnings == nil {
+		t.Fatalf("rotator %T, warnings %v", w.cfg.Rotator, w.cfg.Warnings)
+	}
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop(context.Background()) }()
+	if first, err := w.cfg.Warnings.First(context.Background(), "k"); err != nil || !first {
+		t.Errorf("warnings not bound: %v %v", first, err)
+	}
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "real-1")
+	for range 2 {
+		if ev, _ := events.next(t); ev.Data.Error == nil || ev.Data.Error.Code != "source_not_found" || !ev.Data.Final {
+			t.Errorf("event = %+v", ev.Data)
+		}
+	}
+}
