@@ -1,0 +1,138 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+// testPFX makes a LegacyDES bundle valid from notBefore to notAfter.
+func testPFX(t *testing.T, notBefore, notAfter time.Time, password string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "cli.example"}, NotBefore: notBefore, NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pfx, err := pkcs12.LegacyDES.Encode(key, leaf, nil, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pfx
+}
+
+func TestInspect(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := time.Now()
+	good := writeFile(t, dir, "good.pfx", string(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
+	staged := writeFile(t, dir, "staged.pfx", string(testPFX(t, now.Add(48*time.Hour), now.AddDate(0, 3, 0), "")))
+	short := writeFile(t, dir, "short.pfx", string(testPFX(t, now.Add(-time.Hour), now.Add(72*time.Hour), "pw")))
+	pwFile := writeFile(t, dir, "pw.txt", "pw\n")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		code    int
+		verdict string
+		problem string
+	}{
+		{"ok with env password", map[string]string{"PW": "pw"}, []string{good, "--password-env", "PW"}, exitOK, "ok", ""},
+		{"ok with password file", nil, []string{good, "--password-file", pwFile}, exitOK, "ok", ""},
+		{"wrong password", map[string]string{"PW": "nope"}, []string{good, "--password-env", "PW"}, exitFailed, "reject", "bundle_password"},
+		{"empty env means no password", map[string]string{"PW": ""}, []string{staged, "--password-env", "PW"}, exitOK, "staged", ""},
+		{"short validity", nil, []string{short, "--password-file", pwFile}, exitFailed, "reject", "bundle_short_validity"},
+		{"short validity allowed", nil, []string{short, "--password-file", pwFile, "--min-validity", "24h"}, exitOK, "ok", ""},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.env, append([]string{"inspect"}, tt.args...)...)
+		var r struct {
+			Thumbprint string                  `json:"thumbprint"`
+			Key        string                  `json:"key"`
+			Verdict    string                  `json:"verdict"`
+			Problems   []struct{ Code string } `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%s: output %q (stderr %q) is not one JSON object: %v", tt.name, out, errOut, err)
+		}
+		if code != tt.code || r.Verdict != tt.verdict {
+			t.Errorf("%s: exit %d verdict %s, want %d %s", tt.name, code, r.Verdict, tt.code, tt.verdict)
+		}
+		if tt.problem != "" && (len(r.Problems) == 0 || r.Problems[0].Code != tt.problem) {
+			t.Errorf("%s: problems %+v, want %s", tt.name, r.Problems, tt.problem)
+		}
+		if tt.verdict != "reject" && (len(r.Thumbprint) != 40 || r.Key != "ec-p256") {
+			t.Errorf("%s: thumbprint %q key %q", tt.name, r.Thumbprint, r.Key)
+		}
+	}
+	if code, _, errOut := runCLI(t, nil, "inspect", good, "--password-env", "UNSET"); code != exitUsage || !strings.Contains(errOut, "not set") {
+		t.Errorf("unset --password-env: exit %d stderr %q", code, errOut)
+	}
+}
+
+// cliConfig writes a config whose job "cli-job" binds the given connectors to
+// secret/<path> in the Vault at v, with Graph at the shared emulator.
+func cliConfig(t *testing.T, v *vaulttest.Server, path string, conns ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	token := writeFile(t, dir, "token", v.Token)
+	sec := writeFile(t, dir, "secret", testSecret)
+	var cs strings.Builder
+	for _, c := range conns {
+		fmt.Fprintf(&cs, "      - {tenant: contoso, id: %s}\n", c)
+	}
+	return writeFile(t, dir, "config.yaml", fmt.Sprintf(`instance: cli-test
+vault:
+  address: %s
+  auth: {method: token, token_file: %s}
+tenants:
+  contoso:
+    tenant_id: %s
+    client_id: %s
+    client_secret_file: %s
+    authority_url: %s
+    graph_url: %s
+jobs:
+  - name: cli-job
+    source: {path: %s}
+    connectors:
+%shttp: {listen: "off"}
+`, v.Addr, token, testTenantID, testClientID, sec, graph.URL(), graph.URL(), path, cs.String()))
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	v := &vaulttest.Server{Addr: "http://127.0.0.1:1", Token: "unused"}
+	good := cliConfig(t, v, "b2c/x", connID(7))
+	code, out, errOut := runCLI(t, nil, "validate", "-c", good)
+	if code != exitOK || !strings.Contains(out, "cli-job") {
+		t.Errorf("valid config: exit %d out %q err %q", code, out, errOut)
+	}
+	bad := writeFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n    renew_before: 3O%\n    sorce: {}\n")
+	code, _, errOut = runCLI(t, nil, "validate", "-c", bad)
+	if code != exitUsage {
+		t.Errorf("invalid config: exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{"line 2", "jobs[0].name", "line 3", "jobs[0].renew_before", "line 4", "jobs[0].sorce"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, errOut)
+		}
+	}
+}

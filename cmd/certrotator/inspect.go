@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+func cmdInspect(e *env, args []string) int {
+	fs := newFlags(e, "inspect", "FILE [--password-env VAR | --password-file F] [--min-validity 168h]")
+	passEnv := fs.String("password-env", "", "environment variable holding the password (empty variable: no password)")
+	passFile := fs.String("password-file", "", "file holding the password (trailing newline ignored)")
+	minValidity := fs.Duration("min-validity", jobs.MinValidityDefault, "reject bundles valid for less than this")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) != 1 {
+		return usageError(e, "inspect takes one FILE, got %d arguments", len(pos))
+	}
+	if *passEnv != "" && *passFile != "" {
+		return usageError(e, "give --password-env or --password-file, not both")
+	}
+	password, err := readPassword(e, *passEnv, *passFile)
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	pfx, err := os.ReadFile(pos[0])
+	if err != nil {
+		return usageError(e, "reading bundle %s: %v", pos[0], err)
+	}
+	report := bundle.Judge(pfx, password, time.Now(), *minValidity)
+	if err := printJSON(e, report); err != nil {
+		return exitFailed
+	}
+	if report.Verdict == bundle.VerdictReject {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// readPassword reads the password from an environment variable or a file.
+// An unset variable is an error; an empty one means no password.
+func readPassword(e *env, envVar, file string) (string, error) {
+	switch {
+	case envVar != "":
+		v, ok := e.lookup(envVar)
+		if !ok {
+			return "", fmt.Errorf("--password-env %s: the variable is not set (set it, empty for no password)", envVar)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading --password-file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}
+
+func printJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: writing output: %v\n", err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+func cmdPlan(e *env, args []string) int {
+	fs := newFlags(e, "plan", "-c FILE [JOB] [--json]")
+	path := fs.String("c", "", "config file")
+	asJSON := fs.Bool("json", false, "one JSON object per connector")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) > 1 {
+		return usageError(e, "plan takes at most one JOB")
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return exitUsage
+	}
+	selected, err := selectJobs(cfg, first(pos))
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	p, err := newPipeline(e.ctx, cfg, nil, newLogger(cfg.Log, io.Discard), nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+		return exitFailed
+	}
+	var all []jobs.Decision
+	for _, j := range selected {
+		all = append(all, p.rotator.Plan(e.ctx, j, jobs.Request{Job: j.Name, Trigger: jobs.TriggerManual})...)
+	}
+	if *asJSON {
+		for _, d := range all {
+			if printJSON(e, d) != nil {
+				return exitFailed
+			}
+		}
+	} else {
+		printPlan(e.stdout, all)
+	}
+	for _, d := range all {
+		if d.Action == "fail" {
+			return exitFailed
+		}
+	}
+	return exitOK
+}
+
+// printPlan writes the decisions as a table an operator reads at a glance.
+func printPlan(w io.Writer, ds []jobs.Decision) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tCONNECTOR\tACTIVE\tEXPIRES IN\tBUNDLE\tACTION\tREASON")
+	for _, d := range ds {
+		active, days, bundleTP := "-", "-", "-"
+		if d.Active != nil {
+			active = short(d.Active.Thumbprint)
+		}
+		if d.ActiveDaysLeft != nil {
+			days = fmt.Sprintf("%dd", *d.ActiveDaysLeft)
+		}
+		if d.Bundle != nil {
+			bundleTP = short(d.Bundle.Thumbprint)
+			if d.Bundle.SourceVersion > 0 {
+				bundleTP += fmt.Sprintf(" (v%d)", d.Bundle.SourceVersion)
+			}
+		}
+		reason := d.Reason
+		if d.Error != nil {
+			reason = d.Error.Code + ": " + d.Error.Message
+		}
+		if d.Staged {
+			reason += " (staged: notBefore in the future)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, d.Connector, active, days, bundleTP, d.Action, reason)
+	}
+	tw.Flush()
+}
+
+// short abbreviates a thumbprint for tables; JSON output keeps it whole.
+func short(tp string) string {
+	if len(tp) > 12 {
+		return tp[:12] + "…"
+	}
+	return tp
+}

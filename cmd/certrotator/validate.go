@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/certrotator/certrotator/config"
+)
+
+// loadConfig loads the file named by -c and prints every problem when it is
+// invalid. ok is false when the command should exit with exitUsage.
+func loadConfig(e *env, path string) (*config.Config, bool) {
+	if path == "" {
+		usageError(e, "-c FILE is required")
+		return nil, false
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			fmt.Fprintln(e.stderr, ve.Error())
+		} else {
+			fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+		}
+		return nil, false
+	}
+	return cfg, true
+}
+
+func cmdValidate(e *env, args []string) int {
+	fs := newFlags(e, "validate", "-c FILE")
+	path := fs.String("c", "", "config file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) > 0 {
+		return usageError(e, "validate takes no arguments, got %q", pos)
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return exitUsage
+	}
+	fmt.Fprintf(e.stdout, "%s: ok\n%s", *path, cfg.Summary())
+	return exitOK
+}

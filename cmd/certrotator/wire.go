@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
+)
+
+// newLogger builds the process logger from the `log` section.
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// newSource logs in to Vault as the config says.
+func newSource(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*vaultsrc.Client, error) {
+	a := cfg.Vault.Auth
+	src, err := vaultsrc.New(ctx, vaultsrc.Config{
+		Address:   cfg.Vault.Address,
+		Namespace: cfg.Vault.Namespace,
+		CACert:    cfg.Vault.CACert,
+		Auth: vaultsrc.Auth{
+			Method:       a.Method,
+			Token:        a.Token,
+			RoleID:       a.RoleID,
+			SecretIDFile: a.SecretIDFile,
+			Role:         a.Role,
+			JWTFile:      a.JWTFile,
+			MountPath:    a.MountPath,
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to vault %s: %w", cfg.Vault.Address, err)
+	}
+	return src, nil
+}
+
+// newConnector builds the Graph client for every tenant of the config.
+// transport is nil in production (system roots, SSL_CERT_FILE honoured).
+func newConnector(cfg *config.Config, transport http.RoundTripper, logger *slog.Logger) (*connector.Client, error) {
+	tenants := make(map[string]connector.Tenant, len(cfg.Tenants))
+	for key, t := range cfg.Tenants {
+		tenants[key] = connector.Tenant{
+			TenantID:     t.TenantID,
+			ClientID:     t.ClientID,
+			ClientSecret: t.ClientSecret,
+			Cloud:        t.Cloud,
+			AuthorityURL: t.AuthorityURL,
+			GraphURL:     t.GraphURL,
+		}
+	}
+	c, err := connector.New(connector.Config{Tenants: tenants, Transport: transport, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("building graph client: %w", err)
+	}
+	return c, nil
+}
+
+// pipeline is what the rotating commands share: a Vault source, a Graph
+// client and the rotator over them.
+type pipeline struct {
+	source  *vaultsrc.Client
+	rotator *jobs.Rotator
+}
+
+func newPipeline(ctx context.Context, cfg *config.Config, transport http.RoundTripper, logger *slog.Logger, warnings jobs.Warnings) (*pipeline, error) {
+	src, err := newSource(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := newConnector(cfg, transport, logger)
+	if err != nil {
+		return nil, err
+	}
+	rot, err := jobs.New(jobs.Config{
+		Source:      src,
+		Connector:   conn,
+		Warnings:    warnings,
+		Concurrency: jobs.ConcurrencyDefault,
+		Logger:      logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building rotator: %w", err)
+	}
+	return &pipeline{source: src, rotator: rot}, nil
+}
+
+// selectJobs returns the named job, or every job when name is empty.
+func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
+	if name == "" {
+		return cfg.Jobs, nil
+	}
+	j, ok := cfg.Job(name)
+	if !ok {
+		return nil, fmt.Errorf("no job %q in %s", name, cfg.Path)
+	}
+	return []jobs.Job{j}, nil
+}
