@@ -28,10 +28,11 @@ func (w *Worker) startCron(ctx context.Context) error {
 		if j.Schedule == "" {
 			continue
 		}
-		sched, err := config.ParseSchedule(j.Schedule)
+		parsed, err := config.ParseSchedule(j.Schedule)
 		if err != nil {
 			return fmt.Errorf("scheduling job %s: %w", j.Name, err)
 		}
+		sched := onGrid(parsed)
 		if err := w.catchUp(ctx, j.Name, sched); err != nil {
 			w.log.Warn("catching up missed schedule", "job", j.Name, "error", err)
 		}
@@ -111,17 +112,29 @@ func (w *Worker) catchUp(ctx context.Context, job string, sched cron.Schedule) e
 	return w.enqueue(job, "catchup-"+job+"-"+strconv.FormatInt(slot.Unix(), 10))
 }
 
-// missedSlot says which slot a worker starting at now would have missed if
-// nothing ran since `since`. For a cron expression both are its latest
-// firing at or before now. An @every schedule has no fixed grid: since is
-// one period ago, and slot is that rounded down to the period, so that
-// replicas starting close together agree on it.
-func missedSlot(sched cron.Schedule, now time.Time) (slot, since time.Time, ok bool) {
-	if every, isEvery := sched.(cron.ConstantDelaySchedule); isEvery {
-		since = now.Add(-every.Delay)
-		return since.Truncate(every.Delay), since, true
+// gridSchedule runs an @every schedule on a fixed grid (the multiples of
+// its delay since Go's zero time) rather than relative to when each worker
+// started, so that replicas started at different moments fire the same
+// slots and the Msg-Id dedupe keeps one request per tick.
+type gridSchedule struct{ every time.Duration }
+
+// Next is the first grid point after t.
+func (g gridSchedule) Next(t time.Time) time.Time { return t.Truncate(g.every).Add(g.every) }
+
+// onGrid puts an @every schedule on its grid and leaves cron expressions,
+// which have one already, as they are.
+func onGrid(s cron.Schedule) cron.Schedule {
+	if c, ok := s.(cron.ConstantDelaySchedule); ok && c.Delay > 0 {
+		return gridSchedule{every: c.Delay}
 	}
-	slot, ok = prevSlot(sched, now)
+	return s
+}
+
+// missedSlot says which slot a worker starting at now would have missed if
+// nothing ran since `since`: the schedule's latest firing at or before now
+// (with @every on its grid, see gridSchedule).
+func missedSlot(sched cron.Schedule, now time.Time) (slot, since time.Time, ok bool) {
+	slot, ok = prevSlot(onGrid(sched), now)
 	return slot, slot, ok
 }
 

@@ -168,7 +168,27 @@ func TestMissedSlotEvery(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
 	slot, since, ok := missedSlot(mustSchedule(t, "@every 1h"), now)
-	if !ok || !since.Equal(now.Add(-time.Hour)) || !slot.Equal(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)) {
-		t.Errorf("missedSlot(@every 1h) = %s, %s, %v", slot, since, ok)
+	want := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	if !ok || !since.Equal(want) || !slot.Equal(want) {
+		t.Errorf("missedSlot(@every 1h) = %s, %s, %v; want the grid point %s", slot, since, ok, want)
+	}
+}
+
+// TestEveryOnGrid: replicas started at different moments fire the same
+// @every slots, so their cron Msg-Ids match and the stream keeps one.
+func TestEveryOnGrid(t *testing.T) {
+	t.Parallel()
+	sched := onGrid(mustSchedule(t, "@every 15m"))
+	a := sched.Next(time.Date(2026, 11, 25, 10, 1, 7, 0, time.UTC))
+	b := sched.Next(time.Date(2026, 11, 25, 10, 13, 59, 0, time.UTC))
+	want := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
+	if !a.Equal(want) || !b.Equal(want) {
+		t.Errorf("Next = %s and %s, want both %s", a, b, want)
+	}
+	if next := sched.Next(want); !next.Equal(want.Add(15 * time.Minute)) {
+		t.Errorf("Next(%s) = %s, want the following grid point", want, next)
+	}
+	if _, ok := onGrid(mustSchedule(t, "0 3 * * *")).(gridSchedule); ok {
+		t.Error("a cron expression was put on a grid")
 	}
 }

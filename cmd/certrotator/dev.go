@@ -58,6 +58,11 @@ func runDev(e *env, f devFlags) error {
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", f.dir, err)
 	}
+	// The demo is throwaway: Vault and the emulator start empty, so the NATS
+	// store of an earlier run (its status and pending requests) goes too.
+	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
+		return fmt.Errorf("clearing the previous demo's NATS store: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
