@@ -83,7 +83,7 @@ func (s *syncBuffer) String() string {
 func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	t.Helper()
 	s := &stack{vault: vaulttest.Start(t), logs: &syncBuffer{}, waits: &waits{}}
-	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := loggerTo(s.logs)
 	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
 	for _, id := range connectorIDs {
 		s.graph.AddConnector(tenantID, id, "connector "+id[len(id)-1:], seeds[id]...)
@@ -109,6 +109,12 @@ func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 		t.Fatalf("building rotator: %v", err)
 	}
 	return s
+}
+
+// loggerTo logs everything, debug included, as JSON into w, so that tests
+// can search the logs for secrets.
+func loggerTo(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // job binds the bundle at secret/<path> to the given connectors.

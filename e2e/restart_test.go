@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
+)
+
+// hang takes a request and holds it until the worker stops.
+type hang struct{ took chan string }
+
+func (h *hang) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.Outcome {
+	h.took <- req.ID
+	<-ctx.Done()
+	return nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestEmbeddedRestartKeepsPendingRequests: a request taken by a worker that
+// stops before finishing survives the embedded server's restart on the same
+// store and is rotated by the next worker. The hand-back nak is not part of
+// the consumer's stored state, so after a restart the request comes back
+// when its 30s ack wait runs out: this test takes about 30 s.
+func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-restart")
+	s.vault.PutBundle(t, mount, "b2c/restart", b.pfx, b.password)
+	j := job("b2c/restart", connectorIDs[0])
+	app := appConfig("embedded", "", j)
+	app.NATS.StoreDir = t.TempDir()
+	app.NATS.Listen = freeAddr(t)
+
+	h := &hang{took: make(chan string, 1)}
+	first := startWorker(t, s, app, h, 200*time.Millisecond)
+	c, err := worker.Dial(context.Background(), app)
+	if err != nil {
+		t.Fatalf("dialing the embedded server: %v", err)
+	}
+	id, err := c.Publish(context.Background(), jobs.Request{Job: j.Name, Reason: "restart test"})
+	c.Close()
+	if err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	select {
+	case <-h.took:
+	case <-time.After(eventTimeout):
+		t.Fatal("the first worker never took the request")
+	}
+	if err := first.Stop(context.Background()); err != nil {
+		t.Logf("stopping the first worker: %v", err)
+	}
+
+	startWorker(t, s, app, nil, 0)
+	c, err = worker.Dial(context.Background(), app)
+	if err != nil {
+		t.Fatalf("dialing the restarted server: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	found := errors.New("found")
+	var got worker.Event
+	err = c.Events(ctx, time.Hour, true, func(ev worker.Event) error {
+		if ev.Data.RequestID == id {
+			got = ev
+			return found
+		}
+		return nil
+	})
+	if !errors.Is(err, found) {
+		t.Fatalf("no outcome for the pending request %s after the restart: %v", id, err)
+	}
+	if got.Data.Status != jobs.StatusSucceeded || len(s.uploads(connectorIDs[0])) != 1 {
+		t.Errorf("outcome %s, uploads %v; want succeeded and one upload", got.Data.Status, s.uploads(connectorIDs[0]))
+	}
+}

@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
+)
+
+// TestWorkerPlainClientRequest: a request published by a plain NATS client
+// becomes one outcome event per connector and the connectors' new state.
+func TestWorkerPlainClientRequest(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-worker")
+	s.vault.PutBundle(t, mount, "b2c/worker", b.pfx, b.password)
+	ns := natsServer(t, "")
+	j := job("b2c/worker", connectorIDs...)
+	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	msg := nats.NewMsg("certrotation.request." + j.Name)
+	msg.Header.Set(nats.MsgIdHdr, "plain-1")
+	msg.Data = []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`)
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	got := waitEvents(t, ch, "plain-1", len(connectorIDs))
+	for _, ev := range got {
+		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != jobs.TriggerEvent || ev.Subject != j.Name+"/"+ev.Data.Connector {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	for _, id := range connectorIDs {
+		if s.active(t, id) != b.thumbprint || len(s.uploads(id)) != 1 {
+			t.Errorf("connector %s: active %s, uploads %v", id, s.active(t, id), s.uploads(id))
+		}
+	}
+}
+
+// TestWorkerDuplicateMsgIDRotatesOnce: the same request sent twice with one
+// Msg-Id is one rotation.
+func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-dup")
+	s.vault.PutBundle(t, mount, "b2c/dup", b.pfx, b.password)
+	ns := natsServer(t, "")
+	j := job("b2c/dup", connectorIDs[0])
+	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	body := `{"job":"contoso-api","force":true}`
+	if publish(t, nc, j.Name, "dup-1", body) {
+		t.Fatal("the first send was taken for a duplicate")
+	}
+	if !publish(t, nc, j.Name, "dup-1", body) {
+		t.Error("the second send with the same Msg-Id was not dropped")
+	}
+	publish(t, nc, j.Name, "after-dup", `{"job":"contoso-api"}`)
+	waitEvents(t, ch, "dup-1", 1)
+	after := waitEvents(t, ch, "after-dup", 1)
+	if after[0].Data.Status != jobs.StatusSkipped {
+		t.Errorf("the request after the duplicate: %s, want skipped", after[0].Data.Status)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
+		t.Errorf("uploads %v: a forced request sent twice with one Msg-Id uploaded more than once", got)
+	}
+}
+
+// TestWorkerMalformedRequest: bad input is answered, never dropped, and the
+// worker keeps serving.
+func TestWorkerMalformedRequest(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-malformed")
+	s.vault.PutBundle(t, mount, "b2c/malformed", b.pfx, b.password)
+	ns := natsServer(t, "")
+	j := job("b2c/malformed", connectorIDs[0])
+	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	bad := map[string]string{
+		"bad-json":      `{"job": "contoso-api"`,
+		"unknown-field": `{"job": "contoso-api", "forse": true}`,
+		"unknown-conn":  `{"job": "contoso-api", "connectors": ["7b3a0c1e-0000-4000-8000-00000000dead"]}`,
+	}
+	for id, body := range bad {
+		publish(t, nc, j.Name, id, body)
+	}
+	for id := range bad {
+		ev := waitEvents(t, ch, id, 1)[0]
+		if ev.Type != "certrotator.rotation.failed" || ev.Data.Error == nil || ev.Data.Error.Code != jobs.CodeBadRequest || ev.Data.Connector != "" || !ev.Data.Final {
+			t.Errorf("%s: event %+v error %+v", id, ev, ev.Data.Error)
+		}
+	}
+	publish(t, nc, j.Name, "good-after-bad", `{"job":"contoso-api"}`)
+	if ev := waitEvents(t, ch, "good-after-bad", 1)[0]; ev.Data.Status != jobs.StatusSucceeded {
+		t.Errorf("the good request after the bad ones: %s", ev.Data.Status)
+	}
+}
+
+// TestWorkerReplicasOneRotationPerTick: three replicas with the same
+// schedule fire every tick, and each tick is one request.
+func TestWorkerReplicasOneRotationPerTick(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-cron")
+	s.vault.PutBundle(t, mount, "b2c/cron", b.pfx, b.password)
+	ns := natsServer(t, "")
+	j := job("b2c/cron", connectorIDs[0], connectorIDs[1])
+	j.Schedule = "@every 2s"
+	nc := connect(t, ns.ClientURL())
+	fired := cronCopies(t, nc)
+	ch := events(t, nc)
+	var ws []*worker.Worker
+	for i := range 3 {
+		ws = append(ws, startWorker(t, s, appConfig(fmt.Sprintf("replica-%d", i), ns.ClientURL(), j), nil, 0))
+	}
+	tick := waitTick(t, fired, 3)
+	waitEvents(t, ch, tick, 2)
+	for _, w := range ws {
+		_ = w.Stop(context.Background())
+	}
+	assertNoCopyStored(t, nc, tick)
+	for _, id := range connectorIDs[:2] {
+		if got := s.uploads(id); len(got) != 1 {
+			t.Errorf("connector %s: uploads %v, want one", id, got)
+		}
+	}
+}
+
+// cronCopies counts, per Msg-Id, the cron requests published by anyone: a
+// core subscription sees every copy, duplicates included.
+func cronCopies(t *testing.T, nc *nats.Conn) <-chan string {
+	t.Helper()
+	ch := make(chan string, 256)
+	sub, err := nc.Subscribe("certrotation.request.>", func(m *nats.Msg) {
+		if id := m.Header.Get(nats.MsgIdHdr); strings.HasPrefix(id, "cron-") {
+			ch <- id
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return ch
+}
+
+// waitTick returns the first cron Msg-Id that n replicas each published.
+func waitTick(t *testing.T, fired <-chan string, n int) string {
+	t.Helper()
+	seen := map[string]int{}
+	deadline := time.After(eventTimeout)
+	for {
+		select {
+		case id := <-fired:
+			if seen[id]++; seen[id] == n {
+				return id
+			}
+		case <-deadline:
+			t.Fatalf("no tick was fired by %d replicas: %v", n, seen)
+		}
+	}
+}
+
+// assertNoCopyStored checks that the requests stream holds no further copy
+// of the tick (work-queue retention deletes the one that was handled).
+func assertNoCopyStored(t *testing.T, nc *nats.Conn, msgID string) {
+	t.Helper()
+	js, _ := nc.JetStream()
+	info, err := js.StreamInfo(worker.RequestsStream)
+	if err != nil {
+		t.Fatalf("reading stream info: %v", err)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := js.GetMsg(worker.RequestsStream, seq)
+		if err != nil {
+			continue
+		}
+		if m.Header.Get(nats.MsgIdHdr) == msgID {
+			t.Errorf("a second copy of %s was stored at seq %d", msgID, seq)
+		}
+	}
+}
+
+// crashAfterUpload runs the real rotation, then hangs as a worker would that
+// dies between the upload and the ack.
+type crashAfterUpload struct {
+	real     worker.Rotator
+	uploaded chan struct{}
+	once     sync.Once
+}
+
+func (c *crashAfterUpload) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.Outcome {
+	out := c.real.Rotate(ctx, j, req)
+	c.once.Do(func() { close(c.uploaded) })
+	<-ctx.Done()
+	return out
+}
+
+// TestWorkerTakeoverAfterUpload: a worker stopped between upload and ack is
+// replaced by another that finds the thumbprint present and reports skipped;
+// Graph saw exactly one upload.
+func TestWorkerTakeoverAfterUpload(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	b := validFor(t, 90*24*time.Hour, "p4ss-takeover")
+	s.vault.PutBundle(t, mount, "b2c/takeover", b.pfx, b.password)
+	ns := natsServer(t, "")
+	j := job("b2c/takeover", connectorIDs[0])
+	crash := &crashAfterUpload{real: s.rotator, uploaded: make(chan struct{})}
+	first := startWorker(t, s, appConfig("doomed", ns.ClientURL(), j), crash, 200*time.Millisecond)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	publish(t, nc, j.Name, "takeover-1", `{"job":"contoso-api"}`)
+	select {
+	case <-crash.uploaded:
+	case <-time.After(eventTimeout):
+		t.Fatal("the first worker never uploaded")
+	}
+	if err := first.Stop(context.Background()); err != nil {
+		t.Logf("stopping the first worker: %v", err)
+	}
+	startWorker(t, s, appConfig("survivor", ns.ClientURL(), j), nil, 0)
+	ev := waitEvents(t, ch, "takeover-1", 1)[0]
+	if ev.Data.Status != jobs.StatusSkipped || ev.Data.Reason != jobs.ReasonAlreadyPresent || ev.Data.Attempt < 2 {
+		t.Errorf("takeover outcome %s/%s attempt %d, want skipped/already_present on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
+		t.Errorf("uploads %v, want exactly one", got)
+	}
+}
