@@ -5,6 +5,7 @@ VAULT_VERSION := v1.21.0
 CACHE_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/certrotator
 VAULT_CACHED  := $(CACHE_DIR)/vault-$(VAULT_VERSION)
 FUZZTIME      ?= 15s
+BENCHTIME     ?= 100x
 
 .PHONY: all build run dev vault test lint fmt fuzz bench tidy clean
 
@@ -52,8 +53,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./bundle
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./config
 
+# bench runs the end-to-end benchmarks (real Vault, graphsim, NATS). A fixed
+# iteration count keeps the asynchronous throughput benchmark bounded.
 bench: vault
-	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./bench/...
 
 tidy:
 	$(GO) mod tidy

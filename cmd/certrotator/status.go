@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,21 +15,9 @@ func cmdStatus(e *env, args []string) int {
 	fs := newFlags(e, "status", "-c FILE [--json]")
 	path := fs.String("c", "", "config file")
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "status takes no arguments")
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
-	}
-	c, err := worker.Dial(e.ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+	c, code := dialFromFlags(e, fs, args, path)
+	if c == nil {
+		return code
 	}
 	defer c.Close()
 	outcomes, err := c.Status(e.ctx)
@@ -73,27 +62,38 @@ func cmdEvents(e *env, args []string) int {
 	path := fs.String("c", "", "config file")
 	since := fs.Duration("since", 24*time.Hour, "print events newer than this")
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "events takes no arguments")
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
-	}
-	c, err := worker.Dial(e.ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+	c, code := dialFromFlags(e, fs, args, path)
+	if c == nil {
+		return code
 	}
 	defer c.Close()
-	err = c.Events(e.ctx, *since, *follow, func(ev worker.Event) error { return printJSON(e, ev) })
+	err := c.Events(e.ctx, *since, *follow, func(ev worker.Event) error { return printJSON(e, ev) })
 	if err != nil && e.ctx.Err() == nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// dialFromFlags parses a NATS-only command's flags (it takes no arguments),
+// loads the config and connects to its NATS. On failure the client is nil
+// and code is the exit code.
+func dialFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*worker.Client, int) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, flagError(err)
+	}
+	if len(pos) > 0 {
+		return nil, usageError(e, "%s takes no arguments", fs.Name())
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return nil, exitUsage
+	}
+	c, err := worker.Dial(e.ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+		return nil, exitFailed
+	}
+	return c, exitOK
 }
