@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,52 @@ func TestSecretsStayOut(t *testing.T) {
 	assertNoSecrets(t, "logs", s.logs.String(), secrets)
 	if !strings.Contains(s.logs.String(), "rotation outcome") {
 		t.Errorf("the logs hold no outcome line: the test captured nothing")
+	}
+}
+
+// TestSecretsStayOutOfWorker sends good and bad requests through the worker
+// and checks its events, logs, metrics and status page.
+func TestSecretsStayOutOfWorker(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	good := validFor(t, 90*24*time.Hour, "w0rker-correct-horse")
+	s.vault.PutBundle(t, mount, "b2c/wgood", good.pfx, good.password)
+	s.vault.PutBundle(t, mount, "b2c/wbad", good.pfx, "wrong-"+good.password)
+	ns := natsServer(t, "")
+	j := job("b2c/wgood", connectorIDs[0])
+	w := startWorker(t, s, appConfig("w-secrets", ns.ClientURL(), j), nil, 0)
+	bad := job("b2c/wbad", connectorIDs[1])
+	bad.Name = "bad-job"
+	startWorker(t, s, appConfig("w-secrets-bad", ns.ClientURL(), bad), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	publish(t, nc, j.Name, "sec-good", `{"job":"contoso-api"}`)
+	publish(t, nc, bad.Name, "sec-bad", `{"job":"bad-job"}`)
+	publish(t, nc, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.password+`"}`)
+	var all []string
+	for _, id := range []string{"sec-good", "sec-bad", "sec-junk"} {
+		for _, ev := range waitEvents(t, ch, id, 1) {
+			b, _ := json.Marshal(ev)
+			all = append(all, string(b))
+		}
+	}
+	rec := httptest.NewRecorder()
+	w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics := rec.Body.String()
+	rec = httptest.NewRecorder()
+	w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	page := rec.Body.String()
+	secrets := map[string]string{
+		"password":      good.password,
+		"pfx":           base64.StdEncoding.EncodeToString(good.pfx),
+		"vault token":   s.vault.Token,
+		"client secret": secret,
+	}
+	assertNoSecrets(t, "events", strings.Join(all, "\n"), secrets)
+	assertNoSecrets(t, "logs", s.logs.String(), secrets)
+	assertNoSecrets(t, "metrics", metrics, secrets)
+	assertNoSecrets(t, "status page", page, secrets)
+	if !strings.Contains(metrics, "certrotator_rotations_total") || !strings.Contains(page, connectorIDs[0]) {
+		t.Errorf("metrics or status page empty: the test looked at nothing")
 	}
 }
