@@ -64,8 +64,15 @@ func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 	if !publish(t, nc, j.Name, "dup-1", body) {
 		t.Error("the second send with the same Msg-Id was not dropped")
 	}
-	publish(t, nc, j.Name, "after-dup", `{"job":"contoso-api"}`)
+	js, _ := nc.JetStream()
+	if info, err := js.StreamInfo(worker.RequestsStream); err != nil || info.State.LastSeq != 1 {
+		t.Errorf("stream state %+v (%v): want one stored request for two sends", info.State, err)
+	}
 	waitEvents(t, ch, "dup-1", 1)
+	// A later request of the same job, once the first is done, finds the
+	// thumbprint present: a stored copy of the forced duplicate would have
+	// uploaded again.
+	publish(t, nc, j.Name, "after-dup", `{"job":"contoso-api"}`)
 	after := waitEvents(t, ch, "after-dup", 1)
 	if after[0].Data.Status != jobs.StatusSkipped {
 		t.Errorf("the request after the duplicate: %s, want skipped", after[0].Data.Status)

@@ -120,7 +120,7 @@ jobs:
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	v := &vaulttest.Server{Addr: "http://127.0.0.1:1", Token: "unused"}
-	good := cliConfig(t, v, "b2c/x", connID(7))
+	good := cliConfig(t, v, "b2c/x", freshConn(t))
 	code, out, errOut := runCLI(t, nil, "validate", "-c", good)
 	if code != exitOK || !strings.Contains(out, "cli-job") {
 		t.Errorf("valid config: exit %d out %q err %q", code, out, errOut)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -28,7 +29,7 @@ var graph *graphsim.Server
 
 func TestMain(m *testing.M) {
 	graph = graphsim.New().AddTenant(testTenantID, testClientID, testSecret)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < connPool; i++ {
 		graph.AddConnector(testTenantID, connID(i), fmt.Sprintf("cli connector %d", i))
 	}
 	graph.Start()
@@ -53,8 +54,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// connID is the i-th connector seeded in the emulator; each test takes its
-// own so that parallel tests do not see each other's uploads.
+// connPool is how many connectors the emulator holds for the CLI tests.
+const connPool = 64
+
+// nextConn counts the connectors handed out.
+var nextConn atomic.Int64
+
+// freshConn returns a connector no test has used yet in this process, so
+// that parallel tests, and repeated runs with -count, never see each
+// other's uploads.
+func freshConn(t *testing.T) string {
+	t.Helper()
+	n := nextConn.Add(1)
+	if n > connPool {
+		t.Fatalf("the emulator's %d connectors are used up: raise connPool", connPool)
+	}
+	return connID(int(n - 1))
+}
+
 func connID(i int) string { return fmt.Sprintf("7b3a0c1e-aaaa-4bbb-8ccc-%012d", i+1) }
 
 // runCLI runs the command line in-process and returns its exit code and output.

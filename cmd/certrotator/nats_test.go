@@ -21,7 +21,8 @@ func TestNATSCommands(t *testing.T) {
 	v := vaulttest.Start(t)
 	now := time.Now()
 	v.PutBundle(t, "secret", "b2c/nats", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
-	path := cliConfig(t, v, "b2c/nats", connID(6))
+	conn := freshConn(t)
+	path := cliConfig(t, v, "b2c/nats", conn)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +64,11 @@ func TestNATSCommands(t *testing.T) {
 		t.Fatalf("rotate --wait: exit %d out %q err %q", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, nil, "status", "-c", path)
-	if code != exitOK || !strings.Contains(out, connID(6)) || !strings.Contains(out, "succeeded") {
+	if code != exitOK || !strings.Contains(out, conn) || !strings.Contains(out, "succeeded") {
 		t.Errorf("status: exit %d\n%s", code, out)
 	}
 	code, out, _ = runCLI(t, nil, "events", "-c", path, "--since", "1h")
-	if code != exitOK || !strings.Contains(out, "certrotator.rotation.succeeded") || !strings.Contains(out, connID(6)) {
+	if code != exitOK || !strings.Contains(out, "certrotator.rotation.succeeded") || !strings.Contains(out, conn) {
 		t.Errorf("events: exit %d\n%s", code, out)
 	}
 	code, _, errOut = runCLI(t, nil, "status", "-c", path, "extra")

@@ -24,7 +24,8 @@ func TestVaultCommands(t *testing.T) {
 }
 
 func testCheckSource(t *testing.T, v *vaulttest.Server) {
-	code, out, errOut := runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/good", connID(0)))
+	c := freshConn(t)
+	code, out, errOut := runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/good", c))
 	var r struct {
 		Job, Verdict string
 		Version      int
@@ -32,18 +33,19 @@ func testCheckSource(t *testing.T, v *vaulttest.Server) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitOK || r.Verdict != "ok" || r.Version != 1 || r.Job != "cli-job" {
 		t.Errorf("good bundle: exit %d out %q err %q (%v)", code, out, errOut, err)
 	}
-	code, out, _ = runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/wrongpw", connID(0)))
+	code, out, _ = runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/wrongpw", c))
 	if code != exitFailed || !strings.Contains(out, "bundle_password") {
 		t.Errorf("wrong password: exit %d out %q", code, out)
 	}
-	code, out, _ = runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/missing", connID(0)))
+	code, out, _ = runCLI(t, nil, "check-source", "-c", cliConfig(t, v, "b2c/missing", c))
 	if code != exitFailed || !strings.Contains(out, "source_not_found") {
 		t.Errorf("missing secret: exit %d out %q", code, out)
 	}
 }
 
 func testPlan(t *testing.T, v *vaulttest.Server) {
-	cfg := cliConfig(t, v, "b2c/good", connID(1), connID(2))
+	a, b := freshConn(t), freshConn(t)
+	cfg := cliConfig(t, v, "b2c/good", a, b)
 	code, out, errOut := runCLI(t, nil, "plan", "-c", cfg, "--json")
 	if code != exitOK {
 		t.Fatalf("plan: exit %d err %q", code, errOut)
@@ -58,7 +60,7 @@ func testPlan(t *testing.T, v *vaulttest.Server) {
 			t.Errorf("decision %q: %v", l, err)
 		}
 	}
-	if n := len(graph.Uploads(testTenantID, connID(1))); n != 0 {
+	if n := len(graph.Uploads(testTenantID, a)); n != 0 {
 		t.Errorf("plan uploaded %d times", n)
 	}
 	code, out, _ = runCLI(t, nil, "plan", "-c", cfg)
@@ -68,8 +70,9 @@ func testPlan(t *testing.T, v *vaulttest.Server) {
 }
 
 func testRotateLocal(t *testing.T, v *vaulttest.Server) {
-	cfg := cliConfig(t, v, "b2c/good", connID(3), connID(4))
-	code, out, errOut := runCLI(t, nil, "rotate", "-c", cfg, "cli-job", "--local", "--connector", connID(3), "--reason", "test")
+	a, b := freshConn(t), freshConn(t)
+	cfg := cliConfig(t, v, "b2c/good", a, b)
+	code, out, errOut := runCLI(t, nil, "rotate", "-c", cfg, "cli-job", "--local", "--connector", a, "--reason", "test")
 	if code != exitOK {
 		t.Fatalf("rotate --local: exit %d err %q", code, errOut)
 	}
@@ -84,28 +87,29 @@ func testRotateLocal(t *testing.T, v *vaulttest.Server) {
 	if err := json.Unmarshal([]byte(out), &ev); err != nil {
 		t.Fatalf("output %q is not one CloudEvent: %v", out, err)
 	}
-	if ev.SpecVersion != "1.0" || ev.Type != "certrotator.rotation.succeeded" || ev.Subject != "cli-job/"+connID(3) || ev.Data.Trigger != "manual" {
+	if ev.SpecVersion != "1.0" || ev.Type != "certrotator.rotation.succeeded" || ev.Subject != "cli-job/"+a || ev.Data.Trigger != "manual" {
 		t.Errorf("event %+v", ev)
 	}
-	if n := len(graph.Uploads(testTenantID, connID(3))); n != 1 {
+	if n := len(graph.Uploads(testTenantID, a)); n != 1 {
 		t.Errorf("uploads to the named connector: %d, want 1", n)
 	}
-	if n := len(graph.Uploads(testTenantID, connID(4))); n != 0 {
+	if n := len(graph.Uploads(testTenantID, b)); n != 0 {
 		t.Errorf("uploads to the connector not named: %d, want 0", n)
 	}
-	code, out, _ = runCLI(t, nil, "rotate", "-c", cfg, "cli-job", "--local", "--connector", connID(3))
+	code, out, _ = runCLI(t, nil, "rotate", "-c", cfg, "cli-job", "--local", "--connector", a)
 	if code != exitOK || !strings.Contains(out, "certrotator.rotation.skipped") || !strings.Contains(out, "already_present") {
 		t.Errorf("second run: exit %d out %q", code, out)
 	}
 }
 
 func testRotateLocalBad(t *testing.T, v *vaulttest.Server) {
-	cfg := cliConfig(t, v, "b2c/wrongpw", connID(5))
+	c := freshConn(t)
+	cfg := cliConfig(t, v, "b2c/wrongpw", c)
 	code, out, _ := runCLI(t, nil, "rotate", "-c", cfg, "cli-job", "--local")
 	if code != exitFailed || !strings.Contains(out, "certrotator.rotation.failed") || !strings.Contains(out, "bundle_password") {
 		t.Errorf("bad bundle: exit %d out %q", code, out)
 	}
-	if n := len(graph.Uploads(testTenantID, connID(5))); n != 0 {
+	if n := len(graph.Uploads(testTenantID, c)); n != 0 {
 		t.Errorf("a bad bundle was uploaded %d times", n)
 	}
 	code, _, errOut := runCLI(t, nil, "rotate", "-c", cfg, "no-such-job", "--local")
