@@ -61,6 +61,13 @@ func newSource(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*v
 func newConnector(cfg *config.Config, transport http.RoundTripper, logger *slog.Logger) (*connector.Client, error) {
 	tenants := make(map[string]connector.Tenant, len(cfg.Tenants))
 	for key, t := range cfg.Tenants {
+		// The config accepts every credential DESIGN.md names; the Graph
+		// client's seam for certificates and workload identity
+		// (connector.Tenant.Credential) is not wired yet, so say so plainly
+		// instead of failing later with an empty secret.
+		if t.ClientSecret == "" && (t.ClientCertificateFile != "" || t.WorkloadIdentity) {
+			return nil, fmt.Errorf("tenant %s: client_certificate_file and workload_identity are not supported yet: set client_secret or client_secret_file", key)
+		}
 		tenants[key] = connector.Tenant{
 			TenantID:     t.TenantID,
 			ClientID:     t.ClientID,
