@@ -1,11 +1,13 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -22,27 +24,16 @@ type sourceReport struct {
 func cmdCheckSource(e *env, args []string) int {
 	fs := newFlags(e, "check-source", "-c FILE [JOB]")
 	path := fs.String("c", "", "config file")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 1 {
-		return usageError(e, "check-source takes at most one JOB")
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
-	}
-	selected, err := selectJobs(cfg, first(pos))
-	if err != nil {
-		return usageError(e, "%v", err)
+	cfg, selected, code := jobsFromFlags(e, fs, args, path)
+	if cfg == nil {
+		return code
 	}
 	src, err := newSource(e.ctx, cfg, newLogger(cfg.Log, io.Discard))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
 	}
-	code := exitOK
+	code = exitOK
 	for _, j := range selected {
 		r := checkOne(e, src, j)
 		if r.Verdict == bundle.VerdictReject {
@@ -69,9 +60,28 @@ func checkOne(e *env, src jobs.Source, j jobs.Job) sourceReport {
 	return r
 }
 
-func first(s []string) string {
-	if len(s) == 0 {
-		return ""
+// jobsFromFlags parses the flags of a command that takes `-c FILE [JOB]`,
+// loads the config and picks the named job or all of them. On failure cfg
+// is nil and code is the exit code.
+func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*config.Config, []jobs.Job, int) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, flagError(err)
 	}
-	return s[0]
+	if len(pos) > 1 {
+		return nil, nil, usageError(e, "%s takes at most one JOB", fs.Name())
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return nil, nil, exitUsage
+	}
+	name := ""
+	if len(pos) == 1 {
+		name = pos[0]
+	}
+	selected, err := selectJobs(cfg, name)
+	if err != nil {
+		return nil, nil, usageError(e, "%v", err)
+	}
+	return cfg, selected, exitOK
 }

@@ -12,20 +12,9 @@ func cmdPlan(e *env, args []string) int {
 	fs := newFlags(e, "plan", "-c FILE [JOB] [--json]")
 	path := fs.String("c", "", "config file")
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 1 {
-		return usageError(e, "plan takes at most one JOB")
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
-	}
-	selected, err := selectJobs(cfg, first(pos))
-	if err != nil {
-		return usageError(e, "%v", err)
+	cfg, selected, code := jobsFromFlags(e, fs, args, path)
+	if cfg == nil {
+		return code
 	}
 	p, err := newPipeline(e.ctx, cfg, nil, newLogger(cfg.Log, io.Discard), nil)
 	if err != nil {
