@@ -29,7 +29,7 @@ dev: run
 # ones are instant.
 vault:
 	@if [ ! -x "$(VAULT_CACHED)" ]; then \
-		echo "building vault $(VAULT_VERSION) into $(VAULT_CACHED) (first time: ~15 min)"; \
+		echo "building vault $(VAULT_VERSION) into $(VAULT_CACHED) (first time: 7-15 min, ~4 GB of modules)"; \
 		mkdir -p "$(CACHE_DIR)" && \
 		cd tools/vault && $(GO) build -ldflags "-s -w" -o "$(VAULT_CACHED).tmp" github.com/hashicorp/vault && \
 		mv "$(VAULT_CACHED).tmp" "$(VAULT_CACHED)"; \
