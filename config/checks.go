@@ -7,42 +7,6 @@ import (
 	"strings"
 )
 
-// validName reports whether s is usable as a NATS subject token and a KV
-// key: letters, digits, - and _.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r == '-', r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isGUID reports whether s is a GUID in its 8-4-4-4-12 hex form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)

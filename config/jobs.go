@@ -60,7 +60,7 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 	switch {
 	case j.Name == "":
 		s.problem("name", "required")
-	case !validName(j.Name):
+	case !jobs.ValidName(j.Name):
 		s.problem("name", "%q may hold only letters, digits, - and _", j.Name)
 	}
 	if j.Schedule != "" {
@@ -178,7 +178,7 @@ func (d *decoder) connectorID(cs section, id string) bool {
 	switch {
 	case id == "":
 		cs.problem("id", "required")
-	case !isGUID(id):
+	case !jobs.IsGUID(id):
 		cs.problem("id", "%q is not a GUID", id)
 	default:
 		return true

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/certrotator/certrotator/jobs"
+
 var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "nkey_file", "tls", "subject_prefix"}
 
 // nats reads the `nats` section.
@@ -28,7 +30,7 @@ func (d *decoder) nats(s section) NATS {
 	if n.Listen != "" && !isHostPort(n.Listen) {
 		s.problem("listen", "%q is not host:port", n.Listen)
 	}
-	if !validName(n.SubjectPrefix) {
+	if !jobs.ValidName(n.SubjectPrefix) {
 		s.problem("subject_prefix", "%q may hold only letters, digits, - and _", n.SubjectPrefix)
 	}
 	d.natsAuth(s, n)

@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/certrotator/certrotator/jobs"
+)
 
 var tenantKeys = []string{
 	"tenant_id", "cloud", "client_id", "client_secret", "client_secret_file",
@@ -21,7 +25,7 @@ func (d *decoder) tenants(root section) map[string]Tenant {
 	for _, e := range d.pairs(n, "tenants") {
 		name := e.key.Value
 		path := join("tenants", name)
-		if !validName(name) {
+		if !jobs.ValidName(name) {
 			d.add(e.key.Line, path, "tenant keys may hold only letters, digits, - and _")
 		}
 		out[name] = d.tenant(d.section(e.value, path, e.key.Line, tenantKeys...))
@@ -57,7 +61,7 @@ func (d *decoder) requireGUID(s section, name, v string) {
 	switch {
 	case !s.has(name):
 		s.problem(name, "required")
-	case !isGUID(v):
+	case !jobs.IsGUID(v):
 		s.problem(name, "%q is not a GUID", v)
 	}
 }

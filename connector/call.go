@@ -100,7 +100,7 @@ func stateOf(body []byte) (jobs.ConnectorState, error) {
 
 // target finds the tenant and checks the id before any request is made.
 func (c *Client) target(tenant, id string) (*tenantClient, error) {
-	if !isGUID(id) {
+	if !jobs.IsGUID(id) {
 		return nil, jobs.Permanent(CodeInvalidConnectorID, fmt.Errorf("connector id %q is not a GUID", id))
 	}
 	tc, ok := c.tenants[tenant]
@@ -108,26 +108,6 @@ func (c *Client) target(tenant, id string) (*tenantClient, error) {
 		return nil, jobs.Permanent(CodeUnknownTenant, fmt.Errorf("no tenant %q configured", tenant))
 	}
 	return tc, nil
-}
-
-// isGUID reports whether s is 8-4-4-4-12 hex digits.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if ch != '-' {
-				return false
-			}
-		case '0' <= ch && ch <= '9', 'a' <= ch && ch <= 'f', 'A' <= ch && ch <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // request is one logical call; its attempts share it.

@@ -98,8 +98,8 @@ func TestIsGUID(t *testing.T) {
 		"../../users":                            false,
 		"":                                       false,
 	} {
-		if got := isGUID(s); got != want {
-			t.Errorf("isGUID(%q) = %t, want %t", s, got, want)
+		if got := jobs.IsGUID(s); got != want {
+			t.Errorf("jobs.IsGUID(%q) = %t, want %t", s, got, want)
 		}
 	}
 }

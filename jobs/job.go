@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"strings"
 	"time"
 )
 
@@ -81,28 +82,9 @@ type Job struct {
 // Connector returns the job's binding for the connector id, case-insensitively.
 func (j Job) Connector(id string) (ConnectorRef, bool) {
 	for _, c := range j.Connectors {
-		if equalFoldASCII(c.ID, id) {
+		if strings.EqualFold(c.ID, id) {
 			return c, true
 		}
 	}
 	return ConnectorRef{}, false
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -61,7 +62,7 @@ func (s ConnectorState) Has(thumbprint string) (Certificate, bool) {
 	var found Certificate
 	ok := false
 	for _, c := range s.Certificates {
-		if !equalFoldASCII(c.Thumbprint, thumbprint) {
+		if !strings.EqualFold(c.Thumbprint, thumbprint) {
 			continue
 		}
 		if c.IsActive {

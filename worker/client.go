@@ -81,7 +81,7 @@ func (c *Client) Close() { c.nc.Close() }
 // req.ID, or "manual-<uuid>" when empty. An empty Trigger becomes manual.
 // Sending the same id twice within 10 minutes is a no-op.
 func (c *Client) Publish(ctx context.Context, req jobs.Request) (string, error) {
-	if !validName(req.Job) {
+	if !jobs.ValidName(req.Job) {
 		return "", fmt.Errorf("publishing request: job %q is not a job name", req.Job)
 	}
 	id := cmp.Or(req.ID, "manual-"+uuid.NewString())
@@ -98,7 +98,7 @@ func (c *Client) Publish(ctx context.Context, req jobs.Request) (string, error) 
 // listens before publishing, so no outcome is missed; every event carries
 // the request id in data.request_id. It returns fn's error if fn fails.
 func (c *Client) PublishAndWait(ctx context.Context, req jobs.Request, timeout time.Duration, fn func(Event) error) error {
-	if !validName(req.Job) {
+	if !jobs.ValidName(req.Job) {
 		return fmt.Errorf("publishing request: job %q is not a job name", req.Job)
 	}
 	ch := make(chan *nats.Msg, 256)

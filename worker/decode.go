@@ -86,7 +86,7 @@ func (w *Worker) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 // the rest is not one token of letters, digits, '-' and '_'.
 func (w *Worker) subjectJob(subject string) string {
 	rest, ok := strings.CutPrefix(subject, w.prefix+".request.")
-	if !ok || !validName(rest) {
+	if !ok || !jobs.ValidName(rest) {
 		return ""
 	}
 	return rest
@@ -105,20 +105,6 @@ func (w *Worker) jobLabel(job string) string {
 func (w *Worker) known(job string) bool {
 	_, ok := w.app.Job(job)
 	return ok
-}
-
-// validName reports whether s is a job name: letters, digits, '-' and '_'.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // reject answers a bad request with one failed bad_request outcome on
