@@ -12,10 +12,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/certrotator/certrotator/config"
 )
 
 // HTTPListenOff disables the HTTP server.
-const HTTPListenOff = "off"
+const HTTPListenOff = config.HTTPOff
 
 // Handler serves /metrics, /healthz, /readyz and the status page at /. It
 // works before Start (readiness is then false and the page empty), so that

@@ -34,8 +34,8 @@ import (
 // Defaults of Config and of the NATS contract.
 const (
 	ShutdownTimeoutDefault = config.ShutdownTimeoutDefault
-	ConcurrencyDefault     = 4
-	SubjectPrefixDefault   = "certrotation"
+	ConcurrencyDefault     = config.ConcurrencyDefault
+	SubjectPrefixDefault   = config.SubjectPrefixDefault
 )
 
 // Rotator runs one request for one job and returns one outcome per connector

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/worker"
@@ -61,7 +62,9 @@ func serveNotify(ctx context.Context, cfg *config.Config, transport http.RoundTr
 	}
 	<-ctx.Done()
 	logger.Info("stopping")
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.ShutdownTimeoutDefault+5e9)
+	// The worker's own shutdown timeout bounds in-flight work; the margin
+	// covers draining and the embedded server's shutdown.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.ShutdownTimeoutDefault+5*time.Second)
 	defer cancel()
 	return w.Stop(stopCtx)
 }
