@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/certrotator/certrotator/config"
@@ -75,7 +76,9 @@ func runDev(e *env, f devFlags) error {
 		return err
 	}
 	defer v.stop()
-	secret := "demo-" + v.token[:8]
+	// The emulator's client secret is its own random value: deriving it from
+	// the Vault token would put part of one secret into another's file.
+	secret := "demo-" + uuid.NewString()
 	sim := graphsim.New().
 		AddTenant(devTenantID, devClientID, secret).
 		AddConnector(devTenantID, devConnector1, "demo signup validation").
