@@ -169,7 +169,9 @@ func forEach[T any](ctx context.Context, n int, refs []ConnectorRef,
 			}
 			defer func() {
 				if v := recover(); v != nil {
-					out[i] = onPanic(ref, Permanent("internal_panic", fmt.Errorf("handling connector %s: panic: %s", ref.ID, fmt.Sprint(v))))
+					// The panic value may hold anything an adapter had in
+					// hand (bytes, a password): report its type, not its text.
+					out[i] = onPanic(ref, Permanent("internal_panic", fmt.Errorf("handling connector %s: panic of type %T", ref.ID, v)))
 				}
 			}()
 			out[i] = fn(ctx, ref)

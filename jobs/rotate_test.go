@@ -380,7 +380,7 @@ func TestRotateRecoversPanic(t *testing.T) {
 	c := g.connector()
 	c.GetFunc = func(ctx context.Context, tn, id string) (ConnectorState, error) {
 		if id == job.Connectors[0].ID {
-			panic("adapter bug")
+			panic("adapter bug holding hunter2")
 		}
 		return g.get(ctx, tn, id)
 	}
@@ -388,5 +388,8 @@ func TestRotateRecoversPanic(t *testing.T) {
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name})
 	if len(out) != 2 || out[0].Error == nil || out[0].Error.Code != "internal_panic" || out[1].Status != StatusSucceeded {
 		t.Errorf("outcomes = %+v, want a panic failure then a success", out)
+	}
+	if len(out) > 0 && out[0].Error != nil && strings.Contains(out[0].Error.Message, "hunter2") {
+		t.Errorf("the panic's text reached the outcome: %q", out[0].Error.Message)
 	}
 }
