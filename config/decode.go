@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var rootKeys = []string{"instance", "nats", "vault", "tenants", "jobs", "http", "log", "concurrency"}
