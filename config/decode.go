@@ -105,7 +105,7 @@ func (d *decoder) config(root *yaml.Node, hostname func() (string, error)) *Conf
 		Tenants:     d.tenants(s),
 		HTTP:        d.http(s.sub("http", "listen")),
 		Log:         d.log(s.sub("log", "level", "format")),
-		Concurrency: s.integer("concurrency", ConcurrencyDefault),
+		Concurrency: s.integer("concurrency", RequestConcurrencyDefault),
 	}
 	c.Jobs = d.jobList(s, c.Tenants)
 	c.Vault = d.vault(s.sub("vault", "address", "namespace", "ca_cert", "auth"), len(c.Jobs) > 0)

@@ -13,8 +13,9 @@ const (
 	HTTPListenDefault    = "127.0.0.1:9090"
 	LogLevelDefault      = "info"
 	LogFormatDefault     = "json"
-	// ConcurrencyDefault is the top-level `concurrency` when absent.
-	ConcurrencyDefault = 4
+	// RequestConcurrencyDefault is the top-level `concurrency` (requests
+	// one worker handles at once) when absent.
+	RequestConcurrencyDefault = 4
 )
 
 // Vault auth methods (vault.auth.method).

@@ -64,8 +64,11 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 		s.problem("name", "%q may hold only letters, digits, - and _", j.Name)
 	}
 	if j.Schedule != "" {
-		if _, err := parseSchedule(j.Schedule); err != nil {
+		sched, err := parseSchedule(j.Schedule)
+		if err != nil {
 			s.problem("schedule", "%q is not a schedule: %s", j.Schedule, err.Error())
+		} else {
+			j.Next = onGrid(sched)
 		}
 	}
 	if j.Policy != jobs.PolicyOnChange && j.Policy != jobs.PolicyBeforeExpiry {

@@ -24,13 +24,33 @@ var scheduleProbeTime = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
 // ParseSchedule parses a job's schedule the way config validates it: five
 // cron fields, @every/@hourly descriptors, and an optional "CRON_TZ=Zone "
 // or "TZ=Zone " prefix. It never panics, and it refuses a schedule that
-// never fires (such as February 30). The worker uses it to run cron.
+// never fires (such as February 30). An @every schedule runs on a fixed
+// grid (see gridSchedule). Load parses each job's schedule once into
+// jobs.Job.Next.
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	s, err := parseSchedule(spec)
 	if err != nil {
 		return nil, fmt.Errorf("parsing schedule %q: %w", spec, err)
 	}
-	return s, nil
+	return onGrid(s), nil
+}
+
+// gridSchedule runs an @every schedule on a fixed grid (the multiples of
+// its delay since Go's zero time) rather than relative to when each worker
+// started, so that replicas started at different moments fire the same
+// slots and the Msg-Id dedupe keeps one request per tick.
+type gridSchedule struct{ every time.Duration }
+
+// Next is the first grid point after t.
+func (g gridSchedule) Next(t time.Time) time.Time { return t.Truncate(g.every).Add(g.every) }
+
+// onGrid puts an @every schedule on its grid and leaves cron expressions,
+// which have one already, as they are.
+func onGrid(s cron.Schedule) cron.Schedule {
+	if c, ok := s.(cron.ConstantDelaySchedule); ok && c.Delay > 0 {
+		return gridSchedule{every: c.Delay}
+	}
+	return s
 }
 
 func parseSchedule(spec string) (s cron.Schedule, err error) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // TestRobfigPanicsOnBareZonePrefix documents why ParseSchedule guards the
@@ -72,5 +74,24 @@ func TestParseScheduleNext(t *testing.T) {
 		if got := s.Next(start); !got.Equal(want) {
 			t.Errorf("ParseSchedule(%q).Next(%v) = %v, want %v", tt.spec, start, got, want)
 		}
+	}
+}
+
+// TestEveryOnGrid: replicas started at different moments fire the same
+// @every slots, so their cron Msg-Ids match and the stream keeps one.
+func TestEveryOnGrid(t *testing.T) {
+	t.Parallel()
+	sched := onGrid(mustParse(t, "@every 15m"))
+	a := sched.Next(time.Date(2026, 11, 25, 10, 1, 7, 0, time.UTC))
+	b := sched.Next(time.Date(2026, 11, 25, 10, 13, 59, 0, time.UTC))
+	want := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
+	if !a.Equal(want) || !b.Equal(want) {
+		t.Errorf("Next = %s and %s, want both %s", a, b, want)
+	}
+	if next := sched.Next(want); !next.Equal(want.Add(15 * time.Minute)) {
+		t.Errorf("Next(%s) = %s, want the following grid point", want, next)
+	}
+	if _, ok := onGrid(mustParse(t, "0 3 * * *")).(gridSchedule); ok {
+		t.Error("a cron expression was put on a grid")
 	}
 }

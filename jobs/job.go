@@ -64,12 +64,19 @@ func (r RenewBefore) Window(notBefore, notAfter time.Time) time.Duration {
 	return RenewBeforeDefault
 }
 
+// Schedule says when a job is due next: the first slot strictly after t.
+// A cron library plugs in behind it without leaking into jobs.
+type Schedule interface {
+	Next(t time.Time) time.Time
+}
+
 // Job is one bundle in Vault and the connectors it is uploaded to. Config
 // builds Jobs with every default filled in.
 type Job struct {
 	Name        string
 	Source      SourceRef
-	Schedule    string // robfig/cron spec; empty for none
+	Schedule    string   // the cron spec as written; empty for none
+	Next        Schedule // Schedule parsed once by config; nil for none
 	Policy      Policy
 	RenewBefore RenewBefore
 	MinValidity time.Duration

@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// ConcurrencyDefault bounds how many connectors of one job are handled at once.
-const ConcurrencyDefault = 4
+// ConnectorConcurrencyDefault bounds how many connectors of one job are
+// handled at once.
+const ConnectorConcurrencyDefault = 4
 
 // Warnings remembers which expiry warnings were already published, so that
 // each threshold is announced once per certificate. First reports whether
@@ -27,7 +28,7 @@ type Config struct {
 	Connector   Connector
 	Warnings    Warnings         // optional; defaults to none (every warning is announced)
 	NowFunc     func() time.Time // the only clock; defaults to time.Now
-	Concurrency int              // connectors at once per run; defaults to ConcurrencyDefault
+	Concurrency int              // connectors at once per run; defaults to ConnectorConcurrencyDefault
 	Logger      *slog.Logger     // defaults to a discarding logger
 }
 
@@ -49,7 +50,7 @@ func New(cfg Config) (*Rotator, error) {
 	case cfg.Concurrency < 0:
 		return nil, fmt.Errorf("jobs: Config.Concurrency %d is negative", cfg.Concurrency)
 	}
-	cfg.Concurrency = cmp.Or(cfg.Concurrency, ConcurrencyDefault)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, ConnectorConcurrencyDefault)
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -29,7 +30,7 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "crash-1")
 	ctx := context.Background()
-	cons, err := js.Consumer(ctx, RequestsStream, ConsumerName)
+	cons, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +45,17 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	}
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	rot := newFake(nil)
-	startWorker(t, connect(t, s), app, rot)
+	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.signals.answered.Init(t) })
 	ev, subj := events.next(t)
 	d := ev.Data
 	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
 		d.Error == nil || d.Error.Code != CodeMaxDeliveries || !d.Final || d.Tenant != "contoso" {
 		t.Errorf("event on %s = %+v", subj, d)
 	}
-	eventually(t, "request deleted", func() bool {
-		info, err := first.requests.Info(ctx)
-		return err == nil && info.State.Msgs == 0
-	})
+	second.signals.answered.WaitOrTimeout(t)
+	if info, err := second.bus().requests.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Errorf("request not deleted after the answer: %v", err)
+	}
 	rot.noMoreCalls(t)
 }
 
@@ -72,8 +73,8 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, w := range []*Worker{a, b} {
 		wg.Go(func() {
-			if err := w.onMaxDeliveries(context.Background(), body); err != nil {
-				t.Errorf("onMaxDeliveries: %v", err)
+			if err := w.advisory.runOnce(context.Background(), body); err != nil {
+				t.Errorf("answering advisory: %v", err)
 			}
 		})
 	}
@@ -89,25 +90,19 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 			t.Errorf("event = %+v", ev.Data)
 		}
 	}
-	if _, err := a.requests.GetMsg(context.Background(), ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+	if _, err := a.bus().requests.GetMsg(context.Background(), ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Errorf("request still in the stream: %v", err)
 	}
 }
 
-// provisioned is a worker whose streams and buckets are bound, with no loop
-// running: enough to drive its handlers directly.
+// provisioned is a worker whose connection service runs (streams and
+// buckets bound) and no other: enough to drive its services directly.
 func provisioned(t *testing.T, nc *nats.Conn) *Worker {
 	t.Helper()
 	w := newWorker(t, nc, testApp(), newFake(nil))
-	conn, err := w.connect()
-	if err != nil {
+	if err := w.conn.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	w.conn = conn
-	w.runCtx, w.cancelRun = context.WithCancelCause(context.Background())
-	t.Cleanup(func() { w.cancelRun(nil) })
-	if err := w.provision(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
 	return w
 }

@@ -45,7 +45,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, w := range ww {
 		wg.Go(func() {
-			if err := w.fire(jobName, slot); err != nil {
+			if err := w.scheduler.fire(context.Background(), jobName, slot); err != nil {
 				t.Errorf("fire: %v", err)
 			}
 		})
@@ -91,7 +91,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
 	rot.nextCall(t)
 	eventually(t, "status stored", func() bool {
-		e, err := a.status.Get(context.Background(), jobName+"."+conn2)
+		e, err := a.bus().status.Get(context.Background(), jobName+"."+conn2)
 		return err == nil && e != nil
 	})
 	if err := a.Stop(context.Background()); err != nil {
@@ -104,7 +104,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	slot, _, _ := missedSlot(mustSchedule(t, "0 3 * * *"), later)
+	slot, _ := prevSlot(mustSchedule(t, "0 3 * * *"), later)
 	want := "catchup-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
 	if got := rot.nextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
@@ -117,14 +117,13 @@ func TestNoCatchUpWhenRecent(t *testing.T) {
 	rot := newFake(nil)
 	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
 	rot.nextCall(t)
-	js := newJS(t, connect(t, s))
-	eventually(t, "catch-up settled", settled(t, js))
+	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.
-	if err := a.catchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
+	if err := a.scheduler.catchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
 		t.Fatal(err)
 	}
-	info, err := a.requests.Info(context.Background())
+	info, err := a.bus().requests.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,28 +166,9 @@ func TestPrevSlot(t *testing.T) {
 func TestMissedSlotEvery(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
-	slot, since, ok := missedSlot(mustSchedule(t, "@every 1h"), now)
+	slot, ok := prevSlot(mustSchedule(t, "@every 1h"), now)
 	want := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	if !ok || !since.Equal(want) || !slot.Equal(want) {
-		t.Errorf("missedSlot(@every 1h) = %s, %s, %v; want the grid point %s", slot, since, ok, want)
-	}
-}
-
-// TestEveryOnGrid: replicas started at different moments fire the same
-// @every slots, so their cron Msg-Ids match and the stream keeps one.
-func TestEveryOnGrid(t *testing.T) {
-	t.Parallel()
-	sched := onGrid(mustSchedule(t, "@every 15m"))
-	a := sched.Next(time.Date(2026, 11, 25, 10, 1, 7, 0, time.UTC))
-	b := sched.Next(time.Date(2026, 11, 25, 10, 13, 59, 0, time.UTC))
-	want := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
-	if !a.Equal(want) || !b.Equal(want) {
-		t.Errorf("Next = %s and %s, want both %s", a, b, want)
-	}
-	if next := sched.Next(want); !next.Equal(want.Add(15 * time.Minute)) {
-		t.Errorf("Next(%s) = %s, want the following grid point", want, next)
-	}
-	if _, ok := onGrid(mustSchedule(t, "0 3 * * *")).(gridSchedule); ok {
-		t.Error("a cron expression was put on a grid")
+	if !ok || !slot.Equal(want) {
+		t.Errorf("prevSlot(@every 1h) = %s, %v; want the grid point %s", slot, ok, want)
 	}
 }

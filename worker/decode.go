@@ -13,17 +13,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-// unknownJobToken is the job token of the result subject when the job cannot
-// be read from the request subject.
-const unknownJobToken = "_unknown"
 
 // decode reads a request message. The returned Request carries ID and
 // Attempt even when the message is rejected; a non-nil error means a bad
 // request, to be answered with one bad_request outcome and terminated.
-func (w *Worker) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, jobs.Job, error) {
+func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, jobs.Job, error) {
 	var req jobs.Request
 	id := msg.Headers().Get(jetstream.MsgIDHeader)
 	if id == "" {
@@ -31,7 +28,7 @@ func (w *Worker) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 	}
 	stamp := func(r *jobs.Request) { r.ID, r.Attempt = id, int(meta.NumDelivered) }
 	stamp(&req)
-	subjectJob := w.subjectJob(msg.Subject())
+	subjectJob := s.subjectJob(msg.Subject())
 	if subjectJob == "" {
 		return req, jobs.Job{}, fmt.Errorf("subject %q does not name a job", msg.Subject())
 	}
@@ -44,7 +41,7 @@ func (w *Worker) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 	if req.Trigger == "" {
 		req.Trigger = jobs.TriggerEvent
 	}
-	job, err := w.checkRequest(req, subjectJob)
+	job, err := s.checkRequest(req, subjectJob)
 	return req, job, err
 }
 
@@ -63,14 +60,14 @@ func decodeStrict(data []byte, req *jobs.Request) error {
 }
 
 // checkRequest matches the request against the subject and the config.
-func (w *Worker) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, error) {
+func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, error) {
 	if req.Job == "" {
 		return jobs.Job{}, errors.New("request has no job")
 	}
 	if req.Job != subjectJob {
 		return jobs.Job{}, fmt.Errorf("request job %q does not match subject job %q", req.Job, subjectJob)
 	}
-	job, ok := w.app.Job(req.Job)
+	job, ok := s.job(req.Job)
 	if !ok {
 		return jobs.Job{}, fmt.Errorf("unknown job %q", req.Job)
 	}
@@ -84,48 +81,31 @@ func (w *Worker) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 
 // subjectJob reads <job> from <prefix>.request.<job>, or returns "" when
 // the rest is not one token of letters, digits, '-' and '_'.
-func (w *Worker) subjectJob(subject string) string {
-	rest, ok := strings.CutPrefix(subject, w.prefix+".request.")
+func (s *shared) subjectJob(subject string) string {
+	rest, ok := strings.CutPrefix(subject, s.prefix+".request.")
 	if !ok || !jobs.ValidName(rest) {
 		return ""
 	}
 	return rest
 }
 
-// jobLabel is the job as a metric label: a configured job's name, else
-// _unknown, so that junk subjects cannot grow the label set.
-func (w *Worker) jobLabel(job string) string {
-	if w.known(job) {
-		return job
-	}
-	return unknownJobToken
-}
-
-// known reports whether job is configured.
-func (w *Worker) known(job string) bool {
-	_, ok := w.app.Job(job)
-	return ok
-}
-
 // reject answers a bad request with one failed bad_request outcome on
 // <prefix>.result.<job>._ (or _unknown._), then terminates it. Only a
 // configured job's status is stored, so that junk subjects cannot fill the
 // status bucket.
-func (w *Worker) reject(msg jetstream.Msg, req jobs.Request, bad error) {
-	job := w.subjectJob(msg.Subject())
-	known := w.known(job)
+func (c *consumer) reject(msg jetstream.Msg, req jobs.Request, bad error) {
+	job := c.subjectJob(msg.Subject())
+	known := c.known(job)
 	o := jobs.BadRequest(job, req, bad)
 	o.Job, o.Connector, o.RequestID, o.Attempt, o.Final = job, "", req.ID, req.Attempt, true
 	o.Trigger = cmp.Or(o.Trigger, req.Trigger)
-	token := cmp.Or(job, unknownJobToken)
-	w.log.Info("bad request", "subject", msg.Subject(), "request_id", req.ID, "error", bad)
-	if err := w.publishOutcome(context.WithoutCancel(w.runCtx), o, token, known); err != nil {
-		w.log.Warn("publishing bad request outcome, will retry", "request_id", req.ID, "error", err)
-		_ = msg.NakWithDelay(w.backoff(req.Attempt))
+	token := cmp.Or(job, contract.UnknownJobToken)
+	c.log.Info("bad request", "subject", msg.Subject(), "request_id", req.ID, "error", bad)
+	if err := c.publishOutcome(context.WithoutCancel(c.runCtx), o, token, known); err != nil {
+		c.log.Warn("publishing bad request outcome, will retry", "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
 		return
 	}
-	w.metrics.badRequests.WithLabelValues(w.jobLabel(job)).Inc()
-	if err := msg.TermWithReason(jobs.CodeBadRequest); err != nil {
-		w.log.Warn("terminating bad request", "request_id", req.ID, "error", err)
-	}
+	c.metrics.badRequests.WithLabelValues(c.jobLabel(job)).Inc()
+	c.carryOut(msg, decision{Action: actTerm, Code: jobs.CodeBadRequest}, req)
 }

@@ -1,99 +1,141 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 // handle runs one request message to its end: decode, lock, rotate,
 // publish, settle. Every path acks, naks or terminates the message, except
 // a failed ack, which JetStream answers by redelivering.
-func (w *Worker) handle(msg jetstream.Msg) {
-	w.metrics.inflight.Inc()
-	defer w.metrics.inflight.Dec()
+func (c *consumer) handle(msg jetstream.Msg) {
+	c.metrics.inflight.Inc()
+	defer c.metrics.inflight.Dec()
 	meta, err := msg.Metadata()
 	if err != nil {
-		w.log.Error("reading request metadata", "subject", msg.Subject(), "error", err)
+		c.log.Error("reading request metadata", "subject", msg.Subject(), "error", err)
 		_ = msg.Term()
 		return
 	}
-	req, job, bad := w.decode(msg, meta)
+	req, job, bad := c.decode(msg, meta)
 	if bad != nil {
-		w.reject(msg, req, bad)
+		c.reject(msg, req, bad)
 		return
 	}
-	ctx, cancel := context.WithCancelCause(w.runCtx)
+	ctx, cancel := context.WithCancelCause(c.runCtx)
 	defer cancel(nil)
-	var held atomic.Pointer[lease]
-	stopBeat := w.heartbeat(ctx, msg, &held, cancel)
-	outcomes, err := w.runLocked(ctx, job, req, meta.Sequence.Stream, &held)
-	stopBeat()
+	w := &work{msg: msg, cancel: cancel}
+	untrack := c.keeper.track(w)
+	outcomes, err := c.runLocked(ctx, job, req, meta.Sequence.Stream, w)
+	untrack()
 	switch {
 	case errors.Is(context.Cause(ctx), errShuttingDown):
 		// Handed back untouched: another replica (or this one after a
 		// restart) runs it again.
-		w.log.Info("request handed back on shutdown", "job", job.Name, "request_id", req.ID)
-		_ = msg.Nak()
+		c.log.Info("request handed back on shutdown", "job", job.Name, "request_id", req.ID)
+		c.carryOut(msg, decision{Action: actNak}, req)
 	case errors.Is(err, errLockBusy):
-		w.log.Info("job still locked elsewhere, retrying later", "job", job.Name, "request_id", req.ID)
-		_ = msg.NakWithDelay(jitter(w.tune.contention, 0.5) + w.tune.contention/2)
+		c.log.Info("job still locked elsewhere, retrying later", "job", job.Name, "request_id", req.ID)
+		c.carryOut(msg, decision{Action: actNak, Delay: jitter(c.tune.contention)}, req)
 	case err != nil:
-		w.log.Warn("taking job lock", "job", job.Name, "request_id", req.ID, "error", err)
-		_ = msg.NakWithDelay(w.backoff(req.Attempt))
+		c.log.Warn("taking job lock", "job", job.Name, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
 	default:
-		w.finish(msg, job, req, outcomes)
+		c.finish(msg, job, req, outcomes)
 	}
 }
 
+// jitter spreads a contention delay over [d, 2d), so that replicas that
+// met on a lock do not meet again.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + retry.Spread(d, 0.5, nil)
+}
+
 // runLocked takes the job's lock, rotates and releases the lock.
-func (w *Worker) runLocked(ctx context.Context, job jobs.Job, req jobs.Request, seq uint64, held *atomic.Pointer[lease]) ([]jobs.Outcome, error) {
-	ls, err := w.acquire(ctx, job.Name, seq)
+func (c *consumer) runLocked(ctx context.Context, job jobs.Job, req jobs.Request, seq uint64, w *work) ([]jobs.Outcome, error) {
+	l, err := c.acquire(ctx, job.Name, seq)
 	if err != nil {
 		return nil, err
 	}
-	held.Store(ls)
+	w.lease.Store(l)
 	defer func() {
-		held.Store(nil)
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.tune.opTimeout)
-		defer cancel()
-		if err := ls.release(rctx); err != nil {
-			w.log.Debug("releasing job lock", "job", job.Name, "error", err)
+		w.lease.Store(nil)
+		if err := l.release(ctx, c.tune.opTimeout); err != nil {
+			c.log.Debug("releasing job lock", "job", job.Name, "error", err)
 		}
 	}()
-	rctx, cancel := context.WithTimeout(ctx, w.tune.runTimeout)
+	rctx, cancel := context.WithTimeout(ctx, c.tune.runTimeout)
 	defer cancel()
 	start := time.Now()
-	outcomes := w.rotate(rctx, job, req)
-	w.metrics.duration.WithLabelValues(job.Name).Observe(time.Since(start).Seconds())
+	outcomes := c.rotate(rctx, job, req)
+	c.metrics.duration.WithLabelValues(job.Name).Observe(time.Since(start).Seconds())
 	return outcomes, nil
 }
 
 // rotate calls the Rotator, turning a panic or an empty answer into a
 // transient internal failure of every connector in play.
-func (w *Worker) rotate(ctx context.Context, job jobs.Job, req jobs.Request) (out []jobs.Outcome) {
+func (c *consumer) rotate(ctx context.Context, job jobs.Job, req jobs.Request) (out []jobs.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			// The panic value may hold anything; log its type and the stack
 			// (function names and addresses), not its text.
-			w.log.Error("rotation panicked", "job", job.Name, "request_id", req.ID,
+			c.log.Error("rotation panicked", "job", job.Name, "request_id", req.ID,
 				"panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 			out = internalFailure(job, req, "rotation panicked")
 		}
 	}()
-	out = w.cfg.Rotator.Rotate(ctx, job, req)
+	out = c.rotator.Rotate(ctx, job, req)
 	if len(out) == 0 {
 		return internalFailure(job, req, "rotation returned no outcome")
 	}
 	return out
+}
+
+// finish stamps the outcomes, publishes them, and only then settles the
+// message.
+func (c *consumer) finish(msg jetstream.Msg, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome) {
+	finalize(outcomes, job, req)
+	if err := c.publishAll(context.WithoutCancel(c.runCtx), outcomes); err != nil {
+		c.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		return
+	}
+	c.carryOut(msg, settle(outcomes, req.Attempt, c.tune.backoff.Delay), req)
+}
+
+// carryOut makes the NATS call a decision asks for.
+func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) {
+	log := c.log.With("job", req.Job, "request_id", req.ID, "attempt", req.Attempt)
+	var err error
+	switch d.Action {
+	case actNak:
+		if d.Delay > 0 {
+			log.Info("rotation not finished, retrying", "retry_in", d.Delay)
+			err = msg.NakWithDelay(d.Delay)
+		} else {
+			err = msg.Nak()
+		}
+	case actTerm:
+		log.Warn("rotation failed", "code", d.Code)
+		err = msg.TermWithReason("failed: " + d.Code)
+	default:
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.tune.opTimeout)
+		defer cancel()
+		err = msg.DoubleAck(ctx)
+		log.Debug("request done")
+	}
+	if err != nil {
+		log.Warn("settling request", "action", d.Action.String(), "error", err)
+	}
+	c.signals.settled.Signal(d)
 }
 
 // internalFailure is a transient failed outcome for every connector in play.
@@ -132,82 +174,4 @@ func inPlay(job jobs.Job, req jobs.Request) []jobs.ConnectorRef {
 		}
 	}
 	return refs
-}
-
-// finish stamps the outcomes, publishes them, and only then settles the
-// message.
-func (w *Worker) finish(msg jetstream.Msg, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome) {
-	finalize(outcomes, job, req)
-	ctx := context.WithoutCancel(w.runCtx)
-	if err := w.publishAll(ctx, outcomes); err != nil {
-		w.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
-		_ = msg.NakWithDelay(w.backoff(req.Attempt))
-		return
-	}
-	w.settle(ctx, msg, job, req, outcomes)
-}
-
-// finalize fills what the worker knows and marks every outcome that will
-// not be retried as final: the last attempt turns a transient failure
-// final.
-func finalize(outcomes []jobs.Outcome, job jobs.Job, req jobs.Request) {
-	last := req.Attempt >= maxAttempts(job)
-	for i := range outcomes {
-		o := &outcomes[i]
-		o.Job = cmp.Or(o.Job, job.Name)
-		o.RequestID = cmp.Or(o.RequestID, req.ID)
-		o.Trigger = cmp.Or(o.Trigger, req.Trigger)
-		if o.Attempt == 0 {
-			o.Attempt = req.Attempt
-		}
-		if !o.Retryable() || last {
-			o.Final = true
-		}
-	}
-}
-
-// settle maps the outcomes to an ack (R7): a retryable failure naks with
-// backoff (or the longest Retry-After, when longer), a final failure
-// terminates, anything else is acked.
-func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome) {
-	var retry, failed bool
-	var wait time.Duration // the longest Retry-After a remote asked for
-	code := ""
-	for _, o := range outcomes {
-		switch {
-		case o.Retryable():
-			retry = true
-			wait = max(wait, o.RetryAfter)
-		case o.Status == jobs.StatusFailed && code == "":
-			failed = true
-			if o.Error != nil {
-				code = o.Error.Code
-			}
-		}
-	}
-	log := w.log.With("job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
-	switch {
-	case retry:
-		d := max(w.backoff(req.Attempt), wait)
-		log.Info("rotation failed transiently, retrying", "retry_in", d)
-		_ = msg.NakWithDelay(d)
-	case failed:
-		log.Warn("rotation failed", "code", code)
-		if err := msg.TermWithReason("failed: " + code); err != nil {
-			log.Warn("terminating request", "error", err)
-		}
-	default:
-		actx, cancel := context.WithTimeout(ctx, w.tune.opTimeout)
-		defer cancel()
-		if err := msg.DoubleAck(actx); err != nil {
-			log.Warn("acking request", "error", err)
-			return
-		}
-		log.Debug("request done")
-	}
-}
-
-// backoff is the nak delay after attempt failed transiently.
-func (w *Worker) backoff(attempt int) time.Duration {
-	return backoff(attempt, w.tune.backoffBase, w.tune.backoffMax)
 }

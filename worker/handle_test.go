@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -18,7 +19,7 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	startWorker(t, connect(t, s), testApp(), rot)
+	w := startWorker(t, connect(t, s), testApp(), rot)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 
 	// A plain NATS client: core publish with a Msg-Id header.
@@ -49,8 +50,8 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 		}
 	}
 	js := newJS(t, nc)
-	eventually(t, "request acked", settled(t, js))
-	kv, err := js.KeyValue(context.Background(), StatusBucket)
+	waitSettled(t, w, "request acked")
+	kv, err := js.KeyValue(context.Background(), contract.StatusBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	startWorker(t, connect(t, s), testApp(), rot)
+	w := startWorker(t, connect(t, s), testApp(), rot)
 	js := newJS(t, nc)
 	first := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
 	second := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
@@ -79,7 +80,7 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	if got := rot.nextCall(t); got.ID != "dup-1" {
 		t.Fatalf("Rotate got %q", got.ID)
 	}
-	eventually(t, "request acked", settled(t, js))
+	waitSettled(t, w, "request acked")
 	rot.noMoreCalls(t)
 }
 
@@ -121,7 +122,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 	if got := rot.nextCall(t); got.ID != "good-1" {
 		t.Fatalf("Rotate got %q, want good-1", got.ID)
 	}
-	eventually(t, "every request settled", settled(t, js))
+	waitSettled(t, w, "every request settled")
 	rot.noMoreCalls(t)
 	for range 2 {
 		if ev, _ := events.next(t); ev.Data.RequestID != "good-1" {
@@ -146,7 +147,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	})
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 5
-	startWorker(t, connect(t, s), app, rot)
+	w := startWorker(t, connect(t, s), app, rot)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "retry-1")
@@ -163,7 +164,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 			t.Errorf("attempt %d: event %+v", want, ev.Data)
 		}
 	}
-	eventually(t, "request acked", settled(t, js))
+	waitSettled(t, w, "request acked")
 	rot.noMoreCalls(t)
 }
 
@@ -177,7 +178,7 @@ func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 	})
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 2
-	startWorker(t, connect(t, s), app, rot)
+	w := startWorker(t, connect(t, s), app, rot)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn2+`"]}`, "last-1")
@@ -188,7 +189,7 @@ func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 	if first.Data.Final || !last.Data.Final || last.Data.Attempt != 2 {
 		t.Errorf("finals = %v, %v (attempt %d); want false, true (2)", first.Data.Final, last.Data.Final, last.Data.Attempt)
 	}
-	eventually(t, "request terminated", settled(t, js))
+	waitSettled(t, w, "request terminated")
 	rot.noMoreCalls(t)
 }
 
@@ -198,7 +199,7 @@ func TestPermanentFailureIsTerminated(t *testing.T) {
 	nc := connect(t, s)
 	permanent := fail(jobs.ClassPermanent, "bundle_expired")
 	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
-	startWorker(t, connect(t, s), testApp(), rot)
+	w := startWorker(t, connect(t, s), testApp(), rot)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "perm-1")
@@ -208,7 +209,7 @@ func TestPermanentFailureIsTerminated(t *testing.T) {
 			t.Errorf("event = %+v", ev.Data)
 		}
 	}
-	eventually(t, "request terminated", settled(t, js))
+	waitSettled(t, w, "request terminated")
 	rot.noMoreCalls(t)
 }
 
@@ -222,7 +223,7 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 		}
 		return succeed(job, req)
 	})
-	startWorker(t, connect(t, s), testApp(), rot)
+	w := startWorker(t, connect(t, s), testApp(), rot)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "panic-1")
@@ -233,7 +234,7 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 	if ev, _ := events.next(t); ev.Data.Status != jobs.StatusSucceeded || ev.Data.Attempt != 2 {
 		t.Errorf("retry outcome = %+v", ev.Data)
 	}
-	eventually(t, "request acked", settled(t, js))
+	waitSettled(t, w, "request acked")
 }
 
 func TestEmptyAnswerIsInternalFailure(t *testing.T) {
@@ -258,29 +259,28 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	busy := newSignal()
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) {
-		w.tune.onLockBusy = func(string) { busy.fire() }
-	})
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.signals.lockBusy.Init(t) })
 	ctx := context.Background()
-	rev, err := w.locks.Create(ctx, jobName, []byte("other-replica seq=1"))
+	rev, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-1")
-	busy.wait(t, "worker saw the lock held")
+	if job := w.signals.lockBusy.WaitOrTimeout(t); job != jobName {
+		t.Fatalf("lock busy for %q, want %s", job, jobName)
+	}
 	rot.noMoreCalls(t)
-	if err := w.locks.Delete(ctx, jobName); err != nil {
+	if err := w.bus().locks.Delete(ctx, jobName); err != nil {
 		t.Fatal(err)
 	}
 	got := rot.nextCall(t)
 	if got.ID != "locked-1" || got.Attempt != 1 {
 		t.Errorf("Rotate got %q attempt %d; want locked-1 attempt 1 (waiting spends no delivery)", got.ID, got.Attempt)
 	}
-	eventually(t, "request acked", settled(t, js))
+	waitSettled(t, w, "request acked")
 	// Released after the run: the lock key is deleted, not ours any more.
-	if e, err := w.locks.Get(ctx, jobName); err == nil {
+	if e, err := w.bus().locks.Get(ctx, jobName); err == nil {
 		t.Errorf("lock still held after the run: %s (rev %d, was %d)", e.Value(), e.Revision(), rev)
 	}
 }
@@ -294,13 +294,13 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 	app.Jobs[0].MaxAttempts = 50
 	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.tune.lockWait = 20 * time.Millisecond })
 	ctx := context.Background()
-	if _, err := w.locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
+	if _, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
 		t.Fatal(err)
 	}
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-2")
 	eventually(t, "request redelivered", func() bool {
-		c, err := js.Consumer(ctx, RequestsStream, ConsumerName)
+		c, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 		if err != nil {
 			return false
 		}
@@ -308,7 +308,7 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 		return err == nil && info.NumRedelivered > 0
 	})
 	rot.noMoreCalls(t)
-	if err := w.locks.Delete(ctx, jobName); err != nil {
+	if err := w.bus().locks.Delete(ctx, jobName); err != nil {
 		t.Fatal(err)
 	}
 	if got := rot.nextCall(t); got.ID != "locked-2" || got.Attempt < 2 {
@@ -337,7 +337,7 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "lost-1")
 	started.wait(t, "rotation started")
 	// Another replica's view: the lock expired and someone took it.
-	if err := w.locks.Purge(context.Background(), jobName); err != nil {
+	if err := w.bus().locks.Purge(context.Background(), jobName); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -352,7 +352,7 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 	if got := rot.nextCall(t); got.Attempt != 2 {
 		t.Errorf("retry attempt %d, want 2", got.Attempt)
 	}
-	eventually(t, "request done", settled(t, js))
+	waitSettled(t, w, "request done")
 }
 
 func TestRetryAfterDelaysTheRetry(t *testing.T) {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -144,13 +147,13 @@ func startWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, m
 
 func newWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mods ...func(*Worker)) *Worker {
 	t.Helper()
-	w, err := New(Config{App: app, Rotator: rot, Conn: nc, ShutdownTimeout: 5 * time.Second})
+	w, err := New(configFor(t, app, rot, nc))
 	if err != nil {
 		t.Fatalf("new worker: %v", err)
 	}
-	w.tune.backoffBase = 10 * time.Millisecond
-	w.tune.backoffMax = 50 * time.Millisecond
+	w.tune.backoff = retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: 0.1}
 	w.tune.lockPoll = 10 * time.Millisecond
+	w.signals.settled.Init(t)
 	w.tune.contention = 20 * time.Millisecond
 	for _, m := range mods {
 		m(w)
@@ -161,6 +164,26 @@ func newWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mod
 		}
 	})
 	return w
+}
+
+// configFor is the worker Config cmd would build from app, its schedules
+// parsed as config.Load parses them.
+func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Config {
+	t.Helper()
+	jj := slices.Clone(app.Jobs)
+	for i, j := range jj {
+		if j.Schedule != "" && j.Next == nil {
+			sched, err := config.ParseSchedule(j.Schedule)
+			if err != nil {
+				t.Fatalf("parsing schedule of %s: %v", j.Name, err)
+			}
+			jj[i].Next = sched
+		}
+	}
+	return Config{
+		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,
+		Jobs: jj, Rotator: rot, Conn: nc, NATS: app.NATS, HTTPListen: app.HTTP.Listen, ShutdownTimeout: 5 * time.Second,
+	}
 }
 
 // eventSink collects outcome events published on subject.
@@ -183,11 +206,11 @@ func sinkEvents(t testing.TB, nc *nats.Conn, subject string) *eventSink {
 }
 
 // next returns the next event and its subject, failing after waitTimeout.
-func (s *eventSink) next(t testing.TB) (Event, string) {
+func (s *eventSink) next(t testing.TB) (contract.Event, string) {
 	t.Helper()
 	select {
 	case m := <-s.ch:
-		var ev Event
+		var ev contract.Event
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Fatalf("decoding event on %s: %v", m.Subject, err)
 		}
@@ -195,7 +218,7 @@ func (s *eventSink) next(t testing.TB) (Event, string) {
 	case <-time.After(waitTimeout):
 		t.Fatal("no outcome event before the deadline")
 	}
-	return Event{}, ""
+	return contract.Event{}, ""
 }
 
 // nextCall returns the next Rotate call, failing after waitTimeout.
@@ -225,11 +248,28 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitSettled waits for the worker's signal that it settled a request for
+// good (ack or term; naks are retries and waited through), then checks the
+// server agrees that nothing is left: a term is not confirmed by the
+// server, so that last check may take a moment.
+func waitSettled(t testing.TB, w *Worker, what string) decision {
+	t.Helper()
+	js := w.bus().js // taken now: the worker may be stopping
+	for {
+		d := w.signals.settled.WaitOrTimeout(t)
+		if d.Action == actNak {
+			continue
+		}
+		eventually(t, what, settled(t, js))
+		return d
+	}
+}
+
 // settled reports whether the request stream is empty and the consumer has
 // nothing pending or unacknowledged.
 func settled(t testing.TB, js jetstream.JetStream) func() bool {
 	return func() bool {
-		st, err := js.Stream(context.Background(), RequestsStream)
+		st, err := js.Stream(context.Background(), contract.RequestsStream)
 		if err != nil {
 			return false
 		}
@@ -237,7 +277,7 @@ func settled(t testing.TB, js jetstream.JetStream) func() bool {
 		if err != nil {
 			return false
 		}
-		ci, err := st.Consumer(context.Background(), ConsumerName)
+		ci, err := st.Consumer(context.Background(), contract.ConsumerName)
 		if err != nil {
 			return false
 		}

@@ -10,23 +10,19 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/startstop"
 )
 
 // HTTPListenOff disables the HTTP server.
 const HTTPListenOff = config.HTTPOff
 
-// Handler serves /metrics, /healthz, /readyz and the status page at /. It
-// works before Start (readiness is then false and the page empty), so that
-// callers can mount it on a server of their own.
-func (w *Worker) Handler() http.Handler { return w.mux }
-
 func (w *Worker) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(w.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(rw, "ok")
 	})
@@ -41,26 +37,54 @@ func (w *Worker) routes() *http.ServeMux {
 	return mux
 }
 
-// startHTTP listens on http.listen unless it is empty or "off".
-func (w *Worker) startHTTP() error {
-	addr := w.app.HTTP.Listen
-	if addr == "" || addr == HTTPListenOff {
+// httpServer is the service that serves the worker's handler on an
+// address. A busy address fails Start at once with the OS's words.
+type httpServer struct {
+	startstop.Base
+	*shared
+	addr string
+	srv  *http.Server
+}
+
+// Start listens on addr unless it is empty or "off".
+func (h *httpServer) Start(ctx context.Context) error {
+	_, ok, stopped := h.StartInit(ctx)
+	if !ok {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
+	if h.addr == "" || h.addr == HTTPListenOff {
+		stopped()
+		return nil
 	}
-	w.httpSrv = &http.Server{Handler: w.mux, ReadHeaderTimeout: 10 * time.Second}
-	w.bg.Add(1)
+	ln, err := net.Listen("tcp", h.addr)
+	if err != nil {
+		stopped()
+		return fmt.Errorf("listening on %s: %w", h.addr, err)
+	}
+	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := h.srv
 	go func() {
-		defer w.bg.Done()
-		if err := w.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			w.log.Error("serving HTTP", "addr", addr, "error", err)
+		defer stopped()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("serving HTTP", "addr", h.addr, "error", err)
 		}
 	}()
-	w.log.Info("http listening", "addr", ln.Addr().String())
+	h.log.Info("http listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// Stop shuts the server down, letting open requests end for up to 5s.
+func (h *httpServer) Stop(ctx context.Context) error {
+	ok, _, done := h.StopInit()
+	if !ok {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := h.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("stopping the HTTP server: %w", err)
+	}
+	return startstop.Wait(ctx, done, "the HTTP server")
 }
 
 // statusRow is one line of the status page.
@@ -94,18 +118,18 @@ func (w *Worker) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		Instance string
 		Ready    bool
 		Rows     []statusRow
-	}{w.app.Instance, w.Ready(), rows}
+	}{w.instance, w.Ready(), rows}
 	if err := statusPage.Execute(rw, data); err != nil {
 		w.log.Debug("writing status page", "error", err)
 	}
 }
 
 func (w *Worker) statusRows(ctx context.Context) ([]statusRow, error) {
-	kv, _ := w.statusKV.Load().(jetstream.KeyValue)
-	if kv == nil {
+	b := w.bus()
+	if b == nil {
 		return nil, nil
 	}
-	entries, err := readStatus(ctx, kv, ">")
+	entries, err := contract.ReadStatus(ctx, b.status, ">")
 	if err != nil {
 		return nil, err
 	}

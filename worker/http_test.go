@@ -14,7 +14,7 @@ import (
 // testutilCount sums the samples of a metric family in the worker's registry.
 func testutilCount(t testing.TB, w *Worker, name string) float64 {
 	t.Helper()
-	families, err := w.cfg.Registry.Gather()
+	families, err := w.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "http-1")
 	rot.nextCall(t)
-	eventually(t, "request settled", settled(t, newJS(t, nc)))
+	waitSettled(t, w, "request settled")
 	eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })
 
 	_, metrics := get(t, srv, "/metrics")
@@ -103,7 +103,7 @@ func TestHTTPListens(t *testing.T) {
 	app := testApp()
 	app.HTTP.Listen = "127.0.0.1:0"
 	w := startWorker(t, connect(t, s), app, newFake(nil))
-	if w.httpSrv == nil {
+	if w.http.srv == nil {
 		t.Fatal("no HTTP server")
 	}
 	if err := w.Stop(context.Background()); err != nil {

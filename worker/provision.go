@@ -5,31 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-)
-
-// Names of the NATS contract. They are fixed; only subjects follow the
-// configured prefix.
-const (
-	RequestsStream = "CERTROTATION_REQUESTS"
-	ResultsStream  = "CERTROTATION_RESULTS"
-	ConsumerName   = "certrotator"
-	StatusBucket   = "certrotation-status"
-	LocksBucket    = "certrotation-locks"
-	WarningsBucket = "certrotation-warnings"
-)
-
-// Retention and timing of the NATS contract.
-const (
-	DuplicateWindow = 10 * time.Minute
-	AckWait         = 30 * time.Second
-	ResultsMaxAge   = 90 * 24 * time.Hour
-	LockTTL         = 30 * time.Second
-	WarningsTTL     = 400 * 24 * time.Hour
 )
 
 // provision creates the streams, the consumer and the buckets, or brings
@@ -37,35 +18,35 @@ const (
 // together all run it. It keeps what an operator may have tuned on
 // existing objects (replicas, placement, size limits) and only enforces the
 // contract's fields.
-func (w *Worker) provision(ctx context.Context) error {
-	js, err := jetstream.New(w.conn.nc)
+func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job) (*bus, error) {
+	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("opening JetStream: %w", err)
+		return nil, fmt.Errorf("opening JetStream: %w", err)
 	}
-	w.js = js
-	if w.requests, err = ensureStream(ctx, js, requestsStreamConfig(w.prefix)); err != nil {
-		return fmt.Errorf("provisioning stream %s: %w", RequestsStream, err)
+	b := &bus{nc: nc, js: js}
+	if b.requests, err = ensureStream(ctx, js, requestsStreamConfig(prefix)); err != nil {
+		return nil, fmt.Errorf("provisioning stream %s: %w", contract.RequestsStream, err)
 	}
-	if w.cons, err = w.requests.CreateOrUpdateConsumer(ctx, consumerConfig(w.app.Jobs)); err != nil {
-		return fmt.Errorf("provisioning consumer %s: %w", ConsumerName, err)
+	if b.cons, err = b.requests.CreateOrUpdateConsumer(ctx, consumerConfig(jj)); err != nil {
+		return nil, fmt.Errorf("provisioning consumer %s: %w", contract.ConsumerName, err)
 	}
-	if _, err = ensureStream(ctx, js, resultsStreamConfig(w.prefix)); err != nil {
-		return fmt.Errorf("provisioning stream %s: %w", ResultsStream, err)
+	if _, err = ensureStream(ctx, js, resultsStreamConfig(prefix)); err != nil {
+		return nil, fmt.Errorf("provisioning stream %s: %w", contract.ResultsStream, err)
 	}
-	if w.status, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
-		Bucket: StatusBucket, Description: "latest outcome per job.connector", History: 1, Storage: jetstream.FileStorage,
+	if b.status, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket: contract.StatusBucket, Description: "latest outcome per job.connector", History: 1, Storage: jetstream.FileStorage,
 	}); err != nil {
-		return fmt.Errorf("provisioning bucket %s: %w", StatusBucket, err)
+		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.StatusBucket, err)
 	}
-	if w.locks, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
-		Bucket: LocksBucket, Description: "per-job rotation locks", History: 1, TTL: LockTTL, Storage: jetstream.FileStorage,
+	if b.locks, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket: contract.LocksBucket, Description: "per-job rotation locks", History: 1, TTL: contract.LockTTL, Storage: jetstream.FileStorage,
 	}); err != nil {
-		return fmt.Errorf("provisioning bucket %s: %w", LocksBucket, err)
+		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.LocksBucket, err)
 	}
-	if w.warnings, err = ensureKV(ctx, js, warningsBucketConfig()); err != nil {
-		return fmt.Errorf("provisioning bucket %s: %w", WarningsBucket, err)
+	if b.warnings, err = ensureKV(ctx, js, warningsBucketConfig()); err != nil {
+		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.WarningsBucket, err)
 	}
-	return nil
+	return b, nil
 }
 
 // ensureStream creates the stream, or updates an existing one's contract
@@ -122,29 +103,29 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, want jetstream.KeyVal
 
 func requestsStreamConfig(prefix string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        RequestsStream,
+		Name:        contract.RequestsStream,
 		Description: "certrotator rotation requests",
 		Subjects:    []string{prefix + ".request.>"},
 		Retention:   jetstream.WorkQueuePolicy,
-		Duplicates:  DuplicateWindow,
+		Duplicates:  contract.DuplicateWindow,
 		Storage:     jetstream.FileStorage,
 	}
 }
 
 func resultsStreamConfig(prefix string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        ResultsStream,
+		Name:        contract.ResultsStream,
 		Description: "certrotator outcome events (CloudEvents)",
 		Subjects:    []string{prefix + ".result.>"},
 		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      ResultsMaxAge,
+		MaxAge:      contract.ResultsMaxAge,
 		Storage:     jetstream.FileStorage,
 	}
 }
 
 func warningsBucketConfig() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket: WarningsBucket, Description: "expiry warnings already published", History: 1, TTL: WarningsTTL, Storage: jetstream.FileStorage,
+		Bucket: contract.WarningsBucket, Description: "expiry warnings already published", History: 1, TTL: contract.WarningsTTL, Storage: jetstream.FileStorage,
 	}
 }
 
@@ -154,10 +135,10 @@ func warningsBucketConfig() jetstream.KeyValueConfig {
 // terminates a job's request itself at that job's own max_attempts.
 func consumerConfig(jj []jobs.Job) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:     ConsumerName,
+		Durable:     contract.ConsumerName,
 		Description: "certrotator workers",
 		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     AckWait,
+		AckWait:     contract.AckWait,
 		MaxDeliver:  maxDeliver(jj),
 	}
 }
@@ -171,12 +152,4 @@ func maxDeliver(jj []jobs.Job) int {
 		n = max(n, maxAttempts(j))
 	}
 	return n
-}
-
-// maxAttempts is the job's max_attempts, defaulted.
-func maxAttempts(j jobs.Job) int {
-	if j.MaxAttempts > 0 {
-		return j.MaxAttempts
-	}
-	return jobs.MaxAttemptsDefault
 }

@@ -14,7 +14,7 @@ func TestWarningsFirstOnce(t *testing.T) {
 	}
 	s := runServer(t, "")
 	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
-	w.cfg.Warnings = &warn
+	w.conn.warnings = &warn
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

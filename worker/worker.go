@@ -1,14 +1,20 @@
-// Package worker is the NATS side of certrotator: it connects to NATS (or
-// embeds a JetStream server), provisions the streams, consumer and KV
-// buckets, consumes rotation requests with bounded concurrency, runs each
-// through a Rotator under a per-job lock, publishes one CloudEvent per
-// outcome, keeps the latest outcome per connector in a KV bucket, turns cron
-// schedules into requests, and serves metrics, health and a status page.
+// Package worker is the NATS side of certrotator. A Worker is a few small
+// services, each owning one loop, started in dependency order and stopped
+// in reverse (package internal/startstop gives them one lifecycle):
 //
-// The ack mapping: a request whose outcomes are all final is acked (after
-// its events are published); one with a transient, non-final failure is
-// nak'd with exponential backoff; a permanently failed or malformed one is
-// terminated. Nothing is acked before its outcome events are published.
+//   - httpServer: /metrics, /healthz, /readyz and the status page;
+//   - natsConn: the NATS connection (or an embedded server) and the
+//     streams, consumer and buckets it provisions (the bus);
+//   - lockKeeper: keeps every request in flight alive (InProgress) and
+//     renews the job leases they hold;
+//   - advisoryListener: answers the requests JetStream gave up on;
+//   - consumer: fetches requests, decodes them, takes the job's lease, runs
+//     the Rotator, publishes the outcomes and settles the message;
+//   - scheduler: turns cron schedules into request messages.
+//
+// What to do with a message after a run is a pure decision (settle.go);
+// the NATS calls that carry it out are separate. Nothing is acked before
+// its outcome events are published.
 package worker
 
 import (
@@ -19,23 +25,23 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/robfig/cron/v3"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Defaults of Config and of the NATS contract.
+// Defaults of Config.
 const (
 	ShutdownTimeoutDefault = config.ShutdownTimeoutDefault
-	ConcurrencyDefault     = config.ConcurrencyDefault
-	SubjectPrefixDefault   = config.SubjectPrefixDefault
+	// RequestConcurrencyDefault is how many requests one worker handles at
+	// once when Config.Concurrency is zero.
+	RequestConcurrencyDefault = config.RequestConcurrencyDefault
+	InstanceDefault           = "certrotator"
 )
 
 // Rotator runs one request for one job and returns one outcome per connector
@@ -47,182 +53,97 @@ type Rotator interface {
 
 var _ Rotator = (*jobs.Rotator)(nil)
 
-// Config configures a Worker.
+// Config is what a Worker needs. cmd builds it from the config file.
 type Config struct {
-	// App is the loaded configuration. Required.
-	App *config.Config
-	// Rotator runs the rotations. When nil, New builds a *jobs.Rotator from
-	// Source and Connector, wired to the warnings bucket through Warnings.
+	// Instance names this replica in events, locks and logs. Defaults to
+	// InstanceDefault.
+	Instance string
+	// SubjectPrefix of every subject. Defaults to contract.SubjectPrefixDefault.
+	SubjectPrefix string
+	// Concurrency is how many requests this worker handles at once.
+	// Defaults to RequestConcurrencyDefault.
+	Concurrency int
+	// Jobs the worker serves, schedules parsed. Requests for other jobs are
+	// answered as bad requests.
+	Jobs []jobs.Job
+	// Rotator runs the rotations. Required.
 	Rotator Rotator
-	// Source and Connector feed the Rotator New builds when Rotator is nil;
-	// they are unused otherwise.
-	Source    jobs.Source
-	Connector jobs.Connector
+	// Warnings, when set, is bound to the warnings bucket at start, so that
+	// a Rotator built before the worker can use it. Defaults to nil.
+	Warnings *Warnings
+	// Conn, when set, is used instead of dialing or embedding; the worker
+	// never closes it. Defaults to nil.
+	Conn *nats.Conn
+	// NATS says how to reach NATS when Conn is nil: nats.url, or an
+	// embedded server on store_dir (and listen). Defaults to an embedded
+	// in-process server on config.StoreDirDefault.
+	NATS config.NATS
+	// HTTPListen is the address of the HTTP server; "" or "off" runs none.
+	HTTPListen string
 	// Logger defaults to a discarding logger.
 	Logger *slog.Logger
 	// NowFunc defaults to time.Now. It stamps events and drives catch-up.
 	NowFunc func() time.Time
-	// ShutdownTimeout is how long Stop lets in-flight rotations finish before
-	// cancelling them. Defaults to ShutdownTimeoutDefault.
+	// ShutdownTimeout is how long Stop lets in-flight rotations finish
+	// before cancelling them. Defaults to ShutdownTimeoutDefault.
 	ShutdownTimeout time.Duration
-	// Registry receives the worker's metrics. Defaults to a new registry.
+	// Registry receives the worker's metrics. Defaults to a new registry
+	// with the Go and process collectors.
 	Registry *prometheus.Registry
-	// Conn, when set, is used instead of dialing nats.url or embedding a
-	// server; the worker never closes it. Defaults to nil.
-	Conn *nats.Conn
-	// Warnings, when set, is bound to the certrotation-warnings bucket by
-	// Start, so that a Rotator built before the worker can use it.
-	// Defaults to nil.
-	Warnings *Warnings
 }
 
 // Worker consumes rotation requests and schedules cron ones. Its methods are
 // safe for concurrent use. Start it once; Stop it once or more.
 type Worker struct {
-	cfg     Config
-	app     *config.Config
-	log     *slog.Logger
-	now     func() time.Time
-	prefix  string
-	conc    int
-	metrics *metrics
-	mux     *http.ServeMux
-	tune    tuning
+	*shared
+	http      *httpServer
+	conn      *natsConn
+	keeper    *lockKeeper
+	advisory  *advisoryListener
+	consumer  *consumer
+	scheduler *scheduler
 
 	mu      sync.Mutex
 	started bool
 	stopped bool
-
-	conn     *connection
-	js       jetstream.JetStream
-	requests jetstream.Stream
-	cons     jetstream.Consumer
-	status   jetstream.KeyValue
-	locks    jetstream.KeyValue
-	warnings jetstream.KeyValue
-	iter     jetstream.MessagesContext
-	cron     *cron.Cron
-	advSub   *nats.Subscription
-	httpSrv  *http.Server
-
-	runCtx    context.Context // parent of in-flight work; cancelled after the shutdown timeout
-	cancelRun context.CancelCauseFunc
-	bgCtx     context.Context // background loops (advisories, lock renewal)
-	cancelBg  context.CancelFunc
-	loopDone  chan struct{}
-	stopC     chan struct{} // closed when Stop begins
-	inflight  sync.WaitGroup
-	bg        sync.WaitGroup
-	bound     atomic.Bool // the consume loop is pulling
-	ready     atomic.Bool // started and not stopping
-	readyConn atomic.Pointer[nats.Conn]
-	statusKV  atomic.Value // jetstream.KeyValue, for the status page
-	stopOnce  sync.Once
-	stopErr   error
 }
-
-// tuning holds the timing knobs; tests shrink them.
-type tuning struct {
-	backoffBase time.Duration // first retry delay
-	backoffMax  time.Duration // retry delay cap
-	keepAlive   time.Duration // InProgress and lock renewal period
-	lockPoll    time.Duration // how often a busy lock is retried
-	lockWait    time.Duration // how long a request waits for a busy lock in-process
-	contention  time.Duration // nak delay once lockWait is exhausted (jittered up to 2x)
-	opTimeout   time.Duration // one NATS round trip (publish, KV, ack)
-	runTimeout  time.Duration // one Rotate call; a hung run fails transiently
-	onLockBusy  func(job string)
-}
-
-func defaultTuning() tuning {
-	return tuning{
-		backoffBase: time.Second,
-		backoffMax:  5 * time.Minute,
-		keepAlive:   10 * time.Second,
-		lockPoll:    time.Second,
-		lockWait:    5 * time.Minute,
-		contention:  2 * time.Second,
-		opTimeout:   10 * time.Second,
-		runTimeout:  10 * time.Minute,
-	}
-}
-
-// errShuttingDown is the cause of the in-flight context's cancellation when
-// Stop runs out of patience.
-var errShuttingDown = errors.New("worker: shutting down")
 
 // New checks cfg and builds a Worker. It starts no goroutine and opens no
 // connection; Start does.
 func New(cfg Config) (*Worker, error) {
-	if cfg.App == nil {
-		return nil, errors.New("worker: config App is required")
-	}
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	if cfg.NowFunc == nil {
-		cfg.NowFunc = time.Now
-	}
 	if cfg.Rotator == nil {
-		if err := cfg.buildRotator(); err != nil {
-			return nil, err
+		return nil, errors.New("worker: config needs a Rotator")
+	}
+	for _, j := range cfg.Jobs {
+		if j.Schedule != "" && j.Next == nil {
+			return nil, fmt.Errorf("worker: job %s has a schedule that was not parsed (config.Load parses it)", j.Name)
 		}
 	}
-	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)
-	ownRegistry := cfg.Registry == nil
-	if ownRegistry {
-		cfg.Registry = prometheus.NewRegistry()
-	}
-	m, err := newMetrics(cfg.Registry)
+	sh, err := newShared(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if ownRegistry {
-		m.registerRuntime()
-	}
-	for _, j := range cfg.App.Jobs {
-		if j.Schedule == "" {
-			continue
-		}
-		if _, err := config.ParseSchedule(j.Schedule); err != nil {
-			return nil, fmt.Errorf("checking job %s: %w", j.Name, err)
-		}
-	}
-	w := &Worker{
-		cfg:     cfg,
-		app:     cfg.App,
-		log:     cfg.Logger.With("component", "worker"),
-		now:     cfg.NowFunc,
-		prefix:  cmp.Or(cfg.App.NATS.SubjectPrefix, SubjectPrefixDefault),
-		conc:    cmp.Or(max(cfg.App.Concurrency, 0), ConcurrencyDefault),
-		metrics: m,
-		tune:    defaultTuning(),
-	}
-	w.mux = w.routes()
+	w := &Worker{shared: sh}
+	w.http = &httpServer{shared: sh, addr: cfg.HTTPListen}
+	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings}
+	w.keeper = &lockKeeper{shared: sh}
+	w.advisory = &advisoryListener{shared: sh}
+	w.consumer = &consumer{shared: sh, rotator: cfg.Rotator, keeper: w.keeper,
+		conc: cmp.Or(max(cfg.Concurrency, 0), RequestConcurrencyDefault), shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)}
+	w.scheduler = &scheduler{shared: sh}
+	sh.mux = w.routes()
 	return w, nil
 }
 
-// buildRotator makes the production Rotator from Source and Connector, its
-// expiry warnings remembered in the worker's bucket.
-func (c *Config) buildRotator() error {
-	if c.Source == nil || c.Connector == nil {
-		return errors.New("worker: config needs a Rotator, or a Source and a Connector")
-	}
-	if c.Warnings == nil {
-		c.Warnings = &Warnings{}
-	}
-	r, err := jobs.New(jobs.Config{
-		Source: c.Source, Connector: c.Connector, Warnings: c.Warnings, NowFunc: c.NowFunc, Logger: c.Logger,
-	})
-	if err != nil {
-		return fmt.Errorf("building the rotator: %w", err)
-	}
-	c.Rotator = r
-	return nil
+// services in start order: HTTP first, so that a busy port fails at once
+// and probes answer while NATS comes up; the scheduler last, so that no
+// request is enqueued before a consumer takes them.
+func (w *Worker) services() []startstop.Service {
+	return []startstop.Service{w.http, w.conn, w.keeper, w.advisory, w.consumer, w.scheduler}
 }
 
-// Start connects (or embeds a server), provisions streams, consumer and
-// buckets, and launches the consume loop, the advisory listener, cron and
-// the HTTP server. It returns once they run, or the first error after
-// undoing what it started. A Worker starts once.
+// Start starts the services in order. It returns once they run, or with the
+// first error after stopping what it started. A Worker starts once.
 func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -230,95 +151,40 @@ func (w *Worker) Start(ctx context.Context) error {
 		return errors.New("worker: already started or stopped")
 	}
 	w.started = true
-	w.runCtx, w.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
-	w.bgCtx, w.cancelBg = context.WithCancel(context.WithoutCancel(ctx))
-	if err := w.start(ctx); err != nil {
-		w.stopErr = w.shutdown(context.WithoutCancel(ctx))
+	if err := startstop.StartAll(ctx, w.services()...); err != nil {
 		w.stopped = true
 		return err
 	}
-	w.readyConn.Store(w.conn.nc)
-	w.statusKV.Store(w.status)
-	w.ready.Store(true)
-	w.log.Info("worker started", "instance", w.app.Instance, "concurrency", w.conc, "subject_prefix", w.prefix)
+	w.log.Info("worker started", "instance", w.instance, "concurrency", w.consumer.conc, "subject_prefix", w.prefix)
 	return nil
 }
 
-func (w *Worker) start(ctx context.Context) error {
-	conn, err := w.connect()
-	if err != nil {
-		return err
+// Stop stops the services in reverse order: the scheduler, then the
+// consumer, which stops taking requests and lets in-flight ones finish for
+// up to ShutdownTimeout (or until ctx ends) before cancelling them (a
+// cancelled request is nak'd, never acked), then the rest. Stop is
+// idempotent, safe before Start, and returns the errors met on the way.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started || w.stopped {
+		w.stopped = true
+		return nil
 	}
-	w.conn = conn
-	if err := w.provision(ctx); err != nil {
-		return err
-	}
-	if w.cfg.Warnings != nil {
-		w.cfg.Warnings.bind(w.warnings)
-	}
-	if err := w.startAdvisories(); err != nil {
-		return err
-	}
-	if err := w.startConsuming(); err != nil {
-		return err
-	}
-	if err := w.startCron(ctx); err != nil {
-		return err
-	}
-	return w.startHTTP()
+	w.stopped = true
+	err := startstop.StopAll(ctx, w.services()...)
+	w.log.Info("worker stopped")
+	return err
 }
 
 // Ready reports whether the worker is connected to NATS and bound to the
 // consumer, and not stopping.
 func (w *Worker) Ready() bool {
-	nc := w.readyConn.Load()
-	return w.ready.Load() && w.bound.Load() && nc != nil && nc.IsConnected()
+	b := w.bus()
+	return b != nil && b.nc.IsConnected() && w.consumer.bound.Load()
 }
 
-// Stop stops taking requests, lets in-flight ones finish for up to
-// ShutdownTimeout (or until ctx ends), then cancels them; a cancelled
-// request is nak'd, never acked. It then stops cron, the HTTP server and
-// the connection it opened. Stop is idempotent, safe before Start, and
-// returns the first error met on the way.
-func (w *Worker) Stop(ctx context.Context) error {
-	w.stopOnce.Do(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if !w.started || w.stopped {
-			w.stopped = true
-			return
-		}
-		w.stopped = true
-		w.stopErr = w.shutdown(ctx)
-		w.log.Info("worker stopped")
-	})
-	return w.stopErr
-}
-
-// shutdown undoes whatever start managed to do, in reverse order. Called
-// with w.mu held; nothing that serves requests takes w.mu.
-func (w *Worker) shutdown(ctx context.Context) error {
-	w.ready.Store(false)
-	var errs []error
-	if w.cron != nil {
-		<-w.cron.Stop().Done() // cron only publishes; its jobs are short
-	}
-	errs = append(errs, w.stopConsuming(ctx))
-	if w.httpSrv != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := w.httpSrv.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
-		}
-		cancel()
-	}
-	if w.advSub != nil {
-		_ = w.advSub.Unsubscribe()
-	}
-	w.cancelBg()
-	w.bg.Wait()
-	if w.conn != nil {
-		errs = append(errs, w.conn.close(10*time.Second))
-	}
-	w.cancelRun(nil)
-	return errors.Join(errs...)
-}
+// Handler serves /metrics, /healthz, /readyz and the status page at /. It
+// works before Start (readiness is then false and the page empty), so that
+// callers can mount it on a server of their own.
+func (w *Worker) Handler() http.Handler { return w.mux }

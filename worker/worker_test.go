@@ -8,27 +8,25 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Config{Rotator: newFake(nil)}); err == nil {
-		t.Error("New without App: no error")
+	if _, err := New(Config{Jobs: []jobs.Job{testJob()}}); err == nil {
+		t.Error("New without Rotator: no error")
 	}
-	if _, err := New(Config{App: testApp()}); err == nil {
-		t.Error("New without Rotator nor Source and Connector: no error")
-	}
-	bad := testJob()
-	bad.Schedule = "61 * * * *"
-	if _, err := New(Config{App: testApp(bad), Rotator: newFake(nil)}); err == nil {
-		t.Error("New with a bad schedule: no error")
+	unparsed := testJob()
+	unparsed.Schedule = "0 3 * * *"
+	if _, err := New(Config{Jobs: []jobs.Job{unparsed}, Rotator: newFake(nil)}); err == nil {
+		t.Error("New with a schedule config did not parse: no error")
 	}
 }
 
 func TestStopBeforeStartAndTwice(t *testing.T) {
 	t.Parallel()
-	w, err := New(Config{App: testApp(), Rotator: newFake(nil)})
+	w, err := New(configFor(t, testApp(), newFake(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,31 +64,31 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 
 	js := newJS(t, nc)
 	ctx := context.Background()
-	req, err := js.Stream(ctx, RequestsStream)
+	req, err := js.Stream(ctx, contract.RequestsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := req.CachedInfo().Config
-	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Duplicates != DuplicateWindow ||
+	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Duplicates != contract.DuplicateWindow ||
 		cfg.Storage != jetstream.FileStorage || cfg.Subjects[0] != "certrotation.request.>" {
 		t.Errorf("requests stream config = %+v", cfg)
 	}
-	cons, err := req.Consumer(ctx, ConsumerName)
+	cons, err := req.Consumer(ctx, contract.ConsumerName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cc := cons.CachedInfo().Config
-	if cc.AckPolicy != jetstream.AckExplicitPolicy || cc.AckWait != AckWait || cc.MaxDeliver != 3 {
+	if cc.AckPolicy != jetstream.AckExplicitPolicy || cc.AckWait != contract.AckWait || cc.MaxDeliver != 3 {
 		t.Errorf("consumer config = %+v", cc)
 	}
-	res, err := js.Stream(ctx, ResultsStream)
+	res, err := js.Stream(ctx, contract.ResultsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc := res.CachedInfo().Config; rc.Retention != jetstream.LimitsPolicy || rc.MaxAge != ResultsMaxAge {
+	if rc := res.CachedInfo().Config; rc.Retention != jetstream.LimitsPolicy || rc.MaxAge != contract.ResultsMaxAge {
 		t.Errorf("results stream config = %+v", rc)
 	}
-	for bucket, ttl := range map[string]time.Duration{StatusBucket: 0, LocksBucket: LockTTL, WarningsBucket: WarningsTTL} {
+	for bucket, ttl := range map[string]time.Duration{contract.StatusBucket: 0, contract.LocksBucket: contract.LockTTL, contract.WarningsBucket: contract.WarningsTTL} {
 		kv, err := js.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatalf("bucket %s: %v", bucket, err)
@@ -146,7 +144,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 	app := testApp()
 	app.NATS.StoreDir = dir
 	rot := newFake(nil)
-	w, err := New(Config{App: app, Rotator: rot})
+	w, err := New(configFor(t, app, rot, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +169,7 @@ func TestEmbeddedServerListens(t *testing.T) {
 	app := testApp()
 	app.NATS.StoreDir = t.TempDir()
 	app.NATS.Listen = "127.0.0.1:0"
-	w, err := New(Config{App: app, Rotator: newFake(nil)})
+	w, err := New(configFor(t, app, newFake(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +220,9 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 			t.Errorf("outcome %s, want succeeded", ev.Data.Status)
 		}
 	}
+	if d := w.signals.settled.WaitOrTimeout(t); d.Action != actAck {
+		t.Errorf("settled with %s, want ack", d.Action)
+	}
 	eventually(t, "request acked", settled(t, js))
 }
 
@@ -238,7 +239,7 @@ func TestStopTimeoutNaksInFlight(t *testing.T) {
 		return fail(jobs.ClassTransient, "canceled")(job, req)
 	})
 	w := newWorker(t, connect(t, s), testApp(), rot)
-	w.cfg.ShutdownTimeout = 50 * time.Millisecond
+	w.consumer.shutdownTimeout = 50 * time.Millisecond
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestStartFailsWithoutServer(t *testing.T) {
 	t.Parallel()
 	app := testApp()
 	app.NATS.URL = "nats://127.0.0.1:1"
-	w, err := New(Config{App: app, Rotator: newFake(nil)})
+	w, err := New(configFor(t, app, newFake(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,26 +304,26 @@ func TestProvisioningKeepsOperatorSettings(t *testing.T) {
 	js := newJS(t, nc)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: ResultsStream, Subjects: []string{"certrotation.result.>"}, MaxAge: time.Hour, MaxBytes: 1 << 20, Storage: jetstream.FileStorage,
+		Name: contract.ResultsStream, Subjects: []string{"certrotation.result.>"}, MaxAge: time.Hour, MaxBytes: 1 << 20, Storage: jetstream.FileStorage,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: LocksBucket, History: 5, MaxBytes: 1 << 20}); err != nil {
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: contract.LocksBucket, History: 5, MaxBytes: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	startWorker(t, connect(t, s), testApp(), newFake(nil))
-	st, err := js.Stream(ctx, ResultsStream)
+	st, err := js.Stream(ctx, contract.ResultsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := st.CachedInfo().Config; c.MaxAge != ResultsMaxAge || c.MaxBytes != 1<<20 {
+	if c := st.CachedInfo().Config; c.MaxAge != contract.ResultsMaxAge || c.MaxBytes != 1<<20 {
 		t.Errorf("results stream max age %s max bytes %d; want the contract's age and the operator's size", c.MaxAge, c.MaxBytes)
 	}
-	kv, err := js.KeyValue(ctx, LocksBucket)
+	kv, err := js.KeyValue(ctx, contract.LocksBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := kv.Status(ctx); err != nil || st.TTL() != LockTTL || st.History() != 1 {
+	if st, err := kv.Status(ctx); err != nil || st.TTL() != contract.LockTTL || st.History() != 1 {
 		t.Errorf("locks bucket not brought to the contract: %v", err)
 	}
 }
@@ -343,25 +344,29 @@ func (nopConnector) Upload(context.Context, string, string, []byte, string) (job
 	return jobs.ConnectorState{}, errors.New("none")
 }
 
-// TestNewBuildsRotator: with Source and Connector instead of a Rotator, the
-// worker runs the real pipeline, its warnings bound to the bucket.
-func TestNewBuildsRotator(t *testing.T) {
+// TestRealRotatorWithWarnings: the worker runs the real pipeline, whose
+// expiry warnings are bound to the worker's bucket at start.
+func TestRealRotatorWithWarnings(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	w, err := New(Config{App: testApp(), Source: nopSource{}, Connector: nopConnector{}, Conn: nc})
+	warn := &Warnings{}
+	rot, err := jobs.New(jobs.Config{Source: nopSource{}, Connector: nopConnector{}, Warnings: warn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.cfg.Rotator.(*jobs.Rotator); !ok || w.cfg.Warnings == nil {
-		t.Fatalf("rotator %T, warnings %v", w.cfg.Rotator, w.cfg.Warnings)
+	cfg := configFor(t, testApp(), rot, nc)
+	cfg.Warnings = warn
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = w.Stop(context.Background()) }()
-	if first, err := w.cfg.Warnings.First(context.Background(), "k"); err != nil || !first {
+	if first, err := warn.First(context.Background(), "k"); err != nil || !first {
 		t.Errorf("warnings not bound: %v %v", first, err)
 	}
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "real-1")

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,60 +13,110 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/startstop"
 )
 
 // embeddedReadyTimeout bounds how long an embedded server may take to accept
 // connections (JetStream recovers its store first).
 const embeddedReadyTimeout = 30 * time.Second
 
-// connection is what Start opened: the NATS connection, and the embedded
-// server when there is one. Only what the worker opened itself is closed by
-// it.
-type connection struct {
+// natsConn is the connection service: it dials nats.url, embeds a
+// JetStream server, or takes the caller's connection, then provisions the
+// streams, consumer and buckets and publishes the bus for the other
+// services. It closes only what it opened.
+type natsConn struct {
+	startstop.Base
+	*shared
+	given    *nats.Conn
+	nats     config.NATS
+	warnings *Warnings
+
 	nc      *nats.Conn
 	srv     *server.Server // nil unless embedded
-	owned   bool           // the worker dialed nc and must close it
 	closedC chan struct{}  // closed when an owned nc is closed
+	release func()         // ends the run Start began
 }
 
-// connect returns the connection to use: cfg.Conn when the caller gave one,
-// a dialed one when nats.url is set, else an embedded server.
-func (w *Worker) connect() (*connection, error) {
-	if w.cfg.Conn != nil {
-		return &connection{nc: w.cfg.Conn}, nil
+// Start connects and provisions. A failure undoes what it did.
+func (c *natsConn) Start(ctx context.Context) error {
+	_, ok, stopped := c.StartInit(ctx)
+	if !ok {
+		return nil
 	}
-	c := &connection{owned: true, closedC: make(chan struct{})}
-	opts, err := connectOptions(w.app, "certrotator/"+w.app.Instance, w.log)
+	if err := c.open(); err != nil {
+		stopped()
+		return err
+	}
+	b, err := provision(ctx, c.nc, c.prefix, c.jobList)
 	if err != nil {
-		return nil, err
+		c.close(c.tune.opTimeout)
+		stopped()
+		return err
 	}
-	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(c.closedC) }))
-	if w.app.NATS.URL != "" {
-		nc, err := nats.Connect(w.app.NATS.URL, opts...)
+	if c.warnings != nil {
+		c.warnings.bind(b.warnings)
+	}
+	c.busPtr.Store(b)
+	// Nothing runs in the background: stopped is called by Stop.
+	c.release = stopped
+	return nil
+}
+
+// Stop closes what Start opened. The services that used the bus have
+// stopped before it (reverse order).
+func (c *natsConn) Stop(ctx context.Context) error {
+	ok, _, _ := c.StopInit()
+	if !ok {
+		return nil
+	}
+	defer c.release()
+	timeout := 10 * time.Second
+	if dl, has := ctx.Deadline(); has {
+		timeout = max(time.Until(dl), 0)
+	}
+	return c.close(timeout)
+}
+
+// open sets nc: the given connection, a dialed one when nats.url is set,
+// else one to a new embedded server.
+func (c *natsConn) open() error {
+	if c.given != nil {
+		c.nc = c.given
+		return nil
+	}
+	c.closedC = make(chan struct{})
+	opts, err := NATSOptions(c.nats, "certrotator/"+c.instance, c.log)
+	if err != nil {
+		return err
+	}
+	closedC := c.closedC
+	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closedC) }))
+	if c.nats.URL != "" {
+		nc, err := nats.Connect(c.nats.URL, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to NATS at %s: %w", w.app.NATS.URL, err)
+			return fmt.Errorf("connecting to NATS at %s: %w", c.nats.URL, err)
 		}
 		c.nc = nc
-		return c, nil
+		return nil
 	}
-	srv, err := startEmbedded(w.app)
+	srv, err := startEmbedded(c.nats, c.instance)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(srv))...)
 	if err != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("connecting to the embedded NATS server: %w", err)
+		return fmt.Errorf("connecting to the embedded NATS server: %w", err)
 	}
 	c.nc, c.srv = nc, srv
-	return c, nil
+	return nil
 }
 
-// connectOptions builds the client options from the nats section: name,
-// endless reconnects, and whichever credentials are set.
-func connectOptions(app *config.Config, name string, log *slog.Logger) ([]nats.Option, error) {
-	n := app.NATS
+// NATSOptions builds the client options from the nats section: name,
+// endless reconnects, and whichever credentials are set. The CLI dials with
+// them too.
+func NATSOptions(n config.NATS, name string, log *slog.Logger) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -100,18 +152,18 @@ func connectOptions(app *config.Config, name string, log *slog.Logger) ([]nats.O
 
 // startEmbedded runs a JetStream-enabled server on nats.store_dir, listening
 // on nats.listen or on no socket at all.
-func startEmbedded(app *config.Config) (*server.Server, error) {
+func startEmbedded(n config.NATS, instance string) (*server.Server, error) {
 	opts := &server.Options{
-		ServerName: serverName(app.Instance),
+		ServerName: serverName(instance),
 		JetStream:  true,
-		StoreDir:   app.NATS.StoreDir,
+		StoreDir:   cmp.Or(n.StoreDir, config.StoreDirDefault),
 		NoSigs:     true,
 		NoLog:      true,
 	}
-	if app.NATS.Listen == "" {
+	if n.Listen == "" {
 		opts.DontListen = true
 	} else {
-		host, port, err := splitListen(app.NATS.Listen)
+		host, port, err := splitListen(n.Listen)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +177,7 @@ func startEmbedded(app *config.Config) (*server.Server, error) {
 	if !srv.ReadyForConnections(embeddedReadyTimeout) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("starting the embedded NATS server on %q: not ready after %s", app.NATS.Listen, embeddedReadyTimeout)
+		return nil, fmt.Errorf("starting the embedded NATS server on %q: not ready after %s", n.Listen, embeddedReadyTimeout)
 	}
 	return srv, nil
 }
@@ -163,9 +215,10 @@ func serverName(instance string) string {
 
 // close drains an owned connection and shuts an embedded server down. The
 // caller has already stopped everything that used the connection.
-func (c *connection) close(timeout time.Duration) error {
+func (c *natsConn) close(timeout time.Duration) error {
+	c.busPtr.Store(nil)
 	var err error
-	if c.owned && c.nc != nil {
+	if c.given == nil && c.nc != nil {
 		if derr := c.nc.Drain(); derr != nil {
 			c.nc.Close()
 		}
@@ -180,5 +233,6 @@ func (c *connection) close(timeout time.Duration) error {
 		c.srv.Shutdown()
 		c.srv.WaitForShutdown()
 	}
+	c.nc = nil
 	return err
 }

@@ -1,0 +1,81 @@
+// Package client speaks certrotator's NATS contract from the outside: it
+// publishes rotation requests, waits for their outcomes, reads the status
+// bucket and the outcome stream. The certrotator CLI uses it; so can a
+// pipeline in another repository that wants to request rotations. It
+// depends on the contract only, never on the worker or the config file.
+package client
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// ErrNoStreams is returned when the server has no certrotator streams yet.
+var ErrNoStreams = contract.ErrNoStreams
+
+// Options configures Dial. The zero value talks to the default prefix.
+type Options struct {
+	// SubjectPrefix of the deployment. Defaults to contract.SubjectPrefixDefault.
+	SubjectPrefix string
+	// Jobs maps a job name to how many connectors it has, so that waiting
+	// for a whole job's outcomes knows when it is done. Defaults to none:
+	// a wait then ends at the first final outcome unless the request names
+	// its connectors.
+	Jobs map[string]int
+	// NATS are extra connection options (credentials, TLS, name).
+	NATS []nats.Option
+}
+
+// Conn is a connection to a certrotator deployment. It is safe for
+// concurrent use. Close it when done.
+type Conn struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	prefix string
+	jobs   map[string]int
+}
+
+// Dial connects to the NATS server at url. ctx bounds the connection attempt.
+func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
+	nopts := append([]nats.Option{nats.Name("certrotator-client")}, opts.NATS...)
+	if dl, ok := ctx.Deadline(); ok {
+		nopts = append(nopts, nats.Timeout(time.Until(dl)))
+	}
+	nc, err := nats.Connect(url, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("opening JetStream: %w", err)
+	}
+	return &Conn{nc: nc, js: js, prefix: cmp.Or(opts.SubjectPrefix, contract.SubjectPrefixDefault), jobs: opts.Jobs}, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() { c.nc.Close() }
+
+// Publish sends req to <prefix>.request.<job> and returns its Nats-Msg-Id:
+// req.ID, or "manual-<uuid>" when empty. An empty Trigger becomes manual.
+// Sending the same id twice within the duplicate window is a no-op.
+func (c *Conn) Publish(ctx context.Context, req jobs.Request) (string, error) {
+	if !jobs.ValidName(req.Job) {
+		return "", fmt.Errorf("publishing request: job %q is not a job name", req.Job)
+	}
+	id := cmp.Or(req.ID, "manual-"+uuid.NewString())
+	req.Trigger = cmp.Or(req.Trigger, jobs.TriggerManual)
+	if _, err := contract.PublishRequest(ctx, c.js, c.prefix, req, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}

@@ -1,0 +1,198 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
+)
+
+const (
+	waitTimeout = testkit.WaitTimeout
+	jobName     = "contoso-api"
+	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
+	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Rotator that succeeds on every connector in play and
+// records each request it runs.
+type recorder struct{ calls chan jobs.Request }
+
+func (r recorder) Rotate(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	r.calls <- req
+	var out []jobs.Outcome
+	for _, c := range job.Connectors {
+		if len(req.Connectors) > 0 && !strings.EqualFold(req.Connectors[0], c.ID) {
+			continue
+		}
+		out = append(out, jobs.Outcome{Tenant: c.Tenant, Connector: c.ID, Status: jobs.StatusSucceeded, Final: true})
+	}
+	return out
+}
+
+func (r recorder) next(t *testing.T) jobs.Request {
+	t.Helper()
+	select {
+	case req := <-r.calls:
+		return req
+	case <-time.After(waitTimeout):
+		t.Fatal("Rotate not called")
+	}
+	return jobs.Request{}
+}
+
+func testJob() jobs.Job {
+	return jobs.Job{Name: jobName, MaxAttempts: 3,
+		Connectors: []jobs.ConnectorRef{{Tenant: "contoso", ID: conn1}, {Tenant: "contoso", ID: conn2}}}
+}
+
+// serve runs a worker over a fresh embedded server and returns the
+// server's URL and the recorder behind the worker.
+func serve(t *testing.T) (string, recorder) {
+	t.Helper()
+	s := testkit.NATS(t, "")
+	rot := recorder{calls: make(chan jobs.Request, 100)}
+	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Conn: testkit.Connect(t, s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	return s.ClientURL(), rot
+}
+
+func dialTest(t *testing.T, url string) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, err := client.Dial(ctx, url, client.Options{Jobs: map[string]int{jobName: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestClientPublishAndWaitThenStatusAndEvents(t *testing.T) {
+	t.Parallel()
+	url, rot := serve(t)
+	c := dialTest(t, url)
+	ctx := context.Background()
+
+	var seen []contract.Event
+	err := c.PublishAndWait(ctx, jobs.Request{Job: jobName, Reason: "test"}, waitTimeout, func(ev contract.Event) error {
+		seen = append(seen, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0].Data.RequestID != seen[1].Data.RequestID {
+		t.Fatalf("%d events: %+v", len(seen), seen)
+	}
+	id := seen[0].Data.RequestID
+	if !strings.HasPrefix(id, "manual-") {
+		t.Fatalf("id %q, %d events", id, len(seen))
+	}
+	if got := rot.next(t); got.ID != id || got.Trigger != jobs.TriggerManual || got.Reason != "test" {
+		t.Errorf("Rotate got %+v", got)
+	}
+
+	status, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(status) != 2 || status[0].Outcome.Connector != conn1 || status[1].Outcome.Connector != conn2 || status[0].Outcome.RequestID != id {
+		t.Errorf("status = %+v", status)
+	}
+
+	var past []contract.Event
+	if err := c.Events(ctx, time.Hour, false, func(ev contract.Event) error { past = append(past, ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(past) != 2 || past[0].Data.RequestID != id {
+		t.Errorf("events = %+v", past)
+	}
+
+	// Follow: sees a new outcome, and returns nil once ctx ends.
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var followed []contract.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Events(fctx, 0, true, func(ev contract.Event) error {
+			followed = append(followed, ev)
+			if len(followed) == 3 {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	if _, err := c.Publish(ctx, jobs.Request{Job: jobName, Connectors: []string{conn1}, ID: "follow-1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Events follow: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("follow did not see the new outcome")
+	}
+	if followed[2].Data.RequestID != "follow-1" {
+		t.Errorf("followed = %+v", followed[2].Data)
+	}
+}
+
+func TestClientWaitsForBadRequest(t *testing.T) {
+	t.Parallel()
+	url, _ := serve(t)
+	c := dialTest(t, url)
+	var got []contract.Event
+	err := c.PublishAndWait(context.Background(), jobs.Request{Job: jobName, Connectors: []string{"no-such"}}, waitTimeout,
+		func(ev contract.Event) error { got = append(got, ev); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Data.Error == nil || got[0].Data.Error.Code != jobs.CodeBadRequest {
+		t.Errorf("events = %+v", got)
+	}
+}
+
+func TestClientWaitTimesOut(t *testing.T) {
+	t.Parallel()
+	c := dialTest(t, testkit.NATS(t, "").ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.Wait(ctx, "nobody", 1, func(contract.Event) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v, want DeadlineExceeded", err)
+	}
+	if status, err := c.Status(context.Background()); err != nil || len(status) != 0 {
+		t.Errorf("Status with no bucket = %v, %v", status, err)
+	}
+}
+
+func TestNoStreamsSaysSo(t *testing.T) {
+	t.Parallel()
+	c := dialTest(t, testkit.NATS(t, "").ClientURL())
+	ctx := context.Background()
+	if _, err := c.Publish(ctx, jobs.Request{Job: jobName}); !errors.Is(err, client.ErrNoStreams) {
+		t.Errorf("Publish without streams = %v, want ErrNoStreams", err)
+	}
+	if err := c.Events(ctx, 0, false, func(contract.Event) error { return nil }); !errors.Is(err, client.ErrNoStreams) {
+		t.Errorf("Events without streams = %v, want ErrNoStreams", err)
+	}
+}

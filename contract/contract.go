@@ -1,0 +1,60 @@
+// Package contract is certrotator's NATS contract as code: the names of its
+// streams, consumer and buckets, its subjects, and the CloudEvent that
+// carries an outcome. The worker serves it and package client speaks it;
+// a program in another repository can import either to talk to certrotator.
+package contract
+
+import "time"
+
+// Names of the NATS contract. They are fixed; only subjects follow the
+// configured prefix.
+const (
+	RequestsStream = "CERTROTATION_REQUESTS"
+	ResultsStream  = "CERTROTATION_RESULTS"
+	ConsumerName   = "certrotator"
+	StatusBucket   = "certrotation-status"
+	LocksBucket    = "certrotation-locks"
+	WarningsBucket = "certrotation-warnings"
+)
+
+// SubjectPrefixDefault is the subject prefix when none is configured.
+const SubjectPrefixDefault = "certrotation"
+
+// Retention and timing of the NATS contract.
+const (
+	DuplicateWindow = 10 * time.Minute
+	AckWait         = 30 * time.Second
+	ResultsMaxAge   = 90 * 24 * time.Hour
+	LockTTL         = 30 * time.Second
+	WarningsTTL     = 400 * 24 * time.Hour
+)
+
+// UnknownJobToken is the job token of the result subject when the job
+// cannot be read from the request subject.
+const UnknownJobToken = "_unknown"
+
+// RequestSubject is <prefix>.request.<job>.
+func RequestSubject(prefix, job string) string { return prefix + ".request." + job }
+
+// ResultSubject is <prefix>.result.<job>.<connector or _>.
+func ResultSubject(prefix, job, connector string) string {
+	return prefix + ".result." + job + "." + ConnectorToken(connector)
+}
+
+// ResultsOf is the wildcard subject of every outcome of job.
+func ResultsOf(prefix, job string) string { return prefix + ".result." + job + ".>" }
+
+// AllResults is the wildcard subject of every outcome.
+func AllResults(prefix string) string { return prefix + ".result.>" }
+
+// StatusKey is the status bucket key <job>.<connector or _>.
+func StatusKey(job, connector string) string { return job + "." + ConnectorToken(connector) }
+
+// ConnectorToken is the connector as a subject token or key part: "_" for
+// an outcome with no connector.
+func ConnectorToken(connector string) string {
+	if connector == "" {
+		return "_"
+	}
+	return connector
+}

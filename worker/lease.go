@@ -1,0 +1,101 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/internal/retry"
+)
+
+// lease is a held job lock: key <job> in the locks bucket, taken by create,
+// kept alive by compare-and-set updates (the lock keeper's), released by a
+// delete that only succeeds while it is still ours.
+type lease struct {
+	kv    jetstream.KeyValue
+	key   string
+	value []byte
+	rev   atomic.Uint64
+}
+
+// acquire takes the job's lock, waiting in-process while another replica
+// holds it: the request keeps its slot and the lock keeper sends InProgress
+// meanwhile, so lock contention does not spend deliveries (max_attempts).
+// After lockWait it gives up with errLockBusy and the caller naks with a
+// short delay, which does spend one delivery.
+func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, error) {
+	b := s.bus()
+	if b == nil {
+		return nil, errNotConnected
+	}
+	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq)}
+	deadline := s.tune.clock.Now().Add(s.tune.lockWait)
+	for announced := false; ; announced = true {
+		rev, err := s.opCreate(ctx, l)
+		if err == nil {
+			l.rev.Store(rev)
+			return l, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("taking lock %s: %w", job, err)
+		}
+		if !announced {
+			s.log.Debug("job locked elsewhere, waiting", "job", job, "holder", s.lockHolder(ctx, job))
+			s.signals.lockBusy.Signal(job)
+		}
+		if !s.tune.clock.Now().Before(deadline) {
+			return nil, errLockBusy
+		}
+		if err := retry.Sleep(ctx, s.tune.clock, retry.Spread(s.tune.lockPoll, 0.5, nil)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *shared) opCreate(ctx context.Context, l *lease) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	return l.kv.Create(ctx, l.key, l.value)
+}
+
+// lockHolder names who holds the job's lock, for logs.
+func (s *shared) lockHolder(ctx context.Context, job string) string {
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	e, err := s.bus().locks.Get(ctx, job)
+	if err != nil {
+		return ""
+	}
+	return string(e.Value())
+}
+
+// renew extends the lease. It returns errLockLost when the lock is no
+// longer ours, or another error when NATS did not answer (the lease may
+// still be alive: the keeper tries again on the next beat).
+func (l *lease) renew(ctx context.Context) error {
+	rev, err := l.kv.Update(ctx, l.key, l.value, l.rev.Load())
+	switch {
+	case err == nil:
+		l.rev.Store(rev)
+		return nil
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound),
+		errors.Is(err, jetstream.ErrKeyExists):
+		return fmt.Errorf("renewing lock %s: %w", l.key, errLockLost)
+	default:
+		return fmt.Errorf("renewing lock %s: %w", l.key, err)
+	}
+}
+
+// release deletes the lock if it is still ours.
+func (l *lease) release(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev.Load())); err != nil {
+		return fmt.Errorf("releasing lock %s: %w", l.key, err)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/retry"
+	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// scheduler is the service that turns cron schedules into request
+// messages. It only enqueues (R11): every tick is a request message,
+// deduplicated across replicas by its Msg-Id, and a consumer runs it. At
+// start it catches up the slot a job missed while no worker ran. It sleeps
+// on the injected clock until the earliest next slot.
+type scheduler struct {
+	startstop.Base
+	*shared
+	next map[string]time.Time // job → its next slot; owned by the loop
+}
+
+// Start catches up missed slots and launches the loop.
+func (s *scheduler) Start(ctx context.Context) error {
+	runCtx, ok, stopped := s.StartInit(ctx)
+	if !ok {
+		return nil
+	}
+	if s.bus() == nil {
+		stopped()
+		return errNotConnected
+	}
+	now := s.tune.clock.Now()
+	s.next = map[string]time.Time{}
+	for _, j := range s.jobList {
+		if j.Next == nil {
+			continue
+		}
+		if err := s.catchUp(ctx, j.Name, j.Next); err != nil {
+			s.log.Warn("catching up missed schedule", "job", j.Name, "error", err)
+		}
+		s.next[j.Name] = j.Next.Next(now)
+	}
+	go func() {
+		defer stopped()
+		s.loop(runCtx)
+	}()
+	return nil
+}
+
+func (s *scheduler) loop(ctx context.Context) {
+	for {
+		wake, ok := s.earliest()
+		if !ok {
+			<-ctx.Done()
+			return
+		}
+		if err := retry.Sleep(ctx, s.tune.clock, wake.Sub(s.tune.clock.Now())); err != nil {
+			return
+		}
+		s.runOnce(ctx, s.tune.clock.Now())
+	}
+}
+
+// earliest is the soonest next slot of any job.
+func (s *scheduler) earliest() (time.Time, bool) {
+	var first time.Time
+	for _, t := range s.next {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// runOnce fires every job whose next slot is due at now and moves it to the
+// slot after now.
+func (s *scheduler) runOnce(ctx context.Context, now time.Time) {
+	for _, j := range s.jobList {
+		slot, ok := s.next[j.Name]
+		if !ok || slot.After(now) {
+			continue
+		}
+		if err := s.fire(ctx, j.Name, slot); err != nil {
+			s.log.Warn("publishing scheduled request", "job", j.Name, "slot", slot, "error", err)
+		}
+		s.next[j.Name] = j.Next.Next(now)
+	}
+}
+
+// fire enqueues the cron request of one slot. Every replica fires it with
+// the same Msg-Id, cron-<job>-<unix seconds of the slot>, so the stream
+// keeps one.
+func (s *scheduler) fire(ctx context.Context, job string, slot time.Time) error {
+	return s.enqueue(ctx, job, "cron-"+job+"-"+strconv.FormatInt(slot.Unix(), 10))
+}
+
+func (s *scheduler) enqueue(ctx context.Context, job, msgID string) error {
+	b := s.bus()
+	if b == nil {
+		return errNotConnected
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	ack, err := contract.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: jobs.TriggerCron}, msgID)
+	if err != nil {
+		return err
+	}
+	s.log.Debug("scheduled request enqueued", "job", job, "msg_id", msgID, "duplicate", ack.Duplicate)
+	return nil
+}
+
+// catchUp enqueues a request when the job's most recent slot passed with no
+// outcome recorded since (or none ever): the worker was down then. The
+// Msg-Id catchup-<job>-<unix of the slot> lets replicas starting together
+// publish it once.
+func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule) error {
+	slot, ok := prevSlot(sched, s.now())
+	if !ok {
+		return nil
+	}
+	b := s.bus()
+	if b == nil {
+		return errNotConnected
+	}
+	entries, err := contract.WatchAll(ctx, b.status, job+".*")
+	if err != nil {
+		return fmt.Errorf("reading status of job %s: %w", job, err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Key(), "._") {
+			continue // a bad request is no rotation
+		}
+		if !e.Created().Before(slot) {
+			return nil
+		}
+	}
+	s.log.Info("schedule missed, catching up", "job", job, "slot", slot)
+	return s.enqueue(ctx, job, "catchup-"+job+"-"+strconv.FormatInt(slot.Unix(), 10))
+}
+
+// prevSlot is the latest firing of sched at or before now. Schedules only
+// offer Next, so it looks back in growing steps of the schedule's period.
+func prevSlot(sched jobs.Schedule, now time.Time) (time.Time, bool) {
+	n1 := sched.Next(now)
+	period := sched.Next(n1).Sub(n1)
+	if n1.IsZero() || period <= 0 {
+		return time.Time{}, false
+	}
+	for back := 2 * period; back <= 4096*period; back *= 2 {
+		s := sched.Next(now.Add(-back))
+		if s.IsZero() || s.After(now) {
+			continue
+		}
+		for range 100000 {
+			n := sched.Next(s)
+			if n.IsZero() || n.After(now) {
+				return s, true
+			}
+			s = n
+		}
+		return time.Time{}, false
+	}
+	return time.Time{}, false
+}
