@@ -99,6 +99,12 @@ func TestParseExample(t *testing.T) {
 		Log:         Log{Level: "info", Format: "json"},
 		Concurrency: 4,
 	}
+	// The parsed schedule is checked by what it does, not by its type.
+	next := c.Jobs[0].Next
+	if next == nil || !next.Next(time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)).Equal(time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)) {
+		t.Errorf("schedule not parsed into Next: %v", next)
+	}
+	c.Jobs[0].Next = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(example.yaml) =\n%+v\nwant\n%+v", c, want)
 	}

@@ -81,7 +81,7 @@ func TestParseScheduleNext(t *testing.T) {
 // @every slots, so their cron Msg-Ids match and the stream keeps one.
 func TestEveryOnGrid(t *testing.T) {
 	t.Parallel()
-	sched := onGrid(mustParse(t, "@every 15m"))
+	sched := onGrid(mustSchedule(t, "@every 15m"))
 	a := sched.Next(time.Date(2026, 11, 25, 10, 1, 7, 0, time.UTC))
 	b := sched.Next(time.Date(2026, 11, 25, 10, 13, 59, 0, time.UTC))
 	want := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
@@ -91,7 +91,16 @@ func TestEveryOnGrid(t *testing.T) {
 	if next := sched.Next(want); !next.Equal(want.Add(15 * time.Minute)) {
 		t.Errorf("Next(%s) = %s, want the following grid point", want, next)
 	}
-	if _, ok := onGrid(mustParse(t, "0 3 * * *")).(gridSchedule); ok {
+	if _, ok := onGrid(mustSchedule(t, "0 3 * * *")).(gridSchedule); ok {
 		t.Error("a cron expression was put on a grid")
 	}
+}
+
+func mustSchedule(t *testing.T, spec string) cron.Schedule {
+	t.Helper()
+	s, err := parseSchedule(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -56,7 +56,7 @@ func TestNewChecksConfig(t *testing.T) {
 		}
 	}
 	r, err := New(Config{Source: src, Connector: c})
-	if err != nil || r.cfg.Concurrency != ConcurrencyDefault || r.cfg.NowFunc == nil || r.log == nil {
+	if err != nil || r.cfg.Concurrency != ConnectorConcurrencyDefault || r.cfg.NowFunc == nil || r.log == nil {
 		t.Errorf("New with defaults = %+v, %v", r, err)
 	}
 }
