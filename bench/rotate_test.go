@@ -81,7 +81,7 @@ func newRig(b *testing.B, n int, latency time.Duration) *rig {
 	if err != nil {
 		b.Fatalf("building graph client: %v", err)
 	}
-	r.rotator, err = jobs.New(jobs.Config{Source: r.source, Connector: r.conn, Concurrency: jobs.ConcurrencyDefault})
+	r.rotator, err = jobs.New(jobs.Config{Source: r.source, Connector: r.conn, Concurrency: jobs.ConnectorConcurrencyDefault})
 	if err != nil {
 		b.Fatalf("building rotator: %v", err)
 	}

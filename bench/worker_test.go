@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -46,7 +47,8 @@ func newLoop(b *testing.B, r *rig) *loop {
 		j.Connectors = []jobs.ConnectorRef{c}
 		app.Jobs = append(app.Jobs, j)
 	}
-	w, err := worker.New(worker.Config{App: app, Rotator: r.rotator})
+	w, err := worker.New(worker.Config{Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,
+		Jobs: app.Jobs, Rotator: r.rotator, NATS: app.NATS, HTTPListen: app.HTTP.Listen})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func newLoop(b *testing.B, r *rig) *loop {
 }
 
 func (l *loop) onEvent(m *nats.Msg) {
-	var ev worker.Event
+	var ev contract.Event
 	if json.Unmarshal(m.Data, &ev) != nil || !ev.Data.Final {
 		return
 	}

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // hang takes a request and holds it until the worker stops.
@@ -48,7 +49,7 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 
 	h := &hang{took: make(chan string, 1)}
 	first := startWorker(t, s, app, h, 200*time.Millisecond)
-	c, err := worker.Dial(context.Background(), app)
+	c, err := client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{app.Jobs[0].Name: len(app.Jobs[0].Connectors)}})
 	if err != nil {
 		t.Fatalf("dialing the embedded server: %v", err)
 	}
@@ -67,7 +68,7 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	}
 
 	startWorker(t, s, app, nil, 0)
-	c, err = worker.Dial(context.Background(), app)
+	c, err = client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{app.Jobs[0].Name: len(app.Jobs[0].Connectors)}})
 	if err != nil {
 		t.Fatalf("dialing the restarted server: %v", err)
 	}
@@ -75,8 +76,8 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
 	found := errors.New("found")
-	var got worker.Event
-	err = c.Events(ctx, time.Hour, true, func(ev worker.Event) error {
+	var got contract.Event
+	err = c.Events(ctx, time.Hour, true, func(ev contract.Event) error {
 		if ev.Data.RequestID == id {
 			got = ev
 			return found

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -51,8 +52,20 @@ func appConfig(instance, url string, j jobs.Job) *config.Config {
 // given, and stops it at the end of the test.
 func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator, shutdown time.Duration) *worker.Worker {
 	t.Helper()
-	w, err := worker.New(worker.Config{App: app, Rotator: rot, Source: s.source, Connector: s.conn,
-		Logger: loggerTo(s.logs), ShutdownTimeout: shutdown})
+	var warnings *worker.Warnings
+	if rot == nil {
+		warnings = &worker.Warnings{}
+		r, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs)})
+		if err != nil {
+			t.Fatalf("building rotator: %v", err)
+		}
+		rot = r
+	}
+	w, err := worker.New(worker.Config{
+		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency, Jobs: app.Jobs,
+		Rotator: rot, Warnings: warnings, NATS: app.NATS, HTTPListen: app.HTTP.Listen,
+		Logger: loggerTo(s.logs), ShutdownTimeout: shutdown,
+	})
 	if err != nil {
 		t.Fatalf("building worker: %v", err)
 	}
@@ -77,7 +90,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 // the events of one request while others arrive in any order.
 type collector struct {
 	mu     sync.Mutex
-	evs    []worker.Event
+	evs    []contract.Event
 	notify chan struct{}
 }
 
@@ -86,7 +99,7 @@ func events(t *testing.T, nc *nats.Conn) *collector {
 	t.Helper()
 	c := &collector{notify: make(chan struct{}, 1)}
 	sub, err := nc.Subscribe("certrotation.result.>", func(m *nats.Msg) {
-		var ev worker.Event
+		var ev contract.Event
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			t.Errorf("event on %s is not a CloudEvent: %v", m.Subject, err)
 			return
@@ -109,10 +122,10 @@ func events(t *testing.T, nc *nats.Conn) *collector {
 	return c
 }
 
-func (c *collector) of(requestID string) []worker.Event {
+func (c *collector) of(requestID string) []contract.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []worker.Event
+	var out []contract.Event
 	for _, ev := range c.evs {
 		if ev.Data.RequestID == requestID {
 			out = append(out, ev)
@@ -123,7 +136,7 @@ func (c *collector) of(requestID string) []worker.Event {
 
 // waitEvents waits until n events of the request id were seen, failing at
 // the deadline, and returns them.
-func waitEvents(t *testing.T, c *collector, requestID string, n int) []worker.Event {
+func waitEvents(t *testing.T, c *collector, requestID string, n int) []contract.Event {
 	t.Helper()
 	deadline := time.After(eventTimeout)
 	for {

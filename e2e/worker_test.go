@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -65,7 +66,7 @@ func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 		t.Error("the second send with the same Msg-Id was not dropped")
 	}
 	js, _ := nc.JetStream()
-	if info, err := js.StreamInfo(worker.RequestsStream); err != nil || info.State.LastSeq != 1 {
+	if info, err := js.StreamInfo(contract.RequestsStream); err != nil || info.State.LastSeq != 1 {
 		t.Errorf("stream state %+v (%v): want one stored request for two sends", info.State, err)
 	}
 	waitEvents(t, ch, "dup-1", 1)
@@ -183,12 +184,12 @@ func waitTick(t *testing.T, fired <-chan string, n int) string {
 func assertNoCopyStored(t *testing.T, nc *nats.Conn, msgID string) {
 	t.Helper()
 	js, _ := nc.JetStream()
-	info, err := js.StreamInfo(worker.RequestsStream)
+	info, err := js.StreamInfo(contract.RequestsStream)
 	if err != nil {
 		t.Fatalf("reading stream info: %v", err)
 	}
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := js.GetMsg(worker.RequestsStream, seq)
+		m, err := js.GetMsg(contract.RequestsStream, seq)
 		if err != nil {
 			continue
 		}

@@ -28,14 +28,14 @@ func cmdCheckSource(e *env, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	src, err := newSource(e.ctx, cfg, newLogger(cfg.Log, io.Discard))
+	st, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
 	}
 	code = exitOK
 	for _, j := range selected {
-		r := checkOne(e, src, j)
+		r := checkOne(e, st.source, j)
 		if r.Verdict == bundle.VerdictReject {
 			code = exitFailed
 		}

@@ -97,7 +97,7 @@ func runDev(e *env, f devFlags) error {
 	}
 	logger := newLogger(config.Log{Level: "info", Format: "text"}, e.stderr)
 	ready := func() { printGuide(e, dir, cfgPath, f, v, bin) }
-	return serveNotify(e.ctx, cfg, sim.Client().Transport, logger, ready)
+	return serve(e.ctx, cfg, wiring{transport: sim.Client().Transport, logger: logger, serve: true}, ready)
 }
 
 // writeDevFiles seeds Vault with a bundle, prepares the next one for the

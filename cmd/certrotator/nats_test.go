@@ -43,7 +43,7 @@ func TestNATSCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, served := make(chan struct{}), make(chan error, 1)
 	go func() {
-		served <- serveNotify(ctx, cfg, nil, newLogger(cfg.Log, io.Discard), func() { close(ready) })
+		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
 	}()
 	select {
 	case <-ready:

@@ -16,7 +16,7 @@ func cmdPlan(e *env, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	p, err := newPipeline(e.ctx, cfg, nil, newLogger(cfg.Log, io.Discard), nil)
+	p, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed

@@ -8,8 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 type rotateFlags struct {
@@ -70,7 +70,7 @@ func requester(e *env) string {
 
 func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int {
 	logger := newLogger(cfg.Log, e.stderr)
-	p, err := newPipeline(e.ctx, cfg, nil, logger, nil)
+	p, err := build(e.ctx, cfg, wiring{logger: logger})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
@@ -83,7 +83,7 @@ func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int
 		if o.Status == jobs.StatusFailed {
 			code = exitFailed
 		}
-		if printJSON(e, worker.NewEvent(cfg.Instance, o, time.Now())) != nil {
+		if printJSON(e, contract.NewEvent(cfg.Instance, o, time.Now())) != nil {
 			return exitFailed
 		}
 	}
@@ -91,7 +91,7 @@ func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int
 }
 
 func rotateRemote(e *env, cfg *config.Config, req jobs.Request, wait time.Duration) int {
-	c, err := worker.Dial(e.ctx, cfg)
+	c, err := dial(e.ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
@@ -107,7 +107,7 @@ func rotateRemote(e *env, cfg *config.Config, req jobs.Request, wait time.Durati
 		return exitOK
 	}
 	failed := false
-	err = c.PublishAndWait(e.ctx, req, wait, func(ev worker.Event) error {
+	err = c.PublishAndWait(e.ctx, req, wait, func(ev contract.Event) error {
 		if ev.Data.Status == jobs.StatusFailed {
 			failed = true
 		}

@@ -7,8 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 func cmdStatus(e *env, args []string) int {
@@ -20,10 +21,14 @@ func cmdStatus(e *env, args []string) int {
 		return code
 	}
 	defer c.Close()
-	outcomes, err := c.Status(e.ctx)
+	entries, err := c.Status(e.ctx)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
+	}
+	outcomes := make([]jobs.Outcome, len(entries))
+	for i, en := range entries {
+		outcomes[i] = en.Outcome
 	}
 	if *asJSON {
 		for _, o := range outcomes {
@@ -67,7 +72,7 @@ func cmdEvents(e *env, args []string) int {
 		return code
 	}
 	defer c.Close()
-	err := c.Events(e.ctx, *since, *follow, func(ev worker.Event) error { return printJSON(e, ev) })
+	err := c.Events(e.ctx, *since, *follow, func(ev contract.Event) error { return printJSON(e, ev) })
 	if err != nil && e.ctx.Err() == nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
@@ -78,7 +83,7 @@ func cmdEvents(e *env, args []string) int {
 // dialFromFlags parses a NATS-only command's flags (it takes no arguments),
 // loads the config and connects to its NATS. On failure the client is nil
 // and code is the exit code.
-func dialFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*worker.Client, int) {
+func dialFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*client.Conn, int) {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, flagError(err)
@@ -90,7 +95,7 @@ func dialFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*work
 	if !ok {
 		return nil, exitUsage
 	}
-	c, err := worker.Dial(e.ctx, cfg)
+	c, err := dial(e.ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return nil, exitFailed

@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
+	"github.com/certrotator/certrotator/worker"
 )
 
 // newLogger builds the process logger from the `log` section.
@@ -84,33 +85,70 @@ func newConnector(cfg *config.Config, transport http.RoundTripper, logger *slog.
 	return c, nil
 }
 
-// pipeline is what the rotating commands share: a Vault source, a Graph
-// client and the rotator over them.
-type pipeline struct {
-	source  *vaultsrc.Client
-	rotator *jobs.Rotator
+// wiring is what differs between the commands that build a stack: the
+// HTTP transport of the Graph client (nil in production: system roots,
+// SSL_CERT_FILE honoured; the demo's trusts its emulator), the logger, and
+// whether the stack will run the worker.
+type wiring struct {
+	transport http.RoundTripper
+	logger    *slog.Logger
+	serve     bool
 }
 
-func newPipeline(ctx context.Context, cfg *config.Config, transport http.RoundTripper, logger *slog.Logger, warnings jobs.Warnings) (*pipeline, error) {
-	src, err := newSource(ctx, cfg, logger)
+// stack is certrotator built from a loaded config: the Vault source, the
+// Graph client, the rotator over them and, when served, the worker. It is
+// the one place where the parts are wired, for `run`, `dev`, `rotate
+// --local`, `plan` and `check-source` alike.
+type stack struct {
+	source  *vaultsrc.Client
+	graph   *connector.Client
+	rotator *jobs.Rotator
+	worker  *worker.Worker // nil unless wiring.serve
+}
+
+// build wires the stack. It logs in to Vault (so a bad token fails here);
+// nothing else touches the network until used.
+func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
+	src, err := newSource(ctx, cfg, w.logger)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := newConnector(cfg, transport, logger)
+	graph, err := newConnector(cfg, w.transport, w.logger)
 	if err != nil {
 		return nil, err
 	}
-	rot, err := jobs.New(jobs.Config{
-		Source:      src,
-		Connector:   conn,
-		Warnings:    warnings,
-		Concurrency: jobs.ConcurrencyDefault,
-		Logger:      logger,
-	})
+	rc := jobs.Config{Source: src, Connector: graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger}
+	var warnings *worker.Warnings
+	if w.serve {
+		// Expiry warnings are remembered in the worker's bucket, so each
+		// threshold is announced once across replicas; one-off commands
+		// have no bucket and announce every time.
+		warnings = &worker.Warnings{}
+		rc.Warnings = warnings
+	}
+	rot, err := jobs.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("building rotator: %w", err)
 	}
-	return &pipeline{source: src, rotator: rot}, nil
+	st := &stack{source: src, graph: graph, rotator: rot}
+	if !w.serve {
+		return st, nil
+	}
+	st.worker, err = worker.New(worker.Config{
+		Instance:      cfg.Instance,
+		SubjectPrefix: cfg.NATS.SubjectPrefix,
+		Concurrency:   cfg.Concurrency,
+		Jobs:          cfg.Jobs,
+		Rotator:       rot,
+		Warnings:      warnings,
+		NATS:          cfg.NATS,
+		HTTPListen:    cfg.HTTP.Listen,
+		Logger:        w.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building worker: %w", err)
+	}
+	return st, nil
 }
 
 // selectJobs returns the named job, or every job when name is empty.
