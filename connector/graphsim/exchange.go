@@ -93,10 +93,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route dispatches on the first path segment: "v1.0"/"beta" is Graph,
-// anything else is a tenant of the authority.
+// /msi/token the managed identity endpoint, anything else is a tenant of
+// the authority.
 func (s *Server) route(x *exchange) {
 	segs := strings.Split(strings.Trim(x.r.URL.Path, "/"), "/")
 	switch {
+	case x.r.URL.Path == managedIdentityPath:
+		s.serveManagedIdentity(x)
 	case isGraphVersion(segs[0]):
 		s.serveGraph(x, segs)
 	case len(segs) >= 2 && segs[0] != "":
