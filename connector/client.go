@@ -74,7 +74,10 @@ type Tenant struct {
 	// SendCertificateChain sends the chain in the assertion's x5c header,
 	// for subject-name/issuer authentication. Defaults to false.
 	SendCertificateChain bool
-	// FederatedTokenFile selects workload identity federation: the file
+	// WorkloadIdentity selects workload identity federation; it needs
+	// FederatedTokenFile. Setting FederatedTokenFile alone implies it.
+	WorkloadIdentity bool
+	// FederatedTokenFile is the workload identity token file: the file
 	// (as AKS projects it, AZURE_FEDERATED_TOKEN_FILE) holds a token Entra
 	// trusts through a federated credential of the app. It is re-read at
 	// every token request, so the kubelet's rotation is picked up.

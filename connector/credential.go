@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // CertificateFunc returns the certificate chain (leaf first) and the RSA
@@ -35,18 +37,52 @@ func CertificateFile(path, password string) CertificateFunc {
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading client certificate: %w", err)
 		}
-		var pw []byte
-		if password != "" {
-			pw = []byte(password)
-		}
-		certs, key, err := azidentity.ParseCertificates(data, pw)
+		certs, key, err := parseCertificate(data, password)
 		if err != nil {
-			// azidentity's parse errors name the format problem, never
-			// the bytes or the password.
-			return nil, nil, fmt.Errorf("parsing client certificate %s (PEM with an unencrypted key, or PKCS#12 with its password): %w", path, err)
+			return nil, nil, fmt.Errorf("parsing client certificate %s: %w", path, err)
 		}
 		return certs, key, nil
 	}
+}
+
+// CertificateFromPKCS12 adapts a source of PKCS#12 bundles (such as the
+// Vault KV bundle vaultsrc reads: the PFX bytes and their password) into
+// a CertificateFunc. fetch is called each time the credential is built.
+func CertificateFromPKCS12(fetch func(ctx context.Context) (pfx []byte, password string, err error)) CertificateFunc {
+	return func(ctx context.Context) ([]*x509.Certificate, crypto.PrivateKey, error) {
+		pfx, password, err := fetch(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		certs, key, err := decodePKCS12(pfx, password)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decoding client certificate bundle: %w", err)
+		}
+		return certs, key, nil
+	}
+}
+
+// parseCertificate reads PEM through azidentity and PKCS#12 with go-pkcs12,
+// which, unlike azidentity, also opens the AES/SHA-256 files that current
+// openssl writes. Neither error holds the bytes or the password.
+func parseCertificate(data []byte, password string) ([]*x509.Certificate, crypto.PrivateKey, error) {
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		certs, key, err := azidentity.ParseCertificates(data, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading PEM (certificate and unencrypted key): %w", err)
+		}
+		return certs, key, nil
+	}
+	return decodePKCS12(data, password)
+}
+
+// decodePKCS12 returns the leaf first, then the rest of the chain.
+func decodePKCS12(pfx []byte, password string) ([]*x509.Certificate, crypto.PrivateKey, error) {
+	key, leaf, chain, err := pkcs12.DecodeChain(pfx, password)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading PKCS#12: %w", err)
+	}
+	return append([]*x509.Certificate{leaf}, chain...), key, nil
 }
 
 // Credential kinds, as named in errors and by Tenant.Kind.
@@ -68,7 +104,7 @@ func (t Tenant) Kind() string {
 	}{
 		{t.ClientSecret != "", KindClientSecret},
 		{t.ClientCertificateFile != "" || t.Certificate != nil, KindClientCertificate},
-		{t.FederatedTokenFile != "", KindWorkloadIdentity},
+		{t.WorkloadIdentity || t.FederatedTokenFile != "", KindWorkloadIdentity},
 		{t.ManagedIdentity, KindManagedIdentity},
 		{t.Credential != nil, KindCustom},
 	} {
@@ -95,6 +131,9 @@ func (t Tenant) validateCredential() error {
 	}
 	if t.SendCertificateChain && kind != KindClientCertificate {
 		errs = append(errs, errors.New("send_certificate_chain applies to a client certificate only"))
+	}
+	if t.WorkloadIdentity && t.FederatedTokenFile == "" {
+		errs = append(errs, errors.New(`workload identity needs the federated token file: set federated_token_file, or run where AZURE_FEDERATED_TOKEN_FILE is set (AKS sets it in pods labelled azure.workload.identity/use: "true")`))
 	}
 	if t.ManagedIdentityClientID != "" && !t.ManagedIdentity {
 		errs = append(errs, errors.New("managed_identity_client_id applies to managed identity only"))

@@ -167,10 +167,16 @@ func TestCertificateFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	pfxFile := h.write(t, "app.pfx", pfx)
+	aes, err := pkcs12.Modern2023.Encode(testKey(), h.leaf, nil, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aesFile := h.write(t, "aes.pfx", aes)
 	sniFile := h.write(t, "sni.pem", append(append(certPEM(h.sniLeaf), certPEM(h.ca)...), keyPEM(t, otherKey())...))
 	for name, ten := range map[string]Tenant{
 		"pem":            {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: pemFile},
 		"pfx":            {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: pfxFile, ClientCertificatePassword: testPassword},
+		"pfx AES":        {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: aesFile, ClientCertificatePassword: testPassword},
 		"domain":         {TenantID: testDomain, ClientID: certClientID, ClientCertificateFile: pemFile},
 		"x5c subject/CA": {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: sniFile, SendCertificateChain: true},
 	} {
@@ -252,6 +258,27 @@ func TestCertificateFuncSeam(t *testing.T) {
 	h.mustGet(t, c)
 	if n := calls.Load(); n != 2 {
 		t.Errorf("CertificateFunc calls after a refresh = %d, want 2", n)
+	}
+
+	// The Vault seam: a PKCS#12 bundle and its password from memory.
+	bundle, err := pkcs12.Modern2023.Encode(testKey(), h.leaf, nil, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault := CertificateFromPKCS12(func(context.Context) ([]byte, string, error) { return bundle, testPassword, nil })
+	c, err = h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID, Certificate: vault}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustGet(t, c)
+	wrongPassword := CertificateFromPKCS12(func(context.Context) ([]byte, string, error) { return bundle, "not-" + testPassword, nil })
+	c, err = h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID, Certificate: wrongPassword}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(t.Context(), testTenantKey, testConnectorID)
+	if f := jobs.AsFailure(err); f == nil || f.Class != jobs.ClassPermanent || f.Code != CodeInvalidCredential || strings.Contains(err.Error(), testPassword) {
+		t.Errorf("Get with a bundle and the wrong password = %v (%+v), want a permanent %s without the password", err, jobs.AsFailure(err), CodeInvalidCredential)
 	}
 
 	failing := func(context.Context) ([]*x509.Certificate, crypto.PrivateKey, error) {
@@ -406,6 +433,7 @@ func TestNewRefusesCredentialMistakes(t *testing.T) {
 	}{
 		{"none", base, "client_secret is empty"},
 		{"two kinds", with(base, func(t *Tenant) { t.ClientSecret, t.FederatedTokenFile = "s3cr3t-value", "/tok" }), "set exactly one credential, not client_secret,workload_identity"},
+		{"workload identity without a file", with(base, func(t *Tenant) { t.WorkloadIdentity = true }), "workload identity needs the federated token file"},
 		{"x5c with a secret", with(base, func(t *Tenant) { t.ClientSecret, t.SendCertificateChain = "s3cr3t-value", true }), "send_certificate_chain applies to a client certificate only"},
 		{"missing certificate file", with(base, func(t *Tenant) { t.ClientCertificateFile = filepath.Join(dir, "nope.pem") }), "reading client certificate: open"},
 		{"not a certificate", with(base, func(t *Tenant) {

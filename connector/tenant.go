@@ -69,7 +69,7 @@ func (t *tenantClient) credential(ctx context.Context) (azcore.TokenCredential, 
 	}
 	cred, err := t.build(ctx)
 	if err != nil {
-		if jobs.AsFailure(err) != nil {
+		if f := (*jobs.Failure)(nil); errors.As(err, &f) {
 			return nil, t.gen, fmt.Errorf("building credential for tenant %s: %w", t.key, err)
 		}
 		return nil, t.gen, jobs.Permanent(CodeInvalidCredential, fmt.Errorf("building credential for tenant %s: %w", t.key, err))
