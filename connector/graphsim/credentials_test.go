@@ -153,7 +153,7 @@ func TestCertificateRefusals(t *testing.T) {
 }
 
 // assertion signs claims with key as alg, naming cert by thumbprint.
-func assertion(t *testing.T, key *rsa.PrivateKey, alg string, header, claims map[string]any) string {
+func assertion(t testing.TB, key *rsa.PrivateKey, alg string, header, claims map[string]any) string {
 	t.Helper()
 	header["alg"], header["typ"] = alg, "JWT"
 	enc := func(v any) string {
