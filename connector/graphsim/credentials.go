@@ -75,9 +75,8 @@ func (s *Server) appLocked(method, tenantID, clientID string) *appCredentials {
 }
 
 // AddDomain makes a verified domain name (such as contoso.onmicrosoft.com)
-// name the tenant, at the authority and in Graph, as Entra does. Give
-// AddTenant an empty client secret to register an app that has no secret.
-// It panics after Start or for an unknown tenant.
+// name the tenant, at the authority and in Graph, as Entra does. It panics
+// after Start or for an unknown tenant.
 func (s *Server) AddDomain(tenantID, domain string) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,7 +92,8 @@ func (s *Server) AddDomain(tenantID, domain string) *Server {
 // AddCertificate registers a certificate credential (its public part, as
 // uploaded to the app registration) for an app added with AddTenant. A
 // client assertion naming it by x5t or x5t#S256 and signed with its key is
-// accepted. It panics after Start.
+// accepted. Give AddTenant an empty secret for an app that has none. It
+// panics after Start.
 func (s *Server) AddCertificate(tenantID, clientID string, cert *x509.Certificate) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
