@@ -223,6 +223,11 @@ func TestCertificateRefusedByEntra(t *testing.T) {
 		t.Error("the private key leaked into the error or the logs")
 	}
 
+	// The file is replaced by the certificate Entra knows (a renewal): the
+	// same Client picks it up at its next token request.
+	h.write(t, "stranger.pem", append(certPEM(h.leaf), keyPEM(t, testKey())...))
+	h.mustGet(t, c)
+
 	// MSAL dates its assertion by the wall clock; Entra's is a day on.
 	later := time.Now().Add(24 * time.Hour)
 	h.clock.Store(&later)

@@ -27,7 +27,8 @@ import (
 // (TokenRequestOptions.Claims would, but it sends a claims challenge to
 // Entra, which means something else), so refresh drops the credential and
 // the next token request builds a new one, whose first GetToken asks Entra
-// (and re-reads a certificate file or calls the CertificateFunc). A
+// (and re-reads a certificate file or calls the CertificateFunc); a failed
+// token request drops the credential the same way. A
 // Credential given in Tenant cannot be rebuilt: it is asked again and
 // expected to refresh on its own.
 type tenantClient struct {
@@ -53,6 +54,10 @@ func (t *tenantClient) token(ctx context.Context) (string, uint64, error) {
 	}
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{t.scope}})
 	if err != nil {
+		// A failed credential caches nothing worth keeping, and the next
+		// build re-reads a certificate file that may have been renewed
+		// since (the one Entra knows no longer being the one in memory).
+		_ = t.refresh(gen) // never fails
 		return "", gen, t.authFailure(err)
 	}
 	return tok.Token, gen, nil
