@@ -334,4 +334,9 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 	if status, _ := get(header, q+"&client_id="+otherClient); status != http.StatusBadRequest {
 		t.Errorf("unknown identity: %d", status)
 	}
+	for _, r := range s.Requests() {
+		if r.Header.Get("X-IDENTITY-HEADER") != "" {
+			t.Errorf("request %s recorded the identity header", r.Path)
+		}
+	}
 }
