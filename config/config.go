@@ -83,6 +83,24 @@ type Tenant struct {
 	WorkloadIdentity      bool
 	AuthorityURL          string // override, e.g. the emulator
 	GraphURL              string // override, e.g. the emulator
+	// ClientCertificatePassword opens a PKCS#12 ClientCertificateFile: key
+	// client_certificate_password (use ${VAR} for the environment) or the
+	// content of client_certificate_password_file. Empty for PEM.
+	ClientCertificatePassword     string `json:"-"`
+	ClientCertificatePasswordFile string
+	// SendCertificateChain (send_certificate_chain) sends x5c, for
+	// subject-name/issuer authentication.
+	SendCertificateChain bool
+	// FederatedTokenFile is the workload identity token file: key
+	// federated_token_file, else $AZURE_FEDERATED_TOKEN_FILE.
+	FederatedTokenFile string
+	// ManagedIdentity (managed_identity) uses the host's managed identity;
+	// ManagedIdentityClientID picks a user-assigned one, "" the system's.
+	ManagedIdentity         bool
+	ManagedIdentityClientID string
+	// CAFile (ca_file) is a PEM bundle trusted, in addition to the system
+	// roots, for this tenant's token and Graph calls.
+	CAFile string
 }
 
 // HTTP is the `http` section.

@@ -47,7 +47,11 @@ func (t Tenant) LogValue() slog.Value {
 		slog.String("client_secret", redacted(t.ClientSecret)),
 		slog.String("client_secret_file", t.ClientSecretFile),
 		slog.String("client_certificate_file", t.ClientCertificateFile),
+		slog.String("client_certificate_password", redacted(t.ClientCertificatePassword)),
 		slog.Bool("workload_identity", t.WorkloadIdentity),
+		slog.String("federated_token_file", t.FederatedTokenFile),
+		slog.Bool("managed_identity", t.ManagedIdentity),
+		slog.String("ca_file", t.CAFile),
 		slog.String("authority_url", t.AuthorityURL),
 		slog.String("graph_url", t.GraphURL),
 	)

@@ -25,7 +25,7 @@ func (c *Client) attempt(ctx context.Context, r *request, st *callState) attempt
 		res.err, res.verdict = jobs.Permanent("invalid_request", err), verdictDone
 		return res
 	}
-	resp, err := c.http.Do(req)
+	resp, err := r.tenant.http.Do(req)
 	if err != nil {
 		return transportResult(ctx, res, r, err, notSent(err))
 	}

@@ -59,9 +59,40 @@ type Tenant struct {
 	// GraphURL overrides the cloud's Graph root, e.g.
 	// https://graph.microsoft.com. It must be https. Defaults to the cloud's.
 	GraphURL string
-	// Credential, when set, is used instead of ClientSecret (certificate or
-	// workload identity credentials). Defaults to a client secret credential.
+	// Credential, when set, is used as is: a credential of the caller's
+	// own making. Defaults to the one kind set below or ClientSecret.
 	Credential azcore.TokenCredential `json:"-"`
+	// ClientCertificateFile is a PEM (certificate and unencrypted key) or
+	// PKCS#12 file the app authenticates with, re-read whenever the
+	// credential is rebuilt. The key must be RSA (Entra's rule).
+	ClientCertificateFile string
+	// ClientCertificatePassword opens a PKCS#12 ClientCertificateFile.
+	ClientCertificatePassword string `json:"-"`
+	// Certificate supplies the certificate from elsewhere (a bundle in
+	// Vault KV); see CertificateFunc.
+	Certificate CertificateFunc `json:"-"`
+	// SendCertificateChain sends the chain in the assertion's x5c header,
+	// for subject-name/issuer authentication. Defaults to false.
+	SendCertificateChain bool
+	// WorkloadIdentity selects workload identity federation; it needs
+	// FederatedTokenFile. Setting FederatedTokenFile alone implies it.
+	WorkloadIdentity bool
+	// FederatedTokenFile is the workload identity token file: the file
+	// (as AKS projects it, AZURE_FEDERATED_TOKEN_FILE) holds a token Entra
+	// trusts through a federated credential of the app. It is re-read at
+	// every token request, so the kubelet's rotation is picked up.
+	FederatedTokenFile string
+	// ManagedIdentity selects the managed identity of the host (IMDS, App
+	// Service and the other hosts azidentity detects); ClientID is then
+	// unused. ManagedIdentityClientID picks a user-assigned identity;
+	// empty means the system-assigned one.
+	ManagedIdentity         bool
+	ManagedIdentityClientID string
+	// CAFile is a PEM bundle of CAs trusted, in addition to the roots the
+	// transport trusts, for this tenant's token and Graph calls (an
+	// emulator, a TLS-inspecting proxy). It needs Config.Transport to be
+	// an *http.Transport (the default is). Defaults to none.
+	CAFile string
 }
 
 // LogValue keeps the secret out of logs.
@@ -91,7 +122,7 @@ func (t Tenant) endpoints() (endpoints, error) {
 	name := strings.ToLower(cmp.Or(t.Cloud, CloudGlobal))
 	ep, ok := clouds[name]
 	if !ok {
-		return endpoints{}, fmt.Errorf("cloud %q: want %q or %q", t.Cloud, CloudGlobal, CloudChina)
+		return endpoints{}, cloudError(t.Cloud)
 	}
 	if t.AuthorityURL != "" {
 		if err := checkHTTPS(t.AuthorityURL); err != nil {
@@ -215,11 +246,6 @@ func validateTenant(t Tenant) error {
 	if t.TenantID == "" {
 		errs = append(errs, errors.New("tenant_id is empty"))
 	}
-	if t.ClientID == "" && t.Credential == nil {
-		errs = append(errs, errors.New("client_id is empty"))
-	}
-	if t.ClientSecret == "" && t.Credential == nil {
-		errs = append(errs, errors.New("client_secret is empty"))
-	}
+	errs = append(errs, t.validateCredential())
 	return errors.Join(errs...)
 }

@@ -79,9 +79,10 @@ func TestClientRejectsBeforeCalling(t *testing.T) {
 
 func TestTenantHidesSecret(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Tenants: map[string]Tenant{"contoso": {TenantID: "t", ClientID: "c", ClientSecret: "s3cr3t-value"}}}
+	cfg := Config{Tenants: map[string]Tenant{"contoso": {TenantID: "t", ClientID: "c", ClientSecret: "s3cr3t-value"},
+		"fabrikam": {TenantID: "t", ClientID: "c", ClientCertificateFile: "/etc/app.pfx", ClientCertificatePassword: "s3cr3t-value"}}}
 	var logs strings.Builder
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("tenant", "tenant", cfg.Tenants["contoso"])
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("tenant", "tenant", cfg.Tenants["contoso"], "other", cfg.Tenants["fabrikam"])
 	out := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, logs.String())
 	if strings.Contains(out, "s3cr3t-value") {
 		t.Errorf("the secret appears in %s", out)

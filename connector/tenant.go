@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -20,52 +19,79 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// tenantClient holds one tenant's credential. azidentity caches the token
-// inside the credential and refreshes it before it expires, so the
-// credential is the token cache. A 401 from Graph means the cached token
-// is no good although it has not expired (revoked, signing keys rolled):
-// azcore offers no way to bypass the cache (TokenRequestOptions.Claims
-// would, but it sends a claims challenge to Entra, which means something
-// else), so refresh drops the credential and builds a new one, whose first
-// GetToken asks Entra. A Credential given in Tenant cannot be rebuilt: it is
-// asked again and expected to refresh on its own.
+// tenantClient holds one tenant's credential and HTTP client. azidentity
+// caches the token inside the credential and refreshes it before it
+// expires, so the credential is the token cache. A 401 from Graph means the
+// cached token is no good although it has not expired (revoked, signing
+// keys rolled): azcore offers no way to bypass the cache
+// (TokenRequestOptions.Claims would, but it sends a claims challenge to
+// Entra, which means something else), so refresh drops the credential and
+// the next token request builds a new one, whose first GetToken asks Entra
+// (and re-reads a certificate file or calls the CertificateFunc); a failed
+// token request drops the credential the same way. A
+// Credential given in Tenant cannot be rebuilt: it is asked again and
+// expected to refresh on its own.
 type tenantClient struct {
 	key      string
 	graphURL string // no trailing slash
 	scope    string
-	secret   string // for redacting token errors; never printed
-	build    func() (azcore.TokenCredential, error)
+	secrets  []string // for redacting token errors; never printed
+	http     *http.Client
+	build    func(context.Context) (azcore.TokenCredential, error)
+	// rebuildable is false for a Credential given in Tenant.
+	rebuildable bool
 
 	mu   sync.Mutex
-	cred azcore.TokenCredential
-	gen  uint64 // bumped at every rebuild
+	cred azcore.TokenCredential // nil until built, and after refresh
+	gen  uint64                 // bumped at every refresh
 }
 
 // token returns a bearer token and the credential generation it came from.
 func (t *tenantClient) token(ctx context.Context) (string, uint64, error) {
-	t.mu.Lock()
-	cred, gen := t.cred, t.gen
-	t.mu.Unlock()
+	cred, gen, err := t.credential(ctx)
+	if err != nil {
+		return "", gen, err
+	}
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{t.scope}})
 	if err != nil {
+		// A failed credential caches nothing worth keeping, and the next
+		// build re-reads a certificate file that may have been renewed
+		// since (the one Entra knows no longer being the one in memory).
+		_ = t.refresh(gen) // never fails
 		return "", gen, t.authFailure(err)
 	}
 	return tok.Token, gen, nil
 }
 
-// refresh rebuilds the credential unless another call already did since
+// credential returns the current credential, building it first when there
+// is none. The lock is held while building so that concurrent calls build
+// once.
+func (t *tenantClient) credential(ctx context.Context) (azcore.TokenCredential, uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cred != nil {
+		return t.cred, t.gen, nil
+	}
+	cred, err := t.build(ctx)
+	if err != nil {
+		if f := (*jobs.Failure)(nil); errors.As(err, &f) {
+			return nil, t.gen, fmt.Errorf("building credential for tenant %s: %w", t.key, err)
+		}
+		return nil, t.gen, jobs.Permanent(CodeInvalidCredential, fmt.Errorf("building credential for tenant %s: %w", t.key, err))
+	}
+	t.cred = cred
+	return cred, t.gen, nil
+}
+
+// refresh drops the credential unless another call already did since
 // generation gen was handed out, so that a burst of 401s rebuilds once.
 func (t *tenantClient) refresh(gen uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.gen != gen || t.build == nil {
+	if t.gen != gen || !t.rebuildable {
 		return nil
 	}
-	cred, err := t.build()
-	if err != nil {
-		return jobs.Permanent("invalid_tenant", err)
-	}
-	t.cred = cred
+	t.cred = nil
 	t.gen++
 	return nil
 }
@@ -88,7 +114,7 @@ func (t *tenantClient) authFailure(err error) error {
 	ae := &AuthError{Tenant: t.key, Code: CodeTokenUnavailable, err: err}
 	var afe *azidentity.AuthenticationFailedError
 	if !errors.As(err, &afe) || afe.RawResponse == nil {
-		ae.Description = redact(oneLine(err.Error()), []string{t.secret})
+		ae.Description = redact(oneLine(err.Error()), t.secrets)
 		return &jobs.Failure{Class: jobs.ClassTransient, Code: ae.Code, Err: ae}
 	}
 	ae.Status = afe.RawResponse.StatusCode
@@ -96,7 +122,7 @@ func (t *tenantClient) authFailure(err error) error {
 		var tb tokenErrorBody
 		if json.Unmarshal(body, &tb) == nil {
 			ae.OAuthError = tb.Error
-			ae.Description = redact(oneLine(tb.Description), []string{t.secret})
+			ae.Description = redact(oneLine(tb.Description), t.secrets)
 			ae.CorrelationID = tb.CorrelationID
 			ae.Code = cmp.Or(aadstsCode.FindString(tb.Description), tb.Error, CodeTokenUnavailable)
 		}
@@ -113,32 +139,37 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// newTenantClient validates t and builds its credential once.
+// newTenantClient resolves t's endpoints and HTTP client and, unless its
+// certificate comes from a CertificateFunc (which may do network I/O),
+// builds its credential once so that a bad file or id fails at New.
 func newTenantClient(key string, t Tenant, hc *http.Client) (*tenantClient, error) {
 	ep, err := t.endpoints()
 	if err != nil {
 		return nil, err
 	}
-	tc := &tenantClient{key: key, graphURL: ep.graph, scope: ep.graph + "/.default", secret: t.ClientSecret}
-	if t.Credential != nil {
-		tc.cred = t.Credential
+	if t.CAFile != "" {
+		if hc, err = withCAFile(hc, t.CAFile); err != nil {
+			return nil, err
+		}
+	}
+	tc := &tenantClient{key: key, graphURL: ep.graph, scope: ep.graph + "/.default", http: hc,
+		secrets: []string{t.ClientSecret, t.ClientCertificatePassword}, build: t.credentialBuilder(ep, hc),
+		rebuildable: t.Credential == nil}
+	if t.Certificate != nil {
 		return tc, nil
 	}
-	opts := &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: ep.authority},
-			Transport: hc,
-			// The Graph call's loop retries token failures with its own
-			// backoff and injected sleep; azcore must not retry underneath.
-			Retry: policy.RetryOptions{MaxRetries: -1},
-		},
-		DisableInstanceDiscovery: ep.customAuthority,
-	}
-	tc.build = func() (azcore.TokenCredential, error) {
-		return azidentity.NewClientSecretCredential(t.TenantID, t.ClientID, t.ClientSecret, opts)
-	}
-	if tc.cred, err = tc.build(); err != nil {
+	if tc.cred, err = tc.build(context.Background()); err != nil {
 		return nil, fmt.Errorf("building credential: %w", err)
 	}
 	return tc, nil
+}
+
+// cloudError refuses a cloud by name; the US Government clouds get their
+// own words, because users will try them and Graph cannot serve them.
+func cloudError(name string) error {
+	switch strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(name)) {
+	case "usgov", "usgovernment", "usgovernmentl4", "usgovernmentl5", "dod", "gcchigh", "azureusgovernment":
+		return fmt.Errorf("cloud %q: US Government clouds are not supported: Microsoft Graph's uploadClientCertificate for API connectors is available in the global and China clouds only", name)
+	}
+	return fmt.Errorf("cloud %q: want %q or %q", name, CloudGlobal, CloudChina)
 }

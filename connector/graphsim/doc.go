@@ -1,7 +1,21 @@
 // Package graphsim is an HTTPS emulator of the two Microsoft services
 // certrotator talks to: the Entra ID v2 token endpoint (client credentials)
 // and the Microsoft Graph API-connector endpoints
-// (/v1.0/identity/apiConnectors, uploadClientCertificate, PATCH).
+// (/v1.0/identity/apiConnectors, uploadClientCertificate, PATCH), plus the
+// App Service managed identity endpoint.
+//
+// The token endpoint takes a client secret or a client assertion, and
+// checks assertions as Entra does: the RS256/PS256 signature against a
+// certificate registered with AddCertificate and named by x5t or x5t#S256,
+// or against an x5c chain under AddTrustedSubject (subject-name/issuer);
+// aud is the tenant's token endpoint; iss and sub are the client id; exp
+// and nbf against the injected clock. A federated token (workload identity)
+// must come from an issuer of AddFederatedCredential, signed by a key given
+// with AddIssuerKey, with a registered audience and subject. Refusals carry
+// Entra's codes (AADSTS700027, 700024, 700023, 700021, 700211-700213) and
+// never echo the assertion. AddDomain names a tenant by a verified domain;
+// AddManagedIdentity and ManagedIdentityEndpoint stand in for App Service's
+// IDENTITY_ENDPOINT and IDENTITY_HEADER.
 //
 // It is a real HTTP server, not a mock: tests, benchmarks and the local demo
 // point the real Graph client (and azidentity) at URL(), which serves both

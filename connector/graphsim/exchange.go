@@ -10,7 +10,8 @@ import (
 )
 
 // Request is one request the emulator answered, as Requests reports it.
-// Bodies are never recorded; neither is the Authorization header.
+// Bodies are never recorded; neither are the Authorization and
+// X-IDENTITY-HEADER headers.
 type Request struct {
 	Method          string
 	Path            string
@@ -79,6 +80,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Date", x.now.UTC().Format(http.TimeFormat))
 	hdr := r.Header.Clone()
 	hdr.Del("Authorization")
+	hdr.Del("X-IDENTITY-HEADER") // the managed identity endpoint's secret
 	x.rec = Request{Method: r.Method, Path: r.URL.Path, ClientRequestID: sent, Header: hdr}
 
 	s.route(x)
@@ -93,10 +95,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route dispatches on the first path segment: "v1.0"/"beta" is Graph,
-// anything else is a tenant of the authority.
+// /msi/token the managed identity endpoint, anything else is a tenant of
+// the authority.
 func (s *Server) route(x *exchange) {
 	segs := strings.Split(strings.Trim(x.r.URL.Path, "/"), "/")
 	switch {
+	case x.r.URL.Path == managedIdentityPath:
+		s.serveManagedIdentity(x)
 	case isGraphVersion(segs[0]):
 		s.serveGraph(x, segs)
 	case len(segs) >= 2 && segs[0] != "":

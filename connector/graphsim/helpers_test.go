@@ -202,7 +202,7 @@ type testCert struct {
 	key  crypto.Signer
 }
 
-func newCert(t *testing.T, cn string, key crypto.Signer, notBefore, notAfter time.Time, issuer *testCert) testCert {
+func newCert(t testing.TB, cn string, key crypto.Signer, notBefore, notAfter time.Time, issuer *testCert) testCert {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),

@@ -26,6 +26,7 @@ type Server struct {
 	requests []Request
 	faults   faultState
 	latency  time.Duration
+	creds    credentialState
 
 	started bool
 	ts      *httptest.Server

@@ -34,6 +34,8 @@ type tenant struct {
 	clients    map[string]string // client id -> secret
 	connectors []*connector
 	limit      rateLimit
+	// creds maps a client id to its certificates and federated credentials.
+	creds map[string]*appCredentials
 }
 
 func (t *tenant) connector(id string) *connector {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -78,8 +79,9 @@ func (s *Server) openIDConfiguration(x *exchange, name string, t *tenant) {
 	})
 }
 
-// issueToken is the client-credentials grant with a client secret, checked
-// in Entra's order: method, tenant, grant type, client, secret, scope.
+// issueToken is the client-credentials grant with a client secret or a
+// client assertion, checked in Entra's order: method, tenant, grant type,
+// client, credential, scope.
 func (s *Server) issueToken(x *exchange, name string, t *tenant) {
 	if x.r.Method != http.MethodPost {
 		x.entraError(s.url, http.StatusBadRequest, "invalid_request", 900561,
@@ -95,14 +97,10 @@ func (s *Server) issueToken(x *exchange, name string, t *tenant) {
 		return
 	}
 	f := x.r.PostForm
-	if !s.checkGrant(x, f.Get("grant_type")) || !s.checkClient(x, t, f.Get("client_id"), f.Get("client_secret")) ||
-		!s.checkScope(x, t, f.Get("scope")) {
+	if !s.checkGrant(x, f.Get("grant_type")) || !s.checkClient(x, t, f) || !s.checkScope(x, t, f.Get("scope")) {
 		return
 	}
-	s.mu.Lock()
-	access := newAccessToken()
-	s.tokens[access] = &token{tenant: t, expires: time.Now().Add(tokenLifetime)}
-	s.mu.Unlock()
+	access := s.mintToken(t)
 	x.w.Header().Set("Cache-Control", "no-store, no-cache")
 	x.w.Header().Set("Pragma", "no-cache")
 	x.writeJSON(http.StatusOK, "application/json; charset=utf-8", map[string]any{
@@ -126,7 +124,18 @@ func (s *Server) checkGrant(x *exchange, grant string) bool {
 	return false
 }
 
-func (s *Server) checkClient(x *exchange, t *tenant, clientID, secret string) bool {
+// mintToken records a new access token for t, valid by the wall clock.
+func (s *Server) mintToken(t *tenant) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	access := newAccessToken()
+	s.tokens[access] = &token{tenant: t, expires: time.Now().Add(tokenLifetime)}
+	return access
+}
+
+// checkClient authenticates the app with its secret or a client assertion.
+func (s *Server) checkClient(x *exchange, t *tenant, f url.Values) bool {
+	clientID, secret, assertion := f.Get("client_id"), f.Get("client_secret"), f.Get("client_assertion")
 	if clientID == "" {
 		x.entraError(s.url, http.StatusBadRequest, "invalid_request", 900144, missingParam("client_id"))
 		return false
@@ -135,6 +144,8 @@ func (s *Server) checkClient(x *exchange, t *tenant, clientID, secret string) bo
 	want, ok := t.clients[clientID]
 	s.mu.Unlock()
 	switch {
+	case ok && secret == "" && assertion != "":
+		return s.checkAssertion(x, t, clientID, f.Get("client_assertion_type"), assertion)
 	case !ok:
 		x.entraError(s.url, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf(
 			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
@@ -142,7 +153,7 @@ func (s *Server) checkClient(x *exchange, t *tenant, clientID, secret string) bo
 	case secret == "":
 		x.entraError(s.url, http.StatusUnauthorized, "invalid_client", 7000218,
 			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1:
+	case want == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1:
 		x.entraError(s.url, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf(
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.",
 			clientID))
