@@ -52,6 +52,7 @@ test: vault lint
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./bundle
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseJWT$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./connector/graphsim
 
 # bench runs the end-to-end benchmarks (real Vault, graphsim, NATS). A fixed
 # iteration count keeps the asynchronous throughput benchmark bounded.

@@ -97,7 +97,7 @@ func runDev(e *env, f devFlags) error {
 	}
 	logger := newLogger(config.Log{Level: "info", Format: "text"}, e.stderr)
 	ready := func() { printGuide(e, dir, cfgPath, f, v, bin) }
-	return serve(e.ctx, cfg, wiring{transport: sim.Client().Transport, logger: logger, serve: true}, ready)
+	return serve(e.ctx, cfg, wiring{logger: logger, serve: true}, ready)
 }
 
 // writeDevFiles seeds Vault with a bundle, prepares the next one for the
@@ -166,6 +166,7 @@ tenants:
     client_secret_file: %[1]s/graph-client-secret
     authority_url: %[6]s
     graph_url: %[6]s
+    ca_file: %[1]s/graphsim-ca.pem   # the emulator's CA; also for a TLS-inspecting proxy
 jobs:
   - name: %[7]s
     source: {mount: secret, path: %[8]s}
@@ -201,6 +202,9 @@ The job %[6]q runs every minute and once now. In another terminal:
   ./bin/certrotator rotate -c %[7]s %[6]s --wait 30s          # request a rotation and wait for the outcomes
   ./bin/certrotator rotate -c %[7]s %[6]s --force --wait 30s  # re-upload even if present (rollback)
   ./bin/certrotator events -c %[7]s --follow                  # outcome events as JSON lines
+  ./bin/certrotator plan -c %[7]s                             # dry run: what a rotation would do
+  ./bin/certrotator rotate -c %[7]s %[6]s --local             # break-glass: rotate in this process, no NATS
+  ./bin/certrotator check-source -c %[7]s                     # judge the bundle in Vault
   nats --server nats://%[1]s pub certrotation.request.%[6]s '{"job":"%[6]s","reason":"hello"}'
   nats --server nats://%[1]s sub 'certrotation.result.>'
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/certrotator/certrotator/config"
@@ -57,28 +56,29 @@ func newSource(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*v
 	return src, nil
 }
 
-// newConnector builds the Graph client for every tenant of the config.
-// transport is nil in production (system roots, SSL_CERT_FILE honoured).
-func newConnector(cfg *config.Config, transport http.RoundTripper, logger *slog.Logger) (*connector.Client, error) {
+// newConnector builds the Graph client for every tenant of the config. It
+// trusts the system roots plus each tenant's ca_file.
+func newConnector(cfg *config.Config, logger *slog.Logger) (*connector.Client, error) {
 	tenants := make(map[string]connector.Tenant, len(cfg.Tenants))
 	for key, t := range cfg.Tenants {
-		// The config accepts every credential DESIGN.md names; the Graph
-		// client's seam for certificates and workload identity
-		// (connector.Tenant.Credential) is not wired yet, so say so plainly
-		// instead of failing later with an empty secret.
-		if t.ClientSecret == "" && (t.ClientCertificateFile != "" || t.WorkloadIdentity) {
-			return nil, fmt.Errorf("tenant %s: client_certificate_file and workload_identity are not supported yet: set client_secret or client_secret_file", key)
-		}
 		tenants[key] = connector.Tenant{
-			TenantID:     t.TenantID,
-			ClientID:     t.ClientID,
-			ClientSecret: t.ClientSecret,
-			Cloud:        t.Cloud,
-			AuthorityURL: t.AuthorityURL,
-			GraphURL:     t.GraphURL,
+			TenantID:                  t.TenantID,
+			ClientID:                  t.ClientID,
+			Cloud:                     t.Cloud,
+			AuthorityURL:              t.AuthorityURL,
+			GraphURL:                  t.GraphURL,
+			ClientSecret:              t.ClientSecret,
+			ClientCertificateFile:     t.ClientCertificateFile,
+			ClientCertificatePassword: t.ClientCertificatePassword,
+			SendCertificateChain:      t.SendCertificateChain,
+			WorkloadIdentity:          t.WorkloadIdentity,
+			FederatedTokenFile:        t.FederatedTokenFile,
+			ManagedIdentity:           t.ManagedIdentity,
+			ManagedIdentityClientID:   t.ManagedIdentityClientID,
+			CAFile:                    t.CAFile,
 		}
 	}
-	c, err := connector.New(connector.Config{Tenants: tenants, Transport: transport, Logger: logger})
+	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("building graph client: %w", err)
 	}
@@ -86,13 +86,10 @@ func newConnector(cfg *config.Config, transport http.RoundTripper, logger *slog.
 }
 
 // wiring is what differs between the commands that build a stack: the
-// HTTP transport of the Graph client (nil in production: system roots,
-// SSL_CERT_FILE honoured; the demo's trusts its emulator), the logger, and
-// whether the stack will run the worker.
+// logger, and whether the stack will run the worker.
 type wiring struct {
-	transport http.RoundTripper
-	logger    *slog.Logger
-	serve     bool
+	logger *slog.Logger
+	serve  bool
 }
 
 // stack is certrotator built from a loaded config: the Vault source, the
@@ -113,7 +110,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	graph, err := newConnector(cfg, w.transport, w.logger)
+	graph, err := newConnector(cfg, w.logger)
 	if err != nil {
 		return nil, err
 	}
