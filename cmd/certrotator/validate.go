@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/certrotator/certrotator/config"
 )
@@ -39,6 +40,11 @@ func cmdValidate(e *env, args []string) int {
 	}
 	cfg, ok := loadConfig(e, *path)
 	if !ok {
+		return exitUsage
+	}
+	// The same checks that starting the worker makes, short of the network.
+	if _, err := assemble(cfg, newLogger(cfg.Log, io.Discard)); err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", *path, err)
 		return exitUsage
 	}
 	fmt.Fprintf(e.stdout, "%s: ok\n%s", *path, cfg.Summary())

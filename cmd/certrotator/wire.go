@@ -32,10 +32,10 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// newSource logs in to Vault as the config says.
-func newSource(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*vaultsrc.Client, error) {
+// sourceConfig is the Vault client's config from the file's vault section.
+func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 	a := cfg.Vault.Auth
-	src, err := vaultsrc.New(ctx, vaultsrc.Config{
+	return vaultsrc.Config{
 		Address:   cfg.Vault.Address,
 		Namespace: cfg.Vault.Namespace,
 		CACert:    cfg.Vault.CACert,
@@ -49,11 +49,7 @@ func newSource(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*v
 			MountPath:    a.MountPath,
 		},
 		Logger: logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to vault %s: %w", cfg.Vault.Address, err)
 	}
-	return src, nil
 }
 
 // newConnector builds the Graph client for every tenant of the config. It
@@ -103,18 +99,44 @@ type stack struct {
 	worker  *worker.Worker // nil unless wiring.serve
 }
 
-// build wires the stack. It logs in to Vault (so a bad token fails here);
-// nothing else touches the network until used.
+// offline is what can be built from a config without touching the
+// network: the Graph client, the Vault client's checked config, and a
+// worker. `validate` stops here and `build` starts here, so that both
+// refuse the same configs with the same words.
+type offline struct {
+	vault vaultsrc.Config
+	graph *connector.Client
+}
+
+func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
+	vc := sourceConfig(cfg, logger)
+	if err := vc.Validate(); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	graph, err := newConnector(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	// The worker checks what it is given; a rotator-less dry build is
+	// enough for that.
+	if _, err := newWorker(cfg, nopRotator{}, nil, logger); err != nil {
+		return nil, err
+	}
+	return &offline{vault: vc, graph: graph}, nil
+}
+
+// build wires the stack: everything assemble checks, then the Vault login
+// (so a bad token fails here); nothing else touches the network until used.
 func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
-	src, err := newSource(ctx, cfg, w.logger)
+	off, err := assemble(cfg, w.logger)
 	if err != nil {
 		return nil, err
 	}
-	graph, err := newConnector(cfg, w.logger)
+	src, err := vaultsrc.New(ctx, off.vault)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connecting to vault %s: %w", cfg.Vault.Address, err)
 	}
-	rc := jobs.Config{Source: src, Connector: graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger}
+	rc := jobs.Config{Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger}
 	var warnings *worker.Warnings
 	if w.serve {
 		// Expiry warnings are remembered in the worker's bucket, so each
@@ -127,11 +149,18 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building rotator: %w", err)
 	}
-	st := &stack{source: src, graph: graph, rotator: rot}
-	if !w.serve {
-		return st, nil
+	st := &stack{source: src, graph: off.graph, rotator: rot}
+	if w.serve {
+		if st.worker, err = newWorker(cfg, rot, warnings, w.logger); err != nil {
+			return nil, err
+		}
 	}
-	st.worker, err = worker.New(worker.Config{
+	return st, nil
+}
+
+// newWorker builds the worker the config describes around rot.
+func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger) (*worker.Worker, error) {
+	w, err := worker.New(worker.Config{
 		Instance:      cfg.Instance,
 		SubjectPrefix: cfg.NATS.SubjectPrefix,
 		Concurrency:   cfg.Concurrency,
@@ -140,13 +169,19 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		Warnings:      warnings,
 		NATS:          cfg.NATS,
 		HTTPListen:    cfg.HTTP.Listen,
-		Logger:        w.logger,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building worker: %w", err)
 	}
-	return st, nil
+	return w, nil
 }
+
+// nopRotator stands in for the rotator when only the worker's checks of
+// the config matter.
+type nopRotator struct{}
+
+func (nopRotator) Rotate(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil }
 
 // selectJobs returns the named job, or every job when name is empty.
 func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
