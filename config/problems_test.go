@@ -80,7 +80,7 @@ func TestParseSyntaxErrorHasLine(t *testing.T) {
 	}{
 		{"scanner", "instance: a\nnats:\n  url: x\n  bad: [\n", Problem{Line: 5, Message: "invalid YAML: did not find expected node content"}},
 		{"tab", "instance: a\n\tnats: {}\n", Problem{Line: 2, Message: "invalid YAML: found a tab character that violates indentation"}},
-		// DESIGN.md's example once had this: a plain ${VAR} ends a flow
+		// The design's first example had this: a plain ${VAR} ends a flow
 		// mapping at its brace.
 		{"flow mapping", "vault:\n  address: x\n  auth: {method: token, token: ${VAULT_TOKEN}}\n", Problem{Line: 3,
 			Message: `invalid YAML: did not find expected ',' or '}' (inside {...} or [...], quote a value holding ${VAR}: "${VAR}")`}},

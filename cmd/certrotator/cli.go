@@ -8,9 +8,12 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/certrotator/certrotator/config"
 )
 
-// Exit codes, as DESIGN.md's CLI section promises.
+// Exit codes, as the README's CLI section promises.
 const (
 	exitOK     = 0
 	exitFailed = 1 // a rotation failed or a bundle was rejected
@@ -131,3 +134,29 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// durationFlag is a duration flag that reads durations as the config file
+// does: Go's syntax plus days (`30d`, `1d12h`).
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(v string) error {
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+// durationVar defines a duration flag that takes `30d` like the config.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
+}

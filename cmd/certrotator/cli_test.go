@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsage(t *testing.T) {
@@ -43,5 +45,21 @@ func TestParseInterleavedFlags(t *testing.T) {
 	}
 	if len(pos) != 1 || pos[0] != "job-a" || !*force || strings.Join(conns, ",") != "x,y" {
 		t.Errorf("pos %q force %v connectors %q", pos, *force, conns)
+	}
+}
+
+func TestDurationFlagsTakeDays(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var since time.Duration
+	durationVar(fs, &since, "since", time.Hour, "")
+	if since != time.Hour {
+		t.Fatalf("default = %s", since)
+	}
+	if err := fs.Parse([]string{"--since", "7d"}); err != nil || since != 7*24*time.Hour {
+		t.Fatalf("--since 7d = %s, %v", since, err)
+	}
+	if err := fs.Parse([]string{"--since", "soon"}); err == nil {
+		t.Fatal("--since soon accepted")
 	}
 }

@@ -15,7 +15,8 @@ func cmdInspect(e *env, args []string) int {
 	fs := newFlags(e, "inspect", "FILE [--password-env VAR | --password-file F] [--min-validity 168h]")
 	passEnv := fs.String("password-env", "", "environment variable holding the password (empty variable: no password)")
 	passFile := fs.String("password-file", "", "file holding the password (trailing newline ignored)")
-	minValidity := fs.Duration("min-validity", jobs.MinValidityDefault, "reject bundles valid for less than this")
+	var minValidity time.Duration
+	durationVar(fs, &minValidity, "min-validity", jobs.MinValidityDefault, "reject bundles valid for less than this (e.g. 7d)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -34,7 +35,7 @@ func cmdInspect(e *env, args []string) int {
 	if err != nil {
 		return usageError(e, "reading bundle %s: %v", pos[0], err)
 	}
-	report := bundle.Judge(pfx, password, time.Now(), *minValidity)
+	report := bundle.Judge(pfx, password, time.Now(), minValidity)
 	if err := printJSON(e, report); err != nil {
 		return exitFailed
 	}

@@ -1,5 +1,5 @@
 // Command certrotator keeps the client certificates of Microsoft Entra API
-// connectors fresh: see README.md and DESIGN.md.
+// connectors fresh: see README.md.
 package main
 
 import (

@@ -28,7 +28,7 @@ func cmdRotate(e *env, args []string) int {
 	fs.Var(&f.connectors, "connector", "connector id to rotate (repeatable; default: all of the job's)")
 	fs.BoolVar(&f.force, "force", false, "upload even when present or not newer (rollback)")
 	fs.StringVar(&f.reason, "reason", "", "why, for the audit trail")
-	fs.DurationVar(&f.wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
+	durationVar(fs, &f.wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	fs.BoolVar(&f.local, "local", false, "run the pipeline in this process, without NATS")
 	pos, err := parse(fs, args)
 	if err != nil {

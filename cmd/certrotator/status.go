@@ -65,14 +65,15 @@ func printStatus(w io.Writer, outcomes []jobs.Outcome) {
 func cmdEvents(e *env, args []string) int {
 	fs := newFlags(e, "events", "-c FILE [--since DURATION] [--follow]")
 	path := fs.String("c", "", "config file")
-	since := fs.Duration("since", 24*time.Hour, "print events newer than this")
+	var since time.Duration
+	durationVar(fs, &since, "since", 24*time.Hour, "print events newer than this (e.g. 90m, 7d)")
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
 	c, code := dialFromFlags(e, fs, args, path)
 	if c == nil {
 		return code
 	}
 	defer c.Close()
-	err := c.Events(e.ctx, *since, *follow, func(ev contract.Event) error { return printJSON(e, ev) })
+	err := c.Events(e.ctx, since, *follow, func(ev contract.Event) error { return printJSON(e, ev) })
 	if err != nil && e.ctx.Err() == nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
