@@ -2,22 +2,15 @@ package bench
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -88,26 +81,13 @@ func newRig(b *testing.B, n int, latency time.Duration) *rig {
 	return r
 }
 
+// benchBundle is an AES-256 PFX (the form OpenSSL 3 writes), so every
+// forced run pays the re-encode to SHA1/3DES as production does.
 func benchBundle(b *testing.B) []byte {
 	b.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "bench.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pfx, err := pkcs12.Modern2023.Encode(key, leaf, nil, "bench-password")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return pfx
+	now := time.Now()
+	return testkit.NewBundle(b, testkit.BundleSpec{CN: "bench.example", NotBefore: now.Add(-time.Hour),
+		NotAfter: now.Add(90 * 24 * time.Hour), Password: "bench-password", Encoder: testkit.AES256, SelfSigned: true}).PFX
 }
 
 // countCalls returns how many GETs and upload POSTs graphsim served.

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -30,15 +30,7 @@ type loop struct {
 // that the per-job lock does not serialise the run) plus the rig's job.
 func newLoop(b *testing.B, r *rig) *loop {
 	b.Helper()
-	s, err := server.NewServer(&server.Options{JetStream: true, StoreDir: b.TempDir(), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats not ready")
-	}
-	b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := testkit.NATS(b, "")
 	app := &config.Config{Instance: "bench", NATS: config.NATS{URL: s.ClientURL(), SubjectPrefix: "certrotation"},
 		HTTP: config.HTTP{Listen: "off"}, Concurrency: 4, Jobs: []jobs.Job{r.job}}
 	for i, c := range r.job.Connectors {

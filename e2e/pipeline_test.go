@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 // wantOutcome checks one connector's outcome status, reason and error code.
@@ -29,7 +29,7 @@ func TestRotateSeveralConnectors(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-several")
-	version := s.vault.PutBundle(t, mount, "b2c/several", b.pfx, b.password)
+	version := s.vault.PutBundle(t, mount, "b2c/several", b.PFX, b.Password)
 	outs := byConnector(t, s.rotate(t, job("b2c/several", connectorIDs...), jobs.Request{Trigger: jobs.TriggerCron}))
 	if len(outs) != len(connectorIDs) {
 		t.Fatalf("got %d outcomes, want %d", len(outs), len(connectorIDs))
@@ -37,17 +37,17 @@ func TestRotateSeveralConnectors(t *testing.T) {
 	for _, id := range connectorIDs {
 		o := outs[id]
 		wantOutcome(t, o, jobs.StatusSucceeded, "", "")
-		if o.Certificate == nil || o.Certificate.Thumbprint != b.thumbprint || o.Certificate.SourceVersion != version {
-			t.Errorf("connector %s: certificate %+v, want thumbprint %s version %d", id, o.Certificate, b.thumbprint, version)
+		if o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint || o.Certificate.SourceVersion != version {
+			t.Errorf("connector %s: certificate %+v, want thumbprint %s version %d", id, o.Certificate, b.Thumbprint, version)
 		}
 		if o.Staged || !o.Final || o.Trigger != jobs.TriggerCron || o.Tenant != tenantKey {
 			t.Errorf("connector %s: outcome %+v", id, o)
 		}
-		if got := s.uploads(id); len(got) != 1 || got[0] != b.thumbprint {
-			t.Errorf("connector %s: uploads %v, want [%s]", id, got, b.thumbprint)
+		if got := s.uploads(id); len(got) != 1 || got[0] != b.Thumbprint {
+			t.Errorf("connector %s: uploads %v, want [%s]", id, got, b.Thumbprint)
 		}
-		if got := s.active(t, id); got != b.thumbprint {
-			t.Errorf("connector %s: active %s, want %s", id, got, b.thumbprint)
+		if got := s.active(t, id); got != b.Thumbprint {
+			t.Errorf("connector %s: active %s, want %s", id, got, b.Thumbprint)
 		}
 	}
 }
@@ -56,7 +56,7 @@ func TestRotateIdenticalBundleSkips(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-same")
-	s.vault.PutBundle(t, mount, "b2c/same", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/same", b.PFX, b.Password)
 	j := job("b2c/same", connectorIDs[0])
 	wantOutcome(t, byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]], jobs.StatusSucceeded, "", "")
 	again := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
@@ -72,7 +72,7 @@ func TestRotateOlderBundleNotNewer(t *testing.T) {
 	held := graphsim.Cert{Thumbprint: strings.Repeat("AB", 20), NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour)}
 	s := setup(t, map[string][]graphsim.Cert{connectorIDs[0]: {held}})
 	b := validFor(t, 90*24*time.Hour, "p4ss-older")
-	s.vault.PutBundle(t, mount, "b2c/older", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/older", b.PFX, b.Password)
 	o := byConnector(t, s.rotate(t, job("b2c/older", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
 	wantOutcome(t, o, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
 	if o.Previous == nil || o.Previous.Thumbprint != held.Thumbprint {
@@ -91,20 +91,20 @@ func TestRotateForceRollsBack(t *testing.T) {
 	a := validFor(t, 60*24*time.Hour, "p4ss-a")
 	bNew := validFor(t, 120*24*time.Hour, "p4ss-b")
 	j := job("b2c/rollback", connectorIDs[0])
-	s.vault.PutBundle(t, mount, "b2c/rollback", a.pfx, a.password)
+	s.vault.PutBundle(t, mount, "b2c/rollback", a.PFX, a.Password)
 	s.rotate(t, j, jobs.Request{})
-	s.vault.PutBundle(t, mount, "b2c/rollback", bNew.pfx, bNew.password)
+	s.vault.PutBundle(t, mount, "b2c/rollback", bNew.PFX, bNew.Password)
 	s.rotate(t, j, jobs.Request{})
-	if got := s.active(t, connectorIDs[0]); got != bNew.thumbprint {
-		t.Fatalf("active %s after the newer bundle, want %s", got, bNew.thumbprint)
+	if got := s.active(t, connectorIDs[0]); got != bNew.Thumbprint {
+		t.Fatalf("active %s after the newer bundle, want %s", got, bNew.Thumbprint)
 	}
-	s.vault.PutBundle(t, mount, "b2c/rollback", a.pfx, a.password)
+	s.vault.PutBundle(t, mount, "b2c/rollback", a.PFX, a.Password)
 	plain := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
 	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
 	forced := byConnector(t, s.rotate(t, j, jobs.Request{Force: true, Reason: "rollback"}))[connectorIDs[0]]
 	wantOutcome(t, forced, jobs.StatusSucceeded, "", "")
-	if got := s.active(t, connectorIDs[0]); got != a.thumbprint {
-		t.Errorf("active %s after the forced rollback, want %s", got, a.thumbprint)
+	if got := s.active(t, connectorIDs[0]); got != a.Thumbprint {
+		t.Errorf("active %s after the forced rollback, want %s", got, a.Thumbprint)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 3 {
 		t.Errorf("uploads %v, want A, B, A", got)
@@ -115,8 +115,8 @@ func TestRotateStagedBundle(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	now := time.Now()
-	b := newBundle(t, bundleSpec{cn: "staged.e2e.example", notBefore: now.Add(48 * time.Hour), notAfter: now.Add(90 * 24 * time.Hour), password: "p4ss-staged"})
-	s.vault.PutBundle(t, mount, "b2c/staged", b.pfx, b.password)
+	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "staged.e2e.example", NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), Password: "p4ss-staged"})
+	s.vault.PutBundle(t, mount, "b2c/staged", b.PFX, b.Password)
 	o := byConnector(t, s.rotate(t, job("b2c/staged", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
 	if !o.Staged {
@@ -131,7 +131,7 @@ func TestRotateThrottledThenSucceeds(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-429")
-	s.vault.PutBundle(t, mount, "b2c/throttled", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/throttled", b.PFX, b.Password)
 	s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "3"})
 	o := byConnector(t, s.rotate(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
@@ -149,8 +149,8 @@ func TestRotatePermanent400(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	now := time.Now()
-	b := newBundle(t, bundleSpec{cn: "aes.e2e.example", notBefore: now.Add(-time.Hour), notAfter: now.Add(90 * 24 * time.Hour), password: "p4ss-aes", encoder: pkcs12.Modern2023})
-	s.vault.PutBundle(t, mount, "b2c/aes", b.pfx, b.password)
+	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "aes.e2e.example", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), Password: "p4ss-aes", Encoder: testkit.AES256})
+	s.vault.PutBundle(t, mount, "b2c/aes", b.PFX, b.Password)
 	j := job("b2c/aes", connectorIDs[0])
 	j.Reencode = false
 	o := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
@@ -167,7 +167,7 @@ func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "right-password")
-	s.vault.PutBundle(t, mount, "b2c/wrongpw", b.pfx, "wrong-password")
+	s.vault.PutBundle(t, mount, "b2c/wrongpw", b.PFX, "wrong-password")
 	outs := byConnector(t, s.rotate(t, job("b2c/wrongpw", connectorIDs...), jobs.Request{}))
 	for _, id := range connectorIDs {
 		wantOutcome(t, outs[id], jobs.StatusFailed, "", "bundle_password")

@@ -3,13 +3,12 @@ package e2e
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -22,16 +21,6 @@ func (h *hang) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.
 	return nil
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 // TestEmbeddedRestartKeepsPendingRequests: a request taken by a worker that
 // stops before finishing survives the embedded server's restart on the same
 // store and is rotated by the next worker. The hand-back nak is not part of
@@ -41,11 +30,11 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-restart")
-	s.vault.PutBundle(t, mount, "b2c/restart", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/restart", b.PFX, b.Password)
 	j := job("b2c/restart", connectorIDs[0])
 	app := appConfig("embedded", "", j)
 	app.NATS.StoreDir = t.TempDir()
-	app.NATS.Listen = freeAddr(t)
+	app.NATS.Listen = testkit.FreeAddr(t)
 
 	h := &hang{took: make(chan string, 1)}
 	first := startWorker(t, s, app, h, 200*time.Millisecond)

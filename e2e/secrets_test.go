@@ -40,9 +40,9 @@ func TestSecretsStayOut(t *testing.T) {
 	s := setup(t, nil)
 	good := validFor(t, 90*24*time.Hour, "hunter2-correct-horse")
 	bad := validFor(t, 90*24*time.Hour, "battery-staple-9000")
-	s.vault.PutBundle(t, mount, "b2c/good", good.pfx, good.password)
-	s.vault.PutBundle(t, mount, "b2c/bad", bad.pfx, "not-"+bad.password)
-	s.vault.Put(t, mount, "b2c/notb64", map[string]any{"pfx": "%%%not base64 at all%%%", "password": good.password})
+	s.vault.PutBundle(t, mount, "b2c/good", good.PFX, good.Password)
+	s.vault.PutBundle(t, mount, "b2c/bad", bad.PFX, "not-"+bad.Password)
+	s.vault.Put(t, mount, "b2c/notb64", map[string]any{"pfx": "%%%not base64 at all%%%", "password": good.Password})
 
 	var outs []jobs.Outcome
 	s.graph.FailNext(2, graphsim.Fault{Status: 429, RetryAfter: "1"})
@@ -67,10 +67,10 @@ func TestSecretsStayOut(t *testing.T) {
 		t.Fatalf("marshalling outcomes: %v", err)
 	}
 	secrets := map[string]string{
-		"good password": good.password,
-		"bad password":  bad.password,
-		"good pfx":      base64.StdEncoding.EncodeToString(good.pfx),
-		"bad pfx":       base64.StdEncoding.EncodeToString(bad.pfx),
+		"good password": good.Password,
+		"bad password":  bad.Password,
+		"good pfx":      base64.StdEncoding.EncodeToString(good.PFX),
+		"bad pfx":       base64.StdEncoding.EncodeToString(bad.PFX),
 		"vault token":   s.vault.Token,
 		"client secret": secret,
 	}
@@ -87,8 +87,8 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	good := validFor(t, 90*24*time.Hour, "w0rker-correct-horse")
-	s.vault.PutBundle(t, mount, "b2c/wgood", good.pfx, good.password)
-	s.vault.PutBundle(t, mount, "b2c/wbad", good.pfx, "wrong-"+good.password)
+	s.vault.PutBundle(t, mount, "b2c/wgood", good.PFX, good.Password)
+	s.vault.PutBundle(t, mount, "b2c/wbad", good.PFX, "wrong-"+good.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/wgood", connectorIDs[0])
 	w := startWorker(t, s, appConfig("w-secrets", ns.ClientURL(), j), nil, 0)
@@ -99,7 +99,7 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	ch := events(t, nc)
 	publish(t, nc, j.Name, "sec-good", `{"job":"contoso-api"}`)
 	publish(t, nc, bad.Name, "sec-bad", `{"job":"bad-job"}`)
-	publish(t, nc, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.password+`"}`)
+	publish(t, nc, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.Password+`"}`)
 	var all []string
 	for _, id := range []string{"sec-good", "sec-bad", "sec-junk"} {
 		for _, ev := range waitEvents(t, ch, id, 1) {
@@ -114,8 +114,8 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	page := rec.Body.String()
 	secrets := map[string]string{
-		"password":      good.password,
-		"pfx":           base64.StdEncoding.EncodeToString(good.pfx),
+		"password":      good.Password,
+		"pfx":           base64.StdEncoding.EncodeToString(good.PFX),
 		"vault token":   s.vault.Token,
 		"client secret": secret,
 	}

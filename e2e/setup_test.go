@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -37,7 +37,7 @@ type stack struct {
 	source  *vaultsrc.Client
 	conn    *connector.Client
 	rotator *jobs.Rotator
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	waits   *waits
 }
 
@@ -61,28 +61,11 @@ func (w *waits) all() []time.Duration {
 	return append([]time.Duration(nil), w.d...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // setup starts Vault and graphsim (with the given seeded connectors) and
 // builds the pipeline over them, logging at debug level into s.logs.
 func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	t.Helper()
-	s := &stack{vault: vaulttest.Start(t), logs: &syncBuffer{}, waits: &waits{}}
+	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &waits{}}
 	logger := loggerTo(s.logs)
 	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
 	for _, id := range connectorIDs {
@@ -113,7 +96,7 @@ func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 
 // loggerTo logs everything, debug included, as JSON into w, so that tests
 // can search the logs for secrets.
-func loggerTo(w *syncBuffer) *slog.Logger {
+func loggerTo(w *testkit.LogBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -21,22 +22,7 @@ const eventTimeout = 30 * time.Second
 
 // natsServer starts a JetStream server on loopback that several workers
 // (replicas) and plain clients share, as a NATS cluster would.
-func natsServer(t *testing.T, dir string) *server.Server {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	s, err := server.NewServer(&server.Options{JetStream: true, StoreDir: dir, Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("creating nats server: %v", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
-}
+func natsServer(t *testing.T, dir string) *server.Server { return testkit.NATS(t, dir) }
 
 func appConfig(instance, url string, j jobs.Job) *config.Config {
 	return &config.Config{

@@ -21,7 +21,7 @@ func TestWorkerPlainClientRequest(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-worker")
-	s.vault.PutBundle(t, mount, "b2c/worker", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/worker", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/worker", connectorIDs...)
 	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
@@ -40,7 +40,7 @@ func TestWorkerPlainClientRequest(t *testing.T) {
 		}
 	}
 	for _, id := range connectorIDs {
-		if s.active(t, id) != b.thumbprint || len(s.uploads(id)) != 1 {
+		if s.active(t, id) != b.Thumbprint || len(s.uploads(id)) != 1 {
 			t.Errorf("connector %s: active %s, uploads %v", id, s.active(t, id), s.uploads(id))
 		}
 	}
@@ -52,7 +52,7 @@ func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-dup")
-	s.vault.PutBundle(t, mount, "b2c/dup", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/dup", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/dup", connectorIDs[0])
 	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
@@ -89,7 +89,7 @@ func TestWorkerMalformedRequest(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-malformed")
-	s.vault.PutBundle(t, mount, "b2c/malformed", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/malformed", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/malformed", connectorIDs[0])
 	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
@@ -121,7 +121,7 @@ func TestWorkerReplicasOneRotationPerTick(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-cron")
-	s.vault.PutBundle(t, mount, "b2c/cron", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/cron", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/cron", connectorIDs[0], connectorIDs[1])
 	j.Schedule = "@every 2s"
@@ -221,7 +221,7 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-takeover")
-	s.vault.PutBundle(t, mount, "b2c/takeover", b.pfx, b.password)
+	s.vault.PutBundle(t, mount, "b2c/takeover", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/takeover", connectorIDs[0])
 	crash := &crashAfterUpload{real: s.rotator, uploaded: make(chan struct{})}

@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"go.uber.org/goleak"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
@@ -323,24 +323,6 @@ func TestRotateMeasuresDuration(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRotateLogsOneLinePerOutcomeWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	job := testJob(2)
@@ -349,7 +331,7 @@ func TestRotateLogsOneLinePerOutcomeWithoutSecrets(t *testing.T) {
 	g.seed(job.Connectors[0].ID)
 	g.seed(job.Connectors[1].ID, soonCert)
 	b := validBundle(t)
-	var buf syncBuffer
+	var buf testkit.LogBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var outcomes int
 	for _, m := range []Material{b.material(1), {PFX: b.pfx, Password: testPassword + "x"}} {

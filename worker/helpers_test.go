@@ -16,11 +16,12 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 const (
-	waitTimeout = 15 * time.Second
+	waitTimeout = testkit.WaitTimeout
 	jobName     = "contoso-api"
 	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
 	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
@@ -31,36 +32,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// runServer starts a JetStream server on dir (a new temp dir when empty)
-// and shuts it down at the end of the test.
-func runServer(t testing.TB, dir string) *server.Server {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	s, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: dir, Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("creating server: %v", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
-}
+// runServer starts a JetStream server on dir (a new temp dir when empty).
+func runServer(t testing.TB, dir string) *server.Server { return testkit.NATS(t, dir) }
 
-func connect(t testing.TB, s *server.Server) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatalf("connecting: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
+func connect(t testing.TB, s *server.Server) *nats.Conn { return testkit.Connect(t, s) }
 
 func testJob() jobs.Job {
 	return jobs.Job{
