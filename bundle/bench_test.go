@@ -1,6 +1,8 @@
 package bundle
 
 import (
+	"crypto/pbkdf2"
+	"crypto/sha256"
 	"crypto/x509"
 	"testing"
 
@@ -61,4 +63,46 @@ func BenchmarkEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDecodeHostileKDF measures how fast Decode refuses a small file
+// whose key asks for 2^25 key-derivation rounds (issue 8's crafted file,
+// ~27 s to decode when the count was not checked): it must be a structural
+// pass, microseconds, not a derivation.
+func BenchmarkDecodeHostileKDF(b *testing.B) {
+	for _, which := range []struct {
+		name   string
+		target target
+	}{{"key", targetKey}, {"certificates", targetSection}, {"MAC", targetMAC}} {
+		pfx := hostileFixture(b, pkcs12.Modern2023, hostileIterations, which.target)
+		b.Run(which.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(pfx)))
+			for b.Loop() {
+				if _, err := Decode(pfx, testPassword); err == nil {
+					b.Fatal("Decode() accepted a hostile file")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKDFAtCap measures one key derivation at KDFIterationsMax, the
+// most a file may make Decode spend per derivation: the PKCS#12 KDF with
+// SHA-1 (PBES1, classic MAC) and PBKDF2 with HMAC-SHA256 (PBES2, PBMAC1).
+func BenchmarkKDFAtCap(b *testing.B) {
+	salt, password := []byte("0123456789abcdef"), []byte("password")
+	b.Run("PKCS12-SHA1", func(b *testing.B) {
+		h, _ := classicMACHash(oidSHA1)
+		for b.Loop() {
+			pkcs12KDF(h, salt, password, KDFIterationsMax, 1, 24)
+		}
+	})
+	b.Run("PBKDF2-SHA256", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := pbkdf2.Key(sha256.New, string(password), salt, KDFIterationsMax, 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

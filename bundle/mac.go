@@ -14,11 +14,6 @@ import (
 	"unicode/utf16"
 )
 
-// macIterationsMax bounds the MAC key derivation work a file may ask for.
-// Real tools use 1 to a few hundred thousand; the bound keeps a hostile file
-// from pinning a CPU.
-const macIterationsMax = 1 << 20
-
 var (
 	oidSHA1           = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	oidSHA224         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
@@ -162,7 +157,7 @@ func macDigest(m *macData, message, bmpPassword []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("bundle: MAC digest %s is not supported", m.Mac.Algorithm.Algorithm)
 	}
-	if m.Iterations < 1 || m.Iterations > macIterationsMax {
+	if m.Iterations < 1 || m.Iterations > KDFIterationsMax {
 		return nil, fmt.Errorf("bundle: MAC iteration count %d is out of range", m.Iterations)
 	}
 	key := pkcs12KDF(h, m.MacSalt, bmpPassword, m.Iterations, 3, h.u)
@@ -190,7 +185,7 @@ func pbmac1Digest(alg pkix.AlgorithmIdentifier, message, bmpPassword []byte) ([]
 	if !ok1 || !ok2 || len(p.MACAlg.Algorithm) == 0 {
 		return nil, errors.New("bundle: PBMAC1 hash is not supported")
 	}
-	if kp.KeyLength < 20 || kp.KeyLength > 64 || kp.Iterations < 1 || kp.Iterations > macIterationsMax {
+	if kp.KeyLength < 20 || kp.KeyLength > 64 || kp.Iterations < 1 || kp.Iterations > KDFIterationsMax {
 		return nil, errors.New("bundle: PBMAC1 parameters are out of range")
 	}
 	key, err := pbkdf2.Key(prf, decodeBMP(bmpPassword), kp.Salt, kp.Iterations, kp.KeyLength)

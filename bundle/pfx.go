@@ -62,6 +62,7 @@ type safeItem struct {
 	ci        contentInfo
 	bags      []asn1.RawValue // a plaintext item's bags
 	encrypted bool
+	alg       pkix.AlgorithmIdentifier // an encrypted item's encryption
 }
 
 // hasMAC reports whether the file carries a password MAC.
@@ -96,6 +97,9 @@ func parsePFX(in []byte) (*pfxFile, *Error) {
 	if e := f.readSafe(); e != nil {
 		return nil, e
 	}
+	if e := f.checkWork(); e != nil {
+		return nil, e
+	}
 	return f, nil
 }
 
@@ -108,9 +112,6 @@ func (f *pfxFile) checkOuter() *Error {
 		return errUnsupported("public-key integrity mode (signed data)", nil)
 	case !f.pdu.AuthSafe.ContentType.Equal(oidData):
 		return errUnsupported("authenticated safe type "+f.pdu.AuthSafe.ContentType.String(), nil)
-	case f.hasMAC() && !f.pdu.MacData.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) &&
-		(f.pdu.MacData.Iterations < 1 || f.pdu.MacData.Iterations > macIterationsMax):
-		return errUnsupported(fmt.Sprintf("a MAC iteration count of %d", f.pdu.MacData.Iterations), nil)
 	}
 	return nil
 }
@@ -208,7 +209,7 @@ func readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
 	if err := unmarshalDER(ci.Content.Bytes, &ed); err != nil {
 		return safeItem{}, false, errMalformed(fmt.Errorf("bundle: reading encrypted data: %w", err))
 	}
-	it := safeItem{ci: ci, encrypted: true}
+	it := safeItem{ci: ci, encrypted: true, alg: ed.EncryptedContentInfo.ContentEncryptionAlgorithm}
 	ct := &ed.EncryptedContentInfo.EncryptedContent
 	if !ct.IsCompound {
 		return it, false, nil
