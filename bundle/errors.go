@@ -69,6 +69,11 @@ func errKDFIterations(n int, what string) *Error {
 		"re-export it with a standard iteration count (2048 to 600000), e.g. with %s", n, what, KDFIterationsMax, exportHint)}
 }
 
+func errTooLarge(size, limit string) *Error {
+	return &Error{Code: CodeTooLarge, Message: "the bundle is " + size + ", over the limit of " + limit +
+		": a PKCS#12 file holding one certificate, its key and its chain is a few kilobytes; export only those, e.g. with " + exportHint}
+}
+
 func errTruncated(err error) *Error {
 	return &Error{Code: CodeMalformed, Message: "the PKCS#12 data is truncated: store the whole .pfx file again", Err: err}
 }

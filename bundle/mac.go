@@ -102,7 +102,9 @@ func pkcs12KDF(h macHash, salt, password []byte, iterations int, id byte, size i
 	for i := range d {
 		d[i] = id
 	}
-	in := append(fillBlocks(salt, h.v), fillBlocks(password, h.v)...)
+	pw := fillBlocks(password, h.v)
+	in := append(fillBlocks(salt, h.v), pw...)
+	clear(pw)
 	out := make([]byte, 0, size+h.u)
 	b := make([]byte, h.v)
 	for len(out) < size {
@@ -122,7 +124,11 @@ func pkcs12KDF(h macHash, salt, password []byte, iterations int, id byte, size i
 		for j := 0; j < len(in); j += h.v {
 			addOne(in[j:j+h.v], b)
 		}
+		clear(a)
 	}
+	clear(in) // it holds the password
+	clear(b)
+	clear(out[size:])
 	return out[:size]
 }
 
@@ -161,6 +167,7 @@ func macDigest(m *macData, message, bmpPassword []byte) ([]byte, error) {
 		return nil, fmt.Errorf("bundle: MAC iteration count %d is out of range", m.Iterations)
 	}
 	key := pkcs12KDF(h, m.MacSalt, bmpPassword, m.Iterations, 3, h.u)
+	defer clear(key)
 	mac := hmac.New(h.new, key)
 	mac.Write(message)
 	return mac.Sum(nil), nil
@@ -192,6 +199,7 @@ func pbmac1Digest(alg pkix.AlgorithmIdentifier, message, bmpPassword []byte) ([]
 	if err != nil {
 		return nil, fmt.Errorf("bundle: deriving PBMAC1 key: %w", err)
 	}
+	defer clear(key)
 	mac := hmac.New(mh, key)
 	mac.Write(message)
 	return mac.Sum(nil), nil
@@ -212,19 +220,21 @@ func passwordForms(password string) ([][]byte, error) {
 }
 
 // verifyMAC checks m over message with password and returns the password
-// form that verified, or errMACMismatch.
+// form that verified, or errMACMismatch. The caller zeroes the form it
+// gets; the others are zeroed here.
 func verifyMAC(m *macData, message []byte, password string) ([]byte, error) {
 	forms, err := passwordForms(password)
 	if err != nil {
 		return nil, err
 	}
-	for _, form := range forms {
+	for i, form := range forms {
 		got, err := macDigest(m, message, form)
+		if err == nil && hmac.Equal(got, m.Mac.Digest) {
+			return form, nil
+		}
+		clear(forms[i])
 		if err != nil {
 			return nil, err
-		}
-		if hmac.Equal(got, m.Mac.Digest) {
-			return form, nil
 		}
 	}
 	return nil, errMACMismatch
