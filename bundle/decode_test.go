@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -159,5 +161,29 @@ func TestPKCS12KDFKeepsPassword(t *testing.T) {
 	}
 	if !bytes.Equal(password, orig) {
 		t.Errorf("pkcs12KDF() changed its password argument")
+	}
+}
+
+// TestJudgeFileBase64 checks the two diagnoses of base64 text: a file is
+// encoded once (inspect), bytes from the Vault field twice (Decode).
+func TestJudgeFileBase64(t *testing.T) {
+	t.Parallel()
+	k := p256Key(t)
+	pfx := encode(t, pkcs12.LegacyDES.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
+	text := []byte(base64.StdEncoding.EncodeToString(pfx))
+	r := JudgeFile(text, testPassword, testNow, minValidity)
+	if r.Verdict != VerdictReject || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, "base64 -d") ||
+		strings.Contains(r.Problems[0].Message, "twice") {
+		t.Errorf("JudgeFile(base64 once) = %+v, want a rejection saying to decode it", r)
+	}
+	if _, err := Decode(text, testPassword); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("Decode(base64 text) error = %v, want it to say encoded twice", err)
+	}
+	if r := JudgeFile(pfx, testPassword, testNow, minValidity); r.Verdict != VerdictOK {
+		t.Errorf("JudgeFile(binary) = %+v, want ok", r)
+	}
+	r = JudgeFile(make([]byte, Base64SizeMax+1), "", testNow, minValidity)
+	if len(r.Problems) != 1 || r.Problems[0].Code != CodeTooLarge || !strings.Contains(r.Problems[0].Message, "more than") {
+		t.Errorf("JudgeFile(huge) = %+v, want one %s problem", r, CodeTooLarge)
 	}
 }

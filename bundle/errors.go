@@ -60,6 +60,11 @@ func errBase64Text() *Error {
 	return &Error{Code: CodeMalformed, Message: "the bundle is base64 text, not PKCS#12: it was base64-encoded twice; store the base64 of the binary .pfx once"}
 }
 
+func errBase64File() *Error {
+	return &Error{Code: CodeMalformed, Message: "the file is base64 text (the form the Vault pfx field holds), not a binary PKCS#12 (.pfx) file: " +
+		"decode it with `base64 -d FILE > bundle.pfx` and inspect bundle.pfx"}
+}
+
 func errMalformed(err error) *Error {
 	return &Error{Code: CodeMalformed, Message: "the bundle is not a readable PKCS#12 (.pfx) file: export it again, e.g. with " + exportHint, Err: err}
 }
