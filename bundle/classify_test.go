@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"crypto/cipher"
 	"crypto/des"
 	"crypto/x509"
@@ -130,7 +129,4 @@ func desKeyBag(tb testing.TB, password string, plaintext []byte) asn1.RawValue {
 }
 
 // pad applies PKCS#7 padding to an eight-byte block size.
-func pad(b []byte) []byte {
-	n := 8 - len(b)%8
-	return append(bytes.Clone(b), bytes.Repeat([]byte{byte(n)}, n)...)
-}
+func pad(b []byte) []byte { return pkcs7(b, 8) }

@@ -25,7 +25,9 @@ func Decode(pfx []byte, password string) (*Bundle, error) {
 // as it is. It is safe for concurrent use and never changes pfx.
 //
 // DecodeContext refuses, before any key derivation, a file over SizeMax
-// bytes or asking for more than KDFIterationsMax iterations anywhere. It
+// bytes or asking for more than KDFIterationsMax iterations anywhere it can
+// see without the password; it then decrypts each encrypted section to
+// check the keys inside before go-pkcs12 derives theirs. It
 // reads the structure first, without the password, normalizing BER to
 // DER. It then hands go-pkcs12's DecodeChain either the file itself or,
 // when the decoder could not read it as it is (BER inside the MAC'd bytes,
@@ -55,6 +57,9 @@ func DecodeContext(ctx context.Context, pfx []byte, password string) (*Bundle, e
 	in, e := f.decoderInput(password) // may verify the MAC: one key derivation
 	if e != nil {
 		return nil, e
+	}
+	if err := f.checkSections(ctx, password); err != nil { // one derivation per section
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -79,10 +79,11 @@ func (o *owner) wipe() {
 
 // safeItem is one ContentInfo of the authenticated safe.
 type safeItem struct {
-	ci        contentInfo
-	bags      []asn1.RawValue // a plaintext item's bags
-	encrypted bool
-	alg       pkix.AlgorithmIdentifier // an encrypted item's encryption
+	ci         contentInfo
+	bags       []asn1.RawValue // a plaintext item's bags
+	encrypted  bool
+	alg        pkix.AlgorithmIdentifier // an encrypted item's encryption
+	ciphertext []byte                   // an encrypted item's content
 }
 
 // hasMAC reports whether the file carries a password MAC.
@@ -249,6 +250,7 @@ func (f *pfxFile) readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
 	it := safeItem{ci: ci, encrypted: true, alg: ed.EncryptedContentInfo.ContentEncryptionAlgorithm}
 	ct := &ed.EncryptedContentInfo.EncryptedContent
 	if !ct.IsCompound {
+		it.ciphertext = ct.Bytes
 		return it, false, nil
 	}
 	var joined []byte
@@ -262,6 +264,7 @@ func (f *pfxFile) readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
 		clear(chunk)
 	}
 	f.own(joined)
+	it.ciphertext = joined
 	*ct = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: joined}
 	content, err := asn1.Marshal(ed)
 	f.own(content)
