@@ -25,17 +25,18 @@ func Decode(pfx []byte, password string) (*Bundle, error) {
 // as it is. It is safe for concurrent use and never changes pfx.
 //
 // DecodeContext refuses, before any key derivation, a file over SizeMax
-// bytes or asking for more than KDFIterationsMax iterations anywhere it can
-// see without the password; it then decrypts each encrypted section to
-// check the keys inside before go-pkcs12 derives theirs. It
-// reads the structure first, without the password, normalizing BER to
-// DER. It then hands go-pkcs12's DecodeChain either the file itself or,
-// when the decoder could not read it as it is (BER inside the MAC'd bytes,
-// more than two safe contents, a password on a file without a MAC), a
-// rebuilt copy. The leaf is the certificate that matches the key, never
-// the first one. BER inside encrypted safe contents is not supported: that
-// would need decrypting outside go-pkcs12. The copies of the file that
-// DecodeContext makes are zeroed before it returns.
+// bytes or asking for more than KDFIterationsMax iterations anywhere it
+// can see without the password. It reads the structure first, without the
+// password, normalizing BER to DER, then decrypts each encrypted section to
+// check the keys inside before go-pkcs12 derives theirs. It then hands
+// go-pkcs12's DecodeChain either the file itself or, when the decoder could
+// not read it as it is (BER inside the MAC'd bytes, more than two safe
+// contents, a password on a file without a MAC), a rebuilt copy. The leaf
+// is the certificate that matches the key, never the first one. BER inside
+// encrypted safe contents is not supported: go-pkcs12 reads those after
+// decrypting them. The copies of the file and of the password that
+// DecodeContext makes are zeroed before it returns; go-pkcs12's own copies
+// (decrypted sections and key) are out of its reach.
 func DecodeContext(ctx context.Context, pfx []byte, password string) (*Bundle, error) {
 	if e := checkSize(pfx); e != nil {
 		return nil, e

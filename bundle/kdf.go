@@ -15,13 +15,13 @@ import (
 // Real exports stay far below: OpenSSL 3 writes 2048, Windows 2000 to
 // 10000, Java 10000, and the highest current advice (OWASP 2023: 600,000
 // for PBKDF2-HMAC-SHA256) fits too; the MAC had this cap already. One
-// derivation at the cap costs about 0.7 s on one shared core
-// (BenchmarkKDFAtCap), and go-pkcs12 runs a bounded number of them per
-// file (the MAC, twice for an empty password, at most two encrypted
-// sections and one key, PBES1 deriving key and IV apart), so a file at
-// the cap costs seconds, once per run, where an uncapped one cost minutes.
-// Over the cap, Decode refuses the file in microseconds
-// (BenchmarkDecodeHostileKDF).
+// derivation at the cap costs 0.3 to 0.6 s on one shared core
+// (BenchmarkKDFAtCap). A file makes a bounded number of them: the MAC
+// (twice for an empty password), at most two encrypted sections (each
+// twice: checkSections, then go-pkcs12) and one key, PBES1 deriving key
+// and IV apart. So a file at the cap costs seconds, once per run, where an
+// uncapped one cost minutes; over the cap, Decode refuses it in
+// microseconds, before deriving anything (BenchmarkDecodeHostileKDF).
 const KDFIterationsMax = 1 << 20
 
 // Password-based encryption algorithms whose key derivation go-pkcs12 runs
@@ -59,7 +59,8 @@ type pbkdf2Count struct {
 // checkWork refuses, before any key derivation runs, a file that asks for
 // more than KDFIterationsMax iterations in any derivation go-pkcs12 would
 // run on it: the MAC, an encrypted section, a shrouded key bag found in
-// plain text.
+// plain text. checkSections checks the key bags inside encrypted sections
+// once the password is at hand.
 func (f *pfxFile) checkWork() *Error {
 	if f.hasMAC() {
 		n, err := macIterations(&f.pdu.MacData)
