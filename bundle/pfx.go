@@ -56,6 +56,11 @@ type pfxFile struct {
 	changed   bool       // normalizing changed the authenticated safe
 	plainKeys int        // key bags outside encrypted items
 	owner                // the copies of the file's bytes made while reading it
+
+	// macForm is the password form the file's MAC verified with, once
+	// macChecked (nil is a form: the empty password as empty bytes).
+	macForm    []byte
+	macChecked bool
 }
 
 // owner collects the buffers a decode fills with bytes of the file (which

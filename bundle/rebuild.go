@@ -53,6 +53,7 @@ func (f *pfxFile) rebuild(password string) ([]byte, *Error) {
 		if err != nil {
 			return nil, errUnsupported("its MAC algorithm", err)
 		}
+		f.macForm, f.macChecked = form, true
 		pdu.MacData = handoffMAC(safe, form)
 	case password != "":
 		form, _ := encodeBMP(password) // Decode checked the password encodes

@@ -12,8 +12,10 @@ import (
 	"crypto/sha512"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"hash"
+	"slices"
 )
 
 var (
@@ -28,18 +30,21 @@ var (
 // section could otherwise carry a key asking for any iteration count.
 //
 // It decrypts as go-pkcs12 does (PBES1 with 3DES or RC2, PBES2 with
-// PBKDF2 and AES-CBC), trying every form the password may have been
-// applied with. A section it cannot decrypt, go-pkcs12 cannot either, and
-// fails on before reaching its bags; so such a section is left for
-// go-pkcs12 to report. The cost is one more derivation per section, under
-// the cap checkWork enforced. ctx is checked before each section.
+// PBKDF2 and AES-CBC) with the password form go-pkcs12 will use, which it
+// learns by verifying the MAC (a wrong password is reported here, as
+// go-pkcs12 would). A section that does not decrypt, go-pkcs12 cannot
+// decrypt either, and fails on before reaching its bags; it is left for
+// go-pkcs12 to report. A section that decrypts but does not read as bags
+// is refused: go-pkcs12 might read it and reach a key unchecked. The cost
+// is one derivation per section (and one for the MAC), under the cap
+// checkWork enforced. ctx is checked before each section.
 func (f *pfxFile) checkSections(ctx context.Context, password string) error {
-	forms, err := passwordForms(password)
-	if err != nil {
-		return errPasswordChars()
+	if !slices.ContainsFunc(f.items, func(it safeItem) bool { return it.encrypted }) {
+		return nil
 	}
-	for _, form := range forms {
-		f.own(form)
+	form, e := f.passwordForm(password)
+	if e != nil {
+		return e
 	}
 	for _, it := range f.items {
 		if !it.encrypted {
@@ -48,13 +53,16 @@ func (f *pfxFile) checkSections(ctx context.Context, password string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		plain := decryptSection(it.alg, it.ciphertext, forms)
+		plain := decrypt(it.alg, it.ciphertext, form)
 		if plain == nil {
 			continue
 		}
 		f.own(plain)
 		bags, der, err := readBags(plain)
 		f.own(der)
+		if err != nil && !f.hasMAC() {
+			return errPassword(password, err) // most likely garbage from a wrong password
+		}
 		if err != nil {
 			return errMalformed(fmt.Errorf("bundle: reading decrypted safe contents: %w", err))
 		}
@@ -65,15 +73,28 @@ func (f *pfxFile) checkSections(ctx context.Context, password string) error {
 	return nil
 }
 
-// decryptSection returns the plaintext of ct under the first password form
-// that decrypts it with valid padding, or nil.
-func decryptSection(alg pkix.AlgorithmIdentifier, ct []byte, forms [][]byte) []byte {
-	for _, form := range forms {
-		if plain := decrypt(alg, ct, form); plain != nil {
-			return plain
-		}
+// passwordForm returns the form of password that go-pkcs12 decrypts with:
+// the one the MAC verified with, or the BMP form for a file without a MAC
+// (go-pkcs12 gets one only with the empty password, or rebuilt with a
+// hand-off MAC over the BMP form).
+func (f *pfxFile) passwordForm(password string) ([]byte, *Error) {
+	switch {
+	case f.macChecked:
+		return f.macForm, nil
+	case !f.hasMAC():
+		form, _ := encodeBMP(password) // Decode checked the password encodes
+		return f.own(form), nil
 	}
-	return nil
+	form, err := verifyMAC(&f.pdu.MacData, f.macked, password)
+	f.own(form)
+	if errors.Is(err, errMACMismatch) {
+		return nil, errPassword(password, err)
+	}
+	if err != nil {
+		return nil, errUnsupported("its MAC algorithm", err)
+	}
+	f.macForm, f.macChecked = form, true
+	return form, nil
 }
 
 // decrypt decrypts ct with alg and a BMP password form, and strips the

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -34,14 +35,17 @@ func TestDecryptSectionMatchesGoPKCS12(t *testing.T) {
 			if e != nil {
 				t.Fatal(e)
 			}
-			forms, _ := passwordForms(password)
+			form, e := f.passwordForm(password)
+			if e != nil {
+				t.Fatalf("%s, password %q: %v", enc.name, password, e)
+			}
 			sections := 0
 			for _, it := range f.items {
 				if !it.encrypted {
 					continue
 				}
 				sections++
-				plain := decryptSection(it.alg, it.ciphertext, forms)
+				plain := decrypt(it.alg, it.ciphertext, form)
 				if plain == nil {
 					t.Fatalf("%s, password %q: the section does not decrypt", enc.name, password)
 				}
@@ -77,6 +81,43 @@ func TestDecodeRefusesCostlyKeyInsideSection(t *testing.T) {
 		good := x.buildPFX(pw, macBMP, encryptSection(t, scheme, pw, append(certBags(t, leaf), x.shroudedKeyBag(k, pw))))
 		if _, err := Decode(good, pw); err != nil {
 			t.Errorf("%s: Decode(key inside a section) = %v", scheme, err)
+		}
+	}
+}
+
+// TestDecodeRefusesUnreadableSection checks that a section which decrypts
+// but does not read as bags here is refused rather than left to go-pkcs12:
+// its decoder skips a bag of unknown type however deep its value nests (ours
+// stops at berMaxDepth), and would then derive the key behind it.
+func TestDecodeRefusesUnreadableSection(t *testing.T) {
+	t.Parallel()
+	x := kit{tb: t, iter: 1}
+	k, pw := p256Key(t), testPassword
+	deep := marshal(t, asn1.NullRawValue)
+	for range berMaxDepth + 2 {
+		deep = marshal(t, asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: deep})
+	}
+	unknown := asn1.RawValue{FullBytes: marshalBag(t, safeBag{ID: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: explicitZero(deep)})}
+	hostile := keyBagsWithIterations(t, []asn1.RawValue{x.shroudedKeyBag(k, pw)}, hostileIterations)
+	leaf := issue(t, leafSpec{key: k})
+	bags := append(append([]asn1.RawValue{unknown}, hostile...), certBags(t, leaf)...)
+	_, err := Decode(x.buildPFX(pw, macBMP, encryptSection(t, "AES-256", pw, bags)), pw)
+	if e, ok := errors.AsType[*Error](err); !ok || e.Code != CodeMalformed {
+		t.Fatalf("Decode() error = %v, want code %s", err, CodeMalformed)
+	}
+}
+
+// TestDecodeWrongPasswordBeforeSections checks that a wrong password is
+// reported as such by the MAC check that precedes decrypting sections,
+// never as whatever a wrongly decrypted section looks like.
+func TestDecodeWrongPasswordBeforeSections(t *testing.T) {
+	t.Parallel()
+	k := p256Key(t)
+	pfx := encode(t, pkcs12.LegacyRC2.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
+	for i := range 300 { // a wrong password pads correctly about once in 256 tries
+		_, err := Decode(pfx, fmt.Sprintf("wrong-%d", i))
+		if e, ok := errors.AsType[*Error](err); !ok || e.Code != CodePassword {
+			t.Fatalf("Decode(wrong password %d) error = %v, want code %s", i, err, CodePassword)
 		}
 	}
 }
