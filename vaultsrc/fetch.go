@@ -25,8 +25,9 @@ const (
 // Fetch reads the latest version of the KV v2 secret ref points at and
 // returns the decoded PFX, its password ("" when the field is absent) and the
 // version number. It implements jobs.Source; every error is a jobs.Failure
-// with one of the Code constants (or a plain wrapped context error), and no
-// error holds a field's value.
+// with one of the Code constants or bundle.CodeTooLarge (a pfx field over
+// bundle.Base64SizeMax characters), or a plain wrapped context error, and
+// no error holds a field's value.
 func (c *Client) Fetch(ctx context.Context, ref jobs.SourceRef) (jobs.Material, error) {
 	ref = refWithDefaults(ref)
 	name := ref.Mount + "/" + ref.Path
