@@ -246,7 +246,9 @@ func handoffMAC(message, form []byte) macData {
 	m := macData{MacSalt: []byte("certrotator"), Iterations: 1}
 	m.Mac.Algorithm.Algorithm = oidSHA256
 	h, _ := classicMACHash(oidSHA256)
-	mac := hmac.New(h.new, pkcs12KDF(h, m.MacSalt, form, 1, 3, h.u))
+	key := pkcs12KDF(h, m.MacSalt, form, 1, 3, h.u)
+	defer clear(key)
+	mac := hmac.New(h.new, key)
 	mac.Write(message)
 	m.Mac.Digest = mac.Sum(nil)
 	return m
