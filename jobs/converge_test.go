@@ -64,7 +64,9 @@ func TestRolledBackConnectorIsRepaired(t *testing.T) {
 // staleLease is a lock that can no longer be known to be held.
 type staleLease struct{}
 
-func (staleLease) Until() (time.Time, error) { return time.Time{}, errors.New("last confirmed 20s ago") }
+func (staleLease) Until() (time.Time, error) {
+	return time.Time{}, errors.New("last confirmed 20s ago")
+}
 
 // TestNoUploadWithoutLease: with a stale lease in the context the upload is
 // never made and the outcome is a transient lease_lost.
