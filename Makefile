@@ -50,12 +50,14 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy/kubernetes/check && $(GO) vet ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 test: vault lint
 	$(GO) test -race -count=1 ./...
+	cd deploy/kubernetes/check && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
 fuzz:
