@@ -8,8 +8,9 @@ FUZZTIME      ?= 15s
 BENCHTIME     ?= 100x
 
 # Stamped into release and image binaries (cmd/certrotator/version.go).
-VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Expanded once (:=), so a commit made during a long build cannot split it.
+VERSION       := $(or $(VERSION),$(shell git describe --tags --always --dirty 2>/dev/null),dev)
+COMMIT        := $(or $(COMMIT),$(shell git rev-parse HEAD 2>/dev/null),unknown)
 LDFLAGS       := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64
 IMAGE         ?= localhost/certrotator:$(VERSION)
