@@ -101,6 +101,8 @@ image:
 		[ $$rc -eq 0 ] && case "$$out" in "certrotator $(VERSION) (commit $(COMMIT)"*) ;; *) echo "unexpected --version output"; exit 1;; esac
 	rm -f dist/certrotator.oci.tar
 	$(BUILDAH) push $(IMAGE) oci-archive:dist/certrotator.oci.tar:$(IMAGE)
+	@# vfs stores whole copies: drop the untagged leftovers of earlier builds.
+	@$(BUILDAH) rmi --prune >/dev/null 2>&1 || true
 	@ls -l dist/certrotator.oci.tar
 
 tidy:
