@@ -7,6 +7,7 @@ package nats_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -134,7 +137,9 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	defer cancel()
 
 	// The worker user provisions the streams, consumer and buckets and runs.
-	w, err := worker.New(worker.Config{App: appConfig(t, url, workerUser.seedFile), Rotator: succeeding{}})
+	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile))
+	wc.Rotator = succeeding{}
+	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +154,13 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 
 	// The publisher requests a rotation and reads its outcome, the status
 	// and the event history.
-	pub, err := worker.Dial(ctx, appConfig(t, url, publisher.seedFile))
+	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile))
 	if err != nil {
 		t.Fatalf("connecting as the publisher: %v", err)
 	}
 	defer pub.Close()
 	var got []string
-	err = pub.PublishAndWait(ctx, jobs.Request{Job: "contoso-api"}, 30*time.Second, func(e worker.Event) error {
+	err = pub.PublishAndWait(ctx, jobs.Request{Job: "contoso-api"}, 30*time.Second, func(e contract.Event) error {
 		got = append(got, e.Data.Status)
 		return nil
 	})
@@ -163,11 +168,11 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 		t.Fatalf("publisher's rotate --wait: outcomes %q, error %v", got, err)
 	}
 	status, err := pub.Status(ctx)
-	if err != nil || len(status) != 1 || status[0].Connector != connectorID {
+	if err != nil || len(status) != 1 || status[0].Outcome.Connector != connectorID {
 		t.Errorf("publisher's status: %+v, error %v", status, err)
 	}
 	var events int
-	if err := pub.Events(ctx, 0, false, func(worker.Event) error { events++; return nil }); err != nil || events != 1 {
+	if err := pub.Events(ctx, 0, false, func(contract.Event) error { events++; return nil }); err != nil || events != 1 {
 		t.Errorf("publisher's events: %d events, error %v", events, err)
 	}
 
@@ -236,4 +241,14 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 			t.Error(msg)
 		}
 	}
+}
+
+// dialAs connects the CLI's client with the credentials of cfg, as the CLI
+// does.
+func dialAs(ctx context.Context, url string, cfg *config.Config) (*client.Conn, error) {
+	opts, err := worker.NATSOptions(cfg.NATS, "publisher", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return client.Dial(ctx, url, client.Options{Jobs: map[string]int{"contoso-api": 1}, NATS: opts})
 }

@@ -21,13 +21,15 @@ esac
 # The stream files say num_replicas 3 (a cluster); use the requested count instead.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for f in stream-requests.json stream-results.json; do
+for f in stream-requests.json stream-results.json stream-advisories.json; do
   sed "s/\"num_replicas\": *[0-9]*/\"num_replicas\": $replicas/" "$f" > "$tmp/$f"
   grep -q "\"num_replicas\": $replicas" "$tmp/$f" || { echo "setup.sh: no num_replicas in $f" >&2; exit 1; }
   nats stream add --config "$tmp/$f"
 done
 # Max deliver must be >= the largest job's max_attempts (default 8).
 nats consumer add CERTROTATION_REQUESTS --config consumer-certrotator.json
+# Max-deliveries advisories are kept until a replica answered them (see README).
+nats consumer add CERTROTATION_ADVISORIES --config consumer-advisories.json
 
 # Latest outcome per <job>.<connector>: only the newest value matters.
 nats kv add certrotation-status --history 1 --replicas "$replicas" --description 'latest outcome per job.connector'
@@ -36,3 +38,6 @@ nats kv add certrotation-locks --ttl 30s --replicas "$replicas" --description 'p
 # Expiry warnings already sent (one per certificate and threshold); 9600h = 400 days,
 # longer than any public certificate's lifetime, so a warning is never sent twice.
 nats kv add certrotation-warnings --ttl 9600h --replicas "$replicas" --description 'expiry warnings already published'
+# A run's outcome, kept from before it is published until its request is settled,
+# so a redelivery republishes the true outcome instead of running again.
+nats kv add certrotation-outcomes --ttl 24h --history 1 --replicas "$replicas" --description 'outcomes of runs not yet settled'

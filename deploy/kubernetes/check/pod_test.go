@@ -33,7 +33,9 @@ func (idleRotator) Rotate(context.Context, jobs.Job, jobs.Request) []jobs.Outcom
 // path. The worker is not started, so /readyz answers 503.
 func servedStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
-	w, err := worker.New(worker.Config{App: cfg, Rotator: idleRotator{}})
+	wc := worker.FromConfig(cfg)
+	wc.Rotator = idleRotator{}
+	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building a worker from the deployed config: %v", err)
 	}
