@@ -36,6 +36,12 @@ type SourceRef struct {
 	Path          string // secret path under the mount, e.g. "b2c/contoso-api"
 	PFXField      string // field holding the standard base64 of the PFX; "pfx" by default
 	PasswordField string // field holding the password; "password" by default; absent or empty means none
+	// Version pins the KV version to read; 0 reads the latest. Config never
+	// sets it: a request's `version` does, for one run.
+	Version int
+	// PKI, when set, makes the job issue its own certificate from Vault PKI
+	// into this KV path (see Issuance); nil for a bundle written by others.
+	PKI *PKIRef
 }
 
 // ConnectorRef binds a job to one API connector of one tenant.
@@ -67,9 +73,12 @@ func (r RenewBefore) Window(notBefore, notAfter time.Time) time.Duration {
 // Job is one bundle in Vault and the connectors it is uploaded to. Config
 // builds Jobs with every default filled in.
 type Job struct {
-	Name        string
-	Source      SourceRef
-	Schedule    string // robfig/cron spec; empty for none
+	Name     string
+	Source   SourceRef
+	Schedule string // robfig/cron spec; empty for none
+	// Watch is how often the worker polls the KV path's current_version and
+	// publishes a request when it changes; 0 for never.
+	Watch       time.Duration
 	Policy      Policy
 	RenewBefore RenewBefore
 	MinValidity time.Duration

@@ -16,6 +16,9 @@ const (
 	ReasonNotNewer       = "not_newer"
 	ReasonNotDue         = "not_due"
 	ReasonDryRun         = "dry_run"
+	// ReasonRollback marks a succeeded upload of a forced request pinned to
+	// a KV version: a rollback by version.
+	ReasonRollback = "rollback"
 )
 
 // CodeBadRequest is the error code of a request that failed before any
