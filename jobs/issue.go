@@ -83,7 +83,7 @@ func (r *Rotator) dueReason(ctx context.Context, job Job, h History) (string, er
 	if h.Current == 0 {
 		return DueMissing, nil
 	}
-	if v, ok := h.Version(h.Current); ok && !v.Live() {
+	if v, ok := h.Version(h.Current); ok && !v.Live(r.now()) {
 		return DueGone, nil
 	}
 	ref := job.Source

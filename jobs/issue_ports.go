@@ -82,8 +82,12 @@ type VersionInfo struct {
 	Issuer   string
 }
 
-// Live reports whether the version still holds its data.
-func (v VersionInfo) Live() bool { return v.Deleted.IsZero() && !v.Destroyed }
+// Live reports whether the version still holds its data at now: not
+// destroyed, and not deleted (a deletion time may lie in the future when
+// the path sets delete_version_after).
+func (v VersionInfo) Live(now time.Time) bool {
+	return !v.Destroyed && (v.Deleted.IsZero() || v.Deleted.After(now))
+}
 
 // History is a KV path's metadata: what `watch` polls and `history` joins
 // outcomes with. It never holds secret data.
