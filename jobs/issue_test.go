@@ -31,7 +31,7 @@ type fakeCA struct {
 	lifetime time.Duration
 }
 
-func newFakeCA(t *testing.T) *fakeCA {
+func newFakeCA(t testing.TB) *fakeCA {
 	t.Helper()
 	key := otherKey(t)
 	tmpl := &x509.Certificate{
@@ -44,7 +44,7 @@ func newFakeCA(t *testing.T) *fakeCA {
 		t.Fatal(err)
 	}
 	c, _ := x509.ParseCertificate(der)
-	return &fakeCA{t: t, key: key, cert: c, lifetime: 90 * day}
+	return &fakeCA{key: key, cert: c, lifetime: 90 * day}
 }
 
 func (ca *fakeCA) Issue(_ context.Context, ref PKIRef) (Issued, error) {
