@@ -1,6 +1,10 @@
-// Package vaultsrc reads certificate bundles from HashiCorp Vault KV v2. Its
-// Client logs in (token, AppRole or Kubernetes auth), keeps its token alive
-// while running, and implements jobs.Source.
+// Package vaultsrc keeps certificate bundles in HashiCorp Vault: it reads
+// them from KV v2 (latest or a pinned version), reads a path's version
+// metadata without its data, writes new versions with check-and-set, and
+// issues and revokes certificates with the PKI engine. Its Client logs in
+// (token, token file, AppRole or Kubernetes auth), keeps its token alive
+// while running, and implements jobs.Source, jobs.VersionLister,
+// jobs.Writer and jobs.Issuer.
 package vaultsrc
 
 import (
@@ -109,7 +113,7 @@ func redacted(s string) string {
 	return "REDACTED"
 }
 
-// Client reads bundles from Vault. It is safe for concurrent use. Build it
+// Client reads and writes bundles in Vault and issues certificates. It is safe for concurrent use. Build it
 // with New; Start keeps its token renewed, Stop ends that.
 type Client struct {
 	api    *api.Client
