@@ -122,7 +122,8 @@ type Client struct {
 	auth   Auth
 	logger *slog.Logger
 
-	tokenMu sync.Mutex // serialises token file reloads
+	tokenMu       sync.Mutex    // serialises token file reloads
+	tokenFilePoll time.Duration // tokenFilePollDefault; tests shorten it
 
 	mu      sync.Mutex
 	started bool
@@ -156,6 +157,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		http:   hc,
 		auth:   auth,
 		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("component", "vaultsrc"),
+
+		tokenFilePoll: tokenFilePollDefault,
 	}
 	if auth.Method == MethodToken {
 		c.api.SetToken(auth.Token)

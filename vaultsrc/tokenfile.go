@@ -9,10 +9,10 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
-// tokenFilePoll is how often the renewal loop looks at the token file once
-// the token it holds can no longer be renewed, waiting for Vault Agent (or
-// a person) to write a new one.
-const tokenFilePoll = 10 * time.Second
+// tokenFilePollDefault is how often the renewal loop looks at the token
+// file once the token it holds can no longer be renewed, waiting for Vault
+// Agent (or a person) to write a new one.
+const tokenFilePollDefault = 10 * time.Second
 
 // call runs fn, one Vault request. When Vault refuses the token (403) and
 // the token comes from Auth.TokenFile, it reads the file again and, if the
@@ -45,18 +45,21 @@ func (c *Client) reloadToken() (bool, error) {
 	}
 	c.tokenMu.Lock()
 	defer c.tokenMu.Unlock()
-	if token == c.api.Token() {
+	prev := c.api.Token()
+	if token == prev {
 		return false, nil
 	}
 	c.api.SetToken(token)
-	c.logger.Info("vault token reloaded from file", "path", c.auth.TokenFile)
+	if prev != "" { // not the first read, at New
+		c.logger.Info("vault token reloaded from file", "path", c.auth.TokenFile)
+	}
 	return true, nil
 }
 
 // awaitNewToken polls the token file until it holds another token than the
 // one in use; it returns false when ctx ended the wait.
 func (c *Client) awaitNewToken(ctx context.Context) bool {
-	t := time.NewTicker(tokenFilePoll)
+	t := time.NewTicker(c.tokenFilePoll)
 	defer t.Stop()
 	for {
 		select {

@@ -40,6 +40,7 @@ func TestVault(t *testing.T) {
 		"issuance race":          testIssuanceRace,
 		"issue then rollback":    testIssueThenRollback,
 		"token file rotated":     testTokenFileRotated,
+		"token file renewal":     testTokenFileRenewalLoop,
 		"shipped policy":         testShippedPolicy,
 	}
 	for name, test := range tests {
