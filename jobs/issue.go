@@ -123,6 +123,7 @@ func (r *Rotator) issueAndWrite(ctx context.Context, job Job, cas int) (IssueRes
 		return res, err
 	}
 	v, err := r.cfg.Writer.Write(ctx, job.Source, cas, nv)
+	clear(nv.PFX) // the bundle is in KV now (or lost); the run reads it back from there
 	switch {
 	case errors.Is(err, ErrWriteConflict):
 		r.revoke(ctx, job, pki.Mount, iss.Serial, "lost the write race")

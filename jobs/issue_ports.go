@@ -64,7 +64,8 @@ type NewVersion struct {
 // Writer writes a job's bundle as a new version with check-and-set: cas is
 // the version the writer read (0: the path must hold no version). A lost
 // race returns an error wrapping ErrWriteConflict, classified Transient;
-// other errors as Source's. It returns the version written.
+// other errors as Source's. It returns the version written. Write must not
+// keep v.PFX: the caller clears it afterwards.
 type Writer interface {
 	Write(ctx context.Context, ref SourceRef, cas int, v NewVersion) (int, error)
 }

@@ -99,7 +99,8 @@ type fakeKV struct {
 	versions    []NewVersion // versions[i] is version i+1
 	deleted     map[int]bool
 	casSeen     []int
-	fetched     []int // the Version of every Fetch's ref
+	fetched     []int    // the Version of every Fetch's ref
+	handed      [][]byte // the PFX slices Write was handed, as handed
 	beforeWrite func()
 }
 
@@ -136,6 +137,8 @@ func (kv *fakeKV) Write(_ context.Context, _ SourceRef, cas int, v NewVersion) (
 	if cas != len(kv.versions) {
 		return 0, Transient("source_conflict", fmt.Errorf("cas %d, current %d: %w", cas, len(kv.versions), ErrWriteConflict))
 	}
+	kv.handed = append(kv.handed, v.PFX)
+	v.PFX = bytes.Clone(v.PFX) // as Vault does: the caller clears its copy
 	kv.versions = append(kv.versions, v)
 	return len(kv.versions), nil
 }
@@ -223,6 +226,9 @@ func TestIssueWhenMissing(t *testing.T) {
 	}
 	if v.Serial != ca.issued[0].Serial || !v.NotAfter.Equal(b.Leaf.NotAfter) {
 		t.Errorf("metadata serial %s not_after %s, want %s %s", v.Serial, v.NotAfter, ca.issued[0].Serial, b.Leaf.NotAfter)
+	}
+	if h := kv.handed[0]; len(h) == 0 || !bytes.Equal(h, make([]byte, len(h))) {
+		t.Errorf("the PFX handed to Write was not cleared after the write")
 	}
 	if len(v.Password) != 32 {
 		t.Errorf("password of %d characters, want 32", len(v.Password))
