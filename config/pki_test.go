@@ -36,6 +36,9 @@ func TestParsePKIAndWatch(t *testing.T) {
 	if j.Watch != time.Minute {
 		t.Errorf("watch = %s, want 1m", j.Watch)
 	}
+	if sum := c.Summary(); !strings.Contains(sum, "policy on-change, watch 1m0s, issued by pki_int/issue/b2c-api\n") {
+		t.Errorf("summary does not show watch and issuance:\n%s", sum)
+	}
 }
 
 func TestParsePKIDefaults(t *testing.T) {
