@@ -23,17 +23,19 @@ type Warnings interface {
 
 // Config configures a Rotator. Source and Connector are required.
 type Config struct {
-	Source    Source
-	Connector Connector
-	Warnings  Warnings // optional; defaults to none (every warning is announced)
-	// Issuer, Writer and Versions are needed by jobs with source.pki (see
-	// ensureIssued); *vaultsrc.Client implements all three. Default to none.
-	Issuer      Issuer
-	Writer      Writer
-	Versions    VersionLister
+	Source      Source
+	Connector   Connector
+	Warnings    Warnings         // optional; defaults to none (every warning is announced)
 	NowFunc     func() time.Time // the only clock; defaults to time.Now
 	Concurrency int              // connectors at once per run; defaults to ConcurrencyDefault
 	Logger      *slog.Logger     // defaults to a discarding logger
+
+	// Issuer, Writer and Versions are needed by jobs with source.pki (see
+	// ensureIssued); *vaultsrc.Client implements all three. Default to none:
+	// such a job then fails with CodeIssuerMissing.
+	Issuer   Issuer
+	Writer   Writer
+	Versions VersionLister
 }
 
 // Rotator runs the rotation pipeline. It is safe for concurrent use; it holds
