@@ -40,7 +40,7 @@ type SourceRef struct {
 	// sets it: a request's `version` does, for one run.
 	Version int
 	// PKI, when set, makes the job issue its own certificate from Vault PKI
-	// into this KV path (see Issuance); nil for a bundle written by others.
+	// into this KV path (see Rotator.ensureIssued); nil for a bundle written by others.
 	PKI *PKIRef
 }
 
@@ -73,12 +73,10 @@ func (r RenewBefore) Window(notBefore, notAfter time.Time) time.Duration {
 // Job is one bundle in Vault and the connectors it is uploaded to. Config
 // builds Jobs with every default filled in.
 type Job struct {
-	Name     string
-	Source   SourceRef
-	Schedule string // robfig/cron spec; empty for none
-	// Watch is how often the worker polls the KV path's current_version and
-	// publishes a request when it changes; 0 for never.
-	Watch       time.Duration
+	Name        string
+	Source      SourceRef
+	Schedule    string        // robfig/cron spec; empty for none
+	Watch       time.Duration // how often the worker polls the KV path's current_version for a new version; 0 for never
 	Policy      Policy
 	RenewBefore RenewBefore
 	MinValidity time.Duration
