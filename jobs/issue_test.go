@@ -403,3 +403,21 @@ func TestPinnedVersionIsRollback(t *testing.T) {
 		t.Errorf("negative version: %+v, want bad_request", out[0])
 	}
 }
+
+func TestPinnedWithoutForceIsNoRollback(t *testing.T) {
+	t.Parallel()
+	job := pkiJob()
+	r, kv, ca, _, _ := issueSetup(t, job)
+	kv.put(storedBundle(t, testNow.Add(-day), testNow.Add(90*day)))
+	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Version: 1, Trigger: TriggerEvent})
+	if out[0].Status != StatusSucceeded || out[0].Reason != "" {
+		t.Errorf("pinned, not forced: %+v, want a plain success", out[0])
+	}
+	ds := r.Plan(t.Context(), job, Request{Job: job.Name})
+	if len(ds) != 1 || ds[0].Action != ActionSkip || ds[0].Reason != ReasonAlreadyPresent {
+		t.Errorf("plan of a current, uploaded bundle: %+v, want skip already_present", ds)
+	}
+	if issued, _ := ca.counts(); issued != 0 {
+		t.Errorf("issued %d, want none", issued)
+	}
+}
