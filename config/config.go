@@ -40,9 +40,13 @@ type NATS struct {
 	CredsFile     string
 	User          string
 	Password      string `json:"-"`
+	Token         string `json:"-"` // token authentication; for the embedded server, the token it requires
 	NKeyFile      string
 	TLS           TLS
 	SubjectPrefix string // defaults to "certrotation"
+	// Replicas is the replication of the streams and buckets the worker
+	// creates (key `replicas`). Defaults to 1; 3 on a three-server cluster.
+	Replicas int
 }
 
 // TLS holds file paths for a TLS client.

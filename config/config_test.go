@@ -72,7 +72,7 @@ func TestParseExample(t *testing.T) {
 	}
 	want := &Config{
 		Instance: "rotator-1",
-		NATS:     NATS{StoreDir: "./data/nats", SubjectPrefix: "certrotation"},
+		NATS:     NATS{StoreDir: "./data/nats", SubjectPrefix: "certrotation", Replicas: 1},
 		Vault: Vault{
 			Address: "https://vault.example:8200",
 			Auth:    VaultAuth{Method: "token", Token: "hvs.example-token", MountPath: "token"},
@@ -134,7 +134,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := &Config{
 		Instance: host,
-		NATS:     NATS{StoreDir: StoreDirDefault, SubjectPrefix: SubjectPrefixDefault},
+		NATS:     NATS{StoreDir: StoreDirDefault, SubjectPrefix: SubjectPrefixDefault, Replicas: ReplicasDefault},
 		Vault:    Vault{Address: "http://127.0.0.1:8200", Auth: VaultAuth{Method: AuthToken, Token: "root", MountPath: "token"}},
 		Tenants: map[string]Tenant{"fabrikam": {
 			TenantID: "00000000-0000-0000-0000-000000000000", Cloud: CloudGlobal,
@@ -261,7 +261,7 @@ func TestLoadProblemsNameTheFile(t *testing.T) {
 	if !ok || ve.Path != path {
 		t.Fatalf("Load error = %v, want a *ValidationError for %s", err, path)
 	}
-	want := path + ": 1 problem(s)\n  line 1: concurrency: must be at least 1, got 0"
+	want := path + ": 1 problem(s)\n  line 1: concurrency: must be 1 to 256, got 0"
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
 	}

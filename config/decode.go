@@ -109,14 +109,17 @@ func (d *decoder) config(root *yaml.Node, hostname func() (string, error)) *Conf
 	}
 	c.Jobs = d.jobList(s, c.Tenants)
 	c.Vault = d.vault(s.sub("vault", "address", "namespace", "ca_cert", "auth"), len(c.Jobs) > 0)
-	if c.Concurrency < 1 {
-		s.problem("concurrency", "must be at least 1, got %d", c.Concurrency)
+	if c.Concurrency < 1 || c.Concurrency > RequestConcurrencyMax {
+		s.problem("concurrency", "must be 1 to %d, got %d", RequestConcurrencyMax, c.Concurrency)
 	}
 	return c
 }
 
 func (d *decoder) instance(s section, hostname func() (string, error)) string {
 	if v := s.str("instance", ""); v != "" {
+		if !validInstance(v) {
+			s.problem("instance", "may hold only letters, digits, '.', '-' and '_', at most 64 (it names this replica in events and locks)")
+		}
 		return v
 	}
 	h, err := hostname()
@@ -180,4 +183,19 @@ func (d *decoder) secretFile(s section, name string) (path, secret string) {
 		s.problem(name, "%q is empty", path)
 	}
 	return path, secret
+}
+
+// validInstance reports whether an instance name is safe in events, lock
+// values and a server name: no spaces or control characters, bounded.
+func validInstance(v string) bool {
+	if len(v) > 64 {
+		return false
+	}
+	for _, r := range v {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

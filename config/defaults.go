@@ -18,6 +18,17 @@ const (
 	// RequestConcurrencyDefault is the top-level `concurrency` (requests
 	// one worker handles at once) when absent.
 	RequestConcurrencyDefault = 4
+	// RequestConcurrencyMax bounds `concurrency`: more requests at once than
+	// this only queue on Graph's rate limits and the job locks.
+	RequestConcurrencyMax = 256
+	// ReplicasDefault is nats.replicas when absent; ReplicasMax is JetStream's limit.
+	ReplicasDefault = 1
+	ReplicasMax     = 5
+	// MaxAttemptsMax bounds a job's max_attempts (5 minutes apart at most, 100
+	// attempts are more than eight hours of retrying).
+	MaxAttemptsMax = 100
+	// EveryMin is the shortest @every schedule.
+	EveryMin = 10 * time.Second
 	// PKIMountDefault is source.pki.mount when absent.
 	PKIMountDefault = "pki"
 	// PKIKeyTypeDefault is source.pki.key_type when absent; key_bits then

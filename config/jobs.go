@@ -80,8 +80,8 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 	if j.MinValidity < 0 {
 		s.problem("min_validity", "must not be negative")
 	}
-	if j.MaxAttempts < 1 {
-		s.problem("max_attempts", "must be at least 1, got %d", j.MaxAttempts)
+	if j.MaxAttempts < 1 || j.MaxAttempts > MaxAttemptsMax {
+		s.problem("max_attempts", "must be 1 to %d, got %d", MaxAttemptsMax, j.MaxAttempts)
 	}
 	return j
 }

@@ -2,7 +2,7 @@ package config
 
 import "github.com/certrotator/certrotator/jobs"
 
-var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "nkey_file", "tls", "subject_prefix"}
+var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "token", "nkey_file", "tls", "subject_prefix", "replicas"}
 
 // nats reads the `nats` section.
 func (d *decoder) nats(s section) NATS {
@@ -20,9 +20,18 @@ func (d *decoder) nats(s section) NATS {
 			KeyFile:  tls.str("key_file", ""),
 		},
 		SubjectPrefix: s.str("subject_prefix", SubjectPrefixDefault),
+		Replicas:      s.integer("replicas", ReplicasDefault),
 	}
 	if s.has("password") {
 		n.Password = d.secretString(s, "password")
+	}
+	if s.has("token") {
+		n.Token = d.secretString(s, "token")
+	}
+	if n.Replicas < 1 || n.Replicas > ReplicasMax {
+		s.problem("replicas", "must be 1 to %d (the servers in the cluster, at most 5), got %d", ReplicasMax, n.Replicas)
+	} else if n.Replicas > 1 && n.URL == "" {
+		s.problem("replicas", "the embedded server is a single server: set nats.url to a cluster, or replicas: 1")
 	}
 	if n.URL != "" && !isNATSURL(n.URL) {
 		s.problem("url", "%q is not a nats://, tls://, ws:// or wss:// URL (leave it empty for the embedded server)", redactURL(n.URL))
@@ -34,6 +43,7 @@ func (d *decoder) nats(s section) NATS {
 		s.problem("subject_prefix", "%q may hold only letters, digits, - and _", n.SubjectPrefix)
 	}
 	d.natsAuth(s, n)
+	d.embeddedAuth(s, n)
 	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
 		tls.problem("cert_file", "cert_file and key_file go together")
 	}
@@ -43,15 +53,33 @@ func (d *decoder) nats(s section) NATS {
 // natsAuth checks that at most one way of authenticating is set.
 func (d *decoder) natsAuth(s section, n NATS) {
 	var set []string
-	for _, k := range []string{"creds_file", "user", "nkey_file"} {
+	for _, k := range []string{"creds_file", "user", "nkey_file", "token"} {
 		if s.has(k) {
 			set = append(set, k)
 		}
 	}
 	if len(set) > 1 {
-		s.problem(set[1], "use one of creds_file, user/password and nkey_file (%s is set too)", set[0])
+		s.problem(set[1], "use one of creds_file, user/password, token and nkey_file (%s is set too)", set[0])
 	}
 	if n.Password != "" && n.User == "" {
 		s.problem("password", "needs user")
 	}
+}
+
+// embeddedAuth refuses an embedded server that other hosts can reach
+// without credentials: anyone there could take locks, forge outcomes and
+// purge the request stream. The embedded server requires the user/password
+// or token set here (nkeys and creds belong to an external server).
+func (d *decoder) embeddedAuth(s section, n NATS) {
+	if n.URL != "" || n.Listen == "" || !isHostPort(n.Listen) {
+		return
+	}
+	if n.CredsFile != "" || n.NKeyFile != "" {
+		s.problem("listen", "the embedded server takes user/password or token; creds_file and nkey_file are for an external server (nats.url)")
+		return
+	}
+	if isLoopback(n.Listen) || n.User != "" || n.Token != "" {
+		return
+	}
+	s.problem("listen", "%q lets clients on other hosts in without credentials: set nats.user and nats.password (or nats.token), or listen on 127.0.0.1", n.Listen)
 }

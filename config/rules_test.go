@@ -104,7 +104,7 @@ func TestParseRules(t *testing.T) {
 		{"min_validity unitless", "min_validity: 168h", "min_validity: 168", 22, "jobs[0].min_validity", `"168" is not a duration (such as 90m, 1h30m or 30d)`},
 		{"warn_before positive", "warn_before: [720h, 24h]", "warn_before: [720h, 0s]", 23, "jobs[0].warn_before[1]", `"0s" must be positive`},
 		{"warn_before duration", "warn_before: [720h, 24h]", "warn_before: [720h, soon]", 23, "jobs[0].warn_before[1]", `"soon" is not a duration (such as 720h or 30d)`},
-		{"max_attempts", "max_attempts: 8", "max_attempts: 0", 24, "jobs[0].max_attempts", "must be at least 1, got 0"},
+		{"max_attempts", "max_attempts: 8", "max_attempts: 0", 24, "jobs[0].max_attempts", "must be 1 to 100, got 0"},
 		// Tenants.
 		{"tenant key characters", "  contoso:\n", "  contoso.eu:\n", 11, "tenants.contoso.eu", "tenant keys may hold only letters, digits, - and _"},
 		{"cloud", "cloud: global", "cloud: mars", 13, "tenants.contoso.cloud", `"mars" is not global or china`},
@@ -131,7 +131,7 @@ func TestParseRules(t *testing.T) {
 		{"nats url scheme", `url: ""`, "url: http://nats:4222", 3, "nats.url", `"http://nats:4222" is not a nats://, tls://, ws:// or wss:// URL`},
 		{"nats url in a list", `url: ""`, "url: nats://a:4222,b:4222", 3, "nats.url", `"nats://a:4222,b:4222" is not a nats://`},
 		{"nats listen", `url: ""`, "listen: localhost", 3, "nats.listen", `"localhost" is not host:port`},
-		{"nats two auths", `url: ""`, "creds_file: /c.creds\n  nkey_file: /n.nk", 4, "nats.nkey_file", "use one of creds_file, user/password and nkey_file (creds_file is set too)"},
+		{"nats two auths", `url: ""`, "creds_file: /c.creds\n  nkey_file: /n.nk", 4, "nats.nkey_file", "use one of creds_file, user/password, token and nkey_file (creds_file is set too)"},
 		{"nats password needs user", `url: ""`, "password: p", 3, "nats.password", "needs user"},
 		{"nats tls pair", `url: ""`, "tls: {ca_file: /ca.pem, cert_file: /c.pem}", 3, "nats.tls.cert_file", "cert_file and key_file go together"},
 		{"subject prefix", "subject_prefix: certrotation", "subject_prefix: cert.rotation", 4, "nats.subject_prefix", `"cert.rotation" may hold only letters, digits, - and _`},
@@ -140,7 +140,7 @@ func TestParseRules(t *testing.T) {
 		{"http port range", "listen: 127.0.0.1:9090", "listen: 127.0.0.1:99999", 28, "http.listen", `"127.0.0.1:99999" is not host:port`},
 		{"log level", "level: info", "level: verbose", 29, "log.level", `"verbose" is not one of debug, info, warn, error`},
 		{"log format", "format: json", "format: logfmt", 29, "log.format", `"logfmt" is not json or text`},
-		{"concurrency", "concurrency: 4", "concurrency: 0", 30, "concurrency", "must be at least 1, got 0"},
+		{"concurrency", "concurrency: 4", "concurrency: 0", 30, "concurrency", "must be 1 to 256, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

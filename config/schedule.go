@@ -76,5 +76,8 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 	if s.Next(scheduleProbeTime).IsZero() {
 		return nil, errors.New("it never fires")
 	}
+	if c, ok := s.(cron.ConstantDelaySchedule); ok && c.Delay < EveryMin {
+		return nil, fmt.Errorf("@every must be at least %s", EveryMin)
+	}
 	return s, nil
 }

@@ -34,7 +34,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 		ww = append(ww, startWorker(t, connect(t, s), scheduledApp("replica-"+strconv.Itoa(i)), rot))
 	}
 	// Start published one catch-up request (no status yet); let it run.
-	if got := rot.nextCall(t); !strings.HasPrefix(got.ID, "catchup-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
+	if got := rot.nextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("first call %+v, want the catch-up", got)
 	}
 	js := newJS(t, nc)
@@ -59,21 +59,25 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	rot.noMoreCalls(t)
 }
 
+// TestCronEveryPublishes drives the scheduler on a clock that jumps to
+// each wake-up at once: an @every 10m schedule fires cron requests whose
+// Msg-Id holds the grid slot.
 func TestCronEveryPublishes(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	j := testJob()
-	j.Schedule = "@every 1s"
+	j.Schedule = "@every 10m"
 	rot := newFake(nil)
-	startWorker(t, connect(t, s), testApp(j), rot)
+	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)
+	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
 	deadline := time.After(waitTimeout)
 	for {
 		select {
 		case got := <-rot.calls:
-			if strings.HasPrefix(got.ID, "cron-"+jobName+"-") {
-				sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "cron-"+jobName+"-"), 10, 64)
-				if err != nil || time.Since(time.Unix(sec, 0)) > time.Minute {
-					t.Errorf("cron id %q does not hold a recent slot", got.ID)
+			if id, ok := strings.CutPrefix(got.ID, "cron-"+jobName+"-"); ok {
+				sec, err := strconv.ParseInt(id, 10, 64)
+				if err != nil || sec%600 != 0 || time.Unix(sec, 0).Before(start) {
+					t.Errorf("cron id %q does not hold a 10-minute grid slot after the start", got.ID)
 				}
 				return
 			}
@@ -81,6 +85,29 @@ func TestCronEveryPublishes(t *testing.T) {
 			t.Fatal("no cron request before the deadline")
 		}
 	}
+}
+
+// jumpClock is a retry.Clock whose After fires at once and moves the clock
+// to the end of the wait.
+type jumpClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *jumpClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(max(d, 0))
+	now := c.now
+	c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
 }
 
 func TestCatchUpAfterMissedSlot(t *testing.T) {
@@ -105,7 +132,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot, _ := prevSlot(mustSchedule(t, "0 3 * * *"), later)
-	want := "catchup-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
+	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10) // the tick's own id: one request per slot
 	if got := rot.nextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
 	}
@@ -170,5 +197,32 @@ func TestMissedSlotEvery(t *testing.T) {
 	want := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	if !ok || !slot.Equal(want) {
 		t.Errorf("prevSlot(@every 1h) = %s, %v; want the grid point %s", slot, ok, want)
+	}
+}
+
+// TestCatchUpDuringTickIsOneRequest: a replica starting while another fires
+// the tick publishes the same Msg-Id, so the stream keeps one request.
+func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	app := scheduledApp("a")
+	w := provisioned(t, connect(t, s))
+	w.jobList = configFor(t, app, newFake(nil), nil).Jobs
+	ctx := context.Background()
+	now := time.Now()
+	w.now = func() time.Time { return now }
+	slot, _ := prevSlot(w.jobList[0].Next, now)
+	if err := w.scheduler.fire(ctx, jobName, slot); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.scheduler.catchUp(ctx, jobName, w.jobList[0].Next); err != nil {
+		t.Fatal(err)
+	}
+	info, err := w.bus().requests.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.LastSeq != 1 {
+		t.Errorf("the tick and the catch-up stored %d requests, want 1", info.State.LastSeq)
 	}
 }

@@ -47,7 +47,7 @@ func (c *natsConn) Start(ctx context.Context) error {
 		stopped()
 		return err
 	}
-	b, err := provision(ctx, c.nc, c.prefix, c.jobList)
+	b, err := provision(ctx, c.nc, c.prefix, c.jobList, c.nats.Replicas, c.log)
 	if err != nil {
 		c.close(c.tune.opTimeout)
 		stopped()
@@ -131,6 +131,9 @@ func NATSOptions(n config.NATS, name string, log *slog.Logger) ([]nats.Option, e
 	if n.User != "" {
 		opts = append(opts, nats.UserInfo(n.User, n.Password))
 	}
+	if n.Token != "" {
+		opts = append(opts, nats.Token(n.Token))
+	}
 	if n.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(n.CredsFile))
 	}
@@ -160,6 +163,9 @@ func startEmbedded(n config.NATS, instance string) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 	}
+	// The embedded server requires the credentials the config gives its
+	// clients (config refuses a reachable listen address without them).
+	opts.Username, opts.Password, opts.Authorization = n.User, n.Password, n.Token
 	if n.Listen == "" {
 		opts.DontListen = true
 	} else {

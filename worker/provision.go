@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"time"
 
@@ -19,35 +20,36 @@ import (
 // together all run it. It keeps what an operator may have tuned on
 // existing objects (replicas, placement, size limits) and only enforces the
 // contract's fields.
-func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job) (*bus, error) {
+func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job, replicas int, log *slog.Logger) (*bus, error) {
+	p := provisioner{replicas: max(replicas, 1), log: log}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream: %w", err)
 	}
 	b := &bus{nc: nc, js: js}
-	if b.requests, err = ensureStream(ctx, js, requestsStreamConfig(prefix)); err != nil {
+	if b.requests, err = p.stream(ctx, js, requestsStreamConfig(prefix)); err != nil {
 		return nil, fmt.Errorf("provisioning stream %s: %w", contract.RequestsStream, err)
 	}
 	if b.cons, err = b.requests.CreateOrUpdateConsumer(ctx, consumerConfig(jj)); err != nil {
 		return nil, fmt.Errorf("provisioning consumer %s: %w", contract.ConsumerName, err)
 	}
-	if _, err = ensureStream(ctx, js, resultsStreamConfig(prefix)); err != nil {
+	if _, err = p.stream(ctx, js, resultsStreamConfig(prefix)); err != nil {
 		return nil, fmt.Errorf("provisioning stream %s: %w", contract.ResultsStream, err)
 	}
-	if b.status, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+	if b.status, err = p.kv(ctx, js, jetstream.KeyValueConfig{
 		Bucket: contract.StatusBucket, Description: "latest outcome per job.connector", History: 1, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.StatusBucket, err)
 	}
-	if b.locks, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+	if b.locks, err = p.kv(ctx, js, jetstream.KeyValueConfig{
 		Bucket: contract.LocksBucket, Description: "per-job rotation locks", History: 1, TTL: contract.LockTTL, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.LocksBucket, err)
 	}
-	if b.warnings, err = ensureKV(ctx, js, warningsBucketConfig()); err != nil {
+	if b.warnings, err = p.kv(ctx, js, warningsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.WarningsBucket, err)
 	}
-	adv, err := ensureStream(ctx, js, advisoriesStreamConfig())
+	adv, err := p.stream(ctx, js, advisoriesStreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("provisioning stream %s: %w", contract.AdvisoriesStream, err)
 	}
@@ -57,12 +59,50 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job)
 	}); err != nil {
 		return nil, fmt.Errorf("provisioning consumer %s: %w", contract.AdvisoryConsumer, err)
 	}
-	if b.outcomes, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+	if b.outcomes, err = p.kv(ctx, js, jetstream.KeyValueConfig{
 		Bucket: contract.OutcomesBucket, Description: "outcomes of runs not yet settled", History: 1, TTL: contract.OutcomesTTL, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.OutcomesBucket, err)
 	}
 	return b, nil
+}
+
+// provisioner creates what is missing with the configured replication and
+// says so when an existing stream or bucket has another.
+type provisioner struct {
+	replicas int
+	log      *slog.Logger
+}
+
+func (p provisioner) stream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	want.Replicas = p.replicas
+	st, err := ensureStream(ctx, js, want)
+	if err == nil {
+		p.check(want.Name, st.CachedInfo().Config.Replicas)
+	}
+	return st, err
+}
+
+func (p provisioner) kv(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	want.Replicas = p.replicas
+	kv, err := ensureKV(ctx, js, want)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := kv.Status(ctx); err == nil {
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			p.check("bucket "+want.Bucket, bs.StreamInfo().Config.Replicas)
+		}
+	}
+	return kv, nil
+}
+
+// check warns when an existing object's replication is not the configured
+// one: the worker keeps what an operator set, but says so.
+func (p provisioner) check(name string, have int) {
+	if have != p.replicas {
+		p.log.Warn("existing stream has another replication than nats.replicas; keeping it", "stream", name, "replicas", have, "configured", p.replicas)
+	}
 }
 
 // ensureStream creates the stream, or updates an existing one's contract
@@ -112,7 +152,7 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, want jetstream.KeyVal
 		return kv, nil
 	}
 	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-		want.Replicas = bs.StreamInfo().Config.Replicas
+		want.Replicas = bs.StreamInfo().Config.Replicas // keep the operator's
 	}
 	return js.UpdateKeyValue(ctx, want)
 }

@@ -115,8 +115,9 @@ func (s *scheduler) enqueue(ctx context.Context, job, msgID string) error {
 }
 
 // catchUp enqueues a request when the job's most recent slot passed with no
-// outcome recorded since (or none ever): the worker was down then. The
-// Msg-Id catchup-<job>-<unix of the slot> lets replicas starting together
+// outcome recorded since (or none ever): the worker was down then. It uses
+// that slot's own Msg-Id, cron-<job>-<unix of the slot>, so replicas
+// starting together, or a replica starting while another fires the tick,
 // publish it once.
 func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule) error {
 	slot, ok := prevSlot(sched, s.now())
@@ -131,6 +132,7 @@ func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", job, err)
 	}
+	ran := false
 	for _, e := range entries {
 		if strings.HasSuffix(e.Key(), "._") {
 			continue // a bad request is no rotation
@@ -138,9 +140,14 @@ func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule
 		if !e.Created().Before(slot) {
 			return nil
 		}
+		ran = true
 	}
-	s.log.Info("schedule missed, catching up", "job", job, "slot", slot)
-	return s.enqueue(ctx, job, "catchup-"+job+"-"+strconv.FormatInt(slot.Unix(), 10))
+	if ran {
+		s.log.Info("schedule missed while no worker ran, catching up", "job", job, "slot", slot)
+	} else {
+		s.log.Info("first run of the schedule", "job", job)
+	}
+	return s.fire(ctx, job, slot)
 }
 
 // prevSlot is the latest firing of sched at or before now. Schedules only
