@@ -33,7 +33,10 @@ type tenant struct {
 	id         string
 	clients    map[string]string // client id -> secret
 	connectors []*connector
-	limit      rateLimit
+	limits     *Limits            // set by SetTenantLimits; nil: the server's
+	window     fixedWindow        // calls of every app in the current window
+	apps       map[string]*appUse // by client id
+	counts     Counts
 }
 
 func (t *tenant) connector(id string) *connector {

@@ -19,6 +19,7 @@ const graphAppID = "00000003-0000-0000-c000-000000000000"
 
 type token struct {
 	tenant  *tenant
+	app     string    // client id, for the per-app rate limit
 	expires time.Time // wall clock
 	expired bool      // set by ExpireTokens
 }
@@ -101,7 +102,7 @@ func (s *Server) issueToken(x *exchange, name string, t *tenant) {
 	}
 	s.mu.Lock()
 	access := newAccessToken()
-	s.tokens[access] = &token{tenant: t, expires: time.Now().Add(tokenLifetime)}
+	s.tokens[access] = &token{tenant: t, app: f.Get("client_id"), expires: time.Now().Add(tokenLifetime)}
 	s.mu.Unlock()
 	x.w.Header().Set("Cache-Control", "no-store, no-cache")
 	x.w.Header().Set("Pragma", "no-cache")
