@@ -83,6 +83,7 @@ type Tenant struct {
 	WorkloadIdentity      bool
 	AuthorityURL          string // override, e.g. the emulator
 	GraphURL              string // override, e.g. the emulator
+	RateLimit             RateLimit
 }
 
 // HTTP is the `http` section.

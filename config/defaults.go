@@ -13,6 +13,10 @@ const (
 	HTTPListenDefault    = "127.0.0.1:9090"
 	LogLevelDefault      = "info"
 	LogFormatDefault     = "json"
+	// Graph's documented limits for API connectors, the defaults of
+	// tenants.<t>.rate_limit.
+	AppPerMinuteDefault    = 200
+	TenantPerMinuteDefault = 300
 	// ConcurrencyDefault is the top-level `concurrency` when absent.
 	ConcurrencyDefault = 4
 )

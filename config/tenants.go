@@ -9,6 +9,7 @@ import (
 var tenantKeys = []string{
 	"tenant_id", "cloud", "client_id", "client_secret", "client_secret_file",
 	"client_certificate_file", "workload_identity", "authority_url", "graph_url",
+	"rate_limit",
 }
 
 // credentialKeys are the ways a tenant authenticates to Graph; exactly one
@@ -42,6 +43,7 @@ func (d *decoder) tenant(s section) Tenant {
 		WorkloadIdentity:      s.boolean("workload_identity", false),
 		AuthorityURL:          s.str("authority_url", ""),
 		GraphURL:              s.str("graph_url", ""),
+		RateLimit:             d.rateLimit(s.sub("rate_limit", rateLimitKeys...)),
 	}
 	d.requireGUID(s, "tenant_id", t.TenantID)
 	d.requireGUID(s, "client_id", t.ClientID)
