@@ -81,7 +81,7 @@ func (s *Server) AddTenant(tenantID, clientID, clientSecret string) *Server {
 	s.mustNotBeStarted("AddTenant")
 	t := s.tenants[strings.ToLower(tenantID)]
 	if t == nil {
-		t = &tenant{id: tenantID, clients: map[string]string{}, apps: map[string]*appUse{}}
+		t = &tenant{id: tenantID, clients: map[string]string{}, apps: map[string]*appUse{}, byID: map[string]*connector{}}
 		s.tenants[strings.ToLower(tenantID)] = t
 	}
 	t.clients[clientID] = clientSecret
@@ -107,7 +107,7 @@ func (s *Server) AddConnector(tenantID, id, displayName string, seed ...Cert) *S
 	for _, ct := range seed {
 		c.certs = append(c.certs, ct.truncated())
 	}
-	t.connectors = append(t.connectors, c)
+	t.addConnector(c)
 	return s
 }
 
