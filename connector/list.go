@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/certrotator/certrotator/jobs"
@@ -21,8 +22,8 @@ const listPagesMax = 10_000
 
 // listPage is one page of the collection.
 type listPage struct {
-	Value    []json.RawMessage `json:"value"`
-	NextLink string            `json:"@odata.nextLink"`
+	Value    []connectorJSON `json:"value"`
+	NextLink string          `json:"@odata.nextLink"`
 }
 
 // List reads every API connector of the tenant key tenant with the list
@@ -60,10 +61,13 @@ func (c *Client) list(ctx context.Context, tenant string) ([]jobs.ConnectorState
 		if err := json.Unmarshal(body, &p); err != nil {
 			return nil, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding page %d: %w", pages, err))
 		}
-		for _, raw := range p.Value {
-			st, err := stateOf(raw)
+		// Decoded in one pass with the page: a fleet's list is most of what
+		// a run reads.
+		out = slices.Grow(out, len(p.Value))
+		for i := range p.Value {
+			st, err := p.Value[i].state()
 			if err != nil {
-				return nil, err
+				return nil, jobs.Transient(CodeInvalidResponse, err)
 			}
 			out = append(out, st)
 		}

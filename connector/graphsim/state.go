@@ -31,12 +31,12 @@ type CertState struct {
 
 type tenant struct {
 	id         string
-	clients    map[string]string // client id -> secret
+	clients    map[string]string     // client id -> secret
 	connectors []*connector          // in creation order, as the list call pages them
 	byID       map[string]*connector // by lower-case id: fleets of thousands
-	limits     *Limits            // set by SetTenantLimits; nil: the server's
-	window     fixedWindow        // calls of every app in the current window
-	apps       map[string]*appUse // by client id
+	limits     *Limits               // set by SetTenantLimits; nil: the server's
+	window     fixedWindow           // calls of every app in the current window
+	apps       map[string]*appUse    // by client id
 	counts     Counts
 }
 
