@@ -98,3 +98,23 @@ func (unpaced) Take(ctx context.Context, _ []Limit) error { return ctx.Err() }
 // Unpaced is a Budget that never waits: for tests and benchmarks that
 // measure the Client itself rather than Graph's limits.
 var Unpaced Budget = unpaced{}
+
+// agreeLimits makes tenant keys that name the same limit (two app
+// registrations in one tenant share its tenant-wide limit) use the lowest
+// Count configured for it, so that one budget is not re-sized back and
+// forth between them.
+func agreeLimits(byKey map[string][]Limit) {
+	lowest := map[string]int{}
+	for _, ls := range byKey {
+		for _, l := range ls {
+			if n, ok := lowest[l.Name]; !ok || l.Count < n {
+				lowest[l.Name] = l.Count
+			}
+		}
+	}
+	for _, ls := range byKey {
+		for i := range ls {
+			ls[i].Count = lowest[ls[i].Name]
+		}
+	}
+}

@@ -1,8 +1,12 @@
 // Package connector is certrotator's Microsoft Graph client for Entra API
-// connectors: it reads a connector's certificate list and uploads a PKCS#12
-// bundle to it, with client-credential tokens from azidentity, Graph's
-// retry rules (Retry-After, bounded backoff, one token refresh on 401) and
-// errors classified as jobs.Failure. It implements jobs.Connector.
+// connectors: it reads a connector's certificate list (Get), every
+// connector of a tenant (List, following @odata.nextLink) and uploads a
+// PKCS#12 bundle to a connector, with client-credential tokens from
+// azidentity, Graph's retry rules (Retry-After, bounded backoff, one token
+// refresh on 401) and errors classified as jobs.Failure. Every Graph
+// request is paced under the tenant's throttling limits through a Budget
+// (per app per tenant and per tenant), and no call outlives its ctx's
+// deadline. It implements jobs.Connector.
 package connector
 
 import (
@@ -217,6 +221,7 @@ func New(cfg Config) (*Client, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring graph client: %w", err)
 	}
+	agreeLimits(c.limits)
 	return c, nil
 }
 
