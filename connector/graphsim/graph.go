@@ -19,8 +19,7 @@ func isGraphVersion(seg string) bool {
 
 // serveGraph runs the Graph pipeline: latency, injected faults, the bearer
 // token, the rate limits (the app's in the tenant, the tenant's), then the
-// API-connector routes. Segments
-// match case-insensitively, as in Graph.
+// API-connector routes. Segments match case-insensitively, as in Graph.
 func (s *Server) serveGraph(x *exchange, segs []string) {
 	if !s.delay(x) {
 		x.graphError(http.StatusServiceUnavailable, codeServiceUnavailable, "The server is shutting down or the client went away.", "")
