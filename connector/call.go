@@ -197,6 +197,10 @@ func (c *Client) nextWait(ctx context.Context, st *callState, res attemptResult)
 		f := jobs.AsFailure(res.err)
 		return &jobs.Failure{Class: jobs.ClassTransient, Code: f.Code, RequestID: f.RequestID, RetryAfter: res.retryAfter, Err: f.Err}
 	}
+	if err := ctx.Err(); err != nil {
+		// The answer raced the deadline: say that the call ran out of time.
+		return 0, interrupted(err, res.err)
+	}
 	if st.retries >= c.cfg.MaxRetries {
 		return 0, giveUp()
 	}
