@@ -105,6 +105,9 @@ type Tenant struct {
 	// CAFile (ca_file) is a PEM bundle trusted, in addition to the system
 	// roots, for this tenant's token and Graph calls.
 	CAFile string
+	// RateLimit (rate_limit) is the tenant's Graph limits the worker paces
+	// under.
+	RateLimit RateLimit
 }
 
 // HTTP is the `http` section.

@@ -82,6 +82,7 @@ func TestParseExample(t *testing.T) {
 			Cloud:        "global",
 			ClientID:     "11111111-1111-1111-1111-111111111111",
 			ClientSecret: "graph-client-secret",
+			RateLimit:    graphRateLimit,
 		}},
 		Jobs: []jobs.Job{{
 			Name:        "contoso-api",
@@ -139,6 +140,7 @@ func TestParseDefaults(t *testing.T) {
 		Tenants: map[string]Tenant{"fabrikam": {
 			TenantID: "00000000-0000-0000-0000-000000000000", Cloud: CloudGlobal,
 			ClientID: "11111111-1111-1111-1111-111111111111", WorkloadIdentity: true,
+			RateLimit: graphRateLimit,
 		}},
 		Jobs: []jobs.Job{{
 			Name:        "fabrikam-api",

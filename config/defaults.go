@@ -36,6 +36,10 @@ const (
 	PKIKeyTypeDefault = PKIKeyTypeRSA
 	// WatchMin is the shortest job `watch` interval.
 	WatchMin = 10 * time.Second
+	// Graph's documented limits for API connectors, the defaults of
+	// tenants.<t>.rate_limit.
+	AppPerMinuteDefault    = 200
+	TenantPerMinuteDefault = 300
 )
 
 // Key types of source.pki.key_type.

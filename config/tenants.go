@@ -9,6 +9,7 @@ import (
 var tenantKeys = []string{
 	"tenant_id", "cloud", "client_id", "client_secret", "client_secret_file",
 	"client_certificate_file", "workload_identity", "authority_url", "graph_url",
+	"rate_limit",
 }
 
 // tenants reads the `tenants` mapping, keyed by tenant key.
@@ -38,6 +39,7 @@ func (d *decoder) tenant(s section) Tenant {
 		WorkloadIdentity:      s.boolean("workload_identity", false),
 		AuthorityURL:          s.str("authority_url", ""),
 		GraphURL:              s.str("graph_url", ""),
+		RateLimit:             d.rateLimit(s.sub("rate_limit", rateLimitKeys...)),
 	}
 	d.tenantID(s, t.TenantID)
 	if !s.boolean("managed_identity", false) {

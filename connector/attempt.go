@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,9 @@ func (c *Client) attempt(ctx context.Context, r *request, st *callState) attempt
 	tok, gen, err := r.tenant.token(ctx)
 	if err != nil {
 		return tokenResult(ctx, err, gen)
+	}
+	if err := c.cfg.Budget.Take(ctx, c.limits[r.tenant.key]); err != nil {
+		return attemptResult{gen: gen, err: budgetFailure(r.tenant.key, err), verdict: verdictDone}
 	}
 	res := attemptResult{gen: gen, clientRequestID: uuid.NewString()}
 	req, err := c.newRequest(ctx, r, tok, res.clientRequestID)
@@ -105,4 +109,22 @@ func transportResult(ctx context.Context, res attemptResult, r *request, err err
 		res.verdict = verdictRetry
 	}
 	return res
+}
+
+// budgetFailure is the failure of a call whose turn under the tenant's
+// budget did not come before ctx ended. It is transient; when the budget
+// said how long the turn was, that is the RetryAfter, so that the worker
+// comes back once there is room rather than after a blind backoff.
+func budgetFailure(tenant string, err error) error {
+	f := &jobs.Failure{Class: jobs.ClassTransient, Code: CodeBudget, Err: fmt.Errorf("pacing calls to tenant %s: %w", tenant, err)}
+	var be *BudgetError
+	switch {
+	case errors.As(err, &be):
+		f.RetryAfter = be.Wait
+	case errors.Is(err, context.Canceled):
+		f.Code = "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		f.Code = "timeout"
+	}
+	return f
 }

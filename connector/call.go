@@ -22,6 +22,8 @@ const bodyMax = 4 << 20
 // (ErrNotFound, ErrDenied…) are permanent; throttling, 5xx and network
 // errors that outlast the retries are transient.
 func (c *Client) Get(ctx context.Context, tenant, id string) (jobs.ConnectorState, error) {
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	st, err := c.get(ctx, tenant, id)
 	if err != nil {
 		return jobs.ConnectorState{}, fmt.Errorf("getting connector %s: %w", id, err)
@@ -49,6 +51,8 @@ func (c *Client) get(ctx context.Context, tenant, id string) (jobs.ConnectorStat
 // here: only a fresh read can tell whether the certificate arrived, and
 // jobs makes that read before it uploads again.
 func (c *Client) Upload(ctx context.Context, tenant, id string, pfx []byte, password string) (jobs.ConnectorState, error) {
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	st, err := c.upload(ctx, tenant, id, pfx, password)
 	if err != nil {
 		return jobs.ConnectorState{}, fmt.Errorf("uploading certificate to connector %s: %w", id, err)
@@ -96,6 +100,14 @@ func stateOf(body []byte) (jobs.ConnectorState, error) {
 		return jobs.ConnectorState{}, jobs.Transient(CodeInvalidResponse, err)
 	}
 	return st, nil
+}
+
+// callContext applies Config.CallTimeout to one call.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.cfg.CallTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.cfg.CallTimeout)
 }
 
 // target finds the tenant and checks the id before any request is made.
@@ -164,7 +176,7 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 			}
 			continue
 		}
-		wait, err := c.nextWait(st, res)
+		wait, err := c.nextWait(ctx, st, res)
 		c.logAttempt(ctx, r, st, res, wait)
 		if err != nil {
 			return nil, err
@@ -178,22 +190,39 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 
 // nextWait says how long to wait before the next attempt, or returns the
 // failure to give up with (budget spent, or Retry-After too long to wait
-// here), carrying the Retry-After when Graph sent one.
-func (c *Client) nextWait(st *callState, res attemptResult) (time.Duration, error) {
+// here, or past ctx's deadline), carrying the Retry-After when Graph sent
+// one.
+func (c *Client) nextWait(ctx context.Context, st *callState, res attemptResult) (time.Duration, error) {
 	giveUp := func() error {
 		f := jobs.AsFailure(res.err)
 		return &jobs.Failure{Class: jobs.ClassTransient, Code: f.Code, RequestID: f.RequestID, RetryAfter: res.retryAfter, Err: f.Err}
+	}
+	if err := ctx.Err(); err != nil {
+		// The answer raced the deadline: say that the call ran out of time.
+		return 0, interrupted(err, res.err)
 	}
 	if st.retries >= c.cfg.MaxRetries {
 		return 0, giveUp()
 	}
 	if !res.hasRetryAfter {
-		return backoff(st.retries+1, jitter()), nil
+		wait := backoff(st.retries+1, jitter())
+		if outlasts(ctx, wait) {
+			return 0, giveUp()
+		}
+		return wait, nil
 	}
-	if res.retryAfter > c.cfg.MaxRetryWait {
+	if res.retryAfter > c.cfg.MaxRetryWait || outlasts(ctx, res.retryAfter) {
 		return 0, giveUp()
 	}
 	return res.retryAfter, nil
+}
+
+// outlasts reports whether waiting d would end after ctx's deadline, in
+// which case the wait is pointless: the call gives up at once and leaves
+// the retry to a caller with time left.
+func outlasts(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d
 }
 
 // interrupted is the failure of a call whose wait ctx ended. It keeps the

@@ -1,8 +1,12 @@
 // Package connector is certrotator's Microsoft Graph client for Entra API
-// connectors: it reads a connector's certificate list and uploads a PKCS#12
-// bundle to it, with client-credential tokens from azidentity, Graph's
-// retry rules (Retry-After, bounded backoff, one token refresh on 401) and
-// errors classified as jobs.Failure. It implements jobs.Connector.
+// connectors: it reads a connector's certificate list (Get), every
+// connector of a tenant (List, following @odata.nextLink) and uploads a
+// PKCS#12 bundle to a connector, with client-credential tokens from
+// azidentity, Graph's retry rules (Retry-After, bounded backoff, one token
+// refresh on 401) and errors classified as jobs.Failure. Every Graph
+// request is paced under the tenant's throttling limits through a Budget
+// (per app per tenant and per tenant), and no call outlives its ctx's
+// deadline. It implements jobs.Connector.
 package connector
 
 import (
@@ -30,6 +34,7 @@ const (
 	MaxRetriesDefault   = 4
 	MaxRetryWaitDefault = 30 * time.Second
 	TimeoutDefault      = 60 * time.Second
+	RateWindowDefault   = time.Minute
 )
 
 // Cloud names of Tenant.Cloud.
@@ -59,6 +64,10 @@ type Tenant struct {
 	// GraphURL overrides the cloud's Graph root, e.g.
 	// https://graph.microsoft.com. It must be https. Defaults to the cloud's.
 	GraphURL string
+	// RateLimit is the tenant's throttling limits, which every Graph call
+	// is paced under (see Config.Budget). Defaults to Graph's documented
+	// 200 per minute per app and 300 per minute per tenant.
+	RateLimit RateLimit
 	// Credential, when set, is used as is: a credential of the caller's
 	// own making. Defaults to the one kind set below or ClientSecret.
 	Credential azcore.TokenCredential `json:"-"`
@@ -139,6 +148,14 @@ func (t Tenant) endpoints() (endpoints, error) {
 	return ep, nil
 }
 
+// validateRateLimit refuses negative limits; zero takes Graph's.
+func validateRateLimit(rl RateLimit) error {
+	if rl.AppPerMinute < 0 || rl.TenantPerMinute < 0 {
+		return fmt.Errorf("rate limit %d/%d per minute: want positive numbers, or 0 for Graph's", rl.AppPerMinute, rl.TenantPerMinute)
+	}
+	return nil
+}
+
 // checkHTTPS insists on an absolute https URL: Entra's client refuses to
 // send a secret over plain HTTP, and a bearer token must not travel in
 // clear either.
@@ -170,6 +187,23 @@ type Config struct {
 	MaxRetryWait time.Duration
 	// Timeout bounds each HTTP exchange. Defaults to 60s.
 	Timeout time.Duration
+	// CallTimeout bounds one call (Get, List, Upload) with its retries and
+	// pacing waits, on top of ctx's own deadline: whichever comes first ends
+	// it. A wait that would end after the deadline is not begun; the call
+	// fails transient at once, with the wait as RetryAfter when it is known.
+	// Defaults to none beyond ctx's.
+	CallTimeout time.Duration
+	// Budget paces every Graph request under its tenant's RateLimit.
+	// Defaults to a Pacer of its own (90 % of each limit, wall clock); pass
+	// a shared one to pace several Clients together, or Unpaced.
+	Budget Budget
+	// RateWindow is the period the per-minute limits count over. Benchmarks
+	// against an emulator with a compressed clock shorten it. Defaults to a
+	// minute.
+	RateWindow time.Duration
+	// ListTop is the $top sent with List, a page size hint Graph may cap;
+	// 0 sends none. Defaults to 0.
+	ListTop int
 	// Logger gets one debug line per HTTP attempt. Defaults to discarding.
 	Logger *slog.Logger
 	// NowFunc reads the clock for HTTP-date Retry-After. Defaults to time.Now.
@@ -185,6 +219,7 @@ type Client struct {
 	cfg     Config
 	http    *http.Client
 	tenants map[string]*tenantClient
+	limits  map[string][]Limit // by tenant key
 	logger  *slog.Logger
 }
 
@@ -196,12 +231,13 @@ func New(cfg Config) (*Client, error) {
 		cfg:     cfg,
 		http:    &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout},
 		tenants: make(map[string]*tenantClient, len(cfg.Tenants)),
+		limits:  make(map[string][]Limit, len(cfg.Tenants)),
 		logger:  cfg.Logger.With("component", "connector"),
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(cfg.Tenants)) {
 		t := cfg.Tenants[key]
-		if err := validateTenant(t); err != nil {
+		if err := errors.Join(validateTenant(t), validateRateLimit(t.RateLimit)); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", key, err))
 			continue
 		}
@@ -211,10 +247,12 @@ func New(cfg Config) (*Client, error) {
 			continue
 		}
 		c.tenants[key] = tc
+		c.limits[key] = limitsOf(key, t, cfg.RateWindow)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring graph client: %w", err)
 	}
+	agreeLimits(c.limits)
 	return c, nil
 }
 
@@ -229,6 +267,10 @@ func (cfg Config) withDefaults() Config {
 	cfg.MaxRetries = max(cfg.MaxRetries, 0)
 	cfg.MaxRetryWait = cmp.Or(cfg.MaxRetryWait, MaxRetryWaitDefault)
 	cfg.Timeout = cmp.Or(cfg.Timeout, TimeoutDefault)
+	cfg.RateWindow = cmp.Or(cfg.RateWindow, RateWindowDefault)
+	if cfg.Budget == nil {
+		cfg.Budget = NewPacer(PacerConfig{})
+	}
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}

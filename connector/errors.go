@@ -34,6 +34,8 @@ const (
 	CodeNetwork            = "network"              // no HTTP answer from Graph
 	CodeInvalidResponse    = "invalid_response"     // a 2xx whose body is not a connector
 	CodeTokenUnavailable   = "token_unavailable"    // no answer from the token endpoint
+	CodeBudget             = "graph_budget"         // the tenant's rate budget has no room before the deadline
+	CodeInvalidNextLink    = "invalid_next_link"    // a nextLink off the tenant's Graph root
 )
 
 // messageMax bounds the length of a message copied from a remote answer.

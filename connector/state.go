@@ -72,6 +72,11 @@ func parseState(body []byte) (jobs.ConnectorState, error) {
 	if err := json.Unmarshal(body, &c); err != nil {
 		return jobs.ConnectorState{}, fmt.Errorf("decoding connector: %w", err)
 	}
+	return c.state()
+}
+
+// state converts a decoded entity (alone or an item of a list page).
+func (c *connectorJSON) state() (jobs.ConnectorState, error) {
 	if c.ID == "" {
 		return jobs.ConnectorState{}, fmt.Errorf("decoding connector: no id in the answer")
 	}

@@ -73,6 +73,7 @@ func newConnector(cfg *config.Config, logger *slog.Logger) (*connector.Client, e
 			ManagedIdentity:           t.ManagedIdentity,
 			ManagedIdentityClientID:   t.ManagedIdentityClientID,
 			CAFile:                    t.CAFile,
+			RateLimit:                 connector.RateLimit{AppPerMinute: t.RateLimit.AppPerMinute, TenantPerMinute: t.RateLimit.TenantPerMinute},
 		}
 	}
 	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger})

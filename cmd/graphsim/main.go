@@ -3,9 +3,13 @@
 //
 //	GRAPH_SECRET=s3cret graphsim --listen 127.0.0.1:8443 --ca-out ca.pem \
 //	    --tenant TENANT_ID --client-id CLIENT_ID --client-secret-env GRAPH_SECRET \
-//	    --connector 7b3a0c1e-...=contoso-api [--connector ID[=displayName]]...
+//	    --connector 7b3a0c1e-...=contoso-api [--connector ID[=displayName]]... \
+//	    [--latency 80ms] [--page-size 100] [--app-limit 200] [--tenant-limit 300] [--limit-window 1m]
 //
-// It prints the URL and the tenant block to put in certrotator's config,
+// It enforces Graph's throttling limits for API connectors (200 calls a
+// minute per app per tenant, 300 per tenant) unless told otherwise; a
+// shorter --limit-window compresses the clock for benchmarks (200 per 6s),
+// and a limit of 0 turns it off. It prints the URL and the tenant block to put in certrotator's config,
 // writes the CA certificate to --ca-out, and serves until SIGINT or SIGTERM.
 package main
 
@@ -20,6 +24,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
 )
@@ -46,6 +51,9 @@ func main() {
 type options struct {
 	listen, caOut, tenant, clientID, secretEnv, secret string
 	connectors                                         []connectorFlag
+	latency                                            time.Duration
+	pageSize                                           int
+	limits                                             graphsim.Limits
 }
 
 type connectorFlag struct{ id, displayName string }
@@ -59,6 +67,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.tenant, "tenant", "", "tenant id (required)")
 	fs.StringVar(&o.clientID, "client-id", "", "app (client) id (required)")
 	fs.StringVar(&o.secretEnv, "client-secret-env", "GRAPHSIM_CLIENT_SECRET", "environment variable holding the app's client secret")
+	fs.DurationVar(&o.latency, "latency", 0, "delay of every Graph call")
+	fs.IntVar(&o.pageSize, "page-size", graphsim.PageSizeDefault, "connectors per page of the list call")
+	fs.IntVar(&o.limits.AppPerWindow, "app-limit", graphsim.GraphLimits.AppPerWindow, "calls per app per tenant per window (0: none)")
+	fs.IntVar(&o.limits.TenantPerWindow, "tenant-limit", graphsim.GraphLimits.TenantPerWindow, "calls per tenant per window, every app together (0: none)")
+	fs.DurationVar(&o.limits.Window, "limit-window", graphsim.GraphLimits.Window, "the window the limits count over")
 	fs.Func("connector", "connector `ID[=displayName]` (repeatable)", func(v string) error {
 		id, name, _ := strings.Cut(v, "=")
 		if id == "" {
@@ -81,6 +94,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, fmt.Errorf("%w: --tenant and --client-id are required", errUsage)
 	case o.secret == "":
 		return o, fmt.Errorf("%w: environment variable %s (--client-secret-env) is empty", errUsage, o.secretEnv)
+	case o.latency < 0 || o.pageSize < 1 || o.limits.AppPerWindow < 0 || o.limits.TenantPerWindow < 0 || o.limits.Window <= 0:
+		return o, fmt.Errorf("%w: --latency, --app-limit and --tenant-limit must not be negative, --page-size and --limit-window must be positive", errUsage)
 	}
 	return o, nil
 }
@@ -98,6 +113,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return fmt.Errorf("starting emulator: %w", err)
 	}
 	defer s.Close()
+	s.SetLatency(o.latency)
+	s.SetPageSize(o.pageSize)
+	s.SetLimits(o.limits)
 	if err := os.WriteFile(o.caOut, s.CACertPEM(), 0o644); err != nil {
 		return fmt.Errorf("writing CA certificate %s: %w", o.caOut, err)
 	}
@@ -108,6 +126,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 func printBanner(w io.Writer, url string, o options) {
 	fmt.Fprintf(w, "graphsim serving Entra and Graph on %s\n", url)
+	fmt.Fprintf(w, "limits: %d calls per app per tenant, %d per tenant, per %s (0: none); latency %s; page size %d\n",
+		o.limits.AppPerWindow, o.limits.TenantPerWindow, o.limits.Window, o.latency, o.pageSize)
 	fmt.Fprintf(w, "CA certificate written to %s (Go clients trust it with SSL_CERT_FILE=%s)\n\n", o.caOut, o.caOut)
 	fmt.Fprintf(w, "certrotator config:\n\ntenants:\n  graphsim:\n")
 	fmt.Fprintf(w, "    tenant_id: %s\n    client_id: %s\n    client_secret: ${%s}\n", o.tenant, o.clientID, o.secretEnv)

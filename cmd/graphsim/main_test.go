@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/certrotator/certrotator/connector/graphsim"
 )
 
 func TestMain(m *testing.M) {
@@ -31,6 +34,9 @@ func TestParseFlags(t *testing.T) {
 		{"secret env empty", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "MISSING"}, true},
 		{"empty connector id", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--connector", "=x"}, true},
 		{"stray argument", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "extra"}, true},
+		{"negative limit", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--app-limit", "-1"}, true},
+		{"zero window", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--limit-window", "0s"}, true},
+		{"zero page size", []string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET", "--page-size", "0"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +50,9 @@ func TestParseFlags(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if o.limits != graphsim.GraphLimits || o.pageSize != graphsim.PageSizeDefault || o.latency != 0 {
+				t.Errorf("defaults: limits %+v, page size %d, latency %s; want Graph's limits, %d, 0", o.limits, o.pageSize, o.latency, graphsim.PageSizeDefault)
 			}
 			if o.secret != "s3cret" || len(o.connectors) != 2 || o.connectors[0] != (connectorFlag{"a", "Alpha"}) || o.connectors[1] != (connectorFlag{"b", "b"}) {
 				t.Errorf("options = %+v", o)
@@ -74,5 +83,18 @@ func TestRunWritesCAAndConfig(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "s3cret") {
 		t.Error("output holds the client secret")
+	}
+}
+
+func TestParseFlagsCompressedClock(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags([]string{"--tenant", "t", "--client-id", "c", "--client-secret-env", "SECRET",
+		"--latency", "80ms", "--page-size", "50", "--limit-window", "6s", "--tenant-limit", "0"}, env(map[string]string{"SECRET": "s"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := graphsim.Limits{AppPerWindow: 200, TenantPerWindow: 0, Window: 6 * time.Second}
+	if o.limits != want || o.latency != 80*time.Millisecond || o.pageSize != 50 {
+		t.Errorf("options: limits %+v latency %s page size %d; want %+v, 80ms, 50", o.limits, o.latency, o.pageSize, want)
 	}
 }

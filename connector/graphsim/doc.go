@@ -34,9 +34,18 @@
 // Microsoft documents nothing (most B2C error codes for a bad PFX) the
 // behaviour is inferred and the code says so.
 //
-// Knobs (FailNext, SetLatency, SetRateLimit, ExpireTokens) inject faults
-// after Start; Requests, Uploads and Certificates let tests inspect what
-// happened. Request bodies, passwords, PFX bytes and bearer tokens are never
+// The list call pages like Graph: @odata.nextLink is an absolute URL with
+// an opaque $skiptoken, the page size is SetPageSize's (100 by default) and
+// $top is a hint capped by it. SetLimits enforces Graph's two throttling
+// limits (per app per tenant, and per tenant across apps; GraphLimits holds
+// the documented 200 and 300 a minute) with 429 and Retry-After, on a window
+// a benchmark may compress; they are off until set.
+//
+// Knobs (FailNext, SetLatency, SetLimits, SetPageSize, ExpireTokens) inject
+// faults after Start; Requests, Uploads, Certificates and the Counts of
+// calls and 429s per tenant and per app let tests inspect what happened.
+// NewTest takes anything with Helper and Cleanup (a *testing.T), so the
+// emulator itself never imports the testing package. Request bodies, passwords, PFX bytes and bearer tokens are never
 // recorded.
 //
 // azidentity works against the emulator with

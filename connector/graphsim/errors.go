@@ -19,14 +19,16 @@ const (
 	codeUnknown             = "UnknownError"
 )
 
-// B2C codes for a rejected PFX. Only AADB2C90213 and its message are seen in
-// the wild (wrong password, and AES-protected files with the right one); the
-// others are inferred: Microsoft documents no code for them.
+// B2C codes for a rejected PFX, with the fixed meanings of B2C's published
+// error table (REFERENCE.md). Which code uploadClientCertificate answers
+// is documented for none of them; AADB2C90213 was observed on the sibling
+// keySets call, the others are inferred from their published meaning.
+// AADB2C90212 (state cookie) and AADB2C90214 (key container expiry) mean
+// something else and are never used for a bad PFX.
 const (
-	codePFXMalformed = "AADB2C90212" // inferred
-	codePFXPassword  = "AADB2C90213" // observed
-	codePFXNoKey     = "AADB2C90214" // inferred
-	codePFXNoMatch   = "AADB2C90215" // inferred
+	codePFXMalformed = "AADB2C90215" // "The uploaded key is badly formatted. Reason: '{0}'"
+	codePFXPassword  = "AADB2C90213" // observed: wrong password (and AES-protected files)
+	codePFXNoKey     = "AADB2C90176" // the certificate does not contain a private key
 )
 
 // graphErrorContentType is what Graph sends with an error body.

@@ -90,7 +90,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		x.rec.Status = http.StatusOK
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, x.rec)
+	if !s.noRecord {
+		s.requests = append(s.requests, x.rec)
+	}
 	s.mu.Unlock()
 }
 

@@ -18,8 +18,8 @@ func isGraphVersion(seg string) bool {
 }
 
 // serveGraph runs the Graph pipeline: latency, injected faults, the bearer
-// token, the tenant's rate limit, then the API-connector routes. Segments
-// match case-insensitively, as in Graph.
+// token, the rate limits (the app's in the tenant, the tenant's), then the
+// API-connector routes. Segments match case-insensitively, as in Graph.
 func (s *Server) serveGraph(x *exchange, segs []string) {
 	if !s.delay(x) {
 		x.graphError(http.StatusServiceUnavailable, codeServiceUnavailable, "The server is shutting down or the client went away.", "")
@@ -39,13 +39,8 @@ func (s *Server) serveGraph(x *exchange, segs []string) {
 		x.graphError(http.StatusUnauthorized, codeInvalidToken, why, "")
 		return
 	}
-	s.mu.Lock()
-	ok, retryAfter := t.limit.take(x.now)
-	s.mu.Unlock()
-	if !ok {
-		x.w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
-		x.graphError(http.StatusTooManyRequests, codeTooManyRequests,
-			"Too many requests for this tenant. Please retry after the time in the Retry-After header.", codeActivityLimit)
+	if r := s.admit(t, s.tokenApp(x.r.Header.Get("Authorization")), x.now); r != nil {
+		x.throttled(r)
 		return
 	}
 	s.routeGraph(x, t, segs)
@@ -74,6 +69,18 @@ func (s *Server) routeGraph(x *exchange, t *tenant, segs []string) {
 	}
 }
 
+// throttled answers a call the limits refused, the way Graph does: 429
+// TooManyRequests, innerError activityLimitReached, Retry-After in seconds.
+func (x *exchange) throttled(r *refusal) {
+	scope := "this application in this tenant"
+	if r.tenant {
+		scope = "this tenant"
+	}
+	x.w.Header().Set("Retry-After", fmt.Sprint(retryAfterSeconds(r.wait)))
+	x.graphError(http.StatusTooManyRequests, codeTooManyRequests,
+		"Too many requests for "+scope+". Please retry after the time in the Retry-After header.", codeActivityLimit)
+}
+
 func firstUnknown(segs []string) string {
 	want := []string{"", "identity", "apiConnectors"}
 	for i := 1; i < len(segs) && i < len(want); i++ {
@@ -86,16 +93,6 @@ func firstUnknown(segs []string) string {
 
 func isUploadAction(seg string) bool {
 	return strings.EqualFold(seg, uploadAction) || strings.EqualFold(seg, "microsoft.graph."+uploadAction)
-}
-
-func (s *Server) listConnectors(x *exchange, t *tenant, context string) {
-	s.mu.Lock()
-	items := make([]map[string]any, 0, len(t.connectors))
-	for _, c := range t.connectors {
-		items = append(items, c.entity("", x.now))
-	}
-	s.mu.Unlock()
-	x.writeJSON(http.StatusOK, entityContentType, map[string]any{"@odata.context": context, "value": items})
 }
 
 func (s *Server) getConnector(x *exchange, t *tenant, id, context string) {

@@ -42,7 +42,7 @@ func (s *Server) serveManagedIdentity(x *exchange) {
 		return
 	}
 	x.rec.TenantID = id.tenant.id
-	access := s.mintToken(id.tenant)
+	access := s.mintToken(id.tenant, id.clientID)
 	x.writeJSON(http.StatusOK, "application/json; charset=utf-8", map[string]any{
 		"access_token": access,
 		"expires_on":   strconv.FormatInt(time.Now().Add(tokenLifetime).Unix(), 10),

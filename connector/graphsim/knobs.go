@@ -1,9 +1,6 @@
 package graphsim
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 type faultState struct {
 	left  int
@@ -60,42 +57,6 @@ func (s *Server) delay(x *exchange) bool {
 	}
 }
 
-// SetRateLimit allows perMinute authenticated Graph API calls per tenant per
-// minute, in fixed windows aligned on the injected clock's minutes, like
-// Graph's per-tenant limit for API connectors (300). Past it Graph answers
-// 429 TooManyRequests with Retry-After set to the seconds left in the window.
-// perMinute <= 0 removes the limit. Unknown tenants are ignored.
-func (s *Server) SetRateLimit(tenantID string, perMinute int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.tenants[strings.ToLower(tenantID)]; t != nil {
-		t.limit = rateLimit{perMinute: perMinute}
-	}
-}
-
-type rateLimit struct {
-	perMinute int
-	window    time.Time
-	used      int
-}
-
-// take counts one call at now and reports whether it is allowed and, if not,
-// how many seconds are left in the window.
-func (l *rateLimit) take(now time.Time) (ok bool, retryAfter int) {
-	if l.perMinute <= 0 {
-		return true, 0
-	}
-	if w := now.Truncate(time.Minute); !w.Equal(l.window) {
-		l.window, l.used = w, 0
-	}
-	if l.used < l.perMinute {
-		l.used++
-		return true, 0
-	}
-	left := l.window.Add(time.Minute).Sub(now)
-	return false, max(int((left+time.Second-1)/time.Second), 1)
-}
-
 // ExpireTokens makes every token issued so far expired: Graph answers 401
 // InvalidAuthenticationToken to them. Tokens issued afterwards are valid.
 func (s *Server) ExpireTokens() {
@@ -104,4 +65,13 @@ func (s *Server) ExpireTokens() {
 	for _, t := range s.tokens {
 		t.expired = true
 	}
+}
+
+// SetRecording turns the request record that Requests returns on (the
+// default) or off. A benchmark of thousands of calls turns it off so that
+// the emulator's memory stays flat; Counts go on counting.
+func (s *Server) SetRecording(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noRecord = !on
 }

@@ -47,7 +47,7 @@ func (s *Server) Thumbprint(pfx []byte, password string) (string, error) {
 func decodeUpload(value, password string) (Cert, *pfxRejection) {
 	pfx, err := base64.StdEncoding.DecodeString(value)
 	if err != nil {
-		return Cert{}, &pfxRejection{codePFXMalformed, "The certificate provided in request is not a valid base64 encoded PKCS#12 (.pfx) file."}
+		return Cert{}, malformed("not a valid base64 encoded PKCS#12 (.pfx) file")
 	}
 	return decodePFX(pfx, password)
 }
@@ -62,7 +62,7 @@ func decodePFX(pfx []byte, password string) (Cert, *pfxRejection) {
 			// AES-protected files even with the right password.
 			return Cert{}, &pfxRejection{codePFXPassword, "The certificate password provided in request is incorrect."}
 		}
-		return Cert{}, &pfxRejection{codePFXMalformed, "The certificate provided in request is not a valid PKCS#12 (.pfx) file."}
+		return Cert{}, malformed("not a valid PKCS#12 (.pfx) file")
 	}
 	key, leaf, chain, err := pkcs12.DecodeChain(pfx, password)
 	if err != nil {
@@ -70,7 +70,7 @@ func decodePFX(pfx []byte, password string) (Cert, *pfxRejection) {
 	}
 	cert, err := matchingCert(key, append([]*x509.Certificate{leaf}, chain...))
 	if err != nil {
-		return Cert{}, &pfxRejection{codePFXNoMatch, "The private key in the certificate provided in request does not match any certificate in the file."}
+		return Cert{}, malformed("the private key matches no certificate in the file")
 	}
 	sum := sha1.Sum(cert.Raw)
 	return Cert{Thumbprint: strings.ToUpper(hex.EncodeToString(sum[:])), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}.truncated(), nil
@@ -86,11 +86,16 @@ func classifyDecodeError(err error) *pfxRejection {
 		strings.Contains(msg, "no MAC in data"), strings.Contains(msg, "UCS-2"):
 		return &pfxRejection{codePFXPassword, "The certificate password provided in request is incorrect."}
 	case strings.Contains(msg, "private key missing"):
-		return &pfxRejection{codePFXNoKey, "The certificate provided in request does not contain a private key."}
+		return &pfxRejection{codePFXNoKey, "The certificate does not contain a private key."}
 	case strings.Contains(msg, "certificate missing"):
-		return &pfxRejection{codePFXNoMatch, "The certificate provided in request does not contain a certificate."}
+		return malformed("the file contains no certificate")
 	}
-	return &pfxRejection{codePFXMalformed, "The certificate provided in request is not a valid PKCS#12 (.pfx) file."}
+	return malformed("not a valid PKCS#12 (.pfx) file")
+}
+
+// malformed is B2C's badly-formatted-key rejection with its reason.
+func malformed(reason string) *pfxRejection {
+	return &pfxRejection{codePFXMalformed, fmt.Sprintf("The uploaded key is badly formatted. Reason: '%s'.", reason)}
 }
 
 func matchingCert(key any, certs []*x509.Certificate) (*x509.Certificate, error) {

@@ -1,17 +1,30 @@
 package graphsim
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB that NewTest uses. Declaring it here keeps
+// the testing package out of binaries that embed the emulator
+// (cmd/graphsim, the demo); *testing.T and *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
+// shutdownGrace bounds how long Close waits for in-flight handlers before
+// it cuts their connections.
+const shutdownGrace = 10 * time.Second
 
 // Server is the emulator. Build it with New or NewTest, configure it with the
 // fluent setup methods (AddTenant, AddConnector, WithClock), which panic once
@@ -19,7 +32,7 @@ import (
 // inspection methods are safe for concurrent use at any time.
 type Server struct {
 	mu       sync.Mutex
-	tb       testing.TB
+	tb       TB
 	nowFunc  func() time.Time
 	tenants  map[string]*tenant // keyed by lower-case tenant id
 	tokens   map[string]*token
@@ -27,9 +40,13 @@ type Server struct {
 	faults   faultState
 	latency  time.Duration
 	creds    credentialState
+	paging   paging
+	limits   Limits // for tenants without their own; zero: none
+	noRecord bool   // SetRecording(false)
 
 	started bool
-	ts      *httptest.Server
+	srv     *http.Server
+	served  chan struct{} // closed when Serve returns
 	url     string
 	ca      *authority
 	closed  chan struct{}
@@ -42,12 +59,14 @@ func New() *Server {
 		nowFunc: time.Now,
 		tenants: map[string]*tenant{},
 		tokens:  map[string]*token{},
+		paging:  paging{size: PageSizeDefault},
 		closed:  make(chan struct{}),
+		served:  make(chan struct{}),
 	}
 }
 
 // NewTest is New for a test: Start registers tb.Cleanup(s.Close).
-func NewTest(tb testing.TB) *Server {
+func NewTest(tb TB) *Server {
 	tb.Helper()
 	s := New()
 	s.tb = tb
@@ -63,7 +82,7 @@ func (s *Server) AddTenant(tenantID, clientID, clientSecret string) *Server {
 	s.mustNotBeStarted("AddTenant")
 	t := s.tenants[strings.ToLower(tenantID)]
 	if t == nil {
-		t = &tenant{id: tenantID, clients: map[string]string{}}
+		t = &tenant{id: tenantID, clients: map[string]string{}, apps: map[string]*appUse{}, byID: map[string]*connector{}}
 		s.tenants[strings.ToLower(tenantID)] = t
 	}
 	t.clients[clientID] = clientSecret
@@ -89,7 +108,7 @@ func (s *Server) AddConnector(tenantID, id, displayName string, seed ...Cert) *S
 	for _, ct := range seed {
 		c.certs = append(c.certs, ct.truncated())
 	}
-	t.connectors = append(t.connectors, c)
+	t.addConnector(c)
 	return s
 }
 
@@ -152,19 +171,26 @@ func (s *Server) start(l net.Listener, host string) error {
 	if err != nil {
 		return fmt.Errorf("generating certificates: %w", err)
 	}
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	if l != nil {
-		ts.Listener.Close()
-		ts.Listener = l
+	if l == nil {
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("listening on 127.0.0.1: %w", err)
+		}
 	}
-	// Clients that do not trust the CA cause handshake errors; they are the
-	// client's problem, not noise for the test log.
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	ts.TLS = ca.serverTLS()
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Clients that do not trust the CA cause handshake errors; they are
+		// the client's problem, not noise for the test log.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 	// Everything handlers read without the lock is set before they can run.
-	s.ts, s.ca, s.started = ts, ca, true
-	s.url = "https://" + reachableAddr(ts.Listener.Addr())
-	ts.StartTLS()
+	s.srv, s.ca, s.started = srv, ca, true
+	s.url = "https://" + reachableAddr(l.Addr())
+	tl := tls.NewListener(l, ca.serverTLS())
+	go func() {
+		defer close(s.served)
+		_ = srv.Serve(tl) // returns http.ErrServerClosed after Close
+	}()
 	return nil
 }
 
@@ -215,11 +241,17 @@ func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closed)
 		s.mu.Lock()
-		ts := s.ts
+		srv := s.srv
 		s.mu.Unlock()
-		if ts != nil {
-			ts.Close()
+		if srv == nil {
+			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			_ = srv.Close() // a handler outlived the grace period: cut it
+		}
+		<-s.served
 	})
 }
 

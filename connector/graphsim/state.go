@@ -31,20 +31,24 @@ type CertState struct {
 
 type tenant struct {
 	id         string
-	clients    map[string]string // client id -> secret
-	connectors []*connector
-	limit      rateLimit
+	clients    map[string]string     // client id -> secret
+	connectors []*connector          // in creation order, as the list call pages them
+	byID       map[string]*connector // by lower-case id: fleets of thousands
+	limits     *Limits               // set by SetTenantLimits; nil: the server's
+	window     fixedWindow           // calls of every app in the current window
+	apps       map[string]*appUse    // by client id
+	counts     Counts
 	// creds maps a client id to its certificates and federated credentials.
 	creds map[string]*appCredentials
 }
 
 func (t *tenant) connector(id string) *connector {
-	for _, c := range t.connectors {
-		if strings.EqualFold(c.id, id) {
-			return c
-		}
-	}
-	return nil
+	return t.byID[strings.ToLower(id)]
+}
+
+func (t *tenant) addConnector(c *connector) {
+	t.connectors = append(t.connectors, c)
+	t.byID[strings.ToLower(c.id)] = c
 }
 
 type connector struct {

@@ -94,8 +94,11 @@ func randomSerial() *big.Int {
 	return n
 }
 
+// serverTLS offers HTTP/1.1 only, as the emulator always has: each
+// concurrent client request gets its own connection, as with many Graph
+// front ends.
 func (a *authority) serverTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{a.server}, MinVersion: tls.VersionTLS12}
+	return &tls.Config{Certificates: []tls.Certificate{a.server}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 }
 
 func (a *authority) clientTLS() *tls.Config {

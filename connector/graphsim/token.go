@@ -20,6 +20,7 @@ const graphAppID = "00000003-0000-0000-c000-000000000000"
 
 type token struct {
 	tenant  *tenant
+	app     string    // client id, for the per-app rate limit
 	expires time.Time // wall clock
 	expired bool      // set by ExpireTokens
 }
@@ -100,7 +101,7 @@ func (s *Server) issueToken(x *exchange, name string, t *tenant) {
 	if !s.checkGrant(x, f.Get("grant_type")) || !s.checkClient(x, t, f) || !s.checkScope(x, t, f.Get("scope")) {
 		return
 	}
-	access := s.mintToken(t)
+	access := s.mintToken(t, f.Get("client_id"))
 	x.w.Header().Set("Cache-Control", "no-store, no-cache")
 	x.w.Header().Set("Pragma", "no-cache")
 	x.writeJSON(http.StatusOK, "application/json; charset=utf-8", map[string]any{
@@ -125,11 +126,11 @@ func (s *Server) checkGrant(x *exchange, grant string) bool {
 }
 
 // mintToken records a new access token for t, valid by the wall clock.
-func (s *Server) mintToken(t *tenant) string {
+func (s *Server) mintToken(t *tenant, app string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	access := newAccessToken()
-	s.tokens[access] = &token{tenant: t, expires: time.Now().Add(tokenLifetime)}
+	s.tokens[access] = &token{tenant: t, app: app, expires: time.Now().Add(tokenLifetime)}
 	return access
 }
 
