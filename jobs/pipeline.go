@@ -109,18 +109,20 @@ func activeInfo(a *Certificate) *CertInfo {
 // outcome turns a connector's result into its Outcome.
 func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 	o := Outcome{
-		Job:        rn.job.Name,
-		Tenant:     ref.Tenant,
-		Connector:  ref.ID,
-		RequestID:  rn.req.ID,
-		Trigger:    rn.req.Trigger,
-		Status:     res.status,
-		Reason:     res.reason,
-		Staged:     res.staged,
-		Previous:   activeInfo(res.active),
-		Attempt:    rn.req.Attempt,
-		Final:      true,
-		DurationMS: d.Milliseconds(),
+		Job:           rn.job.Name,
+		Tenant:        ref.Tenant,
+		Connector:     ref.ID,
+		RequestID:     rn.req.ID,
+		Trigger:       rn.req.Trigger,
+		RequestReason: rn.req.Reason,
+		RequestedBy:   rn.req.RequestedBy,
+		Status:        res.status,
+		Reason:        res.reason,
+		Staged:        res.staged,
+		Previous:      activeInfo(res.active),
+		Attempt:       rn.req.Attempt,
+		Final:         true,
+		DurationMS:    d.Milliseconds(),
 	}
 	if rn.b.cert != nil {
 		c := *rn.b.cert // each outcome owns its copy
