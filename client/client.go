@@ -28,8 +28,8 @@ type Options struct {
 	SubjectPrefix string
 	// Jobs maps a job name to how many connectors it has, so that waiting
 	// for a whole job's outcomes knows when it is done. Defaults to none:
-	// a wait then ends at the first final outcome unless the request names
-	// its connectors.
+	// a wait then counts the job's connectors in the status bucket, and
+	// ends at the first final outcome when the bucket has none of them.
 	Jobs map[string]int
 	// NATS are extra connection options (credentials, TLS, name).
 	NATS []nats.Option
