@@ -39,8 +39,9 @@ func newLoop(b *testing.B, r *rig) *loop {
 		j.Connectors = []jobs.ConnectorRef{c}
 		app.Jobs = append(app.Jobs, j)
 	}
-	w, err := worker.New(worker.Config{Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,
-		Jobs: app.Jobs, Rotator: r.rotator, NATS: app.NATS, HTTPListen: app.HTTP.Listen})
+	wc := worker.FromConfig(app)
+	wc.Rotator = r.rotator
+	w, err := worker.New(wc)
 	if err != nil {
 		b.Fatal(err)
 	}

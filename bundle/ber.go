@@ -65,14 +65,18 @@ func appendDER(dst, in []byte, depth int) (out, rest []byte, err error) {
 			return nil, nil, err
 		}
 		dst = appendHeader(dst, []byte{tagOctetString}, len(data))
-		return append(dst, data...), rest, nil
+		dst = append(dst, data...)
+		clear(data) // a copy of the file's bytes, which may hold a plain key
+		return dst, rest, nil
 	}
 	children, rest, err := appendChildren(nil, h, body, depth)
 	if err != nil {
 		return nil, nil, err
 	}
 	dst = appendHeader(dst, h.tag, len(children))
-	return append(dst, children...), rest, nil
+	dst = append(dst, children...)
+	clear(children)
+	return dst, rest, nil
 }
 
 // appendChildren appends the DER form of every child of a constructed

@@ -1,5 +1,12 @@
 // Package bundle decodes, judges and re-encodes PKCS#12 (PFX) bundles. It
 // does no I/O.
+//
+// Decoding treats its input as hostile, since whoever can write the Vault
+// secret chooses every byte and every cost parameter of the file: a file
+// over SizeMax bytes, or asking for more than KDFIterationsMax rounds of
+// key derivation anywhere (MAC, encrypted sections, keys, keys inside
+// sections), is refused before the work it asks for is done, and the copies
+// of the file and password that decoding makes are zeroed afterwards.
 package bundle
 
 import (

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha1"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,10 +110,16 @@ func TestDecodeMessages(t *testing.T) {
 }
 
 // TestDecodeErrorsHoldNoSecret checks that no failure leaks the password
-// or the file's bytes, in any of the forms an error may be printed.
+// or the file's bytes (raw, hex, base64 or URL-safe base64), in any of the
+// forms an error may be printed, the underlying decoder error included.
 func TestDecodeErrorsHoldNoSecret(t *testing.T) {
 	t.Parallel()
-	for _, fx := range fixtures(t) {
+	fxs := fixtures(t)
+	for _, which := range []target{targetKey, targetSection, targetMAC} {
+		fxs = append(fxs, fixture{name: "hostile", pfx: hostileFixture(t, pkcs12.LegacyDES, hostileIterations, which), password: testPassword})
+	}
+	fxs = append(fxs, fixture{name: "too large", pfx: append([]byte{0x30, 0x84}, garbage(SizeMax, 7)...)})
+	for _, fx := range fxs {
 		for _, password := range []string{fx.password, testPassword, "wrong-Pässwörd"} {
 			_, err := Decode(fx.pfx, password)
 			if err == nil {
@@ -122,15 +129,37 @@ func TestDecodeErrorsHoldNoSecret(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("%s: Decode() error %T is not an *Error", fx.name, err)
 			}
-			for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Message)} {
+			printed := []string{err.Error(), e.Message, fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", e.Message)}
+			if e.Err != nil {
+				printed = append(printed, e.Err.Error(), fmt.Sprintf("%+v", e.Err))
+			}
+			for _, s := range printed {
 				if password != "" && strings.Contains(s, password) {
 					t.Errorf("%s: error holds the password: %s", fx.name, s)
 				}
-				if len(fx.pfx) >= 8 && (strings.Contains(s, hex.EncodeToString(fx.pfx[len(fx.pfx)/2:][:8])) || strings.Contains(s, string(fx.pfx[:8]))) {
-					t.Errorf("%s: error holds file bytes: %s", fx.name, s)
+				for _, form := range fileForms(fx.pfx) {
+					if strings.Contains(s, form) {
+						t.Errorf("%s: error holds file bytes (%q): %s", fx.name, form, s)
+					}
 				}
 			}
 		}
+	}
+}
+
+// fileForms returns excerpts of pfx, from its start and its middle, in
+// every form an error could show them: raw, hex, base64, URL-safe base64.
+func fileForms(pfx []byte) []string {
+	if len(pfx) < 48 {
+		return nil
+	}
+	mid := len(pfx) / 2 / 3 * 3 // base64 of a 3-aligned offset is a substring of the whole's
+	b64, url := base64.StdEncoding.EncodeToString(pfx), base64.URLEncoding.EncodeToString(pfx)
+	h := hex.EncodeToString(pfx)
+	return []string{
+		string(pfx[:8]), string(pfx[mid : mid+8]),
+		h[2*mid : 2*mid+16],
+		b64[mid/3*4 : mid/3*4+16], url[mid/3*4 : mid/3*4+16],
 	}
 }
 

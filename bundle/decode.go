@@ -2,47 +2,84 @@ package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// Decode parses a PFX with its password ("" for none). It accepts BER
-// encodings and any certificate order, and returns an *Error with
-// CodeMalformed, CodePassword, CodeNoKey or CodeKeyMismatch (or CodeWeakKey
-// for a key that cannot sign at all). It is safe for concurrent use.
-//
-// Decode reads the structure first, without the password, normalizing BER
-// to DER. It then hands go-pkcs12's DecodeChain either the file itself or,
-// when the decoder could not read it as it is (BER inside the MAC'd bytes,
-// more than two safe contents, a password on a file without a MAC), a
-// rebuilt copy. The leaf is the certificate that matches the key, never the
-// first one. BER inside encrypted safe contents is not supported: that
-// would need decrypting outside go-pkcs12.
+// Decode is DecodeContext without a context, for callers with nothing to
+// cancel (tests, tools). It never returns a context error.
 func Decode(pfx []byte, password string) (*Bundle, error) {
+	return DecodeContext(context.Background(), pfx, password)
+}
+
+// DecodeContext parses a PFX with its password ("" for none). It accepts
+// BER encodings and any certificate order, and returns an *Error with
+// CodeMalformed, CodeTooLarge, CodeKDFIterations, CodePassword, CodeNoKey
+// or CodeKeyMismatch (or CodeWeakKey for a key that cannot sign at all);
+// when ctx ends between two of its expensive steps, it returns ctx.Err()
+// as it is. It is safe for concurrent use and never changes pfx.
+//
+// DecodeContext refuses, before any key derivation, a file over SizeMax
+// bytes or asking for more than KDFIterationsMax iterations anywhere it
+// can see without the password. It reads the structure first, without the
+// password, normalizing BER to DER, then decrypts each encrypted section to
+// check the keys inside before go-pkcs12 derives theirs. It then hands
+// go-pkcs12's DecodeChain either the file itself or, when the decoder could
+// not read it as it is (BER inside the MAC'd bytes, more than two safe
+// contents, a password on a file without a MAC), a rebuilt copy. The leaf
+// is the certificate that matches the key, never the first one. BER inside
+// encrypted safe contents is not supported: go-pkcs12 reads those after
+// decrypting them. The copies of the file and of the password that
+// DecodeContext makes are zeroed before it returns; go-pkcs12's own copies
+// (decrypted sections and key) are out of its reach.
+func DecodeContext(ctx context.Context, pfx []byte, password string) (*Bundle, error) {
+	if e := checkSize(pfx); e != nil {
+		return nil, e
+	}
 	if e := sniff(pfx); e != nil {
 		return nil, e
 	}
-	if _, err := encodeBMP(password); err != nil {
-		return nil, errPasswordChars()
+	if e := checkPassword(password); e != nil {
+		return nil, e
 	}
 	f, e := parsePFX(pfx)
 	if e != nil {
 		return nil, e
 	}
-	in, e := f.decoderInput(password)
+	defer f.wipe()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	in, e := f.decoderInput(password) // may verify the MAC: one key derivation
 	if e != nil {
 		return nil, e
+	}
+	if err := f.checkSections(ctx, password); err != nil { // one derivation per section
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	key, first, rest, err := pkcs12.DecodeChain(in, password)
 	if err != nil {
 		return nil, f.classify(err, password)
 	}
 	return assemble(key, append([]*x509.Certificate{first}, rest...))
+}
+
+// checkPassword refuses a password PKCS#12 cannot encode.
+func checkPassword(password string) *Error {
+	bmp, err := encodeBMP(password)
+	if err != nil {
+		return errPasswordChars()
+	}
+	clear(bmp)
+	return nil
 }
 
 // sniff recognizes, before any parsing, data that is plainly not a PFX and
@@ -76,37 +113,6 @@ func isBase64Text(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// classify turns a go-pkcs12 error into an *Error. go-pkcs12 exports
-// sentinels only for a wrong password and a failed decryption; the missing
-// certificate, missing key and extra key cases are told apart by their
-// messages, which the "without key" and "no certificate" cases of
-// TestDecode pin.
-func (f *pfxFile) classify(err error, password string) *Error {
-	msg := err.Error()
-	var ni pkcs12.NotImplementedError
-	switch {
-	case errors.Is(err, pkcs12.ErrIncorrectPassword):
-		return errPassword(password, err)
-	case errors.Is(err, pkcs12.ErrDecryption) || strings.Contains(msg, pkcs12.ErrDecryption.Error()):
-		if f.hasMAC() {
-			return errKeyPassword(err) // the MAC verified, so the file's password is right
-		}
-		return errPassword(password, err)
-	case strings.Contains(msg, "certificate missing"):
-		if f.plainKeys > 0 {
-			return errKeyWithoutCert(err)
-		}
-		return errNothing(err)
-	case strings.Contains(msg, "private key missing"):
-		return errNoKey(err)
-	case strings.Contains(msg, "expected exactly one key bag"):
-		return errManyKeys()
-	case errors.As(err, &ni):
-		return errUnsupported("a feature the decoder lacks ("+strings.TrimPrefix(msg, "pkcs12: ")+")", err)
-	}
-	return errMalformed(err)
 }
 
 // assemble builds the Bundle from what go-pkcs12 returned.

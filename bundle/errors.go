@@ -17,6 +17,12 @@ const (
 	CodeWeakKey       Code = "bundle_weak_key"       // RSA < 2048 bits, EC curve < P-256, or an unsupported key
 	CodeExpired       Code = "bundle_expired"        // leaf notAfter is past
 	CodeShortValidity Code = "bundle_short_validity" // leaf remaining validity < min_validity
+	// CodeKDFIterations: a key derivation (MAC, encrypted section or key)
+	// asks for more than KDFIterationsMax iterations.
+	CodeKDFIterations Code = "bundle_kdf_iterations_too_high"
+	// CodeTooLarge: the file is over SizeMax bytes (or its base64 text over
+	// Base64SizeMax characters).
+	CodeTooLarge Code = "bundle_too_large"
 )
 
 // Error is one problem with a bundle. Message says what to fix and holds no
@@ -54,8 +60,23 @@ func errBase64Text() *Error {
 	return &Error{Code: CodeMalformed, Message: "the bundle is base64 text, not PKCS#12: it was base64-encoded twice; store the base64 of the binary .pfx once"}
 }
 
+func errBase64File() *Error {
+	return &Error{Code: CodeMalformed, Message: "the file is base64 text (the form the Vault pfx field holds), not a binary PKCS#12 (.pfx) file: " +
+		"decode it with `base64 -d FILE > bundle.pfx` and inspect bundle.pfx"}
+}
+
 func errMalformed(err error) *Error {
 	return &Error{Code: CodeMalformed, Message: "the bundle is not a readable PKCS#12 (.pfx) file: export it again, e.g. with " + exportHint, Err: err}
+}
+
+func errKDFIterations(n int, what string) *Error {
+	return &Error{Code: CodeKDFIterations, Message: fmt.Sprintf("the PKCS#12 file asks for %d key-derivation iterations for %s, over the limit of %d: "+
+		"re-export it with a standard iteration count (2048 to 600000), e.g. with %s", n, what, KDFIterationsMax, exportHint)}
+}
+
+func errTooLarge(size, limit string) *Error {
+	return &Error{Code: CodeTooLarge, Message: "the bundle is " + size + ", over the limit of " + limit +
+		": a PKCS#12 file holding one certificate, its key and its chain is a few kilobytes; export only those, e.g. with " + exportHint}
 }
 
 func errTruncated(err error) *Error {

@@ -22,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 	for _, fx := range append(x.goodFixtures(), x.badFixtures()...) {
 		f.Add(fx.pfx, fx.password)
 	}
-	decodeCodes := []Code{CodeMalformed, CodePassword, CodeNoKey, CodeKeyMismatch, CodeWeakKey}
+	decodeCodes := []Code{CodeMalformed, CodeTooLarge, CodeKDFIterations, CodePassword, CodeNoKey, CodeKeyMismatch, CodeWeakKey}
 	f.Fuzz(func(t *testing.T, pfx []byte, password string) {
 		b, err := Decode(pfx, password)
 		if err != nil {

@@ -14,11 +14,6 @@ import (
 	"unicode/utf16"
 )
 
-// macIterationsMax bounds the MAC key derivation work a file may ask for.
-// Real tools use 1 to a few hundred thousand; the bound keeps a hostile file
-// from pinning a CPU.
-const macIterationsMax = 1 << 20
-
 var (
 	oidSHA1           = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	oidSHA224         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
@@ -107,7 +102,9 @@ func pkcs12KDF(h macHash, salt, password []byte, iterations int, id byte, size i
 	for i := range d {
 		d[i] = id
 	}
-	in := append(fillBlocks(salt, h.v), fillBlocks(password, h.v)...)
+	pw := fillBlocks(password, h.v)
+	in := append(fillBlocks(salt, h.v), pw...)
+	clear(pw)
 	out := make([]byte, 0, size+h.u)
 	b := make([]byte, h.v)
 	for len(out) < size {
@@ -127,7 +124,11 @@ func pkcs12KDF(h macHash, salt, password []byte, iterations int, id byte, size i
 		for j := 0; j < len(in); j += h.v {
 			addOne(in[j:j+h.v], b)
 		}
+		clear(a)
 	}
+	clear(in) // it holds the password
+	clear(b)
+	clear(out[size:])
 	return out[:size]
 }
 
@@ -162,10 +163,11 @@ func macDigest(m *macData, message, bmpPassword []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("bundle: MAC digest %s is not supported", m.Mac.Algorithm.Algorithm)
 	}
-	if m.Iterations < 1 || m.Iterations > macIterationsMax {
+	if m.Iterations < 1 || m.Iterations > KDFIterationsMax {
 		return nil, fmt.Errorf("bundle: MAC iteration count %d is out of range", m.Iterations)
 	}
 	key := pkcs12KDF(h, m.MacSalt, bmpPassword, m.Iterations, 3, h.u)
+	defer clear(key)
 	mac := hmac.New(h.new, key)
 	mac.Write(message)
 	return mac.Sum(nil), nil
@@ -190,13 +192,14 @@ func pbmac1Digest(alg pkix.AlgorithmIdentifier, message, bmpPassword []byte) ([]
 	if !ok1 || !ok2 || len(p.MACAlg.Algorithm) == 0 {
 		return nil, errors.New("bundle: PBMAC1 hash is not supported")
 	}
-	if kp.KeyLength < 20 || kp.KeyLength > 64 || kp.Iterations < 1 || kp.Iterations > macIterationsMax {
+	if kp.KeyLength < 20 || kp.KeyLength > 64 || kp.Iterations < 1 || kp.Iterations > KDFIterationsMax {
 		return nil, errors.New("bundle: PBMAC1 parameters are out of range")
 	}
 	key, err := pbkdf2.Key(prf, decodeBMP(bmpPassword), kp.Salt, kp.Iterations, kp.KeyLength)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: deriving PBMAC1 key: %w", err)
 	}
+	defer clear(key)
 	mac := hmac.New(mh, key)
 	mac.Write(message)
 	return mac.Sum(nil), nil
@@ -217,19 +220,21 @@ func passwordForms(password string) ([][]byte, error) {
 }
 
 // verifyMAC checks m over message with password and returns the password
-// form that verified, or errMACMismatch.
+// form that verified, or errMACMismatch. The caller zeroes the form it
+// gets; the others are zeroed here.
 func verifyMAC(m *macData, message []byte, password string) ([]byte, error) {
 	forms, err := passwordForms(password)
 	if err != nil {
 		return nil, err
 	}
-	for _, form := range forms {
+	for i, form := range forms {
 		got, err := macDigest(m, message, form)
+		if err == nil && hmac.Equal(got, m.Mac.Digest) {
+			return form, nil
+		}
+		clear(forms[i])
 		if err != nil {
 			return nil, err
-		}
-		if hmac.Equal(got, m.Mac.Digest) {
-			return form, nil
 		}
 	}
 	return nil, errMACMismatch
@@ -241,7 +246,9 @@ func handoffMAC(message, form []byte) macData {
 	m := macData{MacSalt: []byte("certrotator"), Iterations: 1}
 	m.Mac.Algorithm.Algorithm = oidSHA256
 	h, _ := classicMACHash(oidSHA256)
-	mac := hmac.New(h.new, pkcs12KDF(h, m.MacSalt, form, 1, 3, h.u))
+	key := pkcs12KDF(h, m.MacSalt, form, 1, 3, h.u)
+	defer clear(key)
+	mac := hmac.New(h.new, key)
 	mac.Write(message)
 	m.Mac.Digest = mac.Sum(nil)
 	return m

@@ -55,48 +55,90 @@ type pfxFile struct {
 	items     []safeItem // the authenticated safe, normalized
 	changed   bool       // normalizing changed the authenticated safe
 	plainKeys int        // key bags outside encrypted items
+	owner                // the copies of the file's bytes made while reading it
+
+	// macForm is the password form the file's MAC verified with, once
+	// macChecked (nil is a form: the empty password as empty bytes).
+	macForm    []byte
+	macChecked bool
+}
+
+// owner collects the buffers a decode fills with bytes of the file (which
+// may hold an unencrypted key) or of the password, so that they are zeroed
+// once the decode is done rather than left for the garbage collector.
+type owner struct{ bufs [][]byte }
+
+// own records b as a buffer to wipe and returns it.
+func (o *owner) own(b []byte) []byte {
+	o.bufs = append(o.bufs, b)
+	return b
+}
+
+// wipe zeroes every buffer recorded. Nothing may read them afterwards.
+func (o *owner) wipe() {
+	for _, b := range o.bufs {
+		clear(b)
+	}
+	o.bufs = nil
 }
 
 // safeItem is one ContentInfo of the authenticated safe.
 type safeItem struct {
-	ci        contentInfo
-	bags      []asn1.RawValue // a plaintext item's bags
-	encrypted bool
+	ci         contentInfo
+	bags       []asn1.RawValue // a plaintext item's bags
+	encrypted  bool
+	alg        pkix.AlgorithmIdentifier // an encrypted item's encryption
+	ciphertext []byte                   // an encrypted item's content
 }
 
 // hasMAC reports whether the file carries a password MAC.
 func (f *pfxFile) hasMAC() bool { return len(f.pdu.MacData.Mac.Algorithm.Algorithm) > 0 }
 
 // parsePFX reads the structure of a PFX, accepting BER, without decrypting
-// anything.
+// anything. The caller wipes the result when done; on failure, parsePFX
+// has wiped what it copied.
 func parsePFX(in []byte) (*pfxFile, *Error) {
+	f := &pfxFile{}
+	e := f.read(in)
+	if e != nil {
+		f.wipe()
+		return nil, e
+	}
+	return f, nil
+}
+
+// read is parsePFX's work.
+func (f *pfxFile) read(in []byte) *Error {
 	der, rest, err := toDER(in)
 	if err != nil {
 		if errors.Is(err, errBERTruncated) {
-			return nil, errTruncated(err)
+			return errTruncated(err)
 		}
-		return nil, errMalformed(err)
+		return errMalformed(err)
 	}
+	f.own(der)
 	if len(rest) > 0 {
-		return nil, errMalformed(errors.New("bundle: data follows the PFX"))
+		return errMalformed(errors.New("bundle: data follows the PFX"))
 	}
 	if bytes.Equal(der, in) {
 		der = in // keep the caller's bytes: nothing to normalize
 	}
-	f := &pfxFile{der: der}
+	f.der = der
 	if err := unmarshalDER(der, &f.pdu); err != nil {
-		return nil, errMalformed(fmt.Errorf("bundle: reading PFX: %w", err))
+		return errMalformed(fmt.Errorf("bundle: reading PFX: %w", err))
 	}
 	if e := f.checkOuter(); e != nil {
-		return nil, e
+		return e
 	}
-	if err := unmarshalDER(f.pdu.AuthSafe.Content.Bytes, &f.macked); err != nil {
-		return nil, errMalformed(fmt.Errorf("bundle: reading authenticated safe: %w", err))
+	err = unmarshalDER(f.pdu.AuthSafe.Content.Bytes, &f.macked)
+	f.own(f.macked) // encoding/asn1 copies into a []byte
+	if err != nil {
+		return errMalformed(fmt.Errorf("bundle: reading authenticated safe: %w", err))
 	}
 	if e := f.readSafe(); e != nil {
-		return nil, e
+		return e
 	}
-	return f, nil
+	return f.checkWork()
 }
 
 // checkOuter rejects PFX forms go-pkcs12 cannot read whatever is done.
@@ -108,9 +150,6 @@ func (f *pfxFile) checkOuter() *Error {
 		return errUnsupported("public-key integrity mode (signed data)", nil)
 	case !f.pdu.AuthSafe.ContentType.Equal(oidData):
 		return errUnsupported("authenticated safe type "+f.pdu.AuthSafe.ContentType.String(), nil)
-	case f.hasMAC() && !f.pdu.MacData.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) &&
-		(f.pdu.MacData.Iterations < 1 || f.pdu.MacData.Iterations > macIterationsMax):
-		return errUnsupported(fmt.Sprintf("a MAC iteration count of %d", f.pdu.MacData.Iterations), nil)
 	}
 	return nil
 }
@@ -119,6 +158,7 @@ func (f *pfxFile) checkOuter() *Error {
 // normalizing BER found inside OCTET STRINGs.
 func (f *pfxFile) readSafe() *Error {
 	safeDER, rest, err := toDER(f.macked)
+	f.own(safeDER)
 	if err == nil && len(rest) > 0 {
 		err = errors.New("bundle: data follows the authenticated safe")
 	}
@@ -131,7 +171,7 @@ func (f *pfxFile) readSafe() *Error {
 	}
 	f.changed = !bytes.Equal(safeDER, f.macked)
 	for _, ci := range cis {
-		it, changed, e := readItem(ci)
+		it, changed, e := f.readItem(ci)
 		if e != nil {
 			return e
 		}
@@ -148,14 +188,17 @@ func (f *pfxFile) readSafe() *Error {
 
 // readItem parses one item of the authenticated safe and reports whether
 // normalizing changed it.
-func readItem(ci contentInfo) (safeItem, bool, *Error) {
+func (f *pfxFile) readItem(ci contentInfo) (safeItem, bool, *Error) {
 	switch {
 	case ci.ContentType.Equal(oidData):
 		var data []byte
-		if err := unmarshalDER(ci.Content.Bytes, &data); err != nil {
+		err := unmarshalDER(ci.Content.Bytes, &data)
+		f.own(data)
+		if err != nil {
 			return safeItem{}, false, errMalformed(fmt.Errorf("bundle: reading safe contents: %w", err))
 		}
 		bags, dataDER, err := readBags(data)
+		f.own(dataDER)
 		if err != nil {
 			return safeItem{}, false, errMalformed(fmt.Errorf("bundle: reading safe contents: %w", err))
 		}
@@ -166,9 +209,10 @@ func readItem(ci contentInfo) (safeItem, bool, *Error) {
 		if err != nil {
 			return safeItem{}, false, errMalformed(err)
 		}
+		f.own(it.ci.Content.Bytes)
 		return it, true, nil
 	case ci.ContentType.Equal(oidEncryptedData):
-		return readEncrypted(ci)
+		return f.readEncrypted(ci)
 	}
 	return safeItem{}, false, errUnsupported("safe contents of type "+ci.ContentType.String(), nil)
 }
@@ -203,14 +247,15 @@ func bagID(b asn1.RawValue) asn1.ObjectIdentifier {
 
 // readEncrypted parses an encrypted item; a BER encoder may have split its
 // ciphertext ([0] IMPLICIT OCTET STRING) into chunks, which are joined.
-func readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
+func (f *pfxFile) readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
 	var ed encryptedData
 	if err := unmarshalDER(ci.Content.Bytes, &ed); err != nil {
 		return safeItem{}, false, errMalformed(fmt.Errorf("bundle: reading encrypted data: %w", err))
 	}
-	it := safeItem{ci: ci, encrypted: true}
+	it := safeItem{ci: ci, encrypted: true, alg: ed.EncryptedContentInfo.ContentEncryptionAlgorithm}
 	ct := &ed.EncryptedContentInfo.EncryptedContent
 	if !ct.IsCompound {
+		it.ciphertext = ct.Bytes
 		return it, false, nil
 	}
 	var joined []byte
@@ -221,9 +266,13 @@ func readEncrypted(ci contentInfo) (safeItem, bool, *Error) {
 			return safeItem{}, false, errMalformed(fmt.Errorf("bundle: reading encrypted content: %w", err))
 		}
 		joined = append(joined, chunk...)
+		clear(chunk)
 	}
+	f.own(joined)
+	it.ciphertext = joined
 	*ct = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: joined}
 	content, err := asn1.Marshal(ed)
+	f.own(content)
 	if err != nil {
 		return safeItem{}, false, errMalformed(fmt.Errorf("bundle: writing encrypted data: %w", err))
 	}
@@ -240,6 +289,7 @@ func plainItem(bags []asn1.RawValue) (safeItem, error) {
 	if err != nil {
 		return safeItem{}, fmt.Errorf("bundle: writing safe contents: %w", err)
 	}
+	defer clear(sc) // the bags may hold an unencrypted key; octets is a copy
 	octets, err := asn1.Marshal(sc)
 	if err != nil {
 		return safeItem{}, fmt.Errorf("bundle: writing safe contents: %w", err)

@@ -33,10 +33,12 @@ func (f *pfxFile) rebuild(password string) ([]byte, *Error) {
 		return nil, e
 	}
 	safe, err := asn1.Marshal(items)
+	f.own(safe)
 	if err != nil {
 		return nil, errMalformed(fmt.Errorf("bundle: writing authenticated safe: %w", err))
 	}
 	octets, err := asn1.Marshal(safe)
+	f.own(octets)
 	if err != nil {
 		return nil, errMalformed(fmt.Errorf("bundle: writing authenticated safe: %w", err))
 	}
@@ -44,18 +46,21 @@ func (f *pfxFile) rebuild(password string) ([]byte, *Error) {
 	switch {
 	case f.hasMAC():
 		form, err := verifyMAC(&f.pdu.MacData, f.macked, password)
+		f.own(form)
 		if errors.Is(err, errMACMismatch) {
 			return nil, errPassword(password, err)
 		}
 		if err != nil {
 			return nil, errUnsupported("its MAC algorithm", err)
 		}
+		f.macForm, f.macChecked = form, true
 		pdu.MacData = handoffMAC(safe, form)
 	case password != "":
 		form, _ := encodeBMP(password) // Decode checked the password encodes
-		pdu.MacData = handoffMAC(safe, form)
+		pdu.MacData = handoffMAC(safe, f.own(form))
 	}
 	out, err := asn1.Marshal(pdu)
+	f.own(out)
 	if err != nil {
 		return nil, errMalformed(fmt.Errorf("bundle: writing PFX: %w", err))
 	}
@@ -92,6 +97,7 @@ func (f *pfxFile) mergedItems() ([]contentInfo, *Error) {
 			return nil, errMalformed(err)
 		}
 		cis = append(cis, it.ci)
+		f.own(it.ci.Content.Bytes)
 	}
 	return cis, nil
 }

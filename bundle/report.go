@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -62,6 +63,25 @@ func Judge(pfx []byte, password string, now time.Time, minValidity time.Duration
 		r.Verdict = VerdictOK
 	}
 	return r
+}
+
+// JudgeFile is Judge for the contents of a file given by an operator, such
+// as `certrotator inspect` reads. A file of base64 text is base64-encoded
+// once (the text the Vault field holds), where the same text reached
+// through the Vault field would have been encoded twice; JudgeFile says
+// so. data may be cut short after Base64SizeMax bytes: the caller need not
+// read a larger file whole, and JudgeFile then reports it as too large.
+func JudgeFile(data []byte, password string, now time.Time, minValidity time.Duration) Report {
+	var e *Error
+	switch {
+	case len(data) > Base64SizeMax:
+		e = errTooLarge(fmt.Sprintf("more than %d bytes", Base64SizeMax), fmt.Sprintf("%d bytes", SizeMax))
+	case isBase64Text(data):
+		e = errBase64File()
+	default:
+		return Judge(data, password, now, minValidity)
+	}
+	return Report{Verdict: VerdictReject, Problems: []Problem{problemOf(e)}}
 }
 
 // problemOf turns an error from Decode or Validate into a Problem.

@@ -19,6 +19,10 @@ type decoder struct {
 	// work of merges of merges (the YAML "billion laughs").
 	merging map[*yaml.Node]bool
 	merges  int
+	// sectionFunc, when set, hears the keys every section accepts, so that
+	// a test can list the whole schema from the decoder's own tables
+	// (config/reference_test.go checks docs/config.md against it).
+	sectionFunc func(path string, known []string)
 }
 
 // mergesMax bounds how many mappings "<<" keys may merge in one file.

@@ -23,6 +23,9 @@ type section struct {
 // unknown keys (with a suggestion) and a value that is not a mapping.
 func (d *decoder) section(n *yaml.Node, path string, line int, known ...string) section {
 	s := section{d: d, path: path, line: line, entries: map[string]entry{}}
+	if d.sectionFunc != nil {
+		d.sectionFunc(path, known)
+	}
 	if isNull(n) {
 		return s
 	}

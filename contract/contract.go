@@ -15,6 +15,12 @@ const (
 	StatusBucket   = "certrotation-status"
 	LocksBucket    = "certrotation-locks"
 	WarningsBucket = "certrotation-warnings"
+	OutcomesBucket = "certrotation-outcomes"
+	// AdvisoriesStream keeps JetStream's max-deliveries advisories for the
+	// requests consumer, so that each is answered even when the replica
+	// answering it dies; AdvisoryConsumer is the durable that hands them out.
+	AdvisoriesStream = "CERTROTATION_ADVISORIES"
+	AdvisoryConsumer = "certrotator-advisories"
 )
 
 // SubjectPrefixDefault is the subject prefix when none is configured.
@@ -27,6 +33,8 @@ const (
 	ResultsMaxAge   = 90 * 24 * time.Hour
 	LockTTL         = 30 * time.Second
 	WarningsTTL     = 400 * 24 * time.Hour
+	// OutcomesTTL bounds how long a run's record outlives a lost settle.
+	OutcomesTTL = 24 * time.Hour
 )
 
 // UnknownJobToken is the job token of the result subject when the job

@@ -47,11 +47,9 @@ func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator,
 		}
 		rot = r
 	}
-	w, err := worker.New(worker.Config{
-		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency, Jobs: app.Jobs,
-		Rotator: rot, Warnings: warnings, NATS: app.NATS, HTTPListen: app.HTTP.Listen,
-		Logger: loggerTo(s.logs), ShutdownTimeout: shutdown,
-	})
+	wc := worker.FromConfig(app)
+	wc.Rotator, wc.Warnings, wc.Logger, wc.ShutdownTimeout = rot, warnings, loggerTo(s.logs), shutdown
+	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building worker: %v", err)
 	}

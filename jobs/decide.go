@@ -18,31 +18,54 @@ const (
 // candidate is what decide needs to know about the bundle.
 type candidate struct {
 	Thumbprint string
+	NotBefore  time.Time
 	NotAfter   time.Time
 }
 
-// decide applies rotation rules 2 to 4 to a connector's state at now and
-// returns the skip reason, or "" when the bundle is to be uploaded. Force
+// decision is decide's answer: skip with a reason, or upload (with the
+// reason the upload reports, "" for an ordinary rotation).
+type decision struct {
+	skip   string // the skip reason; "" means upload
+	reason string // the upload's reason, e.g. reactivated
+}
+
+// decide applies rotation rules 2 to 4 to a connector's state at now. Force
 // overrides every skip: it re-uploads a bundle already present (which makes
 // it active again: rollback), an older one, or one not yet due.
-func decide(st ConnectorState, c candidate, job Job, force bool, now time.Time) string {
+//
+// Rule 2 converges rather than trusting one look: a listed certificate is
+// "present" only when it is active, or staged (its notBefore still ahead,
+// when Graph lists it inactive by design). One that is listed, valid now and
+// inactive while the active certificate expires earlier was overtaken by an
+// older upload (a replica that lost its lock, a person in the portal): it is
+// uploaded again, reason reactivated.
+func decide(st ConnectorState, c candidate, job Job, force bool, now time.Time) decision {
 	if force {
-		return ""
+		return decision{}
 	}
-	if _, ok := st.Has(c.Thumbprint); ok {
-		return ReasonAlreadyPresent
+	active, hasActive := st.Active()
+	if got, ok := st.Has(c.Thumbprint); ok {
+		staged := c.NotBefore.After(now)
+		switch {
+		case got.IsActive || staged:
+			return decision{skip: ReasonAlreadyPresent}
+		case !hasActive || active.NotAfter.Before(c.NotAfter):
+			return decision{reason: ReasonReactivated}
+		default:
+			return decision{skip: ReasonNotNewer}
+		}
 	}
-	active, ok := st.Active()
+	active, ok := active, hasActive
 	if !ok {
-		return "" // nothing to compare with, and nothing active is never "not due"
+		return decision{} // nothing to compare with, and nothing active is never "not due"
 	}
 	if !c.NotAfter.After(active.NotAfter) {
-		return ReasonNotNewer
+		return decision{skip: ReasonNotNewer}
 	}
 	if job.Policy == PolicyBeforeExpiry && !due(active, job.RenewBefore, now) {
-		return ReasonNotDue
+		return decision{skip: ReasonNotDue}
 	}
-	return ""
+	return decision{}
 }
 
 // due reports whether the active certificate expires within the renewal

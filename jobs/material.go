@@ -41,7 +41,7 @@ func (r *Rotator) prepare(ctx context.Context, job Job) prepared {
 	if err != nil {
 		return prepared{err: fmt.Errorf("reading bundle %s/%s: %w", job.Source.Mount, job.Source.Path, err)}
 	}
-	b, err := bundle.Decode(m.PFX, m.Password)
+	b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
 	if err != nil {
 		return prepared{err: decodeFailure(err)}
 	}
@@ -61,14 +61,15 @@ func (r *Rotator) prepare(ctx context.Context, job Job) prepared {
 	return p
 }
 
-// decodeFailure classifies a bundle.Decode error as permanent with the
-// problem's code.
+// decodeFailure classifies a bundle.DecodeContext error: a bundle problem
+// is permanent with the problem's code; the run's context ending is not the
+// bundle's fault, and AsFailure makes it transient.
 func decodeFailure(err error) error {
-	code := string(bundle.CodeMalformed)
-	if be, ok := errors.AsType[*bundle.Error](err); ok {
-		code = string(be.Code)
+	be, ok := errors.AsType[*bundle.Error](err)
+	if !ok {
+		return fmt.Errorf("decoding bundle: %w", err)
 	}
-	return Permanent(code, fmt.Errorf("decoding bundle: %w", err))
+	return Permanent(string(be.Code), fmt.Errorf("decoding bundle: %w", err))
 }
 
 // bundleInfo describes the bundle's leaf for outcomes.

@@ -16,6 +16,10 @@ const (
 	ReasonNotNewer       = "not_newer"
 	ReasonNotDue         = "not_due"
 	ReasonDryRun         = "dry_run"
+	// ReasonReactivated: the bundle's certificate was listed but not
+	// active although valid, while the active one expires earlier; it was
+	// uploaded again so that it is active (rule 2 converges).
+	ReasonReactivated = "reactivated"
 )
 
 // CodeBadRequest is the error code of a request that failed before any

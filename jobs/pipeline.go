@@ -64,11 +64,17 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err))}
 	}
 	active := activeOf(st)
-	c := candidate{Thumbprint: rn.b.thumbprint(), NotAfter: rn.b.cert.NotAfter}
-	if reason := decide(st, c, rn.job, rn.req.Force, r.now()); reason != "" {
-		return result{status: StatusSkipped, reason: reason, active: active, warn: active != nil && !replaceable(c, *active)}
+	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
+	v := decide(st, c, rn.job, rn.req.Force, r.now())
+	if v.skip != "" {
+		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}
-	after, err := r.cfg.Connector.Upload(ctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
+	uctx, cancel, err := uploadContext(ctx)
+	if err != nil {
+		return result{status: StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
+	}
+	after, err := r.cfg.Connector.Upload(uctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
+	cancel()
 	if err != nil {
 		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to connector %s: %w", ref.ID, err)), active: active, warn: true}
 	}
@@ -76,7 +82,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if err := verify(after, ref.ID, c.Thumbprint, staged); err != nil {
 		return result{status: StatusFailed, err: err, active: active, warn: true}
 	}
-	return result{status: StatusSucceeded, staged: staged, active: active}
+	return result{status: StatusSucceeded, reason: v.reason, staged: staged, active: active}
 }
 
 // canceled reclassifies err as the context's own failure (transient,

@@ -67,10 +67,11 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 	case getErr != nil:
 		d.Error = errorInfo(canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, getErr)))
 	default:
-		c := candidate{Thumbprint: rn.b.thumbprint(), NotAfter: rn.b.cert.NotAfter}
-		d.Reason = decide(st, c, rn.job, rn.req.Force, now)
+		c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
+		v := decide(st, c, rn.job, rn.req.Force, now)
+		d.Reason = cmp.Or(v.skip, v.reason)
 		d.Action = ActionUpload
-		if d.Reason != "" {
+		if v.skip != "" {
 			d.Action = ActionSkip
 		}
 	}

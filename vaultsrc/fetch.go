@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/hashicorp/vault/api"
 )
@@ -24,8 +25,9 @@ const (
 // Fetch reads the latest version of the KV v2 secret ref points at and
 // returns the decoded PFX, its password ("" when the field is absent) and the
 // version number. It implements jobs.Source; every error is a jobs.Failure
-// with one of the Code constants (or a plain wrapped context error), and no
-// error holds a field's value.
+// with one of the Code constants or bundle.CodeTooLarge (a pfx field over
+// bundle.Base64SizeMax characters), or a plain wrapped context error, and
+// no error holds a field's value.
 func (c *Client) Fetch(ctx context.Context, ref jobs.SourceRef) (jobs.Material, error) {
 	ref = refWithDefaults(ref)
 	name := ref.Mount + "/" + ref.Path
@@ -102,10 +104,18 @@ func decodePFX(data map[string]any, field string) ([]byte, string, error) {
 	if !ok {
 		return nil, CodeMalformed, fmt.Errorf("field %q is %s, not a base64 string", field, jsonKind(v))
 	}
+	if err := bundle.CheckBase64Size(len(s)); err != nil {
+		return nil, string(bundle.CodeTooLarge), fmt.Errorf("field %q: %w", field, err)
+	}
 	s = strings.Map(dropSpace, s)
 	switch {
 	case s == "":
 		return nil, CodeFieldMissing, fmt.Errorf("field %q is empty", field)
+	case !printableASCII(s):
+		// Base64 is printable ASCII; bytes outside it are a binary file
+		// stored as it is (through JSON, its invalid UTF-8 became U+FFFD).
+		// The check comes before the URL-safe one: binary holds '-' and '_'.
+		return nil, CodeMalformed, fmt.Errorf("field %q holds raw PKCS#12 bytes, not base64: store the output of `base64 -w0`", field)
 	case strings.HasPrefix(s, "-----BEGIN"):
 		return nil, CodeMalformed, fmt.Errorf("field %q holds PEM, not the base64 of a PKCS#12 file: "+
 			"build one with `openssl pkcs12 -export` and store `base64 -w0` of it", field)
@@ -135,6 +145,16 @@ func passwordOf(data map[string]any, field string) (string, error) {
 		return "", fmt.Errorf("field %q is %s, not a string", field, jsonKind(v))
 	}
 	return s, nil
+}
+
+// printableASCII reports whether s holds only printable ASCII characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // dropSpace removes the whitespace (line breaks of `base64` without -w0,

@@ -6,11 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestDecodePFX(t *testing.T) {
 	t.Parallel()
+	// rawPFX starts as a real PKCS#12 file does (SEQUENCE, long length,
+	// version 3) and holds '-' and '_' bytes, which once made it look like
+	// URL-safe base64.
+	rawPFX := append([]byte{0x30, 0x82, 0x05, 0xdc, 0x02, 0x01, 0x03, '-', '_'}, testPFX...)
 	std := base64.StdEncoding.EncodeToString(testPFX)
 	wrapped := wrap(std, 64)
 	short := []byte("ab") // padded to "YWI="
@@ -27,6 +32,10 @@ func TestDecodePFX(t *testing.T) {
 		{name: "no padding", value: strings.TrimRight(base64.StdEncoding.EncodeToString(short), "="), want: short},
 		{name: "padding", value: base64.StdEncoding.EncodeToString(short), want: short},
 		{name: "url-safe", value: base64.URLEncoding.EncodeToString(testPFX), wantCode: CodeMalformed, wantMsg: "URL-safe"},
+		{name: "raw PKCS#12", value: string(rawPFX), wantCode: CodeMalformed, wantMsg: "holds raw PKCS#12 bytes, not base64: store the output of `base64 -w0`"},
+		{name: "raw PKCS#12 through JSON", value: strings.ToValidUTF8(string(rawPFX), "\uFFFD"), wantCode: CodeMalformed,
+			wantMsg: "holds raw PKCS#12 bytes, not base64: store the output of `base64 -w0`"},
+		{name: "too large", value: strings.Repeat("QUJD", bundle.Base64SizeMax/4+1), wantCode: string(bundle.CodeTooLarge), wantMsg: "over the limit"},
 		{name: "pem", value: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", wantCode: CodeMalformed, wantMsg: "PEM"},
 		{name: "garbage", value: "this is not base64!", wantCode: CodeMalformed, wantMsg: "not standard base64"},
 		{name: "bad padding", value: "YW=I", wantCode: CodeMalformed, wantMsg: "not standard base64"},

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
@@ -21,7 +20,8 @@ import (
 const CodeMaxDeliveries = "max_deliveries"
 
 // maxDeliveriesSubject is where JetStream announces that the consumer
-// reached MaxDeliver for a message.
+// reached MaxDeliver for a message. The advisories stream keeps what is
+// published there.
 const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + contract.RequestsStream + "." + contract.ConsumerName
 
 // maxDeliveriesAdvisory is the part of io.nats.jetstream.advisory.v1.max_deliver
@@ -33,15 +33,18 @@ type maxDeliveriesAdvisory struct {
 
 // advisoryListener is the service that answers max-deliveries advisories,
 // so that a request no worker could finish still gets a final failed
-// outcome.
+// outcome. The advisories are kept in a stream and handed out by a durable
+// consumer, so an answer survives the death of the replica that began it:
+// the advisory is acked only once answered, and answering is idempotent
+// (fixed event ids, a request already deleted means done).
 type advisoryListener struct {
 	startstop.Base
 	*shared
 }
 
-// Start subscribes to the advisories and launches the loop.
+// Start binds the advisories consumer and launches the loop.
 func (a *advisoryListener) Start(ctx context.Context) error {
-	ctx, ok, stopped := a.StartInit(ctx)
+	runCtx, ok, stopped := a.StartInit(ctx)
 	if !ok {
 		return nil
 	}
@@ -50,36 +53,54 @@ func (a *advisoryListener) Start(ctx context.Context) error {
 		stopped()
 		return errNotConnected
 	}
-	ch := make(chan *nats.Msg, 64)
-	sub, err := b.nc.ChanSubscribe(maxDeliveriesSubject, ch)
+	iter, err := b.advisories.Messages(jetstream.PullMaxMessages(4))
 	if err != nil {
 		stopped()
-		return fmt.Errorf("subscribing to %s: %w", maxDeliveriesSubject, err)
+		return fmt.Errorf("consuming %s: %w", contract.AdvisoriesStream, err)
 	}
 	go func() {
+		<-runCtx.Done() // Stop: closing the iterator ends the loop
+		iter.Stop()
+	}()
+	go func() {
 		defer stopped()
-		defer func() { _ = sub.Unsubscribe() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m := <-ch:
-				if err := a.runOnce(ctx, m.Data); err != nil {
-					a.log.Warn("answering max-deliveries advisory", "error", err)
-				}
-			}
-		}
+		a.loop(runCtx, iter)
 	}()
 	return nil
 }
 
-// runOnce publishes a final failed outcome for every connector the
-// request had in play, then deletes the request from the stream. One
-// replica does it: the one that creates adv.<seq> in the locks bucket.
+func (a *advisoryListener) loop(ctx context.Context, iter jetstream.MessagesContext) {
+	for {
+		m, err := iter.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			a.log.Warn("pulling advisories", "error", err)
+			continue
+		}
+		if err := a.runOnce(ctx, m.Data()); err != nil {
+			a.log.Warn("answering max-deliveries advisory, will retry", "error", err)
+			md, _ := m.Metadata()
+			attempt := 1
+			if md != nil {
+				attempt = int(md.NumDelivered)
+			}
+			_ = m.NakWithDelay(a.tune.backoff.Delay(attempt))
+			continue
+		}
+		_ = m.Ack()
+	}
+}
+
+// runOnce publishes a final failed outcome for the request an advisory
+// names, then deletes the request from the stream. A request already gone
+// was answered before.
 func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(data, &adv); err != nil {
-		return fmt.Errorf("decoding advisory: %w", err)
+		a.log.Warn("dropping an advisory that does not decode", "error", err)
+		return nil
 	}
 	b := a.bus()
 	if b == nil {
@@ -87,13 +108,6 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*a.tune.opTimeout)
 	defer cancel()
-	key := "adv." + strconv.FormatUint(adv.StreamSeq, 10)
-	if _, err := b.locks.Create(ctx, key, []byte(a.instance)); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return nil // another replica answers it
-		}
-		return fmt.Errorf("claiming advisory %s: %w", key, err)
-	}
 	raw, err := b.requests.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil // already answered and deleted
@@ -102,12 +116,20 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 		return fmt.Errorf("reading request %d: %w", adv.StreamSeq, err)
 	}
 	for _, o := range a.gaveUp(raw, int(adv.Deliveries)) {
-		if err := a.publishOutcome(ctx, o, cmp.Or(o.Job, contract.UnknownJobToken), a.known(o.Job)); err != nil {
+		ev := contract.NewEvent(a.instance, o, a.now())
+		// The same id every time, so a second answer is dropped by the
+		// results stream's duplicate window.
+		ev.ID = "maxdel-" + strconv.FormatUint(adv.StreamSeq, 10) + "-" + contract.ConnectorToken(o.Connector)
+		if err := a.publishEvent(ctx, ev, cmp.Or(o.Job, contract.UnknownJobToken), a.known(o.Job)); err != nil {
 			return err
 		}
 	}
 	if err := b.requests.DeleteMsg(ctx, adv.StreamSeq); err != nil {
-		return fmt.Errorf("deleting request %d: %w", adv.StreamSeq, err)
+		// Another answer may have deleted it in between (the server then
+		// says "no message found" under a generic code): gone is done.
+		if _, gerr := b.requests.GetMsg(ctx, adv.StreamSeq); !errors.Is(gerr, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("deleting request %d: %w", adv.StreamSeq, err)
+		}
 	}
 	a.log.Warn("request gave up after max deliveries", "subject", raw.Subject, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
 	a.signals.answered.Signal(adv.StreamSeq)
@@ -115,28 +137,28 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 }
 
 // gaveUp builds the final outcomes of a request that exhausted its
-// deliveries, reading as much of it as can be read.
+// deliveries: one per connector it had in play, or, when the request itself
+// is invalid, one for the request alone (on connector "_"), so that a bad
+// request never overwrites the status of the job's connectors.
 func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int) []jobs.Outcome {
-	req := jobs.Request{}
-	_ = decodeStrict(raw.Data, &req) // best effort: a bad body still gets its answer
-	req.ID = raw.Header.Get(jetstream.MsgIDHeader)
-	if req.ID == "" {
-		req.ID = "seq-" + strconv.FormatUint(raw.Sequence, 10)
-	}
-	req.Attempt = deliveries
-	if req.Trigger == "" {
-		req.Trigger = jobs.TriggerEvent
+	id := raw.Header.Get(jetstream.MsgIDHeader)
+	if !safeID(id) {
+		id = "seq-" + strconv.FormatUint(raw.Sequence, 10)
 	}
 	e := &jobs.ErrorInfo{
 		Code: CodeMaxDeliveries, Class: jobs.ClassPermanent,
 		Message: fmt.Sprintf("no worker finished the request after %d deliveries", deliveries),
 	}
-	job, ok := s.job(s.subjectJob(raw.Subject))
-	if !ok {
-		return failEach(jobs.Job{Name: s.subjectJob(raw.Subject)}, jobs.Request{ID: req.ID, Attempt: deliveries, Trigger: req.Trigger}, e, true)
+	name := s.subjectJob(raw.Subject)
+	var req jobs.Request
+	decodeErr := decodeStrict(raw.Data, &req)
+	req.ID, req.Attempt, req.Trigger = id, deliveries, cmp.Or(req.Trigger, jobs.TriggerEvent)
+	job, known := s.job(name)
+	if decodeErr != nil || !known {
+		return failEach(jobs.Job{Name: name}, jobs.Request{ID: id, Attempt: deliveries, Trigger: req.Trigger}, e, true)
 	}
 	if _, err := s.checkRequest(req, job.Name); err != nil {
-		req.Connectors = nil
+		return failEach(jobs.Job{Name: job.Name}, jobs.Request{ID: id, Attempt: deliveries, Trigger: req.Trigger}, e, true)
 	}
 	return failEach(job, req, e, true)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,14 +24,16 @@ import (
 func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, jobs.Job, error) {
 	var req jobs.Request
 	id := msg.Headers().Get(jetstream.MsgIDHeader)
-	if id == "" {
+	if !safeID(id) {
+		// An id that cannot travel in events as it is (empty, huge, odd
+		// characters) is replaced by the stream sequence.
 		id = "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
 	stamp := func(r *jobs.Request) { r.ID, r.Attempt = id, int(meta.NumDelivered) }
 	stamp(&req)
 	subjectJob := s.subjectJob(msg.Subject())
 	if subjectJob == "" {
-		return req, jobs.Job{}, fmt.Errorf("subject %q does not name a job", msg.Subject())
+		return req, jobs.Job{}, fmt.Errorf("the subject does not name a job: publish on %s.request.<job>", s.prefix)
 	}
 	if err := decodeStrict(msg.Data(), &req); err != nil {
 		req = jobs.Request{}
@@ -51,12 +54,60 @@ func decodeStrict(data []byte, req *jobs.Request) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
-		return fmt.Errorf("decoding request: %w", err)
+		return fmt.Errorf("decoding request: %s", describeJSONError(err))
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return errors.New("decoding request: trailing data after the JSON object")
 	}
 	return nil
+}
+
+// describeJSONError says what is wrong with a request body without quoting
+// it: the body is anyone's input and its words must not reach events.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("not one JSON object (syntax error at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s has the wrong type (want %s)", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return "a field the request does not know: use job, connectors, force, reason, requested_by, trigger, version"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	default:
+		return "not a request object"
+	}
+}
+
+// Bounds on what a request may carry, so that its outcome events stay small.
+const (
+	maxIDLen     = 128
+	maxReasonLen = 512
+	maxByLen     = 256
+)
+
+// safeID reports whether a Msg-Id can be a request id in events as it is.
+func safeID(id string) bool {
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// echo is s when it is a valid job name short enough to quote, else a
+// placeholder: errors never repeat raw input.
+func echo(s string) string {
+	if jobs.ValidName(s) && len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("(%d characters, not shown)", len(s))
 }
 
 // checkRequest matches the request against the subject and the config.
@@ -65,15 +116,21 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 		return jobs.Job{}, errors.New("request has no job")
 	}
 	if req.Job != subjectJob {
-		return jobs.Job{}, fmt.Errorf("request job %q does not match subject job %q", req.Job, subjectJob)
+		return jobs.Job{}, fmt.Errorf("request job %s does not match subject job %s", echo(req.Job), echo(subjectJob))
 	}
 	job, ok := s.job(req.Job)
 	if !ok {
-		return jobs.Job{}, fmt.Errorf("unknown job %q", req.Job)
+		return jobs.Job{}, fmt.Errorf("unknown job %s", echo(req.Job))
 	}
-	for _, id := range req.Connectors {
+	if len(req.Reason) > maxReasonLen || len(req.RequestedBy) > maxByLen {
+		return jobs.Job{}, fmt.Errorf("reason is limited to %d bytes and requested_by to %d", maxReasonLen, maxByLen)
+	}
+	if len(req.Connectors) > len(job.Connectors) {
+		return jobs.Job{}, fmt.Errorf("the request names %d connectors; job %s has %d", len(req.Connectors), job.Name, len(job.Connectors))
+	}
+	for i, id := range req.Connectors {
 		if _, ok := job.Connector(id); !ok {
-			return jobs.Job{}, fmt.Errorf("job %s has no connector %q", job.Name, id)
+			return jobs.Job{}, fmt.Errorf("job %s has no connector with the id in connectors[%d]", job.Name, i)
 		}
 	}
 	return job, nil
@@ -97,15 +154,31 @@ func (c *consumer) reject(msg jetstream.Msg, req jobs.Request, bad error) {
 	job := c.subjectJob(msg.Subject())
 	known := c.known(job)
 	o := jobs.BadRequest(job, req, bad)
+	o.Error.Message = bounded(o.Error.Message)
 	o.Job, o.Connector, o.RequestID, o.Attempt, o.Final = job, "", req.ID, req.Attempt, true
 	o.Trigger = cmp.Or(o.Trigger, req.Trigger)
 	token := cmp.Or(job, contract.UnknownJobToken)
 	c.log.Info("bad request", "subject", msg.Subject(), "request_id", req.ID, "error", bad)
 	if err := c.publishOutcome(context.WithoutCancel(c.runCtx), o, token, known); err != nil {
-		c.log.Warn("publishing bad request outcome, will retry", "request_id", req.ID, "error", err)
-		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
-		return
+		// Terminated all the same: a malformed request never improves, and
+		// retrying it to max deliveries would only end in an advisory.
+		c.log.Error("publishing bad request outcome; terminating the request anyway", "request_id", req.ID, "error", err)
 	}
 	c.metrics.badRequests.WithLabelValues(c.jobLabel(job)).Inc()
-	c.carryOut(msg, decision{Action: actTerm, Code: jobs.CodeBadRequest}, req)
+	_ = c.carryOut(msg, decision{Action: actTerm, Code: jobs.CodeBadRequest}, req)
+}
+
+// maxMessageLen bounds an error message in an event.
+const maxMessageLen = 300
+
+// bounded cuts a message to maxMessageLen bytes on a rune boundary.
+func bounded(msg string) string {
+	if len(msg) <= maxMessageLen {
+		return msg
+	}
+	cut := maxMessageLen
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }

@@ -13,4 +13,7 @@ var (
 	errLockBusy = errors.New("worker: job locked by another replica")
 	// errLockLost: the lock expired or was taken while this replica worked.
 	errLockLost = errors.New("worker: job lock lost")
+	// errLeaseStale: NATS has not confirmed the lock for half its TTL; the
+	// lock may be about to expire unseen, so the run stops.
+	errLeaseStale = errors.New("worker: job lock not confirmed recently")
 )

@@ -14,8 +14,10 @@ import (
 )
 
 // handle runs one request message to its end: decode, lock, rotate,
-// publish, settle. Every path acks, naks or terminates the message, except
-// a failed ack, which JetStream answers by redelivering.
+// publish, settle, release. Every path acks, naks or terminates the message,
+// except a failed ack, which JetStream answers by redelivering. The lock
+// keeper sends InProgress for it until it is settled, and the job's lock is
+// released only after its outcomes are out.
 func (c *consumer) handle(msg jetstream.Msg) {
 	c.metrics.inflight.Inc()
 	defer c.metrics.inflight.Dec()
@@ -33,23 +35,84 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	ctx, cancel := context.WithCancelCause(c.runCtx)
 	defer cancel(nil)
 	w := &work{msg: msg, cancel: cancel}
-	untrack := c.keeper.track(w)
-	outcomes, err := c.runLocked(ctx, job, req, meta.Sequence.Stream, w)
-	untrack()
+	defer c.keeper.track(w)()
+	seq := meta.Sequence.Stream
+	if rec, ok := c.loadRecord(ctx, seq); ok {
+		// It ran before and its outcome was kept, but publishing or
+		// settling failed: tell the same outcome again, do not run again.
+		c.log.Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
+		c.deliver(msg, req, seq, rec, true)
+		return
+	}
+	l, err := c.acquire(ctx, job.Name, seq)
+	if err != nil {
+		c.handBack(ctx, msg, job, req, err)
+		return
+	}
+	w.lease.Store(l)
+	defer c.release(l)
+	outcomes := c.runRotation(jobs.WithLease(ctx, l), job, req)
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		c.handBack(ctx, msg, job, req, errShuttingDown)
+		return
+	}
+	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay)
+	stored := rec.Decision.Action != actNak
+	if stored {
+		if err := c.storeRecord(ctx, seq, rec); err != nil {
+			c.log.Warn("keeping the outcome before publishing it, will retry", "job", job.Name, "request_id", req.ID, "error", err)
+			c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+			return
+		}
+	}
+	c.deliver(msg, req, seq, rec, stored)
+}
+
+// handBack naks a request that did not run: on shutdown at once (another
+// replica takes it), when the job stayed locked after a short jittered
+// delay, else with backoff.
+func (c *consumer) handBack(ctx context.Context, msg jetstream.Msg, job jobs.Job, req jobs.Request, err error) {
 	switch {
-	case errors.Is(context.Cause(ctx), errShuttingDown):
-		// Handed back untouched: another replica (or this one after a
-		// restart) runs it again.
+	case errors.Is(context.Cause(ctx), errShuttingDown), errors.Is(err, errShuttingDown):
 		c.log.Info("request handed back on shutdown", "job", job.Name, "request_id", req.ID)
 		c.carryOut(msg, decision{Action: actNak}, req)
 	case errors.Is(err, errLockBusy):
 		c.log.Info("job still locked elsewhere, retrying later", "job", job.Name, "request_id", req.ID)
 		c.carryOut(msg, decision{Action: actNak, Delay: jitter(c.tune.contention)}, req)
-	case err != nil:
+	default:
 		c.log.Warn("taking job lock", "job", job.Name, "request_id", req.ID, "error", err)
 		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
-	default:
-		c.finish(msg, job, req, outcomes)
+	}
+}
+
+// release gives the job's lock back, even when the run was cancelled.
+func (c *consumer) release(l *lease) {
+	if err := l.release(c.runCtx, c.tune.opTimeout); err != nil {
+		c.log.Debug("releasing job lock", "job", l.key, "error", err)
+	}
+}
+
+// runRotation runs the rotator under the run timeout and times it.
+func (c *consumer) runRotation(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rctx, cancel := context.WithTimeout(ctx, c.tune.runTimeout)
+	defer cancel()
+	start := time.Now()
+	outcomes := c.rotate(rctx, job, req)
+	c.metrics.duration.WithLabelValues(job.Name).Observe(time.Since(start).Seconds())
+	return outcomes
+}
+
+// deliver publishes a run's events and only then settles the message; a
+// kept record is dropped once the message is settled.
+func (c *consumer) deliver(msg jetstream.Msg, req jobs.Request, seq uint64, rec record, stored bool) {
+	ctx := context.WithoutCancel(c.runCtx)
+	if err := c.publishEvents(ctx, rec.Events); err != nil {
+		c.log.Warn("publishing outcomes, will retry", "job", req.Job, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		return
+	}
+	if err := c.carryOut(msg, rec.Decision, req); err == nil && stored {
+		c.dropRecord(ctx, seq)
 	}
 }
 
@@ -57,27 +120,6 @@ func (c *consumer) handle(msg jetstream.Msg) {
 // met on a lock do not meet again.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + retry.Spread(d, 0.5, nil)
-}
-
-// runLocked takes the job's lock, rotates and releases the lock.
-func (c *consumer) runLocked(ctx context.Context, job jobs.Job, req jobs.Request, seq uint64, w *work) ([]jobs.Outcome, error) {
-	l, err := c.acquire(ctx, job.Name, seq)
-	if err != nil {
-		return nil, err
-	}
-	w.lease.Store(l)
-	defer func() {
-		w.lease.Store(nil)
-		if err := l.release(ctx, c.tune.opTimeout); err != nil {
-			c.log.Debug("releasing job lock", "job", job.Name, "error", err)
-		}
-	}()
-	rctx, cancel := context.WithTimeout(ctx, c.tune.runTimeout)
-	defer cancel()
-	start := time.Now()
-	outcomes := c.rotate(rctx, job, req)
-	c.metrics.duration.WithLabelValues(job.Name).Observe(time.Since(start).Seconds())
-	return outcomes, nil
 }
 
 // rotate calls the Rotator, turning a panic or an empty answer into a
@@ -99,20 +141,8 @@ func (c *consumer) rotate(ctx context.Context, job jobs.Job, req jobs.Request) (
 	return out
 }
 
-// finish stamps the outcomes, publishes them, and only then settles the
-// message.
-func (c *consumer) finish(msg jetstream.Msg, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome) {
-	finalize(outcomes, job, req)
-	if err := c.publishAll(context.WithoutCancel(c.runCtx), outcomes); err != nil {
-		c.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
-		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
-		return
-	}
-	c.carryOut(msg, settle(outcomes, req.Attempt, c.tune.backoff.Delay), req)
-}
-
-// carryOut makes the NATS call a decision asks for.
-func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) {
+// carryOut makes the NATS call a decision asks for and returns its error.
+func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) error {
 	log := c.log.With("job", req.Job, "request_id", req.ID, "attempt", req.Attempt)
 	var err error
 	switch d.Action {
@@ -136,6 +166,7 @@ func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) {
 		log.Warn("settling request", "action", d.Action.String(), "error", err)
 	}
 	c.signals.settled.Signal(d)
+	return err
 }
 
 // internalFailure is a transient failed outcome for every connector in play.

@@ -9,17 +9,52 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 // lease is a held job lock: key <job> in the locks bucket, taken by create,
 // kept alive by compare-and-set updates (the lock keeper's), released by a
 // delete that only succeeds while it is still ours.
+//
+// The lease also knows when NATS last confirmed it (create or renewal): a
+// replica may upload only while that confirmation is younger than half the
+// TTL, and an upload ends before the TTL could run out (see Until). Those
+// are the one relation between the lock TTL, the renewal period and the
+// Graph timeout: TTL 30s; renewed every keepAlive (5s); a run is cancelled
+// once the last confirmation is 15s old; an upload's deadline is the last
+// confirmation plus 25s, 5s before another replica could take the lock.
 type lease struct {
-	kv    jetstream.KeyValue
-	key   string
-	value []byte
-	rev   atomic.Uint64
+	kv        jetstream.KeyValue
+	key       string
+	value     []byte
+	rev       atomic.Uint64
+	ttl       time.Duration
+	clock     retry.Clock
+	confirmed atomic.Int64 // unix nanoseconds of the last confirmation
+}
+
+var _ jobs.Lease = (*lease)(nil)
+
+// confirm records that NATS acknowledged the lease at t.
+func (l *lease) confirm(t time.Time) { l.confirmed.Store(t.UnixNano()) }
+
+// age is how long ago the lease was last confirmed.
+func (l *lease) age() time.Duration {
+	return l.clock.Now().Sub(time.Unix(0, l.confirmed.Load()))
+}
+
+// fresh reports whether the lease was confirmed within half its TTL.
+func (l *lease) fresh() bool { return l.age() <= l.ttl/2 }
+
+// Until is the latest time an upload may run: the last confirmation plus
+// five sixths of the TTL. It fails once the lease is not fresh.
+func (l *lease) Until() (time.Time, error) {
+	if !l.fresh() {
+		return time.Time{}, fmt.Errorf("%w: last confirmed %s ago", errLeaseStale, l.age().Round(time.Millisecond))
+	}
+	return time.Unix(0, l.confirmed.Load()).Add(l.ttl - l.ttl/6), nil
 }
 
 // acquire takes the job's lock, waiting in-process while another replica
@@ -32,12 +67,14 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 	if b == nil {
 		return nil, errNotConnected
 	}
-	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq)}
+	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, clock: s.tune.clock}
 	deadline := s.tune.clock.Now().Add(s.tune.lockWait)
 	for announced := false; ; announced = true {
+		asked := s.tune.clock.Now()
 		rev, err := s.opCreate(ctx, l)
 		if err == nil {
 			l.rev.Store(rev)
+			l.confirm(asked)
 			return l, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -77,10 +114,12 @@ func (s *shared) lockHolder(ctx context.Context, job string) string {
 // longer ours, or another error when NATS did not answer (the lease may
 // still be alive: the keeper tries again on the next beat).
 func (l *lease) renew(ctx context.Context) error {
+	asked := l.clock.Now() // the TTL restarts no earlier than the request left
 	rev, err := l.kv.Update(ctx, l.key, l.value, l.rev.Load())
 	switch {
 	case err == nil:
 		l.rev.Store(rev)
+		l.confirm(asked)
 		return nil
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound),
 		errors.Is(err, jetstream.ErrKeyExists):

@@ -88,8 +88,11 @@ func (k *lockKeeper) runOnce(ctx context.Context) {
 	}
 }
 
+// renew extends one lease. Any failure that leaves the lease unconfirmed
+// for half its TTL cancels the run, whatever the cause: a replica cut off
+// from NATS cannot know whether another took the lock.
 func (k *lockKeeper) renew(ctx context.Context, w *work, l *lease) {
-	rctx, cancel := context.WithTimeout(ctx, k.tune.opTimeout)
+	rctx, cancel := context.WithTimeout(ctx, min(k.tune.opTimeout, k.tune.keepAlive))
 	defer cancel()
 	err := l.renew(rctx)
 	switch {
@@ -97,7 +100,12 @@ func (k *lockKeeper) renew(ctx context.Context, w *work, l *lease) {
 	case errors.Is(err, errLockLost):
 		k.log.Warn("job lock lost, cancelling the run", "job", l.key)
 		w.cancel(errLockLost)
+		return
 	default:
 		k.log.Warn("renewing job lock", "job", l.key, "error", err)
+	}
+	if !l.fresh() {
+		k.log.Warn("job lock not confirmed for half its TTL, cancelling the run", "job", l.key, "age", l.age())
+		w.cancel(errLeaseStale)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,21 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job)
 	}
 	if b.warnings, err = ensureKV(ctx, js, warningsBucketConfig()); err != nil {
 		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.WarningsBucket, err)
+	}
+	adv, err := ensureStream(ctx, js, advisoriesStreamConfig())
+	if err != nil {
+		return nil, fmt.Errorf("provisioning stream %s: %w", contract.AdvisoriesStream, err)
+	}
+	if b.advisories, err = adv.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: contract.AdvisoryConsumer, Description: "certrotator workers answering max-deliveries advisories",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: contract.AckWait, MaxDeliver: -1,
+	}); err != nil {
+		return nil, fmt.Errorf("provisioning consumer %s: %w", contract.AdvisoryConsumer, err)
+	}
+	if b.outcomes, err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket: contract.OutcomesBucket, Description: "outcomes of runs not yet settled", History: 1, TTL: contract.OutcomesTTL, Storage: jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.OutcomesBucket, err)
 	}
 	return b, nil
 }
@@ -119,6 +135,20 @@ func resultsStreamConfig(prefix string) jetstream.StreamConfig {
 		Subjects:    []string{prefix + ".result.>"},
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      contract.ResultsMaxAge,
+		Duplicates:  contract.DuplicateWindow, // a republished outcome keeps its id and is dropped
+		Storage:     jetstream.FileStorage,
+	}
+}
+
+// advisoriesStreamConfig keeps the requests consumer's max-deliveries
+// advisories until a replica has answered them.
+func advisoriesStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        contract.AdvisoriesStream,
+		Description: "max-deliveries advisories of the certrotator consumer, until answered",
+		Subjects:    []string{maxDeliveriesSubject},
+		Retention:   jetstream.WorkQueuePolicy,
+		MaxAge:      7 * 24 * time.Hour,
 		Storage:     jetstream.FileStorage,
 	}
 }

@@ -18,6 +18,13 @@ import (
 // subjectJob's result subject and waits for the stream's ack. Status goes
 // first so that whoever sees the event finds the status up to date.
 func (s *shared) publishOutcome(ctx context.Context, o jobs.Outcome, subjectJob string, store bool) error {
+	return s.publishEvent(ctx, contract.NewEvent(s.instance, o, s.now()), subjectJob, store)
+}
+
+// publishEvent is publishOutcome for an event already made: a republished
+// event keeps its id, so the results stream drops the copy.
+func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob string, store bool) error {
+	o := ev.Data
 	b := s.bus()
 	if b == nil {
 		return errNotConnected
@@ -34,7 +41,6 @@ func (s *shared) publishOutcome(ctx context.Context, o jobs.Outcome, subjectJob 
 			return fmt.Errorf("storing status %s: %w", key, err)
 		}
 	}
-	ev := contract.NewEvent(s.instance, o, s.now())
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding outcome event: %w", err)
@@ -48,10 +54,11 @@ func (s *shared) publishOutcome(ctx context.Context, o jobs.Outcome, subjectJob 
 	return nil
 }
 
-// publishAll publishes every outcome of a run, stopping at the first error.
-func (s *shared) publishAll(ctx context.Context, outcomes []jobs.Outcome) error {
-	for _, o := range outcomes {
-		if err := s.publishOutcome(ctx, o, o.Job, true); err != nil {
+// publishEvents publishes every event of a run, stopping at the first
+// error.
+func (s *shared) publishEvents(ctx context.Context, events []contract.Event) error {
+	for _, ev := range events {
+		if err := s.publishEvent(ctx, ev, ev.Data.Job, true); err != nil {
 			return err
 		}
 	}

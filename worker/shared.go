@@ -44,6 +44,10 @@ type bus struct {
 	status   jetstream.KeyValue
 	locks    jetstream.KeyValue
 	warnings jetstream.KeyValue
+	outcomes jetstream.KeyValue // records of runs not yet settled; see record
+	// advisories hands out the max-deliveries advisories kept in their
+	// stream, one replica each.
+	advisories jetstream.Consumer
 }
 
 // bus returns the open bus, or nil before the connection service started.
@@ -64,7 +68,7 @@ type tuning struct {
 func defaultTuning() tuning {
 	return tuning{
 		backoff:    retry.Backoff{Base: time.Second, Max: 5 * time.Minute, Jitter: 0.1},
-		keepAlive:  10 * time.Second,
+		keepAlive:  5 * time.Second, // a sixth of the lock TTL: see lease
 		lockPoll:   time.Second,
 		lockWait:   5 * time.Minute,
 		contention: 2 * time.Second,

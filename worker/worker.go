@@ -188,3 +188,17 @@ func (w *Worker) Ready() bool {
 // works before Start (readiness is then false and the page empty), so that
 // callers can mount it on a server of their own.
 func (w *Worker) Handler() http.Handler { return w.mux }
+
+// FromConfig is the part of Config the config file gives: instance, subject
+// prefix, concurrency, jobs, NATS and the HTTP address. The caller adds the
+// Rotator and whatever else it wires.
+func FromConfig(c *config.Config) Config {
+	return Config{
+		Instance:      c.Instance,
+		SubjectPrefix: c.NATS.SubjectPrefix,
+		Concurrency:   c.Concurrency,
+		Jobs:          c.Jobs,
+		NATS:          c.NATS,
+		HTTPListen:    c.HTTP.Listen,
+	}
+}

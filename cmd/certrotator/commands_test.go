@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -84,6 +85,13 @@ func TestInspect(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, nil, "inspect", good, "--password-env", "UNSET"); code != exitUsage || !strings.Contains(errOut, "not set") {
 		t.Errorf("unset --password-env: exit %d stderr %q", code, errOut)
+	}
+	// A file holding the base64 of a .pfx (what the Vault field holds) is
+	// encoded once, not twice, and the answer says how to decode it.
+	once := writeFile(t, dir, "good.b64", base64.StdEncoding.EncodeToString(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
+	code, out, _ := runCLI(t, map[string]string{"PW": "pw"}, "inspect", once, "--password-env", "PW")
+	if code != exitFailed || !strings.Contains(out, "base64 -d") || strings.Contains(out, "twice") {
+		t.Errorf("base64 file: exit %d output %q, want a rejection saying to decode it once", code, out)
 	}
 }
 

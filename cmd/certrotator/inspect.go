@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -31,11 +32,12 @@ func cmdInspect(e *env, args []string) int {
 	if err != nil {
 		return usageError(e, "%v", err)
 	}
-	pfx, err := os.ReadFile(pos[0])
+	pfx, err := readBundleFile(pos[0])
 	if err != nil {
 		return usageError(e, "reading bundle %s: %v", pos[0], err)
 	}
-	report := bundle.Judge(pfx, password, time.Now(), minValidity)
+	report := bundle.JudgeFile(pfx, password, time.Now(), minValidity)
+	clear(pfx)
 	if err := printJSON(e, report); err != nil {
 		return exitFailed
 	}
@@ -43,6 +45,17 @@ func cmdInspect(e *env, args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// readBundleFile reads at most one byte more than bundle.JudgeFile judges,
+// so that a huge file given by mistake is refused without being read.
+func readBundleFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, bundle.Base64SizeMax+1))
 }
 
 // readPassword reads the password from an environment variable or a file.

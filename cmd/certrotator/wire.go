@@ -160,17 +160,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 
 // newWorker builds the worker the config describes around rot.
 func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger) (*worker.Worker, error) {
-	w, err := worker.New(worker.Config{
-		Instance:      cfg.Instance,
-		SubjectPrefix: cfg.NATS.SubjectPrefix,
-		Concurrency:   cfg.Concurrency,
-		Jobs:          cfg.Jobs,
-		Rotator:       rot,
-		Warnings:      warnings,
-		NATS:          cfg.NATS,
-		HTTPListen:    cfg.HTTP.Listen,
-		Logger:        logger,
-	})
+	wc := worker.FromConfig(cfg)
+	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
+	w, err := worker.New(wc)
 	if err != nil {
 		return nil, fmt.Errorf("building worker: %w", err)
 	}

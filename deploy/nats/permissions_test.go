@@ -1,0 +1,254 @@
+// Package nats_test proves that nats-permissions.conf is enough and no more:
+// a real NATS server loads it, a real worker runs with the worker user, and
+// the publisher-only user can request rotations and read their outcomes
+// but change nothing else.
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
+)
+
+const (
+	connectorID = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
+	// opDeadline bounds each NATS round trip of the test.
+	opDeadline = 10 * time.Second
+)
+
+// succeeding reports every connector of a job as rotated, so that the
+// worker publishes outcomes and status without Vault or Graph.
+type succeeding struct{}
+
+func (succeeding) Rotate(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	out := make([]jobs.Outcome, 0, len(job.Connectors))
+	for _, c := range job.Connectors {
+		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: req.ID,
+			Trigger: req.Trigger, Status: jobs.StatusSucceeded, Attempt: 1, Final: true})
+	}
+	return out
+}
+
+// user is one nkey user of the permissions file.
+type user struct {
+	placeholder string // the public key placeholder it replaces
+	seedFile    string
+}
+
+// startServer runs a NATS server whose accounts are nats-permissions.conf
+// with the placeholders replaced by fresh nkeys, and returns its URL.
+func startServer(t *testing.T, users ...*user) string {
+	t.Helper()
+	dir := t.TempDir()
+	perms, err := os.ReadFile("nats-permissions.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(perms)
+	for _, u := range users {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := kp.PublicKey()
+		seed, _ := kp.Seed()
+		if !strings.Contains(conf, u.placeholder) {
+			t.Fatalf("nats-permissions.conf has no %s", u.placeholder)
+		}
+		conf = strings.ReplaceAll(conf, u.placeholder, pub)
+		u.seedFile = filepath.Join(dir, u.placeholder+".nk")
+		if err := os.WriteFile(u.seedFile, seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("permissions.conf", conf)
+	main := write("server.conf", fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream {store_dir: %q}\ninclude ./permissions.conf\n", filepath.Join(dir, "js")))
+	opts, err := server.ProcessConfigFile(main)
+	if err != nil {
+		t.Fatalf("loading nats-permissions.conf into a server config: %v", err)
+	}
+	opts.NoSigs = true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(opDeadline) {
+		t.Fatal("the NATS server did not start")
+	}
+	return s.ClientURL()
+}
+
+// appConfig is a config for the given NATS user with one job, one tenant
+// and a Vault that is never called.
+func appConfig(t *testing.T, url, seedFile string) *config.Config {
+	t.Helper()
+	doc := fmt.Sprintf(`instance: perm-test
+nats: {url: %q, nkey_file: %q}
+vault: {address: "http://127.0.0.1:1", auth: {method: token, token: unused}}
+tenants:
+  contoso:
+    tenant_id: 00000000-0000-0000-0000-000000000000
+    client_id: 11111111-1111-1111-1111-111111111111
+    client_secret: unused
+jobs:
+  - name: contoso-api
+    source: {path: b2c/contoso-api}
+    connectors: [{tenant: contoso, id: %s}]
+http: {listen: "off"}
+`, url, seedFile, connectorID)
+	cfg, err := config.Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatalf("parsing the test config: %v", err)
+	}
+	return cfg
+}
+
+func TestWorkerAndPublisherPermissions(t *testing.T) {
+	t.Parallel()
+	workerUser := &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
+	publisher := &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
+	url := startServer(t, workerUser, publisher)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// The worker user provisions the streams, consumer and buckets and runs.
+	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile))
+	wc.Rotator = succeeding{}
+	w, err := worker.New(wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatalf("starting the worker as the worker user: %v", err)
+	}
+	defer func() {
+		if err := w.Stop(context.Background()); err != nil {
+			t.Errorf("stopping the worker: %v", err)
+		}
+	}()
+
+	// The publisher requests a rotation and reads its outcome, the status
+	// and the event history.
+	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile))
+	if err != nil {
+		t.Fatalf("connecting as the publisher: %v", err)
+	}
+	defer pub.Close()
+	var got []string
+	err = pub.PublishAndWait(ctx, jobs.Request{Job: "contoso-api"}, 30*time.Second, func(e contract.Event) error {
+		got = append(got, e.Data.Status)
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0] != jobs.StatusSucceeded {
+		t.Fatalf("publisher's rotate --wait: outcomes %q, error %v", got, err)
+	}
+	status, err := pub.Status(ctx)
+	if err != nil || len(status) != 1 || status[0].Outcome.Connector != connectorID {
+		t.Errorf("publisher's status: %+v, error %v", status, err)
+	}
+	var events int
+	if err := pub.Events(ctx, 0, false, func(contract.Event) error { events++; return nil }); err != nil || events != 1 {
+		t.Errorf("publisher's events: %d events, error %v", events, err)
+	}
+
+	assertPublisherCannotChangeAnything(t, url, publisher.seedFile)
+}
+
+// deniedWait is how long a denied request waits for an answer that never
+// comes: the server drops a publish the user may not make.
+const deniedWait = 2 * time.Second
+
+// assertPublisherCannotChangeAnything tries what a publisher must not do:
+// forge an outcome, write the status, take a lock, delete or reconfigure a
+// stream, consume requests. Each try has its own deadline, so that one
+// slow denial cannot expire the next try before it starts.
+func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, opt, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(subject, body string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := nc.RequestWithContext(ctx, subject, []byte(body))
+			return err
+		}
+	}
+	denied := map[string]func(context.Context) error{
+		"forge an outcome": func(ctx context.Context) error {
+			_, err := js.Publish(ctx, "certrotation.result.contoso-api."+connectorID, []byte("{}"))
+			return err
+		},
+		"write the status": request("$KV.certrotation-status.contoso-api.x", "{}"),
+		"take a lock":      request("$KV.certrotation-locks.contoso-api", "x"),
+		"consume requests": request("$JS.API.CONSUMER.MSG.NEXT.CERTROTATION_REQUESTS.certrotator", `{"batch":1}`),
+		"delete the requests stream": func(ctx context.Context) error {
+			return js.DeleteStream(ctx, "CERTROTATION_REQUESTS")
+		},
+		"reconfigure the results stream": func(ctx context.Context) error {
+			_, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: "CERTROTATION_RESULTS", Subjects: []string{"x.>"}})
+			return err
+		},
+	}
+	errs := make(chan string, len(denied))
+	for what, try := range denied {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), deniedWait)
+			defer cancel()
+			if err := try(ctx); err == nil {
+				errs <- "the publisher may " + what
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range denied {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
+// dialAs connects the CLI's client with the credentials of cfg, as the CLI
+// does.
+func dialAs(ctx context.Context, url string, cfg *config.Config) (*client.Conn, error) {
+	opts, err := worker.NATSOptions(cfg.NATS, "publisher", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return client.Dial(ctx, url, client.Options{Jobs: map[string]int{"contoso-api": 1}, NATS: opts})
+}
