@@ -3,8 +3,12 @@ package jobs
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestOutcomesCarryTheAuditTrail: every kind of outcome the Rotator builds
@@ -74,5 +78,27 @@ func TestOutcomeAuditJSON(t *testing.T) {
 	Request{Trigger: TriggerManual, RequestedBy: "bob"}.Stamp(&kept)
 	if kept.Trigger != TriggerCron || kept.RequestedBy != "scheduler" {
 		t.Errorf("Stamp overwrote what the outcome had: %+v", kept)
+	}
+}
+
+// TestOutcomeLogLineCarriesTheAuditTrail: the one log line per outcome says
+// who asked for the run and why, as the event does.
+func TestOutcomeLogLineCarriesTheAuditTrail(t *testing.T) {
+	t.Parallel()
+	job := testJob(1)
+	g := newGraph()
+	g.seed(job.Connectors[0].ID)
+	var buf testkit.LogBuffer
+	r, err := New(Config{Source: sourceOf(validBundle(t).material(1)), Connector: g.connector(),
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil)), NowFunc: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Rotate(t.Context(), job, Request{Job: job.Name, Reason: "rollback", RequestedBy: "alice@host", Trigger: TriggerManual})
+	logs := buf.String()
+	for _, want := range []string{`"trigger":"manual"`, `"request_reason":"rollback"`, `"requested_by":"alice@host"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the outcome line lacks %s:\n%s", want, logs)
+		}
 	}
 }

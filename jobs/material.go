@@ -39,7 +39,9 @@ func (p prepared) thumbprint() string {
 func (r *Rotator) prepare(ctx context.Context, job Job) prepared {
 	m, err := r.cfg.Source.Fetch(ctx, job.Source)
 	if err != nil {
-		return prepared{err: fmt.Errorf("reading bundle %s/%s: %w", job.Source.Mount, job.Source.Path, err)}
+		// The source names the bundle it was reading (see Source): wrapping
+		// again printed "reading bundle X: reading bundle X: …".
+		return prepared{err: err}
 	}
 	b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
 	if err != nil {
