@@ -75,6 +75,8 @@ func cmdCompletion(e *env, args []string) int {
 		}
 		cmds = append(cmds, info)
 	}
+	// version is answered before the command table (version.go).
+	cmds = append(cmds, cmdInfo{Name: "version", Summary: "print the version and commit"})
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	tmpl := bashCompletion
 	if pos[0] == "zsh" {

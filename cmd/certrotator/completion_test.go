@@ -49,6 +49,7 @@ func TestBashCompletes(t *testing.T) {
 	}
 	for words, want := range map[string]string{
 		"certrotator ro":                   "rotate",
+		"certrotator v":                    "validate version",
 		"certrotator rotate --w":           "--wait",
 		"certrotator status --":            "--context --json --server",
 		"certrotator rotate -c x.yaml con": "contoso-api contoso-web",
