@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Defaults filled in by Load and Parse when the file leaves a key out.
 const (
 	StoreDirDefault      = "./data/nats"
@@ -16,6 +18,19 @@ const (
 	// RequestConcurrencyDefault is the top-level `concurrency` (requests
 	// one worker handles at once) when absent.
 	RequestConcurrencyDefault = 4
+	// PKIMountDefault is source.pki.mount when absent.
+	PKIMountDefault = "pki"
+	// PKIKeyTypeDefault is source.pki.key_type when absent; key_bits then
+	// defaults to the type's smallest accepted size (2048 for rsa, 256 for ec).
+	PKIKeyTypeDefault = PKIKeyTypeRSA
+	// WatchMin is the shortest job `watch` interval.
+	WatchMin = 10 * time.Second
+)
+
+// Key types of source.pki.key_type.
+const (
+	PKIKeyTypeRSA = "rsa"
+	PKIKeyTypeEC  = "ec"
 )
 
 // Vault auth methods (vault.auth.method).

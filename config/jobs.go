@@ -11,10 +11,10 @@ import (
 
 var (
 	jobKeys = []string{
-		"name", "source", "schedule", "policy", "renew_before", "min_validity",
+		"name", "source", "schedule", "watch", "policy", "renew_before", "min_validity",
 		"warn_before", "max_attempts", "reencode", "connectors",
 	}
-	sourceKeys = []string{"mount", "path", "pfx_field", "password_field"}
+	sourceKeys = []string{"mount", "path", "pfx_field", "password_field", "pki"}
 )
 
 // binding remembers where a connector was first bound, to report a
@@ -45,10 +45,12 @@ func (d *decoder) jobList(root section, tenants map[string]Tenant) []jobs.Job {
 
 // job reads one job, with every default filled in.
 func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]binding) jobs.Job {
+	src := s.sub("source", sourceKeys...)
 	j := jobs.Job{
 		Name:        s.str("name", ""),
-		Source:      d.source(s.sub("source", sourceKeys...)),
+		Source:      d.source(src),
 		Schedule:    s.str("schedule", ""),
+		Watch:       d.watch(s),
 		Policy:      jobs.Policy(s.str("policy", string(jobs.PolicyOnChange))),
 		RenewBefore: d.renewBefore(s),
 		MinValidity: s.duration("min_validity", jobs.MinValidityDefault),
@@ -56,6 +58,7 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 		MaxAttempts: s.integer("max_attempts", jobs.MaxAttemptsDefault),
 		Reencode:    s.boolean("reencode", true),
 	}
+	j.Source.PKI = d.pki(src, j.MinValidity)
 	j.Connectors = d.connectors(s, j.Name, tenants, bound)
 	switch {
 	case j.Name == "":

@@ -34,7 +34,14 @@ func (c *Config) Summary() string {
 		if j.Schedule != "" {
 			schedule = fmt.Sprintf("%q", j.Schedule)
 		}
-		fmt.Fprintf(&b, "  %s: %d connector(s), schedule %s, policy %s\n", j.Name, len(j.Connectors), schedule, j.Policy)
+		fmt.Fprintf(&b, "  %s: %d connector(s), schedule %s, policy %s", j.Name, len(j.Connectors), schedule, j.Policy)
+		if j.Watch > 0 {
+			fmt.Fprintf(&b, ", watch %s", j.Watch)
+		}
+		if p := j.Source.PKI; p != nil {
+			fmt.Fprintf(&b, ", issued by %s/issue/%s", p.Mount, p.Role)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "http: %s\n", c.HTTP.Listen)
 	return b.String()

@@ -100,7 +100,9 @@ func TestRotateForceRollsBack(t *testing.T) {
 	}
 	s.vault.PutBundle(t, mount, "b2c/rollback", a.PFX, a.Password)
 	plain := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
-	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
+	// A is listed but B, active, expires later: rule 3 says not_newer (rule 2
+	// skips as present only an active listing).
+	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
 	forced := byConnector(t, s.rotate(t, j, jobs.Request{Force: true, Reason: "rollback"}))[connectorIDs[0]]
 	wantOutcome(t, forced, jobs.StatusSucceeded, "", "")
 	if got := s.active(t, connectorIDs[0]); got != a.Thumbprint {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
@@ -125,6 +126,11 @@ func TestWorkerReplicasOneRotationPerTick(t *testing.T) {
 	ns := natsServer(t, "")
 	j := job("b2c/cron", connectorIDs[0], connectorIDs[1])
 	j.Schedule = "@every 2s"
+	sched, err := config.ParseSchedule(j.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Next = sched
 	nc := connect(t, ns.ClientURL())
 	fired := cronCopies(t, nc)
 	ch := events(t, nc)

@@ -4,7 +4,16 @@
 //
 // The pipeline, for one request:
 //
-//  1. Read the bundle once from the Source (Vault in production).
+//  0. For a job with source.pki and a request that pins no version: read
+//     the KV path's metadata (VersionLister) and the current bundle; when a
+//     new certificate is due (no version, deleted, unusable, or within
+//     renew_before or min_validity of its notAfter, on the injected clock)
+//     issue one (Issuer), build a SHA1/3DES PFX with a random password, and
+//     write it with check-and-set on the version read (Writer). A lost race
+//     revokes the serial and rolls out the winner's version. Plan stops at
+//     "would issue".
+//  1. Read the bundle once from the Source (Vault in production): the
+//     version the request pins, the one just written, or the latest.
 //  2. Decode and validate it once with package bundle; an invalid bundle
 //     fails every connector permanently and nothing is uploaded.
 //  3. For each connector, with bounded concurrency: read its state from the
@@ -17,7 +26,8 @@
 //  4. Report one Outcome per connector, plus expiring warnings.
 //
 // jobs knows no NATS, HTTP or Vault: it declares the small interfaces it
-// needs (Source, Connector) and adapters implement them. Failures are
+// needs (Source, Connector; Issuer, Writer, VersionLister for issuance) and
+// adapters implement them. Failures are
 // classified (Permanent, Transient, RetryAfter) so that the worker can map
 // them to JetStream acks.
 package jobs

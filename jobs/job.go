@@ -36,6 +36,12 @@ type SourceRef struct {
 	Path          string // secret path under the mount, e.g. "b2c/contoso-api"
 	PFXField      string // field holding the standard base64 of the PFX; "pfx" by default
 	PasswordField string // field holding the password; "password" by default; absent or empty means none
+	// Version pins the KV version to read; 0 reads the latest. Config never
+	// sets it: a request's `version` does, for one run.
+	Version int
+	// PKI, when set, makes the job issue its own certificate from Vault PKI
+	// into this KV path (see Rotator.ensureIssued); nil for a bundle written by others.
+	PKI *PKIRef
 }
 
 // ConnectorRef binds a job to one API connector of one tenant.
@@ -75,8 +81,9 @@ type Schedule interface {
 type Job struct {
 	Name        string
 	Source      SourceRef
-	Schedule    string   // the cron spec as written; empty for none
-	Next        Schedule // Schedule parsed once by config; nil for none
+	Schedule    string        // the cron spec as written; empty for none
+	Next        Schedule      // Schedule parsed once by config; nil for none
+	Watch       time.Duration // how often the worker polls the KV path's current_version for a new version; 0 for never
 	Policy      Policy
 	RenewBefore RenewBefore
 	MinValidity time.Duration

@@ -33,11 +33,25 @@ func (p prepared) thumbprint() string {
 	return p.cert.Thumbprint
 }
 
-// prepare reads the job's bundle from the source, decodes and validates it at
-// now, and re-encodes it when the job asks for it. Failures are classified:
-// the source's own class, or permanent with the bundle problem's code.
-func (r *Rotator) prepare(ctx context.Context, job Job) prepared {
-	m, err := r.cfg.Source.Fetch(ctx, job.Source)
+// prepareRun runs the issuance step (for jobs with source.pki), then reads
+// the bundle to roll out: the version the request pins, the version just
+// written, or the latest.
+func (r *Rotator) prepareRun(ctx context.Context, job Job, req Request, dryRun bool) (prepared, IssueResult) {
+	res, err := r.ensureIssued(ctx, job, req, dryRun)
+	if err != nil {
+		return prepared{err: err}, res
+	}
+	ref := job.Source
+	ref.Version = cmp.Or(req.Version, res.Version)
+	return r.prepare(ctx, job, ref), res
+}
+
+// prepare reads the job's bundle at ref from the source, decodes and
+// validates it at now, and re-encodes it when the job asks for it. Failures
+// are classified: the source's own class, or permanent with the bundle
+// problem's code.
+func (r *Rotator) prepare(ctx context.Context, job Job, ref SourceRef) prepared {
+	m, err := r.cfg.Source.Fetch(ctx, ref)
 	if err != nil {
 		// The source names the bundle it was reading (see Source): wrapping
 		// again printed "reading bundle X: reading bundle X: …".

@@ -20,6 +20,9 @@ const (
 	// active although valid, while the active one expires earlier; it was
 	// uploaded again so that it is active (rule 2 converges).
 	ReasonReactivated = "reactivated"
+	// ReasonRollback marks a succeeded upload of a forced request pinned to
+	// a KV version: a rollback by version.
+	ReasonRollback = "rollback"
 )
 
 // CodeBadRequest is the error code of a request that failed before any

@@ -82,7 +82,11 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if err := verify(after, ref.ID, c.Thumbprint, staged); err != nil {
 		return result{status: StatusFailed, err: err, active: active, warn: true}
 	}
-	return result{status: StatusSucceeded, reason: v.reason, staged: staged, active: active}
+	reason := v.reason
+	if rn.req.Force && rn.req.Version > 0 {
+		reason = ReasonRollback // a forced upload of a pinned version
+	}
+	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active}
 }
 
 // canceled reclassifies err as the context's own failure (transient,

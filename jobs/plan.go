@@ -11,6 +11,10 @@ const (
 	ActionUpload = "upload"
 	ActionSkip   = "skip"
 	ActionFail   = "fail"
+	// ActionIssue: the job issues its certificate from Vault PKI and a new
+	// one is due; Reason says why (a Due… constant). The run would then
+	// upload the new version.
+	ActionIssue = "issue"
 )
 
 // Decision is what a rotation would do for one connector; Plan returns them.
@@ -39,7 +43,12 @@ func (r *Rotator) Plan(ctx context.Context, job Job, req Request) []Decision {
 		o := BadRequest(job.Name, req, err)
 		return []Decision{{Job: job.Name, Action: ActionFail, Error: o.Error}}
 	}
-	rn := &run{job: job, req: req, b: r.prepare(ctx, job)}
+	rn := &run{job: job, req: req}
+	var issue IssueResult
+	rn.b, issue = r.prepareRun(ctx, job, req, true)
+	if issue.Reason != "" { // the current bundle may be missing or unreadable: that is why
+		return planIssue(rn, refs, issue.Reason)
+	}
 	return forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) Decision { return r.planOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) Decision { return planFailed(rn, ref, err) })
@@ -96,4 +105,15 @@ func errorInfo(err error) *ErrorInfo {
 	}
 	f := AsFailure(err)
 	return &ErrorInfo{Code: cmp.Or(f.Code, "internal"), Class: cmp.Or(f.Class, ClassTransient), Message: err.Error(), RequestID: f.RequestID}
+}
+
+// planIssue says, for every connector in play, that the run would issue a
+// new certificate (and then upload it), without issuing.
+func planIssue(rn *run, refs []ConnectorRef, reason string) []Decision {
+	out := make([]Decision, len(refs))
+	for i, ref := range refs {
+		out[i] = planFailed(rn, ref, nil)
+		out[i].Action, out[i].Reason = ActionIssue, reason
+	}
+	return out
 }

@@ -18,6 +18,9 @@ type Request struct {
 	Reason      string   `json:"reason,omitempty"`
 	RequestedBy string   `json:"requested_by,omitempty"`
 	Trigger     string   `json:"trigger,omitempty"`
+	// Version pins the KV version to roll out; 0 (absent) means the latest.
+	// With Force it is a rollback: the outcome's reason says "rollback".
+	Version int `json:"version,omitempty"`
 
 	// ID identifies the request in outcomes (the Nats-Msg-Id, or a generated
 	// id for local runs). Not part of the body.

@@ -30,6 +30,13 @@ type Config struct {
 	NowFunc     func() time.Time // the only clock; defaults to time.Now
 	Concurrency int              // connectors at once per run; defaults to ConnectorConcurrencyDefault
 	Logger      *slog.Logger     // defaults to a discarding logger
+
+	// Issuer, Writer and Versions are needed by jobs with source.pki (see
+	// ensureIssued); *vaultsrc.Client implements all three. Default to none:
+	// such a job then fails with CodeIssuerMissing.
+	Issuer   Issuer
+	Writer   Writer
+	Versions VersionLister
 }
 
 // Rotator runs the rotation pipeline. It is safe for concurrent use; it holds
@@ -80,7 +87,8 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 		r.logOutcome(ctx, o)
 		return []Outcome{o}
 	}
-	rn := &run{job: job, req: req, b: r.prepare(ctx, job)}
+	rn := &run{job: job, req: req}
+	rn.b, _ = r.prepareRun(ctx, job, req, false)
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {
@@ -127,6 +135,9 @@ func normalize(req Request) Request {
 // selectConnectors returns the job's connectors the request puts in play, in
 // the job's order, each once even when the job binds it twice.
 func selectConnectors(job Job, req Request) ([]ConnectorRef, error) {
+	if req.Version < 0 {
+		return nil, fmt.Errorf("version %d is not a KV version (1 or more)", req.Version)
+	}
 	if len(job.Connectors) == 0 {
 		return nil, fmt.Errorf("job %q binds no connector", job.Name)
 	}

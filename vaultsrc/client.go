@@ -1,6 +1,10 @@
-// Package vaultsrc reads certificate bundles from HashiCorp Vault KV v2. Its
-// Client logs in (token, AppRole or Kubernetes auth), keeps its token alive
-// while running, and implements jobs.Source.
+// Package vaultsrc keeps certificate bundles in HashiCorp Vault: it reads
+// them from KV v2 (latest or a pinned version), reads a path's version
+// metadata without its data, writes new versions with check-and-set, and
+// issues and revokes certificates with the PKI engine. Its Client logs in
+// (token, token file, AppRole or Kubernetes auth), keeps its token alive
+// while running, and implements jobs.Source, jobs.VersionLister,
+// jobs.Writer and jobs.Issuer.
 package vaultsrc
 
 import (
@@ -62,8 +66,14 @@ type Auth struct {
 	// Method is MethodToken, MethodAppRole or MethodKubernetes. Defaults to
 	// MethodToken.
 	Method string
-	// Token is the Vault token of the token method. Required for it.
+	// Token is the Vault token of the token method. Required for it unless
+	// TokenFile is set.
 	Token string `json:"-"`
+	// TokenFile is the path of a file holding the token (as Vault Agent
+	// writes it). It is read at New, before each renewal cycle, and again
+	// whenever Vault answers 403, so a rotated token is picked up. It wins
+	// over Token. Defaults to none.
+	TokenFile string
 	// RoleID is the AppRole role id. Required for approle.
 	RoleID string `json:"-"`
 	// SecretIDFile is the path of a file holding the AppRole secret id,
@@ -82,8 +92,8 @@ type Auth struct {
 // String describes a without its token or role id, so that printing a
 // Config with %v or %+v cannot leak them.
 func (a Auth) String() string {
-	return fmt.Sprintf("{Method:%s MountPath:%s Role:%s SecretIDFile:%s JWTFile:%s Token:%s RoleID:%s}",
-		a.Method, a.MountPath, a.Role, a.SecretIDFile, a.JWTFile, redacted(a.Token), redacted(a.RoleID))
+	return fmt.Sprintf("{Method:%s MountPath:%s Role:%s SecretIDFile:%s JWTFile:%s TokenFile:%s Token:%s RoleID:%s}",
+		a.Method, a.MountPath, a.Role, a.SecretIDFile, a.JWTFile, a.TokenFile, redacted(a.Token), redacted(a.RoleID))
 }
 
 // GoString is String, for %#v.
@@ -92,7 +102,7 @@ func (a Auth) GoString() string { return a.String() }
 // LogValue logs a without its token or role id.
 func (a Auth) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("method", a.Method), slog.String("mount_path", a.MountPath),
-		slog.String("role", a.Role), slog.String("token", redacted(a.Token)), slog.String("role_id", redacted(a.RoleID)))
+		slog.String("role", a.Role), slog.String("token_file", a.TokenFile), slog.String("token", redacted(a.Token)), slog.String("role_id", redacted(a.RoleID)))
 }
 
 // redacted stands in for a secret: "REDACTED" when set, "" when not.
@@ -103,7 +113,7 @@ func redacted(s string) string {
 	return "REDACTED"
 }
 
-// Client reads bundles from Vault. It is safe for concurrent use. Build it
+// Client reads and writes bundles in Vault and issues certificates. It is safe for concurrent use. Build it
 // with New; Start keeps its token renewed, Stop ends that.
 type Client struct {
 	api    *api.Client
@@ -111,6 +121,9 @@ type Client struct {
 	http   *http.Client
 	auth   Auth
 	logger *slog.Logger
+
+	tokenMu       sync.Mutex    // serialises token file reloads
+	tokenFilePoll time.Duration // tokenFilePollDefault; tests shorten it
 
 	mu      sync.Mutex
 	started bool
@@ -144,9 +157,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		http:   hc,
 		auth:   auth,
 		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("component", "vaultsrc"),
+
+		tokenFilePoll: tokenFilePollDefault,
 	}
 	if auth.Method == MethodToken {
 		c.api.SetToken(auth.Token)
+		if _, err := c.reloadToken(); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	if c.login, err = c.api.CloneWithHeaders(); err != nil {
@@ -168,8 +186,8 @@ func authWithDefaults(a Auth) (Auth, error) {
 	}
 	switch a.Method {
 	case MethodToken:
-		if a.Token == "" {
-			return invalid("auth method token needs a token")
+		if a.Token == "" && a.TokenFile == "" {
+			return invalid("auth method token needs a token or a token file")
 		}
 	case MethodAppRole:
 		if a.RoleID == "" {

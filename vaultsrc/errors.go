@@ -37,10 +37,28 @@ const (
 	// CodeConfig: the Config given to New is unusable (unknown auth
 	// method, missing role, unreadable credential file). Permanent.
 	CodeConfig = "source_config"
+	// CodeConflict: a check-and-set write lost to another writer (the
+	// error wraps ErrCASConflict and jobs.ErrWriteConflict). Transient: a
+	// retry reads the new version.
+	CodeConflict = "source_conflict"
 )
 
 // ErrInvalidConfig is wrapped by New's errors about the Config itself.
 var ErrInvalidConfig = errors.New("vaultsrc: invalid config")
+
+// Errors of reading one KV version, wrapped (inside a permanent
+// jobs.Failure with CodeNotFound) by Fetch. A deleted version can be
+// undeleted; a destroyed one is gone for good.
+var (
+	ErrVersionDeleted   = errors.New("vaultsrc: version deleted")
+	ErrVersionDestroyed = errors.New("vaultsrc: version destroyed")
+	ErrVersionMissing   = errors.New("vaultsrc: no such version")
+)
+
+// ErrCASConflict is wrapped by Write when Vault refused the check-and-set:
+// another version was written since the one read. It wraps
+// jobs.ErrWriteConflict, so jobs recognises it without importing vaultsrc.
+var ErrCASConflict = fmt.Errorf("vaultsrc: check-and-set conflict: %w", jobs.ErrWriteConflict)
 
 // errEmptyFile says a credential file holds nothing but whitespace.
 var errEmptyFile = errors.New("vaultsrc: file is empty")

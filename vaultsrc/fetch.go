@@ -22,29 +22,42 @@ const (
 	PasswordFieldDefault = "password"
 )
 
-// Fetch reads the latest version of the KV v2 secret ref points at and
-// returns the decoded PFX, its password ("" when the field is absent) and the
-// version number. It implements jobs.Source; every error is a jobs.Failure
-// with one of the Code constants or bundle.CodeTooLarge (a pfx field over
-// bundle.Base64SizeMax characters), or a plain wrapped context error, and
-// no error holds a field's value.
+// Fetch reads the KV v2 secret ref points at, the version ref.Version pins
+// or else the latest, and returns the decoded PFX, its password ("" when the
+// field is absent) and the version number. It implements jobs.Source; every
+// error is a jobs.Failure with one of the Code constants or
+// bundle.CodeTooLarge (a pfx field over bundle.Base64SizeMax characters), or
+// a plain wrapped context error, and no error holds a field's value. A
+// deleted, destroyed or unknown version fails permanently with CodeNotFound,
+// wrapping ErrVersionDeleted, ErrVersionDestroyed or ErrVersionMissing.
 func (c *Client) Fetch(ctx context.Context, ref jobs.SourceRef) (jobs.Material, error) {
 	ref = refWithDefaults(ref)
 	name := ref.Mount + "/" + ref.Path
 	doing := "reading bundle " + name
+	if ref.Version > 0 {
+		doing = fmt.Sprintf("%s version %d", doing, ref.Version)
+	}
 	if ref.Path == "" {
 		return jobs.Material{}, jobs.Permanent(CodeNotFound, fmt.Errorf("%s: the secret path is empty", doing))
 	}
-	kv, err := c.api.KVv2(ref.Mount).Get(ctx, ref.Path)
+	var kv *api.KVSecret
+	err := c.call(ctx, func() (err error) {
+		if ref.Version > 0 {
+			kv, err = c.api.KVv2(ref.Mount).GetVersion(ctx, ref.Path, ref.Version)
+		} else {
+			kv, err = c.api.KVv2(ref.Mount).Get(ctx, ref.Path)
+		}
+		return err
+	})
 	if err != nil {
 		return jobs.Material{}, readError(doing, ref, err)
 	}
-	version := 0
+	version := ref.Version
 	if kv.VersionMetadata != nil {
 		version = kv.VersionMetadata.Version
 	}
 	if kv.Data == nil {
-		return jobs.Material{}, jobs.Permanent(CodeNotFound, deletedError(doing, name, kv.VersionMetadata))
+		return jobs.Material{}, jobs.Permanent(CodeNotFound, deletedError(doing, name, ref.Version > 0, kv.VersionMetadata))
 	}
 	pfx, code, err := decodePFX(kv.Data, ref.PFXField)
 	if err != nil {
@@ -72,23 +85,33 @@ func refWithDefaults(ref jobs.SourceRef) jobs.SourceRef {
 func readError(doing string, ref jobs.SourceRef, err error) error {
 	dataPath := ref.Mount + "/data/" + ref.Path
 	if errors.Is(err, api.ErrSecretNotFound) {
+		if ref.Version > 0 {
+			return jobs.Permanent(CodeNotFound, fmt.Errorf("%s: %w at %s: list the versions with `vault kv metadata get %s/%s`",
+				doing, ErrVersionMissing, dataPath, ref.Mount, ref.Path))
+		}
 		return jobs.Permanent(CodeNotFound, fmt.Errorf("%s: %w at %s: write it with `vault kv put %s/%s %s=@bundle.b64`",
 			doing, api.ErrSecretNotFound, dataPath, ref.Mount, ref.Path, ref.PFXField))
 	}
 	return classify(doing, err, "the token's policy must allow read on "+dataPath)
 }
 
-// deletedError explains why the latest version holds no data: KV v2 answers
-// a deleted or destroyed latest version with its metadata and nil data.
-func deletedError(doing, name string, md *api.KVVersionMetadata) error {
+// deletedError explains why a version holds no data: KV v2 answers a
+// deleted or destroyed version with its metadata and nil data. pinned says
+// the request named the version (a rollback), which changes the fix.
+func deletedError(doing, name string, pinned bool, md *api.KVVersionMetadata) error {
 	switch {
 	case md == nil:
-		return fmt.Errorf("%s: the latest version is deleted: write a new version or undelete it", doing)
+		return fmt.Errorf("%s: %w: write a new version or undelete it", doing, ErrVersionDeleted)
+	case md.Destroyed && pinned:
+		return fmt.Errorf("%s: %w: version %d cannot be recovered: roll back to another version", doing, ErrVersionDestroyed, md.Version)
 	case md.Destroyed:
-		return fmt.Errorf("%s: the latest version (%d) is destroyed: write a new version", doing, md.Version)
+		return fmt.Errorf("%s: the latest version (%d) is destroyed (%w): write a new version", doing, md.Version, ErrVersionDestroyed)
+	case pinned:
+		return fmt.Errorf("%s: %w: undelete it with `vault kv undelete -versions=%d %s`, or roll back to another version",
+			doing, ErrVersionDeleted, md.Version, name)
 	default:
-		return fmt.Errorf("%s: the latest version (%d) is deleted: write a new version or undelete it with `vault kv undelete -versions=%d %s`",
-			doing, md.Version, md.Version, name)
+		return fmt.Errorf("%s: the latest version (%d) is deleted (%w): write a new version or undelete it with `vault kv undelete -versions=%d %s`",
+			doing, md.Version, ErrVersionDeleted, md.Version, name)
 	}
 }
 

@@ -85,8 +85,15 @@ func (c *Client) run(ctx context.Context, done chan<- struct{}) {
 			return
 		}
 		if c.auth.Method == MethodToken {
-			c.logger.Warn("vault token can no longer be renewed and will expire; give certrotator a new token")
-			return
+			if c.auth.TokenFile == "" {
+				c.logger.Warn("vault token can no longer be renewed and will expire; give certrotator a new token")
+				return
+			}
+			c.logger.Info("vault token can no longer be renewed; waiting for a new one in the token file", "path", c.auth.TokenFile)
+			if !c.awaitNewToken(ctx) {
+				return
+			}
+			continue
 		}
 		if !c.reLogIn(ctx) {
 			return
@@ -101,6 +108,9 @@ func (c *Client) current(ctx context.Context) (*api.Secret, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.secret, nil
+	}
+	if _, err := c.reloadToken(); err != nil {
+		return nil, err // the file is unreadable: pause, then try again
 	}
 	s, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
 	if err != nil {

@@ -32,6 +32,16 @@ func TestVault(t *testing.T) {
 		"approle refused":        testAppRoleRefused,
 		"approle relogin":        testAppRoleReLogin,
 		"token renewal":          testTokenRenewal,
+		"pinned version":         testPinnedVersion,
+		"pinned version gone":    testPinnedGone,
+		"versions metadata only": testVersionsMetadataOnly,
+		"write check-and-set":    testWriteCheckAndSet,
+		"issue and revoke":       testIssueAndRevoke,
+		"issuance race":          testIssuanceRace,
+		"issue then rollback":    testIssueThenRollback,
+		"token file rotated":     testTokenFileRotated,
+		"token file renewal":     testTokenFileRenewalLoop,
+		"shipped policy":         testShippedPolicy,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

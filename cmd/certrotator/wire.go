@@ -42,6 +42,7 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 		Auth: vaultsrc.Auth{
 			Method:       a.Method,
 			Token:        a.Token,
+			TokenFile:    a.TokenFile,
 			RoleID:       a.RoleID,
 			SecretIDFile: a.SecretIDFile,
 			Role:         a.Role,
@@ -136,7 +137,11 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to vault %s: %w", cfg.Vault.Address, err)
 	}
-	rc := jobs.Config{Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger}
+	rc := jobs.Config{
+		Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger,
+		// Jobs sourced from Vault PKI issue through the same client.
+		Issuer: src, Writer: src, Versions: src,
+	}
 	var warnings *worker.Warnings
 	if w.serve {
 		// Expiry warnings are remembered in the worker's bucket, so each

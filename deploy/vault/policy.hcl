@@ -1,17 +1,42 @@
-# Vault policy "certrotator": read the PKCS#12 bundles, nothing else.
+# Vault policy "certrotator": exactly the calls the worker makes, on the job paths only.
 #
-# The bundles live in the KV v2 engine mounted at secret/. KV v2 keeps the data under
-# <mount>/data/<path> and the versions under <mount>/metadata/<path>, so the CLI path
-# `secret/b2c/contoso-api` is read through both API paths below. No create/update:
-# only the pipeline that issues certificates writes bundles.
+# The bundles live in the KV v2 engine mounted at secret/, under b2c/. KV v2 keeps the
+# data under <mount>/data/<path> and the versions under <mount>/metadata/<path>, so the
+# CLI path `secret/b2c/contoso-api` is reached through both API paths below. Change
+# `secret/` and `b2c/` (and the PKI mount and role) to match your jobs' `source`.
+#
+# Without any job sourced from PKI (`source.pki`), the worker only reads: drop "create"
+# and "update" on the data path, "patch" on the metadata path, and both pki/ blocks.
 
+# Read a bundle (latest or a pinned version); write a newly issued one as a new version.
+# The worker writes with check-and-set only, so two replicas never both win.
 path "secret/data/b2c/*" {
-  capabilities = ["read"]
+  capabilities = ["read", "create", "update"]
 }
 
-# Version metadata (current_version), reported as the outcome's source_version.
+# current_version and each version's times (watch, history, check-and-set), and the
+# custom metadata that records each issued version's serial, not-after and issuer.
+# patch may change custom_metadata only: not max_versions, cas_required or
+# delete_version_after.
 path "secret/metadata/b2c/*" {
-  capabilities = ["read"]
+  capabilities = ["read", "patch"]
+  allowed_parameters = {
+    "custom_metadata" = []
+  }
+}
+
+# Issue the job's certificate from its role; the role bounds names, key and TTL.
+path "pki/issue/b2c-api" {
+  capabilities = ["update"]
+}
+
+# Revoke a certificate the worker issued and then did not store (a lost check-and-set
+# race, a failed write). Takes a serial number.
+path "pki/revoke" {
+  capabilities = ["update"]
+  allowed_parameters = {
+    "serial_number" = []
+  }
 }
 
 # The roles set token_no_default_policy, so grant the two token calls the worker makes:
