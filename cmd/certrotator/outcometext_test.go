@@ -88,4 +88,7 @@ func TestPrintStatus(t *testing.T) {
 	if got := ago(&in5h, textNow); got != "2026-12-02 17:00 (in 5h)" {
 		t.Errorf("ago = %q", got)
 	}
+	if got := ago(&textNow, textNow.Add(30*time.Second)); got != "2026-12-02 12:00 (<1m ago)" {
+		t.Errorf("ago = %q", got)
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,14 +82,20 @@ func cmdRotate(e *env, args []string) int {
 	return rotateRemote(e, c, req, f.wait, f.json)
 }
 
-// requester names who asked, for the audit trail: the OS user at this host.
+// requester names who asked, for the audit trail: the OS user at this host
+// ($USER, else $LOGNAME, else the account the process runs as).
 func requester(e *env) string {
-	user, _ := e.lookup("USER")
-	host, _ := os.Hostname()
-	if user == "" {
-		user = "unknown"
+	name, _ := e.lookup("USER")
+	if name == "" {
+		name, _ = e.lookup("LOGNAME")
 	}
-	return user + "@" + host
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	host, _ := os.Hostname()
+	return cmp.Or(name, "unknown") + "@" + host
 }
 
 func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int {

@@ -141,8 +141,10 @@ func ago(t *time.Time, now time.Time) string {
 		span = fmt.Sprintf("%dd", int(d.Hours()/24))
 	case d >= time.Hour:
 		span = fmt.Sprintf("%dh", int(d.Hours()))
-	default:
+	case d >= time.Minute:
 		span = fmt.Sprintf("%dm", int(d.Minutes()))
+	default:
+		span = "<1m"
 	}
 	if rel == "in" {
 		span = "in " + span
