@@ -47,47 +47,47 @@ func natsContextDir(e *env) (string, error) {
 // loadNATSContext reads the context called name, or the selected one
 // (NATS_CONTEXT, then context.txt) when name is empty. It returns
 // errNoContext when nothing is named or selected.
-func loadNATSContext(e *env, name string) (natsContext, string, error) {
+func loadNATSContext(e *env, name string) (natsContext, error) {
 	if name == "" {
 		name, _ = e.lookup("NATS_CONTEXT")
 	}
 	dir, err := natsContextDir(e)
 	if err != nil && name == "" {
-		return natsContext{}, "", errNoContext // no home, nothing selected
+		return natsContext{}, errNoContext // no home, nothing selected
 	}
 	if err != nil {
-		return natsContext{}, "", err
+		return natsContext{}, err
 	}
 	if name == "" {
 		sel, err := os.ReadFile(filepath.Join(dir, "context.txt"))
 		if errors.Is(err, os.ErrNotExist) {
-			return natsContext{}, "", errNoContext
+			return natsContext{}, errNoContext
 		}
 		if err != nil {
-			return natsContext{}, "", fmt.Errorf("reading the selected nats context: %w", err)
+			return natsContext{}, fmt.Errorf("reading the selected nats context: %w", err)
 		}
 		name = strings.TrimSpace(string(sel))
 	}
 	if name == "" {
-		return natsContext{}, "", errNoContext
+		return natsContext{}, errNoContext
 	}
 	if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
-		return natsContext{}, "", fmt.Errorf("nats context %q is not a context name", name)
+		return natsContext{}, fmt.Errorf("nats context %q is not a context name", name)
 	}
 	path := filepath.Join(dir, "context", name+".json")
 	body, err := os.ReadFile(path)
 	if err != nil {
-		return natsContext{}, "", fmt.Errorf("reading nats context %s: %w", name, err)
+		return natsContext{}, fmt.Errorf("reading nats context %s: %w", name, err)
 	}
 	var c natsContext
 	if err := json.Unmarshal(body, &c); err != nil {
-		return natsContext{}, "", fmt.Errorf("decoding nats context %s (%s): %w", name, path, err)
+		return natsContext{}, fmt.Errorf("decoding nats context %s (%s): %w", name, path, err)
 	}
 	home, _ := e.lookup("HOME")
 	for _, p := range []*string{&c.Creds, &c.NKey, &c.Cert, &c.Key, &c.CA} {
 		*p = expandHome(*p, home)
 	}
-	return c, name, nil
+	return c, nil
 }
 
 // expandHome turns a leading ~ into home, as the nats CLI accepts it in

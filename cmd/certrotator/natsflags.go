@@ -45,13 +45,13 @@ type target struct {
 
 // resolve picks the connection in this order: an explicit --context, the
 // config (-c or CERTROTATOR_CONFIG), NATS_URL, the selected nats context.
-// --server then replaces the URL and keeps the credentials. ok is false
-// when the command should exit with code.
+// --server then replaces the URL and keeps the credentials. A code other
+// than exitOK is the command's exit code; the problem is printed.
 func (f *natsFlags) resolve(e *env) (target, int) {
 	var t target
 	switch envURL, _ := e.lookup("NATS_URL"); {
 	case f.context != "":
-		c, _, err := loadNATSContext(e, f.context)
+		c, err := loadNATSContext(e, f.context)
 		if err != nil {
 			return t, usageError(e, "%v", err)
 		}
@@ -69,14 +69,14 @@ func (f *natsFlags) resolve(e *env) (target, int) {
 		t = target{url: envURL, settings: config.NATS{SubjectPrefix: config.SubjectPrefixDefault}}
 		t.settings.CredsFile, _ = e.lookup("NATS_CREDS")
 	default:
-		c, _, err := loadNATSContext(e, "")
-		if errors.Is(err, errNoContext) {
-			if f.server == "" {
-				return t, usageError(e, "%v", errNoNATSTarget)
-			}
-		} else if err != nil {
+		c, err := loadNATSContext(e, "")
+		switch {
+		case errors.Is(err, errNoContext) && f.server == "":
+			return t, usageError(e, "%v", errNoNATSTarget)
+		case errors.Is(err, errNoContext): // --server alone
+		case err != nil:
 			return t, usageError(e, "%v", err)
-		} else {
+		default:
 			t = contextTarget(c)
 		}
 	}
