@@ -9,6 +9,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,8 +30,8 @@ type Options struct {
 	SubjectPrefix string
 	// Jobs maps a job name to how many connectors it has, so that waiting
 	// for a whole job's outcomes knows when it is done. Defaults to none:
-	// a wait then ends at the first final outcome unless the request names
-	// its connectors.
+	// a wait then counts the job's connectors in the status bucket, and
+	// ends at the first final outcome when the bucket has none of them.
 	Jobs map[string]int
 	// NATS are extra connection options (credentials, TLS, name).
 	NATS []nats.Option
@@ -44,15 +46,16 @@ type Conn struct {
 	jobs   map[string]int
 }
 
-// Dial connects to the NATS server at url. ctx bounds the connection attempt.
-func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
+// Dial connects to the NATS server at serverURL (a comma-separated list
+// is tried in turn). ctx bounds the connection attempt.
+func Dial(ctx context.Context, serverURL string, opts Options) (*Conn, error) {
 	nopts := append([]nats.Option{nats.Name("certrotator-client")}, opts.NATS...)
 	if dl, ok := ctx.Deadline(); ok {
 		nopts = append(nopts, nats.Timeout(time.Until(dl)))
 	}
-	nc, err := nats.Connect(url, nopts...)
+	nc, err := nats.Connect(serverURL, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connecting to NATS at %s: %w", redacted(serverURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -78,4 +81,18 @@ func (c *Conn) Publish(ctx context.Context, req jobs.Request) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// redacted hides the password of every URL in a NATS server list
+// ("nats://user:pass@host,nats://host2"), so that errors never carry it.
+func redacted(servers string) string {
+	list := strings.Split(servers, ",")
+	for i, s := range list {
+		if u, err := url.Parse(strings.TrimSpace(s)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				list[i] = u.Redacted()
+			}
+		}
+	}
+	return strings.Join(list, ",")
 }

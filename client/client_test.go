@@ -196,3 +196,43 @@ func TestNoStreamsSaysSo(t *testing.T) {
 		t.Errorf("Events without streams = %v, want ErrNoStreams", err)
 	}
 }
+
+// TestClientWithoutJobSizes: a client dialled without Options.Jobs (no
+// config) still waits for every connector the status bucket knows, and
+// LastSucceeded finds each connector's last upload on the stream.
+func TestClientWithoutJobSizes(t *testing.T) {
+	t.Parallel()
+	url, _ := serve(t)
+	ctx := context.Background()
+	if err := dialTest(t, url).PublishAndWait(ctx, jobs.Request{Job: jobName}, waitTimeout, func(contract.Event) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	c, err := client.Dial(dctx, url, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var seen []string
+	err = c.PublishAndWait(ctx, jobs.Request{Job: jobName, ID: "no-sizes"}, waitTimeout, func(ev contract.Event) error {
+		seen = append(seen, ev.Data.Connector)
+		return nil
+	})
+	if err != nil || len(seen) != 2 {
+		t.Fatalf("waited for %q (%v), want both connectors", seen, err)
+	}
+	last, err := c.LastSucceeded(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []string{conn1, conn2} {
+		if ev, ok := last[contract.StatusKey(jobName, conn)]; !ok || ev.Data.RequestID != "no-sizes" {
+			t.Errorf("last success of %s = %+v, want request no-sizes", conn, ev.Data)
+		}
+	}
+	bare := dialTest(t, testkit.NATS(t, "").ClientURL())
+	if last, err := bare.LastSucceeded(ctx); err != nil || len(last) != 0 {
+		t.Errorf("LastSucceeded without streams = %v, %v; want none", last, err)
+	}
+}

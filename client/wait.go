@@ -33,7 +33,7 @@ func (c *Conn) PublishAndWait(ctx context.Context, req jobs.Request, timeout tim
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return collect(ctx, ch, id, c.want(req), fn)
+	return collect(ctx, ch, id, c.want(ctx, req), fn)
 }
 
 // Wait calls fn for each outcome event of request requestID published from
@@ -50,12 +50,28 @@ func (c *Conn) Wait(ctx context.Context, requestID string, want int, fn func(con
 	return collect(ctx, ch, requestID, want, fn)
 }
 
-// want is how many connectors a request puts in play; 0 when unknown.
-func (c *Conn) want(req jobs.Request) int {
+// want is how many connectors a request puts in play: those it names, else
+// the job's size from Options.Jobs, else the job's connectors in the status
+// bucket (a client without the config still waits for all of them); 0 when
+// none is known.
+func (c *Conn) want(ctx context.Context, req jobs.Request) int {
 	if len(req.Connectors) > 0 {
 		return len(req.Connectors)
 	}
-	return c.jobs[req.Job]
+	if n, ok := c.jobs[req.Job]; ok {
+		return n
+	}
+	entries, err := c.Status(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, en := range entries {
+		if en.Outcome.Job == req.Job && en.Outcome.Connector != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // collect feeds fn the events of one request until enough are final.

@@ -36,3 +36,13 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// SuggestJob returns the configured job whose name is closest to name when
+// it is close enough to be a typo, or "": the CLI's did-you-mean.
+func (c *Config) SuggestJob(name string) string {
+	names := make([]string, len(c.Jobs))
+	for i, j := range c.Jobs {
+		names[i] = j.Name
+	}
+	return suggest(name, names)
+}

@@ -34,18 +34,20 @@ func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, activ
 	info := activeInfo(&active)
 	cert := *info
 	return Outcome{
-		Job:         rn.job.Name,
-		Tenant:      ref.Tenant,
-		Connector:   ref.ID,
-		RequestID:   rn.req.ID,
-		Trigger:     rn.req.Trigger,
-		Status:      StatusExpiring,
-		Certificate: &cert,
-		Previous:    info,
-		Attempt:     rn.req.Attempt,
-		Final:       true,
-		DaysLeft:    daysLeft(active.NotAfter.Sub(now)),
-		Threshold:   label,
+		Job:           rn.job.Name,
+		Tenant:        ref.Tenant,
+		Connector:     ref.ID,
+		RequestID:     rn.req.ID,
+		Trigger:       rn.req.Trigger,
+		RequestReason: rn.req.Reason,
+		RequestedBy:   rn.req.RequestedBy,
+		Status:        StatusExpiring,
+		Certificate:   &cert,
+		Previous:      info,
+		Attempt:       rn.req.Attempt,
+		Final:         true,
+		DaysLeft:      daysLeft(active.NotAfter.Sub(now)),
+		Threshold:     label,
 	}, true
 }
 

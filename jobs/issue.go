@@ -93,7 +93,7 @@ func (r *Rotator) dueReason(ctx context.Context, job Job, h History) (string, er
 		if f := AsFailure(err); f.Class == ClassPermanent && unusableCodes[f.Code] {
 			return DueUnreadable, nil
 		}
-		return "", fmt.Errorf("reading bundle %s/%s version %d: %w", ref.Mount, ref.Path, ref.Version, err)
+		return "", err // the source names the bundle and version (see Source)
 	}
 	b, err := bundle.Decode(m.PFX, m.Password)
 	if err != nil {

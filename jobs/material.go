@@ -53,7 +53,9 @@ func (r *Rotator) prepareRun(ctx context.Context, job Job, req Request, dryRun b
 func (r *Rotator) prepare(ctx context.Context, job Job, ref SourceRef) prepared {
 	m, err := r.cfg.Source.Fetch(ctx, ref)
 	if err != nil {
-		return prepared{err: fmt.Errorf("reading bundle %s/%s: %w", ref.Mount, ref.Path, err)}
+		// The source names the bundle it was reading (see Source): wrapping
+		// again printed "reading bundle X: reading bundle X: …".
+		return prepared{err: err}
 	}
 	b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
 	if err != nil {

@@ -51,20 +51,27 @@ type ErrorInfo struct {
 // CloudEvent the worker publishes. Connector is empty for a request that
 // failed before any connector was in play.
 type Outcome struct {
-	Job         string     `json:"job"`
-	Tenant      string     `json:"tenant"`
-	Connector   string     `json:"connector"`
-	RequestID   string     `json:"request_id"`
-	Trigger     string     `json:"trigger"`
-	Status      string     `json:"outcome"`
-	Reason      string     `json:"reason"`
-	Staged      bool       `json:"staged"`
-	Certificate *CertInfo  `json:"certificate"`
-	Previous    *CertInfo  `json:"previous"`
-	Error       *ErrorInfo `json:"error"`
-	Attempt     int        `json:"attempt"`
-	Final       bool       `json:"final"`
-	DurationMS  int64      `json:"duration_ms"`
+	Job       string `json:"job"`
+	Tenant    string `json:"tenant"`
+	Connector string `json:"connector"`
+	RequestID string `json:"request_id"`
+	Trigger   string `json:"trigger"`
+	// RequestReason and RequestedBy are the request's own reason and
+	// requester, carried into every outcome so that the events and the
+	// status bucket are an audit trail of who asked for a run and why.
+	// The request's "reason" is renamed here because Reason is the skip
+	// reason.
+	RequestReason string     `json:"request_reason"`
+	RequestedBy   string     `json:"requested_by"`
+	Status        string     `json:"outcome"`
+	Reason        string     `json:"reason"`
+	Staged        bool       `json:"staged"`
+	Certificate   *CertInfo  `json:"certificate"`
+	Previous      *CertInfo  `json:"previous"`
+	Error         *ErrorInfo `json:"error"`
+	Attempt       int        `json:"attempt"`
+	Final         bool       `json:"final"`
+	DurationMS    int64      `json:"duration_ms"`
 	// DaysLeft and Threshold are set on expiring outcomes only.
 	DaysLeft  int    `json:"days_left,omitempty"`
 	Threshold string `json:"threshold,omitempty"`

@@ -119,18 +119,20 @@ func activeInfo(a *Certificate) *CertInfo {
 // outcome turns a connector's result into its Outcome.
 func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 	o := Outcome{
-		Job:        rn.job.Name,
-		Tenant:     ref.Tenant,
-		Connector:  ref.ID,
-		RequestID:  rn.req.ID,
-		Trigger:    rn.req.Trigger,
-		Status:     res.status,
-		Reason:     res.reason,
-		Staged:     res.staged,
-		Previous:   activeInfo(res.active),
-		Attempt:    rn.req.Attempt,
-		Final:      true,
-		DurationMS: d.Milliseconds(),
+		Job:           rn.job.Name,
+		Tenant:        ref.Tenant,
+		Connector:     ref.ID,
+		RequestID:     rn.req.ID,
+		Trigger:       rn.req.Trigger,
+		RequestReason: rn.req.Reason,
+		RequestedBy:   rn.req.RequestedBy,
+		Status:        res.status,
+		Reason:        res.reason,
+		Staged:        res.staged,
+		Previous:      activeInfo(res.active),
+		Attempt:       rn.req.Attempt,
+		Final:         true,
+		DurationMS:    d.Milliseconds(),
 	}
 	if rn.b.cert != nil {
 		c := *rn.b.cert // each outcome owns its copy
@@ -145,12 +147,15 @@ func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 }
 
 // logOutcome writes the one line per outcome: info, or warn for a failure.
-// It holds identifiers and codes only, never key material.
+// It holds identifiers and codes only, never key material, and the audit
+// trail: what asked for the run, who and why.
 func (r *Rotator) logOutcome(ctx context.Context, o Outcome) {
 	attrs := []slog.Attr{
 		slog.String("job", o.Job), slog.String("connector", o.Connector),
 		slog.String("outcome", o.Status), slog.String("reason", o.Reason),
 		slog.String("request_id", o.RequestID), slog.Int("attempt", o.Attempt),
+		slog.String("trigger", o.Trigger), slog.String("request_reason", o.RequestReason),
+		slog.String("requested_by", o.RequestedBy),
 	}
 	if o.Certificate != nil {
 		attrs = append(attrs, slog.String("thumbprint", o.Certificate.Thumbprint))

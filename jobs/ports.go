@@ -24,7 +24,8 @@ func (m Material) LogValue() slog.Value {
 // Source reads a job's bundle. A missing secret, field or version returns
 // an error classified Permanent (code "source_not_found" or
 // "source_field_missing"), a denied read Permanent ("source_denied"), an
-// unreachable or sealed source Transient ("source_unavailable").
+// unreachable or sealed source Transient ("source_unavailable"). Its errors
+// name the bundle they were reading; the Rotator passes them on unwrapped.
 type Source interface {
 	Fetch(ctx context.Context, ref SourceRef) (Material, error)
 }

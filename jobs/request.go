@@ -1,5 +1,7 @@
 package jobs
 
+import "cmp"
+
 // Triggers name what asked for a rotation.
 const (
 	TriggerEvent  = "event"
@@ -25,4 +27,13 @@ type Request struct {
 	ID string `json:"-"`
 	// Attempt is the 1-based delivery count. Not part of the body.
 	Attempt int `json:"-"`
+}
+
+// Stamp copies the request's audit fields (trigger, reason, requester) into
+// o where o has none, so that every outcome, whoever builds it, says what
+// asked for the run, who, and why.
+func (req Request) Stamp(o *Outcome) {
+	o.Trigger = cmp.Or(o.Trigger, req.Trigger)
+	o.RequestReason = cmp.Or(o.RequestReason, req.Reason)
+	o.RequestedBy = cmp.Or(o.RequestedBy, req.RequestedBy)
 }

@@ -113,13 +113,15 @@ func BadRequest(job string, req Request, err error) Outcome {
 		msg = err.Error()
 	}
 	return Outcome{
-		Job:       job,
-		RequestID: req.ID,
-		Trigger:   req.Trigger,
-		Status:    StatusFailed,
-		Error:     &ErrorInfo{Code: CodeBadRequest, Class: ClassPermanent, Message: msg},
-		Attempt:   req.Attempt,
-		Final:     true,
+		Job:           job,
+		RequestID:     req.ID,
+		Trigger:       req.Trigger,
+		RequestReason: req.Reason,
+		RequestedBy:   req.RequestedBy,
+		Status:        StatusFailed,
+		Error:         &ErrorInfo{Code: CodeBadRequest, Class: ClassPermanent, Message: msg},
+		Attempt:       req.Attempt,
+		Final:         true,
 	}
 }
 

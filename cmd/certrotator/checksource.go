@@ -23,7 +23,7 @@ type sourceReport struct {
 
 func cmdCheckSource(e *env, args []string) int {
 	fs := newFlags(e, "check-source", "-c FILE [JOB]")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	cfg, selected, code := jobsFromFlags(e, fs, args, path)
 	if cfg == nil {
 		return code

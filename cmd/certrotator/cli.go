@@ -27,6 +27,7 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	lookup func(string) (string, bool)
+	now    func() time.Time
 }
 
 // command is one subcommand: it parses its own args and returns an exit code.
@@ -41,16 +42,18 @@ func commands() map[string]command {
 		"rotate":       {"request a rotation (or run one with --local)", cmdRotate},
 		"plan":         {"dry run: what a rotation would do, changing nothing", cmdPlan},
 		"status":       {"latest outcome per connector", cmdStatus},
-		"events":       {"outcome events as JSON lines", cmdEvents},
+		"events":       {"outcome events, one line each (--json: CloudEvents)", cmdEvents},
 		"validate":     {"check the config file", cmdValidate},
 		"inspect":      {"judge a PFX file on disk", cmdInspect},
 		"check-source": {"read each job's bundle from Vault and judge it", cmdCheckSource},
 		"dev":          {"one-command local demo: NATS, Vault, Graph emulator, worker", cmdDev},
+		"completion":   {"print a shell completion script: bash or zsh", cmdCompletion},
+		"__jobs":       {"", cmdJobs},
 	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, lookup: lookup}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, lookup: lookup, now: time.Now}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -76,6 +79,9 @@ func usage(w io.Writer) {
 	cmds := commands()
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
+		if strings.HasPrefix(n, "__") {
+			continue // for scripts, not people
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -162,4 +168,17 @@ func (f durationFlag) Set(v string) error {
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
 	fs.Var(durationFlag{p}, name, usage)
+}
+
+// configFlag defines -c, whose default is $CERTROTATOR_CONFIG so that a
+// host with one config need not name it in every command.
+func configFlag(e *env, fs *flag.FlagSet) *string {
+	p := new(string)
+	configVar(e, fs, p)
+	return p
+}
+
+func configVar(e *env, fs *flag.FlagSet, p *string) {
+	def, _ := e.lookup("CERTROTATOR_CONFIG")
+	fs.StringVar(p, "c", def, "config file (default $CERTROTATOR_CONFIG)")
 }

@@ -1,40 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net"
-
-	"github.com/certrotator/certrotator/client"
-	"github.com/certrotator/certrotator/config"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // errNoNATS: the config names no NATS server to talk to.
-var errNoNATS = errors.New("no NATS to talk to: set nats.url, or nats.listen on the running worker")
-
-// dial connects the CLI to the NATS of the config: nats.url or, when that
-// is empty, nats://<nats.listen> of a worker running an embedded server,
-// with the config's credentials.
-func dial(ctx context.Context, cfg *config.Config) (*client.Conn, error) {
-	url := cfg.NATS.URL
-	if url == "" {
-		if cfg.NATS.Listen == "" {
-			return nil, errNoNATS
-		}
-		url = "nats://" + dialable(cfg.NATS.Listen)
-	}
-	opts, err := worker.NATSOptions(cfg.NATS, "certrotator-cli/"+cfg.Instance, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, err
-	}
-	sizes := make(map[string]int, len(cfg.Jobs))
-	for _, j := range cfg.Jobs {
-		sizes[j.Name] = len(j.Connectors)
-	}
-	return client.Dial(ctx, url, client.Options{SubjectPrefix: cfg.NATS.SubjectPrefix, Jobs: sizes, NATS: opts})
-}
+var errNoNATS = errors.New("no NATS to talk to: set nats.url, or nats.listen on the running worker, or give --server URL")
 
 // dialable turns a listen address into one to dial: an unspecified host
 // becomes the loopback.

@@ -10,7 +10,7 @@ import (
 
 func cmdPlan(e *env, args []string) int {
 	fs := newFlags(e, "plan", "-c FILE [JOB] [--json]")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
 	cfg, selected, code := jobsFromFlags(e, fs, args, path)
 	if cfg == nil {

@@ -1,35 +1,39 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 type rotateFlags struct {
-	path       string
 	connectors stringList
 	force      bool
 	reason     string
 	wait       time.Duration
 	local      bool
+	json       bool
 }
 
 func cmdRotate(e *env, args []string) int {
-	fs := newFlags(e, "rotate", "-c FILE JOB [--connector ID]... [--force] [--reason TEXT] [--wait DURATION | --local]")
+	fs := newFlags(e, "rotate", "[-c FILE | --server URL | --context NAME] JOB [--connector ID]... [--force] [--reason TEXT] [--wait DURATION [--json] | --local]")
 	var f rotateFlags
-	fs.StringVar(&f.path, "c", "", "config file")
+	nf := addNATSFlags(e, fs)
 	fs.Var(&f.connectors, "connector", "connector id to rotate (repeatable; default: all of the job's)")
 	fs.BoolVar(&f.force, "force", false, "upload even when present or not newer (rollback)")
 	fs.StringVar(&f.reason, "reason", "", "why, for the audit trail")
 	durationVar(fs, &f.wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
-	fs.BoolVar(&f.local, "local", false, "run the pipeline in this process, without NATS")
+	fs.BoolVar(&f.local, "local", false, "run the pipeline in this process, without NATS (needs -c)")
+	fs.BoolVar(&f.json, "json", false, "with --wait: print each outcome as a raw CloudEvent JSON line")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -40,32 +44,58 @@ func cmdRotate(e *env, args []string) int {
 	if f.local && f.wait > 0 {
 		return usageError(e, "--wait goes with a NATS request, not --local")
 	}
-	cfg, ok := loadConfig(e, f.path)
-	if !ok {
-		return exitUsage
-	}
-	job, ok := cfg.Job(pos[0])
-	if !ok {
-		return usageError(e, "no job %q in %s", pos[0], f.path)
-	}
 	req := jobs.Request{
-		Job: job.Name, Connectors: f.connectors, Force: f.force, Reason: f.reason,
+		Job: pos[0], Connectors: f.connectors, Force: f.force, Reason: f.reason,
 		RequestedBy: requester(e), Trigger: jobs.TriggerManual,
 	}
 	if f.local {
+		cfg, ok := loadConfig(e, nf.path)
+		if !ok {
+			return exitUsage
+		}
+		job, code := findJob(e, cfg, pos[0])
+		if code != exitOK {
+			return code
+		}
 		return rotateLocal(e, cfg, job, req)
 	}
-	return rotateRemote(e, cfg, req, f.wait)
+	t, code := nf.resolve(e)
+	if code != exitOK {
+		return code
+	}
+	if t.cfg != nil {
+		if _, code := findJob(e, t.cfg, pos[0]); code != exitOK {
+			return code
+		}
+	} else if !jobs.ValidName(pos[0]) {
+		return usageError(e, "%q is not a job name: letters, digits, - and _", pos[0])
+	}
+	if code := t.check(e); code != exitOK {
+		return code
+	}
+	c, err := t.dial(e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+		return exitFailed
+	}
+	defer c.Close()
+	return rotateRemote(e, c, req, f.wait, f.json)
 }
 
-// requester names who asked, for the audit trail: the OS user at this host.
+// requester names who asked, for the audit trail: the OS user at this host
+// ($USER, else $LOGNAME, else the account the process runs as).
 func requester(e *env) string {
-	user, _ := e.lookup("USER")
-	host, _ := os.Hostname()
-	if user == "" {
-		user = "unknown"
+	name, _ := e.lookup("USER")
+	if name == "" {
+		name, _ = e.lookup("LOGNAME")
 	}
-	return user + "@" + host
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	host, _ := os.Hostname()
+	return cmp.Or(name, "unknown") + "@" + host
 }
 
 func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int {
@@ -83,20 +113,17 @@ func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int
 		if o.Status == jobs.StatusFailed {
 			code = exitFailed
 		}
-		if printJSON(e, contract.NewEvent(cfg.Instance, o, time.Now())) != nil {
+		if printJSON(e, contract.NewEvent(cfg.Instance, o, e.now())) != nil {
 			return exitFailed
 		}
 	}
 	return code
 }
 
-func rotateRemote(e *env, cfg *config.Config, req jobs.Request, wait time.Duration) int {
-	c, err := dial(e.ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
-	}
-	defer c.Close()
+// rotateRemote publishes req; with a wait, it prints each outcome (one
+// line, or the raw CloudEvent with asJSON) and a tally, and exits 1 if
+// any failed.
+func rotateRemote(e *env, c *client.Conn, req jobs.Request, wait time.Duration, asJSON bool) int {
 	if wait <= 0 {
 		id, err := c.Publish(e.ctx, req)
 		if err != nil {
@@ -106,18 +133,29 @@ func rotateRemote(e *env, cfg *config.Config, req jobs.Request, wait time.Durati
 		fmt.Fprintf(e.stdout, "requested %s (request id %s)\n", req.Job, id)
 		return exitOK
 	}
-	failed := false
-	err = c.PublishAndWait(e.ctx, req, wait, func(ev contract.Event) error {
-		if ev.Data.Status == jobs.StatusFailed {
-			failed = true
+	start := e.now()
+	var t tally
+	err := c.PublishAndWait(e.ctx, req, wait, func(ev contract.Event) error {
+		t.add(ev.Data)
+		if asJSON {
+			return printJSON(e, ev)
 		}
-		return printJSON(e, ev)
+		o := ev.Data
+		line := fmt.Sprintf("%-9s  %s", o.Status, where(o))
+		if d := detail(o, e.now()); d != "" {
+			line += "  " + d
+		}
+		_, err := fmt.Fprintln(e.stdout, line)
+		return err
 	})
+	if !asJSON {
+		fmt.Fprintln(e.stdout, t.line(e.now().Sub(start)))
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
 	}
-	if failed {
+	if t.failed > 0 {
 		return exitFailed
 	}
 	return exitOK

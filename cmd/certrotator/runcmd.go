@@ -10,7 +10,7 @@ import (
 
 func cmdRun(e *env, args []string) int {
 	fs := newFlags(e, "run", "-c FILE")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)

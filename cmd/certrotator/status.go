@@ -1,22 +1,40 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
-	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
+// statusRow is one connector's line of `status`: the latest outcome's data,
+// as the status bucket stores it, plus what an operator asks next: the
+// active certificate and its days left, when a certificate was last
+// uploaded (a later skip does not hide it), the next scheduled run (known
+// only with a config) and when the entry was stored. Its JSON keeps the
+// outcome's keys at the top level, so scripts written for the plain
+// outcome keep working.
+type statusRow struct {
+	jobs.Outcome
+	Updated    time.Time      `json:"updated"`
+	Active     *jobs.CertInfo `json:"active"`
+	DaysLeft   *int           `json:"days_left"`
+	LastUpload *time.Time     `json:"last_upload"`
+	NextRun    *time.Time     `json:"next_run"`
+}
+
 func cmdStatus(e *env, args []string) int {
-	fs := newFlags(e, "status", "-c FILE [--json]")
-	path := fs.String("c", "", "config file")
+	fs := newFlags(e, "status", "[-c FILE | --server URL | --context NAME] [--json]")
+	nf := addNATSFlags(e, fs)
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
-	c, code := dialFromFlags(e, fs, args, path)
+	if code, ok := noArgs(e, fs, args); !ok {
+		return code
+	}
+	c, cfg, code := nf.connect(e)
 	if c == nil {
 		return code
 	}
@@ -26,80 +44,119 @@ func cmdStatus(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
 		return exitFailed
 	}
-	outcomes := make([]jobs.Outcome, len(entries))
-	for i, en := range entries {
-		outcomes[i] = en.Outcome
+	uploads, err := c.LastSucceeded(e.ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+		return exitFailed
 	}
+	rows := statusRows(entries, uploads, cfg, e.now())
 	if *asJSON {
-		for _, o := range outcomes {
-			if printJSON(e, o) != nil {
+		for _, r := range rows {
+			if printJSON(e, r) != nil {
 				return exitFailed
 			}
 		}
 		return exitOK
 	}
-	printStatus(e.stdout, outcomes)
+	printStatus(e.stdout, rows, e.now())
 	return exitOK
 }
 
-func printStatus(w io.Writer, outcomes []jobs.Outcome) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tNOT AFTER\tATTEMPT")
-	for _, o := range outcomes {
-		tp, notAfter := "-", "-"
-		if o.Certificate != nil {
-			tp = short(o.Certificate.Thumbprint)
-			if !o.Certificate.NotAfter.IsZero() {
-				notAfter = o.Certificate.NotAfter.UTC().Format(time.DateOnly)
+// statusRows joins the status entries with the last uploads and, with a
+// config, the next scheduled runs.
+func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Event, cfg *config.Config, now time.Time) []statusRow {
+	rows := make([]statusRow, len(entries))
+	for i, en := range entries {
+		r := statusRow{Outcome: en.Outcome, Updated: en.Updated.UTC()}
+		if a := activeCert(en.Outcome); a != nil && !a.NotAfter.IsZero() {
+			d := daysLeft(a.NotAfter, now)
+			r.Active, r.DaysLeft = a, &d
+		}
+		if ev, ok := uploads[en.Key]; ok {
+			at := ev.Time.UTC()
+			r.LastUpload = &at
+		}
+		if cfg != nil {
+			if j, ok := cfg.Job(en.Outcome.Job); ok && j.Next != nil {
+				next := j.Next.Next(now).UTC()
+				r.NextRun = &next
 			}
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+func printStatus(w io.Writer, rows []statusRow, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tDAYS LEFT\tLAST UPLOAD\tNEXT RUN\tVERSION\tREQUESTED")
+	var early []statusRow
+	for _, r := range rows {
+		o := r.Outcome
+		if o.Connector == "" {
+			early = append(early, r)
+			continue
+		}
+		tp, days, version := "-", "-", "-"
+		if r.Active != nil {
+			tp = short(r.Active.Thumbprint)
+		}
+		if r.DaysLeft != nil {
+			days = fmt.Sprint(*r.DaysLeft)
+		}
+		if o.Certificate != nil && o.Certificate.SourceVersion > 0 {
+			version = fmt.Sprint(o.Certificate.SourceVersion)
 		}
 		reason := o.Reason
 		if o.Error != nil {
 			reason = o.Error.Code
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", o.Job, o.Connector, o.Status, reason, tp, notAfter, o.Attempt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Job, o.Connector, o.Status, dash(reason), tp, days,
+			ago(r.LastUpload, now), ago(r.NextRun, now), version, dash(requested(o)))
 	}
 	tw.Flush()
+	if len(early) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nrequests that failed before any connector was in play:")
+	for _, r := range early {
+		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), r.Outcome.Job, detail(r.Outcome, now), requested(r.Outcome))
+	}
 }
 
-func cmdEvents(e *env, args []string) int {
-	fs := newFlags(e, "events", "-c FILE [--since DURATION] [--follow]")
-	path := fs.String("c", "", "config file")
-	var since time.Duration
-	durationVar(fs, &since, "since", 24*time.Hour, "print events newer than this (e.g. 90m, 7d)")
-	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
-	c, code := dialFromFlags(e, fs, args, path)
-	if c == nil {
-		return code
+// ago prints a time as a date and how far it is from now ("2026-12-01
+// 10:00 (3h ago)", "… (in 5h)"), or "-" when unknown.
+func ago(t *time.Time, now time.Time) string {
+	if t == nil {
+		return "-"
 	}
-	defer c.Close()
-	err := c.Events(e.ctx, since, *follow, func(ev contract.Event) error { return printJSON(e, ev) })
-	if err != nil && e.ctx.Err() == nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+	d := now.Sub(*t)
+	rel := "ago"
+	if d < 0 {
+		d, rel = -d, "in"
 	}
-	return exitOK
+	var span string
+	switch {
+	case d >= 48*time.Hour:
+		span = fmt.Sprintf("%dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		span = fmt.Sprintf("%dh", int(d.Hours()))
+	case d >= time.Minute:
+		span = fmt.Sprintf("%dm", int(d.Minutes()))
+	default:
+		span = "<1m"
+	}
+	if rel == "in" {
+		span = "in " + span
+	} else {
+		span += " ago"
+	}
+	return t.UTC().Format("2006-01-02 15:04") + " (" + span + ")"
 }
 
-// dialFromFlags parses a NATS-only command's flags (it takes no arguments),
-// loads the config and connects to its NATS. On failure the client is nil
-// and code is the exit code.
-func dialFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*client.Conn, int) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return nil, flagError(err)
+func dash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	if len(pos) > 0 {
-		return nil, usageError(e, "%s takes no arguments", fs.Name())
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return nil, exitUsage
-	}
-	c, err := dial(e.ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return nil, exitFailed
-	}
-	return c, exitOK
+	return s
 }

@@ -12,7 +12,7 @@ import (
 // invalid. ok is false when the command should exit with exitUsage.
 func loadConfig(e *env, path string) (*config.Config, bool) {
 	if path == "" {
-		usageError(e, "-c FILE is required")
+		usageError(e, "-c FILE is required (or set CERTROTATOR_CONFIG)")
 		return nil, false
 	}
 	cfg, err := config.Load(path)
@@ -30,7 +30,7 @@ func loadConfig(e *env, path string) (*config.Config, bool) {
 
 func cmdValidate(e *env, args []string) int {
 	fs := newFlags(e, "validate", "-c FILE")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)

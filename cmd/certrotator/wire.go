@@ -188,7 +188,7 @@ func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
 	}
 	j, ok := cfg.Job(name)
 	if !ok {
-		return nil, fmt.Errorf("no job %q in %s", name, cfg.Path)
+		return nil, unknownJob(cfg, name)
 	}
 	return []jobs.Job{j}, nil
 }

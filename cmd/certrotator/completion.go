@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/template"
+)
+
+// cliFlag is one flag of a command, as its -h lists it.
+type cliFlag struct {
+	Name  string // with its dashes: -c, --wait
+	Bare  string // without: c, wait
+	Value bool   // takes a value
+	File  bool   // the value is a file or folder
+	Usage string
+}
+
+// fileFlags are the flags whose value is a path, completed from files.
+var fileFlags = []string{"c", "password-file", "dir"}
+
+// jobArgs are the commands whose argument is a job of the config.
+var jobArgs = []string{"rotate", "plan", "check-source"}
+
+// commandFlags lists a command's flags by asking the command itself for
+// -h, so that completion never drifts from the flags the commands define.
+// Every command parses its flags before doing anything else.
+func commandFlags(ctx context.Context, name string) []cliFlag {
+	var help bytes.Buffer
+	e := &env{ctx: ctx, stdout: io.Discard, stderr: &help, lookup: func(string) (string, bool) { return "", false }}
+	commands()[name].run(e, []string{"-h"})
+	var flags []cliFlag
+	lines := strings.Split(help.String(), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "  -") {
+			continue
+		}
+		fields := strings.Fields(l)
+		n := strings.TrimPrefix(fields[0], "-")
+		f := cliFlag{Name: "--" + n, Bare: n, Value: len(fields) > 1, File: slices.Contains(fileFlags, n)}
+		if len(n) == 1 {
+			f.Name = "-" + n
+		}
+		if i+1 < len(lines) {
+			f.Usage = strings.TrimSpace(lines[i+1])
+		}
+		flags = append(flags, f)
+	}
+	return flags
+}
+
+func cmdCompletion(e *env, args []string) int {
+	fs := newFlags(e, "completion", "bash|zsh")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) != 1 || (pos[0] != "bash" && pos[0] != "zsh") {
+		return usageError(e, "completion takes one shell: bash or zsh")
+	}
+	type cmdInfo struct {
+		Name, Summary string
+		Flags         []cliFlag
+		Job           bool
+	}
+	var cmds []cmdInfo
+	for name, c := range commands() {
+		info := cmdInfo{Name: name, Summary: c.summary, Job: slices.Contains(jobArgs, name)}
+		if name != "completion" && name != "__jobs" {
+			info.Flags = commandFlags(e.ctx, name)
+		}
+		cmds = append(cmds, info)
+	}
+	// version is answered before the command table (version.go).
+	cmds = append(cmds, cmdInfo{Name: "version", Summary: "print the version and commit"})
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	tmpl := bashCompletion
+	if pos[0] == "zsh" {
+		tmpl = zshCompletion
+	}
+	t := template.Must(template.New(pos[0]).Funcs(template.FuncMap{"zq": zshQuote, "zi": zshItem}).Parse(tmpl))
+	data := struct {
+		Cmds      []cmdInfo
+		FileFlags string
+	}{cmds, strings.Join(fileFlags, " ")}
+	if err := t.Execute(e.stdout, data); err != nil {
+		fmt.Fprintf(e.stderr, "certrotator: writing completion: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// zshQuote makes s safe inside a single-quoted _arguments description.
+func zshQuote(s string) string {
+	return strings.NewReplacer("'", `'\''`, "[", `\[`, "]", `\]`).Replace(s)
+}
+
+// zshItem makes s safe inside a single-quoted _describe item, where a
+// colon ends the name.
+func zshItem(s string) string {
+	return strings.NewReplacer("'", `'\''`, ":", `\:`).Replace(s)
+}
+
+// cmdJobs prints the config's job names, one a line: completion asks it for
+// the JOB argument. It is not listed in the usage.
+func cmdJobs(e *env, args []string) int {
+	fs := newFlags(e, "__jobs", "[-c FILE]")
+	path := configFlag(e, fs)
+	if _, err := parse(fs, args); err != nil || *path == "" {
+		return exitUsage
+	}
+	e.stderr = io.Discard // a half-typed config is no reason to print
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return exitUsage
+	}
+	for _, j := range cfg.Jobs {
+		fmt.Fprintln(e.stdout, j.Name)
+	}
+	return exitOK
+}
+
+const bashCompletion = `# bash completion for certrotator.
+# Load it with: source <(certrotator completion bash)
+_certrotator() {
+    local cur prev cmd i cfg
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ ${COMP_CWORD} -eq 1 ]]; then
+        COMPREPLY=($(compgen -W "{{range .Cmds}}{{if ne .Name "__jobs"}}{{.Name}} {{end}}{{end}}" -- "${cur}"))
+        return 0
+    fi
+    cmd="${COMP_WORDS[1]}"
+    local p="${prev#-}"
+    p="${p#-}"
+    if [[ "${prev}" == -* && " {{.FileFlags}} " == *" ${p} "* ]]; then
+        COMPREPLY=($(compgen -f -- "${cur}"))
+        return 0
+    fi
+    local flags="" values="" jobs=""
+    case "${cmd}" in
+{{- range .Cmds}}{{if ne .Name "__jobs"}}
+        {{.Name}}) flags="{{range .Flags}}{{.Name}} {{end}}"; values="{{range .Flags}}{{if .Value}}{{.Bare}} {{end}}{{end}}"{{if .Job}}; jobs=1{{end}} ;;
+{{- end}}{{end}}
+        *) return 0 ;;
+    esac
+    if [[ "${prev}" == -* && " ${values} " == *" ${p} "* ]]; then
+        return 0
+    fi
+    if [[ "${cur}" == -* ]]; then
+        COMPREPLY=($(compgen -W "${flags}" -- "${cur}"))
+        return 0
+    fi
+    if [[ -n "${jobs}" ]]; then
+        cfg=""
+        for ((i = 2; i < COMP_CWORD; i++)); do
+            if [[ "${COMP_WORDS[i]}" == -c || "${COMP_WORDS[i]}" == --c ]]; then
+                cfg="${COMP_WORDS[i+1]}"
+            fi
+        done
+        COMPREPLY=($(compgen -W "$(certrotator __jobs ${cfg:+-c "${cfg}"} 2>/dev/null)" -- "${cur}"))
+        return 0
+    fi
+    COMPREPLY=($(compgen -f -- "${cur}"))
+}
+complete -o filenames -o bashdefault -F _certrotator certrotator
+`
+
+const zshCompletion = `#compdef certrotator
+# zsh completion for certrotator.
+# Load it with: source <(certrotator completion zsh)
+# or save it as _certrotator in a folder of $fpath.
+
+_certrotator_jobs() {
+    local cfg i
+    for ((i = 2; i < CURRENT; i++)); do
+        if [[ "${words[i]}" == -c || "${words[i]}" == --c ]]; then
+            cfg="${words[i+1]}"
+        fi
+    done
+    local -a jobs
+    jobs=(${(f)"$(certrotator __jobs ${cfg:+-c "$cfg"} 2>/dev/null)"})
+    _describe 'job' jobs
+}
+
+_certrotator() {
+    local -a cmds
+    cmds=(
+{{- range .Cmds}}{{if ne .Name "__jobs"}}
+        '{{.Name}}:{{zi .Summary}}'
+{{- end}}{{end}}
+    )
+    if (( CURRENT == 2 )); then
+        _describe 'command' cmds
+        return
+    fi
+    case "${words[2]}" in
+{{- range .Cmds}}{{if ne .Name "__jobs"}}
+    {{.Name}})
+        _arguments -S \
+{{- range .Flags}}
+            '{{.Name}}[{{zq .Usage}}]{{if .Value}}:value:{{if .File}}_files{{else}} {{end}}{{end}}' \
+{{- end}}
+            '*:argument:{{if .Job}}_certrotator_jobs{{else}}_files{{end}}'
+        ;;
+{{- end}}{{end}}
+    esac
+}
+
+if [[ "$funcstack[1]" == "_certrotator" ]]; then
+    _certrotator "$@"
+else
+    compdef _certrotator certrotator
+fi
+`
