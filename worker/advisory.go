@@ -160,5 +160,9 @@ func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int) []jobs.Outc
 	if _, err := s.checkRequest(req, job.Name); err != nil {
 		return failEach(jobs.Job{Name: job.Name}, jobs.Request{ID: id, Attempt: deliveries, Trigger: req.Trigger}, e, true)
 	}
-	return failEach(job, req, e, true)
+	out := failEach(job, req, e, true)
+	for i := range out {
+		req.Stamp(&out[i])
+	}
+	return out
 }

@@ -44,7 +44,7 @@ func finalize(outcomes []jobs.Outcome, job jobs.Job, req jobs.Request) {
 		o := &outcomes[i]
 		o.Job = cmp.Or(o.Job, job.Name)
 		o.RequestID = cmp.Or(o.RequestID, req.ID)
-		o.Trigger = cmp.Or(o.Trigger, req.Trigger)
+		req.Stamp(o) // trigger, reason and requester: the audit trail
 		if o.Attempt == 0 {
 			o.Attempt = req.Attempt
 		}
