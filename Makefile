@@ -66,10 +66,22 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJWT$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./connector/graphsim
 
-# bench runs the end-to-end benchmarks (real Vault, graphsim, NATS). A fixed
-# iteration count keeps the asynchronous throughput benchmark bounded.
+# bench is issue 9's fleet harness (bench/fleet_test.go): the real worker
+# over embedded NATS, Vault and graphsim with Graph's limits on a 6 s clock,
+# for 100, 1,000 and 10,000 connectors, one and three replicas, and the
+# sequential baseline; one JSON line per run on stdout (PERFORMANCE.md says
+# what each field means). It runs in the package directory so that go test
+# streams those lines. Then the Go benchmarks: the hot paths (bundle decode
+# per encoding, thumbprint, request decoding, outcome encoding) and the
+# pipeline ones, with a fixed iteration count for the end-to-end ones.
+# BENCH_QUICK=1 runs the smallest fleet only (under two minutes).
 bench: vault
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./bench/...
+	cd bench && BENCH_FLEET=1 $(GO) test -run '^TestFleet$$' -count=1 -timeout 120m
+	@if [ -z "$(BENCH_QUICK)" ]; then \
+		$(GO) test -run '^$$' -bench '^Benchmark(Decode|Thumbprint)$$' -benchmem ./bundle && \
+		$(GO) test -run '^$$' -bench '^Benchmark(RequestDecode|OutcomeEncode)$$' -benchmem ./bench && \
+		$(GO) test -run '^$$' -bench '^Benchmark(Rotate|Worker|OneConnector)' -benchmem -benchtime $(BENCHTIME) ./bench; \
+	fi
 
 # release cross-compiles static binaries (no cgo, paths trimmed, version and
 # commit stamped) into dist/, with their SHA-256 sums in dist/SHA256SUMS.

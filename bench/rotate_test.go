@@ -86,7 +86,7 @@ func newRig(b *testing.B, n int, latency time.Duration) *rig {
 
 // benchBundle is an AES-256 PFX (the form OpenSSL 3 writes), so every
 // forced run pays the re-encode to SHA1/3DES as production does.
-func benchBundle(b *testing.B) []byte {
+func benchBundle(b testing.TB) []byte {
 	b.Helper()
 	now := time.Now()
 	return testkit.NewBundle(b, testkit.BundleSpec{CN: "bench.example", NotBefore: now.Add(-time.Hour),

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+// fleetSize is one fleet the harness measures.
+type fleetSize struct {
+	Connectors, Tenants int
+}
+
+// fleetSizes are issue 9's fleets: from a few teams to a large
+// organisation. BENCH_QUICK keeps the first only.
+var fleetSizes = []fleetSize{{100, 10}, {1000, 100}, {10000, 200}}
+
+// Graph's limits for API connectors on a clock compressed tenfold (a
+// minute becomes 6 s), so that a fleet's run stays short while the ratio
+// of work to budget is Graph's.
+var benchLimits = graphsim.Limits{AppPerWindow: 200, TenantPerWindow: 300, Window: 6 * time.Second}
+
+// TestFleet is `make bench`: for each fleet size it runs the sequential
+// baseline, then the real worker with one replica and with three, and
+// prints one JSON line per run on stdout. It is a test, not a benchmark,
+// because one run takes seconds to minutes and must happen exactly once;
+// BENCH_FLEET=1 enables it so that `make test` skips it.
+func TestFleet(t *testing.T) {
+	if os.Getenv("BENCH_FLEET") == "" {
+		t.Skip("set BENCH_FLEET=1 (make bench) to run the fleet harness")
+	}
+	sizes := fleetSizes
+	if os.Getenv("BENCH_QUICK") != "" {
+		sizes = sizes[:1]
+	}
+	latency := envDuration(t, "BENCH_LATENCY", 80*time.Millisecond)
+	baselineMax := envInt(t, "BENCH_BASELINE_MAX", 1000)
+	vault := vaulttest.Start(t)
+	bundles := writeBundles(t, vault, bundleCount)
+	for _, size := range sizes {
+		spec := fleetSpec{fleetSize: size, Latency: latency, Limits: benchLimits, Bundles: bundles}
+		var base Result
+		t.Run(fmt.Sprintf("baseline/%d", size.Connectors), func(t *testing.T) {
+			base = runBaseline(t, vault, spec, baselineMax)
+			emit(t, base)
+		})
+		for _, replicas := range []int{1, 3} {
+			t.Run(fmt.Sprintf("worker/%d/replicas=%d", size.Connectors, replicas), func(t *testing.T) {
+				r := runFleet(t, vault, spec, replicas)
+				if base.MakespanS > 0 && r.MakespanS > 0 {
+					r.Speedup = round(base.MakespanS / r.MakespanS)
+				}
+				emit(t, r)
+			})
+		}
+	}
+}
+
+// emit prints r as one JSON line on stdout (the harness's output) and
+// records it in the test log.
+func emit(t *testing.T, r Result) {
+	t.Helper()
+	line, err := json.Marshal(r)
+	if err != nil {
+		t.Fatalf("encoding result: %v", err)
+	}
+	fmt.Fprintln(os.Stdout, string(line))
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
+
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		t.Fatalf("%s=%q: want a duration such as 80ms", name, s)
+	}
+	return d
+}

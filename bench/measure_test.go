@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"bufio"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/connector/graphsim"
+)
+
+// Result is one JSON line of the harness. PERFORMANCE.md defines each
+// field; the names are issue 9's.
+type Result struct {
+	Mode                string  `json:"mode"` // "worker" or "baseline"
+	Connectors          int     `json:"connectors"`
+	Tenants             int     `json:"tenants"`
+	Replicas            int     `json:"replicas"`
+	MakespanS           float64 `json:"makespan_s"`
+	IdealS              float64 `json:"ideal_s"`
+	Efficiency          float64 `json:"efficiency"`
+	GraphCallsPerUpload float64 `json:"graph_calls_per_upload"`
+	Uploads             int     `json:"uploads"`
+	Failed              int     `json:"failed"`
+	VaultReads          int64   `json:"vault_reads"`
+	HTTP429             int     `json:"http_429"`
+	PeakRSSMB           float64 `json:"peak_rss_mb"`
+	CPUS                float64 `json:"cpu_s"`
+	LatencyMS           int64   `json:"latency_ms"`
+	// Speedup is the baseline's makespan over this run's (worker lines).
+	Speedup float64 `json:"speedup,omitempty"`
+	// SampledConnectors, on a baseline line, says the baseline ran this
+	// many connectors and makespan_s, vault_reads and cpu_s were scaled
+	// linearly to the fleet (a sequential run of 10,000 takes half an hour).
+	SampledConnectors int `json:"sampled_connectors,omitempty"`
+}
+
+// idealSeconds is the shortest makespan Graph allows for the calls the
+// run made: for each tenant, its admitted calls (429s excluded) over the
+// tenant's rate, the lower of its app limit (one app per tenant here) and
+// its tenant-wide limit; the slowest tenant sets the bound. When that is
+// shorter than one connector's critical path (a GET then an upload, two
+// latencies), the latency bound is the ideal instead.
+func idealSeconds(counts map[string]graphsim.Counts, l graphsim.Limits, latency time.Duration) float64 {
+	perWindow := l.AppPerWindow
+	if l.TenantPerWindow > 0 && (perWindow <= 0 || l.TenantPerWindow < perWindow) {
+		perWindow = l.TenantPerWindow
+	}
+	var worst float64
+	if perWindow > 0 {
+		for _, c := range counts {
+			admitted := float64(c.Calls - c.Throttled)
+			worst = max(worst, admitted/float64(perWindow)*l.Window.Seconds())
+		}
+	}
+	return max(worst, 2*latency.Seconds())
+}
+
+// graphTotals sums every tenant's calls and 429s.
+func graphTotals(counts map[string]graphsim.Counts) (calls, throttled int) {
+	for _, c := range counts {
+		calls += c.Calls
+		throttled += c.Throttled
+	}
+	return calls, throttled
+}
+
+// usage is a snapshot of this process's CPU time; peakRSS reads the high
+// water mark since resetPeakRSS. Both cover the whole bench process: the
+// worker replicas, and also the embedded NATS server, graphsim and the
+// harness (Vault runs in a process of its own and is not counted), so
+// they are upper bounds for the worker.
+type usage struct{ cpu time.Duration }
+
+func readUsage(t *testing.T) usage {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatalf("reading rusage: %v", err)
+	}
+	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+}
+
+// resetPeakRSS returns freed memory to the OS and resets the kernel's peak
+// RSS (VmHWM) so that each run's peak is its own, not an earlier, larger
+// fleet's. Without /proc (not Linux) peakRSSMB reports 0.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSSMB reads VmHWM from /proc/self/status, in MiB.
+func peakRSSMB(t *testing.T) float64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		if err != nil {
+			t.Fatalf("parsing VmHWM %q: %v", rest, err)
+		}
+		return round(float64(kb) / 1024)
+	}
+	return 0
+}
+
+// round keeps three decimals: enough for seconds and ratios.
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }
