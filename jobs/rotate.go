@@ -89,6 +89,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	}
 	rn := &run{job: job, req: req}
 	rn.b, _ = r.prepareRun(ctx, job, req, false)
+	rn.lists = r.listTenants(ctx, job, refs)
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {
