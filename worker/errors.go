@@ -14,3 +14,7 @@ var (
 	// errLockLost: the lock expired or was taken while this replica worked.
 	errLockLost = errors.New("worker: job lock lost")
 )
+
+// errNotBound: the consumer service has not bound the durable consumer
+// (yet, or any more).
+var errNotBound = errors.New("worker: consumer not bound")
