@@ -325,3 +325,12 @@ func TestDaysLeftClasses(t *testing.T) {
 		t.Errorf("with warnings off, 2 days = %s, want ok", class)
 	}
 }
+
+func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
