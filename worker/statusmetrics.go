@@ -27,7 +27,7 @@ func newStatusCollector(sh *shared) *statusCollector {
 		lastSuccess: prometheus.NewDesc("certrotator_last_success_timestamp_seconds",
 			"Unix time of the last succeeded upload to the connector, from the shared status bucket.", lc, nil),
 		failing: prometheus.NewDesc("certrotator_connector_failing",
-			"1 while the connector's latest outcome is a final failure (retries exhausted or permanent), else 0; from the shared status bucket.", lc, nil),
+			"1 while the connector's latest outcome is a failure (retrying or final), else 0; from the shared status bucket.", lc, nil),
 		nextRun: prometheus.NewDesc("certrotator_next_run_timestamp_seconds",
 			"Unix time of the job's next scheduled run; absent for a job without a schedule.", []string{labelJob}, nil),
 	}
@@ -69,7 +69,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(ls.At.Unix()), o.Job, o.Connector)
 		}
 		failing := 0.0
-		if o.Status == jobs.StatusFailed && o.Final {
+		if o.Status == jobs.StatusFailed {
 			failing = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, o.Job, o.Connector)
