@@ -334,3 +334,57 @@ func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Stopping the worker ends open event streams, so that the HTTP server's
+// shutdown does not wait on them.
+func TestStatusEventsEndAtStop(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	srv := newHTTPTestServer(t, w)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp)
+	<-events
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case _, open := <-events:
+			if !open {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the event stream outlived the worker")
+		}
+	}
+}
+
+// The page shows who asked for a run and why once outcomes carry it.
+func TestStatusPageShowsAuditFields(t *testing.T) {
+	t.Parallel()
+	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	o := succeed(testJob(), jobs.Request{ID: "audit-1", Trigger: jobs.TriggerEvent})[0]
+	raw := []byte(`{"request_reason":"new bundle written","requested_by":"ci-pipeline"}`)
+	p := w.buildStatusPage([]statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: contract.NextStatus(nil, o, now), Updated: now, raw: raw}}, now)
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"by ci-pipeline", "new bundle written", jobs.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, b.String())
+		}
+	}
+}
