@@ -133,8 +133,19 @@ func TestStatusPageInBrowser(t *testing.T) {
 			t.Errorf("row after the rotation lacks %q: %q", want, after)
 		}
 	}
-	path := filepath.Join(artifactDir(t), "status-page-phone.png")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("widening the viewport: %v", err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("taking the desktop screenshot: %v", err)
+	}
+	dir := artifactDir(t)
+	path := filepath.Join(dir, "status-page-phone.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "status-page-desktop.png"), wide, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("row changed %s after the request; whole test %s; screenshot %s", changed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), path)
