@@ -69,12 +69,17 @@ func (v *statusView) Start(ctx context.Context) error {
 		defer stopped()
 		v.follow(runCtx, w.Updates(), synced)
 	}()
+	timeout := time.NewTimer(v.tune.opTimeout)
+	defer timeout.Stop()
 	select {
 	case <-synced:
 		return nil
 	case <-ctx.Done():
 		_ = w.Stop()
 		return fmt.Errorf("reading bucket %s: %w", contract.StatusBucket, ctx.Err())
+	case <-timeout.C:
+		_ = w.Stop()
+		return fmt.Errorf("reading bucket %s: not read after %s", contract.StatusBucket, v.tune.opTimeout)
 	}
 }
 
