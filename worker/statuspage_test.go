@@ -388,3 +388,33 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 		}
 	}
 }
+
+// A job that is not in this replica's config (removed, or another
+// deployment's) is shown on the page but exports no series, so that a
+// removed job stops alerting.
+func TestUnconfiguredJobsExportNothing(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	other := testJob()
+	other.Name = "other-api"
+	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
+	waitSettled(t, a, "request settled")
+	// b starts after: the replicas share one consumer, and b would answer
+	// contoso-api's request as naming an unknown job.
+	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
+	viewHas(t, b, "b sees a's job", func(m map[string]statusEntry) bool {
+		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
+		t.Errorf("replica without the job exports expiry %v", got)
+	}
+	if got := testutilCount(t, a, "certrotator_certificate_expiry_timestamp_seconds"); got == 0 {
+		t.Error("replica with the job exports no expiry")
+	}
+	_, page := get(t, newHTTPTestServer(t, b), "/")
+	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
+		t.Errorf("page of the replica without the job:\n%s", page)
+	}
+}
