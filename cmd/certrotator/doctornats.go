@@ -66,13 +66,22 @@ func (d *doctor) checkNATS(cfg *config.Config) {
 	if prefix == "" {
 		prefix = contract.SubjectPrefixDefault
 	}
+	present := map[string]bool{}
 	for _, want := range expectedStreams(prefix) {
-		d.report(d.natsStream(p, want, cfg.Jobs))
+		f := d.natsStream(p, want, cfg.Jobs)
+		present[want.name] = f.Verdict != verdictFail
+		d.report(f)
 	}
 	for _, want := range expectedBuckets() {
 		d.report(d.natsBucket(p, want))
 	}
-	d.natsPublish(p, prefix)
+	// Publishing into a stream that failed its check would only repeat it.
+	if present[contract.RequestsStream] {
+		d.natsPublish(p, contract.RequestSubject(prefix, "_doctor"))
+	}
+	if present[contract.ResultsStream] {
+		d.natsPublish(p, contract.ResultSubject(prefix, "_doctor", ""))
+	}
 }
 
 // credentialKind names the credentials the config gives, never their value.
@@ -290,25 +299,23 @@ func (d *doctor) natsBucket(p *natsProbe, want expectedBucket) finding {
 	return f
 }
 
-// natsPublish checks the worker may publish requests (the scheduler) and
-// outcome events, with an expected last sequence no stream has, so that
-// JetStream refuses to store them.
-func (d *doctor) natsPublish(p *natsProbe, prefix string) {
-	for _, subj := range []string{contract.RequestSubject(prefix, "_doctor"), contract.ResultSubject(prefix, "_doctor", "")} {
-		f := finding{Area: "nats", Check: "publish " + subj, Verdict: verdictOK, Detail: "allowed"}
-		var err error
-		denied := d.probe(p, func(ctx context.Context) error {
-			_, err = p.js.Publish(ctx, subj, nil, jetstream.WithExpectLastSequence(1<<62))
-			return err
-		})
-		switch {
-		case denied != "":
-			f.Verdict, f.Detail, f.Fix = verdictFail, denied, permissionFix(denied)
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoStreamResponse):
-			f.Verdict, f.Detail, f.Fix = verdictFail, err.Error(), "no stream answered: check the stream's subjects and the publish permission"
-		}
-		d.report(f)
+// natsPublish checks the worker may publish on subj (requests from the
+// scheduler, outcome events), with an expected last sequence no stream has,
+// so that JetStream refuses to store the message.
+func (d *doctor) natsPublish(p *natsProbe, subj string) {
+	f := finding{Area: "nats", Check: "publish " + subj, Verdict: verdictOK, Detail: "allowed"}
+	var err error
+	denied := d.probe(p, func(ctx context.Context) error {
+		_, err = p.js.Publish(ctx, subj, nil, jetstream.WithExpectLastSequence(1<<62))
+		return err
+	})
+	switch {
+	case denied != "":
+		f.Verdict, f.Detail, f.Fix = verdictFail, denied, permissionFix(denied)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoStreamResponse):
+		f.Verdict, f.Detail, f.Fix = verdictFail, err.Error(), "no stream answered: check the stream's subjects and the publish permission"
 	}
+	d.report(f)
 }
 
 // permissionFix tells how to grant what a permissions violation names.
