@@ -62,6 +62,8 @@ type doctorCase struct {
 	conns      []string
 	withDenied bool   // add the tenant whose Graph answers 403
 	natsExtra  string // appended to the nats section, e.g. credentials
+	path       string // the job's KV path; b2c/doctor when empty
+	vaultAddr  string // the setup's Vault when empty
 }
 
 // config writes the config of c and returns its path.
@@ -82,7 +84,7 @@ tenants:
     client_secret_file: %s
     authority_url: %s
     graph_url: %s
-`, s.vault.Addr, token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
+`, cmpOr(c.vaultAddr, s.vault.Addr), token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
 	conns := ""
 	for _, id := range c.conns {
 		conns += fmt.Sprintf("      - {tenant: contoso, id: %s}\n", id)
@@ -102,12 +104,19 @@ tenants:
 	}
 	fmt.Fprintf(&b, `jobs:
   - name: doctor-job
-    source: {path: b2c/doctor}
+    source: {path: %s}
     connectors:
 %snats: {url: %s%s}
 http: {listen: "off"}
-`, conns, s.nats.ClientURL(), c.natsExtra)
+`, cmpOr(c.path, "b2c/doctor"), conns, s.nats.ClientURL(), c.natsExtra)
 	return writeFile(t, dir, "config.yaml", b.String())
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // provision runs the worker with the config until it has started, so that
@@ -375,5 +384,43 @@ func TestDoctorNATSPermissions(t *testing.T) {
 	}
 	if f, _ := find(ff, "nats", "reachable"); f.Verdict != verdictOK {
 		t.Errorf("wrong NATS password: reachable %+v, want ok", f)
+	}
+}
+
+func TestDoctorVault(t *testing.T) {
+	t.Parallel()
+	s := newDoctorSetup(t)
+	now := time.Now()
+	s.vault.PutBundle(t, "secret", "b2c/short", testPFX(t, now.Add(-time.Hour), now.Add(24*time.Hour), "pw"), "pw")
+	metaOnly := s.vault.TokenWithPolicy(t, "metadata-only", `path "secret/metadata/b2c/*" { capabilities = ["read"] }`)
+	for _, c := range []struct {
+		name  string
+		dc    doctorCase
+		args  []string
+		check string // of area vault
+		says  []string
+	}{
+		{"unreachable", doctorCase{token: s.token, vaultAddr: "http://127.0.0.1:1"}, nil,
+			"reachable", []string{"unreachable", "vault.address"}},
+		{"never written", doctorCase{token: s.token, path: "b2c/none"}, nil,
+			"b2c/none", []string{"no bundle written", "vault kv put -mount=secret b2c/none"}},
+		{"metadata only", doctorCase{token: metaOnly}, nil,
+			"b2c/doctor", []string{"may read the metadata but not the bundle", "allow read on secret/data/b2c/doctor"}},
+		{"bundle rejected", doctorCase{token: s.token, path: "b2c/short"}, []string{"--read-bundles"},
+			"b2c/short", []string{"rejected", "bundle_short_validity", "certrotator inspect"}},
+	} {
+		c.dc.conns = []string{s.conn}
+		path := s.config(t, c.dc)
+		code, ff, _ := doctorLines(t, append([]string{"-c", path}, c.args...)...)
+		f, ok := find(ff, "vault", c.check)
+		if code != exitFailed || !ok || f.Verdict != verdictFail {
+			t.Errorf("%s: exit %d, %+v (found %v), want FAIL\n%s", c.name, code, f, ok, dump(ff))
+			continue
+		}
+		for _, w := range c.says {
+			if !strings.Contains(f.Detail+" "+f.Fix, w) {
+				t.Errorf("%s: %+v does not say %q", c.name, f, w)
+			}
+		}
 	}
 }
