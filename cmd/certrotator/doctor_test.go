@@ -64,6 +64,7 @@ type doctorCase struct {
 	natsExtra  string // appended to the nats section, e.g. credentials
 	path       string // the job's KV path; b2c/doctor when empty
 	vaultAddr  string // the setup's Vault when empty
+	secret     string // contoso's client secret; testSecret when empty
 }
 
 // config writes the config of c and returns its path.
@@ -71,7 +72,7 @@ func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 	t.Helper()
 	dir := t.TempDir()
 	token := writeFile(t, dir, "token", c.token)
-	sec := writeFile(t, dir, "secret", testSecret)
+	sec := writeFile(t, dir, "secret", cmpOr(c.secret, testSecret))
 	var b strings.Builder
 	fmt.Fprintf(&b, `instance: doctor-test
 vault:
@@ -422,5 +423,23 @@ func TestDoctorVault(t *testing.T) {
 				t.Errorf("%s: %+v does not say %q", c.name, f, w)
 			}
 		}
+	}
+}
+
+func TestDoctorGraphToken(t *testing.T) {
+	t.Parallel()
+	s := newDoctorSetup(t)
+	path := s.config(t, doctorCase{token: s.token, conns: []string{s.conn}, secret: "not-the-client-secret"})
+	code, ff, _ := doctorLines(t, "-c", path)
+	f, ok := find(ff, "graph", "contoso token")
+	if code != exitFailed || !ok || f.Verdict != verdictFail || !strings.Contains(f.Fix, "client secret") {
+		t.Errorf("wrong client secret: exit %d, %+v (found %v), want FAIL naming the client secret\n%s", code, f, ok, dump(ff))
+	}
+	if strings.Contains(f.Detail+f.Fix, "not-the-client-secret") {
+		t.Errorf("the finding holds the secret: %+v", f)
+	}
+	// No token, so the connector was not read.
+	if f, ok := find(ff, "graph", s.conn); ok {
+		t.Errorf("connector checked without a token: %+v", f)
 	}
 }
