@@ -61,6 +61,7 @@ type doctorCase struct {
 	token      string // the worker's Vault token
 	conns      []string
 	withDenied bool   // add the tenant whose Graph answers 403
+	unbound    bool   // with withDenied: bind none of its connectors
 	natsExtra  string // appended to the nats section, e.g. credentials
 	path       string // the job's KV path; b2c/doctor when empty
 	vaultAddr  string // the setup's Vault when empty
@@ -101,7 +102,9 @@ tenants:
     graph_url: %s
     ca_file: %s
 `, deniedTenantID, deniedClientID, dsec, s.denied.URL(), s.denied.URL(), ca)
-		conns += fmt.Sprintf("      - {tenant: fabrikam, id: %s}\n", deniedConn)
+		if !c.unbound {
+			conns += fmt.Sprintf("      - {tenant: fabrikam, id: %s}\n", deniedConn)
+		}
 	}
 	fmt.Fprintf(&b, `jobs:
   - name: doctor-job
@@ -441,5 +444,25 @@ func TestDoctorGraphToken(t *testing.T) {
 	// No token, so the connector was not read.
 	if f, ok := find(ff, "graph", s.conn); ok {
 		t.Errorf("connector checked without a token: %+v", f)
+	}
+}
+
+func TestDoctorUnboundTenant(t *testing.T) {
+	t.Parallel()
+	s := newDoctorSetup(t)
+	path := s.config(t, doctorCase{token: s.token, conns: []string{s.conn}, withDenied: true, unbound: true})
+	_, ff, _ := doctorLines(t, "-c", path)
+	for _, c := range []struct{ check, verdict string }{
+		{"tenant fabrikam", verdictWarn}, {"fabrikam token", verdictOK}, {"fabrikam permission", verdictOK},
+	} {
+		if f, ok := find(ff, "graph", c.check); !ok || f.Verdict != c.verdict {
+			t.Errorf("%q: %+v (found %v), want %s\n%s", c.check, f, ok, c.verdict, dump(ff))
+		}
+	}
+	s.denied.FailNext(1000, graphsim.Fault{Status: 403})
+	code, ff, _ := doctorLines(t, "-c", path)
+	f, ok := find(ff, "graph", "fabrikam permission")
+	if code != exitFailed || !ok || f.Verdict != verdictFail || !strings.Contains(f.Fix, "APIConnectors.ReadWrite.All") {
+		t.Errorf("a tenant without permission: exit %d, %+v (found %v), want FAIL naming the permission\n%s", code, f, ok, dump(ff))
 	}
 }

@@ -50,6 +50,7 @@ func (d *doctor) checkGraph(cfg *config.Config, off *offline) {
 				}
 			}
 			if id == probeConnectorID {
+				d.report(probeFinding(key, t, err))
 				continue
 			}
 			d.report(connectorFinding(key, t, id, users[key][id], st, err))
@@ -129,6 +130,21 @@ func connectorFinding(key string, t config.Tenant, id string, usedBy []string, s
 	default:
 		f.Detail = err.Error()
 		f.Fix = "check that this host reaches Microsoft Graph (" + orDefault(t.GraphURL, "graph.microsoft.com") + ") and run doctor again"
+	}
+	return f
+}
+
+// probeFinding judges the read of probeConnectorID for a tenant no job
+// uses: Graph checks the permission before it looks the id up, so a 404 says
+// the app may read connectors.
+func probeFinding(key string, t config.Tenant, err error) finding {
+	if errors.Is(err, connector.ErrNotFound) {
+		return finding{Area: "graph", Check: "tenant " + key + " permission", Verdict: verdictOK, Detail: "may read API connectors"}
+	}
+	f := connectorFinding(key, t, probeConnectorID, nil, jobs.ConnectorState{}, err)
+	f.Check = "tenant " + key + " permission"
+	if err == nil {
+		f.Verdict, f.Detail = verdictOK, "may read API connectors"
 	}
 	return f
 }
