@@ -24,7 +24,9 @@ func TestTickSharesOneVaultRead(t *testing.T) {
 	for i := range 5 {
 		j := testJob(1)
 		j.Name = "job-" + string(rune('a'+i))
-		wg.Go(func() { r.Rotate(context.Background(), j, Request{ID: "cron-" + j.Name, Trigger: TriggerCron, Attempt: 1}) })
+		wg.Go(func() {
+			r.Rotate(context.Background(), j, Request{ID: "cron-" + j.Name, Trigger: TriggerCron, Attempt: 1})
+		})
 	}
 	wg.Wait()
 	if n := src.calls.Load(); n != 1 {
