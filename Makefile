@@ -17,7 +17,7 @@ IMAGE         ?= localhost/certrotator:$(VERSION)
 # vfs needs no kernel overlay support and no prior buildah configuration.
 BUILDAH       ?= buildah --storage-driver vfs
 
-.PHONY: all build run dev vault test lint fmt fuzz bench tidy clean release image
+.PHONY: all build run dev vault test lint rules browser-note fmt fuzz bench tidy clean release image
 
 all: build
 
@@ -56,10 +56,30 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-test: vault lint
+test: vault lint rules
 	$(GO) test -race -count=1 ./...
 	cd deploy/kubernetes/check && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory browser-note
+
+# rules checks the alert rules and runs their unit tests with promtool
+# (Debian package prometheus). Missing promtool fails under CI and is said
+# plainly elsewhere.
+rules:
+	@if command -v promtool >/dev/null 2>&1; then \
+		promtool check rules deploy/prometheus/alerts.yaml && \
+		cd deploy/prometheus && promtool test rules alerts_test.yaml; \
+	elif [ "$$CI" = true ]; then \
+		echo "promtool is not installed: .ci/run installs it (apt-get install prometheus)"; exit 1; \
+	else \
+		echo "*** ALERT RULE TESTS DID NOT RUN: promtool is not installed (apt-get install -y prometheus)"; \
+	fi
+
+# browser-note says plainly when the status page's browser test was skipped
+# (worker's TestStatusPageInBrowser needs chromium; under CI it fails instead).
+browser-note:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		echo "*** BROWSER TEST DID NOT RUN: chromium is not installed (apt-get install -y chromium), so the status page was not tested in a browser"
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 500x ./bundle

@@ -98,7 +98,7 @@ func TestParseExample(t *testing.T) {
 		}},
 		HTTP:        HTTP{Listen: "127.0.0.1:9090"},
 		Log:         Log{Level: "info", Format: "json"},
-		Concurrency: 4,
+		Concurrency: 64,
 	}
 	// The parsed schedule is checked by what it does, not by its type.
 	next := c.Jobs[0].Next
@@ -156,7 +156,7 @@ func TestParseDefaults(t *testing.T) {
 		}},
 		HTTP:        HTTP{Listen: "127.0.0.1:9090"},
 		Log:         Log{Level: "info", Format: "json"},
-		Concurrency: 4,
+		Concurrency: 64,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", c, want)
@@ -263,7 +263,7 @@ func TestLoadProblemsNameTheFile(t *testing.T) {
 	if !ok || ve.Path != path {
 		t.Fatalf("Load error = %v, want a *ValidationError for %s", err, path)
 	}
-	want := path + ": 1 problem(s)\n  line 1: concurrency: must be 1 to 256, got 0"
+	want := path + ": 1 problem(s)\n  line 1: concurrency: must be 1 to 1024, got 0"
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
 	}

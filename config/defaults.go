@@ -16,11 +16,13 @@ const (
 	LogLevelDefault      = "info"
 	LogFormatDefault     = "json"
 	// RequestConcurrencyDefault is the top-level `concurrency` (requests
-	// one worker handles at once) when absent.
-	RequestConcurrencyDefault = 4
+	// one worker handles at once) when absent. Graph's rate limits, paced
+	// per tenant, are what bounds the work; this is only a generous cap on
+	// what one process holds in flight.
+	RequestConcurrencyDefault = 64
 	// RequestConcurrencyMax bounds `concurrency`: more requests at once than
 	// this only queue on Graph's rate limits and the job locks.
-	RequestConcurrencyMax = 256
+	RequestConcurrencyMax = 1024
 	// ReplicasDefault is nats.replicas when absent; ReplicasMax is JetStream's limit.
 	ReplicasDefault = 1
 	ReplicasMax     = 5

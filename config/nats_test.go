@@ -37,7 +37,7 @@ func TestBounds(t *testing.T) {
 	t.Parallel()
 	for doc, want := range map[string]string{
 		"instance: \"a\\nb\"\n":                  "instance: may hold only",
-		"instance: i\nconcurrency: 1000000000\n": "concurrency: must be 1 to 256",
+		"instance: i\nconcurrency: 1000000000\n": "concurrency: must be 1 to 1024",
 	} {
 		if _, err := Parse([]byte(doc), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", doc, err, want)

@@ -140,7 +140,7 @@ func TestParseRules(t *testing.T) {
 		{"http port range", "listen: 127.0.0.1:9090", "listen: 127.0.0.1:99999", 28, "http.listen", `"127.0.0.1:99999" is not host:port`},
 		{"log level", "level: info", "level: verbose", 29, "log.level", `"verbose" is not one of debug, info, warn, error`},
 		{"log format", "format: json", "format: logfmt", 29, "log.format", `"logfmt" is not json or text`},
-		{"concurrency", "concurrency: 4", "concurrency: 0", 30, "concurrency", "must be 1 to 256, got 0"},
+		{"concurrency", "concurrency: 4", "concurrency: 0", 30, "concurrency", "must be 1 to 1024, got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,8 +31,10 @@ func (c *Client) attempt(ctx context.Context, r *request, st *callState) attempt
 	}
 	resp, err := r.tenant.http.Do(req)
 	if err != nil {
+		c.observe(0)
 		return transportResult(ctx, res, r, err, notSent(err))
 	}
+	c.observe(resp.StatusCode)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyMax))
 	res.status, res.requestID = resp.StatusCode, resp.Header.Get("request-id")
@@ -127,4 +129,12 @@ func budgetFailure(tenant string, err error) error {
 		f.Code = "timeout"
 	}
 	return f
+}
+
+// observe reports one Graph exchange's status (0: no answer) to the
+// caller's metrics, when it asked.
+func (c *Client) observe(status int) {
+	if c.cfg.ObserveFunc != nil {
+		c.cfg.ObserveFunc(status)
+	}
 }

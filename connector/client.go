@@ -204,6 +204,9 @@ type Config struct {
 	// ListTop is the $top sent with List, a page size hint Graph may cap;
 	// 0 sends none. Defaults to 0.
 	ListTop int
+	// ObserveFunc is told the HTTP status of every Graph exchange (0 when
+	// none came back), for metrics. Defaults to nil.
+	ObserveFunc func(status int)
 	// Logger gets one debug line per HTTP attempt. Defaults to discarding.
 	Logger *slog.Logger
 	// NowFunc reads the clock for HTTP-date Retry-After. Defaults to time.Now.

@@ -43,31 +43,33 @@ func (r *Rotator) prepareRun(ctx context.Context, job Job, req Request, dryRun b
 	}
 	ref := job.Source
 	ref.Version = cmp.Or(req.Version, res.Version)
-	return r.prepare(ctx, job, ref), res
+	// Scheduled runs of one tick share their bundle reads; any other
+	// trigger reads afresh.
+	return r.prepare(ctx, job, ref, req.Trigger == TriggerCron), res
 }
 
 // prepare reads the job's bundle at ref from the source, decodes and
 // validates it at now, and re-encodes it when the job asks for it. Failures
 // are classified: the source's own class, or permanent with the bundle
 // problem's code.
-func (r *Rotator) prepare(ctx context.Context, job Job, ref SourceRef) prepared {
-	m, err := r.cfg.Source.Fetch(ctx, ref)
-	if err != nil {
-		// The source names the bundle it was reading (see Source): wrapping
-		// again printed "reading bundle X: reading bundle X: …".
-		return prepared{err: err}
+func (r *Rotator) prepare(ctx context.Context, job Job, ref SourceRef, shared bool) prepared {
+	var src *sourced
+	if shared {
+		src = r.cache.get(ctx, ref, r.now(), r.load(ref))
+	} else {
+		src = r.load(ref)(ctx)
 	}
-	b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
-	if err != nil {
-		return prepared{err: decodeFailure(err)}
+	if src.err != nil {
+		return prepared{err: src.err}
 	}
+	b, m := src.b, src.m
 	p := prepared{bundle: b, cert: bundleInfo(b, m.Version), pfx: m.PFX, password: m.Password}
 	if errs := b.Validate(r.now(), cmp.Or(job.MinValidity, MinValidityDefault)); len(errs) > 0 {
 		p.err = Permanent(string(errs[0].Code), fmt.Errorf("validating bundle %s: %w", p.cert.Thumbprint, problems(errs)))
 		return p
 	}
 	if job.Reencode {
-		enc, err := b.Encode(m.Password)
+		enc, err := src.encoded()
 		if err != nil {
 			p.err = Permanent(CodeReencode, fmt.Errorf("re-encoding bundle %s: %w", p.cert.Thumbprint, err))
 			return p
@@ -75,6 +77,23 @@ func (r *Rotator) prepare(ctx context.Context, job Job, ref SourceRef) prepared 
 		p.pfx = enc
 	}
 	return p
+}
+
+// load reads the bundle at ref and decodes it.
+func (r *Rotator) load(ref SourceRef) func(context.Context) *sourced {
+	return func(ctx context.Context) *sourced {
+		m, err := r.cfg.Source.Fetch(ctx, ref)
+		if err != nil {
+			// The source names the bundle it was reading (see Source):
+			// wrapping again printed "reading bundle X: reading bundle X: …".
+			return &sourced{err: err}
+		}
+		b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
+		if err != nil {
+			return &sourced{err: decodeFailure(err)}
+		}
+		return &sourced{m: m, b: b}
+	}
 }
 
 // decodeFailure classifies a bundle.DecodeContext error: a bundle problem

@@ -11,9 +11,10 @@ import (
 
 // run is one request for one job, shared read-only by its connectors.
 type run struct {
-	job Job
-	req Request
-	b   prepared
+	job   Job
+	req   Request
+	b     prepared
+	lists listing // tenants listed for this run; see listTenants
 }
 
 // result is one connector's fate before it becomes an Outcome.
@@ -52,7 +53,11 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if err := ctx.Err(); err != nil {
 		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("handling connector %s: %w", ref.ID, err))}
 	}
-	st, err := r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID)
+	st, fromList := rn.lists.lookup(ref)
+	var err error
+	if !fromList {
+		st, err = r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID)
+	}
 	if rn.b.err != nil {
 		if err != nil {
 			r.log.LogAttrs(ctx, slog.LevelWarn, "reading connector for expiry warnings",
@@ -66,6 +71,16 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	active := activeOf(st)
 	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
 	v := decide(st, c, rn.job, rn.req.Force, r.now())
+	if v.skip == "" && fromList {
+		// The list is a cheap first look; right before an upload the
+		// connector is read again, the re-check that keeps a retried or
+		// duplicated request from uploading twice.
+		if st, err = r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID); err != nil {
+			return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err)), active: active}
+		}
+		active = activeOf(st)
+		v = decide(st, c, rn.job, rn.req.Force, r.now())
+	}
 	if v.skip != "" {
 		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}

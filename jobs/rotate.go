@@ -12,8 +12,9 @@ import (
 )
 
 // ConnectorConcurrencyDefault bounds how many connectors of one job are
-// handled at once.
-const ConnectorConcurrencyDefault = 4
+// handled at once. It is a generous cap: the Graph client paces every call
+// at the tenant's rate limit, which is what really bounds a run.
+const ConnectorConcurrencyDefault = 64
 
 // Warnings remembers which expiry warnings were already published, so that
 // each threshold is announced once per certificate. First reports whether
@@ -39,11 +40,13 @@ type Config struct {
 	Versions VersionLister
 }
 
-// Rotator runs the rotation pipeline. It is safe for concurrent use; it holds
-// no state between runs.
+// Rotator runs the rotation pipeline. It is safe for concurrent use; the
+// only state it keeps between runs is the bundles the scheduled runs of one
+// tick share (see bundleCache).
 type Rotator struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	cache bundleCache
 }
 
 // New checks cfg and fills its defaults. It returns an error when Source or
@@ -89,6 +92,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	}
 	rn := &run{job: job, req: req}
 	rn.b, _ = r.prepareRun(ctx, job, req, false)
+	rn.lists = r.listTenants(ctx, job, refs)
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {

@@ -58,6 +58,9 @@ type Config struct {
 	// set, so its Transport must then be an *http.Transport. Defaults to a
 	// pooled client that does not follow redirects.
 	HTTPClient *http.Client
+	// ObserveFunc is told the HTTP status of every Vault exchange (0 when
+	// none came back), for metrics. Defaults to nil.
+	ObserveFunc func(status int)
 }
 
 // Auth holds the credentials of one auth method. Only the fields of the
@@ -151,6 +154,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	apiClient, err := newAPIClient(cfg, hc)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ObserveFunc != nil {
+		// After newAPIClient: its TLS setup needs the bare *http.Transport.
+		hc.Transport = observing{next: hc.Transport, fn: cfg.ObserveFunc}
 	}
 	c := &Client{
 		api:    apiClient,

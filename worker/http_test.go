@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,16 +77,20 @@ func TestHTTPEndpoints(t *testing.T) {
 
 	_, metrics := get(t, srv, "/metrics")
 	for _, want := range []string{
-		`certrotator_rotations_total{job="contoso-api",outcome="succeeded"} 1`,
-		`certrotator_rotations_total{job="contoso-api",outcome="skipped"} 1`,
-		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn1 + `",job="contoso-api"} 1.7987616e+09`,
-		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn2 + `",job="contoso-api"} 1.7987616e+09`,
-		`certrotator_rotation_duration_seconds_count{job="contoso-api"} 1`,
+		`certrotator_rotations_total{outcome="succeeded",rotation_job="contoso-api"} 1`,
+		`certrotator_rotations_total{outcome="skipped",rotation_job="contoso-api"} 1`,
+		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn1 + `",rotation_job="contoso-api"} 1.7987616e+09`,
+		`certrotator_certificate_expiry_timestamp_seconds{connector="` + conn2 + `",rotation_job="contoso-api"} 1.7987616e+09`,
+		`certrotator_connector_failing{connector="` + conn1 + `",rotation_job="contoso-api"} 0`,
+		`certrotator_rotation_duration_seconds_count{rotation_job="contoso-api"} 1`,
 		`certrotator_requests_inflight 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if regexp.MustCompile(`[{,]job="`).MatchString(metrics) {
+		t.Errorf("/metrics has a label named job:\n%s", metrics)
 	}
 	code, page := get(t, srv, "/")
 	if code != http.StatusOK || !strings.Contains(page, thumb) || !strings.Contains(page, conn2) ||

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -9,14 +10,30 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// metrics are the worker's Prometheus series. Labels hold job names,
-// connector ids and outcome statuses only: never secrets, never free text.
+// Label names. The rotation job is rotation_job, never job: job is
+// Prometheus' own target label, and a clash would make it rename ours (or
+// overwrite the target's with honor_labels).
+const (
+	labelJob       = "rotation_job"
+	labelConnector = "connector"
+	labelOutcome   = "outcome"
+	labelCode      = "code"
+	labelStatus    = "status"
+)
+
+// metrics are the worker's own Prometheus series: what this replica did.
+// Labels hold job names, connector ids, outcome statuses, error codes and
+// HTTP statuses only: never secrets, never free text. The series every
+// replica must agree on (expiry, last success, failing, next run) come from
+// the status bucket instead: see statusCollector.
 type metrics struct {
-	rotations   *prometheus.CounterVec   // certrotator_rotations_total{job,outcome}
-	duration    *prometheus.HistogramVec // certrotator_rotation_duration_seconds{job}
-	expiry      *prometheus.GaugeVec     // certrotator_certificate_expiry_timestamp_seconds{job,connector}
+	rotations   *prometheus.CounterVec   // certrotator_rotations_total{rotation_job,outcome}
+	failures    *prometheus.CounterVec   // certrotator_failures_total{rotation_job,code}
+	duration    *prometheus.HistogramVec // certrotator_rotation_duration_seconds{rotation_job}
 	inflight    prometheus.Gauge         // certrotator_requests_inflight
-	badRequests *prometheus.CounterVec   // certrotator_bad_requests_total{job}
+	badRequests *prometheus.CounterVec   // certrotator_bad_requests_total{rotation_job}
+	graphCalls  *prometheus.CounterVec   // certrotator_graph_requests_total{status}
+	vaultCalls  *prometheus.CounterVec   // certrotator_vault_requests_total{status}
 	registry    *prometheus.Registry
 }
 
@@ -25,17 +42,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		registry: reg,
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certrotator_rotations_total",
-			Help: "Outcomes published, by job and outcome (succeeded, skipped, failed, expiring).",
-		}, []string{"job", "outcome"}),
+			Help: "Outcomes this replica published, by rotation job and outcome (succeeded, skipped, failed, expiring).",
+		}, []string{labelJob, labelOutcome}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_failures_total",
+			Help: "Failed outcomes this replica published, by rotation job and error code.",
+		}, []string{labelJob, labelCode}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "certrotator_rotation_duration_seconds",
 			Help:    "Time one rotation run took, lock wait excluded.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
-		}, []string{"job"}),
-		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "certrotator_certificate_expiry_timestamp_seconds",
-			Help: "Unix time at which the connector's active certificate expires, as last seen.",
-		}, []string{"job", "connector"}),
+		}, []string{labelJob}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "certrotator_requests_inflight",
 			Help: "Requests being handled by this worker.",
@@ -43,14 +60,26 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		badRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certrotator_bad_requests_total",
 			Help: "Requests rejected as malformed or naming an unknown job or connector.",
-		}, []string{"job"}),
+		}, []string{labelJob}),
+		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_graph_requests_total",
+			Help: "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).",
+		}, []string{labelStatus}),
+		vaultCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_vault_requests_total",
+			Help: "Requests to Vault, by HTTP status (error when no response came).",
+		}, []string{labelStatus}),
 	}
-	for _, c := range []prometheus.Collector{m.rotations, m.duration, m.expiry, m.inflight, m.badRequests} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering worker metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls}
 }
 
 // registerRuntime adds the process and Go collectors when the worker owns
@@ -60,28 +89,31 @@ func (m *metrics) registerRuntime() {
 	_ = m.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
-// observeOutcome counts an outcome and updates the expiry gauge from the
-// certificate the connector holds active after it.
+// observeOutcome counts an outcome this replica published.
 func (m *metrics) observeOutcome(o jobs.Outcome, jobLabel string) {
 	m.rotations.WithLabelValues(jobLabel, o.Status).Inc()
-	if o.Connector == "" || jobLabel != o.Job {
-		return
-	}
-	if c := activeAfter(o); c != nil && !c.NotAfter.IsZero() {
-		m.expiry.WithLabelValues(o.Job, o.Connector).Set(float64(c.NotAfter.Unix()))
+	if o.Status == jobs.StatusFailed && o.Error != nil {
+		m.failures.WithLabelValues(jobLabel, o.Error.Code).Inc()
 	}
 }
 
-// activeAfter is the certificate active on the connector after the run: the
-// uploaded one when it became active, otherwise the one it had.
-func activeAfter(o jobs.Outcome) *jobs.CertInfo {
-	switch {
-	case o.Status == jobs.StatusSucceeded && !o.Staged:
-		return o.Certificate
-	case o.Previous != nil:
-		return o.Previous
-	case o.Status == jobs.StatusSkipped && o.Reason == jobs.ReasonAlreadyPresent:
-		return o.Certificate
+// ObserveGraph counts one request to Microsoft Graph or Entra by its HTTP
+// status; 0 means no response came (network error, timeout). cmd passes it
+// to the Graph client's request hook.
+func (w *Worker) ObserveGraph(status int) {
+	w.metrics.graphCalls.WithLabelValues(statusLabel(status)).Inc()
+}
+
+// ObserveVault counts one request to Vault by its HTTP status; 0 means no
+// response came. cmd passes it to the Vault source's request hook.
+func (w *Worker) ObserveVault(status int) {
+	w.metrics.vaultCalls.WithLabelValues(statusLabel(status)).Inc()
+}
+
+// statusLabel keeps the label set small: a real HTTP status, else "error".
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "error"
 	}
-	return nil
+	return strconv.Itoa(status)
 }

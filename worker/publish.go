@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -32,13 +33,8 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
 	if store && o.Status != jobs.StatusExpiring {
-		data, err := json.Marshal(o)
-		if err != nil {
-			return fmt.Errorf("encoding status: %w", err)
-		}
-		key := contract.StatusKey(o.Job, o.Connector)
-		if _, err := b.status.Put(ctx, key, data); err != nil {
-			return fmt.Errorf("storing status %s: %w", key, err)
+		if err := s.storeStatus(ctx, b.status, o); err != nil {
+			return err
 		}
 	}
 	body, err := json.Marshal(ev)
@@ -51,6 +47,34 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 		return fmt.Errorf("publishing outcome on %s: %w", msg.Subject, err)
 	}
 	s.metrics.observeOutcome(o, s.jobLabel(o.Job))
+	return nil
+}
+
+// storeStatus writes the outcome as the connector's status record, carrying
+// over the active certificate and the last success from the record it
+// replaces, so that a later skipped run does not hide when the certificate
+// was uploaded.
+func (s *shared) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.Outcome) error {
+	key := contract.StatusKey(o.Job, o.Connector)
+	var prev *contract.StatusRecord
+	entry, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("reading status %s: %w", key, err)
+	default:
+		var rec contract.StatusRecord
+		if json.Unmarshal(entry.Value(), &rec) == nil {
+			prev = &rec
+		}
+	}
+	data, err := json.Marshal(contract.NextStatus(prev, o, s.now()))
+	if err != nil {
+		return fmt.Errorf("encoding status: %w", err)
+	}
+	if _, err := kv.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("storing status %s: %w", key, err)
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -33,6 +35,8 @@ type shared struct {
 	tune     tuning
 	signals  testSignals
 	busPtr   atomic.Pointer[bus]
+	view     *statusView // the status bucket as watched; see statusview.go
+	checks   map[string]func(context.Context) error
 }
 
 // bus is what the connection service opens and the other services use.
@@ -107,7 +111,7 @@ func newShared(cfg Config) (*shared, error) {
 		now = time.Now
 	}
 	logger := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	return &shared{
+	sh := &shared{
 		instance: cmp.Or(cfg.Instance, InstanceDefault),
 		prefix:   cmp.Or(cfg.SubjectPrefix, contract.SubjectPrefixDefault),
 		jobs:     byName,
@@ -117,7 +121,13 @@ func newShared(cfg Config) (*shared, error) {
 		metrics:  m,
 		registry: reg,
 		tune:     defaultTuning(),
-	}, nil
+		checks:   cfg.Checks,
+	}
+	sh.view = newStatusView(sh)
+	if err := reg.Register(newStatusCollector(sh)); err != nil {
+		return nil, fmt.Errorf("registering status metrics: %w", err)
+	}
+	return sh, nil
 }
 
 // job returns the configured job of that name.

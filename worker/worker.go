@@ -87,6 +87,12 @@ type Config struct {
 	// ShutdownTimeout is how long Stop lets in-flight rotations finish
 	// before cancelling them. Defaults to ShutdownTimeoutDefault.
 	ShutdownTimeout time.Duration
+	// Checks are what /readyz requires besides NATS and the consumer, by
+	// name (cmd passes "vault": a token lookup-self). Each is called with a
+	// short deadline on every probe; an error makes the worker not ready and
+	// its text is shown in the probe's body, so it must hold no secret.
+	// Defaults to none.
+	Checks map[string]func(context.Context) error
 	// Registry receives the worker's metrics. Defaults to a new registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -139,7 +145,7 @@ func New(cfg Config) (*Worker, error) {
 // and probes answer while NATS comes up; the scheduler last, so that no
 // request is enqueued before a consumer takes them.
 func (w *Worker) services() []startstop.Service {
-	return []startstop.Service{w.http, w.conn, w.keeper, w.advisory, w.consumer, w.scheduler}
+	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.scheduler}
 }
 
 // Start starts the services in order. It returns once they run, or with the

@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"validate":     {"check the config file", cmdValidate},
 		"inspect":      {"judge a PFX file on disk", cmdInspect},
 		"check-source": {"read each job's bundle from Vault and judge it", cmdCheckSource},
+		"doctor":       {"check the config and everything it points at: Vault, Graph, NATS", cmdDoctor},
 		"dev":          {"one-command local demo: NATS, Vault, Graph emulator, worker", cmdDev},
 		"completion":   {"print a shell completion script: bash or zsh", cmdCompletion},
 		"__jobs":       {"", cmdJobs},

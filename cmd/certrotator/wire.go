@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
@@ -55,7 +56,7 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 
 // newConnector builds the Graph client for every tenant of the config. It
 // trusts the system roots plus each tenant's ca_file.
-func newConnector(cfg *config.Config, logger *slog.Logger) (*connector.Client, error) {
+func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status int)) (*connector.Client, error) {
 	tenants := make(map[string]connector.Tenant, len(cfg.Tenants))
 	for key, t := range cfg.Tenants {
 		tenants[key] = connector.Tenant{
@@ -76,7 +77,7 @@ func newConnector(cfg *config.Config, logger *slog.Logger) (*connector.Client, e
 			RateLimit:                 connector.RateLimit{AppPerMinute: t.RateLimit.AppPerMinute, TenantPerMinute: t.RateLimit.TenantPerMinute},
 		}
 	}
-	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger})
+	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger, ObserveFunc: observe})
 	if err != nil {
 		return nil, fmt.Errorf("building graph client: %w", err)
 	}
@@ -111,11 +112,21 @@ type offline struct {
 }
 
 func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
+	return assembleWith(cfg, logger, nil)
+}
+
+// assembleWith is assemble reporting every Graph and Vault exchange to
+// sink's worker, once there is one.
+func assembleWith(cfg *config.Config, logger *slog.Logger, sink *requestSink) (*offline, error) {
+	if sink == nil {
+		sink = &requestSink{} // never given a worker: counts nothing
+	}
 	vc := sourceConfig(cfg, logger)
+	vc.ObserveFunc = sink.vault
 	if err := vc.Validate(); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	graph, err := newConnector(cfg, logger)
+	graph, err := newConnector(cfg, logger, sink.graph)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +141,8 @@ func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
 // build wires the stack: everything assemble checks, then the Vault login
 // (so a bad token fails here); nothing else touches the network until used.
 func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
-	off, err := assemble(cfg, w.logger)
+	sink := &requestSink{}
+	off, err := assembleWith(cfg, w.logger, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -157,17 +169,24 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	}
 	st := &stack{source: src, graph: off.graph, rotator: rot}
 	if w.serve {
-		if st.worker, err = newWorker(cfg, rot, warnings, w.logger); err != nil {
+		if st.worker, err = newWorker(cfg, rot, warnings, w.logger, func(wc *worker.Config) {
+			// Ready only while Vault takes the token, not just while NATS is up.
+			wc.Checks = map[string]func(context.Context) error{"vault": src.CheckToken}
+		}); err != nil {
 			return nil, err
 		}
+		sink.w.Store(st.worker)
 	}
 	return st, nil
 }
 
 // newWorker builds the worker the config describes around rot.
-func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger) (*worker.Worker, error) {
+func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
 	wc := worker.FromConfig(cfg)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
+	for _, f := range more {
+		f(&wc)
+	}
 	w, err := worker.New(wc)
 	if err != nil {
 		return nil, fmt.Errorf("building worker: %w", err)
@@ -191,4 +210,24 @@ func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
 		return nil, unknownJob(cfg, name)
 	}
 	return []jobs.Job{j}, nil
+}
+
+// requestSink forwards the Graph and Vault clients' request statuses to the
+// worker's metrics. The clients are built before the worker (the worker
+// needs the rotator that needs them), so the worker is set afterwards; a
+// command without a worker counts nothing.
+type requestSink struct {
+	w atomic.Pointer[worker.Worker]
+}
+
+func (s *requestSink) graph(status int) {
+	if w := s.w.Load(); w != nil {
+		w.ObserveGraph(status)
+	}
+}
+
+func (s *requestSink) vault(status int) {
+	if w := s.w.Load(); w != nil {
+		w.ObserveVault(status)
+	}
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Verdicts of a doctor finding. A warning does not fail the run.
+const (
+	verdictOK   = "ok"
+	verdictFail = "FAIL"
+	verdictWarn = "warn"
+)
+
+// doctorTimeoutDefault bounds each network check, so that one unreachable
+// part cannot hang the whole report.
+const doctorTimeoutDefault = 20 * time.Second
+
+// finding is one line of doctor's report: what was checked, the verdict and,
+// unless it passed, what to do about it. It never holds a secret.
+type finding struct {
+	Area    string `json:"area"` // config, vault, graph, nats
+	Check   string `json:"check"`
+	Verdict string `json:"verdict"`
+	Detail  string `json:"detail,omitempty"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// doctor runs the checks of `certrotator doctor` in order and prints each
+// finding as soon as it is made, so a slow check shows where it is stuck.
+type doctor struct {
+	e           *env
+	json        bool
+	readBundles bool
+	timeout     time.Duration
+	failed      bool
+}
+
+func cmdDoctor(e *env, args []string) int {
+	fs := newFlags(e, "doctor", "-c FILE [--read-bundles] [--json] [--timeout D]")
+	path := fs.String("c", "", "config file")
+	d := &doctor{e: e}
+	fs.BoolVar(&d.readBundles, "read-bundles", false, "read each job's bundle and judge it (default: its metadata only)")
+	fs.BoolVar(&d.json, "json", false, "print one JSON object per check")
+	durationVar(fs, &d.timeout, "timeout", doctorTimeoutDefault, "bound on each network check")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) > 0 {
+		return usageError(e, "doctor takes no arguments, got %q", pos)
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		if *path != "" {
+			d.report(finding{Area: "config", Check: *path, Verdict: verdictFail, Detail: "invalid (problems above)",
+				Fix: "fix each problem listed with its line; `certrotator validate -c " + *path + "` lists them again"})
+		}
+		return exitUsage
+	}
+	off, err := assemble(cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		d.report(finding{Area: "config", Check: *path, Verdict: verdictFail, Detail: err.Error(),
+			Fix: "this is what `certrotator run` would refuse at start: correct the config and run doctor again"})
+		return exitUsage
+	}
+	d.report(finding{Area: "config", Check: *path, Verdict: verdictOK,
+		Detail: fmt.Sprintf("%d jobs, %d tenants", len(cfg.Jobs), len(cfg.Tenants))})
+	d.checkVault(cfg, off)
+	d.checkGraph(cfg, off)
+	d.checkNATS(cfg)
+	if d.failed {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// report prints f and remembers a failure.
+func (d *doctor) report(f finding) {
+	if f.Verdict == verdictFail {
+		d.failed = true
+	}
+	if d.json {
+		_ = printJSON(d.e, f) // printJSON reports a broken stdout itself
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-4s  %-6s %s", f.Verdict, f.Area, f.Check)
+	if f.Detail != "" {
+		b.WriteString(": " + f.Detail)
+	}
+	if f.Fix != "" {
+		b.WriteString("\n              fix: " + f.Fix)
+	}
+	fmt.Fprintln(d.e.stdout, b.String())
+}
+
+// ctx bounds one network check.
+func (d *doctor) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(d.e.ctx, d.timeout)
+}

@@ -1,0 +1,108 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/certrotator/certrotator/bundle"
+)
+
+// bundleCacheTTL is how long a bundle read for a scheduled run is shared
+// with the other runs of the same tick. A tick's requests reach the
+// workers within seconds; a bundle written after that is read afresh.
+const bundleCacheTTL = 15 * time.Second
+
+// bundleCacheMax bounds the entries: past it, the oldest are dropped.
+const bundleCacheMax = 64
+
+// sourced is one bundle as read and decoded, shared by the runs of a tick.
+// Its bytes and password are never changed once stored.
+type sourced struct {
+	m   Material
+	b   *bundle.Bundle
+	err error // a failed read or decode, shared as well: one read per tick
+
+	encOnce sync.Once
+	enc     []byte // the SHA1/3DES re-encoding, made once for every reencode job
+	encErr  error
+}
+
+// encoded re-encodes the bundle once for all the runs that share it.
+func (s *sourced) encoded() ([]byte, error) {
+	s.encOnce.Do(func() { s.enc, s.encErr = s.b.Encode(s.m.Password) })
+	return s.enc, s.encErr
+}
+
+// bundleCache shares a bundle between the scheduled runs of one tick: jobs
+// that read the same Vault path and version read and decode it once.
+// Concurrent loads of one key wait for the first. Entries live
+// bundleCacheTTL, so a password is held no longer than the tick needs it.
+// Only cron runs use it: a request made by a person, an event or a watch
+// reads Vault afresh, so a version written a second ago is never missed.
+type bundleCache struct {
+	mu      sync.Mutex
+	entries map[SourceRef]*cacheEntry
+}
+
+type cacheEntry struct {
+	ready  chan struct{} // closed once val is set
+	val    *sourced
+	loaded time.Time
+}
+
+// get returns the bundle at ref, loading it with load unless a fresh entry
+// exists or is being loaded.
+func (c *bundleCache) get(ctx context.Context, ref SourceRef, now time.Time, load func(context.Context) *sourced) *sourced {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[SourceRef]*cacheEntry{}
+	}
+	c.expire(now)
+	e, ok := c.entries[ref]
+	if !ok {
+		e = &cacheEntry{ready: make(chan struct{}), loaded: now}
+		c.entries[ref] = e
+		c.mu.Unlock()
+		e.val = load(ctx)
+		close(e.ready)
+		if e.val.err != nil && ctx.Err() != nil {
+			c.drop(ref, e) // a cancelled load is no answer for the next run
+		}
+		return e.val
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.val
+	case <-ctx.Done():
+		return &sourced{err: ctx.Err()}
+	}
+}
+
+// expire drops entries older than the TTL, and the oldest past the bound.
+// Called with c.mu held.
+func (c *bundleCache) expire(now time.Time) {
+	var oldest SourceRef
+	var oldestAt time.Time
+	for k, e := range c.entries {
+		if now.Sub(e.loaded) > bundleCacheTTL || now.Before(e.loaded) {
+			delete(c.entries, k)
+			continue
+		}
+		if oldestAt.IsZero() || e.loaded.Before(oldestAt) {
+			oldest, oldestAt = k, e.loaded
+		}
+	}
+	if len(c.entries) >= bundleCacheMax {
+		delete(c.entries, oldest)
+	}
+}
+
+func (c *bundleCache) drop(ref SourceRef, e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[ref] == e {
+		delete(c.entries, ref)
+	}
+}

@@ -1,0 +1,64 @@
+package jobs
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+)
+
+// listingConnector is the fake graph with the list call.
+type listingConnector struct {
+	fakeConnector
+	g     *graph
+	lists atomic.Int32
+}
+
+func (l *listingConnector) List(_ context.Context, _ string) ([]ConnectorState, error) {
+	l.lists.Add(1)
+	l.g.mu.Lock()
+	defer l.g.mu.Unlock()
+	var out []ConnectorState
+	for id := range l.g.lists {
+		out = append(out, l.g.stateLocked(id))
+	}
+	return out, nil
+}
+
+// TestRunReadsCheaply: a run over several connectors of a tenant lists them
+// once; nothing due costs no GET, and each upload costs exactly one GET and
+// one POST.
+func TestRunReadsCheaply(t *testing.T) {
+	t.Parallel()
+	b := validBundle(t)
+	g := newGraph()
+	job := testJob(3)
+	for _, ref := range job.Connectors {
+		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(10*day)))
+	}
+	lc := &listingConnector{fakeConnector: g.connector(), g: g}
+	r := newTestRotator(t, sourceOf(b.material(1)), lc, nil)
+
+	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r1", Attempt: 1}) {
+		if o.Status != StatusSucceeded {
+			t.Fatalf("first run: %s %s %+v", o.Status, o.Reason, o.Error)
+		}
+	}
+	for _, ref := range job.Connectors {
+		if gets, uploads := g.counts(ref.ID); gets != 1 || uploads != 1 {
+			t.Errorf("%s: %d GETs and %d uploads for one upload, want 1 and 1", ref.ID, gets, uploads)
+		}
+	}
+	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r2", Attempt: 1}) {
+		if o.Reason != ReasonAlreadyPresent {
+			t.Fatalf("second run: %s %s", o.Status, o.Reason)
+		}
+	}
+	for _, ref := range job.Connectors {
+		if gets, _ := g.counts(ref.ID); gets != 1 {
+			t.Errorf("%s: %d GETs after a run where nothing was due, want still 1", ref.ID, gets)
+		}
+	}
+	if n := lc.lists.Load(); n != 2 {
+		t.Errorf("%d list calls for two runs, want 2", n)
+	}
+}

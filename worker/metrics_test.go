@@ -1,0 +1,32 @@
+package worker
+
+import (
+	"strings"
+	"testing"
+)
+
+// Graph and Vault requests are counted by HTTP status; no answer is error.
+func TestRemoteCallCounters(t *testing.T) {
+	t.Parallel()
+	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ObserveGraph(200)
+	w.ObserveGraph(429)
+	w.ObserveGraph(429)
+	w.ObserveVault(0)
+	w.ObserveVault(403)
+	srv := newHTTPTestServer(t, w)
+	_, metrics := get(t, srv, "/metrics")
+	for _, want := range []string{
+		`certrotator_graph_requests_total{status="200"} 1`,
+		`certrotator_graph_requests_total{status="429"} 2`,
+		`certrotator_vault_requests_total{status="error"} 1`,
+		`certrotator_vault_requests_total{status="403"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

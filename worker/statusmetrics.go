@@ -1,0 +1,86 @@
+package worker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// statusCollector exports the series every replica must agree on, computed
+// at scrape time from the watched copy of the status bucket (statusView):
+// a replica that did not do a rotation exports the same expiry as the one
+// that did, so that alerts can aggregate replicas without one stale replica
+// keeping an expiry alert alive. Only configured jobs and connectors are
+// exported, so that a job removed from the config stops alerting.
+type statusCollector struct {
+	*shared
+	expiry, lastSuccess, failing, nextRun *prometheus.Desc
+}
+
+func newStatusCollector(sh *shared) *statusCollector {
+	lc := []string{labelJob, labelConnector}
+	return &statusCollector{
+		shared: sh,
+		expiry: prometheus.NewDesc("certrotator_certificate_expiry_timestamp_seconds",
+			"Unix time at which the connector's active certificate expires, from the shared status bucket.", lc, nil),
+		lastSuccess: prometheus.NewDesc("certrotator_last_success_timestamp_seconds",
+			"Unix time of the last succeeded upload to the connector, from the shared status bucket.", lc, nil),
+		failing: prometheus.NewDesc("certrotator_connector_failing",
+			"1 while the connector's latest outcome is a failure (retrying or final), else 0; from the shared status bucket.", lc, nil),
+		nextRun: prometheus.NewDesc("certrotator_next_run_timestamp_seconds",
+			"Unix time of the job's next scheduled run; absent for a job without a schedule.", []string{labelJob}, nil),
+	}
+}
+
+// Describe sends the four descriptions.
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.expiry
+	ch <- c.lastSuccess
+	ch <- c.failing
+	ch <- c.nextRun
+}
+
+// Collect sends the current values.
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	for _, j := range c.jobList {
+		if j.Next == nil {
+			continue
+		}
+		if next := j.Next.Next(now); !next.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.nextRun, prometheus.GaugeValue, float64(next.Unix()), j.Name)
+		}
+	}
+	entries, _ := c.view.snapshot()
+	for _, e := range entries {
+		o := e.Record.Outcome
+		j, ok := c.job(o.Job)
+		if !ok || o.Connector == "" {
+			continue
+		}
+		if _, ok := j.Connector(o.Connector); !ok {
+			continue
+		}
+		if a := activeOf(e.Record); a != nil && !a.NotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(a.NotAfter.Unix()), o.Job, o.Connector)
+		}
+		if ls := e.Record.LastSuccess; ls != nil {
+			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(ls.At.Unix()), o.Job, o.Connector)
+		}
+		failing := 0.0
+		if o.Status == jobs.StatusFailed {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, o.Job, o.Connector)
+	}
+}
+
+// activeOf is the record's active certificate; records written before the
+// field existed say it only through their outcome.
+func activeOf(rec contract.StatusRecord) *jobs.CertInfo {
+	if rec.Active != nil {
+		return rec.Active
+	}
+	return contract.ActiveAfter(rec.Outcome)
+}

@@ -1,0 +1,221 @@
+package worker
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/status.html"))
+
+// statusPage is what the status template renders.
+type statusPage struct {
+	Instance string
+	Ready    bool
+	Now      time.Time
+	Rows     []connectorRow
+	Unplaced []unplacedRow
+}
+
+// connectorRow is one connector on the status page.
+type connectorRow struct {
+	Job, Connector                      string
+	Configured                          bool
+	DaysLeft, DaysClass, NotAfter       string
+	Thumbprint                          string
+	LastUpload, LastUploadThumb         string
+	Outcome, SkipReason, Updated        string
+	Trigger, RequestedBy, RequestReason string
+	Retrying                            bool
+	ErrorCode, ErrorMessage             string
+	NextRun                             string
+	Version                             int
+}
+
+// unplacedRow is a request that failed before any connector was in play
+// (status key <job>._): shown apart, so that it colours no connector.
+type unplacedRow struct {
+	Job, Outcome, Updated, RequestID string
+	ErrorCode, ErrorMessage          string
+	RequestedBy, RequestReason       string
+	Superseded                       bool // a later outcome of the job reached its connectors
+}
+
+// audit holds the request's audit fields when the outcome carries them
+// (request_reason, requested_by); read from the raw value so that the page
+// shows them as soon as the worker writes them.
+type audit struct {
+	RequestReason string `json:"request_reason"`
+	RequestedBy   string `json:"requested_by"`
+}
+
+const timeLayout = "2006-01-02 15:04 MST"
+
+// buildStatusPage turns the view's entries into rows: one per configured
+// connector (in config order), then connectors the bucket knows that this
+// replica's config does not, then the requests that failed before any
+// connector.
+func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPage {
+	p := statusPage{Instance: w.instance, Ready: w.Ready(), Now: now.UTC()}
+	byKey := make(map[string]statusEntry, len(entries))
+	for _, e := range entries {
+		byKey[e.Key] = e
+	}
+	latestRun := map[string]time.Time{} // job → latest outcome that reached a connector
+	for _, e := range entries {
+		if e.Record.Connector != "" && e.Updated.After(latestRun[e.Record.Job]) {
+			latestRun[e.Record.Job] = e.Updated
+		}
+	}
+	seen := map[string]bool{}
+	for _, j := range w.jobList {
+		for _, c := range j.Connectors {
+			key := contract.StatusKey(j.Name, c.ID)
+			seen[key] = true
+			e, ok := byKey[key]
+			row := connectorRow{Job: j.Name, Connector: c.ID, Configured: true}
+			if ok {
+				row = w.connectorRow(e, now)
+				row.Configured = true
+			} else {
+				row.DaysLeft = "—"
+			}
+			row.NextRun = nextRun(j, now)
+			p.Rows = append(p.Rows, row)
+		}
+	}
+	for _, e := range entries {
+		o := e.Record.Outcome
+		switch {
+		case seen[e.Key]:
+		case o.Connector == "":
+			p.Unplaced = append(p.Unplaced, unplacedFrom(e, latestRun[o.Job]))
+		default:
+			row := w.connectorRow(e, now)
+			if j, ok := w.job(o.Job); ok {
+				row.NextRun = nextRun(j, now)
+			}
+			p.Rows = append(p.Rows, row)
+		}
+	}
+	return p
+}
+
+func (w *Worker) connectorRow(e statusEntry, now time.Time) connectorRow {
+	rec := e.Record
+	o := rec.Outcome
+	row := connectorRow{
+		Job: o.Job, Connector: o.Connector, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout),
+		Trigger: o.Trigger, Retrying: o.Status == jobs.StatusFailed && !o.Final, DaysLeft: "—",
+	}
+	if o.Status == jobs.StatusSkipped {
+		row.SkipReason = o.Reason
+	}
+	var a audit
+	_ = json.Unmarshal(e.raw, &a)
+	row.RequestedBy, row.RequestReason = a.RequestedBy, a.RequestReason
+	if o.Error != nil {
+		row.ErrorCode, row.ErrorMessage = o.Error.Code, o.Error.Message
+	}
+	if c := activeOf(rec); c != nil {
+		row.Thumbprint = c.Thumbprint
+		if !c.NotAfter.IsZero() {
+			row.NotAfter = c.NotAfter.UTC().Format(timeLayout)
+			row.DaysLeft, row.DaysClass = daysLeft(c.NotAfter.Sub(now), w.warnBefore(o.Job))
+		}
+		row.Version = c.SourceVersion
+	}
+	if ls := rec.LastSuccess; ls != nil {
+		row.LastUpload = ls.At.UTC().Format(timeLayout)
+		if ls.Certificate != nil {
+			row.LastUploadThumb = ls.Certificate.Thumbprint
+			row.Version = max(row.Version, ls.Certificate.SourceVersion)
+		}
+	}
+	if o.Certificate != nil && o.Certificate.SourceVersion > 0 {
+		row.Version = o.Certificate.SourceVersion // the bundle in Vault as this run read it
+	}
+	return row
+}
+
+func unplacedFrom(e statusEntry, latestRun time.Time) unplacedRow {
+	o := e.Record.Outcome
+	r := unplacedRow{Job: o.Job, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout), RequestID: o.RequestID,
+		Superseded: latestRun.After(e.Updated)}
+	if o.Error != nil {
+		r.ErrorCode, r.ErrorMessage = o.Error.Code, o.Error.Message
+	}
+	var a audit
+	_ = json.Unmarshal(e.raw, &a)
+	r.RequestedBy, r.RequestReason = a.RequestedBy, a.RequestReason
+	return r
+}
+
+// warnBefore is the job's warning thresholds, as the rotator applies them.
+func (w *Worker) warnBefore(job string) []time.Duration {
+	j, ok := w.job(job)
+	if !ok || j.WarnBefore == nil {
+		return jobs.WarnBeforeDefault()
+	}
+	return j.WarnBefore
+}
+
+// daysLeft writes the time left in whole days and classes it by the warning
+// thresholds: crit once the smallest threshold is crossed (or expired),
+// warn once any is, else ok.
+func daysLeft(left time.Duration, thresholds []time.Duration) (string, string) {
+	days := int(left.Hours() / 24)
+	text := formatDays(days)
+	if left <= 0 {
+		return "expired", "crit"
+	}
+	if len(thresholds) == 0 {
+		return text, "ok"
+	}
+	if left <= slices.Min(thresholds) {
+		return text, "crit"
+	}
+	if left <= slices.Max(thresholds) {
+		return text, "warn"
+	}
+	return text, "ok"
+}
+
+func formatDays(d int) string {
+	if d == 1 {
+		return "1 day"
+	}
+	return strconv.Itoa(d) + " days"
+}
+
+func nextRun(j jobs.Job, now time.Time) string {
+	if j.Next == nil {
+		return ""
+	}
+	next := j.Next.Next(now)
+	if next.IsZero() {
+		return ""
+	}
+	return next.UTC().Format(timeLayout)
+}
+
+// serveStatusPage renders the page from the watched status: a complete
+// document that needs no JavaScript.
+func (w *Worker) serveStatusPage(rw http.ResponseWriter, _ *http.Request) {
+	entries, _ := w.view.snapshot()
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	if err := pageTemplates.ExecuteTemplate(rw, "page", w.buildStatusPage(entries, w.now())); err != nil {
+		w.log.Debug("writing status page", "error", err)
+	}
+}

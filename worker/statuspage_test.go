@@ -1,0 +1,420 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// statusRecord reads the stored status record of key.
+func statusRecord(t *testing.T, w *Worker, key string) contract.StatusRecord {
+	t.Helper()
+	e, err := w.bus().status.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("reading status %s: %v", key, err)
+	}
+	var rec contract.StatusRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatalf("decoding status %s: %v", key, err)
+	}
+	return rec
+}
+
+// viewHas waits until the worker's status view satisfies cond.
+func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusEntry) bool) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		entries, changed := w.view.snapshot()
+		byKey := map[string]statusEntry{}
+		for _, e := range entries {
+			byKey[e.Key] = e
+		}
+		if cond(byKey) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("status view: %s: not before the deadline", what)
+		}
+	}
+}
+
+// A skipped run after a success keeps the success: the record carries it,
+// the page shows it, the gauge exports it.
+func TestStatusKeepsLastSuccess(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	uploaded := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	var now atomic.Pointer[time.Time]
+	now.Store(&uploaded)
+	calls := 0
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		calls++
+		out := succeed(job, req)
+		if calls > 1 {
+			for i := range out {
+				out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
+			}
+		}
+		return out
+	})
+	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.now = func() time.Time { return *now.Load() } })
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
+	rot.nextCall(t)
+	waitSettled(t, w, "first request settled")
+	later := uploaded.Add(6 * time.Hour)
+	now.Store(&later)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-2")
+	rot.nextCall(t)
+	waitSettled(t, w, "second request settled")
+
+	rec := statusRecord(t, w, contract.StatusKey(jobName, conn1))
+	if rec.Status != jobs.StatusSkipped {
+		t.Fatalf("latest outcome = %s, want skipped", rec.Status)
+	}
+	if rec.LastSuccess == nil || !rec.LastSuccess.At.Equal(uploaded) || rec.LastSuccess.RequestID != "ls-1" ||
+		rec.LastSuccess.Certificate == nil || rec.LastSuccess.Certificate.Thumbprint != thumb {
+		t.Errorf("last success = %+v, want the upload of ls-1 at %s", rec.LastSuccess, uploaded)
+	}
+	if rec.Active == nil || rec.Active.Thumbprint != thumb {
+		t.Errorf("active = %+v", rec.Active)
+	}
+	viewHas(t, w, "skipped seen", func(m map[string]statusEntry) bool {
+		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
+	})
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	_, page := get(t, srv, "/")
+	if !strings.Contains(page, "2026-11-30 10:00 UTC") || !strings.Contains(page, "already_present") {
+		t.Errorf("page lacks the last upload time or the skip reason:\n%s", page)
+	}
+	_, metrics := get(t, srv, "/metrics")
+	want := `certrotator_last_success_timestamp_seconds{connector="` + conn1 + `",rotation_job="contoso-api"} 1.7960328e+09`
+	if !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
+// Two replicas on one NATS: whichever rotates, both export the same expiry
+// and last success, because both read the shared bucket.
+func TestReplicasExportTheSameExpiry(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rotA, rotB := newFake(nil), newFake(nil)
+	a := startWorker(t, connect(t, s), testApp(), rotA)
+	b := startWorker(t, connect(t, s), testApp(), rotB)
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
+	select {
+	case <-rotA.calls:
+	case <-rotB.calls:
+	case <-time.After(waitTimeout):
+		t.Fatal("no replica rotated")
+	}
+	for _, w := range []*Worker{a, b} {
+		viewHas(t, w, "both connectors stored", func(m map[string]statusEntry) bool {
+			return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSucceeded &&
+				m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+		})
+	}
+	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	for name, w := range map[string]*Worker{"a": a, "b": b} {
+		if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 2*expiry {
+			t.Errorf("replica %s: expiry gauges sum to %v, want 2 × %v", name, got, expiry)
+		}
+		if got := testutilCount(t, w, "certrotator_last_success_timestamp_seconds"); got == 0 {
+			t.Errorf("replica %s: no last success exported", name)
+		}
+		if got := testutilCount(t, w, "certrotator_connector_failing"); got != 0 {
+			t.Errorf("replica %s: connector_failing = %v, want 0", name, got)
+		}
+	}
+}
+
+// A request that failed before any connector is listed apart and leaves
+// the connector rows as they were.
+func TestStatusPageShowsBadRequestsApart(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w := startWorker(t, nc, testApp(), newFake(nil))
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ok-1")
+	waitSettled(t, w, "good request settled")
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
+	waitSettled(t, w, "bad request settled")
+	viewHas(t, w, "bad request stored", func(m map[string]statusEntry) bool {
+		_, ok := m[jobName+"._"]
+		return ok
+	})
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	_, page := get(t, srv, "/")
+	apart := strings.Index(page, "Requests that failed before any connector")
+	if apart < 0 {
+		t.Fatalf("no section for the bad request:\n%s", page)
+	}
+	rows, section := page[:apart], page[apart:]
+	if !strings.Contains(section, `data-key="contoso-api._"`) || !strings.Contains(section, jobs.CodeBadRequest) {
+		t.Errorf("bad request not in its section:\n%s", section)
+	}
+	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {
+		t.Errorf("connector rows changed by the bad request:\n%s", rows)
+	}
+	_, metrics := get(t, srv, "/metrics")
+	if strings.Contains(metrics, `connector="_"`) {
+		t.Errorf("a bad request became a connector series:\n%s", metrics)
+	}
+}
+
+// /readyz lists each check and is 503 while any fails.
+func TestReadyzSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	vaultErr := errors.New("vault token lookup: permission denied")
+	var vault error = vaultErr
+	cfg := configFor(t, testApp(), newFake(nil), connect(t, s))
+	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error { return vault }}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	code, body := get(t, srv, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: worker: not connected") ||
+		!strings.Contains(body, "consumer: worker: consumer not bound") {
+		t.Errorf("/readyz before start = %d\n%s", code, body)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, body = get(t, srv, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: ok") || !strings.Contains(body, "consumer: ok") ||
+		!strings.Contains(body, "vault: vault token lookup: permission denied") {
+		t.Errorf("/readyz with Vault refusing = %d\n%s", code, body)
+	}
+	vault = nil
+	if code, body = get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
+		t.Errorf("/readyz with everything up = %d\n%s", code, body)
+	}
+}
+
+// The event stream sends the section at connect and again when a rotation
+// changes the bucket.
+func TestStatusEventsFollowTheBucket(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w := startWorker(t, nc, testApp(), newFake(nil))
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	events := readEvents(resp)
+	first := <-events
+	if !strings.Contains(first, "no outcome yet") {
+		t.Fatalf("first event:\n%s", first)
+	}
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "sse-1")
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("stream ended before the rotation showed")
+			}
+			if strings.Count(ev, `data-outcome="succeeded"`) == 2 {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no event showed the rotation before the deadline")
+		}
+	}
+}
+
+// readEvents yields the data of each `status` event, lines joined.
+func readEvents(resp *http.Response) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		var data []string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			case line == "" && data != nil:
+				ch <- strings.Join(data, "\n")
+				data = nil
+			}
+		}
+	}()
+	return ch
+}
+
+// The history page lists a connector's events newest first.
+func TestHistoryNewestFirst(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w := startWorker(t, nc, testApp(), newFake(nil))
+	js := newJS(t, nc)
+	for _, id := range []string{"hist-1", "hist-2"} {
+		publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, id)
+		waitSettled(t, w, id+" settled")
+	}
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	code, page := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
+	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
+	if code != http.StatusOK || first < 0 || second < 0 || first > second {
+		t.Errorf("history (%d) not newest first:\n%s", code, page)
+	}
+	if code, _ := get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
+		t.Errorf("a wildcard connector = %d, want 400", code)
+	}
+}
+
+func TestDaysLeftClasses(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	thresholds := []time.Duration{30 * day, 14 * day, 7 * day, day}
+	for _, tc := range []struct {
+		left        time.Duration
+		text, class string
+	}{
+		{90 * day, "90 days", "ok"},
+		{30*day + time.Hour, "30 days", "ok"},
+		{30 * day, "30 days", "warn"},
+		{5 * day, "5 days", "warn"},
+		{day, "1 day", "crit"},
+		{time.Hour, "0 days", "crit"},
+		{-time.Hour, "expired", "crit"},
+	} {
+		text, class := daysLeft(tc.left, thresholds)
+		if text != tc.text || class != tc.class {
+			t.Errorf("daysLeft(%s) = %q, %q; want %q, %q", tc.left, text, class, tc.text, tc.class)
+		}
+	}
+	if _, class := daysLeft(2*day, nil); class != "ok" {
+		t.Errorf("with warnings off, 2 days = %s, want ok", class)
+	}
+}
+
+func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Stopping the worker ends open event streams, so that the HTTP server's
+// shutdown does not wait on them.
+func TestStatusEventsEndAtStop(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	srv := newHTTPTestServer(t, w)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp)
+	<-events
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case _, open := <-events:
+			if !open {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the event stream outlived the worker")
+		}
+	}
+}
+
+// The page shows who asked for a run and why once outcomes carry it.
+func TestStatusPageShowsAuditFields(t *testing.T) {
+	t.Parallel()
+	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	o := succeed(testJob(), jobs.Request{ID: "audit-1", Trigger: jobs.TriggerEvent})[0]
+	raw := []byte(`{"request_reason":"new bundle written","requested_by":"ci-pipeline"}`)
+	p := w.buildStatusPage([]statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: contract.NextStatus(nil, o, now), Updated: now, raw: raw}}, now)
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"by ci-pipeline", "new bundle written", jobs.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// A job that is not in this replica's config (removed, or another
+// deployment's) is shown on the page but exports no series, so that a
+// removed job stops alerting.
+func TestUnconfiguredJobsExportNothing(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	other := testJob()
+	other.Name = "other-api"
+	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
+	waitSettled(t, a, "request settled")
+	// b starts after: the replicas share one consumer, and b would answer
+	// contoso-api's request as naming an unknown job.
+	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
+	viewHas(t, b, "b sees a's job", func(m map[string]statusEntry) bool {
+		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
+		t.Errorf("replica without the job exports expiry %v", got)
+	}
+	if got := testutilCount(t, a, "certrotator_certificate_expiry_timestamp_seconds"); got == 0 {
+		t.Error("replica with the job exports no expiry")
+	}
+	_, page := get(t, newHTTPTestServer(t, b), "/")
+	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
+		t.Errorf("page of the replica without the job:\n%s", page)
+	}
+}
