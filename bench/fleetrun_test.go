@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
@@ -27,9 +29,9 @@ const fleetTimeout = 30 * time.Minute
 // runFleet measures the real worker: replicas workers on one embedded NATS
 // server, each with the production defaults of concurrency and its own
 // Rotator, Vault source and Graph client, handle one request per job of
-// the fleet, all published at once (a tick that finds every connector
-// due). The makespan runs from the first publish to the last connector's
-// final outcome event.
+// the fleet, all published at once as the scheduler publishes a cron tick
+// that finds every connector due. The makespan runs from the first publish
+// to the last connector's final outcome event.
 func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Result {
 	f := s.layout()
 	sim := newGraph(t, s, f)
@@ -46,17 +48,20 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 	if err := nc.Flush(); err != nil {
 		t.Fatalf("flushing the subscription: %v", err)
 	}
-	js, err := nc.JetStream()
+	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatalf("opening jetstream: %v", err)
 	}
+	tick := strconv.FormatInt(time.Now().Unix(), 10)
 
 	resetPeakRSS()
 	u0 := readUsage(t)
 	tr.start = time.Now()
 	for _, j := range f.jobs {
-		body := fmt.Sprintf(`{"job":%q,"reason":"fleet bench"}`, j.Name)
-		if _, err := js.Publish("certrotation.request."+j.Name, []byte(body), nats.MsgId("fleet-"+j.Name)); err != nil {
+		// The message the scheduler sends for a cron slot, so that the runs
+		// share their bundle reads as a tick's do.
+		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
+		if _, err := contract.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
 			t.Fatalf("publishing the request of %s: %v", j.Name, err)
 		}
 	}
