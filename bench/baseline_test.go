@@ -48,6 +48,7 @@ func runBaseline(t *testing.T, v *vaulttest.Server, s fleetSpec, sample int) Res
 
 	resetPeakRSS()
 	u0 := readUsage(t)
+	peaks := startSampler("")
 	start := time.Now()
 	uploads := 0
 	for _, st := range order {
@@ -70,6 +71,7 @@ func runBaseline(t *testing.T, v *vaulttest.Server, s fleetSpec, sample int) Res
 		VaultReads:          int64(float64(reads.Load()) * scale), HTTP429: throttled,
 		PeakRSSMB: rss, CPUS: round((u1.cpu - u0.cpu).Seconds() * scale), LatencyMS: s.Latency.Milliseconds(),
 	}
+	peaks.end(&res)
 	if ran < len(steps) {
 		res.SampledConnectors = ran
 		// The ideal of the whole fleet: every tenant's calls scale alike.

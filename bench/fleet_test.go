@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -39,6 +40,14 @@ func TestFleet(t *testing.T) {
 	if os.Getenv("BENCH_QUICK") != "" {
 		sizes = sizes[:1]
 	}
+	if only := os.Getenv("BENCH_CONNECTORS"); only != "" {
+		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s fleetSize) bool { return strconv.Itoa(s.Connectors) != only })
+	}
+	replicaCounts := []int{1, 3}
+	if n := os.Getenv("BENCH_REPLICAS"); n != "" {
+		replicaCounts = []int{envInt(t, "BENCH_REPLICAS", 1)}
+	}
+	withBaseline := os.Getenv("BENCH_NO_BASELINE") == ""
 	latency := envDuration(t, "BENCH_LATENCY", 80*time.Millisecond)
 	baselineMax := envInt(t, "BENCH_BASELINE_MAX", 1000)
 	vault := vaulttest.Start(t)
@@ -46,11 +55,13 @@ func TestFleet(t *testing.T) {
 	for _, size := range sizes {
 		spec := fleetSpec{fleetSize: size, Latency: latency, Limits: benchLimits, Bundles: bundles}
 		var base Result
-		t.Run(fmt.Sprintf("baseline/%d", size.Connectors), func(t *testing.T) {
-			base = runBaseline(t, vault, spec, baselineMax)
-			emit(t, base)
-		})
-		for _, replicas := range []int{1, 3} {
+		if withBaseline {
+			t.Run(fmt.Sprintf("baseline/%d", size.Connectors), func(t *testing.T) {
+				base = runBaseline(t, vault, spec, baselineMax)
+				emit(t, base)
+			})
+		}
+		for _, replicas := range replicaCounts {
 			t.Run(fmt.Sprintf("worker/%d/replicas=%d", size.Connectors, replicas), func(t *testing.T) {
 				r := runFleet(t, vault, spec, replicas)
 				if base.MakespanS > 0 && r.MakespanS > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,11 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 
 	resetPeakRSS()
 	u0 := readUsage(t)
+	var profile string
+	if path := os.Getenv("BENCH_HEAPPROFILE"); path != "" {
+		profile = fmt.Sprintf("%s.%d-%d", path, s.Connectors, replicas)
+	}
+	peaks := startSampler(profile)
 	tr.start = time.Now()
 	for _, j := range f.jobs {
 		// The message the scheduler sends for a cron slot, so that the runs
@@ -83,6 +89,7 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 		Uploads: tr.uploads, Failed: tr.failed, VaultReads: reads.Load(), HTTP429: throttled,
 		PeakRSSMB: rss, CPUS: round((u1.cpu - u0.cpu).Seconds()), LatencyMS: s.Latency.Milliseconds(),
 	}
+	peaks.end(&res)
 	if res.MakespanS > 0 {
 		res.Efficiency = round(res.IdealS / res.MakespanS)
 	}

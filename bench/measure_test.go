@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +35,11 @@ type Result struct {
 	PeakRSSMB           float64 `json:"peak_rss_mb"`
 	CPUS                float64 `json:"cpu_s"`
 	LatencyMS           int64   `json:"latency_ms"`
+	// PeakHeapMB and PeakGoroutines are the Go heap's live objects and the
+	// goroutines of the process at their highest during the run, sampled
+	// every 20 ms: they say where peak_rss_mb went.
+	PeakHeapMB     float64 `json:"peak_heap_mb"`
+	PeakGoroutines int     `json:"peak_goroutines"`
 	// Speedup is the baseline's makespan over this run's (worker lines).
 	Speedup float64 `json:"speedup,omitempty"`
 	// SampledConnectors, on a baseline line, says the baseline ran this
@@ -117,6 +124,62 @@ func peakRSSMB(t *testing.T) float64 {
 		return round(float64(kb) / 1024)
 	}
 	return 0
+}
+
+// sampler records the peak of the Go heap's live objects and of the
+// goroutine count until stop, from runtime/metrics (which, unlike
+// ReadMemStats, does not stop the world).
+type sampler struct {
+	profile string // when set, a heap profile is written there at each new peak 25 % over the last
+	stop    chan struct{}
+	ended   chan struct{}
+	heap    uint64
+	gs      uint64
+}
+
+func startSampler(profile string) *sampler {
+	s := &sampler{profile: profile, stop: make(chan struct{}), ended: make(chan struct{})}
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/sched/goroutines:goroutines"}}
+	go func() {
+		defer close(s.ended)
+		var written uint64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(samples)
+			s.heap = max(s.heap, samples[0].Value.Uint64())
+			if s.profile != "" && s.heap > written+written/4 {
+				written = s.heap
+				writeHeapProfile(s.profile)
+			}
+			s.gs = max(s.gs, samples[1].Value.Uint64())
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+// writeHeapProfile is for finding where a run's memory goes; its errors
+// only cost the profile.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// end stops the sampler and fills r's peaks.
+func (s *sampler) end(r *Result) {
+	close(s.stop)
+	<-s.ended
+	r.PeakHeapMB = round(float64(s.heap) / (1 << 20))
+	r.PeakGoroutines = int(s.gs)
 }
 
 // round keeps three decimals: enough for seconds and ratios.
