@@ -30,6 +30,7 @@ type natsConn struct {
 	given    *nats.Conn
 	nats     config.NATS
 	warnings *Warnings
+	budget   KVBinder
 
 	nc      *nats.Conn
 	srv     *server.Server // nil unless embedded
@@ -55,6 +56,9 @@ func (c *natsConn) Start(ctx context.Context) error {
 	}
 	if c.warnings != nil {
 		c.warnings.bind(b.warnings)
+	}
+	if c.budget != nil {
+		c.budget.Bind(b.budget)
 	}
 	c.busPtr.Store(b)
 	// Nothing runs in the background: stopped is called by Stop.

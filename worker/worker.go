@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/config"
@@ -71,6 +72,10 @@ type Config struct {
 	// Warnings, when set, is bound to the warnings bucket at start, so that
 	// a Rotator built before the worker can use it. Defaults to nil.
 	Warnings *Warnings
+	// Budget, when set, is bound to the certrotation-budget bucket at start,
+	// so that the Graph client built before the worker paces its calls
+	// together with the other replicas (a *budget.Shared). Defaults to nil.
+	Budget KVBinder
 	// Conn, when set, is used instead of dialing or embedding; the worker
 	// never closes it. Defaults to nil.
 	Conn *nats.Conn
@@ -96,6 +101,11 @@ type Config struct {
 	// Registry receives the worker's metrics. Defaults to a new registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
+}
+
+// KVBinder is what the worker binds to one of its buckets at start.
+type KVBinder interface {
+	Bind(kv jetstream.KeyValue)
 }
 
 // Worker consumes rotation requests and schedules cron ones. Its methods are
@@ -131,7 +141,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{shared: sh}
 	w.http = &httpServer{shared: sh, addr: cfg.HTTPListen}
-	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings}
+	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings, budget: cfg.Budget}
 	w.keeper = &lockKeeper{shared: sh}
 	w.advisory = &advisoryListener{shared: sh}
 	w.consumer = &consumer{shared: sh, rotator: cfg.Rotator, keeper: w.keeper,
