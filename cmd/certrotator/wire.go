@@ -120,7 +120,7 @@ func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
 	}
 	// The worker checks what it is given; a rotator-less dry build is
 	// enough for that.
-	if _, err := newWorker(cfg, nopRotator{}, nil, logger); err != nil {
+	if _, err := newWorker(cfg, nopRotator{}, nil, nil, logger); err != nil {
 		return nil, err
 	}
 	return &offline{vault: vc, graph: graph}, nil
@@ -156,17 +156,21 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	}
 	st := &stack{source: src, graph: off.graph, rotator: rot}
 	if w.serve {
-		if st.worker, err = newWorker(cfg, rot, warnings, w.logger); err != nil {
+		if st.worker, err = newWorker(cfg, rot, warnings, src, w.logger); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
 }
 
-// newWorker builds the worker the config describes around rot.
-func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger) (*worker.Worker, error) {
+// newWorker builds the worker the config describes around rot. versions
+// is what the jobs that set watch are polled through (nil: none are).
+func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, versions worker.VersionLister, logger *slog.Logger) (*worker.Worker, error) {
 	wc := worker.FromConfig(cfg)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
+	if versions != nil {
+		wc.Versions = versions
+	}
 	w, err := worker.New(wc)
 	if err != nil {
 		return nil, fmt.Errorf("building worker: %w", err)
