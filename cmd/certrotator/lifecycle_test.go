@@ -151,3 +151,41 @@ func TestRollbackAndHistory(t *testing.T) {
 		t.Errorf("rollback without a version: exit %d err %q", code, errOut)
 	}
 }
+
+// TestPlanSaysIssue plans a job sourced from Vault PKI whose KV path is
+// empty: the plan says it would issue, and issues nothing; rotate --local
+// then issues version 1 and uploads it, after which the plan skips.
+func TestPlanSaysIssue(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.Start(t)
+	v.EnablePKI(t, vaulttest.PKIOptions{MaxTTL: "2160h"})
+	conn := freshConn(t)
+	const kvPath = "b2c/pki-plan"
+	// cliConfig writes source as a flow mapping: the pki keys ride along. The
+	// ttl is longer than the default renew_before (720h), or every plan
+	// would find the new certificate due again.
+	path := cliConfig(t, v, kvPath+", pki: {role: b2c-api, common_name: api.example.com, ttl: 2160h}", conn)
+
+	code, out, errOut := runCLI(t, nil, "plan", "-c", path, "cli-job")
+	if code != exitOK || !strings.Contains(out, "issue") || !strings.Contains(out, "no bundle in Vault yet") || !strings.Contains(out, "new") {
+		t.Fatalf("plan: exit %d out %q err %q", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, nil, "plan", "-c", path, "cli-job", "--json")
+	if code != exitOK || !strings.Contains(out, `"action":"issue"`) || !strings.Contains(out, `"reason":"missing"`) {
+		t.Errorf("plan --json: exit %d out %q", code, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if md, err := v.Client(t).KVv2("secret").GetMetadata(ctx, kvPath); err == nil {
+		t.Fatalf("plan wrote version %d to Vault", md.CurrentVersion)
+	}
+
+	code, out, errOut = runCLI(t, nil, "rotate", "-c", path, "cli-job", "--local")
+	if code != exitOK || !strings.Contains(out, "certrotator.rotation.succeeded") || !strings.Contains(out, `"source_version":1`) {
+		t.Fatalf("rotate --local: exit %d out %q err %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "plan", "-c", path, "cli-job")
+	if code != exitOK || strings.Contains(out, "issue") || !strings.Contains(out, "already_present") {
+		t.Errorf("plan after issuing: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
