@@ -167,10 +167,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 // is what the jobs that set watch are polled through (nil: none are).
 func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, versions worker.VersionLister, logger *slog.Logger) (*worker.Worker, error) {
 	wc := worker.FromConfig(cfg)
-	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
-	if versions != nil {
-		wc.Versions = versions
-	}
+	wc.Rotator, wc.Warnings, wc.Logger, wc.Versions = rot, warnings, logger, versions
 	w, err := worker.New(wc)
 	if err != nil {
 		return nil, fmt.Errorf("building worker: %w", err)
