@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -30,7 +33,12 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 		t.Fatalf("starting graph emulator: %v", err)
 	}
 	defer sim.Close()
-	f := devFlags{natsListen: "127.0.0.1:1", httpListen: "off"}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := devFlags{natsListen: l.Addr().String(), httpListen: "off"}
+	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfgPath, err := writeDevFiles(ctx, t.TempDir(), f, v, sim, secret, "vault")
@@ -54,6 +62,44 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 	}
 	if ups := sim.Uploads(devTenantID, devConnector3); len(ups) != 1 {
 		t.Errorf("the PKI job's connector got %d uploads, want 1", len(ups))
+	}
+
+	// Served, the demo job's watch (wired to the Vault client) finds the
+	// seeded version 1 without an outcome and requests it.
+	served, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(served, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() {})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serving the demo: %v", err)
+		}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var c *client.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for watched := false; !watched; {
+		if c == nil { // the embedded server may still be starting
+			c, _ = dial(ctx, cfg)
+		}
+		if c != nil {
+			h, _ := c.History(ctx, devJob)
+			for _, ev := range h {
+				watched = watched || (ev.Data.RequestID == "vault-"+devJob+"-1" && ev.Data.Trigger == "watch")
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("the watch did not request the seeded version")
+		}
 	}
 
 	var guide bytes.Buffer
