@@ -175,6 +175,8 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 			wc.Checks = map[string]func(context.Context) error{"vault": src.CheckToken}
 			// Graph's limits are shared with every replica through NATS.
 			wc.Budget = &sink.budget
+			// Jobs that set watch are polled through the Vault client.
+			wc.Versions = src
 		}); err != nil {
 			return nil, err
 		}
@@ -183,7 +185,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	return st, nil
 }
 
-// newWorker builds the worker the config describes around rot.
+// newWorker builds the worker the config describes around rot; more adds
+// what only a served worker has (readiness checks, the shared budget, the
+// watched versions).
 func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
 	wc := worker.FromConfig(cfg)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
