@@ -147,10 +147,12 @@ func streamLeader(t *testing.T, c *testkit.Cluster, js jetstream.JetStream) inte
 
 // waitFinals reads the results stream until want requests have a final
 // outcome, and returns the final outcomes per request id. It polls the
-// replicated stream: that is the external state the test is about.
+// replicated stream: that is the external state the test is about. A
+// request whose delivery died with the node comes back after the ack wait
+// (30s), so the deadline allows for that.
 func waitFinals(t *testing.T, js jetstream.JetStream, want int) map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(2 * waitTimeout)
+	deadline := time.Now().Add(contract.AckWait + 3*waitTimeout)
 	for {
 		finals := map[string]int{}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

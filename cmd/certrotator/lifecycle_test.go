@@ -87,13 +87,13 @@ func TestRollbackAndHistory(t *testing.T) {
 	serveNATS(t, path)
 	env := map[string]string{"USER": "tester"}
 
-	code, out, errOut := runCLI(t, env, "rotate", "-c", path, "cli-job", "--wait", "30s")
+	code, out, errOut := runCLI(t, env, "rotate", "-c", path, "cli-job", "--wait", "30s", "--json")
 	if code != exitOK || !strings.Contains(out, `"source_version":3`) {
 		t.Fatalf("rotate --wait: exit %d out %q err %q", code, out, errOut)
 	}
 	latest := activeThumbprint(t, conn)
 
-	code, out, errOut = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s")
+	code, out, errOut = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s", "--json")
 	if code != exitOK || !strings.Contains(out, `"reason":"rollback"`) || !strings.Contains(out, `"source_version":1`) {
 		t.Fatalf("rollback to 1: exit %d out %q err %q", code, out, errOut)
 	}
@@ -106,7 +106,7 @@ func TestRollbackAndHistory(t *testing.T) {
 	if err := v.Client(t).KVv2("secret").DeleteVersions(ctx, kvPath, []int{2}); err != nil {
 		t.Fatalf("deleting version 2: %v", err)
 	}
-	code, out, _ = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "2", "--wait", "30s")
+	code, out, _ = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "2", "--wait", "30s", "--json")
 	if code != exitFailed || !strings.Contains(out, "version deleted") || !strings.Contains(out, `"class":"permanent"`) {
 		t.Errorf("rollback to deleted 2: exit %d, want 1 with a permanent 'version deleted'; out %s", code, out)
 	}

@@ -13,13 +13,14 @@ import (
 // (rule 2), and its outcome's reason says rollback. A version Vault deleted
 // or destroyed fails permanently in the worker, with a message that says so.
 func cmdRollback(e *env, args []string) int {
-	fs := newFlags(e, "rollback", "-c FILE JOB --to-version N [--connector ID]... [--wait DURATION]")
+	fs := newFlags(e, "rollback", "-c FILE JOB --to-version N [--connector ID]... [--wait DURATION [--json]]")
 	path := fs.String("c", "", "config file")
 	version := fs.Int("to-version", 0, "the Vault KV version to roll back to (required)")
 	var connectors stringList
 	fs.Var(&connectors, "connector", "connector id to roll back (repeatable; default: all of the job's)")
 	var wait time.Duration
 	durationVar(fs, &wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
+	asJSON := fs.Bool("json", false, "with --wait: print the outcomes as CloudEvent JSON lines")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -48,5 +49,5 @@ func cmdRollback(e *env, args []string) int {
 		return exitFailed
 	}
 	defer c.Close()
-	return rotateRemote(e, c, req, wait, false)
+	return rotateRemote(e, c, req, wait, *asJSON)
 }
