@@ -74,7 +74,7 @@ func runDev(e *env, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	v, err := startDevVault(e.ctx, bin)
+	v, err := startDevVault(e.ctx, bin, filepath.Join(dir, "vault-home"))
 	if err != nil {
 		return err
 	}
