@@ -87,8 +87,42 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 		if !s.tune.clock.Now().Before(deadline) {
 			return nil, errLockBusy
 		}
-		if err := retry.Sleep(ctx, s.tune.clock, retry.Spread(s.tune.lockPoll, 0.5, nil)); err != nil {
+		if err := s.awaitRelease(ctx, l.kv, job); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// awaitRelease waits until the job's lock is deleted (released, or expired
+// and purged) or lockPoll passes, whichever is first: a request queued
+// behind another of the same job starts as soon as the first lets go,
+// without polling.
+func (s *shared) awaitRelease(ctx context.Context, kv jetstream.KeyValue, job string) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := kv.Watch(wctx, job, jetstream.UpdatesOnly())
+	if err != nil {
+		return retry.Sleep(ctx, s.tune.clock, retry.Spread(s.tune.lockPoll, 0.5, nil))
+	}
+	defer func() { _ = w.Stop() }()
+	// The lock may have gone between the failed create and the watch.
+	if _, err := kv.Get(wctx, job); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	poll := s.tune.clock.After(retry.Spread(s.tune.lockPoll, 0.5, nil))
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-poll:
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil && e.Operation() != jetstream.KeyValuePut {
+				return nil // deleted or purged: try to take it
+			}
 		}
 	}
 }
