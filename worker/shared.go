@@ -35,7 +35,7 @@ type shared struct {
 	tune     tuning
 	signals  testSignals
 	busPtr   atomic.Pointer[bus]
-	releases releases // wakes local waiters for a job's lock
+	releases releases    // wakes local waiters for a job's lock
 	view     *statusView // the status bucket as watched; see statusview.go
 	checks   map[string]func(context.Context) error
 }
