@@ -134,6 +134,12 @@ func (c *Config) Job(name string) (jobs.Job, bool) {
 // ShutdownTimeoutDefault is how long a stopping worker waits for in-flight work.
 const ShutdownTimeoutDefault = 30 * time.Second
 
+// StopBudget bounds a worker's whole stop: in-flight work (up to
+// ShutdownTimeoutDefault), then cancelling it, the HTTP server and the NATS
+// connection. Kubernetes' terminationGracePeriodSeconds (60) and systemd's
+// TimeoutStopSec (60) leave room above it.
+const StopBudget = 45 * time.Second
+
 // Load reads, expands and validates the file at path, with ${VAR} taken
 // from the environment. A file with problems returns a *ValidationError
 // listing every one, sorted by line; a file that cannot be read returns

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Graph's documented throttling limits for API connectors (REFERENCE.md),
+// Graph's documented throttling limits for API connectors (Graph's
+// throttling-limits page, identity providers service),
 // the defaults of RateLimit.
 const (
 	AppPerMinuteDefault    = 200 // per app per tenant

@@ -205,7 +205,7 @@ func (c *Client) nextWait(ctx context.Context, st *callState, res attemptResult)
 		return 0, giveUp()
 	}
 	if !res.hasRetryAfter {
-		wait := backoff(st.retries+1, jitter())
+		wait := callBackoff.Delay(st.retries + 1)
 		if outlasts(ctx, wait) {
 			return 0, giveUp()
 		}

@@ -27,6 +27,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -112,7 +113,7 @@ func credSetup(t *testing.T) *credHarness {
 }
 
 // client builds a Client for one tenant through the emulator's transport.
-func (h *credHarness) client(t *testing.T, ten Tenant, logs *syncBuffer) (*Client, error) {
+func (h *credHarness) client(t *testing.T, ten Tenant, logs *testkit.LogBuffer) (*Client, error) {
 	t.Helper()
 	ten.AuthorityURL, ten.GraphURL = h.sim.URL(), h.sim.URL()
 	tr := h.sim.Client().Transport.(*http.Transport)
@@ -210,7 +211,7 @@ func TestCertificateRefusedByEntra(t *testing.T) {
 	t.Parallel()
 	h := credSetup(t)
 	stranger := credCert(t, "certrotator", otherKey(), false, nil, nil)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	keyText := keyPEM(t, otherKey())
 	c, err := h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID,
 		ClientCertificateFile: h.write(t, "stranger.pem", append(certPEM(stranger), keyText...))}, logs)
@@ -326,7 +327,7 @@ func TestWorkloadIdentityRereadsTokenFile(t *testing.T) {
 	h := credSetup(t)
 	good := federatedJWT(t, testSubject)
 	file := h.write(t, "azure-identity-token", []byte(good+"\n"))
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	c, err := h.client(t, Tenant{TenantID: testTenantID, ClientID: wiClientID, FederatedTokenFile: file}, logs)
 	if err != nil {
 		t.Fatal(err)

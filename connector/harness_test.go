@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -21,6 +20,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -105,7 +105,7 @@ type harness struct {
 	sim    *graphsim.Server
 	client *Client
 	waits  *waits
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	tokens *tokenRecorder
 }
 
@@ -121,7 +121,7 @@ func setup(t *testing.T, configure ...func(*Config)) *harness {
 		Start()
 	transport := sim.Client().Transport.(*http.Transport)
 	t.Cleanup(transport.CloseIdleConnections)
-	h := &harness{sim: sim, waits: &waits{}, logs: &syncBuffer{}, tokens: &tokenRecorder{next: transport}}
+	h := &harness{sim: sim, waits: &waits{}, logs: &testkit.LogBuffer{}, tokens: &tokenRecorder{next: transport}}
 	cfg := Config{
 		Tenants: map[string]Tenant{testTenantKey: {
 			TenantID: testTenantID, ClientID: testClientID, ClientSecret: testSecret,
@@ -183,24 +183,6 @@ func (w *waits) all() []time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]time.Duration(nil), w.d...)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // tokenRecorder passes requests to the emulator's transport and remembers

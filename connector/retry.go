@@ -3,22 +3,21 @@ package connector
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/retry"
 )
 
-// Backoff bounds when Graph gave no Retry-After.
-const (
-	backoffStart = time.Second
-	backoffCap   = 30 * time.Second
-	backoffJit   = 0.1 // ±10 %
-	// serverErrorRetries bounds the retries of 500 and 502 within one call.
-	serverErrorRetries = 2
-)
+// callBackoff is the wait between retries within one call when Graph gave
+// no Retry-After: 1s doubling to 30s, ±10%.
+var callBackoff = retry.Backoff{Base: time.Second, Max: 30 * time.Second, Jitter: 0.1}
+
+// serverErrorRetries bounds the retries of 500 and 502 within one call.
+const serverErrorRetries = 2
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an
 // HTTP-date, relative to now. A date in the past means no wait. ok is false
@@ -42,34 +41,13 @@ func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	return max(t.Sub(now), 0), true
 }
 
-// backoff returns the wait before retry n (1-based): 1s doubling up to 30s,
-// with ±10 % jitter drawn from rnd (a value in [0, 1)).
-func backoff(n int, rnd float64) time.Duration {
-	d := backoffStart
-	for i := 1; i < n && d < backoffCap; i++ {
-		d *= 2
-	}
-	d = min(d, backoffCap)
-	return time.Duration(float64(d) * (1 - backoffJit + 2*backoffJit*rnd))
-}
-
-// jitter draws backoff's random input; backoff itself stays a pure
-// function that tests check at the ends of the range.
-func jitter() float64 { return rand.Float64() }
-
-// sleepCtx waits d or until ctx is done.
+// sleepCtx waits d or until ctx is done: the one cancellable sleep, on the
+// wall clock (tests inject Config.SleepFunc).
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+	if err := retry.Sleep(ctx, nil, d); err != nil {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 // verdict is what to do after one attempt's answer.

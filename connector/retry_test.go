@@ -47,9 +47,9 @@ func TestBackoff(t *testing.T) {
 		{6, 30 * time.Second}, {40, 30 * time.Second},
 	}
 	for _, tt := range tests {
-		lo, mid, hi := backoff(tt.n, 0), backoff(tt.n, 0.5), backoff(tt.n, 0.999999)
+		lo, mid, hi := pinned(tt.n, 0), pinned(tt.n, 0.5), pinned(tt.n, 0.999999)
 		if mid != tt.base {
-			t.Errorf("backoff(%d, 0.5) = %s, want %s", tt.n, mid, tt.base)
+			t.Errorf("callBackoff(%d, 0.5) = %s, want %s", tt.n, mid, tt.base)
 		}
 		if want := tt.base * 9 / 10; lo != want {
 			t.Errorf("backoff(%d, 0) = %s, want %s (-10%%)", tt.n, lo, want)
@@ -126,4 +126,11 @@ func TestSleepCtx(t *testing.T) {
 	if err := sleepCtx(t.Context(), time.Millisecond); err != nil {
 		t.Errorf("sleepCtx(1ms) = %v, want nil", err)
 	}
+}
+
+// pinned is callBackoff.Delay(n) with its jitter drawn as rnd.
+func pinned(n int, rnd float64) time.Duration {
+	b := callBackoff
+	b.RandFunc = func() float64 { return rnd }
+	return b.Delay(n)
 }

@@ -16,6 +16,9 @@ const (
 	LocksBucket    = "certrotation-locks"
 	WarningsBucket = "certrotation-warnings"
 	OutcomesBucket = "certrotation-outcomes"
+	// BudgetBucket holds the Graph rate-limit token buckets every replica
+	// shares (package budget).
+	BudgetBucket = "certrotation-budget"
 	// AdvisoriesStream keeps JetStream's max-deliveries advisories for the
 	// requests consumer, so that each is answered even when the replica
 	// answering it dies; AdvisoryConsumer is the durable that hands them out.
@@ -35,6 +38,9 @@ const (
 	WarningsTTL     = 400 * 24 * time.Hour
 	// OutcomesTTL bounds how long a run's record outlives a lost settle.
 	OutcomesTTL = 24 * time.Hour
+	// BudgetTTL drops the bucket of a limit no call used for a while; it
+	// starts full again, which is what an idle limit is.
+	BudgetTTL = 10 * time.Minute
 )
 
 // UnknownJobToken is the job token of the result subject when the job

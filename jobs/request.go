@@ -7,6 +7,9 @@ const (
 	TriggerEvent  = "event"
 	TriggerCron   = "cron"
 	TriggerManual = "manual"
+	// TriggerWatch: the worker saw a new KV version of a job that sets
+	// watch; the request is pinned to that version.
+	TriggerWatch = "watch"
 )
 
 // Request asks for one run of a job. It is the JSON body of a message on

@@ -60,7 +60,7 @@ type Config struct {
 	HTTPClient *http.Client
 	// ObserveFunc is told the HTTP status of every Vault exchange (0 when
 	// none came back), for metrics. Defaults to nil.
-	ObserveFunc func(status int)
+	ObserveFunc func(status int) `json:"-"`
 }
 
 // Auth holds the credentials of one auth method. Only the fields of the

@@ -125,9 +125,9 @@ func TestBackoff(t *testing.T) {
 	}{{1, 1}, {2, 2}, {3, 4}, {9, 256}, {10, 300}, {50, 300}}
 	for _, tt := range tests {
 		for range 20 {
-			got := backoff(tt.n).Seconds()
+			got := renewBackoff.Delay(tt.n).Seconds()
 			if got < tt.base*0.9 || got > tt.base*1.1 {
-				t.Errorf("backoff(%d) = %.2fs, want %.0fs ±10%%", tt.n, got, tt.base)
+				t.Errorf("renewBackoff(%d) = %.2fs, want %.0fs ±10%%", tt.n, got, tt.base)
 			}
 		}
 	}

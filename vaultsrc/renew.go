@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -182,32 +182,18 @@ func (c *Client) pause(ctx context.Context, doing string, err error, failures in
 	if ctx.Err() != nil {
 		return false
 	}
-	wait := backoff(failures)
+	wait := renewBackoff.Delay(failures)
 	level := slog.LevelWarn
 	if isForbidden(err) {
 		level = slog.LevelError // an operator must act: the credentials are refused
 	}
 	c.logger.Log(ctx, level, doing+" failed", "error", err, "attempt", failures, "retry_in", wait)
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return retry.Sleep(ctx, nil, wait) == nil
 }
 
-// backoff is the wait after the n-th consecutive failure (n >= 1):
-// retryMin doubled each time, capped at retryMax, with ±10% jitter.
-func backoff(n int) time.Duration {
-	d := retryMax
-	if n < 20 {
-		d = min(retryMin<<(n-1), retryMax)
-	}
-	jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-	return d + jitter
-}
+// renewBackoff is the wait after the n-th consecutive failure to renew or
+// log in: retryMin doubled each time, capped at retryMax, ±10%.
+var renewBackoff = retry.Backoff{Base: retryMin, Max: retryMax, Jitter: 0.1}
 
 // isForbidden reports whether Vault refused the credentials.
 func isForbidden(err error) bool {

@@ -20,7 +20,9 @@ func BenchmarkRequestLoop(b *testing.B) {
 	j := testJob()
 	j.Connectors = j.Connectors[:1]
 	rot := rotatorFunc(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return succeed(job, req) })
-	startWorker(b, connect(b, s), testApp(j), rot)
+	// No test signals: nothing reads them here, and b.N requests would
+	// overflow their buffer.
+	startWorker(b, connect(b, s), testApp(j), rot, func(w *Worker) { w.signals = testSignals{} })
 	events := sinkEvents(b, nc, "certrotation.result.>")
 	js := newJS(b, nc)
 	body := []byte(`{"job":"contoso-api"}`)

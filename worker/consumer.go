@@ -142,10 +142,15 @@ func (c *consumer) Stop(ctx context.Context) error {
 	}
 	c.log.Warn("cancelling in-flight rotations", "timeout", c.shutdownTimeout)
 	c.cancelRun(errShuttingDown)
+	// Cancelled runs nak their requests at once; wait for that, within
+	// what is left of the stop budget.
+	grace := time.NewTimer(2 * c.tune.opTimeout)
+	defer grace.Stop()
 	select {
 	case <-finished:
 		return nil
-	case <-time.After(2 * c.tune.opTimeout):
-		return errors.New("stopping the consumer: in-flight requests did not end after cancellation")
+	case <-grace.C:
+	case <-ctx.Done():
 	}
+	return errors.New("stopping the consumer: in-flight requests did not end after cancellation")
 }

@@ -37,12 +37,16 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	w := &work{msg: msg, cancel: cancel}
 	defer c.keeper.track(w)()
 	seq := meta.Sequence.Stream
-	if rec, ok := c.loadRecord(ctx, seq); ok {
-		// It ran before and its outcome was kept, but publishing or
-		// settling failed: tell the same outcome again, do not run again.
-		c.log.Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
-		c.deliver(msg, req, seq, rec, true)
-		return
+	// A first delivery cannot have run before: only a redelivery looks for
+	// a kept outcome.
+	if meta.NumDelivered > 1 {
+		if rec, ok := c.loadRecord(ctx, seq); ok {
+			// It ran before and its outcome was kept, but publishing or
+			// settling failed: tell the same outcome again, do not run again.
+			c.log.Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
+			c.deliver(msg, req, seq, rec, true)
+			return
+		}
 	}
 	l, err := c.acquire(ctx, job.Name, seq)
 	if err != nil {
@@ -90,6 +94,7 @@ func (c *consumer) release(l *lease) {
 	if err := l.release(c.runCtx, c.tune.opTimeout); err != nil {
 		c.log.Debug("releasing job lock", "job", l.key, "error", err)
 	}
+	c.releases.notify(l.key)
 }
 
 // runRotation runs the rotator under the run timeout and times it.

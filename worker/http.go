@@ -73,7 +73,7 @@ func (h *httpServer) Stop(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := h.srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("stopping the HTTP server: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,7 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, clock: s.tune.clock}
 	deadline := s.tune.clock.Now().Add(s.tune.lockWait)
 	for announced := false; ; announced = true {
+		released := s.releases.watch(job)
 		asked := s.tune.clock.Now()
 		rev, err := s.opCreate(ctx, l)
 		if err == nil {
@@ -87,8 +89,11 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 		if !s.tune.clock.Now().Before(deadline) {
 			return nil, errLockBusy
 		}
-		if err := retry.Sleep(ctx, s.tune.clock, retry.Spread(s.tune.lockPoll, 0.5, nil)); err != nil {
-			return nil, err
+		select {
+		case <-released:
+		case <-s.tune.clock.After(retry.Spread(s.tune.lockPoll, 0.5, nil)):
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
 	}
 }
@@ -137,4 +142,39 @@ func (l *lease) release(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("releasing lock %s: %w", l.key, err)
 	}
 	return nil
+}
+
+// releases wakes the requests of this replica that wait for a job's lock
+// when this replica releases it: requests of one job queued here start at
+// once. A lock released by another replica, or expired, is noticed at the
+// next poll (lockPoll).
+type releases struct {
+	mu sync.Mutex
+	ch map[string]chan struct{}
+}
+
+// watch returns a channel closed at the job's next local release. Taken
+// before trying the lock, so a release in between is not missed.
+func (r *releases) watch(job string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ch == nil {
+		r.ch = map[string]chan struct{}{}
+	}
+	c, ok := r.ch[job]
+	if !ok {
+		c = make(chan struct{})
+		r.ch[job] = c
+	}
+	return c
+}
+
+// notify wakes the job's waiters.
+func (r *releases) notify(job string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.ch[job]; ok {
+		close(c)
+		delete(r.ch, job)
+	}
 }

@@ -30,6 +30,7 @@ type natsConn struct {
 	given    *nats.Conn
 	nats     config.NATS
 	warnings *Warnings
+	budget   KVBinder
 
 	nc      *nats.Conn
 	srv     *server.Server // nil unless embedded
@@ -43,7 +44,7 @@ func (c *natsConn) Start(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	if err := c.open(); err != nil {
+	if err := c.open(ctx); err != nil {
 		stopped()
 		return err
 	}
@@ -55,6 +56,9 @@ func (c *natsConn) Start(ctx context.Context) error {
 	}
 	if c.warnings != nil {
 		c.warnings.bind(b.warnings)
+	}
+	if c.budget != nil {
+		c.budget.Bind(b.budget)
 	}
 	c.busPtr.Store(b)
 	// Nothing runs in the background: stopped is called by Stop.
@@ -79,7 +83,7 @@ func (c *natsConn) Stop(ctx context.Context) error {
 
 // open sets nc: the given connection, a dialed one when nats.url is set,
 // else one to a new embedded server.
-func (c *natsConn) open() error {
+func (c *natsConn) open(ctx context.Context) error {
 	if c.given != nil {
 		c.nc = c.given
 		return nil
@@ -99,7 +103,7 @@ func (c *natsConn) open() error {
 		c.nc = nc
 		return nil
 	}
-	srv, err := startEmbedded(c.nats, c.instance)
+	srv, err := startEmbedded(ctx, c.nats, c.instance)
 	if err != nil {
 		return err
 	}
@@ -155,7 +159,7 @@ func NATSOptions(n config.NATS, name string, log *slog.Logger) ([]nats.Option, e
 
 // startEmbedded runs a JetStream-enabled server on nats.store_dir, listening
 // on nats.listen or on no socket at all.
-func startEmbedded(n config.NATS, instance string) (*server.Server, error) {
+func startEmbedded(ctx context.Context, n config.NATS, instance string) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: serverName(instance),
 		JetStream:  true,
@@ -175,17 +179,42 @@ func startEmbedded(n config.NATS, instance string) (*server.Server, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	if opts.Port > 0 {
+		// nats-server logs a busy port and retries; say it at once, in the
+		// OS's words, instead of waiting for readiness that never comes.
+		ln, err := net.Listen("tcp", n.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded NATS server: nats.listen: %w", err)
+		}
+		_ = ln.Close()
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the embedded NATS server: %w", err)
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(embeddedReadyTimeout) {
+	if err := waitReady(ctx, srv); err != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("starting the embedded NATS server on %q: not ready after %s", n.Listen, embeddedReadyTimeout)
+		return nil, fmt.Errorf("starting the embedded NATS server on %q: %w", n.Listen, err)
 	}
 	return srv, nil
+}
+
+// waitReady waits for the server to accept connections (JetStream recovers
+// its store first), for at most embeddedReadyTimeout, and gives up at once
+// when ctx ends: a SIGTERM during start is honoured.
+func waitReady(ctx context.Context, srv *server.Server) error {
+	deadline := time.Now().Add(embeddedReadyTimeout)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s", embeddedReadyTimeout)
+		}
+	}
+	return nil
 }
 
 // splitListen parses "host:port"; port 0 picks a free one, as does -1 for

@@ -59,6 +59,11 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 	}); err != nil {
 		return nil, fmt.Errorf("provisioning consumer %s: %w", contract.AdvisoryConsumer, err)
 	}
+	if b.budget, err = p.kv(ctx, js, jetstream.KeyValueConfig{
+		Bucket: contract.BudgetBucket, Description: "Graph rate-limit token buckets shared by the replicas", History: 1, TTL: contract.BudgetTTL, Storage: jetstream.MemoryStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("provisioning bucket %s: %w", contract.BudgetBucket, err)
+	}
 	if b.outcomes, err = p.kv(ctx, js, jetstream.KeyValueConfig{
 		Bucket: contract.OutcomesBucket, Description: "outcomes of runs not yet settled", History: 1, TTL: contract.OutcomesTTL, Storage: jetstream.FileStorage,
 	}); err != nil {

@@ -35,6 +35,7 @@ type shared struct {
 	tune     tuning
 	signals  testSignals
 	busPtr   atomic.Pointer[bus]
+	releases releases    // wakes local waiters for a job's lock
 	view     *statusView // the status bucket as watched; see statusview.go
 	checks   map[string]func(context.Context) error
 }
@@ -49,6 +50,7 @@ type bus struct {
 	locks    jetstream.KeyValue
 	warnings jetstream.KeyValue
 	outcomes jetstream.KeyValue // records of runs not yet settled; see record
+	budget   jetstream.KeyValue // Graph rate-limit buckets shared by the replicas
 	// advisories hands out the max-deliveries advisories kept in their
 	// stream, one replica each.
 	advisories jetstream.Consumer

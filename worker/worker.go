@@ -10,6 +10,8 @@
 //   - advisoryListener: answers the requests JetStream gave up on;
 //   - consumer: fetches requests, decodes them, takes the job's lease, runs
 //     the Rotator, publishes the outcomes and settles the message;
+//   - watcher: polls the Vault KV metadata of jobs that set watch and
+//     turns a new version into a request message;
 //   - scheduler: turns cron schedules into request messages.
 //
 // What to do with a message after a run is a pure decision (settle.go);
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/config"
@@ -71,6 +74,10 @@ type Config struct {
 	// Warnings, when set, is bound to the warnings bucket at start, so that
 	// a Rotator built before the worker can use it. Defaults to nil.
 	Warnings *Warnings
+	// Budget, when set, is bound to the certrotation-budget bucket at start,
+	// so that the Graph client built before the worker paces its calls
+	// together with the other replicas (a *budget.Shared). Defaults to nil.
+	Budget KVBinder
 	// Conn, when set, is used instead of dialing or embedding; the worker
 	// never closes it. Defaults to nil.
 	Conn *nats.Conn
@@ -93,9 +100,17 @@ type Config struct {
 	// its text is shown in the probe's body, so it must hold no secret.
 	// Defaults to none.
 	Checks map[string]func(context.Context) error
+	// Versions, when set, is polled for the KV versions of the jobs that
+	// set watch; nil disables watching. Defaults to nil.
+	Versions VersionLister
 	// Registry receives the worker's metrics. Defaults to a new registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
+}
+
+// KVBinder is what the worker binds to one of its buckets at start.
+type KVBinder interface {
+	Bind(kv jetstream.KeyValue)
 }
 
 // Worker consumes rotation requests and schedules cron ones. Its methods are
@@ -107,6 +122,7 @@ type Worker struct {
 	keeper    *lockKeeper
 	advisory  *advisoryListener
 	consumer  *consumer
+	watcher   *watcher
 	scheduler *scheduler
 
 	mu      sync.Mutex
@@ -131,21 +147,22 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{shared: sh}
 	w.http = &httpServer{shared: sh, addr: cfg.HTTPListen}
-	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings}
+	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings, budget: cfg.Budget}
 	w.keeper = &lockKeeper{shared: sh}
 	w.advisory = &advisoryListener{shared: sh}
 	w.consumer = &consumer{shared: sh, rotator: cfg.Rotator, keeper: w.keeper,
 		conc: cmp.Or(max(cfg.Concurrency, 0), RequestConcurrencyDefault), shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)}
+	w.watcher = &watcher{shared: sh, versions: cfg.Versions}
 	w.scheduler = &scheduler{shared: sh}
 	sh.mux = w.routes()
 	return w, nil
 }
 
 // services in start order: HTTP first, so that a busy port fails at once
-// and probes answer while NATS comes up; the scheduler last, so that no
-// request is enqueued before a consumer takes them.
+// and probes answer while NATS comes up; the watcher and the scheduler
+// last, so that no request is enqueued before a consumer takes them.
 func (w *Worker) services() []startstop.Service {
-	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.scheduler}
+	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler}
 }
 
 // Start starts the services in order. It returns once they run, or with the
@@ -165,8 +182,8 @@ func (w *Worker) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the services in reverse order: the scheduler, then the
-// consumer, which stops taking requests and lets in-flight ones finish for
+// Stop stops the services in reverse order: the scheduler and the
+// watcher, then the consumer, which stops taking requests and lets in-flight ones finish for
 // up to ShutdownTimeout (or until ctx ends) before cancelling them (a
 // cancelled request is nak'd, never acked), then the rest. Stop is
 // idempotent, safe before Start, and returns the errors met on the way.

@@ -42,6 +42,8 @@ func commands() map[string]command {
 		"rotate":       {"request a rotation (or run one with --local)", cmdRotate},
 		"plan":         {"dry run: what a rotation would do, changing nothing", cmdPlan},
 		"status":       {"latest outcome per connector", cmdStatus},
+		"history":      {"every outcome of a job, newest first, with its Vault versions", cmdHistory},
+		"rollback":     {"roll a job's connectors back to a Vault KV version", cmdRollback},
 		"events":       {"outcome events, one line each (--json: CloudEvents)", cmdEvents},
 		"validate":     {"check the config file", cmdValidate},
 		"inspect":      {"judge a PFX file on disk", cmdInspect},

@@ -48,7 +48,7 @@ func TestBashCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for words, want := range map[string]string{
-		"certrotator ro":                   "rotate",
+		"certrotator rot":                  "rotate",
 		"certrotator v":                    "validate version",
 		"certrotator rotate --w":           "--wait",
 		"certrotator status --":            "--context --json --server",

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +26,7 @@ const (
 	devSecretKV   = "b2c/demo-api"
 	devConnector1 = "7b3a0c1e-0000-4000-8000-000000000001"
 	devConnector2 = "7b3a0c1e-0000-4000-8000-000000000002"
+	devConnector3 = "7b3a0c1e-0000-4000-8000-000000000003" // the PKI job's
 )
 
 type devFlags struct {
@@ -71,7 +74,7 @@ func runDev(e *env, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	v, err := startDevVault(e.ctx, bin)
+	v, err := startDevVault(e.ctx, bin, filepath.Join(dir, "vault-home"))
 	if err != nil {
 		return err
 	}
@@ -82,7 +85,8 @@ func runDev(e *env, f devFlags) error {
 	sim := graphsim.New().
 		AddTenant(devTenantID, devClientID, secret).
 		AddConnector(devTenantID, devConnector1, "demo signup validation").
-		AddConnector(devTenantID, devConnector2, "demo token enrichment")
+		AddConnector(devTenantID, devConnector2, "demo token enrichment").
+		AddConnector(devTenantID, devConnector3, "demo PKI-issued")
 	if err := sim.StartOn("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("starting graph emulator: %w", err)
 	}
@@ -108,6 +112,9 @@ func writeDevFiles(ctx context.Context, dir string, f devFlags, v *devVault, sim
 		return "", err
 	}
 	if err := seedBundle(ctx, v, issuer); err != nil {
+		return "", err
+	}
+	if err := enablePKI(ctx, v); err != nil {
 		return "", err
 	}
 	next, err := issuer.issue("api.demo.example", 180*24*time.Hour, "next-demo-password")
@@ -171,13 +178,28 @@ jobs:
   - name: %[7]s
     source: {mount: secret, path: %[8]s}
     schedule: "@every 1m"
+    watch: 10s                      # a version written to Vault rolls out within 10s
     connectors:
       - {tenant: demo, id: %[9]s}
       - {tenant: demo, id: %[10]s}
+  # Issued by Vault PKI with a short lifetime: a certificate is issued at
+  # start, and a new one every 90s or so (half of its 3m lifetime).
+  - name: %[12]s
+    source:
+      mount: secret
+      path: %[13]s
+      pki: {mount: %[14]s, role: %[15]s, common_name: %[16]s, ttl: %[17]s}
+    schedule: "@every 15s"
+    renew_before: 50%%
+    min_validity: 1m
+    warn_before: [1m]               # only when a renewal is overdue
+    connectors:
+      - {tenant: demo, id: %[18]s}
 http:
   listen: %[11]s
 log: {level: info, format: text}
-`, dir, f.natsListen, v.addr, devTenantID, devClientID, sim.URL(), devJob, devSecretKV, devConnector1, devConnector2, f.httpListen)
+`, dir, f.natsListen, v.addr, devTenantID, devClientID, sim.URL(), devJob, devSecretKV, devConnector1, devConnector2, f.httpListen,
+		devPKIJob, devPKISecretKV, devPKIMount, devPKIRole, devPKICommonName, devPKITTL, devConnector3)
 }
 
 func printGuide(e *env, dir, cfgPath string, f devFlags, v *devVault, bin string) {
@@ -192,28 +214,54 @@ func printGuide(e *env, dir, cfgPath string, f devFlags, v *devVault, bin string
 certrotator dev is running. Ctrl-C stops everything.
 
   NATS         nats://%[1]s (embedded, JetStream store in %[2]s/nats)
-  Vault        %[3]s (dev server; token in %[2]s/vault-token), bundle at secret/%[4]s
-  Graph        emulator with 2 API connectors (CA in %[2]s/graphsim-ca.pem)
+  Vault        %[3]s (dev server; token in %[2]s/vault-token), bundle at secret/%[4]s,
+               PKI at %[10]s/ (role %[11]s) issuing into secret/%[12]s
+  Graph        emulator with 3 API connectors (CA in %[2]s/graphsim-ca.pem)
   Status page  http://%[5]s/   metrics http://%[5]s/metrics
 
-The job %[6]q runs every minute and once now. In another terminal:
+The job %[6]q runs every minute and once now, and watches secret/%[4]s every 10s.
+The job %[9]q issues a 3-minute certificate from Vault PKI now, uploads it, and issues
+and uploads a new one about every 90s (renew_before 50%%). In another terminal:
 
-  ./bin/certrotator status -c %[7]s
-  ./bin/certrotator rotate -c %[7]s %[6]s --wait 30s          # request a rotation and wait for the outcomes
-  ./bin/certrotator rotate -c %[7]s %[6]s --force --wait 30s  # re-upload even if present (rollback)
-  ./bin/certrotator events -c %[7]s --follow                  # outcome events as JSON lines
-  ./bin/certrotator plan -c %[7]s                             # dry run: what a rotation would do
-  ./bin/certrotator rotate -c %[7]s %[6]s --local             # break-glass: rotate in this process, no NATS
-  ./bin/certrotator check-source -c %[7]s                     # judge the bundle in Vault
-  nats --server nats://%[1]s pub certrotation.request.%[6]s '{"job":"%[6]s","reason":"hello"}'
+%[13]s  nats --server nats://%[1]s pub certrotation.request.%[6]s '{"job":"%[6]s","reason":"hello"}'
   nats --server nats://%[1]s sub 'certrotation.result.>'
 
-Write a new bundle version and watch it roll out:
+Write a new bundle version: the watch rolls it out within 10s, no event needed.
+Then roll back to the seeded version 1 and read the history:
 
   VAULT_ADDR=%[3]s VAULT_TOKEN=$(cat %[2]s/vault-token) %[8]s kv put secret/%[4]s pfx=@%[2]s/next-bundle.b64 password=@%[2]s/next-bundle.password
-  ./bin/certrotator rotate -c %[7]s %[6]s --wait 30s
+  ./bin/certrotator history -c %[7]s %[6]s
+  ./bin/certrotator rollback -c %[7]s %[6]s --to-version 1 --wait 30s
+  ./bin/certrotator history -c %[7]s %[6]s
 
-`, f.natsListen, rel(dir), v.addr, devSecretKV, f.httpListen, devJob, c, bin)
+`, f.natsListen, rel(dir), v.addr, devSecretKV, f.httpListen, devJob, c, bin,
+		devPKIJob, devPKIMount, devPKIRole, devPKISecretKV, devCommands(c))
+}
+
+// devCommands lists the CLI commands the guide suggests, their comments
+// aligned, for the config at cfg.
+func devCommands(cfg string) string {
+	cmds := [][2]string{
+		{"status -c " + cfg, ""},
+		{"history -c " + cfg + " " + devPKIJob, "every outcome, with the Vault version it rolled out"},
+		{"plan -c " + cfg, "dry run: what a rotation would do (issue, upload, skip)"},
+		{"rotate -c " + cfg + " " + devJob + " --wait 30s", "request a rotation and wait for the outcomes"},
+		{"rotate -c " + cfg + " " + devJob + " --force --wait 30s", "re-upload even if present"},
+		{"events -c " + cfg + " --follow", "outcome events as JSON lines"},
+		{"rotate -c " + cfg + " " + devJob + " --local", "break-glass: rotate in this process, no NATS"},
+		{"check-source -c " + cfg, "judge the bundles in Vault"},
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range cmds {
+		if c[1] == "" {
+			fmt.Fprintf(tw, "  ./bin/certrotator %s\n", c[0])
+			continue
+		}
+		fmt.Fprintf(tw, "  ./bin/certrotator %s\t# %s\n", c[0], c[1])
+	}
+	tw.Flush()
+	return b.String()
 }
 
 func mustGetwd() string {

@@ -1,28 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"time"
 
-	"github.com/google/uuid"
+	"github.com/certrotator/certrotator/internal/vaultdev"
 )
 
-// devVault is a `vault server -dev` child process for the local demo.
+// devVault is the demo's `vault server -dev` child process, started by
+// package internal/vaultdev as the tests start theirs.
 type devVault struct {
 	addr  string
 	token string
-	cmd   *exec.Cmd
-	out   bytes.Buffer
-	done  chan struct{}
+	srv   *vaultdev.Server // nil for a server the caller started
 }
 
 // findVault returns the vault binary the demo runs: the flag's, the one on
@@ -42,70 +36,23 @@ func findVault(flagPath string) (string, error) {
 	return "", errors.New("no vault binary on PATH or in bin/vault: run make vault")
 }
 
-// startDevVault starts a dev server on a free loopback port with a random
-// root token and waits until it is unsealed.
-func startDevVault(ctx context.Context, bin string) (*devVault, error) {
-	port, err := freePort()
+// startDevVault starts a dev server on a free loopback port pair with a
+// random root token, HOME at home (so no ~/.vault-token is written), and
+// waits until it is unsealed.
+func startDevVault(ctx context.Context, bin, home string) (*devVault, error) {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", home, err)
+	}
+	srv, err := vaultdev.Start(ctx, bin, home)
 	if err != nil {
 		return nil, err
 	}
-	v := &devVault{addr: "http://127.0.0.1:" + strconv.Itoa(port), token: uuid.NewString(), done: make(chan struct{})}
-	v.cmd = exec.Command(bin, "server", "-dev",
-		"-dev-root-token-id="+v.token,
-		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port))
-	v.cmd.Env = append(os.Environ(), "VAULT_DEV_ROOT_TOKEN_ID=", "VAULT_ADDR=")
-	v.cmd.Stdout, v.cmd.Stderr = &v.out, &v.out
-	if err := v.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	go func() { _ = v.cmd.Wait(); close(v.done) }()
-	if err := v.waitReady(ctx); err != nil {
-		v.stop()
-		return nil, fmt.Errorf("waiting for vault dev server: %w\n%s", err, v.out.String())
-	}
-	return v, nil
-}
-
-func (v *devVault) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-v.done:
-			return errors.New("vault exited")
-		case <-time.After(200 * time.Millisecond):
-		}
-		resp, err := http.Get(v.addr + "/v1/sys/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return errors.New("not ready after 30s")
+	return &devVault{addr: srv.Addr, token: srv.Token, srv: srv}, nil
 }
 
 // stop ends the dev server and waits for it, so Ctrl-C leaves nothing behind.
 func (v *devVault) stop() {
-	if v.cmd.Process == nil {
-		return
+	if v.srv != nil {
+		v.srv.Stop()
 	}
-	_ = v.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-v.done:
-	case <-time.After(10 * time.Second):
-		_ = v.cmd.Process.Kill()
-		<-v.done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -329,24 +329,14 @@ func TestDoctorUsage(t *testing.T) {
 // user denied what deny lists.
 func natsWithUsers(t *testing.T, deny ...string) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		Users: []*server.User{
+	return testkit.NATSWith(t, func(o *server.Options) {
+		o.Users = []*server.User{
 			{Username: "admin", Password: "admin-pass"},
 			{Username: "worker", Password: "worker-pass", Permissions: &server.Permissions{
 				Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
 			}},
-		},
+		}
 	})
-	if err != nil {
-		t.Fatalf("creating NATS server: %v", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(testkit.WaitTimeout) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
 }
 
 func TestDoctorNATSPermissions(t *testing.T) {

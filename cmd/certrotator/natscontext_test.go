@@ -3,8 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -12,16 +12,7 @@ import (
 // returns its URL.
 func authNATS(t *testing.T, password string) string {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{JetStream: true, StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1,
-		NoLog: true, NoSigs: true, Username: "ops", Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := testkit.NATSWith(t, func(o *server.Options) { o.Username, o.Password = "ops", password })
 	return s.ClientURL()
 }
 

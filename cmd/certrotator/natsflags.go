@@ -61,10 +61,7 @@ func (f *natsFlags) resolve(e *env) (target, int) {
 		if !ok {
 			return t, exitUsage
 		}
-		t = target{url: cfg.NATS.URL, settings: cfg.NATS, cfg: cfg}
-		if t.url == "" && cfg.NATS.Listen != "" {
-			t.url = "nats://" + dialable(cfg.NATS.Listen)
-		}
+		t = configTarget(cfg)
 	case envURL != "":
 		t = target{url: envURL, settings: config.NATS{SubjectPrefix: config.SubjectPrefixDefault}}
 		t.settings.CredsFile, _ = e.lookup("NATS_CREDS")
@@ -98,6 +95,25 @@ func (t target) check(e *env) int {
 	default:
 		return usageError(e, "%v", errNoNATSTarget)
 	}
+}
+
+// configTarget is the NATS a config names: nats.url, or nats.listen of a
+// worker running an embedded server.
+func configTarget(cfg *config.Config) target {
+	t := target{url: cfg.NATS.URL, settings: cfg.NATS, cfg: cfg}
+	if t.url == "" && cfg.NATS.Listen != "" {
+		t.url = "nats://" + dialable(cfg.NATS.Listen)
+	}
+	return t
+}
+
+// dialConfig connects to the NATS a loaded config names.
+func dialConfig(e *env, cfg *config.Config) (*client.Conn, error) {
+	t := configTarget(cfg)
+	if t.url == "" {
+		return nil, errNoNATS
+	}
+	return t.dial(e)
 }
 
 func contextTarget(c natsContext) target {

@@ -35,7 +35,7 @@ func cmdPlan(e *env, args []string) int {
 		printPlan(e.stdout, all)
 	}
 	for _, d := range all {
-		if d.Action == "fail" {
+		if d.Action == jobs.ActionFail {
 			return exitFailed
 		}
 	}
@@ -61,6 +61,14 @@ func printPlan(w io.Writer, ds []jobs.Decision) {
 			}
 		}
 		reason := d.Reason
+		if d.Action == jobs.ActionIssue {
+			reason = issueReason(d.Reason)
+			if d.Bundle == nil {
+				bundleTP = "new"
+			} else {
+				bundleTP += " → new"
+			}
+		}
 		if d.Error != nil {
 			reason = d.Error.Code + ": " + d.Error.Message
 		}
@@ -78,4 +86,19 @@ func short(tp string) string {
 		return tp[:12] + "…"
 	}
 	return tp
+}
+
+// issueReason says in words why a job sourced from Vault PKI would issue a
+// new certificate (a jobs.Due… reason), and what follows.
+func issueReason(due string) string {
+	why := map[string]string{
+		jobs.DueMissing:     "no bundle in Vault yet",
+		jobs.DueGone:        "the current version is deleted or destroyed",
+		jobs.DueUnreadable:  "the current version is no usable bundle",
+		jobs.DueRenewWindow: "the bundle is within renew_before or min_validity of its expiry",
+	}[due]
+	if why == "" {
+		why = due
+	}
+	return "would issue from Vault PKI (" + why + "), write it as a new version, then upload it"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/certrotator/certrotator/config"
 )
@@ -50,9 +49,10 @@ func serve(ctx context.Context, cfg *config.Config, w wiring, ready func()) erro
 	}
 	<-ctx.Done()
 	w.logger.Info("stopping")
-	// The worker's own shutdown timeout bounds in-flight work; the margin
-	// covers draining and the embedded server's shutdown.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.ShutdownTimeoutDefault+5*time.Second)
+	// The worker's own shutdown timeout bounds in-flight work; the whole
+	// stop, draining and the embedded server included, stays in StopBudget,
+	// under the pod's and the unit's grace period.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.StopBudget)
 	defer cancel()
 	return st.worker.Stop(stopCtx)
 }

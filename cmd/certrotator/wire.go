@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/certrotator/certrotator/budget"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
@@ -56,7 +57,7 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 
 // newConnector builds the Graph client for every tenant of the config. It
 // trusts the system roots plus each tenant's ca_file.
-func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status int)) (*connector.Client, error) {
+func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status int), b connector.Budget) (*connector.Client, error) {
 	tenants := make(map[string]connector.Tenant, len(cfg.Tenants))
 	for key, t := range cfg.Tenants {
 		tenants[key] = connector.Tenant{
@@ -77,7 +78,7 @@ func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status i
 			RateLimit:                 connector.RateLimit{AppPerMinute: t.RateLimit.AppPerMinute, TenantPerMinute: t.RateLimit.TenantPerMinute},
 		}
 	}
-	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger, ObserveFunc: observe})
+	c, err := connector.New(connector.Config{Tenants: tenants, Logger: logger, ObserveFunc: observe, Budget: b})
 	if err != nil {
 		return nil, fmt.Errorf("building graph client: %w", err)
 	}
@@ -119,14 +120,14 @@ func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
 // sink's worker, once there is one.
 func assembleWith(cfg *config.Config, logger *slog.Logger, sink *requestSink) (*offline, error) {
 	if sink == nil {
-		sink = &requestSink{} // never given a worker: counts nothing
+		sink = &requestSink{} // never given a worker: counts nothing, paces alone
 	}
 	vc := sourceConfig(cfg, logger)
 	vc.ObserveFunc = sink.vault
 	if err := vc.Validate(); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	graph, err := newConnector(cfg, logger, sink.graph)
+	graph, err := newConnector(cfg, logger, sink.graph, &sink.budget)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +173,10 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		if st.worker, err = newWorker(cfg, rot, warnings, w.logger, func(wc *worker.Config) {
 			// Ready only while Vault takes the token, not just while NATS is up.
 			wc.Checks = map[string]func(context.Context) error{"vault": src.CheckToken}
+			// Graph's limits are shared with every replica through NATS.
+			wc.Budget = &sink.budget
+			// Jobs that set watch are polled through the Vault client.
+			wc.Versions = src
 		}); err != nil {
 			return nil, err
 		}
@@ -180,7 +185,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	return st, nil
 }
 
-// newWorker builds the worker the config describes around rot.
+// newWorker builds the worker the config describes around rot; more adds
+// what only a served worker has (readiness checks, the shared budget, the
+// watched versions).
 func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
 	wc := worker.FromConfig(cfg)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
@@ -218,15 +225,24 @@ func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
 // command without a worker counts nothing.
 type requestSink struct {
 	w atomic.Pointer[worker.Worker]
+	// budget paces the Graph client: in-process until a worker binds it
+	// to the bucket every replica shares.
+	budget budget.Shared
 }
 
 func (s *requestSink) graph(status int) {
+	if s == nil {
+		return
+	}
 	if w := s.w.Load(); w != nil {
 		w.ObserveGraph(status)
 	}
 }
 
 func (s *requestSink) vault(status int) {
+	if s == nil {
+		return
+	}
 	if w := s.w.Load(); w != nil {
 		w.ObserveVault(status)
 	}

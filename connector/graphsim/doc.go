@@ -26,8 +26,9 @@
 //		AddConnector(tenantID, connectorID, "contoso-api").
 //		Start()
 //
-// The server mirrors what Graph and Entra document (see
-// /work/shared/REFERENCE.md): Graph's error shape with request ids, integer
+// The server mirrors what Graph and Entra document (Microsoft Graph's
+// identityApiConnector and uploadClientCertificate pages, its errors and
+// throttling pages, and B2C's error table): Graph's error shape with request ids, integer
 // notBefore/notAfter, upload appending to certificateList even for a
 // thumbprint already present, PATCH replacing the list, and the active
 // certificate being the most recently uploaded one that is valid now. Where

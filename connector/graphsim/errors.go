@@ -20,7 +20,7 @@ const (
 )
 
 // B2C codes for a rejected PFX, with the fixed meanings of B2C's published
-// error table (REFERENCE.md). Which code uploadClientCertificate answers
+// error table. Which code uploadClientCertificate answers
 // is documented for none of them; AADB2C90213 was observed on the sibling
 // keySets call, the others are inferred from their published meaning.
 // AADB2C90212 (state cookie) and AADB2C90214 (key container expiry) mean

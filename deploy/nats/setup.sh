@@ -41,3 +41,5 @@ nats kv add certrotation-warnings --ttl 9600h --replicas "$replicas" --descripti
 # A run's outcome, kept from before it is published until its request is settled,
 # so a redelivery republishes the true outcome instead of running again.
 nats kv add certrotation-outcomes --ttl 24h --history 1 --replicas "$replicas" --description 'outcomes of runs not yet settled'
+# Graph's rate limits as token buckets every replica shares (in memory: idle ones vanish).
+nats kv add certrotation-budget --ttl 10m --history 1 --storage memory --replicas "$replicas" --description 'Graph rate-limit token buckets shared by the replicas'

@@ -24,12 +24,24 @@ const WaitTimeout = 20 * time.Second
 // test.
 func NATS(tb testing.TB, dir string) *server.Server {
 	tb.Helper()
-	if dir == "" {
-		dir = tb.TempDir()
-	}
-	s, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: dir, Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+	return NATSWith(tb, func(o *server.Options) {
+		if dir != "" {
+			o.StoreDir = dir
+		}
 	})
+}
+
+// NATSWith is NATS with options changed by mod first (users, permissions,
+// a store directory).
+func NATSWith(tb testing.TB, mod func(*server.Options)) *server.Server {
+	tb.Helper()
+	opts := &server.Options{
+		JetStream: true, StoreDir: tb.TempDir(), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+	}
+	if mod != nil {
+		mod(opts)
+	}
+	s, err := server.NewServer(opts)
 	if err != nil {
 		tb.Fatalf("creating NATS server: %v", err)
 	}

@@ -1,9 +1,9 @@
 //go:build !linux
 
-package vaulttest
+package vaultdev
 
 import "os/exec"
 
 // setProcAttr does nothing outside Linux, which has no parent-death signal:
-// a test binary killed without cleanup leaves its dev server running.
+// a parent killed without stopping it leaves its dev server running.
 func setProcAttr(*exec.Cmd) {}

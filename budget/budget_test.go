@@ -1,0 +1,124 @@
+package budget_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/certrotator/certrotator/budget"
+	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	tenantID = "00000000-0000-4000-8000-00000000b001"
+	clientID = "11111111-1111-4111-8111-11111111b001"
+	secret   = "budget-test-secret"
+)
+
+// limits is Graph's per-app and per-tenant limit on a one-second window,
+// small enough that three replicas would blow through it unpaced.
+var limits = graphsim.Limits{AppPerWindow: 8, TenantPerWindow: 12, Window: time.Second}
+
+// replicas runs n Graph clients of one app registration against one
+// emulator, each paced by budget(i), and returns the emulator's counts
+// after each made calls GETs.
+func replicas(t *testing.T, n, calls int, budgetOf func(i int) connector.Budget) graphsim.Counts {
+	t.Helper()
+	ids := make([]string, 4)
+	sim := graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("7b3a0c1e-aaaa-4bbb-8ccc-%012d", i+1)
+		sim.AddConnector(tenantID, ids[i], "c")
+	}
+	sim.Start()
+	sim.SetLimits(limits)
+	transport := sim.Client().Transport.(*http.Transport)
+	t.Cleanup(transport.CloseIdleConnections)
+	var wg sync.WaitGroup
+	for i := range n {
+		c, err := connector.New(connector.Config{
+			Tenants: map[string]connector.Tenant{"t": {
+				TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: sim.URL(), GraphURL: sim.URL(),
+				RateLimit: connector.RateLimit{AppPerMinute: limits.AppPerWindow, TenantPerMinute: limits.TenantPerWindow},
+			}},
+			Transport: transport, RateWindow: limits.Window, Budget: budgetOf(i), MaxRetries: -1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for k := range calls {
+				_, _ = c.Get(context.Background(), "t", ids[k%len(ids)])
+			}
+		})
+	}
+	wg.Wait()
+	return sim.TenantCounts(tenantID)
+}
+
+// TestThreeReplicasShareTheLimit: three replicas of one app, each paced by
+// a Shared budget bound to one KV bucket, stay under both limits together:
+// no 429. The control, each pacing alone, is throttled.
+func TestThreeReplicasShareTheLimit(t *testing.T) {
+	t.Parallel()
+	nc := testkit.Connect(t, testkit.NATS(t, ""))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "budget-test", History: 1, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perReplica = 8
+	shared := replicas(t, 3, perReplica, func(int) connector.Budget {
+		// A margin under the default absorbs the scheduling delays of a
+		// loaded, race-instrumented test machine between budget and emulator.
+		b := &budget.Shared{Margin: 0.8}
+		b.Bind(kv)
+		return b
+	})
+	if shared.Throttled != 0 || shared.Calls != 3*perReplica {
+		t.Errorf("shared budget: emulator counted %+v, want %d calls and no 429", shared, 3*perReplica)
+	}
+	alone := replicas(t, 3, perReplica, func(int) connector.Budget { return &budget.Shared{Margin: 0.8} })
+	if alone.Throttled == 0 {
+		t.Errorf("control: three replicas pacing alone saw no 429 (%+v): the test cannot tell", alone)
+	}
+}
+
+// TestDeadlineRefusesEarly: a call that would wait past its deadline is
+// refused at once with a BudgetError saying how long it would have waited.
+func TestDeadlineRefusesEarly(t *testing.T) {
+	t.Parallel()
+	nc := testkit.Connect(t, testkit.NATS(t, ""))
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "budget-deadline", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &budget.Shared{}
+	b.Bind(kv)
+	l := []connector.Limit{{Name: "tenant.x", Count: 2, Per: time.Hour}}
+	if err := b.Take(context.Background(), l); err != nil {
+		t.Fatalf("first take: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = b.Take(ctx, l)
+	var be *connector.BudgetError
+	if !errors.As(err, &be) || be.Wait < time.Minute {
+		t.Fatalf("second take = %v, want a BudgetError with a long wait", err)
+	}
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+// serveNATS appends an embedded NATS listening on loopback to the config
+// at path, runs the worker it describes until the test ends, and returns
+// once it is ready.
+func serveNATS(t *testing.T, path string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("nats: {store_dir: " + t.TempDir() + ", listen: " + listen + "}\n")
+	f.Close()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, served := make(chan struct{}), make(chan error, 1)
+	go func() {
+		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
+	}()
+	select {
+	case <-ready:
+	case err := <-served:
+		t.Fatalf("the worker stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("stopping the worker: %v", err)
+		}
+	})
+}
+
+// activeThumbprint is the thumbprint the emulator holds active on conn.
+func activeThumbprint(t *testing.T, conn string) string {
+	t.Helper()
+	for _, c := range graph.Certificates(testTenantID, conn) {
+		if c.IsActive {
+			return c.Thumbprint
+		}
+	}
+	t.Fatalf("connector %s has no active certificate", conn)
+	return ""
+}
+
+// TestRollbackAndHistory rotates to version 3, rolls back to version 1,
+// fails to roll back to a deleted version 2, and reads it all back with
+// history, against a real Vault and the Graph emulator.
+func TestRollbackAndHistory(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.Start(t)
+	now := time.Now()
+	const kvPath = "b2c/lifecycle"
+	for i := range 3 {
+		pfx := testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3+i, 0), "pw")
+		if n := v.PutBundle(t, "secret", kvPath, pfx, "pw"); n != i+1 {
+			t.Fatalf("wrote version %d, want %d", n, i+1)
+		}
+	}
+	conn := freshConn(t)
+	path := cliConfig(t, v, kvPath, conn)
+	serveNATS(t, path)
+	env := map[string]string{"USER": "tester"}
+
+	code, out, errOut := runCLI(t, env, "rotate", "-c", path, "cli-job", "--wait", "30s", "--json")
+	if code != exitOK || !strings.Contains(out, `"source_version":3`) {
+		t.Fatalf("rotate --wait: exit %d out %q err %q", code, out, errOut)
+	}
+	latest := activeThumbprint(t, conn)
+
+	code, out, errOut = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s", "--json")
+	if code != exitOK || !strings.Contains(out, `"reason":"rollback"`) || !strings.Contains(out, `"source_version":1`) {
+		t.Fatalf("rollback to 1: exit %d out %q err %q", code, out, errOut)
+	}
+	if active := activeThumbprint(t, conn); active == latest || !strings.Contains(out, active) {
+		t.Errorf("active after rollback %s; version 3's is %s; outcome %s", active, latest, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := v.Client(t).KVv2("secret").DeleteVersions(ctx, kvPath, []int{2}); err != nil {
+		t.Fatalf("deleting version 2: %v", err)
+	}
+	code, out, _ = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "2", "--wait", "30s", "--json")
+	if code != exitFailed || !strings.Contains(out, "version deleted") || !strings.Contains(out, `"class":"permanent"`) {
+		t.Errorf("rollback to deleted 2: exit %d, want 1 with a permanent 'version deleted'; out %s", code, out)
+	}
+
+	code, out, errOut = runCLI(t, nil, "history", "-c", path, "cli-job", "--json")
+	if code != exitOK {
+		t.Fatalf("history --json: exit %d err %q", code, errOut)
+	}
+	var rows []historyRow
+	for line := range strings.Lines(out) {
+		var r historyRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("history line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("history has %d rows, want 3:\n%s", len(rows), out)
+	}
+	if r := rows[0]; r.Outcome != "failed" || r.Reason != "source_not_found" || r.Trigger != "manual" {
+		t.Errorf("newest row %+v, want the failed rollback to version 2", r)
+	}
+	if r := rows[1]; r.Outcome != "succeeded" || r.Reason != "rollback" || r.Version != 1 || r.VersionState != "live" ||
+		r.Thumbprint != activeThumbprint(t, conn) || r.NotAfter.IsZero() || r.VersionCreated.IsZero() {
+		t.Errorf("second row %+v, want the rollback to live version 1", r)
+	}
+	if r := rows[2]; r.Version != 3 || r.Thumbprint != latest || r.Connector != conn || !strings.HasPrefix(r.RequestID, "manual-") {
+		t.Errorf("oldest row %+v, want the rotation to version 3", r)
+	}
+
+	code, out, _ = runCLI(t, nil, "history", "-c", path, "cli-job")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "succeeded (rollback)") {
+		t.Errorf("history table: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, nil, "history", "-c", path, "cli-job", "--connector", freshConn(t), "--json")
+	if code != exitOK || out != "" {
+		t.Errorf("history of another connector: exit %d out %q, want none", code, out)
+	}
+	code, _, errOut = runCLI(t, nil, "rollback", "-c", path, "cli-job")
+	if code != exitUsage || !strings.Contains(errOut, "--to-version") {
+		t.Errorf("rollback without a version: exit %d err %q", code, errOut)
+	}
+}
+
+// TestPlanSaysIssue plans a job sourced from Vault PKI whose KV path is
+// empty: the plan says it would issue, and issues nothing; rotate --local
+// then issues version 1 and uploads it, after which the plan skips.
+func TestPlanSaysIssue(t *testing.T) {
+	t.Parallel()
+	v := vaulttest.Start(t)
+	v.EnablePKI(t, vaulttest.PKIOptions{MaxTTL: "2160h"})
+	conn := freshConn(t)
+	const kvPath = "b2c/pki-plan"
+	// cliConfig writes source as a flow mapping: the pki keys ride along. The
+	// ttl is longer than the default renew_before (720h), or every plan
+	// would find the new certificate due again.
+	path := cliConfig(t, v, kvPath+", pki: {role: b2c-api, common_name: api.example.com, ttl: 2160h}", conn)
+
+	code, out, errOut := runCLI(t, nil, "plan", "-c", path, "cli-job")
+	if code != exitOK || !strings.Contains(out, "issue") || !strings.Contains(out, "no bundle in Vault yet") || !strings.Contains(out, "new") {
+		t.Fatalf("plan: exit %d out %q err %q", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, nil, "plan", "-c", path, "cli-job", "--json")
+	if code != exitOK || !strings.Contains(out, `"action":"issue"`) || !strings.Contains(out, `"reason":"missing"`) {
+		t.Errorf("plan --json: exit %d out %q", code, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if md, err := v.Client(t).KVv2("secret").GetMetadata(ctx, kvPath); err == nil {
+		t.Fatalf("plan wrote version %d to Vault", md.CurrentVersion)
+	}
+
+	code, out, errOut = runCLI(t, nil, "rotate", "-c", path, "cli-job", "--local")
+	if code != exitOK || !strings.Contains(out, "certrotator.rotation.succeeded") || !strings.Contains(out, `"source_version":1`) {
+		t.Fatalf("rotate --local: exit %d out %q err %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "plan", "-c", path, "cli-job")
+	if code != exitOK || strings.Contains(out, "issue") || !strings.Contains(out, "already_present") {
+		t.Errorf("plan after issuing: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+// pollClock is the real time, except that a wait of watchInterval or more
+// never ends: the watcher's loop makes its first poll and then waits for
+// the test to call runOnce, while the consumer's short waits run as usual.
+type pollClock struct{}
+
+const watchInterval = time.Hour
+
+func (pollClock) Now() time.Time { return time.Now() }
+func (pollClock) After(d time.Duration) <-chan time.Time {
+	if d >= watchInterval*9/10 { // the watcher's interval, jittered
+		return nil
+	}
+	return time.After(d)
+}
+
+// vaultLister is a real Vault dev server and a vaultsrc client on it.
+func vaultLister(t testing.TB) (*vaulttest.Server, *vaultsrc.Client) {
+	t.Helper()
+	srv := vaulttest.Start(t)
+	c, err := vaultsrc.New(context.Background(), vaultsrc.Config{
+		Address: srv.Addr, Auth: vaultsrc.Auth{Method: vaultsrc.MethodToken, Token: srv.Token}, HTTPClient: &http.Client{},
+	})
+	if err != nil {
+		t.Fatalf("vault client: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	return srv, c
+}
+
+// lastSeq is the requests stream's last sequence: how many requests it
+// ever stored (duplicates by Msg-Id are not stored).
+func lastSeq(t testing.TB, w *Worker) uint64 {
+	t.Helper()
+	st, err := w.bus().js.Stream(context.Background(), contract.RequestsStream)
+	if err != nil {
+		t.Fatalf("opening requests stream: %v", err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatalf("reading requests stream: %v", err)
+	}
+	return info.State.LastSeq
+}
+
+func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
+	t.Parallel()
+	vault, src := vaultLister(t)
+	job := testJob()
+	job.Watch = watchInterval
+	vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
+
+	s := runServer(t, "")
+	rot := newFake(nil)
+	watching := func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} }
+	var ww []*Worker
+	for i := range 2 {
+		app := testApp(job)
+		app.Instance = "replica-" + strconv.Itoa(i)
+		ww = append(ww, startWorker(t, connect(t, s), app, rot, watching))
+	}
+	js := newJS(t, connect(t, s))
+
+	// Version 1 was written before any worker watched and has no outcome:
+	// the first polls request it, once.
+	got := rot.nextCall(t)
+	if got.ID != "vault-"+jobName+"-1" || got.Version != 1 || got.Trigger != jobs.TriggerWatch || got.Force {
+		t.Fatalf("first call %+v, want vault-%s-1 pinned to version 1 by watch", got, jobName)
+	}
+	eventually(t, "version 1 settled", settled(t, js))
+	at := time.Now() // the time each round of polls pretends it is
+	pollAll := func() {
+		at = at.Add(2 * watchInterval) // every job is due again
+		var wg sync.WaitGroup
+		for _, w := range ww {
+			wg.Go(func() { w.watcher.runOnce(t.Context(), at) })
+		}
+		wg.Wait()
+	}
+	pollAll() // both replicas' first polls are done once runOnce returns
+	before := lastSeq(t, ww[0])
+	rot.noMoreCalls(t)
+
+	for _, v := range []int{2, 3} {
+		if n := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"}); n != v {
+			t.Fatalf("wrote version %d, want %d", n, v)
+		}
+		pollAll()
+		if seq := lastSeq(t, ww[0]); seq != before+1 {
+			t.Fatalf("version %d: %d requests stored, want 1", v, seq-before)
+		}
+		before++
+		got := rot.nextCall(t)
+		if want := "vault-" + jobName + "-" + strconv.Itoa(v); got.ID != want || got.Version != v || got.Trigger != jobs.TriggerWatch {
+			t.Fatalf("call %+v, want %s pinned to version %d", got, want, v)
+		}
+		eventually(t, "request settled", settled(t, js))
+		rot.noMoreCalls(t)
+	}
+
+	pollAll() // no change, no request
+	if seq := lastSeq(t, ww[0]); seq != before {
+		t.Fatalf("an unchanged version made %d requests", seq-before)
+	}
+
+	// A replica started now finds version 3 already handled: its first poll
+	// remembers it and requests nothing.
+	app := testApp(job)
+	app.Instance = "replica-late"
+	late := startWorker(t, connect(t, s), app, rot, watching)
+	late.watcher.runOnce(t.Context(), at.Add(2*watchInterval))
+	if seq := lastSeq(t, late); seq != before {
+		t.Fatalf("a restarted watcher requested a handled version (%d requests)", seq-before)
+	}
+	rot.noMoreCalls(t)
+}
+
+func TestWatchOffWithoutListerOrInterval(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	unwatched := testJob()
+	watched := testJob()
+	watched.Name, watched.Watch = "watched", time.Minute
+	watched.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000009"}}
+	// No lister: no job is watched, whatever its config says.
+	w := startWorker(t, connect(t, s), testApp(unwatched, watched), newFake(nil))
+	if got := w.watcher.watched(); len(got) != 0 {
+		t.Errorf("watched %d jobs without a lister, want none", len(got))
+	}
+	if w.watcher.Running() {
+		t.Error("watcher runs with nothing to watch")
+	}
+	// With one, only the job that sets watch.
+	w.watcher.versions = (*vaultsrc.Client)(nil)
+	if got := w.watcher.watched(); len(got) != 1 || got[0].Name != "watched" {
+		t.Errorf("watched %v, want only the job with watch", got)
+	}
+}
+
+// BenchmarkWatchRound is one round of polls of 10 watched jobs whose
+// version did not change: 10 metadata reads from a real Vault dev server,
+// no request published.
+func BenchmarkWatchRound(b *testing.B) {
+	vault, src := vaultLister(b)
+	var jj []jobs.Job
+	for i := range 10 {
+		j := testJob()
+		j.Name, j.Source.Path, j.Watch = "job-"+strconv.Itoa(i), "b2c/bench-"+strconv.Itoa(i), watchInterval
+		j.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000001" + strconv.Itoa(10+i)}}
+		vault.Put(b, j.Source.Mount, j.Source.Path, map[string]any{"pfx": "AAAA"})
+		jj = append(jj, j)
+	}
+	s := runServer(b, "")
+	w := startWorker(b, connect(b, s), testApp(jj...), newFake(nil), func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} })
+	at := time.Now()
+	w.watcher.runOnce(context.Background(), at) // the first polls
+	seq := lastSeq(b, w)
+	b.ResetTimer()
+	for b.Loop() {
+		at = at.Add(2 * watchInterval)
+		w.watcher.runOnce(context.Background(), at)
+	}
+	b.StopTimer()
+	if got := lastSeq(b, w); got != seq {
+		b.Fatalf("unchanged versions made %d requests", got-seq)
+	}
+}
