@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -74,11 +76,16 @@ func runBaseline(t *testing.T, v *vaulttest.Server, s fleetSpec, sample int) Res
 	peaks.end(&res)
 	if ran < len(steps) {
 		res.SampledConnectors = ran
-		// The ideal of the whole fleet: every tenant's calls scale alike.
-		for k, c := range counts {
-			c.Calls = int(float64(c.Calls) * scale)
-			c.Throttled = int(float64(c.Throttled) * scale)
-			counts[k] = c
+		// The ideal of the whole fleet: each of a tenant's connectors costs
+		// the calls a sampled connector cost on average.
+		perConnector := float64(calls-throttled) / float64(ran)
+		whole := map[string]int{}
+		for _, st := range steps {
+			whole[f.tenantIDOf(st.ref.Tenant)]++
+		}
+		counts = map[string]graphsim.Counts{}
+		for id, n := range whole {
+			counts[id] = graphsim.Counts{Calls: int(math.Round(perConnector * float64(n)))}
 		}
 		res.HTTP429 = int(float64(throttled) * scale)
 		res.Uploads = len(steps)
