@@ -19,10 +19,13 @@ const (
 	// bundleCount is how many distinct bundles the fleet shares: a few
 	// bundles, many jobs, as issue 9's teams have them.
 	bundleCount = 4
-	// jobsPerTenant splits each tenant's connectors over two jobs, so that
-	// with several replicas two of them can work in one tenant at once and
-	// the budget must hold across replicas.
+	// jobsPerTenant splits each tenant's connectors over at least two jobs,
+	// so that with several replicas two of them can work in one tenant at
+	// once and the budget must hold across replicas.
 	jobsPerTenant = 2
+	// jobSizeMax splits a big tenant further: at most this many connectors
+	// per job.
+	jobSizeMax    = 100
 	fleetClientID = "11111111-1111-4111-8111-1111111111f1"
 	fleetSecret   = "fleet-client-secret"
 )
@@ -45,8 +48,8 @@ type fleet struct {
 func tenantKeyOf(i int) string { return fmt.Sprintf("t%03d", i) }
 
 // layout deals connector i to tenant i mod Tenants, then splits each
-// tenant's connectors into jobsPerTenant jobs; job k reads bundle k mod
-// bundleCount.
+// tenant's connectors into jobsPerTenant jobs, or more of at most
+// jobSizeMax; job k reads bundle k mod bundleCount.
 func (s fleetSpec) layout() fleet {
 	var f fleet
 	perTenant := make([][]jobs.ConnectorRef, s.Tenants)
@@ -59,8 +62,9 @@ func (s fleetSpec) layout() fleet {
 		perTenant[t] = append(perTenant[t], jobs.ConnectorRef{Tenant: tenantKeyOf(t), ID: id})
 	}
 	for t, refs := range perTenant {
-		for part := range jobsPerTenant {
-			lo, hi := part*len(refs)/jobsPerTenant, (part+1)*len(refs)/jobsPerTenant
+		parts := max(jobsPerTenant, (len(refs)+jobSizeMax-1)/jobSizeMax)
+		for part := range parts {
+			lo, hi := part*len(refs)/parts, (part+1)*len(refs)/parts
 			if lo == hi {
 				continue
 			}

@@ -74,6 +74,10 @@ func TestLayout(t *testing.T) {
 	if len(paths) != len(bundles) {
 		t.Errorf("jobs read %d bundles, want all %d shared: %v", len(paths), len(bundles), paths)
 	}
+	hot := fleetSpec{fleetSize: fleetSize{Connectors: 1000, Tenants: 1}, Bundles: bundles}.layout()
+	if len(hot.jobs) != 1000/jobSizeMax {
+		t.Errorf("one tenant of 1000: %d jobs, want %d of %d", len(hot.jobs), 1000/jobSizeMax, jobSizeMax)
+	}
 }
 
 func TestTrackerFinishesOnEveryConnectorOnce(t *testing.T) {
