@@ -86,7 +86,7 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 	res := Result{
 		Mode: "worker", Connectors: s.Connectors, Tenants: s.Tenants, Replicas: replicas,
 		MakespanS: round(tr.last.Sub(tr.start).Seconds()), IdealS: round(idealSeconds(counts, s.Limits, s.Latency)),
-		Uploads: tr.uploads, Failed: tr.failed, VaultReads: reads.Load(), HTTP429: throttled,
+		Uploads: tr.uploads, Skipped: tr.skipped, Failed: tr.failed, VaultReads: reads.Load(), HTTP429: throttled,
 		PeakRSSMB: rss, CPUS: round((u1.cpu - u0.cpu).Seconds()), LatencyMS: s.Latency.Milliseconds(),
 	}
 	peaks.end(&res)
@@ -136,6 +136,7 @@ type tracker struct {
 	seen         map[string]map[string]bool // job -> connector -> final seen
 	finished     int
 	uploads      int
+	skipped      int
 	failed       int
 	firstFailure string
 	last         time.Time
@@ -169,6 +170,8 @@ func (tr *tracker) onEvent(m *nats.Msg) {
 	switch o.Status {
 	case jobs.StatusSucceeded:
 		tr.uploads++
+	case jobs.StatusSkipped:
+		tr.skipped++
 	case jobs.StatusFailed:
 		n := 1
 		if o.Connector == "" {

@@ -29,12 +29,16 @@ type Result struct {
 	Efficiency          float64 `json:"efficiency"`
 	GraphCallsPerUpload float64 `json:"graph_calls_per_upload"`
 	Uploads             int     `json:"uploads"`
-	Failed              int     `json:"failed"`
-	VaultReads          int64   `json:"vault_reads"`
-	HTTP429             int     `json:"http_429"`
-	PeakRSSMB           float64 `json:"peak_rss_mb"`
-	CPUS                float64 `json:"cpu_s"`
-	LatencyMS           int64   `json:"latency_ms"`
+	// Skipped connectors were found already holding the bundle: in a run
+	// where every connector starts empty, a retried request whose first
+	// attempt uploaded (an answer lost to a deadline, say).
+	Skipped    int     `json:"skipped"`
+	Failed     int     `json:"failed"`
+	VaultReads int64   `json:"vault_reads"`
+	HTTP429    int     `json:"http_429"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	CPUS       float64 `json:"cpu_s"`
+	LatencyMS  int64   `json:"latency_ms"`
 	// PeakHeapMB and PeakGoroutines are the Go heap's live objects and the
 	// goroutines of the process at their highest during the run, sampled
 	// every 20 ms: they say where peak_rss_mb went.
