@@ -89,9 +89,8 @@ fuzz:
 # bench is issue 9's fleet harness (bench/fleet_test.go): the real worker
 # over embedded NATS, Vault and graphsim with Graph's limits on a 6 s clock,
 # for 100, 1,000 and 10,000 connectors and one hot tenant of 1,000, one and
-# three replicas, and the
-# sequential baseline; one JSON line per run on stdout (PERFORMANCE.md says
-# what each field means). It runs in the package directory so that go test
+# three replicas, and the sequential baseline; one JSON line per run on
+# stdout (PERFORMANCE.md says what each field means). It runs in the package directory so that go test
 # streams those lines. Then the Go benchmarks: the hot paths (bundle decode
 # per encoding, thumbprint, request decoding, outcome encoding) and the
 # pipeline ones, with a fixed iteration count for the end-to-end ones.
