@@ -1,5 +1,5 @@
 // Package faultproxy is a TCP proxy on loopback for fault tests. It passes
-// bytes through, can freeze (stop forwarding in both directions while every
+// bytes through, can go down (refuse service, as a stopped server does), can freeze (stop forwarding in both directions while every
 // connection stays open, as a stalled network link or a partition does: the
 // peers see no reset, only silence) and can cut (close every connection, as
 // a dead link or a restarted load balancer does). Tests put it between one
@@ -19,6 +19,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	frozen bool
+	down   bool
 	thawed chan struct{} // closed while not frozen; replaced on Freeze
 	links  map[*link]struct{}
 	closed bool
@@ -79,6 +80,22 @@ func (p *Proxy) Cut() {
 	}
 }
 
+// Down cuts every link and closes each new connection at once, as a
+// stopped server or a dead host whose port is refused looks to a client.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
+	p.Cut()
+}
+
+// Up ends Down: new connections are forwarded again.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
 // Links is how many client connections are open through the proxy.
 func (p *Proxy) Links() int {
 	p.mu.Lock()
@@ -125,6 +142,10 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return // closed
 		}
+		if p.isDown() {
+			_ = client.Close()
+			continue
+		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = client.Close() // the target is down: the client sees a refused link
@@ -138,6 +159,12 @@ func (p *Proxy) accept() {
 		go p.pump(l, server, client)
 		go p.pump(l, client, server)
 	}
+}
+
+func (p *Proxy) isDown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down
 }
 
 // track registers the link, or cuts it when the proxy is closing.

@@ -127,3 +127,29 @@ func TestCloseEndsFrozenLinks(t *testing.T) {
 		t.Fatal("the proxy still accepts after Close")
 	}
 }
+
+func TestDownRefusesUntilUp(t *testing.T) {
+	p, c, r := start(t)
+	p.Down()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadString('\n'); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read on a link of a downed proxy: %v, want EOF or reset", err)
+	}
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(t, c2, bufio.NewReader(c2), "refused", 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a new connection while down got %v, want it closed at once", err)
+	}
+	_ = c2.Close()
+	p.Up()
+	c3, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if got, err := roundTrip(t, c3, bufio.NewReader(c3), "back", 5*time.Second); err != nil || got != "back\n" {
+		t.Fatalf("after Up: got %q, %v", got, err)
+	}
+}
