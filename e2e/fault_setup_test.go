@@ -47,7 +47,7 @@ func setupFaults(t *testing.T) *faultStack {
 	if err != nil {
 		t.Fatalf("building vault source: %v", err)
 	}
-	fs.tap = &graphTap{base: s.graph.Client().Transport, held: make(chan struct{}, 16)}
+	fs.tap = &graphTap{base: s.graph.Client().Transport, held: make(chan struct{}, 16), abandoned: make(chan struct{}, 16)}
 	s.conn, err = connector.New(connector.Config{
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
 		Transport: fs.tap,
@@ -81,7 +81,8 @@ func newProxy(t *testing.T, target string) *faultproxy.Proxy {
 // Graph received it.
 type graphTap struct {
 	base http.RoundTripper
-	held chan struct{} // one value per upload that started waiting
+	held      chan struct{} // one value per upload that started waiting
+	abandoned chan struct{} // one value per held upload given up unsent
 
 	mu     sync.Mutex
 	hold   chan struct{} // non-nil: uploads wait until it is closed
@@ -159,6 +160,10 @@ func (g *graphTap) RoundTrip(r *http.Request) (*http.Response, error) {
 		select {
 		case <-hold:
 		case <-r.Context().Done():
+			select {
+			case g.abandoned <- struct{}{}:
+			default:
+			}
 			return nil, r.Context().Err() // never sent
 		}
 	}
@@ -187,7 +192,14 @@ func (g *graphTap) RoundTrip(r *http.Request) (*http.Response, error) {
 // every final one seen (a test asserts there is exactly one per connector).
 func finals(t *testing.T, c *collector, requestID string) []jobs.Outcome {
 	t.Helper()
-	deadline := time.After(eventTimeout)
+	return finalsWithin(t, c, requestID, eventTimeout)
+}
+
+// finalsWithin is finals with its own deadline, for faults whose recovery
+// waits out a lock TTL.
+func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration) []jobs.Outcome {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		var out []jobs.Outcome
 		for _, ev := range c.of(requestID) {
