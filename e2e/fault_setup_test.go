@@ -80,7 +80,7 @@ func newProxy(t *testing.T, target string) *faultproxy.Proxy {
 // response of uploads Graph applied, and keeps every upload body it sent, as
 // Graph received it.
 type graphTap struct {
-	base http.RoundTripper
+	base      http.RoundTripper
 	held      chan struct{} // one value per upload that started waiting
 	abandoned chan struct{} // one value per held upload given up unsent
 
