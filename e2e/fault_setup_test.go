@@ -195,6 +195,29 @@ func finals(t *testing.T, c *collector, requestID string) []jobs.Outcome {
 	return finalsWithin(t, c, requestID, eventTimeout)
 }
 
+// finalsN waits for n final outcomes of the request (one per connector) and
+// returns every final one seen.
+func finalsN(t *testing.T, c *collector, requestID string, n int) []jobs.Outcome {
+	t.Helper()
+	deadline := time.After(eventTimeout)
+	for {
+		var out []jobs.Outcome
+		for _, ev := range c.of(requestID) {
+			if ev.Data.Final {
+				out = append(out, ev.Data)
+			}
+		}
+		if len(out) >= n {
+			return out
+		}
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("%d of %d final events for request %s", len(out), n, requestID)
+		}
+	}
+}
+
 // finalsWithin is finals with its own deadline, for faults whose recovery
 // waits out a lock TTL.
 func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration) []jobs.Outcome {
