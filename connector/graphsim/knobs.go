@@ -1,6 +1,7 @@
 package graphsim
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,4 +105,18 @@ func (s *Server) ExpireTokens() {
 	for _, t := range s.tokens {
 		t.expired = true
 	}
+}
+
+// IssuedTokens returns every access token issued so far (client
+// credentials, assertions and the managed identity endpoint alike), sorted,
+// so that a leak test can look for the exact tokens a client was given.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for access := range s.tokens {
+		out = append(out, access)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,15 @@ func TestStartOn(t *testing.T) {
 	token := fetchToken(t, s, tenantID, clientID, clientSecret)
 	if c := getConnector(t, s, token); c.DisplayName != "demo" {
 		t.Errorf("displayName = %q", c.DisplayName)
+	}
+}
+
+func TestIssuedTokens(t *testing.T) {
+	t.Parallel()
+	s, first := setup(t)
+	second := fetchToken(t, s, tenantID, clientID, clientSecret)
+	got := s.IssuedTokens()
+	if len(got) != 2 || !slices.Contains(got, first) || !slices.Contains(got, second) {
+		t.Fatalf("IssuedTokens() has %d tokens, want exactly the two issued", len(got))
 	}
 }
