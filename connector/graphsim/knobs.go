@@ -120,3 +120,12 @@ func (s *Server) IssuedTokens() []string {
 	slices.Sort(out)
 	return out
 }
+
+// ForgetRequests drops the log Requests reads, so that a long run (the
+// soak) measures its own memory, not the emulator's growing history.
+// Certificates, uploads and tokens are kept.
+func (s *Server) ForgetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}

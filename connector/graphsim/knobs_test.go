@@ -191,3 +191,20 @@ func TestIssuedTokens(t *testing.T) {
 		t.Fatalf("IssuedTokens() has %d tokens, want exactly the two issued", len(got))
 	}
 }
+
+func TestForgetRequests(t *testing.T) {
+	t.Parallel()
+	s, token := setup(t)
+	getConnector(t, s, token)
+	if len(s.Requests()) == 0 {
+		t.Fatal("no request recorded before ForgetRequests")
+	}
+	s.ForgetRequests()
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("%d requests recorded after ForgetRequests", n)
+	}
+	getConnector(t, s, token)
+	if n := len(s.Requests()); n != 1 {
+		t.Fatalf("%d requests recorded after one more call, want 1", n)
+	}
+}
