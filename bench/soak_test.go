@@ -33,8 +33,11 @@ import (
 // Soak settings. SOAK_REQUESTS sets the count (make soak: 10000; 500 is the
 // quick mode); SOAK_SEED replays a run's fault schedule.
 const (
-	soakJobs     = 16               // one connector each, so job leases do not serialise the run
-	soakWindow   = 64               // requests in flight at once
+	// soakJobs have one connector each, and requests go to them in turn, so
+	// that two requests in flight rarely wait for the same job lease (a
+	// request waiting for a lease polls it every second).
+	soakJobs     = 64
+	soakWindow   = 48               // requests in flight at once
 	soakDeadline = 10 * time.Minute // the whole run, 10,000 requests included
 	soakStall    = 3 * time.Minute  // one request: past it the run dumps NATS's state and fails
 	// Flatness tolerances between the first and the last sample, both taken
@@ -276,7 +279,7 @@ func (s *soak) runBatch(ctx context.Context, first, size int) {
 			s.t.Fatalf("soak deadline passed at request %d", first+i)
 		}
 		s.maybeFault()
-		job := s.app.Jobs[s.rng.IntN(len(s.app.Jobs))].Name
+		job := s.app.Jobs[(first+i)%len(s.app.Jobs)].Name
 		id := fmt.Sprintf("soak-%06d", first+i)
 		ch := s.send(job, id)
 		wg.Add(1)
