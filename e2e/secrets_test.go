@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,19 +15,39 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// assertNoSecrets fails when any secret, or a telltale slice of one, shows
-// up in text.
+// leakWindow is the shortest piece of a long secret that counts as a leak:
+// 32 characters of a secret's text (16 bytes in hex, 24 in base64) are no
+// coincidence.
+const leakWindow = 32
+
+// assertNoSecrets fails when any secret, or any leakWindow-long piece of a
+// longer one (wherever it starts), shows up in text. Every window of every
+// secret goes into one set, and every window of text is looked up in it, so
+// the check stays linear in the size of the logs. A match inside a run of
+// exactly 40 hex digits is skipped: that is a SHA-1, a certificate's
+// thumbprint, which is public, and which a PFX carries in the clear as its
+// key's localKeyId.
 func assertNoSecrets(t *testing.T, where, text string, secrets map[string]string) {
 	t.Helper()
+	windows := map[string]string{}
 	for name, v := range secrets {
-		if v == "" {
-			continue
+		switch {
+		case v == "":
+		case len(v) < leakWindow:
+			if strings.Contains(text, v) {
+				t.Errorf("%s holds the %s", where, name)
+			}
+		default:
+			for i := 0; i+leakWindow <= len(v); i++ {
+				windows[v[i:i+leakWindow]] = name
+			}
 		}
-		if strings.Contains(text, v) {
-			t.Errorf("%s holds the %s", where, name)
-		}
-		if len(v) > 64 && strings.Contains(text, v[:64]) {
-			t.Errorf("%s holds the start of the %s", where, name)
+	}
+	reported := map[string]bool{}
+	for i := 0; i+leakWindow <= len(text); i++ {
+		if name, ok := windows[text[i:i+leakWindow]]; ok && !reported[name] && !inSHA1(text, i) {
+			reported[name] = true
+			t.Errorf("%s holds %d characters of the %s at byte %d", where, leakWindow, name, i)
 		}
 	}
 	if strings.Contains(text, "Bearer ") {
@@ -32,12 +55,79 @@ func assertNoSecrets(t *testing.T, where, text string, secrets map[string]string
 	}
 }
 
+// inSHA1 reports whether the window at i lies in a run of exactly 40 hex
+// digits.
+func inSHA1(text string, i int) bool {
+	isHex := func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+	start, end := i, i
+	for start > 0 && isHex(text[start-1]) {
+		start--
+	}
+	for end < len(text) && isHex(text[end]) {
+		end++
+	}
+	return end-start == 40 && end >= i+leakWindow
+}
+
+// pfxForms is every way the bytes of a PFX could be written out: standard,
+// raw, URL-safe and raw URL-safe base64, lower- and upper-case hex, and Go's
+// %v of a byte slice.
+func pfxForms(name string, pfx []byte) map[string]string {
+	return map[string]string{
+		name + " (base64)":          base64.StdEncoding.EncodeToString(pfx),
+		name + " (raw base64)":      base64.RawStdEncoding.EncodeToString(pfx),
+		name + " (url base64)":      base64.URLEncoding.EncodeToString(pfx),
+		name + " (raw url base64)":  base64.RawURLEncoding.EncodeToString(pfx),
+		name + " (hex)":             hex.EncodeToString(pfx),
+		name + " (upper-case hex)":  strings.ToUpper(hex.EncodeToString(pfx)),
+		name + " (%v of the bytes)": fmt.Sprint(pfx),
+	}
+}
+
+// withIssued adds what only the run itself knew to secrets: the re-encoded
+// PFX and its password as Graph received them in each upload, and every
+// access token Graph issued. It fails when there is nothing to add, which
+// would mean the test exercised neither.
+func withIssued(t *testing.T, fs *faultStack, secrets map[string]string) map[string]string {
+	t.Helper()
+	bodies := fs.tap.uploadBodies()
+	if len(bodies) == 0 {
+		t.Fatal("no upload was captured: the test cannot look for the re-encoded bytes")
+	}
+	for i, b := range bodies {
+		var up struct {
+			PKCS12Value string `json:"pkcs12Value"`
+			Password    string `json:"password"`
+		}
+		if err := json.Unmarshal(b, &up); err != nil {
+			t.Fatalf("reading captured upload %d: %v", i, err)
+		}
+		pfx, err := base64.StdEncoding.DecodeString(up.PKCS12Value)
+		if err != nil || len(pfx) == 0 {
+			t.Fatalf("captured upload %d holds no base64 PFX: %v", i, err)
+		}
+		maps.Copy(secrets, pfxForms(fmt.Sprintf("re-encoded pfx %d", i), pfx))
+		secrets[fmt.Sprintf("upload password %d", i)] = up.Password
+	}
+	tokens := fs.graph.IssuedTokens()
+	if len(tokens) == 0 {
+		t.Fatal("graphsim issued no token: the test cannot look for it")
+	}
+	for i, tok := range tokens {
+		secrets[fmt.Sprintf("graph access token %d", i)] = tok
+	}
+	return secrets
+}
+
 // TestSecretsStayOut drives successes and every kind of failure through the
-// real pipeline with debug logging and checks that no PFX, password, Vault
-// token or client secret reaches a log line, an outcome or an error message.
+// real pipeline with debug logging and checks that no PFX (in any
+// encoding, as read or as re-encoded for Graph), password, Vault token,
+// client secret or issued Graph token reaches a log line, an outcome or an
+// error message.
 func TestSecretsStayOut(t *testing.T) {
 	t.Parallel()
-	s := setup(t, nil)
+	fs := setupFaults(t)
+	s := fs.stack
 	good := validFor(t, 90*24*time.Hour, "hunter2-correct-horse")
 	bad := validFor(t, 90*24*time.Hour, "battery-staple-9000")
 	s.vault.PutBundle(t, mount, "b2c/good", good.PFX, good.Password)
@@ -69,11 +159,12 @@ func TestSecretsStayOut(t *testing.T) {
 	secrets := map[string]string{
 		"good password": good.Password,
 		"bad password":  bad.Password,
-		"good pfx":      base64.StdEncoding.EncodeToString(good.PFX),
-		"bad pfx":       base64.StdEncoding.EncodeToString(bad.PFX),
 		"vault token":   s.vault.Token,
 		"client secret": secret,
 	}
+	maps.Copy(secrets, pfxForms("good pfx", good.PFX))
+	maps.Copy(secrets, pfxForms("bad pfx", bad.PFX))
+	secrets = withIssued(t, fs, secrets)
 	assertNoSecrets(t, "outcomes", string(events), secrets)
 	assertNoSecrets(t, "logs", s.logs.String(), secrets)
 	if !strings.Contains(s.logs.String(), "rotation outcome") {
@@ -82,10 +173,12 @@ func TestSecretsStayOut(t *testing.T) {
 }
 
 // TestSecretsStayOutOfWorker sends good and bad requests through the worker
-// and checks its events, logs, metrics and status page.
+// and checks its events, logs, metrics and status page, with the secrets of
+// TestSecretsStayOut.
 func TestSecretsStayOutOfWorker(t *testing.T) {
 	t.Parallel()
-	s := setup(t, nil)
+	fs := setupFaults(t)
+	s := fs.stack
 	good := validFor(t, 90*24*time.Hour, "w0rker-correct-horse")
 	s.vault.PutBundle(t, mount, "b2c/wgood", good.PFX, good.Password)
 	s.vault.PutBundle(t, mount, "b2c/wbad", good.PFX, "wrong-"+good.Password)
@@ -115,10 +208,11 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	page := rec.Body.String()
 	secrets := map[string]string{
 		"password":      good.Password,
-		"pfx":           base64.StdEncoding.EncodeToString(good.PFX),
 		"vault token":   s.vault.Token,
 		"client secret": secret,
 	}
+	maps.Copy(secrets, pfxForms("pfx", good.PFX))
+	secrets = withIssued(t, fs, secrets)
 	assertNoSecrets(t, "events", strings.Join(all, "\n"), secrets)
 	assertNoSecrets(t, "logs", s.logs.String(), secrets)
 	assertNoSecrets(t, "metrics", metrics, secrets)

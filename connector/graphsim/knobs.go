@@ -1,6 +1,9 @@
 package graphsim
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 type faultState struct {
 	left  int
@@ -74,4 +77,27 @@ func (s *Server) SetRecording(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.noRecord = !on
+}
+
+// IssuedTokens returns every access token issued so far (client
+// credentials, assertions and the managed identity endpoint alike), sorted,
+// so that a leak test can look for the exact tokens a client was given.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for access := range s.tokens {
+		out = append(out, access)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ForgetRequests drops the log Requests reads, so that a long run (the
+// soak) measures its own memory, not the emulator's growing history.
+// Certificates, uploads and tokens are kept.
+func (s *Server) ForgetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
 }

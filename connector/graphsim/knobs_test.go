@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,32 @@ func TestStartOn(t *testing.T) {
 	token := fetchToken(t, s, tenantID, clientID, clientSecret)
 	if c := getConnector(t, s, token); c.DisplayName != "demo" {
 		t.Errorf("displayName = %q", c.DisplayName)
+	}
+}
+
+func TestIssuedTokens(t *testing.T) {
+	t.Parallel()
+	s, first := setup(t)
+	second := fetchToken(t, s, tenantID, clientID, clientSecret)
+	got := s.IssuedTokens()
+	if len(got) != 2 || !slices.Contains(got, first) || !slices.Contains(got, second) {
+		t.Fatalf("IssuedTokens() has %d tokens, want exactly the two issued", len(got))
+	}
+}
+
+func TestForgetRequests(t *testing.T) {
+	t.Parallel()
+	s, token := setup(t)
+	getConnector(t, s, token)
+	if len(s.Requests()) == 0 {
+		t.Fatal("no request recorded before ForgetRequests")
+	}
+	s.ForgetRequests()
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("%d requests recorded after ForgetRequests", n)
+	}
+	getConnector(t, s, token)
+	if n := len(s.Requests()); n != 1 {
+		t.Fatalf("%d requests recorded after one more call, want 1", n)
 	}
 }

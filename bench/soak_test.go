@@ -1,0 +1,434 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/faultproxy"
+	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+	"github.com/certrotator/certrotator/worker"
+)
+
+// Soak settings. SOAK_REQUESTS sets the count (make soak: 10000; 500 is the
+// quick mode); SOAK_SEED replays a run's fault schedule.
+const (
+	// soakJobs have one connector each, and requests go to them in turn, so
+	// that two requests in flight rarely wait for the same job lease (a
+	// request waiting for a lease polls it every second).
+	soakJobs     = 64
+	soakWindow   = 48               // requests in flight at once
+	soakDeadline = 10 * time.Minute // the whole run, 10,000 requests included
+	soakStall    = 3 * time.Minute  // one request: past it the run dumps NATS's state and fails
+	// Flatness tolerances between the first and the last sample, both taken
+	// quiescent, after a GC that returns freed memory to the OS.
+	soakGoroutineSlack = 25
+	soakRSSSlack       = 48 << 20
+)
+
+// soakSample is the process's state after a batch of requests was answered.
+type soakSample struct {
+	answered   int
+	goroutines int
+	rss        int64
+	heap       uint64
+	elapsed    time.Duration
+}
+
+// soak is the run: real Vault, graphsim, an embedded-in-test NATS server
+// reached by the worker through a faultproxy, a worker restarted now and
+// then, and a client counting final outcome events.
+type soak struct {
+	t        *testing.T
+	rng      *rand.Rand
+	vault    *vaulttest.Server
+	graph    *graphsim.Server
+	link     *faultproxy.Proxy
+	rot      *jobs.Rotator
+	app      *config.Config
+	w        *worker.Worker
+	nc       *nats.Conn
+	js       nats.JetStreamContext
+	newest   map[string]string // job -> thumbprint of its newest bundle
+	cuts     int               // NATS link cuts injected
+	restarts int               // worker restarts
+	log      *slog.Logger      // the worker's and rotator's, to SOAK_LOG when set
+	js2      jetstream.JetStream
+
+	dumpOnce sync.Once
+	mu       sync.Mutex
+	finals   map[string]map[string]string // request id -> event id -> outcome
+	answered map[string]chan struct{}
+	statuses map[string]int
+}
+
+// TestSoak is the soak of issue 8. It is not part of make test: it runs
+// only when SOAK_REQUESTS is set (make soak). It asserts that every request
+// is answered exactly once (one final outcome event id per request), that
+// no connector ends on an older certificate than its job's newest bundle,
+// and that goroutines and RSS are flat from the first batch to the last.
+func TestSoak(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SOAK_REQUESTS"))
+	if n <= 0 {
+		t.Skip("set SOAK_REQUESTS (make soak) to run the soak")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("SOAK_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("soak: %d requests, SOAK_SEED=%d", n, seed)
+	s := startSoak(t, seed)
+	batch := 1000
+	if n < 2*batch {
+		batch = max(n/5, 1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), soakDeadline)
+	defer cancel()
+	start := time.Now()
+	var samples []soakSample
+	for sent := 0; sent < n; sent += batch {
+		size := min(batch, n-sent)
+		s.newBundles(t, sent/batch)
+		if b := sent / batch; b > 0 && b%3 == 0 {
+			s.restartWorker(ctx)
+		}
+		s.runBatch(ctx, sent, size)
+		samples = append(samples, sample(sent+size, time.Since(start)))
+	}
+	// A last, fault-free request per job: the connector must end on the
+	// newest bundle whatever the faults did.
+	s.runFinal(ctx)
+	elapsed := time.Since(start)
+	s.report(samples, elapsed)
+	s.check(samples, n)
+}
+
+func startSoak(t *testing.T, seed uint64) *soak {
+	s := &soak{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x50a4)), newest: map[string]string{},
+		finals: map[string]map[string]string{}, answered: map[string]chan struct{}{}, statuses: map[string]int{}}
+	s.log = slog.New(slog.DiscardHandler)
+	if path := os.Getenv("SOAK_LOG"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.Close() })
+		s.log = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	s.vault = vaulttest.Start(t)
+	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
+	job := jobs.Job{
+		Source: jobs.SourceRef{Mount: "secret", PFXField: "pfx", PasswordField: "password"},
+		Policy: jobs.PolicyOnChange, MinValidity: jobs.MinValidityDefault, MaxAttempts: 8, Reencode: true,
+		WarnBefore: jobs.WarnBeforeDefault(),
+	}
+	ns := testkit.NATS(t, "")
+	var err error
+	if s.link, err = faultproxy.New(strings.TrimPrefix(ns.ClientURL(), "nats://")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.link.Close() })
+	s.app = &config.Config{Instance: "soak", NATS: config.NATS{URL: s.link.URL("nats"), SubjectPrefix: "certrotation"},
+		HTTP: config.HTTP{Listen: "off"}, Concurrency: 8}
+	for i := range soakJobs {
+		id := fmt.Sprintf("7b3a0c1e-0000-4000-8000-%012d", i+1)
+		s.graph.AddConnector(tenantID, id, "soak "+id)
+		j := job
+		j.Name = fmt.Sprintf("soak-%d", i)
+		j.Source.Path = "b2c/" + j.Name
+		j.Connectors = []jobs.ConnectorRef{{Tenant: tenantKey, ID: id}}
+		s.app.Jobs = append(s.app.Jobs, j)
+	}
+	s.graph.Start()
+	src, err := vaultsrc.New(context.Background(), vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Token: s.vault.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connector.New(connector.Config{
+		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
+		Transport: s.graph.Client().Transport,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rot, err = jobs.New(jobs.Config{Source: src, Connector: conn, Logger: s.log}); err != nil {
+		t.Fatal(err)
+	}
+	if s.nc, err = nats.Connect(ns.ClientURL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.nc.Close)
+	s.js, _ = s.nc.JetStream()
+	// Operators cap the results stream; the soak does too, so that NATS's
+	// own store does not grow with the run.
+	js, _ := jetstream.New(s.nc)
+	s.js2 = js
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: contract.ResultsStream, Subjects: []string{"certrotation.result.>"}, Retention: jetstream.LimitsPolicy,
+		MaxMsgs: 2000, Discard: jetstream.DiscardOld, Storage: jetstream.FileStorage, Duplicates: contract.DuplicateWindow, MaxAge: contract.ResultsMaxAge,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.nc.Subscribe("certrotation.result.>", s.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	s.startWorker(context.Background())
+	t.Cleanup(func() { _ = s.w.Stop(context.Background()) })
+	return s
+}
+
+func (s *soak) startWorker(ctx context.Context) {
+	wc := worker.FromConfig(s.app)
+	wc.Rotator, wc.ShutdownTimeout, wc.Logger = s.rot, 2*time.Second, s.log
+	w, err := worker.New(wc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		s.t.Fatal(err)
+	}
+	s.w = w
+}
+
+// restartWorker stops the worker mid-run (in-flight requests are handed
+// back) and starts a new one, as a rolling update does.
+func (s *soak) restartWorker(ctx context.Context) {
+	_ = s.w.Stop(ctx)
+	s.startWorker(ctx)
+	s.restarts++
+}
+
+// newBundles writes a newer bundle for some jobs (all in the first batch).
+func (s *soak) newBundles(t *testing.T, batch int) {
+	now := time.Now()
+	for _, j := range s.app.Jobs {
+		if batch > 0 && s.rng.IntN(3) != 0 {
+			continue
+		}
+		b := testkit.NewBundle(t, testkit.BundleSpec{CN: "soak.example", NotBefore: now.Add(-time.Hour),
+			NotAfter: now.Add(60*24*time.Hour + time.Duration(batch)*time.Hour), Password: "soak-password"})
+		s.vault.PutBundle(t, "secret", j.Source.Path, b.PFX, b.Password)
+		s.newest[j.Name] = b.Thumbprint
+	}
+}
+
+func (s *soak) onEvent(m *nats.Msg) {
+	var ev contract.Event
+	if json.Unmarshal(m.Data, &ev) != nil || !ev.Data.Final || ev.Data.Status == jobs.StatusExpiring {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.finals[ev.Data.RequestID]
+	if ids == nil {
+		ids = map[string]string{}
+		s.finals[ev.Data.RequestID] = ids
+	}
+	if _, seen := ids[ev.ID]; !seen {
+		ids[ev.ID] = ev.Data.Status + "/" + ev.Data.Reason
+		s.statuses[ev.Data.Status+"/"+ev.Data.Reason]++
+	}
+	if ch := s.answered[ev.Data.RequestID]; ch != nil {
+		close(ch)
+		delete(s.answered, ev.Data.RequestID)
+	}
+}
+
+// send publishes one request and returns a channel closed on its first
+// final outcome.
+func (s *soak) send(job, id string) <-chan struct{} {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.answered[id] = ch
+	s.mu.Unlock()
+	if _, err := s.js.Publish("certrotation.request."+job, []byte(`{"job":"`+job+`"}`), nats.MsgId(id)); err != nil {
+		s.t.Fatalf("publishing %s: %v", id, err)
+	}
+	return ch
+}
+
+// runBatch sends size requests, at most soakWindow unanswered at once, and
+// waits until every one is answered.
+func (s *soak) runBatch(ctx context.Context, first, size int) {
+	slots := make(chan struct{}, soakWindow)
+	var wg sync.WaitGroup
+	for i := range size {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			s.t.Fatalf("soak deadline passed at request %d", first+i)
+		}
+		s.maybeFault()
+		job := s.app.Jobs[(first+i)%len(s.app.Jobs)].Name
+		id := fmt.Sprintf("soak-%06d", first+i)
+		ch := s.send(job, id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			stall := time.NewTimer(soakStall)
+			defer stall.Stop()
+			select {
+			case <-ch:
+			case <-stall.C:
+				s.t.Errorf("request %s (job %s) not answered in %s", id, job, soakStall)
+				s.dumpOnce.Do(s.dump)
+			case <-ctx.Done():
+				s.t.Errorf("request %s (job %s) never answered", id, job)
+			}
+		}()
+	}
+	s.calm()
+	wg.Wait()
+	if s.t.Failed() {
+		s.t.FailNow()
+	}
+}
+
+func (s *soak) runFinal(ctx context.Context) {
+	var chans []<-chan struct{}
+	for _, j := range s.app.Jobs {
+		chans = append(chans, s.send(j.Name, "soak-final-"+j.Name))
+	}
+	for i, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			s.t.Fatalf("final request of %s never answered", s.app.Jobs[i].Name)
+		}
+	}
+}
+
+// maybeFault injects, before a request is sent, a fault at random: Graph
+// 429 or 503 for the next one to three calls, Graph latency up to 80ms, or
+// every NATS connection of the worker cut (it reconnects). Faults follow
+// the request rate, not the clock, so that a request left alone at the end
+// of a batch is not the only target of every fault.
+func (s *soak) maybeFault() {
+	switch k := s.rng.IntN(100); {
+	case k < 3:
+		s.graph.FailNext(1+s.rng.IntN(3), graphsim.Fault{Status: 503})
+	case k < 4:
+		s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "1"})
+	case k < 7:
+		s.graph.SetLatency(time.Duration(s.rng.IntN(80)) * time.Millisecond)
+	case k < 8:
+		s.link.Cut()
+		s.cuts++
+	}
+}
+
+// calm clears the faults at the end of a batch, so that the stragglers
+// finish and the sample is taken quiescent; it also drops graphsim's
+// request log, which would otherwise grow with the run.
+func (s *soak) calm() {
+	s.graph.FailNext(0, graphsim.Fault{})
+	s.graph.SetLatency(0)
+	s.graph.ForgetRequests()
+}
+
+// sample reads goroutines, RSS (from /proc/self/statm) and the live heap
+// after a GC that returns freed memory to the OS.
+func sample(answered int, elapsed time.Duration) soakSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return soakSample{answered: answered, goroutines: runtime.NumGoroutine(), rss: rss(), heap: ms.HeapAlloc, elapsed: elapsed}
+}
+
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return -1
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+func (s *soak) report(samples []soakSample, elapsed time.Duration) {
+	s.t.Logf("%10s %10s %10s %10s %10s", "answered", "elapsed", "goroutines", "rss_MiB", "heap_MiB")
+	for _, x := range samples {
+		s.t.Logf("%10d %10s %10d %10.1f %10.1f", x.answered, x.elapsed.Round(time.Second), x.goroutines, float64(x.rss)/(1<<20), float64(x.heap)/(1<<20))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t.Logf("outcomes: %v; %d NATS link cuts, %d worker restarts; total %s", s.statuses, s.cuts, s.restarts, elapsed.Round(time.Second))
+}
+
+func (s *soak) check(samples []soakSample, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range n {
+		id := fmt.Sprintf("soak-%06d", i)
+		if got := len(s.finals[id]); got != 1 {
+			s.t.Errorf("request %s has %d final outcomes (%v), want exactly 1", id, got, s.finals[id])
+		}
+	}
+	for _, j := range s.app.Jobs {
+		id := j.Connectors[0].ID
+		var active string
+		for _, c := range s.graph.Certificates(tenantID, id) {
+			if c.IsActive {
+				active = c.Thumbprint
+			}
+		}
+		if active != s.newest[j.Name] {
+			s.t.Errorf("connector %s of %s is on %s, want its newest bundle %s (rolled back)", id, j.Name, active, s.newest[j.Name])
+		}
+	}
+	first, last := samples[0], samples[len(samples)-1]
+	if last.goroutines > first.goroutines+soakGoroutineSlack {
+		s.t.Errorf("goroutines grew from %d (after %d) to %d (after %d)", first.goroutines, first.answered, last.goroutines, last.answered)
+	}
+	if last.rss > first.rss+soakRSSSlack {
+		s.t.Errorf("RSS grew from %d MiB (after %d) to %d MiB (after %d)", first.rss>>20, first.answered, last.rss>>20, last.answered)
+	}
+}
+
+// dump logs what NATS holds when a request is stuck: the requests stream,
+// the consumer and the job locks.
+func (s *soak) dump() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, err := s.js2.Stream(ctx, contract.RequestsStream); err == nil {
+		info, _ := st.Info(ctx)
+		s.t.Logf("requests stream: %+v", info.State)
+		if c, err := st.Consumer(ctx, "certrotator"); err == nil {
+			ci, _ := c.Info(ctx)
+			s.t.Logf("consumer: pending %d, ack pending %d, redelivered %d, waiting %d", ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
+		}
+	}
+	if kv, err := s.js2.KeyValue(ctx, contract.LocksBucket); err == nil {
+		keys, _ := kv.Keys(ctx)
+		for _, k := range keys {
+			if e, err := kv.Get(ctx, k); err == nil {
+				s.t.Logf("lock %s = %s (rev %d, %s old)", k, e.Value(), e.Revision(), time.Since(e.Created()).Round(time.Second))
+			}
+		}
+	}
+}

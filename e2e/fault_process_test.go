@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// buildBinary compiles cmd/certrotator into dir, as a release would (no
+// race detector), so that signals reach the real main.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "certrotator")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/certrotator/certrotator/cmd/certrotator")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building certrotator: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// syncBuf is a bytes.Buffer a child process and the test may share.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// process is the real binary running `certrotator run`.
+type process struct {
+	cmd    *exec.Cmd
+	stderr *syncBuf
+	exited chan struct{}
+	err    error
+}
+
+// runBinary starts `bin run -c <config>` against the stack and NATS at url.
+func runBinary(t *testing.T, fs *faultStack, bin, dir, instance, url, path string) *process {
+	t.Helper()
+	ca := filepath.Join(dir, "graphsim-ca.pem")
+	if err := os.WriteFile(ca, fs.graph.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `instance: ` + instance + `
+nats: {url: "` + url + `", subject_prefix: certrotation}
+vault:
+  address: ` + fs.vault.Addr + `
+  auth: {method: token, token: "${VAULT_TOKEN}"}
+tenants:
+  ` + tenantKey + `:
+    tenant_id: ` + tenantID + `
+    client_id: ` + clientID + `
+    client_secret: "${GRAPH_SECRET}"
+    ca_file: ` + ca + `
+    authority_url: ` + fs.graph.URL() + `
+    graph_url: ` + fs.graph.URL() + `
+jobs:
+  - name: contoso-api
+    source: {mount: ` + mount + `, path: ` + path + `, pfx_field: pfx, password_field: password}
+    connectors:
+      - {tenant: ` + tenantKey + `, id: ` + connectorIDs[0] + `}
+http: {listen: "off"}
+log: {level: debug, format: json}
+`
+	file := filepath.Join(dir, instance+".yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{stderr: &syncBuf{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "run", "-c", file)
+	p.cmd.Env = append(os.Environ(), "VAULT_TOKEN="+fs.vault.Token, "GRAPH_SECRET="+secret)
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting certrotator: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("%s output:\n%s", instance, p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *process) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(eventTimeout):
+		t.Fatal("certrotator did not exit")
+		return nil
+	}
+}
+
+// waitRead waits until Graph answered the worker's read of the connector:
+// the upload is the worker's next call.
+// Requests before the index after are ignored.
+func waitRead(t *testing.T, fs *faultStack, after int) {
+	t.Helper()
+	eventually(t, "the connector read before the upload", func() bool {
+		for _, r := range fs.graph.Requests()[after:] {
+			if r.Method == "GET" && strings.HasSuffix(r.Path, connectorIDs[0]) && r.Status == 200 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestFaultSignalsMidUpload runs the real binary (go build, no race
+// detector) and signals it while Graph is slow, with the upload in flight:
+//
+//   - SIGTERM: the worker stops gracefully; the upload in flight finishes
+//     within the shutdown grace, its outcome is published, the process
+//     exits 0.
+//   - SIGKILL: nothing runs on. Graph had the whole upload request and
+//     applies it although its client is dead (graphsim, like a real
+//     server, does not notice a closed connection before reading the
+//     body). A replica started afterwards takes the request once the ack
+//     wait and the dead process's job lease run out, finds the certificate
+//     active and reports skipped/already_present: one final outcome, one
+//     upload, the connector on the bundle.
+func TestFaultSignalsMidUpload(t *testing.T) {
+	t.Parallel()
+	fs := setupFaults(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	ns := natsServer(t, "")
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		b := validFor(t, 60*24*time.Hour, "p4ss-sigterm")
+		fs.vault.PutBundle(t, mount, "b2c/sigterm", b.PFX, b.Password)
+		p := runBinary(t, fs, bin, dir, "term", ns.ClientURL(), "b2c/sigterm")
+		fs.graph.SetLatency(2 * time.Second)
+		defer fs.graph.SetLatency(0)
+		seen := len(fs.graph.Requests())
+		publish(t, nc, "contoso-api", "sigterm-1", `{"job":"contoso-api"}`)
+		waitRead(t, fs, seen)
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.wait(t); err != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", err)
+		}
+		fin := finals(t, ch, "sigterm-1")
+		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt != 1 {
+			t.Errorf("finals %+v, want one succeeded on attempt 1 (finished during the grace period)", fin)
+		}
+		if got := fs.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
+			t.Errorf("uploads %v, want the bundle's once", got)
+		}
+		assertNoSecrets(t, "the binary's logs", p.stderr.String(), map[string]string{
+			"password": b.Password, "vault token": fs.vault.Token, "client secret": secret})
+	})
+
+	t.Run("SIGKILL", func(t *testing.T) {
+		b := validFor(t, 90*24*time.Hour, "p4ss-sigkill")
+		fs.vault.PutBundle(t, mount, "b2c/sigterm", b.PFX, b.Password)
+		before := len(fs.uploads(connectorIDs[0]))
+		p := runBinary(t, fs, bin, dir, "killed", ns.ClientURL(), "b2c/sigterm")
+		fs.graph.SetLatency(5 * time.Second)
+		seen := len(fs.graph.Requests())
+		publish(t, nc, "contoso-api", "sigkill-1", `{"job":"contoso-api"}`)
+		waitRead(t, fs, seen)
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		var ee *exec.ExitError
+		if err := p.wait(t); !errors.As(err, &ee) {
+			t.Fatalf("exit after SIGKILL: %v", err)
+		}
+		fs.graph.SetLatency(0)
+		j := job("b2c/sigterm", connectorIDs[0])
+		startWorker(t, fs.stack, appConfig("survivor", ns.ClientURL(), j), nil, 0)
+		fin := finalsWithin(t, ch, "sigkill-1", 3*contract.LockTTL)
+		if len(fin) != 1 || fin[0].Status == jobs.StatusFailed || fin[0].Attempt < 2 {
+			t.Errorf("finals %+v, want one that is not a failure, on a later attempt", fin)
+		}
+		t.Logf("after SIGKILL: final %s/%s on attempt %d", fin[0].Status, fin[0].Reason, fin[0].Attempt)
+		if got := fs.uploads(connectorIDs[0]); len(got) != before+1 || got[len(got)-1] != b.Thumbprint {
+			t.Errorf("uploads %v, want the new bundle's once more", got)
+		}
+		if got := fs.active(t, connectorIDs[0]); got != b.Thumbprint {
+			t.Errorf("active %s, want %s", got, b.Thumbprint)
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
+)
+
+// waitFailure waits for a non-final failed event of the request with the
+// given code ("" for any): the worker published the attempt.
+func waitFailure(t *testing.T, c *collector, requestID, code string) jobs.Outcome {
+	t.Helper()
+	deadline := time.After(eventTimeout)
+	for {
+		for _, ev := range c.of(requestID) {
+			if ev.Data.Status == jobs.StatusFailed && ev.Data.Error != nil && (code == "" || ev.Data.Error.Code == code) {
+				return ev.Data
+			}
+		}
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("no failed %s event for request %s; events: %+v", code, requestID, c.of(requestID))
+		}
+	}
+}
+
+// TestFaultVaultDown: Vault refusing connections when the worker starts,
+// and again in the middle of its life, fails the attempt as transient
+// (nothing uploaded, the request retried) and the retry after Vault is back
+// uploads the bundle once.
+func TestFaultVaultDown(t *testing.T) {
+	t.Parallel()
+	fs := setupFaults(t)
+	b1 := validFor(t, 60*24*time.Hour, "p4ss-vdown-1")
+	fs.vault.PutBundle(t, mount, "b2c/vdown", b1.PFX, b1.Password)
+	fs.vaultLink.Down()
+	ns := natsServer(t, "")
+	j := job("b2c/vdown", connectorIDs[0])
+	startWorker(t, fs.stack, appConfig("w-vdown", ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+
+	for i, b := range []struct {
+		id   string
+		want string
+	}{{"vdown-at-start", b1.Thumbprint}, {"vdown-mid-run", ""}} {
+		if i == 1 {
+			b2 := validFor(t, 90*24*time.Hour, "p4ss-vdown-2")
+			fs.vault.PutBundle(t, mount, "b2c/vdown", b2.PFX, b2.Password)
+			b.want = b2.Thumbprint
+			fs.vaultLink.Down()
+		}
+		publish(t, nc, j.Name, b.id, `{"job":"contoso-api"}`)
+		f := waitFailure(t, ch, b.id, vaultsrc.CodeUnavailable)
+		if f.Final || f.Error.Class != jobs.ClassTransient {
+			t.Errorf("%s: Vault down gave final=%v class %s, want a transient, retried failure", b.id, f.Final, f.Error.Class)
+		}
+		if n := len(fs.uploads(connectorIDs[0])); n != i {
+			t.Errorf("%s: %d uploads while Vault was down, want %d", b.id, n, i)
+		}
+		fs.vaultLink.Up()
+		fin := finals(t, ch, b.id)
+		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt < 2 {
+			t.Fatalf("%s: final outcomes %+v, want one succeeded on a later attempt", b.id, fin)
+		}
+		if got := fs.active(t, connectorIDs[0]); got != b.want {
+			t.Errorf("%s: active %s, want %s", b.id, got, b.want)
+		}
+	}
+	if n := len(fs.uploads(connectorIDs[0])); n != 2 {
+		t.Errorf("%d uploads in all, want 2 (one per bundle)", n)
+	}
+}
+
+// TestFaultVaultSealed: a sealed Vault is a transient failure on every
+// attempt, final on the last; nothing is uploaded.
+func TestFaultVaultSealed(t *testing.T) {
+	t.Parallel()
+	fs := setupFaults(t)
+	b := validFor(t, 60*24*time.Hour, "p4ss-sealed")
+	fs.vault.PutBundle(t, mount, "b2c/sealed", b.PFX, b.Password)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := fs.vault.Client(t).Sys().SealWithContext(ctx); err != nil {
+		t.Fatalf("sealing vault: %v", err)
+	}
+	ns := natsServer(t, "")
+	j := job("b2c/sealed", connectorIDs[0])
+	j.MaxAttempts = 2
+	startWorker(t, fs.stack, appConfig("w-sealed", ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	publish(t, nc, j.Name, "sealed-1", `{"job":"contoso-api"}`)
+	first := waitFailure(t, ch, "sealed-1", vaultsrc.CodeUnavailable)
+	fin := finals(t, ch, "sealed-1")
+	if first.Error.Class != jobs.ClassTransient {
+		t.Errorf("sealed: class %s, want transient", first.Error.Class)
+	}
+	if len(fin) != 1 || fin[0].Status != jobs.StatusFailed || fin[0].Attempt != 2 || code(fin[0]) != vaultsrc.CodeUnavailable {
+		t.Errorf("sealed: finals %+v, want one failed %s on attempt 2", fin, vaultsrc.CodeUnavailable)
+	}
+	if n := len(fs.uploads(connectorIDs[0])); n != 0 {
+		t.Errorf("%d uploads from a sealed Vault", n)
+	}
+}
