@@ -39,13 +39,19 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	seq := meta.Sequence.Stream
 	// A first delivery cannot have run before: only a redelivery looks for
 	// a kept outcome.
+	var earlier record
 	if meta.NumDelivered > 1 {
-		if rec, ok := c.loadRecord(ctx, seq); ok {
+		if rec, ok := c.loadRecord(ctx, seq); ok && rec.Done == nil {
 			// It ran before and its outcome was kept, but publishing or
 			// settling failed: tell the same outcome again, do not run again.
 			c.log.Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
 			c.deliver(msg, req, seq, rec, true)
 			return
+		} else if ok {
+			// An earlier attempt settled some connectors for good: run the
+			// rest only, so each connector gets one final outcome.
+			earlier = rec
+			req.Connectors = remaining(job, req, rec.Done)
 		}
 	}
 	l, err := c.acquire(ctx, job.Name, seq)
@@ -61,15 +67,34 @@ func (c *consumer) handle(msg jetstream.Msg) {
 		return
 	}
 	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay)
-	stored := rec.Decision.Action != actNak
-	if stored {
-		if err := c.storeRecord(ctx, seq, rec); err != nil {
+	keep := rec.kept(earlier)
+	if keep != nil {
+		if err := c.storeRecord(ctx, seq, *keep); err != nil {
 			c.log.Warn("keeping the outcome before publishing it, will retry", "job", job.Name, "request_id", req.ID, "error", err)
 			c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
 			return
 		}
 	}
-	c.deliver(msg, req, seq, rec, stored)
+	if !earlier.Published {
+		// The earlier attempt kept its final events but could not publish
+		// them: they go out now, before this attempt's.
+		rec.Events = append(earlier.Events, rec.Events...)
+	}
+	pctx := context.WithoutCancel(c.runCtx)
+	if err := c.publishEvents(pctx, rec.Events); err != nil {
+		c.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		return
+	}
+	if keep != nil && keep.Done != nil {
+		keep.Published = true // a retry publishes only its own events
+		if err := c.storeRecord(ctx, seq, *keep); err != nil {
+			c.log.Debug("marking kept outcomes published", "request_id", req.ID, "error", err)
+		}
+	}
+	if err := c.carryOut(msg, rec.Decision, req); err == nil && keep != nil && keep.Done == nil {
+		c.dropRecord(pctx, seq)
+	}
 }
 
 // handBack naks a request that did not run: on shutdown at once (another

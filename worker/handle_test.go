@@ -378,3 +378,48 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 		t.Errorf("retried after %s, want at least the Retry-After %s (backoff alone is 10ms)", gap, wait)
 	}
 }
+
+// TestRetryRunsOnlyUnfinishedConnectors: when one connector of a request is
+// done and another fails transiently, the retry runs the other one only,
+// so each connector gets exactly one final outcome.
+func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		if req.Attempt == 1 {
+			out := succeed(job, req)
+			out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
+			out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
+			return out
+		}
+		return succeed(job, req)
+	})
+	w := startWorker(t, connect(t, s), testApp(), rot)
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "partial-1")
+	if first := rot.nextCall(t); len(first.Connectors) != 0 {
+		t.Fatalf("first attempt named %v, want every connector", first.Connectors)
+	}
+	second := rot.nextCall(t)
+	if second.Attempt != 2 || len(second.Connectors) != 1 || !strings.EqualFold(second.Connectors[0], conn2) {
+		t.Fatalf("retry attempt %d ran %v, want only %s", second.Attempt, second.Connectors, conn2)
+	}
+	waitSettled(t, w, "request acked")
+	finals := map[string]int{}
+	for {
+		select {
+		case m := <-events.ch:
+			var ev contract.Event
+			if err := json.Unmarshal(m.Data, &ev); err == nil && ev.Data.Final {
+				finals[ev.Data.Connector]++
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if finals[conn1] != 1 || finals[conn2] != 1 {
+		t.Errorf("final outcomes per connector = %v, want one each", finals)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,9 +21,58 @@ import (
 // settled, so that when publishing or acking fails, the redelivery tells the
 // same outcome with the same event ids instead of running again and
 // reporting `already_present` for a rotation that succeeded.
+//
+// A run that is retried (nak) although some of its connectors reached a
+// final outcome keeps a partial record: those connectors (Done) and their
+// final events. The retry runs the other connectors only, so that every
+// connector of a request gets exactly one final outcome.
 type record struct {
 	Decision decision         `json:"decision"`
 	Events   []contract.Event `json:"events"`
+	Done     []string         `json:"done,omitempty"` // set on a partial record
+	// Published says a partial record's events went out, so a retry
+	// publishes only its own.
+	Published bool `json:"published,omitempty"`
+}
+
+// kept is what to keep for this run, given the earlier attempts' partial
+// record: the whole record when the request is settled for good (the
+// earlier final events included), a partial record when it is retried and
+// some connectors are done, nil when there is nothing to keep.
+func (r record) kept(earlier record) *record {
+	if r.Decision.Action != actNak {
+		all := r
+		all.Events = append(append([]contract.Event(nil), earlier.Events...), r.Events...)
+		return &all
+	}
+	// Published stays false until this attempt's publish succeeds: a
+	// failure then republishes all of them, never loses one.
+	p := record{Decision: r.Decision, Events: append([]contract.Event(nil), earlier.Events...), Done: append([]string(nil), earlier.Done...)}
+	for _, ev := range r.Events {
+		if o := ev.Data; o.Final && o.Connector != "" && o.Status != jobs.StatusExpiring {
+			p.Events = append(p.Events, ev)
+			p.Done = append(p.Done, o.Connector)
+		}
+	}
+	if len(p.Done) == 0 {
+		return nil
+	}
+	return &p
+}
+
+// remaining is the connectors of the request not yet done.
+func remaining(job jobs.Job, req jobs.Request, done []string) []string {
+	skip := make(map[string]bool, len(done))
+	for _, id := range done {
+		skip[strings.ToLower(id)] = true
+	}
+	var out []string
+	for _, ref := range inPlay(job, req) {
+		if !skip[strings.ToLower(ref.ID)] {
+			out = append(out, ref.ID)
+		}
+	}
+	return out
 }
 
 // conclude turns a run's outcomes into its record: outcomes finalized,
