@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -421,5 +422,29 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 	}
 	if finals[conn1] != 1 || finals[conn2] != 1 {
 		t.Errorf("final outcomes per connector = %v, want one each", finals)
+	}
+}
+
+// TestOwnLockLeftBehindIsAdopted: a lock holding this request's own value
+// (its create's reply was lost) is taken over at once, not waited out.
+func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.lockWait = time.Hour })
+	js := newJS(t, nc)
+	ack := publish(t, js, "certrotation.request.other-job-none", `{}`, "warmup") // keeps sequence 1 busy
+	seq := ack.Sequence + 1
+	if _, err := w.bus().locks.Create(context.Background(), jobName, fmt.Appendf(nil, "%s seq=%d", w.instance, seq)); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "adopt-1")
+	if got := rot.nextCall(t); got.ID != "adopt-1" {
+		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
+	}
+	waitSettled(t, w, "request acked")
+	if _, err := w.bus().locks.Get(context.Background(), jobName); err == nil {
+		t.Error("the adopted lock was not released")
 	}
 }

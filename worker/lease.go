@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,6 +83,9 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("taking lock %s: %w", job, err)
 		}
+		if l.adopt(ctx, s.tune.opTimeout) {
+			return l, nil
+		}
 		if !announced {
 			s.log.Debug("job locked elsewhere, waiting", "job", job, "holder", s.lockHolder(ctx, job))
 			s.signals.lockBusy.Signal(job)
@@ -138,10 +142,39 @@ func (l *lease) renew(ctx context.Context) error {
 func (l *lease) release(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev.Load())); err != nil {
+	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev.Load()))
+	if err != nil && l.ours(ctx) {
+		// A renewal whose reply was lost moved the revision on: the lock
+		// still holds this request's value, so it is ours to delete.
+		err = l.kv.Delete(ctx, l.key)
+	}
+	if err != nil {
 		return fmt.Errorf("releasing lock %s: %w", l.key, err)
 	}
 	return nil
+}
+
+// ours reports whether the lock's current value is this lease's (this
+// instance, this request message).
+func (l *lease) ours(ctx context.Context) bool {
+	e, err := l.kv.Get(ctx, l.key)
+	return err == nil && bytes.Equal(e.Value(), l.value)
+}
+
+// adopt takes over a lock that holds this lease's own value: this request,
+// on this instance, created or renewed it, and the reply was lost in a cut
+// link. Waiting for it to expire would only delay the retry by a TTL. The
+// confirmation is the lock's last write, as NATS timed it.
+func (l *lease) adopt(ctx context.Context, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	e, err := l.kv.Get(ctx, l.key)
+	if err != nil || !bytes.Equal(e.Value(), l.value) {
+		return false
+	}
+	l.rev.Store(e.Revision())
+	l.confirm(e.Created())
+	return true
 }
 
 // releases wakes the requests of this replica that wait for a job's lock
