@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -127,28 +125,7 @@ func cmpOr(s, def string) string {
 // the streams, consumer and buckets are the ones it makes.
 func provision(t *testing.T, path string) {
 	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("loading %s: %v", path, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, served := make(chan struct{}), make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case err := <-served:
-		cancel()
-		t.Fatalf("the worker stopped at start: %v", err)
-	case <-time.After(testkit.WaitTimeout):
-		cancel()
-		t.Fatal("the worker did not start")
-	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatalf("stopping the worker: %v", err)
-	}
+	startServing(t, path)()
 }
 
 // doctorLines runs doctor --json and returns its exit code and findings.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
@@ -32,28 +30,7 @@ func serveNATS(t *testing.T, path string) {
 	}
 	f.WriteString("nats: {store_dir: " + t.TempDir() + ", listen: " + listen + "}\n")
 	f.Close()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("loading %s: %v", path, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, served := make(chan struct{}), make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case err := <-served:
-		t.Fatalf("the worker stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the worker did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("stopping the worker: %v", err)
-		}
-	})
+	startServing(t, path)
 }
 
 // activeThumbprint is the thumbprint the emulator holds active on conn.

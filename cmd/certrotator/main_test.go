@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 const (
@@ -90,4 +95,40 @@ func writeFile(t *testing.T, dir, name, body string) string {
 		t.Fatalf("writing %s: %v", p, err)
 	}
 	return p
+}
+
+// startServing runs `certrotator run` in-process on the config at path
+// until it has started; stop ends it and fails the test when it did not
+// stop cleanly. The test's cleanup stops it too.
+func startServing(t *testing.T, path string) (stop func()) {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, served := make(chan struct{}), make(chan error, 1)
+	go func() {
+		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
+	}()
+	select {
+	case <-ready:
+	case err := <-served:
+		cancel()
+		t.Fatalf("the worker stopped at start: %v", err)
+	case <-time.After(testkit.WaitTimeout):
+		cancel()
+		t.Fatal("the worker did not start")
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("stopping the worker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -51,28 +48,7 @@ func TestNATSCommands(t *testing.T) {
 	scheduled := writeFile(t, t.TempDir(), "scheduled.yaml",
 		strings.Replace(string(body), "    source: {path: b2c/nats}\n", "    source: {path: b2c/nats}\n    schedule: \"0 */6 * * *\"\n", 1))
 
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("loading %s: %v", path, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, served := make(chan struct{}), make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard), serve: true}, func() { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case err := <-served:
-		t.Fatalf("the worker stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the worker did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("stopping the worker: %v", err)
-		}
-	}()
+	defer startServing(t, path)()
 
 	// rotate --wait: one human line per connector and a tally.
 	code, out, errOut := runCLI(t, map[string]string{"USER": "tester"}, "rotate", "-c", path, "cli-job", "--wait", "30s", "--reason", "cli test")
