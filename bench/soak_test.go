@@ -379,6 +379,7 @@ func (s *soak) report(samples []soakSample, elapsed time.Duration) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.logStreams()
 	s.t.Logf("outcomes: %v; %d NATS link cuts, %d worker restarts; total %s", s.statuses, s.cuts, s.restarts, elapsed.Round(time.Second))
 }
 
@@ -432,5 +433,24 @@ func (s *soak) dump() {
 				s.t.Logf("lock %s = %s (rev %d, %s old)", k, e.Value(), e.Revision(), time.Since(e.Created()).Round(time.Second))
 			}
 		}
+	}
+}
+
+// logStreams logs what each stream (buckets included) holds at the end, to
+// tell the worker's own memory from what NATS keeps by design.
+func (s *soak) logStreams() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names := s.js2.StreamNames(ctx)
+	for name := range names.Name() {
+		st, err := s.js2.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			continue
+		}
+		s.t.Logf("stream %s: %d msgs, %d bytes, %d subjects, %d deleted", name, info.State.Msgs, info.State.Bytes, info.State.NumSubjects, info.State.NumDeleted)
 	}
 }
