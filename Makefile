@@ -111,7 +111,7 @@ bench: vault
 # a run's faults, SOAK_LOG=FILE keeps the worker's log.
 SOAK_REQUESTS ?= 10000
 soak: vault
-	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 15m ./bench/
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 20m ./bench/
 
 # release cross-compiles static binaries (no cgo, paths trimmed, version and
 # commit stamped) into dist/, with their SHA-256 sums in dist/SHA256SUMS.

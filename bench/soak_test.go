@@ -36,9 +36,9 @@ const (
 	// soakJobs have one connector each, and requests go to them in turn, so
 	// that two requests in flight rarely wait for the same job lease (a
 	// request waiting for a lease polls it every second).
-	soakJobs     = 64
-	soakWindow   = 48               // requests in flight at once
-	soakDeadline = 10 * time.Minute // the whole run, 10,000 requests included
+	soakJobs     = 128
+	soakWindow   = 96               // requests in flight at once
+	soakDeadline = 15 * time.Minute // the whole run; 10,000 requests take 8-10 min on two shared cores
 	soakStall    = 3 * time.Minute  // one request: past it the run dumps NATS's state and fails
 	// Flatness tolerances between the first and the last sample, both taken
 	// quiescent, after a GC that returns freed memory to the OS.
@@ -113,7 +113,9 @@ func TestSoak(t *testing.T) {
 			s.restartWorker(ctx)
 		}
 		s.runBatch(ctx, sent, size)
-		samples = append(samples, sample(sent+size, time.Since(start)))
+		x := sample(sent+size, time.Since(start))
+		t.Logf("sample: %d answered, %s, %d goroutines, RSS %.1f MiB, heap %.1f MiB", x.answered, x.elapsed.Round(time.Second), x.goroutines, float64(x.rss)/(1<<20), float64(x.heap)/(1<<20))
+		samples = append(samples, x)
 	}
 	// A last, fault-free request per job: the connector must end on the
 	// newest bundle whatever the faults did.
@@ -149,7 +151,7 @@ func startSoak(t *testing.T, seed uint64) *soak {
 	}
 	t.Cleanup(func() { _ = s.link.Close() })
 	s.app = &config.Config{Instance: "soak", NATS: config.NATS{URL: s.link.URL("nats"), SubjectPrefix: "certrotation"},
-		HTTP: config.HTTP{Listen: "off"}, Concurrency: 8}
+		HTTP: config.HTTP{Listen: "off"}, Concurrency: 32}
 	for i := range soakJobs {
 		id := fmt.Sprintf("7b3a0c1e-0000-4000-8000-%012d", i+1)
 		s.graph.AddConnector(tenantID, id, "soak "+id)
@@ -377,6 +379,7 @@ func (s *soak) report(samples []soakSample, elapsed time.Duration) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.logStreams()
 	s.t.Logf("outcomes: %v; %d NATS link cuts, %d worker restarts; total %s", s.statuses, s.cuts, s.restarts, elapsed.Round(time.Second))
 }
 
@@ -430,5 +433,24 @@ func (s *soak) dump() {
 				s.t.Logf("lock %s = %s (rev %d, %s old)", k, e.Value(), e.Revision(), time.Since(e.Created()).Round(time.Second))
 			}
 		}
+	}
+}
+
+// logStreams logs what each stream (buckets included) holds at the end, to
+// tell the worker's own memory from what NATS keeps by design.
+func (s *soak) logStreams() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names := s.js2.StreamNames(ctx)
+	for name := range names.Name() {
+		st, err := s.js2.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			continue
+		}
+		s.t.Logf("stream %s: %d msgs, %d bytes, %d subjects, %d deleted", name, info.State.Msgs, info.State.Bytes, info.State.NumSubjects, info.State.NumDeleted)
 	}
 }
