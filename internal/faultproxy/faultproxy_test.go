@@ -48,7 +48,13 @@ func start(t *testing.T) (*Proxy, net.Conn, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return p, c, bufio.NewReader(c)
+	r := bufio.NewReader(c)
+	// One round trip: the proxy has then accepted and tracked the link, so
+	// a Cut or Freeze that follows reaches it.
+	if got, err := roundTrip(t, c, r, "hello", 5*time.Second); err != nil || got != "hello\n" {
+		t.Fatalf("first round trip: got %q, %v", got, err)
+	}
+	return p, c, r
 }
 
 func roundTrip(t *testing.T, c net.Conn, r *bufio.Reader, line string, wait time.Duration) (string, error) {
