@@ -126,6 +126,7 @@ func writeDevFiles(ctx context.Context, dir string, f devFlags, v *devVault, sim
 		"graph-client-secret":  secret,
 		"graphsim-ca.pem":      string(sim.CACertPEM()),
 		"next-bundle.b64":      base64.StdEncoding.EncodeToString(next),
+		"next-bundle.p12":      string(next), // the raw file, for `inspect`
 		"next-bundle.password": "next-demo-password",
 		"certrotator.yaml":     devConfig(dir, f, v, sim),
 	}
@@ -250,6 +251,10 @@ func devCommands(cfg string) string {
 		{"events -c " + cfg + " --follow", "outcome events as JSON lines"},
 		{"rotate -c " + cfg + " " + devJob + " --local", "break-glass: rotate in this process, no NATS"},
 		{"check-source -c " + cfg, "judge the bundles in Vault"},
+		{"inspect " + filepath.Join(filepath.Dir(cfg), "next-bundle.p12") + " --password-file " + filepath.Join(filepath.Dir(cfg), "next-bundle.password"), "judge a PFX on disk"},
+		{"validate -c " + cfg, "check the config as starting the worker does"},
+		{"doctor -c " + cfg, "check Vault, Graph and NATS as a first deployment needs them"},
+		{"completion bash", "shell completion (also zsh)"},
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
