@@ -56,6 +56,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		jj[i] = testJob()
 		jj[i].Name = fmt.Sprintf("job-%d", i)
 		jj[i].Connectors = jj[i].Connectors[:1]
+		jj[i].MaxAttempts = 8 // the default: a failover must not use up a request
 	}
 	app := testApp(jj...)
 	app.NATS.Replicas = 3

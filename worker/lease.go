@@ -80,13 +80,20 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 			l.confirm(asked)
 			return l, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		switch {
+		case errors.Is(err, jetstream.ErrKeyExists):
+			if l.adopt(ctx, s.tune.opTimeout) {
+				return l, nil
+			}
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("taking lock %s: %w", job, err)
+		default:
+			// NATS did not answer (a leader election, a cut link): wait and
+			// try again like a busy lock, instead of spending one of the
+			// request's deliveries on a fault of the bus.
+			s.log.Debug("taking job lock failed, retrying", "job", job, "error", err)
 		}
-		if l.adopt(ctx, s.tune.opTimeout) {
-			return l, nil
-		}
-		if !announced {
+		if !announced && errors.Is(err, jetstream.ErrKeyExists) {
 			s.log.Debug("job locked elsewhere, waiting", "job", job, "holder", s.lockHolder(ctx, job))
 			s.signals.lockBusy.Signal(job)
 		}
