@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,7 +72,7 @@ func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 	t.Helper()
 	dir := t.TempDir()
 	token := writeFile(t, dir, "token", c.token)
-	sec := writeFile(t, dir, "secret", cmpOr(c.secret, testSecret))
+	sec := writeFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
 	var b strings.Builder
 	fmt.Fprintf(&b, `instance: doctor-test
 vault:
@@ -84,7 +85,7 @@ tenants:
     client_secret_file: %s
     authority_url: %s
     graph_url: %s
-`, cmpOr(c.vaultAddr, s.vault.Addr), token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
+`, cmp.Or(c.vaultAddr, s.vault.Addr), token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
 	conns := ""
 	for _, id := range c.conns {
 		conns += fmt.Sprintf("      - {tenant: contoso, id: %s}\n", id)
@@ -110,15 +111,8 @@ tenants:
     connectors:
 %snats: {url: %s%s}
 http: {listen: "off"}
-`, cmpOr(c.path, "b2c/doctor"), conns, s.nats.ClientURL(), c.natsExtra)
+`, cmp.Or(c.path, "b2c/doctor"), conns, s.nats.ClientURL(), c.natsExtra)
 	return writeFile(t, dir, "config.yaml", b.String())
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // provision runs the worker with the config until it has started, so that

@@ -54,9 +54,9 @@ func cmdHistory(e *env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	job, ok := cfg.Job(pos[0])
-	if !ok {
-		return usageError(e, "no job %q in %s", pos[0], *path)
+	job, code := findJob(e, cfg, pos[0]) // did-you-mean, as rotate and plan
+	if code != exitOK {
+		return code
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {

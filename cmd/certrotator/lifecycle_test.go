@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
@@ -18,18 +17,7 @@ import (
 // once it is ready.
 func serveNATS(t *testing.T, path string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("nats: {store_dir: " + t.TempDir() + ", listen: " + listen + "}\n")
-	f.Close()
+	addNATSListen(t, path)
 	startServing(t, path)
 }
 
@@ -165,4 +153,21 @@ func TestPlanSaysIssue(t *testing.T) {
 	if code != exitOK || strings.Contains(out, "issue") || !strings.Contains(out, "already_present") {
 		t.Errorf("plan after issuing: exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// addNATSListen appends to the config at path an embedded NATS server that
+// listens on a free loopback port, so the CLI can reach the worker it runs,
+// and returns that address.
+func addNATSListen(t *testing.T, path string) string {
+	t.Helper()
+	listen := testkit.FreeAddr(t)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("nats: {store_dir: " + t.TempDir() + ", listen: " + listen + "}\n"); err != nil {
+		t.Fatal(err)
+	}
+	return listen
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,18 +25,7 @@ func TestNATSCommands(t *testing.T) {
 	v.PutBundle(t, "secret", "b2c/nats", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
 	conn := freshConn(t)
 	path := cliConfig(t, v, "b2c/nats", conn)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("nats: {store_dir: " + t.TempDir() + ", listen: " + listen + "}\n")
-	f.Close()
+	listen := addNATSListen(t, path)
 	// The same config with a schedule, for status' NEXT RUN; the worker
 	// runs without one so that no cron run races the test's requests.
 	body, err := os.ReadFile(path)
