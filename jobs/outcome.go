@@ -23,6 +23,12 @@ const (
 	// ReasonRollback marks a succeeded upload of a forced request pinned to
 	// a KV version: a rollback by version.
 	ReasonRollback = "rollback"
+	// ReasonConfirmedOnRetry marks a succeeded upload that an earlier
+	// attempt of the same request sent, whose end was unclear (its answer
+	// lost, the process killed, its outcome not stored): the retry found the
+	// certificate on the connector and the attempt's recorded intent (see
+	// Intents).
+	ReasonConfirmedOnRetry = "confirmed_on_retry"
 )
 
 // CodeBadRequest is the error code of a request that failed before any

@@ -24,6 +24,9 @@ type result struct {
 	staged bool
 	err    error
 	active *Certificate // the connector's active certificate before any upload; nil when none or unknown
+	// previous overrides active in the outcome: the certificate an earlier
+	// attempt found active before its upload (see Intents).
+	previous *CertInfo
 	// warn says that no newer bundle replaces the active certificate in
 	// this run, so rule 8 applies to it.
 	warn bool
@@ -81,12 +84,23 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 		active = activeOf(st)
 		v = decide(st, c, rn.job, rn.req.Force, r.now())
 	}
+	if present(st, c, r.now()) {
+		if in, ok := r.confirmed(ctx, rn, ref, c.Thumbprint); ok {
+			// An earlier attempt of this request sent this upload and its
+			// end was unclear: the rotation is this request's.
+			return result{status: StatusSucceeded, reason: ReasonConfirmedOnRetry, staged: rn.b.bundle.Staged(r.now()), previous: in.Previous}
+		}
+	}
 	if v.skip != "" {
 		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
 		return result{status: StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
+	}
+	if err := r.recordIntent(uctx, rn, ref, c.Thumbprint, active); err != nil {
+		cancel()
+		return result{status: StatusFailed, err: canceled(ctx, err), active: active, warn: true}
 	}
 	after, err := r.cfg.Connector.Upload(uctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
 	cancel()
@@ -148,6 +162,10 @@ func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 		Attempt:       rn.req.Attempt,
 		Final:         true,
 		DurationMS:    d.Milliseconds(),
+	}
+	if res.previous != nil {
+		p := *res.previous
+		o.Previous = &p
 	}
 	if rn.b.cert != nil {
 		c := *rn.b.cert // each outcome owns its copy
