@@ -115,13 +115,25 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("reading request %d: %w", adv.StreamSeq, err)
 	}
-	for _, o := range a.gaveUp(raw, int(adv.Deliveries)) {
-		ev := contract.NewEvent(a.instance, o, a.now())
-		// The same id every time, so a second answer is dropped by the
-		// results stream's duplicate window.
-		ev.ID = "maxdel-" + strconv.FormatUint(adv.StreamSeq, 10) + "-" + contract.ConnectorToken(o.Connector)
-		if err := a.publishEvent(ctx, ev, cmp.Or(o.Job, contract.UnknownJobToken), a.known(o.Job)); err != nil {
-			return err
+	// What an attempt kept is the truth for its connectors: it is told
+	// again, with the same event ids, and only the connectors without a
+	// final outcome fail. A record kept whole means the request ran to its
+	// end and only settling failed: nothing fails.
+	rec, kept := a.loadRecord(ctx, adv.StreamSeq)
+	for _, ev := range rec.Events {
+		if err := a.publishEvent(ctx, ev, ev.Data.Job, a.known(ev.Data.Job)); err != nil {
+			return fmt.Errorf("republishing the kept outcomes of request %d: %w", adv.StreamSeq, err)
+		}
+	}
+	if !kept || rec.Done != nil {
+		for _, o := range a.gaveUp(raw, int(adv.Deliveries), rec.Done) {
+			ev := contract.NewEvent(a.instance, o, a.now())
+			// The same id every time, so a second answer is dropped by the
+			// results stream's duplicate window.
+			ev.ID = "maxdel-" + strconv.FormatUint(adv.StreamSeq, 10) + "-" + contract.ConnectorToken(o.Connector)
+			if err := a.publishEvent(ctx, ev, cmp.Or(o.Job, contract.UnknownJobToken), a.known(o.Job)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := b.requests.DeleteMsg(ctx, adv.StreamSeq); err != nil {
@@ -131,16 +143,20 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 			return fmt.Errorf("deleting request %d: %w", adv.StreamSeq, err)
 		}
 	}
-	a.log.Warn("request gave up after max deliveries", "subject", raw.Subject, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
+	if kept {
+		a.dropRecord(ctx, adv.StreamSeq, rec.Intents)
+	}
+	a.log.Warn("request gave up after max deliveries", "subject", raw.Subject, "seq", adv.StreamSeq, "deliveries", adv.Deliveries, "kept", len(rec.Done))
 	a.signals.answered.Signal(adv.StreamSeq)
 	return nil
 }
 
 // gaveUp builds the final outcomes of a request that exhausted its
-// deliveries: one per connector it had in play, or, when the request itself
-// is invalid, one for the request alone (on connector "_"), so that a bad
+// deliveries: one per connector it had in play and not done (an earlier
+// attempt kept their final outcomes), or, when the request itself is
+// invalid, one for the request alone (on connector "_"), so that a bad
 // request never overwrites the status of the job's connectors.
-func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int) []jobs.Outcome {
+func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int, done []string) []jobs.Outcome {
 	id := raw.Header.Get(jetstream.MsgIDHeader)
 	if !safeID(id) {
 		id = "seq-" + strconv.FormatUint(raw.Sequence, 10)
@@ -159,6 +175,11 @@ func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int) []jobs.Outc
 	}
 	if _, err := s.checkRequest(req, job.Name); err != nil {
 		return failEach(jobs.Job{Name: job.Name}, jobs.Request{ID: id, Attempt: deliveries, Trigger: req.Trigger}, e, true)
+	}
+	if len(done) > 0 {
+		if req.Connectors = remaining(job, req, done); len(req.Connectors) == 0 {
+			return nil
+		}
 	}
 	out := failEach(job, req, e, true)
 	for i := range out {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
@@ -107,4 +108,90 @@ func provisioned(t *testing.T, nc *nats.Conn) *Worker {
 	}
 	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
 	return w
+}
+
+// TestMaxDeliveriesKeepsFinishedOutcomes: the first delivery finished one
+// connector (its succeeded outcome kept and published) and the other failed
+// transiently; the last delivery crashed. The max-deliveries answer tells
+// the kept outcome again with its own event id and fails only the other
+// connector: the finished one's status stays succeeded.
+func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	app := testApp()
+	app.Jobs[0].MaxAttempts = 2 // MaxDeliver 2
+	first := newWorker(t, connect(t, s), app, newFake(nil))
+	if err := first.conn.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.conn.Stop(context.Background()) })
+	js := newJS(t, nc)
+	ack := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "crash-2")
+	ctx := context.Background()
+	cons, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchNak := func(ran func()) {
+		t.Helper()
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(waitTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			ran()
+			if err := m.Nak(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var keptID string
+	fetchNak(func() { // delivery 1, as the worker ends it: conn1 done, conn2 retried
+		job := app.Jobs[0]
+		req := jobs.Request{ID: "crash-2", Attempt: 1, Trigger: jobs.TriggerEvent}
+		out := succeed(job, req)
+		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
+		out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
+		rec := conclude(first.instance, first.now(), job, req, out, first.tune.backoff.Delay, false)
+		keep := rec.kept(record{})
+		if keep == nil || len(keep.Done) != 1 {
+			t.Fatalf("kept %+v, want a partial record of one connector", keep)
+		}
+		if err := first.storeRecord(ctx, ack.Sequence, *keep); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.publishEvents(ctx, keep.Events); err != nil {
+			t.Fatal(err)
+		}
+		keptID = keep.Events[0].ID
+	})
+	fetchNak(func() {}) // delivery 2: the worker died
+	events := sinkEvents(t, nc, "certrotation.result.>")
+	rot := newFake(nil)
+	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.signals.answered.Init(t) })
+	second.signals.answered.WaitOrTimeout(t)
+	got := map[string]contract.Event{}
+	for range 2 {
+		ev, _ := events.next(t)
+		got[ev.Data.Connector] = ev
+	}
+	if ev := got[conn1]; ev.ID != keptID || ev.Data.Status != jobs.StatusSucceeded {
+		t.Errorf("%s: event %s %s, want the kept succeeded outcome %s again", conn1, ev.ID, ev.Data.Status, keptID)
+	}
+	if ev := got[conn2]; ev.Data.Status != jobs.StatusFailed || ev.Data.Error == nil || ev.Data.Error.Code != CodeMaxDeliveries || !ev.Data.Final {
+		t.Errorf("%s: event %+v, want a final max_deliveries failure", conn2, ev.Data)
+	}
+	e, err := second.bus().status.Get(ctx, contract.StatusKey(jobName, conn1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st contract.StatusRecord
+	if err := json.Unmarshal(e.Value(), &st); err != nil || st.Status != jobs.StatusSucceeded {
+		t.Errorf("status of %s = %q (%v), want succeeded", conn1, st.Status, err)
+	}
+	if _, err := second.bus().outcomes.Get(ctx, recordKey(ack.Sequence)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("kept record not dropped after the answer: %v", err)
+	}
+	rot.noMoreCalls(t)
 }

@@ -61,15 +61,20 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	}
 	w.lease.Store(l)
 	defer c.release(l)
-	outcomes := c.runRotation(jobs.WithLease(ctx, l), job, req)
-	if errors.Is(context.Cause(ctx), errShuttingDown) {
-		c.handBack(ctx, msg, job, req, errShuttingDown)
-		return
+	in := &intents{s: c.shared, seq: seq}
+	outcomes := c.runRotation(jobs.WithIntents(jobs.WithLease(ctx, l), in), job, req)
+	shutdown := errors.Is(context.Cause(ctx), errShuttingDown)
+	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay, shutdown)
+	rec.Intents = in.connectors(earlier.Intents)
+	if shutdown && rec.Decision.Action == actNak {
+		c.log.Info("request handed back on shutdown, keeping what finished", "job", job.Name, "request_id", req.ID, "finished", len(rec.Events))
 	}
-	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay)
 	keep := rec.kept(earlier)
+	// The run's context may be cancelled (shutdown, a lost lock): what
+	// finished is kept and published all the same.
+	pctx := context.WithoutCancel(c.runCtx)
 	if keep != nil {
-		if err := c.storeRecord(ctx, seq, *keep); err != nil {
+		if err := c.storeRecord(pctx, seq, *keep); err != nil {
 			c.log.Warn("keeping the outcome before publishing it, will retry", "job", job.Name, "request_id", req.ID, "error", err)
 			c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
 			return
@@ -80,7 +85,6 @@ func (c *consumer) handle(msg jetstream.Msg) {
 		// them: they go out now, before this attempt's.
 		rec.Events = append(earlier.Events, rec.Events...)
 	}
-	pctx := context.WithoutCancel(c.runCtx)
 	if err := c.publishEvents(pctx, rec.Events); err != nil {
 		c.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
 		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
@@ -88,12 +92,12 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	}
 	if keep != nil && keep.Done != nil {
 		keep.Published = true // a retry publishes only its own events
-		if err := c.storeRecord(ctx, seq, *keep); err != nil {
+		if err := c.storeRecord(pctx, seq, *keep); err != nil {
 			c.log.Debug("marking kept outcomes published", "request_id", req.ID, "error", err)
 		}
 	}
 	if err := c.carryOut(msg, rec.Decision, req); err == nil && keep != nil && keep.Done == nil {
-		c.dropRecord(pctx, seq)
+		c.dropRecord(pctx, seq, keep.Intents)
 	}
 }
 
@@ -142,7 +146,7 @@ func (c *consumer) deliver(msg jetstream.Msg, req jobs.Request, seq uint64, rec 
 		return
 	}
 	if err := c.carryOut(msg, rec.Decision, req); err == nil && stored {
-		c.dropRecord(ctx, seq)
+		c.dropRecord(ctx, seq, rec.Intents)
 	}
 }
 

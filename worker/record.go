@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,10 @@ type record struct {
 	// Published says a partial record's events went out, so a retry
 	// publishes only its own.
 	Published bool `json:"published,omitempty"`
+	// Intents names the connectors whose upload intent (see intents) an
+	// attempt of this request put, so that they are dropped with the
+	// record once the request is settled.
+	Intents []string `json:"intents,omitempty"`
 }
 
 // kept is what to keep for this run, given the earlier attempts' partial
@@ -47,7 +52,7 @@ func (r record) kept(earlier record) *record {
 	}
 	// Published stays false until this attempt's publish succeeds: a
 	// failure then republishes all of them, never loses one.
-	p := record{Decision: r.Decision, Events: append([]contract.Event(nil), earlier.Events...), Done: append([]string(nil), earlier.Done...)}
+	p := record{Decision: r.Decision, Events: append([]contract.Event(nil), earlier.Events...), Done: append([]string(nil), earlier.Done...), Intents: r.Intents}
 	for _, ev := range r.Events {
 		if o := ev.Data; o.Final && o.Connector != "" && o.Status != jobs.StatusExpiring {
 			p.Events = append(p.Events, ev)
@@ -77,11 +82,28 @@ func remaining(job jobs.Job, req jobs.Request, done []string) []string {
 
 // conclude turns a run's outcomes into its record: outcomes finalized,
 // settling decided, one CloudEvent each.
-func conclude(instance string, now time.Time, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome, backoff func(int) time.Duration) record {
+//
+// A run cut short by shutdown (interrupted) keeps what finished and hands
+// the rest back: its transient failures are the cancellation, not a
+// verdict, so none is made final (not even on the last attempt) and none is
+// published; the message is nak'd at once for another replica. Its
+// finished connectors become the partial record like any retried run's.
+func conclude(instance string, now time.Time, job jobs.Job, req jobs.Request, outcomes []jobs.Outcome, backoff func(int) time.Duration, interrupted bool) record {
 	finalize(outcomes, job, req)
+	cut := false
+	if interrupted {
+		n := len(outcomes)
+		outcomes = slices.DeleteFunc(outcomes, func(o jobs.Outcome) bool {
+			return o.Status == jobs.StatusFailed && o.Error != nil && o.Error.Class == jobs.ClassTransient
+		})
+		cut = len(outcomes) < n
+	}
 	rec := record{Decision: settle(outcomes, req.Attempt, backoff), Events: make([]contract.Event, len(outcomes))}
 	for i, o := range outcomes {
 		rec.Events[i] = contract.NewEvent(instance, o, now)
+	}
+	if cut {
+		rec.Decision = decision{Action: actNak}
 	}
 	return rec
 }
@@ -130,9 +152,10 @@ func (s *shared) storeRecord(ctx context.Context, seq uint64, rec record) error 
 	return nil
 }
 
-// dropRecord deletes the record once its message is settled; a failure
-// leaves it to the bucket's TTL.
-func (s *shared) dropRecord(ctx context.Context, seq uint64) {
+// dropRecord deletes the record and the upload intents it names once its
+// message is settled; a failure leaves them to the bucket's TTL.
+func (s *shared) dropRecord(ctx context.Context, seq uint64, intents []string) {
+	s.dropIntents(ctx, seq, intents)
 	b := s.bus()
 	if b == nil {
 		return
