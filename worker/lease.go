@@ -27,36 +27,60 @@ import (
 // Graph timeout: TTL 30s; renewed every keepAlive (5s); a run is cancelled
 // once the last confirmation is 15s old; an upload's deadline is the last
 // confirmation plus 25s, 5s before another replica could take the lock.
+//
+// The age of the confirmation is measured on a monotonic clock (see
+// stopwatch), never on the wall clock: a backward NTP step must not keep a
+// cut-off replica's lease fresh, nor a forward one stop a healthy run.
 type lease struct {
 	kv        jetstream.KeyValue
 	key       string
 	value     []byte
 	rev       atomic.Uint64
 	ttl       time.Duration
-	clock     retry.Clock
-	confirmed atomic.Int64 // unix nanoseconds of the last confirmation
+	elapsed   func() time.Duration // monotonic reading; only differences count
+	confirmed atomic.Int64         // elapsed() at the last confirmation, in nanoseconds
 }
 
 var _ jobs.Lease = (*lease)(nil)
 
-// confirm records that NATS acknowledged the lease at t.
-func (l *lease) confirm(t time.Time) { l.confirmed.Store(t.UnixNano()) }
+// processStart anchors processElapsed. It carries a monotonic reading, so
+// time.Since(processStart) is immune to changes of the wall clock.
+var processStart = time.Now()
+
+func processElapsed() time.Duration { return time.Since(processStart) }
+
+// stopwatch is the monotonic reading a lease measures its age with: the
+// clock's own when it keeps one (a test's clock, which can then step its
+// wall time apart from elapsed time), else the process's monotonic clock.
+// A clock's Now is never used for it: an injected or wall clock has no
+// monotonic reading to keep.
+func stopwatch(c retry.Clock) func() time.Duration {
+	if m, ok := c.(interface{ Elapsed() time.Duration }); ok {
+		return m.Elapsed
+	}
+	return processElapsed
+}
+
+// confirm records that NATS acknowledged the lease, asked at the elapsed
+// reading at (the TTL restarts no earlier than the request left).
+func (l *lease) confirm(at time.Duration) { l.confirmed.Store(int64(at)) }
 
 // age is how long ago the lease was last confirmed.
-func (l *lease) age() time.Duration {
-	return l.clock.Now().Sub(time.Unix(0, l.confirmed.Load()))
-}
+func (l *lease) age() time.Duration { return l.elapsed() - time.Duration(l.confirmed.Load()) }
 
 // fresh reports whether the lease was confirmed within half its TTL.
 func (l *lease) fresh() bool { return l.age() <= l.ttl/2 }
 
 // Until is the latest time an upload may run: the last confirmation plus
-// five sixths of the TTL. It fails once the lease is not fresh.
+// five sixths of the TTL. It fails once the lease is not fresh. The time
+// comes from time.Now, so it carries a monotonic reading too, and the
+// upload context's deadline is as immune to wall steps as the age.
 func (l *lease) Until() (time.Time, error) {
-	if !l.fresh() {
-		return time.Time{}, fmt.Errorf("%w: last confirmed %s ago", errLeaseStale, l.age().Round(time.Millisecond))
+	age := l.age()
+	if age > l.ttl/2 {
+		return time.Time{}, fmt.Errorf("%w: last confirmed %s ago", errLeaseStale, age.Round(time.Millisecond))
 	}
-	return time.Unix(0, l.confirmed.Load()).Add(l.ttl - l.ttl/6), nil
+	return time.Now().Add(l.ttl - l.ttl/6 - age), nil
 }
 
 // acquire takes the job's lock, waiting in-process while another replica
@@ -69,11 +93,11 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 	if b == nil {
 		return nil, errNotConnected
 	}
-	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, clock: s.tune.clock}
+	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, elapsed: stopwatch(s.tune.clock)}
 	deadline := s.tune.clock.Now().Add(s.tune.lockWait)
 	for announced := false; ; announced = true {
 		released := s.releases.watch(job)
-		asked := s.tune.clock.Now()
+		asked := l.elapsed()
 		rev, err := s.opCreate(ctx, l)
 		if err == nil {
 			l.rev.Store(rev)
@@ -130,7 +154,7 @@ func (s *shared) lockHolder(ctx context.Context, job string) string {
 // longer ours, or another error when NATS did not answer (the lease may
 // still be alive: the keeper tries again on the next beat).
 func (l *lease) renew(ctx context.Context) error {
-	asked := l.clock.Now() // the TTL restarts no earlier than the request left
+	asked := l.elapsed() // the TTL restarts no earlier than the request left
 	rev, err := l.kv.Update(ctx, l.key, l.value, l.rev.Load())
 	switch {
 	case err == nil:
@@ -170,8 +194,9 @@ func (l *lease) ours(ctx context.Context) bool {
 
 // adopt takes over a lock that holds this lease's own value: this request,
 // on this instance, created or renewed it, and the reply was lost in a cut
-// link. Waiting for it to expire would only delay the retry by a TTL. The
-// confirmation is the lock's last write, as NATS timed it.
+// link. Waiting for it to expire would only delay the retry by a TTL. It is
+// renewed at once, which confirms it on this replica's own clock (the
+// lock's write time is the server's wall clock, not comparable).
 func (l *lease) adopt(ctx context.Context, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -180,8 +205,7 @@ func (l *lease) adopt(ctx context.Context, timeout time.Duration) bool {
 		return false
 	}
 	l.rev.Store(e.Revision())
-	l.confirm(e.Created())
-	return true
+	return l.renew(ctx) == nil
 }
 
 // releases wakes the requests of this replica that wait for a job's lock
