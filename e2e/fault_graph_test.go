@@ -11,9 +11,11 @@ import (
 
 // TestFaultGraphLostUploadResponse: Graph applies the upload but its answer
 // never arrives (the connection dies after the request went out). The
-// worker does not upload again blindly: the retry reads the connector, finds
-// the certificate active, and the request gets one final outcome that is not
-// a failure. Graph saw one upload and the connector holds the bundle.
+// worker does not upload again blindly: the retry reads the connector and
+// finds the certificate active, and the intent the first attempt recorded
+// before sending tells it the rotation was this request's: one final
+// outcome, succeeded/confirmed_on_retry on attempt 2. Graph saw one upload
+// and the connector holds the bundle.
 func TestFaultGraphLostUploadResponse(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
@@ -27,10 +29,12 @@ func TestFaultGraphLostUploadResponse(t *testing.T) {
 	fs.tap.dropResponses(1)
 	publish(t, nc, j.Name, "lost-1", `{"job":"contoso-api"}`)
 	fin := finals(t, ch, "lost-1")
-	if len(fin) != 1 || fin[0].Status == jobs.StatusFailed {
-		t.Fatalf("finals %+v, want one that is not a failure", fin)
+	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Reason != jobs.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
+		t.Fatalf("finals %+v, want one succeeded/%s on attempt 2", fin, jobs.ReasonConfirmedOnRetry)
 	}
-	t.Logf("lost response: final %s/%s on attempt %d", fin[0].Status, fin[0].Reason, fin[0].Attempt)
+	if c := fin[0].Certificate; c == nil || c.Thumbprint != b.Thumbprint {
+		t.Errorf("certificate %+v, want the bundle's %s", c, b.Thumbprint)
+	}
 	if got := fs.uploads(connectorIDs[0]); len(got) != 1 {
 		t.Errorf("uploads %v, want exactly one", got)
 	}

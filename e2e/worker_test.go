@@ -203,7 +203,8 @@ func assertNoCopyStored(t *testing.T, nc *nats.Conn, msgID string) {
 }
 
 // crashAfterUpload runs the real rotation, then hangs as a worker would that
-// dies between the upload and the ack.
+// dies between the upload and the ack, and loses the outcome: what a
+// killed process leaves is the upload (and its kept intent), nothing else.
 type crashAfterUpload struct {
 	real     worker.Rotator
 	uploaded chan struct{}
@@ -214,11 +215,16 @@ func (c *crashAfterUpload) Rotate(ctx context.Context, j jobs.Job, req jobs.Requ
 	out := c.real.Rotate(ctx, j, req)
 	c.once.Do(func() { close(c.uploaded) })
 	<-ctx.Done()
+	for i := range out {
+		out[i].Status, out[i].Final, out[i].Reason = jobs.StatusFailed, false, ""
+		out[i].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "killed"}
+	}
 	return out
 }
 
-// TestWorkerTakeoverAfterUpload: a worker stopped between upload and ack is
-// replaced by another that finds the thumbprint present and reports skipped;
+// TestWorkerTakeoverAfterUpload: a worker stopped between upload and ack,
+// its outcome lost, is replaced by another that finds the thumbprint active
+// and the upload's kept intent, and reports succeeded/confirmed_on_retry;
 // Graph saw exactly one upload.
 func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	t.Parallel()
@@ -242,8 +248,8 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	}
 	startWorker(t, s, appConfig("survivor", ns.ClientURL(), j), nil, 0)
 	ev := waitEvents(t, ch, "takeover-1", 1)[0]
-	if ev.Data.Status != jobs.StatusSkipped || ev.Data.Reason != jobs.ReasonAlreadyPresent || ev.Data.Attempt < 2 {
-		t.Errorf("takeover outcome %s/%s attempt %d, want skipped/already_present on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt)
+	if ev.Data.Status != jobs.StatusSucceeded || ev.Data.Reason != jobs.ReasonConfirmedOnRetry || ev.Data.Attempt < 2 {
+		t.Errorf("takeover outcome %s/%s attempt %d, want succeeded/%s on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt, jobs.ReasonConfirmedOnRetry)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
 		t.Errorf("uploads %v, want exactly one", got)
