@@ -169,8 +169,8 @@ func printHistory(w io.Writer, rows []historyRow) {
 			notAfter = r.NotAfter.UTC().Format(time.DateTime)
 		}
 		conn := cmp.Or(r.Connector, "-")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), conn, outcome, tp, version,
-			notAfter, r.Trigger, r.RequestID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), printable(conn), printable(outcome), tp, version,
+			notAfter, printable(r.Trigger), printable(r.RequestID))
 	}
 	tw.Flush()
 }

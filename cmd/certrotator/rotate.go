@@ -145,7 +145,7 @@ func rotateRemote(e *env, c *client.Conn, req jobs.Request, wait time.Duration, 
 		if d := detail(o, e.now()); d != "" {
 			line += "  " + d
 		}
-		_, err := fmt.Fprintln(e.stdout, line)
+		_, err := fmt.Fprintln(e.stdout, printable(line))
 		return err
 	})
 	if !asJSON {

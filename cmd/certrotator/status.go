@@ -111,8 +111,8 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 		if o.Error != nil {
 			reason = o.Error.Code
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Job, o.Connector, o.Status, dash(reason), tp, days,
-			ago(r.LastUpload, now), ago(r.NextRun, now), version, dash(requested(o)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
+			printable(dash(reason)), tp, days, ago(r.LastUpload, now), ago(r.NextRun, now), version, printable(dash(requested(o))))
 	}
 	tw.Flush()
 	if len(early) == 0 {
@@ -120,7 +120,8 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 	}
 	fmt.Fprintln(w, "\nrequests that failed before any connector was in play:")
 	for _, r := range early {
-		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), r.Outcome.Job, detail(r.Outcome, now), requested(r.Outcome))
+		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), printable(r.Outcome.Job),
+			printable(detail(r.Outcome, now)), printable(requested(r.Outcome)))
 	}
 }
 
