@@ -8,9 +8,14 @@ import (
 	"github.com/certrotator/certrotator/config"
 )
 
-// loadConfig loads the file named by -c and prints every problem when it is
-// invalid. ok is false when the command should exit with exitUsage.
+// loadConfig loads the file named by -c, else by $CERTROTATOR_CONFIG (so
+// that every command reads it, whether its -c defaults to it or not), and
+// prints every problem when it is invalid. ok is false when the command
+// should exit with exitUsage.
 func loadConfig(e *env, path string) (*config.Config, bool) {
+	if path == "" {
+		path, _ = e.lookup("CERTROTATOR_CONFIG")
+	}
 	if path == "" {
 		usageError(e, "-c FILE is required (or set CERTROTATOR_CONFIG)")
 		return nil, false
