@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -30,8 +29,7 @@ func cmdCheckSource(e *env, args []string) int {
 	}
 	st, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when Vault cannot be reached
 	}
 	code = exitOK
 	for _, j := range selected {

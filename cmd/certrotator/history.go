@@ -60,8 +60,7 @@ func cmdHistory(e *env, args []string) int {
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when NATS cannot be reached
 	}
 	defer c.Close()
 	events, err := c.History(e.ctx, job.Name)

@@ -41,13 +41,11 @@ func cmdStatus(e *env, args []string) int {
 	defer c.Close()
 	entries, err := c.Status(e.ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	uploads, err := c.LastSucceeded(e.ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	rows := statusRows(entries, uploads, cfg, e.now())
 	if *asJSON {
