@@ -77,6 +77,9 @@ func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*conf
 	if len(pos) == 1 {
 		name = pos[0]
 	}
+	if cfg.Publisher() { // it lists no job to read or plan
+		return nil, nil, usageError(e, "%v", unknownJob(cfg, name))
+	}
 	selected, err := selectJobs(cfg, name)
 	if err != nil {
 		return nil, nil, usageError(e, "%v", err)
