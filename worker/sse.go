@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/testsignal"
 )
 
 // sseKeepAlive is how often an idle event stream is woken: it then sends
@@ -31,7 +34,11 @@ const liveStreamsDefault = 64
 // minute, as days left and next runs move on) for every stream, so that N
 // streams cost one render per change, not N.
 type liveFeed struct {
-	max int // streams served at once; set before serving
+	max          int           // streams served at once; set before serving
+	writeTimeout time.Duration // bound on each write; sseWriteTimeout unless a test shrinks it
+	// ended fires when a stream ends, with the write error that ended it
+	// (nil when the client or the worker ended it); inert unless a test arms it.
+	ended testsignal.Signal[error]
 
 	mu    sync.Mutex
 	open  int
@@ -127,6 +134,8 @@ func (w *Worker) serveEvents(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer feed.release()
+	var writeErr error
+	defer func() { feed.ended.Signal(writeErr) }()
 	rc := http.NewResponseController(rw)
 	rw.Header().Set("Content-Type", "text/event-stream")
 	rw.Header().Set("Cache-Control", "no-store")
@@ -153,11 +162,11 @@ func (w *Worker) serveEvents(rw http.ResponseWriter, r *http.Request) {
 		sent = fr
 		// Moved on before each write: a client that does not read is cut
 		// off, one that reads keeps its stream for as long as it likes.
-		_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
-		if _, err := rw.Write(buf.Bytes()); err != nil {
+		_ = rc.SetWriteDeadline(time.Now().Add(cmp.Or(feed.writeTimeout, sseWriteTimeout)))
+		if _, writeErr = rw.Write(buf.Bytes()); writeErr != nil {
 			return
 		}
-		if err := rc.Flush(); err != nil {
+		if writeErr = rc.Flush(); writeErr != nil {
 			return
 		}
 		select {

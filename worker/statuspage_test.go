@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -495,5 +497,71 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	_, page := get(t, newHTTPTestServer(t, b), "/")
 	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
 		t.Errorf("page of the replica without the job:\n%s", page)
+	}
+}
+
+// A client that stops reading its stream is cut off by the per-write
+// deadline once its socket is full, and its slot is freed: without the
+// deadline the handler would block in Write for as long as the client
+// keeps the connection.
+func TestLiveStreamCutsOffANonReader(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	w.view.live.writeTimeout = 200 * time.Millisecond
+	w.view.live.ended.Init(t)
+	srv := httptest.NewUnstartedServer(w.Handler())
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
+			_ = tc.SetWriteBuffer(4096) // full after a few events
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	if _, err := fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: status\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Changes, each a row of a few KB, until the stream's write times out.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		o := succeed(testJob(), jobs.Request{ID: "slow-reader"})[0]
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			o.RequestedBy = fmt.Sprintf("%d-%s", i, strings.Repeat("x", 4000))
+			data, err := json.Marshal(contract.NextStatus(nil, o, time.Now()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			_, err = w.bus().status.Put(ctx, contract.StatusKey(jobName, o.Connector), data)
+			cancel()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	err = w.view.live.ended.WaitOrTimeout(t)
+	close(done)
+	wg.Wait()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the stream ended with %v, want its write deadline", err)
+	}
+	if n := w.view.live.streams(); n != 0 {
+		t.Errorf("%d streams still open", n)
 	}
 }
