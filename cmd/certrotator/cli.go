@@ -148,7 +148,7 @@ func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 	fs.Usage = func() {
 		if msg := strings.TrimSpace(out.pending.String()); msg != "" {
 			out.pending.Reset()
-			fmt.Fprintf(e.stderr, "certrotator %s: %s%s\n", name, msg, suggestFlag(fs, msg))
+			fmt.Fprintf(e.stderr, "certrotator %s: %s%s\n", name, respell(msg), suggestFlag(fs, msg))
 			fmt.Fprintf(e.stderr, "usage: certrotator %s %s\nrun 'certrotator %s --help' for its flags\n", name, synopsis, name)
 			return
 		}
@@ -212,6 +212,17 @@ func valueName(f *flag.Flag, synopsis string) string {
 	default:
 		return strings.ToUpper(kind)
 	}
+}
+
+// respell spells the flag in package flag's messages as the synopses do:
+// "flag provided but not defined: --wiat", not "-wiat".
+func respell(msg string) string {
+	if i := strings.LastIndex(msg, ": -"); i >= 0 {
+		if name := strings.TrimLeft(msg[i+2:], "-"); name != "" && !strings.ContainsAny(name, " :") {
+			return msg[:i+2] + flagName(name)
+		}
+	}
+	return msg
 }
 
 // suggestFlag is " (did you mean --wait?)" for an undefined flag close to a

@@ -48,7 +48,7 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"rotat", "api"}, `unknown command "rotat": did you mean "rotate"?`},
 		{[]string{"help", "stauts"}, `did you mean "status"?`},
 		{[]string{"versoin"}, `did you mean "version"?`},
-		{[]string{"rotate", "api", "--wiat", "1m"}, "flag provided but not defined: -wiat (did you mean --wait?)"},
+		{[]string{"rotate", "api", "--wiat", "1m"}, "flag provided but not defined: --wiat (did you mean --wait?)"},
 		{[]string{"status", "--jsno"}, "(did you mean --json?)"},
 		{[]string{"validate", "-cc", "x"}, "(did you mean -c?)"},
 	} {
