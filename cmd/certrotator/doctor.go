@@ -41,7 +41,7 @@ type doctor struct {
 
 func cmdDoctor(e *env, args []string) int {
 	fs := newFlags(e, "doctor", "-c FILE [--read-bundles] [--json] [--timeout D]")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	d := &doctor{e: e}
 	fs.BoolVar(&d.readBundles, "read-bundles", false, "read each job's bundle and judge it (default: its metadata only)")
 	fs.BoolVar(&d.json, "json", false, "print one JSON object per check")

@@ -60,8 +60,7 @@ func cmdHistory(e *env, args []string) int {
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when NATS cannot be reached
 	}
 	defer c.Close()
 	events, err := c.History(e.ctx, job.Name)
@@ -169,8 +168,8 @@ func printHistory(w io.Writer, rows []historyRow) {
 			notAfter = r.NotAfter.UTC().Format(time.DateTime)
 		}
 		conn := cmp.Or(r.Connector, "-")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), conn, outcome, tp, version,
-			notAfter, r.Trigger, r.RequestID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), printable(conn), printable(outcome), tp, version,
+			notAfter, printable(r.Trigger), printable(r.RequestID))
 	}
 	tw.Flush()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -45,8 +44,7 @@ func cmdRollback(e *env, args []string) int {
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when NATS cannot be reached
 	}
 	defer c.Close()
 	return rotateRemote(e, c, req, wait, *asJSON)
