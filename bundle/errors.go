@@ -18,7 +18,8 @@ const (
 	CodeExpired       Code = "bundle_expired"        // leaf notAfter is past
 	CodeShortValidity Code = "bundle_short_validity" // leaf remaining validity < min_validity
 	// CodeKDFIterations: a key derivation (MAC, encrypted section or key)
-	// asks for more than KDFIterationsMax iterations.
+	// asks for more than KDFIterationsMax iterations, or all of them together
+	// for more than KDFWorkMax.
 	CodeKDFIterations Code = "bundle_kdf_iterations_too_high"
 	// CodeTooLarge: the file is over SizeMax bytes (or its base64 text over
 	// Base64SizeMax characters).
@@ -72,6 +73,12 @@ func errMalformed(err error) *Error {
 func errKDFIterations(n int, what string) *Error {
 	return &Error{Code: CodeKDFIterations, Message: fmt.Sprintf("the PKCS#12 file asks for %d key-derivation iterations for %s, over the limit of %d: "+
 		"re-export it with a standard iteration count (2048 to 600000), e.g. with %s", n, what, KDFIterationsMax, exportHint)}
+}
+
+func errKDFWork(total int64) *Error {
+	return &Error{Code: CodeKDFIterations, Message: fmt.Sprintf("the PKCS#12 file asks for %d key-derivation iterations in total (MAC, sections and key, "+
+		"each counted as often as a decode runs it), over the limit of %d: re-export it with a standard iteration count (2048 to 600000), e.g. with %s",
+		total, KDFWorkMax, exportHint)}
 }
 
 func errTooLarge(size, limit string) *Error {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/certrotator/certrotator/bundle"
 )
 
 // Codes of issuance failures.
@@ -95,10 +93,14 @@ func (r *Rotator) dueReason(ctx context.Context, job Job, h History) (string, er
 		}
 		return "", err // the source names the bundle and version (see Source)
 	}
-	b, err := bundle.Decode(m.PFX, m.Password)
-	if err != nil {
+	src := r.decoded(ctx, ref, m)
+	if src.err != nil {
+		if ctx.Err() != nil {
+			return "", src.err
+		}
 		return DueUnreadable, nil
 	}
+	b := src.b
 	now := r.now()
 	active := Certificate{NotBefore: b.Leaf.NotBefore, NotAfter: b.Leaf.NotAfter}
 	if due(active, job.RenewBefore, now) || b.Leaf.NotAfter.Sub(now) < job.MinValidity {
