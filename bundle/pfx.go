@@ -59,7 +59,7 @@ type pfxFile struct {
 	// keyCounted whether it includes the key's.
 	work       int64
 	keyCounted bool
-	owner                // the copies of the file's bytes made while reading it
+	owner      // the copies of the file's bytes made while reading it
 
 	// macForm is the password form the file's MAC verified with, once
 	// macChecked (nil is a form: the empty password as empty bytes).
