@@ -102,7 +102,7 @@ func errPassword(password string, err error) *Error {
 	if password == "" {
 		return &Error{Code: CodePassword, Message: "the PKCS#12 file is password-protected and no password was given: set the password field in Vault", Err: err}
 	}
-	return &Error{Code: CodePassword, Message: "the password does not open this PKCS#12 file: check the password field in Vault", Err: err}
+	return &Error{Code: CodePassword, Message: "the password does not open this PKCS#12 file" + passwordHint(password) + ": check the password field in Vault", Err: err}
 }
 
 func errPasswordChars() *Error {

@@ -91,6 +91,8 @@ func TestPasswordOf(t *testing.T) {
 		{map[string]any{"password": nil}, "", false},
 		{map[string]any{"password": ""}, "", false},
 		{map[string]any{"password": " p w "}, " p w ", false}, // kept verbatim
+		{map[string]any{"password": "pw\n"}, "pw", false},     // password=@file keeps the file's newline
+		{map[string]any{"password": "pw\r\n"}, "pw", false},
 		{map[string]any{"password": true}, "", true},
 	} {
 		got, err := passwordOf(tt.data, "password")
