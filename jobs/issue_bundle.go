@@ -46,8 +46,9 @@ func buildVersion(iss Issued, pki PKIRef) (NewVersion, error) {
 	return NewVersion{
 		Material: Material{PFX: pfx, Password: password},
 		Serial:   iss.Serial,
-		NotAfter: b.Leaf.NotAfter.UTC(),
-		Issuer:   b.Leaf.Issuer.String(),
+		NotAfter:   b.Leaf.NotAfter.UTC(),
+		Issuer:     b.Leaf.Issuer.String(),
+		Thumbprint: b.Thumbprint(),
 	}, nil
 }
 

@@ -46,7 +46,7 @@ func testIssueAndRevoke(t *testing.T, srv *vaulttest.Server) {
 	if srv.Revoked(t, pki.Mount, iss.Serial) {
 		t.Fatalf("fresh certificate already revoked")
 	}
-	if err := c.Revoke(ctx, pki.Mount, iss.Serial); err != nil {
+	if err := c.Revoke(ctx, pki.Mount, iss); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if !srv.Revoked(t, pki.Mount, iss.Serial) {

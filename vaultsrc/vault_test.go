@@ -38,10 +38,12 @@ func TestVault(t *testing.T) {
 		"write check-and-set":    testWriteCheckAndSet,
 		"issue and revoke":       testIssueAndRevoke,
 		"issuance race":          testIssuanceRace,
+		"issuance lost answer":   testIssuanceLostAnswer,
 		"issue then rollback":    testIssueThenRollback,
 		"token file rotated":     testTokenFileRotated,
 		"token file renewal":     testTokenFileRenewalLoop,
 		"shipped policy":         testShippedPolicy,
+		"shipped pki policy":     testShippedPKIPolicy,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
