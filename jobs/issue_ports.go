@@ -95,6 +95,11 @@ type VersionInfo struct {
 	Serial   string
 	NotAfter time.Time
 	Issuer   string
+	// RolledBackFrom is the version whose data `certrotator rollback`
+	// wrote as this one (0 for any other version), and RolledBackBy who
+	// asked, both from the path's custom metadata.
+	RolledBackFrom int
+	RolledBackBy   string
 }
 
 // Live reports whether the version still holds its data at now: not
