@@ -44,8 +44,8 @@ func buildVersion(iss Issued, pki PKIRef) (NewVersion, error) {
 		return NewVersion{}, Permanent(CodeIssuedInvalid, fmt.Errorf("building bundle of serial %s: decoding it again: %w", iss.Serial, err))
 	}
 	return NewVersion{
-		Material: Material{PFX: pfx, Password: password},
-		Serial:   iss.Serial,
+		Material:   Material{PFX: pfx, Password: password},
+		Serial:     iss.Serial,
 		NotAfter:   b.Leaf.NotAfter.UTC(),
 		Issuer:     b.Leaf.Issuer.String(),
 		Thumbprint: b.Thumbprint(),

@@ -105,8 +105,8 @@ type fakeKV struct {
 	beforeWrite func()
 	// answerLost, when set, turns a Write's answer into this error after
 	// the write was applied (or, with notApplied, instead of applying it).
-	answerLost error
-	notApplied bool
+	answerLost  error
+	notApplied  bool
 	versionsErr error // returned by Versions when set
 }
 
