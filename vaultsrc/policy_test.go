@@ -115,7 +115,7 @@ func testShippedPKIPolicy(t *testing.T, srv *vaulttest.Server) {
 	}
 	out := r.Rotate(ctx, job, jobs.Request{Job: job.Name, ID: "policy"})
 	if len(out) != 1 || out[0].Status != jobs.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
-		t.Fatalf("a PKI job's run under the shipped policies: %+v, want version 1 issued and uploaded", out)
+		t.Fatalf("a PKI job's run under the shipped policies: %+v (error %+v), want version 1 issued and uploaded", out, out[0].Error)
 	}
 	h, err := c.Versions(ctx, job.Source)
 	if err != nil || h.Current != 1 || h.Versions[0].Serial == "" {

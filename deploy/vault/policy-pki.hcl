@@ -4,19 +4,21 @@
 #
 # One pair of KV blocks per PKI job: write only the paths the worker issues into, never the
 # whole mount. Change `secret/b2c/contoso-api`, the PKI mount `pki` and the role `b2c-api`
-# to match each job's `source` and `source.pki`.
+# to match each job's `source` and `source.pki`. Vault applies the most specific matching
+# path alone (an exact path here hides policy.hcl's `b2c/*` glob), so these blocks repeat
+# "read".
 
-# Store the issued bundle as a new version. The worker writes with check-and-set only, so
-# two replicas never both win; reading comes from policy.hcl.
+# Read the bundle, and store the issued one as a new version. The worker writes with
+# check-and-set only, so two replicas never both win.
 path "secret/data/b2c/contoso-api" {
-  capabilities = ["create", "update"]
+  capabilities = ["read", "create", "update"]
 }
 
-# Record each issued version's serial, not-after and issuer in the custom metadata (for
-# history). patch may change custom_metadata only: not max_versions, cas_required or
+# current_version and the versions' times (issuance, watch, history), and record each
+# issued version's serial, not-after and issuer in the custom metadata (for history). patch may change custom_metadata only: not max_versions, cas_required or
 # delete_version_after.
 path "secret/metadata/b2c/contoso-api" {
-  capabilities = ["patch"]
+  capabilities = ["read", "patch"]
   allowed_parameters = {
     "custom_metadata" = []
   }
