@@ -8,6 +8,10 @@
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT_DIR:-$PWD}"
+if [ ! -d "$out" ]; then
+  echo "approle.sh: OUT_DIR $out is not a directory" >&2
+  exit 2
+fi
 case "$(cd "$out" && pwd)" in
 "$here" | "$here"/*)
   echo "approle.sh: refusing to write the secret id into the clone ($out): run it from another directory or set OUT_DIR" >&2
