@@ -8,6 +8,7 @@ import (
 
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 func TestDecodePFX(t *testing.T) {
@@ -120,4 +121,19 @@ func wrap(s string, n int) string {
 	}
 	b.WriteString(s + "\n")
 	return b.String()
+}
+
+// testPasswordFromFile: `vault kv put … password=@file` stores the file's
+// newline; Fetch drops it by the rule inspect --password-file applies
+// (bundle.PasswordFromText), so the worker and inspect agree.
+func testPasswordFromFile(t *testing.T, srv *vaulttest.Server) {
+	srv.PutBundle(t, "secret", "b2c/password-file", testPFX, "s3cret-pw\n")
+	c, _ := tokenClient(t, srv, srv.Token)
+	m, err := c.Fetch(testContext(t), ref("b2c/password-file"))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if m.Password != "s3cret-pw" {
+		t.Errorf("password %q, want the file's newline dropped", m.Password)
+	}
 }

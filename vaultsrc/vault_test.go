@@ -21,6 +21,7 @@ func TestVault(t *testing.T) {
 		"token read":             testTokenRead,
 		"new version":            testNewVersion,
 		"password absent":        testPasswordAbsent,
+		"password from a file":   testPasswordFromFile,
 		"wrapped base64":         testWrappedBase64,
 		"missing secret":         testMissingSecret,
 		"deleted latest version": testDeletedVersion,
