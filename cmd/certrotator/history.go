@@ -36,6 +36,10 @@ type historyRow struct {
 	VersionState   string    `json:"version_state,omitempty"`
 	Serial         string    `json:"serial,omitempty"`
 	Issuer         string    `json:"issuer,omitempty"`
+	// RolledBackFrom is the version whose data `certrotator rollback` wrote
+	// as Version, and RolledBackBy who asked; zero for other versions.
+	RolledBackFrom int    `json:"rolled_back_from,omitempty"`
+	RolledBackBy   string `json:"rolled_back_by,omitempty"`
 }
 
 func cmdHistory(e *env, args []string) int {
@@ -120,6 +124,7 @@ func historyRows(events []contract.Event, h jobs.History, connector string, now 
 			r.VersionState = "gone"
 			if v, ok := h.Version(r.Version); ok {
 				r.VersionCreated, r.Serial, r.Issuer = v.Created, v.Serial, v.Issuer
+				r.RolledBackFrom, r.RolledBackBy = v.RolledBackFrom, v.RolledBackBy
 				r.NotAfter = cmp.Or(r.NotAfter, v.NotAfter)
 				r.VersionState = versionState(v, now)
 			}
@@ -160,6 +165,9 @@ func printHistory(w io.Writer, rows []historyRow) {
 		}
 		if r.Version > 0 {
 			version = strconv.Itoa(r.Version)
+			if r.RolledBackFrom > 0 {
+				version += " (copy of " + strconv.Itoa(r.RolledBackFrom) + ")"
+			}
 			if r.VersionState != "" && r.VersionState != "live" {
 				version += " (" + r.VersionState + ")"
 			}
