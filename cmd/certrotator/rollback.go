@@ -51,8 +51,7 @@ func cmdRollback(e *env, args []string) int {
 	by := requester(e)
 	written, err := rollbackInVault(e, cfg, job, *version, by)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when Vault cannot be reached
 	}
 	fmt.Fprintf(e.stderr, "certrotator: wrote version %d of %s/%s as version %d\n", *version, job.Source.Mount, job.Source.Path, written)
 	req := jobs.Request{
