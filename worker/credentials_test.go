@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +102,18 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 	if len(states) != 3 || states[0].DaysLeft != 10 || !states[1].Expires.Equal(secretEnds) ||
 		states[2].Error == "" || !states[2].Expires.IsZero() {
 		t.Errorf("Credentials() = %+v", states)
+	}
+
+	// The status page shows them in a section of their own.
+	rec := httptest.NewRecorder()
+	ww[0].Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	page := rec.Body.String()
+	section := page[max(strings.Index(page, `<section id="credentials">`), 0):]
+	for _, want := range []string{`<section id="credentials">`, "Entra client certificate", "tenant contoso", `class="days warn"><div>10 days`,
+		"Entra client secret", "100 days", "Vault AppRole secret id", "unknown", "permission denied"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("status page's credentials section lacks %q:\n%s", want, section)
+		}
 	}
 
 	checkAll() // nothing new crossed

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/worker"
+)
+
+// TestDoctorCredentials: doctor shows the worker's own credentials' end
+// dates, read as the worker reads them: a client secret with
+// client_secret_expires 10 days away warns, a client certificate file good
+// for a year is ok.
+func TestDoctorCredentials(t *testing.T) {
+	t.Parallel()
+	s := newDoctorSetup(t)
+	now := time.Now()
+	path := s.config(t, doctorCase{token: s.token, conns: []string{s.conn}})
+	cfgText := readFileT(t, path)
+	secretEnds := now.Add(10 * 24 * time.Hour).UTC().Format(time.DateOnly)
+	cert := writeFile(t, t.TempDir(), "app.pfx", string(testPFX(t, now.Add(-time.Hour), now.AddDate(1, 0, 0), "app-pw")))
+	cfgText = strings.Replace(cfgText, "    client_secret_file:", "    client_secret_expires: "+secretEnds+"\n    client_secret_file:", 1)
+	cfgText = strings.Replace(cfgText, "jobs:\n", `  certtenant:
+    tenant_id: 00000000-0000-4000-8000-0000000000c7
+    client_id: 11111111-1111-4111-8111-1111111111c7
+    client_certificate_file: `+cert+`
+    client_certificate_password: app-pw
+jobs:
+`, 1)
+	path = writeFile(t, t.TempDir(), "config.yaml", cfgText)
+
+	_, ff, errOut := doctorLines(t, "-c", path)
+	f, ok := find(ff, "creds", "client secret of tenant contoso")
+	if !ok || f.Verdict != verdictWarn || !strings.Contains(f.Detail, secretEnds) || !strings.Contains(f.Fix, "client_secret_expires") {
+		t.Errorf("client secret ending in 10 days: %+v (found %v), want a warning with its date\nstderr %s\n%s", f, ok, errOut, dump(ff))
+	}
+	f, ok = find(ff, "creds", "client certificate of tenant certtenant")
+	if !ok || f.Verdict != verdictOK || !strings.Contains(f.Detail, "expires "+now.AddDate(1, 0, 0).UTC().Format(time.DateOnly)) {
+		t.Errorf("client certificate good for a year: %+v (found %v), want ok with its date\n%s", f, ok, dump(ff))
+	}
+	for _, x := range ff {
+		if strings.Contains(x.Detail+x.Fix, "app-pw") || strings.Contains(x.Detail+x.Fix, testSecret) {
+			t.Errorf("a finding holds a secret: %+v", x)
+		}
+	}
+}
+
+// TestCredentialFinding judges an end date: expired fails, within 30 days
+// or unreadable warns, never or later is ok.
+func TestCredentialFinding(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	sid := worker.Credential{Kind: worker.CredentialVaultSecretID}
+	for _, tt := range []struct {
+		name    string
+		at      time.Time
+		err     error
+		verdict string
+	}{
+		{"expired", now.Add(-time.Hour), nil, verdictFail},
+		{"in 20 days", now.Add(20 * 24 * time.Hour), nil, verdictWarn},
+		{"in 60 days", now.Add(60 * 24 * time.Hour), nil, verdictOK},
+		{"never", time.Time{}, nil, verdictOK},
+		{"unreadable", time.Time{}, errors.New("permission denied"), verdictWarn},
+	} {
+		if f := credentialFinding(sid, tt.at, tt.err, now); f.Verdict != tt.verdict || f.Area != "creds" {
+			t.Errorf("%s: %+v, want %s", tt.name, f, tt.verdict)
+		}
+	}
+}
+
+func readFileT(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
