@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/worker"
 )
 
@@ -21,7 +22,8 @@ func TestDoctorCredentials(t *testing.T) {
 	path := s.config(t, doctorCase{token: s.token, conns: []string{s.conn}})
 	cfgText := readFileT(t, path)
 	secretEnds := now.Add(10 * 24 * time.Hour).UTC().Format(time.DateOnly)
-	cert := writeFile(t, t.TempDir(), "app.pfx", string(testPFX(t, now.Add(-time.Hour), now.AddDate(1, 0, 0), "app-pw")))
+	app := testkit.NewBundle(t, testkit.BundleSpec{NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), Password: "app-pw", Key: testkit.RSAKey(t, 2048)})
+	cert := writeFile(t, t.TempDir(), "app.pfx", string(app.PFX))
 	cfgText = strings.Replace(cfgText, "    client_secret_file:", "    client_secret_expires: "+secretEnds+"\n    client_secret_file:", 1)
 	cfgText = strings.Replace(cfgText, "jobs:\n", `  certtenant:
     tenant_id: 00000000-0000-4000-8000-0000000000c7
@@ -38,7 +40,7 @@ jobs:
 		t.Errorf("client secret ending in 10 days: %+v (found %v), want a warning with its date\nstderr %s\n%s", f, ok, errOut, dump(ff))
 	}
 	f, ok = find(ff, "creds", "client certificate of tenant certtenant")
-	if !ok || f.Verdict != verdictOK || !strings.Contains(f.Detail, "expires "+now.AddDate(1, 0, 0).UTC().Format(time.DateOnly)) {
+	if !ok || f.Verdict != verdictOK || !strings.Contains(f.Detail, "expires "+app.NotAfter.UTC().Format(time.DateOnly)) {
 		t.Errorf("client certificate good for a year: %+v (found %v), want ok with its date\n%s", f, ok, dump(ff))
 	}
 	for _, x := range ff {
