@@ -32,7 +32,7 @@ const (
 	// soakHotWindow of them unanswered at once: enough to keep its Graph
 	// budget (3 calls a second) always waiting, few enough that its runs do
 	// not take the worker's run slots from the other tenants.
-	soakHotShare      = 10
+	soakHotShare      = 20
 	soakHotWindow     = 6
 	soakPKIEvery      = 16 // every 16th spread job issues from Vault PKI
 	soakWatchEvery    = 12 // every 12th spread job is watched
@@ -266,8 +266,13 @@ func (s *soak) onNATSError(who string) nats.ErrHandler {
 		}
 		if err == nats.ErrSlowConsumer {
 			n := s.slowDrops.Add(1)
-			if n <= 5 {
-				s.t.Logf("slow consumer on the %s's connection, subscription %q (drop %d)", who, subject, n)
+			if n <= 5 && sub != nil {
+				msgs, bytes, _ := sub.Pending()
+				maxMsgs, maxBytes, _ := sub.PendingLimits()
+				dropped, _ := sub.Dropped()
+				// -1s: the subscription was closed by the time the report came.
+				s.t.Logf("slow consumer on the %s's connection, subscription %q (report %d): %d msgs, %d bytes pending of limits %d, %d; %d dropped so far",
+					who, subject, n, msgs, bytes, maxMsgs, maxBytes, dropped)
 			}
 			return
 		}
@@ -277,7 +282,7 @@ func (s *soak) onNATSError(who string) nats.ErrHandler {
 
 // soakCounters are the mix's counts, reported and checked at the end.
 type soakCounters struct {
-	slowDrops atomic.Int64
+	slowDrops atomic.Int64 // slow-consumer reports (each may stand for several dropped messages)
 	rollbacks int
 	hotSent   int
 }
