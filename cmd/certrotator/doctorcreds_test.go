@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/worker"
@@ -81,4 +84,53 @@ func readFileT(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDoctorAppRoleSecretID: with AppRole auth, doctor looks the secret id
+// up as the worker does (under a policy granting the lookup, as
+// deploy/vault/policy.hcl does) and warns when it ends within 30 days.
+func TestDoctorAppRoleSecretID(t *testing.T) {
+	t.Parallel()
+	s := newDoctorSetup(t)
+	ctx := t.Context()
+	root := s.vault.Client(t)
+	if err := root.Sys().EnableAuthWithOptionsWithContext(ctx, "approle", &vaultapi.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatalf("enabling approle: %v", err)
+	}
+	policy := doctorPolicy + `path "auth/approle/role/certrotator/secret-id/lookup" { capabilities = ["update"] }` + "\n"
+	if err := root.Sys().PutPolicyWithContext(ctx, "certrotator-approle", policy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().WriteWithContext(ctx, "auth/approle/role/certrotator", map[string]any{
+		"token_policies": "certrotator-approle", "token_no_default_policy": true, "secret_id_ttl": "240h"}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := root.Logical().ReadWithContext(ctx, "auth/approle/role/certrotator/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := root.Logical().WriteWithContext(ctx, "auth/approle/role/certrotator/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretID, _ := sid.Data["secret_id"].(string)
+	dir := t.TempDir()
+	sidFile := writeFile(t, dir, "secret-id", secretID+"\n")
+	cfgText := readFileT(t, s.config(t, doctorCase{token: s.token, conns: []string{s.conn}}))
+	start := strings.Index(cfgText, "  auth: {")
+	end := start + strings.Index(cfgText[start:], "\n")
+	cfgText = cfgText[:start] + fmt.Sprintf("  auth: {method: approle, role_id: %s, secret_id_file: %s}", rid.Data["role_id"], sidFile) + cfgText[end:]
+	path := writeFile(t, dir, "config.yaml", cfgText)
+
+	_, ff, errOut := doctorLines(t, "-c", path)
+	f, ok := find(ff, "creds", "vault AppRole secret id")
+	ends := time.Now().Add(240 * time.Hour).UTC().Format(time.DateOnly)
+	if !ok || f.Verdict != verdictWarn || !strings.Contains(f.Detail, "expires "+ends) || !strings.Contains(f.Fix, "secret id") {
+		t.Errorf("secret id ending in 10 days: %+v (found %v), want a warning with its date\nstderr %s\n%s", f, ok, errOut, dump(ff))
+	}
+	for _, x := range ff {
+		if strings.Contains(x.Detail+x.Fix+x.Check, secretID) {
+			t.Errorf("a finding holds the secret id: %+v", x)
+		}
+	}
 }
