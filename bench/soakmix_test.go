@@ -271,8 +271,8 @@ func (s *soak) onNATSError(who string) nats.ErrHandler {
 				maxMsgs, maxBytes, _ := sub.PendingLimits()
 				dropped, _ := sub.Dropped()
 				// -1s: the subscription was closed by the time the report came.
-				s.t.Logf("slow consumer on the %s's connection, subscription %q (report %d): %d msgs, %d bytes pending of limits %d, %d; %d dropped so far",
-					who, subject, n, msgs, bytes, maxMsgs, maxBytes, dropped)
+				s.t.Logf("slow consumer on the %s's connection, subscription %q (%s, report %d): %d msgs, %d bytes pending of limits %d, %d; %d dropped so far",
+					who, subject, subscriptionType(sub), n, msgs, bytes, maxMsgs, maxBytes, dropped)
 			}
 			return
 		}
@@ -304,4 +304,18 @@ func (s *soak) watchRequests() int {
 		}
 	}
 	return n
+}
+
+// subscriptionType names how a subscription delivers: a channel one drops
+// what its channel cannot hold.
+func subscriptionType(sub *nats.Subscription) string {
+	switch sub.Type() {
+	case nats.ChanSubscription:
+		return "channel"
+	case nats.AsyncSubscription:
+		return "callback"
+	case nats.SyncSubscription:
+		return "sync"
+	}
+	return "other"
 }
