@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/vaultsrc"
 )
 
 // Verdicts of a doctor finding. A warning does not fail the run.
@@ -37,6 +39,7 @@ type doctor struct {
 	readBundles bool
 	timeout     time.Duration
 	failed      bool
+	vault       *vaultsrc.Client // logged in by checkVault; nil when it failed
 }
 
 func cmdDoctor(e *env, args []string) int {
@@ -71,6 +74,7 @@ func cmdDoctor(e *env, args []string) int {
 		Detail: fmt.Sprintf("%d jobs, %d tenants", len(cfg.Jobs), len(cfg.Tenants))})
 	d.checkVault(cfg, off)
 	d.checkGraph(cfg, off)
+	d.checkCredentials(cfg)
 	d.checkNATS(cfg)
 	if d.failed {
 		return exitFailed

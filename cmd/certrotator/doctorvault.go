@@ -36,6 +36,7 @@ func (d *doctor) checkVault(cfg *config.Config, off *offline) {
 		return
 	}
 	d.report(finding{Area: "vault", Check: "reachable at " + addr, Verdict: verdictOK})
+	d.vault = src
 	if err != nil {
 		d.report(finding{Area: "vault", Check: "token", Verdict: verdictFail, Detail: err.Error(), Fix: vaultFix(err, addr)})
 		return

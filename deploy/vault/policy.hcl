@@ -34,3 +34,11 @@ path "auth/token/lookup-self" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+
+# Look up the AppRole secret id the worker logs in with, to export when it expires and warn
+# before (certrotator_credential_expiry_timestamp_seconds). Vault answers only for a secret id
+# the caller sends, so this reveals nothing the worker does not hold. Use your role's name
+# and mount (deploy/vault/approle.sh creates "certrotator" at approle/).
+path "auth/approle/role/certrotator/secret-id/lookup" {
+  capabilities = ["update"]
+}
