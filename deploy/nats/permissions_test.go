@@ -6,6 +6,7 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -175,7 +176,11 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	if err := pub.Events(ctx, 0, false, func(contract.Event) error { events++; return nil }); err != nil || events != 1 {
 		t.Errorf("publisher's events: %d events, error %v", events, err)
 	}
+	if hist, err := pub.History(ctx, "contoso-api"); err != nil || len(hist) != 1 {
+		t.Errorf("publisher's history: %d events, error %v", len(hist), err)
+	}
 
+	makeConsumers(t, url, workerUser.seedFile)
 	assertPublisherCannotChangeAnything(t, url, publisher.seedFile)
 }
 
@@ -193,7 +198,7 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url, opt, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	nc, err := nats.Connect(url, opt, nats.PermissionErrOnSubscribe(true), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +228,44 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 			_, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: "CERTROTATION_RESULTS", Subjects: []string{"x.>"}})
 			return err
 		},
+		"purge the results stream": func(ctx context.Context) error {
+			s, err := js.Stream(ctx, "CERTROTATION_RESULTS")
+			if err != nil {
+				return err
+			}
+			return s.Purge(ctx)
+		},
+		// The worker's own consumer: deleting it would stop every replica.
+		"delete the worker's consumer": func(ctx context.Context) error {
+			return js.DeleteConsumer(ctx, "CERTROTATION_REQUESTS", "certrotator")
+		},
+		// A notification sink's durable consumer on the results, or another
+		// client's reader: the publisher may delete no consumer at all.
+		"delete a consumer on the results": func(ctx context.Context) error {
+			return js.DeleteConsumer(ctx, "CERTROTATION_RESULTS", sinkConsumer)
+		},
+		"delete a watcher of the status bucket": func(ctx context.Context) error {
+			return js.DeleteConsumer(ctx, "KV_certrotation-status", statusWatcher)
+		},
+		"create a consumer on the requests": func(ctx context.Context) error {
+			_, err := js.CreateConsumer(ctx, "CERTROTATION_REQUESTS", jetstream.ConsumerConfig{Durable: "sniffer", FilterSubject: "certrotation.request.>"})
+			return err
+		},
+		"read a lock": request("$JS.API.DIRECT.GET.KV_certrotation-locks.$KV.certrotation-locks.contoso-api", ""),
+		"read a run's outcome record": func(ctx context.Context) error {
+			_, err := js.KeyValue(ctx, "certrotation-outcomes")
+			return err
+		},
+		"subscribe to requests": subscription(nc, "certrotation.request.>"),
+		"subscribe to the bucket subjects": subscription(nc, "$KV.>"),
 	}
 	errs := make(chan string, len(denied))
 	for what, try := range denied {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), deniedWait)
 			defer cancel()
-			if err := try(ctx); err == nil {
-				errs <- "the publisher may " + what
+			if err := try(ctx); !isDenial(err) {
+				errs <- fmt.Sprintf("the publisher may %s (answer: %v)", what, err)
 				return
 			}
 			errs <- ""
@@ -242,6 +277,68 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 		}
 	}
 }
+
+// sinkConsumer is a durable consumer on the results, made by the worker
+// user as a notification sink would be, that the publisher must not delete.
+const sinkConsumer = "sink-oncall"
+
+// subscription tries a subscription; the server answers a denied one with
+// an asynchronous permissions violation, which a connection made with
+// PermissionErrOnSubscribe returns from NextMsg.
+func subscription(nc *nats.Conn, subject string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		sub, err := nc.SubscribeSync(subject)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+		if err := nc.FlushWithContext(ctx); err != nil {
+			return err
+		}
+		// The violation arrives before the flush's pong.
+		if _, err := sub.NextMsg(50 * time.Millisecond); errors.Is(err, nats.ErrPermissionViolation) {
+			return err
+		}
+		return nil
+	}
+}
+
+// isDenial: the server drops a request the user may not publish (so it
+// times out) or refuses a subscription. Any other error (a consumer not
+// found, a bad request) would mean the server accepted the call.
+func isDenial(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrPermissionViolation)
+}
+
+// makeConsumers creates, as the worker user, what the publisher will try
+// to delete: a notification sink's durable consumer on the results and a
+// consumer on the status bucket, so that a refusal cannot be "not found".
+func makeConsumers(t *testing.T, url, workerSeed string) {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(workerSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), opDeadline)
+	defer cancel()
+	if _, err := js.CreateConsumer(ctx, "CERTROTATION_RESULTS", jetstream.ConsumerConfig{Durable: sinkConsumer, FilterSubject: "certrotation.result.>"}); err != nil {
+		t.Fatalf("creating the sink's consumer as the worker: %v", err)
+	}
+	if _, err := js.CreateConsumer(ctx, "KV_certrotation-status", jetstream.ConsumerConfig{Name: statusWatcher, FilterSubject: "$KV.certrotation-status.>", InactiveThreshold: time.Minute}); err != nil {
+		t.Fatalf("creating a status watcher as the worker: %v", err)
+	}
+}
+
+// statusWatcher is a consumer on the status bucket (the worker's page
+// watches it so) that the publisher must not delete.
+const statusWatcher = "page-watch"
 
 // dialAs connects the CLI's client with the credentials of cfg, as the CLI
 // does.
