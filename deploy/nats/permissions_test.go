@@ -256,7 +256,7 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 			_, err := js.KeyValue(ctx, "certrotation-outcomes")
 			return err
 		},
-		"subscribe to requests": subscription(nc, "certrotation.request.>"),
+		"subscribe to requests":            subscription(nc, "certrotation.request.>"),
 		"subscribe to the bucket subjects": subscription(nc, "$KV.>"),
 	}
 	errs := make(chan string, len(denied))
