@@ -4,6 +4,9 @@ GO            ?= go
 VAULT_VERSION := v1.21.0
 CACHE_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/certrotator
 VAULT_CACHED  := $(CACHE_DIR)/vault-$(VAULT_VERSION)
+# The nats CLI the docs test runs the guides' `nats` commands with (tools/natscli).
+NATSCLI_VERSION := v0.5.1
+NATSCLI_CACHED  := $(CACHE_DIR)/nats-cli-$(NATSCLI_VERSION)
 FUZZTIME      ?= 15s
 BENCHTIME     ?= 100x
 
@@ -17,7 +20,7 @@ IMAGE         ?= localhost/certrotator:$(VERSION)
 # vfs needs no kernel overlay support and no prior buildah configuration.
 BUILDAH       ?= buildah --storage-driver vfs
 
-.PHONY: all build run dev vault test lint rules browser-note fmt fuzz bench soak tidy clean release image
+.PHONY: all build run dev vault nats-cli docs-test test lint rules browser-note fmt fuzz bench soak tidy clean release image
 
 all: build
 
@@ -49,6 +52,20 @@ vault:
 	@mkdir -p bin && ln -sf "$(VAULT_CACHED)" bin/vault
 	@bin/vault version
 
+# nats-cli builds the pinned nats CLI (tools/natscli) into the cache, keyed by
+# version, and links it to bin/nats: about 3 minutes the first time.
+nats-cli:
+	@if [ ! -x "$(NATSCLI_CACHED)" ]; then \
+		mkdir -p "$(CACHE_DIR)" && \
+		GO="$(GO)" tools/build-progress.sh "$(NATSCLI_CACHED).tmp" tools/natscli github.com/nats-io/natscli/nats -ldflags "-s -w" && \
+		mv "$(NATSCLI_CACHED).tmp" "$(NATSCLI_CACHED)"; \
+	fi
+	@mkdir -p bin && ln -sf "$(NATSCLI_CACHED)" bin/nats
+
+# docs-test runs the guides (docs/*.md) as a reader would: docs/docs_test.go.
+docs-test: vault nats-cli
+	$(GO) test -race -count=1 ./docs/
+
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -58,7 +75,7 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-test: vault lint rules
+test: vault nats-cli lint rules
 	$(GO) test -race -count=1 ./...
 	cd deploy/kubernetes/check && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
