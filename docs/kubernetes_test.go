@@ -1,0 +1,72 @@
+package docs_test
+
+import (
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+)
+
+// TestKubernetesGuideRuns runs docs/kubernetes.md's vault, nats and
+// certrotator blocks in order: approle.sh against a Vault dev server,
+// setup.sh at three replicas against a real three-server NATS cluster,
+// validate on the shipped config with the files those steps leave, and
+// kubernetes-auth.sh. The reader arrives with onboarding's files (the
+// nkey seeds, the Graph client secrets, the cluster's CA).
+func TestKubernetesGuideRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Vault and a NATS cluster")
+	}
+	s := newScenario(t)
+	v := vaulttest.Start(t)
+	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+	cluster := testkit.NewCluster(t, 3)
+	s.env["NATS_URL"] = cluster.URLs()
+
+	for _, name := range []string{"nats-setup.nk", "nats-worker.nk"} {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, _ := kp.Seed()
+		writeFile(t, filepath.Join(s.clone, name), append(seed, '\n'), 0o600)
+	}
+	for _, name := range []string{"graph-client-secret-global", "graph-client-secret-china"} {
+		writeFile(t, filepath.Join(s.clone, name), []byte(recordedSecret+"\n"), 0o600)
+	}
+	ca := testkit.CA(t)
+	writeFile(t, filepath.Join(s.clone, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644)
+
+	ran := 0
+	for _, b := range blocks(t, "kubernetes.md") {
+		switch b.kind {
+		case "run":
+			out, err := s.run(b)
+			if err != nil {
+				t.Fatalf("%s failed: %v\n--- block\n%s--- output\n%s", b.where(), err, b.body, out)
+			}
+			if want := expectArg(b.arg); want != "" && !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", b.where(), want, out)
+			}
+			s.afterBlock(b, out)
+			ran++
+		case "skip":
+			if b.arg == "" {
+				t.Errorf("%s: a skipped block must say why", b.where())
+			}
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no block of kubernetes.md ran")
+	}
+	if _, err := os.Stat(filepath.Join(s.clone, "nats.nk")); err != nil {
+		t.Errorf("after step 4 the Secret's nats.nk is missing: %v", err)
+	}
+	s.finish()
+}
