@@ -83,4 +83,3 @@ func expectArg(arg string) string {
 	}
 	return m[1]
 }
-

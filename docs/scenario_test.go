@@ -65,10 +65,10 @@ func newScenario(t *testing.T) *scenario {
 	s.link(bin, "az", self)
 	shape, _ := filepath.Abs(filepath.Join("testdata", "az-shape.json"))
 	s.env = map[string]string{
-		"PATH":  bin + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME":  s.home,
-		"LANG":  "C.UTF-8",
-		"TMPDIR": os.TempDir(),
+		"PATH":    bin + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME":    s.home,
+		"LANG":    "C.UTF-8",
+		"TMPDIR":  os.TempDir(),
 		azShimEnv: shape,
 	}
 	s.state = filepath.Join(s.home, "shell-state")
