@@ -75,14 +75,14 @@ func azShim(args []string, stdout, stderr io.Writer) int {
 			flags[f] = ""
 		}
 	}
-	if cmd.JSONFlag != "" {
+	if body, given := flags[cmd.JSONFlag]; cmd.JSONFlag != "" && given {
 		var obj map[string]any
-		if err := json.Unmarshal([]byte(flags[cmd.JSONFlag]), &obj); err != nil {
+		if err := json.Unmarshal([]byte(body), &obj); err != nil {
 			fmt.Fprintf(stderr, "az %s: %s is not JSON: %v\n", name, cmd.JSONFlag, err)
 			return 1
 		}
 		for _, k := range cmd.JSONKeys {
-			if _, ok := obj[k]; !ok && (cmd.JSONFlag != "--body" || flags["--method"] == "POST") {
+			if _, ok := obj[k]; !ok {
 				fmt.Fprintf(stderr, "az %s: %s lacks %q\n", name, cmd.JSONFlag, k)
 				return 1
 			}

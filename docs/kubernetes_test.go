@@ -4,7 +4,6 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/nats-io/nkeys"
@@ -43,28 +42,7 @@ func TestKubernetesGuideRuns(t *testing.T) {
 	ca := testkit.CA(t)
 	writeFile(t, filepath.Join(s.clone, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644)
 
-	ran := 0
-	for _, b := range blocks(t, "kubernetes.md") {
-		switch b.kind {
-		case "run":
-			out, err := s.run(b)
-			if err != nil {
-				t.Fatalf("%s failed: %v\n--- block\n%s--- output\n%s", b.where(), err, b.body, out)
-			}
-			if want := expectArg(b.arg); want != "" && !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", b.where(), want, out)
-			}
-			s.afterBlock(b, out)
-			ran++
-		case "skip":
-			if b.arg == "" {
-				t.Errorf("%s: a skipped block must say why", b.where())
-			}
-		}
-	}
-	if ran == 0 {
-		t.Fatal("no block of kubernetes.md ran")
-	}
+	s.follow("kubernetes.md", nil)
 	if _, err := os.Stat(filepath.Join(s.clone, "nats.nk")); err != nil {
 		t.Errorf("after step 4 the Secret's nats.nk is missing: %v", err)
 	}

@@ -68,40 +68,18 @@ func TestOnboardingRuns(t *testing.T) {
 	writeFile(t, filepath.Join(s.clone, "bundle.password"), []byte(bundle.Password), 0o600)
 
 	var worker *syncBuffer
-	for _, b := range blocks(t, "onboarding.md") {
+	s.follow("onboarding.md", func(b block) {
 		switch b.kind {
-		case "run", "run-if-exists":
-			if b.kind == "run-if-exists" {
-				if _, err := os.Stat(filepath.Join(s.clone, b.arg)); err != nil {
-					s.note("%s: %s is not on this branch yet (issue 16 item 6, the PKI policy)", b.where(), b.arg)
-					continue
-				}
-			}
-			out, err := s.run(b)
-			if err != nil {
-				t.Fatalf("%s failed: %v\n--- block\n%s--- output\n%s", b.where(), err, b.body, out)
-			}
-			if want := expectArg(b.arg); want != "" && !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", b.where(), want, out)
-			}
-			s.afterBlock(b, out)
 		case "background":
 			worker = s.background(b)
 		case "nats-server":
 			s.startNATS(b)
 		case "config":
 			s.writeConfig(b, g.URL(), ca)
-		case "yaml":
-			var doc any
-			if err := yaml.Unmarshal([]byte(b.body), &doc); err != nil {
-				t.Errorf("%s: not YAML: %v", b.where(), err)
-			}
-		case "skip":
-			if b.arg == "" {
-				t.Errorf("%s: a skipped block must say why", b.where())
-			}
+		default:
+			t.Fatalf("%s: unknown marker %q", b.where(), b.kind)
 		}
-	}
+	})
 	if worker == nil {
 		t.Fatal("the guide never starts the worker")
 	}

@@ -1,0 +1,57 @@
+package docs_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// follow runs a guide's blocks in order: run blocks in the shell, yaml
+// blocks parsed, skipped ones checked for a reason; other kinds go to
+// other (nil: not expected in this guide). It returns how many blocks ran.
+func (s *scenario) follow(file string, other func(block)) int {
+	t := s.t
+	t.Helper()
+	ran := 0
+	for _, b := range blocks(t, file) {
+		switch b.kind {
+		case "run", "run-if-exists":
+			if b.kind == "run-if-exists" {
+				if _, err := os.Stat(filepath.Join(s.clone, b.arg)); err != nil {
+					s.note("%s: %s is not on this branch yet (issue 16 item 6, the PKI policy)", b.where(), b.arg)
+					continue
+				}
+			}
+			out, err := s.run(b)
+			if err != nil {
+				t.Fatalf("%s failed: %v\n--- block\n%s--- output\n%s", b.where(), err, b.body, out)
+			}
+			if want := expectArg(b.arg); want != "" && !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", b.where(), want, out)
+			}
+			s.afterBlock(b, out)
+			ran++
+		case "yaml":
+			var doc any
+			if err := yaml.Unmarshal([]byte(b.body), &doc); err != nil {
+				t.Errorf("%s: not YAML: %v", b.where(), err)
+			}
+		case "skip":
+			if strings.TrimSpace(b.arg) == "" {
+				t.Errorf("%s: a skipped block must say why", b.where())
+			}
+		case "", "config-example":
+		default:
+			if other == nil {
+				t.Fatalf("%s: marker %q is not expected in %s", b.where(), b.kind, file)
+			}
+			other(b)
+		}
+	}
+	if ran == 0 {
+		t.Fatalf("no block of %s ran", file)
+	}
+	return ran
+}
