@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nats-io/nkeys"
-
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -25,17 +23,8 @@ func TestKubernetesGuideRuns(t *testing.T) {
 	s := newScenario(t)
 	v := vaulttest.Start(t)
 	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
-	cluster := testkit.NewCluster(t, 3)
-	s.env["NATS_URL"] = cluster.URLs()
-
-	for _, name := range []string{"nats-setup.nk", "nats-worker.nk"} {
-		kp, err := nkeys.CreateUser()
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, _ := kp.Seed()
-		writeFile(t, filepath.Join(s.clone, name), append(seed, '\n'), 0o600)
-	}
+	shippedConf(t, s)
+	s.env["NATS_URL"] = s.startCluster(3)
 	for _, name := range []string{"graph-client-secret-global", "graph-client-secret-china"} {
 		writeFile(t, filepath.Join(s.clone, name), []byte(recordedSecret+"\n"), 0o600)
 	}

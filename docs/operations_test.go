@@ -14,11 +14,9 @@ import (
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
-// natsWithShippedConf gives the scenario what onboarding step 4 leaves: the
-// three users' seeds in the clone, a real nats-server with the shipped
-// permissions, setup.sh run, and the setup user as the reader's NATS
-// identity (NATS_NKEY).
-func natsWithShippedConf(t *testing.T, s *scenario) {
+// shippedConf writes what onboarding step 4 leaves in the clone: the three
+// users' seeds and nats-permissions.conf with their public keys.
+func shippedConf(t *testing.T, s *scenario) {
 	t.Helper()
 	conf, err := os.ReadFile(filepath.Join(s.clone, "deploy", "nats", "nats-permissions.conf"))
 	if err != nil {
@@ -36,6 +34,14 @@ func natsWithShippedConf(t *testing.T, s *scenario) {
 		writeFile(t, filepath.Join(s.clone, "nats-"+strings.ToLower(u)+".nk"), append(seed, '\n'), 0o600)
 	}
 	writeFile(t, filepath.Join(s.clone, "nats-permissions.conf"), []byte(text), 0o600)
+}
+
+// natsWithShippedConf gives the scenario a real nats-server with the
+// shipped permissions, setup.sh run, and the setup user as the reader's
+// NATS identity (NATS_NKEY).
+func natsWithShippedConf(t *testing.T, s *scenario) {
+	t.Helper()
+	shippedConf(t, s)
 	s.startNATS(block{file: "harness", body: "listen: 0.0.0.0:4222\njetstream { store_dir: /x }\ninclude ./nats-permissions.conf\n"})
 	s.env["NATS_NKEY"] = filepath.Join(s.clone, "nats-setup.nk")
 	if out, err := s.run(block{file: "harness", body: "deploy/nats/setup.sh 1\n"}); err != nil {
@@ -97,7 +103,7 @@ func TestPKIRecipeRuns(t *testing.T) {
 	if err != nil || !strings.Contains(out, "refused") {
 		t.Errorf("the role issued for a name outside allowed_domains: %v\n%s", err, out)
 	}
-	out, err = s.run(block{file: "harness", body: "vault read -field=client_flag pki/roles/b2c-api; vault read -field=server_flag pki/roles/b2c-api; vault read -field=no_store pki/roles/b2c-api\n"})
+	out, err = s.run(block{file: "harness", body: "for f in client_flag server_flag no_store; do vault read -field=$f pki/roles/b2c-api; echo; done\n"})
 	if got := strings.Fields(out); err != nil || fmt.Sprint(got) != "[true false false]" {
 		t.Errorf("role flags client, server, no_store = %v (error %v); want true false false", got, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // natsCLIVersion is the nats CLI pinned in tools/natscli; `make nats-cli`
@@ -206,6 +209,55 @@ func (s *scenario) startNATS(b block) {
 		s.t.Fatalf("%s: nats-server did not start", b.where())
 	}
 	s.env["NATS_URL"] = srv.ClientURL()
+}
+
+// startCluster starts n real nats-servers routed into one cluster, each
+// with the clone's nats-permissions.conf (as onboarding step 4 writes it),
+// waits for a JetStream meta leader and returns their client URLs.
+func (s *scenario) startCluster(n int) string {
+	t := s.t
+	t.Helper()
+	ports := make([]int, n)
+	var routes []string
+	for i := range ports {
+		ports[i] = testkit.FreePort(t)
+		routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])))
+	}
+	var servers []*server.Server
+	var urls []string
+	for i := range n {
+		conf := fmt.Sprintf("server_name: n%d\nlisten: \"127.0.0.1:-1\"\njetstream { store_dir: %q }\n"+
+			"cluster { name: docs, listen: \"127.0.0.1:%d\", routes: [%s] }\ninclude ./nats-permissions.conf\n",
+			i+1, filepath.Join(t.TempDir(), "js"), ports[i], strings.Join(routes, ", "))
+		path := filepath.Join(s.clone, fmt.Sprintf("nats-server-%d.conf", i+1))
+		writeFile(t, path, []byte(conf), 0o600)
+		opts, err := server.ProcessConfigFile(path)
+		if err != nil {
+			t.Fatalf("cluster server %d refuses its config: %v", i+1, err)
+		}
+		opts.NoSigs, opts.NoLog = true, true
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		servers = append(servers, srv)
+	}
+	for _, srv := range servers {
+		if !srv.ReadyForConnections(30 * time.Second) {
+			t.Fatalf("cluster server %s not ready", srv.Name())
+		}
+		urls = append(urls, srv.ClientURL())
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !slices.ContainsFunc(servers, (*server.Server).JetStreamIsLeader) {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster elected no JetStream meta leader")
+		}
+		time.Sleep(25 * time.Millisecond) // polling an external system's state: no event to wait on
+	}
+	return strings.Join(urls, ",")
 }
 
 // note records a known gap that another change closes; see finish.
