@@ -59,3 +59,52 @@ func TestNoStaleWords(t *testing.T) {
 		}
 	}
 }
+
+// TestNscListsMatchTheConf: the nsc command for the publisher (operator
+// mode, which the docs test cannot run) grants exactly what the shipped
+// server-config user has.
+func TestNscListsMatchTheConf(t *testing.T) {
+	t.Parallel()
+	conf, err := os.ReadFile(filepath.Join("..", "deploy", "nats", "nats-permissions.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pubPart, ok := strings.Cut(string(conf), "nkey: UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY")
+	if !ok {
+		t.Fatal("nats-permissions.conf has no publisher user")
+	}
+	pubPart, _, _ = strings.Cut(pubPart, "nkey:")
+	pubList, subList, _ := strings.Cut(pubPart, "subscribe")
+	quoted := regexp.MustCompile(`(?m)^\s*"([^"]+)"`)
+	list := func(s string) []string {
+		var out []string
+		for _, m := range quoted.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	var nsc string
+	for _, b := range blocks(t, "onboarding.md") {
+		if strings.Contains(b.body, "nsc add user") {
+			nsc = b.body
+		}
+	}
+	_, pubCmd, ok := strings.Cut(nsc, "certrotator-publisher")
+	if !ok {
+		t.Fatal("onboarding.md has no nsc block for the publisher")
+	}
+	pubCmd, _, _ = strings.Cut(pubCmd, "nsc add user")
+	flag := func(name string) []string {
+		m := regexp.MustCompile(name + ` '([^']*)'`).FindStringSubmatch(pubCmd)
+		if m == nil {
+			t.Fatalf("the nsc publisher command has no %s", name)
+		}
+		return strings.Split(m[1], ",")
+	}
+	if got, want := flag("--allow-pub"), list(pubList); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("nsc --allow-pub %v\nconf publish   %v", got, want)
+	}
+	if got, want := flag("--allow-sub"), list(subList); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("nsc --allow-sub %v\nconf subscribe %v", got, want)
+	}
+}
