@@ -345,7 +345,6 @@ func makeConsumers(t *testing.T, url, workerSeed string) {
 	}
 }
 
-
 // dialAs connects the CLI's client with the credentials of cfg, as the CLI
 // does.
 // Every asynchronous error (a permissions violation) goes to asyncErrs:
