@@ -7,6 +7,9 @@ VAULT_CACHED  := $(CACHE_DIR)/vault-$(VAULT_VERSION)
 # The nats CLI the docs test runs the guides' `nats` commands with (tools/natscli).
 NATSCLI_VERSION := v0.5.1
 NATSCLI_CACHED  := $(CACHE_DIR)/nats-cli-$(NATSCLI_VERSION)
+# nsc, for the operator/JWT story of docs/onboarding.md (tools/nsc).
+NSC_VERSION   := v2.15.0
+NSC_CACHED    := $(CACHE_DIR)/nsc-$(NSC_VERSION)
 FUZZTIME      ?= 15s
 BENCHTIME     ?= 100x
 
@@ -20,7 +23,7 @@ IMAGE         ?= localhost/certrotator:$(VERSION)
 # vfs needs no kernel overlay support and no prior buildah configuration.
 BUILDAH       ?= buildah --storage-driver vfs
 
-.PHONY: all build run dev vault nats-cli docs-test test lint rules browser-note fmt fuzz bench soak tidy clean release image
+.PHONY: all build run dev vault nats-cli nsc docs-test test lint rules browser-note fmt fuzz bench soak tidy clean release image
 
 all: build
 
@@ -53,7 +56,7 @@ vault:
 	@bin/vault version
 
 # nats-cli builds the pinned nats CLI (tools/natscli) into the cache, keyed by
-# version, and links it to bin/nats: about 3 minutes the first time.
+# version, and links it to bin/nats: about 3 minutes the first time (nsc below: 1).
 nats-cli:
 	@if [ ! -x "$(NATSCLI_CACHED)" ]; then \
 		mkdir -p "$(CACHE_DIR)" && \
@@ -62,8 +65,17 @@ nats-cli:
 	fi
 	@mkdir -p bin && ln -sf "$(NATSCLI_CACHED)" bin/nats
 
+# nsc builds the pinned nsc (tools/nsc) into the cache and links it to bin/nsc.
+nsc:
+	@if [ ! -x "$(NSC_CACHED)" ]; then \
+		mkdir -p "$(CACHE_DIR)" && \
+		GO="$(GO)" tools/build-progress.sh "$(NSC_CACHED).tmp" tools/nsc github.com/nats-io/nsc/v2 -ldflags "-s -w" && \
+		mv "$(NSC_CACHED).tmp" "$(NSC_CACHED)"; \
+	fi
+	@mkdir -p bin && ln -sf "$(NSC_CACHED)" bin/nsc
+
 # docs-test runs the guides (docs/*.md) as a reader would: docs/docs_test.go.
-docs-test: vault nats-cli
+docs-test: vault nats-cli nsc
 	$(GO) test -race -count=1 ./docs/
 
 lint:
@@ -75,7 +87,7 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-test: vault nats-cli lint rules
+test: vault nats-cli nsc lint rules
 	$(GO) test -race -count=1 ./...
 	cd deploy/kubernetes/check && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz

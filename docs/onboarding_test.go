@@ -80,6 +80,8 @@ func TestOnboardingRuns(t *testing.T) {
 			s.startNATS(b)
 		case "config":
 			s.writeConfig(b, g.URL(), ca)
+		case "run-operator", "nats-server-operator":
+			// Mode 2 of step 4: TestOnboardingOperatorMode.
 		default:
 			t.Fatalf("%s: unknown marker %q", b.where(), b.kind)
 		}

@@ -24,6 +24,9 @@ import (
 // builds it into the cache under this name.
 const natsCLIVersion = "v0.5.1"
 
+// nscVersion is the nsc pinned in tools/nsc (`make nsc`).
+const nscVersion = "v2.15.0"
+
 // blockTimeout bounds one block; generous for a busy 2-core machine.
 const blockTimeout = 3 * time.Minute
 
@@ -60,7 +63,8 @@ func newScenario(t *testing.T) *scenario {
 		t.Fatalf("building certrotator: %v\n%s", err, out)
 	}
 	s.link(bin, "vault", vaultBinary(t, root))
-	s.link(bin, "nats", natsCLI(t, root))
+	s.link(bin, "nats", cachedTool(t, root, "nats", "CERTROTATOR_NATS_CLI", "nats-cli-"+natsCLIVersion, "make nats-cli"))
+	s.link(bin, "nsc", cachedTool(t, root, "nsc", "CERTROTATOR_NSC", "nsc-"+nscVersion, "make nsc"))
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -103,16 +107,16 @@ func vaultBinary(t *testing.T, root string) string {
 	return ""
 }
 
-// natsCLI is the `nats` CLI of `make nats-cli`.
-func natsCLI(t *testing.T, root string) string {
+// cachedTool finds a pinned tool: $env, bin/<name> in the module root, or
+// ~/.cache/certrotator/<cached> where its make target builds it.
+func cachedTool(t *testing.T, root, name, env, cached, target string) string {
 	t.Helper()
 	cache := os.Getenv("XDG_CACHE_HOME")
 	if cache == "" {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
-	for _, p := range []string{os.Getenv("CERTROTATOR_NATS_CLI"), filepath.Join(root, "bin", "nats"),
-		filepath.Join(cache, "certrotator", "nats-cli-"+natsCLIVersion)} {
+	for _, p := range []string{os.Getenv(env), filepath.Join(root, "bin", name), filepath.Join(cache, "certrotator", cached)} {
 		if p == "" {
 			continue
 		}
@@ -120,7 +124,7 @@ func natsCLI(t *testing.T, root string) string {
 			return p
 		}
 	}
-	t.Fatal("the nats CLI was not found: run make nats-cli")
+	t.Fatalf("%s was not found: run %s", name, target)
 	return ""
 }
 
