@@ -59,4 +59,3 @@ func TestNoStaleWords(t *testing.T) {
 		}
 	}
 }
-
