@@ -89,6 +89,8 @@ func TestOnboardingRuns(t *testing.T) {
 	if worker == nil {
 		t.Fatal("the guide never starts the worker")
 	}
+	// The runbook's commands, against the deployment the guide built.
+	s.follow("runbook.md", nil)
 	var active bool
 	for _, c := range g.Certificates(recordedTenant, docsConnector) {
 		active = active || (c.Thumbprint == bundle.Thumbprint && c.IsActive)

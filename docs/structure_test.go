@@ -13,8 +13,10 @@ import (
 )
 
 // guidesThatRun are the guides whose vault, nats and certrotator blocks
-// must all run (TestOnboardingRuns, TestKubernetesGuideRuns).
-var guidesThatRun = map[string]bool{"onboarding.md": true, "kubernetes.md": true}
+// must all run (TestOnboardingRuns with the runbook, TestKubernetesGuideRuns,
+// TestOperationsRuns, TestPKIRecipeRuns).
+var guidesThatRun = map[string]bool{"onboarding.md": true, "kubernetes.md": true, "operations.md": true,
+	"pki.md": true, "runbook.md": true}
 
 var commandLineRE = regexp.MustCompile(`(?m)^\s*(?:[A-Z_]+=\S+\s+)*(vault|nats|certrotator|deploy/\S+\.sh)\b`)
 
