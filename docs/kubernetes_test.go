@@ -25,6 +25,10 @@ func TestKubernetesGuideRuns(t *testing.T) {
 	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
 	shippedConf(t, s)
 	s.env["NATS_URL"] = s.startCluster(3)
+	// Creating streams at three replicas on a machine shared by many test
+	// binaries can take longer than the nats CLI's 5 s default; a reader's
+	// cluster answers in milliseconds.
+	s.env["NATS_TIMEOUT"] = "30s"
 	for _, name := range []string{"graph-client-secret-global", "graph-client-secret-china"} {
 		writeFile(t, filepath.Join(s.clone, name), []byte(recordedSecret+"\n"), 0o600)
 	}
