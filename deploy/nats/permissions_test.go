@@ -6,6 +6,7 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,7 +133,8 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	t.Parallel()
 	workerUser := &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
 	publisher := &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
-	url := startServer(t, workerUser, publisher)
+	setup := &user{placeholder: "UREPLACE_WITH_THE_SETUP_USER_PUBLIC_NKEY"}
+	url := startServer(t, workerUser, publisher, setup)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -154,7 +156,8 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 
 	// The publisher requests a rotation and reads its outcome, the status
 	// and the event history.
-	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile))
+	asyncErrs := make(chan error, 16)
+	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile), asyncErrs)
 	if err != nil {
 		t.Fatalf("connecting as the publisher: %v", err)
 	}
@@ -175,7 +178,24 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	if err := pub.Events(ctx, 0, false, func(contract.Event) error { events++; return nil }); err != nil || events != 1 {
 		t.Errorf("publisher's events: %d events, error %v", events, err)
 	}
+	if hist, err := pub.History(ctx, "contoso-api"); err != nil || len(hist) != 1 {
+		t.Errorf("publisher's history: %d events, error %v", len(hist), err)
+	}
 
+	// Each read above ends with its consumer removed or left to expire; none
+	// may have tripped a permission (the CLI would print it).
+	// The calls after Status were round trips on the same connection, so a
+	// violation of its teardown has arrived by now.
+	for drained := false; !drained; {
+		select {
+		case err := <-asyncErrs:
+			t.Errorf("the publisher's rotate/status/events/history caused %v", err)
+		default:
+			drained = true
+		}
+	}
+
+	makeConsumers(t, url, workerUser.seedFile)
 	assertPublisherCannotChangeAnything(t, url, publisher.seedFile)
 }
 
@@ -193,7 +213,7 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url, opt, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	nc, err := nats.Connect(url, opt, nats.PermissionErrOnSubscribe(true), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +243,41 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 			_, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: "CERTROTATION_RESULTS", Subjects: []string{"x.>"}})
 			return err
 		},
+		"purge the results stream": func(ctx context.Context) error {
+			s, err := js.Stream(ctx, "CERTROTATION_RESULTS")
+			if err != nil {
+				return err
+			}
+			return s.Purge(ctx)
+		},
+		// The worker's own consumer: deleting it would stop every replica.
+		"delete the worker's consumer": func(ctx context.Context) error {
+			return js.DeleteConsumer(ctx, "CERTROTATION_REQUESTS", "certrotator")
+		},
+		// A notification sink's durable consumer on the results, or another
+		// client's reader: the publisher may delete no consumer at all.
+		"delete a consumer on the results": func(ctx context.Context) error {
+			return js.DeleteConsumer(ctx, "CERTROTATION_RESULTS", sinkConsumer)
+		},
+		"create a consumer on the requests": func(ctx context.Context) error {
+			_, err := js.CreateConsumer(ctx, "CERTROTATION_REQUESTS", jetstream.ConsumerConfig{Durable: "sniffer", FilterSubject: "certrotation.request.>"})
+			return err
+		},
+		"read a lock": request("$JS.API.DIRECT.GET.KV_certrotation-locks.$KV.certrotation-locks.contoso-api", ""),
+		"read a run's outcome record": func(ctx context.Context) error {
+			_, err := js.KeyValue(ctx, "certrotation-outcomes")
+			return err
+		},
+		"subscribe to requests":            subscription(nc, "certrotation.request.>"),
+		"subscribe to the bucket subjects": subscription(nc, "$KV.>"),
 	}
 	errs := make(chan string, len(denied))
 	for what, try := range denied {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), deniedWait)
 			defer cancel()
-			if err := try(ctx); err == nil {
-				errs <- "the publisher may " + what
+			if err := try(ctx); !isDenial(err) {
+				errs <- fmt.Sprintf("the publisher may %s (answer: %v)", what, err)
 				return
 			}
 			errs <- ""
@@ -243,12 +290,76 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 	}
 }
 
+// sinkConsumer is a durable consumer on the results, made by the worker
+// user as a notification sink would be, that the publisher must not delete.
+const sinkConsumer = "sink-oncall"
+
+// subscription tries a subscription; the server answers a denied one with
+// an asynchronous permissions violation, which a connection made with
+// PermissionErrOnSubscribe returns from NextMsg.
+func subscription(nc *nats.Conn, subject string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		sub, err := nc.SubscribeSync(subject)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+		if err := nc.FlushWithContext(ctx); err != nil {
+			return err
+		}
+		// The violation arrives before the flush's pong.
+		if _, err := sub.NextMsg(50 * time.Millisecond); errors.Is(err, nats.ErrPermissionViolation) {
+			return err
+		}
+		return nil
+	}
+}
+
+// isDenial: the server drops a request the user may not publish (so it
+// times out) or refuses a subscription. Any other error (a consumer not
+// found, a bad request) would mean the server accepted the call.
+func isDenial(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrPermissionViolation)
+}
+
+// makeConsumers creates, as the worker user, what the publisher will try
+// to delete: a notification sink's durable consumer on the results, so
+// that a refusal cannot be "not found".
+func makeConsumers(t *testing.T, url, workerSeed string) {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(workerSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), opDeadline)
+	defer cancel()
+	if _, err := js.CreateConsumer(ctx, "CERTROTATION_RESULTS", jetstream.ConsumerConfig{Durable: sinkConsumer, FilterSubject: "certrotation.result.>"}); err != nil {
+		t.Fatalf("creating the sink's consumer as the worker: %v", err)
+	}
+}
+
 // dialAs connects the CLI's client with the credentials of cfg, as the CLI
 // does.
-func dialAs(ctx context.Context, url string, cfg *config.Config) (*client.Conn, error) {
+// Every asynchronous error (a permissions violation) goes to asyncErrs:
+// the CLI prints those to stderr, so a command the user may run must not
+// cause one.
+func dialAs(ctx context.Context, url string, cfg *config.Config, asyncErrs chan<- error) (*client.Conn, error) {
 	opts, err := worker.NATSOptions(cfg.NATS, "publisher", slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case asyncErrs <- err:
+		default:
+		}
+	}))
 	return client.Dial(ctx, url, client.Options{Jobs: map[string]int{"contoso-api": 1}, NATS: opts})
 }

@@ -122,7 +122,9 @@ func TestUnitLoadsEveryCredentialTheConfigReads(t *testing.T) {
 	if _, err := config.Parse(data, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Errorf("deploy/config.example.yaml under the unit's credentials: %v", err)
 	}
-	refs := regexp.MustCompile(`\$\{CREDENTIALS_DIRECTORY\}/([\w.-]+)`).FindAllStringSubmatch(string(data), -1)
+	// Commented-out alternatives (creds_file beside nkey_file) are not read.
+	uncommented := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(string(data), "")
+	refs := regexp.MustCompile(`\$\{CREDENTIALS_DIRECTORY\}/([\w.-]+)`).FindAllStringSubmatch(uncommented, -1)
 	for _, r := range refs {
 		if _, err := os.Stat(filepath.Join(dir, r[1])); err != nil {
 			t.Errorf("the config reads %s, which no LoadCredential= provides", r[1])
