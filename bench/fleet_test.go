@@ -55,6 +55,10 @@ func TestFleet(t *testing.T) {
 	baselineMax := envInt(t, "BENCH_BASELINE_MAX", 1000)
 	vault := vaulttest.Start(t)
 	bundles := writeBundles(t, vault, bundleCount)
+	var bin binaries
+	if !inProcess() {
+		bin = buildBinaries(t)
+	}
 	for _, size := range sizes {
 		spec := fleetSpec{fleetSize: size, Latency: latency, Limits: benchLimits, Bundles: bundles}
 		var base Result
@@ -66,7 +70,12 @@ func TestFleet(t *testing.T) {
 		}
 		for _, replicas := range replicaCounts {
 			t.Run(fmt.Sprintf("worker/%d/replicas=%d", size.Connectors, replicas), func(t *testing.T) {
-				r := runFleet(t, vault, spec, replicas)
+				var r Result
+				if inProcess() {
+					r = runFleet(t, vault, spec, replicas)
+				} else {
+					r = runFleetProc(t, bin, vault, spec, replicas)
+				}
 				if base.MakespanS > 0 && r.MakespanS > 0 {
 					r.Speedup = round(base.MakespanS / r.MakespanS)
 				}
