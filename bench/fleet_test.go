@@ -83,6 +83,24 @@ func TestFleet(t *testing.T) {
 			})
 		}
 	}
+	if idle, ok := idleFor(t); ok {
+		t.Run("idle", func(t *testing.T) {
+			spec := fleetSpec{Latency: latency, Limits: benchLimits, Bundles: bundles}
+			emit(t, runIdle(t, bin, vault, spec, idle))
+		})
+	}
+}
+
+// idleFor is how long the idle worker is watched: a minute, 15 s with
+// BENCH_QUICK, or BENCH_IDLE's duration. It runs in the process mode when
+// no BENCH_CONNECTORS picks a fleet, or when BENCH_IDLE is set.
+func idleFor(t *testing.T) (time.Duration, bool) {
+	def := time.Minute
+	if os.Getenv("BENCH_QUICK") != "" {
+		def = 15 * time.Second
+	}
+	run := !inProcess() && (os.Getenv("BENCH_CONNECTORS") == "" || os.Getenv("BENCH_IDLE") != "")
+	return envDuration(t, "BENCH_IDLE", def), run
 }
 
 // emit prints r as one JSON line on stdout (the harness's output) and

@@ -58,6 +58,12 @@ type Result struct {
 	HarnessCPUS    float64   `json:"harness_cpu_s,omitempty"`
 	GraphsimCPUS   float64   `json:"graphsim_cpu_s,omitempty"`
 	GraphsimRSSMB  float64   `json:"graphsim_rss_mb,omitempty"`
+	// The idle line (mode "idle"): Jobs configured, none due; the replica's
+	// RSS (VmRSS) once ready and IdleS seconds later, cpu_s over IdleS.
+	Jobs       int     `json:"jobs,omitempty"`
+	IdleS      float64 `json:"idle_s,omitempty"`
+	RSSStartMB float64 `json:"rss_start_mb,omitempty"`
+	RSSEndMB   float64 `json:"rss_end_mb,omitempty"`
 	// PFXDecodes is how many uploaded PFX files graphsim decoded (with its
 	// verdict cache, one per distinct bundle).
 	PFXDecodes int `json:"pfx_decodes,omitempty"`
