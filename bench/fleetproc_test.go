@@ -213,22 +213,27 @@ type fleetTenantDoc struct {
 	Connectors []string `json:"connectors"`
 }
 
-// counts reads graphsim's calls and 429s per tenant.
-func (g *graphProc) counts(t *testing.T) (map[string]graphsim.Counts, int) {
+// graphReport is graphsim's GET /counts (cmd/graphsim).
+type graphReport struct {
+	Tenants     map[string]graphsim.Counts `json:"tenants"`
+	PFXDecodes  int                        `json:"pfx_decodes"`
+	Connections int64                      `json:"connections"`
+}
+
+// counts reads graphsim's calls and 429s per tenant, its PFX decodes and
+// the connections it accepted.
+func (g *graphProc) counts(t *testing.T) graphReport {
 	t.Helper()
 	resp, err := http.Get(g.countsURL)
 	if err != nil {
 		t.Fatalf("reading graphsim's counts: %v", err)
 	}
 	defer resp.Body.Close()
-	var rep struct {
-		Tenants    map[string]graphsim.Counts `json:"tenants"`
-		PFXDecodes int                        `json:"pfx_decodes"`
-	}
+	var rep graphReport
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		t.Fatalf("decoding graphsim's counts: %v", err)
 	}
-	return rep.Tenants, rep.PFXDecodes
+	return rep
 }
 
 func writeJSON(t *testing.T, path string, v any) {

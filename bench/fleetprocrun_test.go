@@ -86,8 +86,9 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 	res.VaultReads = vault1 - vault0
 	peaks.end(&res)
 
-	counts, decodes := g.counts(t)
-	res.PFXDecodes = decodes
+	rep := g.counts(t)
+	counts := rep.Tenants
+	res.PFXDecodes, res.GraphConnections = rep.PFXDecodes, rep.Connections
 	calls, throttled := graphTotals(counts)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

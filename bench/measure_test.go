@@ -67,6 +67,10 @@ type Result struct {
 	// PFXDecodes is how many uploaded PFX files graphsim decoded (with its
 	// verdict cache, one per distinct bundle).
 	PFXDecodes int `json:"pfx_decodes,omitempty"`
+	// GraphConnections is how many client connections graphsim accepted
+	// over the process's life (token calls included): a few when they are
+	// reused (HTTP/2, keep-alive), about one per call when they are not.
+	GraphConnections int64 `json:"graph_connections,omitempty"`
 	// Speedup is the baseline's makespan over this run's (worker lines).
 	Speedup float64 `json:"speedup,omitempty"`
 	// SampledConnectors, on a baseline line, says the baseline ran this

@@ -56,6 +56,8 @@ func loadFleet(path string, s *graphsim.Server, secret string) (tenants, connect
 type countsReport struct {
 	Tenants    map[string]graphsim.Counts `json:"tenants"`
 	PFXDecodes int                        `json:"pfx_decodes"`
+	// Connections is graphsim.Connections: the client connections accepted.
+	Connections int64 `json:"connections"`
 }
 
 // serveCounts answers GET /counts on addr, in plain HTTP (loopback only:
@@ -73,7 +75,7 @@ func serveCounts(ctx context.Context, addr string, s *graphsim.Server) (string, 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(countsReport{Tenants: s.AllCounts(), PFXDecodes: s.PFXDecodes()})
+		_ = json.NewEncoder(w).Encode(countsReport{Tenants: s.AllCounts(), PFXDecodes: s.PFXDecodes(), Connections: s.Connections()})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	done := make(chan struct{})

@@ -3,6 +3,7 @@ package graphsim
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 )
 
 // pfxCacheMax bounds the verdicts kept: a benchmark uploads a handful of
@@ -17,6 +18,7 @@ type pfxCache struct {
 	on       bool
 	verdicts map[[sha256.Size]byte]pfxVerdict
 	decodes  int // real decodes by uploadClientCertificate
+	conns    atomic.Int64
 }
 
 type pfxVerdict struct {
@@ -46,6 +48,11 @@ func (s *Server) PFXDecodes() int {
 	defer s.pfx.mu.Unlock()
 	return s.pfx.decodes
 }
+
+// Connections returns how many client connections the server has
+// accepted, so that a benchmark can tell connection reuse (a few, with
+// keep-alive or HTTP/2) from a handshake per call.
+func (s *Server) Connections() int64 { return s.pfx.conns.Load() }
 
 // decodeUploadCached is decodeUpload through the cache when it is on.
 func (s *Server) decodeUploadCached(value, password string) (Cert, *pfxRejection) {

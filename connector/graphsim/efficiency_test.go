@@ -59,5 +59,8 @@ func TestHTTP2IsOptIn(t *testing.T) {
 		if resp.ProtoMajor != want {
 			t.Errorf("WithHTTP2 %v: the client spoke %s, want HTTP/%d", h2, resp.Proto, want)
 		}
+		if n := s.Connections(); n < 1 {
+			t.Errorf("WithHTTP2 %v: %d connections counted, want at least the one just made", h2, n)
+		}
 	}
 }

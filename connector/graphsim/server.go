@@ -184,6 +184,11 @@ func (s *Server) start(l net.Listener, host string) error {
 		// Clients that do not trust the CA cause handshake errors; they are
 		// the client's problem, not noise for the test log.
 		ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.pfx.conns.Add(1)
+			}
+		},
 	}
 	// Everything handlers read without the lock is set before they can run.
 	s.srv, s.ca, s.started = srv, ca, true
