@@ -46,6 +46,9 @@ func TestFleet(t *testing.T) {
 	if only := os.Getenv("BENCH_CONNECTORS"); only != "" {
 		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s fleetSize) bool { return strconv.Itoa(s.Connectors) != only })
 	}
+	if only := os.Getenv("BENCH_TENANTS"); only != "" {
+		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s fleetSize) bool { return strconv.Itoa(s.Tenants) != only })
+	}
 	replicaCounts := []int{1, 3}
 	if n := os.Getenv("BENCH_REPLICAS"); n != "" {
 		replicaCounts = []int{envInt(t, "BENCH_REPLICAS", 1)}
