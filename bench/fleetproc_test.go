@@ -251,6 +251,28 @@ func writeJSON(t *testing.T, path string, v any) {
 type workerProc struct {
 	*child
 	metricsURL string
+	pprofAddr  string // CERTROTATOR_PPROF's, with BENCH_WORKER_PROFILE
+}
+
+// profile saves the replica's profile (a path under /debug/pprof/, with
+// its query) to file, for BENCH_WORKER_PROFILE; errors only cost the
+// profile, so they are logged.
+func (w *workerProc) profile(t *testing.T, path, file string) {
+	resp, err := http.Get("http://" + w.pprofAddr + "/debug/pprof/" + path)
+	if err != nil {
+		t.Logf("profile %s of %s: %v", path, w.name, err)
+		return
+	}
+	defer resp.Body.Close()
+	out, err := os.Create(file)
+	if err != nil {
+		t.Logf("profile %s of %s: %v", path, w.name, err)
+		return
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		t.Logf("profile %s of %s: %v", path, w.name, err)
+	}
 }
 
 // startWorkerProc writes the replica's config (every tuning key at its
@@ -267,6 +289,10 @@ func startWorkerProc(t *testing.T, bin binaries, cfg workerConfig) *workerProc {
 	}
 	env := []string{"SSL_CERT_FILE=" + cfg.CAFile, envFleetSecret + "=" + fleetSecret, envVaultToken + "=" + cfg.VaultToken}
 	w := &workerProc{metricsURL: "http://" + cfg.Listen + "/metrics"}
+	if os.Getenv("BENCH_WORKER_PROFILE") != "" {
+		w.pprofAddr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+		env = append(env, "CERTROTATOR_PPROF="+w.pprofAddr)
+	}
 	w.child = startChild(t, cfg.Instance, bin.certrotator, []string{"run", "-c", path}, env, io.Discard)
 	ready := "http://" + cfg.Listen + "/readyz"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)

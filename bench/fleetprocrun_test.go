@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,18 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 	resetPeakRSS()
 	u0 := readUsage(t)
 	peaks := startSampler("")
+	// BENCH_WORKER_PROFILE=PREFIX: a CPU profile of each replica over the
+	// first BENCH_WORKER_CPU_SECONDS (30) of the run, and its heap at the end.
+	prefix := os.Getenv("BENCH_WORKER_PROFILE")
+	var profiling sync.WaitGroup
+	if prefix != "" {
+		secs := envInt(t, "BENCH_WORKER_CPU_SECONDS", 30)
+		for r, w := range workers {
+			profiling.Go(func() {
+				w.profile(t, fmt.Sprintf("profile?seconds=%d", secs), fmt.Sprintf("%s.%d-%d-%d.cpu", prefix, s.Connectors, replicas, r+1))
+			})
+		}
+	}
 	tr.start = time.Now()
 	for _, j := range f.jobs {
 		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
@@ -80,6 +93,13 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 		res.WorkerCPUSSum = round(res.WorkerCPUSSum + cpu)
 	}
 	g1 := readProc(t, g.pid())
+	// After the figures: profiling costs CPU of its own.
+	if prefix != "" {
+		for r, w := range workers {
+			w.profile(t, "heap", fmt.Sprintf("%s.%d-%d-%d.heap", prefix, s.Connectors, replicas, r+1))
+		}
+		profiling.Wait()
+	}
 	res.GraphsimCPUS, res.GraphsimRSSMB = round((g1.cpu - g0.cpu).Seconds()), g1.hwmMB
 	res.HarnessCPUS = round((u1.cpu - u0.cpu).Seconds())
 	res.PeakRSSMB, res.CPUS = res.WorkerRSSMBSum, res.WorkerCPUSSum
