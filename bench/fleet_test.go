@@ -46,6 +46,9 @@ func TestFleet(t *testing.T) {
 	if only := os.Getenv("BENCH_CONNECTORS"); only != "" {
 		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s fleetSize) bool { return strconv.Itoa(s.Connectors) != only })
 	}
+	if only := os.Getenv("BENCH_TENANTS"); only != "" {
+		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s fleetSize) bool { return strconv.Itoa(s.Tenants) != only })
+	}
 	replicaCounts := []int{1, 3}
 	if n := os.Getenv("BENCH_REPLICAS"); n != "" {
 		replicaCounts = []int{envInt(t, "BENCH_REPLICAS", 1)}
@@ -55,6 +58,10 @@ func TestFleet(t *testing.T) {
 	baselineMax := envInt(t, "BENCH_BASELINE_MAX", 1000)
 	vault := vaulttest.Start(t)
 	bundles := writeBundles(t, vault, bundleCount)
+	var bin binaries
+	if !inProcess() {
+		bin = buildBinaries(t)
+	}
 	for _, size := range sizes {
 		spec := fleetSpec{fleetSize: size, Latency: latency, Limits: benchLimits, Bundles: bundles}
 		var base Result
@@ -66,7 +73,12 @@ func TestFleet(t *testing.T) {
 		}
 		for _, replicas := range replicaCounts {
 			t.Run(fmt.Sprintf("worker/%d/replicas=%d", size.Connectors, replicas), func(t *testing.T) {
-				r := runFleet(t, vault, spec, replicas)
+				var r Result
+				if inProcess() {
+					r = runFleet(t, vault, spec, replicas)
+				} else {
+					r = runFleetProc(t, bin, vault, spec, replicas)
+				}
 				if base.MakespanS > 0 && r.MakespanS > 0 {
 					r.Speedup = round(base.MakespanS / r.MakespanS)
 				}
@@ -74,6 +86,24 @@ func TestFleet(t *testing.T) {
 			})
 		}
 	}
+	if idle, ok := idleFor(t); ok {
+		t.Run("idle", func(t *testing.T) {
+			spec := fleetSpec{Latency: latency, Limits: benchLimits, Bundles: bundles}
+			emit(t, runIdle(t, bin, vault, spec, idle))
+		})
+	}
+}
+
+// idleFor is how long the idle worker is watched: a minute, 15 s with
+// BENCH_QUICK, or BENCH_IDLE's duration. It runs in the process mode when
+// no BENCH_CONNECTORS picks a fleet, or when BENCH_IDLE is set.
+func idleFor(t *testing.T) (time.Duration, bool) {
+	def := time.Minute
+	if os.Getenv("BENCH_QUICK") != "" {
+		def = 15 * time.Second
+	}
+	run := !inProcess() && (os.Getenv("BENCH_CONNECTORS") == "" || os.Getenv("BENCH_IDLE") != "")
+	return envDuration(t, "BENCH_IDLE", def), run
 }
 
 // emit prints r as one JSON line on stdout (the harness's output) and

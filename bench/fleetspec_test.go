@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,8 +95,9 @@ func writeBundles(t *testing.T, v *vaulttest.Server, n int) []jobs.SourceRef {
 
 // newGraph starts a fresh emulator holding the fleet's tenants and
 // connectors (none holds a certificate, so every connector is due), with
-// Graph's limits on the spec's clock and its latency. Each run gets its
-// own, so its counts are its own.
+// Graph's limits on the spec's clock and its latency, its PFX verdict cache
+// and HTTP/2 (BENCH_GRAPHSIM_PLAIN=1: neither, as before issue 20). Each
+// run gets its own, so its counts are its own.
 func newGraph(t *testing.T, s fleetSpec, f fleet) *graphsim.Server {
 	t.Helper()
 	sim := graphsim.NewTest(t)
@@ -107,7 +109,16 @@ func newGraph(t *testing.T, s fleetSpec, f fleet) *graphsim.Server {
 			sim.AddConnector(f.tenantIDOf(c.Tenant), c.ID, "fleet "+c.ID)
 		}
 	}
+	plain := os.Getenv("BENCH_GRAPHSIM_PLAIN") != ""
+	if !plain {
+		// As in the process mode: HTTP/2, so that calls share a connection
+		// instead of a TLS handshake each.
+		sim.WithHTTP2()
+	}
 	sim.Start()
+	// One real decode per distinct bundle, not per upload: the emulator's
+	// CPU is not the worker's.
+	sim.SetPFXCache(!plain)
 	sim.SetRecording(false)
 	sim.SetLimits(s.Limits)
 	sim.SetLatency(s.Latency)
@@ -128,7 +139,8 @@ func (f fleet) tenantIDOf(key string) string {
 func newGraphClient(t *testing.T, s fleetSpec, f fleet, sim *graphsim.Server, budget connector.Budget) *connector.Client {
 	t.Helper()
 	transport := sim.Client().Transport.(*http.Transport).Clone()
-	// HTTP/1.1 to the emulator: one connection per call in flight.
+	// With BENCH_GRAPHSIM_PLAIN the emulator speaks HTTP/1.1 only: one
+	// connection per call in flight, kept for reuse.
 	transport.MaxIdleConnsPerHost = 512
 	t.Cleanup(transport.CloseIdleConnections)
 	tenants := make(map[string]connector.Tenant, len(f.tenantIDs))

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -44,6 +45,32 @@ type Result struct {
 	// every 20 ms: they say where peak_rss_mb went.
 	PeakHeapMB     float64 `json:"peak_heap_mb"`
 	PeakGoroutines int     `json:"peak_goroutines"`
+	// The process mode's figures (TestFleet without BENCH_INPROCESS): each
+	// replica's peak RSS (VmHWM) and CPU (utime+stime) from /proc/<pid>,
+	// in replica order, and their sums; the harness's own CPU (NATS, the
+	// tick, the tracker); graphsim's, apart. peak_rss_mb and cpu_s are
+	// then the replicas' sums, and peak_heap_mb and peak_goroutines the
+	// harness's.
+	WorkerRSSMB    []float64 `json:"worker_rss_mb,omitempty"`
+	WorkerRSSMBSum float64   `json:"worker_rss_mb_sum,omitempty"`
+	WorkerCPUS     []float64 `json:"worker_cpu_s,omitempty"`
+	WorkerCPUSSum  float64   `json:"worker_cpu_s_sum,omitempty"`
+	HarnessCPUS    float64   `json:"harness_cpu_s,omitempty"`
+	GraphsimCPUS   float64   `json:"graphsim_cpu_s,omitempty"`
+	GraphsimRSSMB  float64   `json:"graphsim_rss_mb,omitempty"`
+	// The idle line (mode "idle"): Jobs configured, none due; the replica's
+	// RSS (VmRSS) once ready and IdleS seconds later, cpu_s over IdleS.
+	Jobs       int     `json:"jobs,omitempty"`
+	IdleS      float64 `json:"idle_s,omitempty"`
+	RSSStartMB float64 `json:"rss_start_mb,omitempty"`
+	RSSEndMB   float64 `json:"rss_end_mb,omitempty"`
+	// PFXDecodes is how many uploaded PFX files graphsim decoded (with its
+	// verdict cache, one per distinct bundle).
+	PFXDecodes int `json:"pfx_decodes,omitempty"`
+	// GraphConnections is how many client connections graphsim accepted
+	// over the process's life (token calls included): a few when they are
+	// reused (HTTP/2, keep-alive), about one per call when they are not.
+	GraphConnections int64 `json:"graph_connections,omitempty"`
 	// Speedup is the baseline's makespan over this run's (worker lines).
 	Speedup float64 `json:"speedup,omitempty"`
 	// SampledConnectors, on a baseline line, says the baseline ran this
@@ -128,6 +155,59 @@ func peakRSSMB(t *testing.T) float64 {
 		return round(float64(kb) / 1024)
 	}
 	return 0
+}
+
+// procStat is what /proc says of another process: its peak and current
+// RSS in MiB and its CPU (user + system) so far.
+type procStat struct {
+	hwmMB, rssMB float64
+	cpu          time.Duration
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// readProc reads /proc/<pid>/status and /proc/<pid>/stat.
+func readProc(t *testing.T, pid int) procStat {
+	t.Helper()
+	var ps procStat
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the status of process %d: %v", pid, err)
+	}
+	for line := range strings.Lines(string(status)) {
+		key, rest, _ := strings.Cut(line, ":")
+		kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		switch {
+		case key != "VmHWM" && key != "VmRSS":
+			continue
+		case err != nil:
+			t.Fatalf("parsing %s %q of process %d: %v", key, rest, pid, err)
+		case key == "VmHWM":
+			ps.hwmMB = round(float64(kb) / 1024)
+		default:
+			ps.rssMB = round(float64(kb) / 1024)
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("reading the stat of process %d: %v", pid, err)
+	}
+	// Fields after the command name (which may hold spaces, in parens):
+	// state is field 3, utime 14, stime 15.
+	_, after, ok := strings.Cut(string(stat), ") ")
+	fields := strings.Fields(after)
+	if !ok || len(fields) < 13 {
+		t.Fatalf("parsing the stat of process %d: %q", pid, stat)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parsing the CPU times of process %d: %q", pid, stat)
+	}
+	ps.cpu = time.Duration(utime+stime) * time.Second / clockTicks
+	return ps
 }
 
 // sampler records the peak of the Go heap's live objects and of the

@@ -22,6 +22,12 @@ func cmdRun(e *env, args []string) int {
 		return exitUsage
 	}
 	logger := newLogger(cfg.Log, e.stderr)
+	stopPprof, err := startPprof(e, logger)
+	if err != nil {
+		logger.Error("worker not started", "error", err)
+		return exitUsage
+	}
+	defer stopPprof()
 	if err := serve(e.ctx, cfg, wiring{logger: logger, serve: true}, nil); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return exitFailed

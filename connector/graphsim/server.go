@@ -43,6 +43,8 @@ type Server struct {
 	paging   paging
 	limits   Limits // for tenants without their own; zero: none
 	noRecord bool   // SetRecording(false)
+	pfx      pfxCache
+	http2    bool // WithHTTP2
 
 	started bool
 	srv     *http.Server
@@ -182,11 +184,21 @@ func (s *Server) start(l net.Listener, host string) error {
 		// Clients that do not trust the CA cause handshake errors; they are
 		// the client's problem, not noise for the test log.
 		ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.pfx.conns.Add(1)
+			}
+		},
 	}
 	// Everything handlers read without the lock is set before they can run.
 	s.srv, s.ca, s.started = srv, ca, true
 	s.url = "https://" + reachableAddr(l.Addr())
-	tl := tls.NewListener(l, ca.serverTLS())
+	tlsConf := ca.serverTLS()
+	if s.http2 {
+		// srv.Serve configures HTTP/2 on *tls.Conns that negotiated it.
+		tlsConf.NextProtos = []string{"h2", "http/1.1"}
+	}
+	tl := tls.NewListener(l, tlsConf)
 	go func() {
 		defer close(s.served)
 		_ = srv.Serve(tl) // returns http.ErrServerClosed after Close

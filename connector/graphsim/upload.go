@@ -53,7 +53,7 @@ func (s *Server) uploadCertificate(x *exchange, t *tenant, id, context string) {
 		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("The parameter '%s' is required for the operation '%s'.", missing, uploadAction), codeInvalidRequest)
 		return
 	}
-	cert, rej := decodeUpload(*body.PKCS12Value, *body.Password)
+	cert, rej := s.decodeUploadCached(*body.PKCS12Value, *body.Password)
 	if rej != nil {
 		x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
 		return
