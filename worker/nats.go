@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 )
 
@@ -36,6 +38,37 @@ type natsConn struct {
 	srv     *server.Server // nil unless embedded
 	closedC chan struct{}  // closed when an owned nc is closed
 	release func()         // ends the run Start began
+
+	// attemptTimeout and retryBackoff pace provisioning; tests shrink them.
+	attemptTimeout time.Duration
+	retryBackoff   retry.Backoff
+	// waitingFor is what provisioning waits for, for /readyz; nil when
+	// it waits for nothing.
+	waitingFor atomic.Pointer[string]
+}
+
+// provisioner is the provisioning of this connection: retried until Start's
+// context ends, its progress shown by /readyz.
+func (c *natsConn) provisioner() *provisioner {
+	p := &provisioner{
+		replicas:       max(c.nats.Replicas, 1),
+		log:            c.log,
+		attemptTimeout: cmp.Or(c.attemptTimeout, provisionAttemptTimeout),
+		backoff:        provisionBackoff,
+		clock:          c.tune.clock,
+		waitingFunc: func(what string, err error) {
+			if err == nil {
+				c.waitingFor.Store(nil)
+				return
+			}
+			msg := "provisioning " + what + ": " + describeNATSError(err) + " (retrying)"
+			c.waitingFor.Store(&msg)
+		},
+	}
+	if c.retryBackoff.Base > 0 {
+		p.backoff = c.retryBackoff
+	}
+	return p
 }
 
 // Start connects and provisions. A failure undoes what it did.
@@ -48,7 +81,7 @@ func (c *natsConn) Start(ctx context.Context) error {
 		stopped()
 		return err
 	}
-	b, err := provision(ctx, c.nc, c.prefix, c.jobList, c.nats.Replicas, c.log)
+	b, err := provision(ctx, c.nc, c.prefix, c.jobList, c.provisioner())
 	if err != nil {
 		c.close(c.tune.opTimeout)
 		stopped()
