@@ -41,6 +41,12 @@ func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 		return req, jobs.Job{}, err
 	}
 	stamp(&req)
+	if err := contract.CheckRequest(req); err != nil {
+		// Nothing of an oversized request is echoed in its answer.
+		req = jobs.Request{}
+		stamp(&req)
+		return req, jobs.Job{}, err
+	}
 	if req.Trigger == "" {
 		req.Trigger = jobs.TriggerEvent
 	}
@@ -81,12 +87,9 @@ func describeJSONError(err error) string {
 	}
 }
 
-// Bounds on what a request may carry, so that its outcome events stay small.
-const (
-	maxIDLen     = 128
-	maxReasonLen = 512
-	maxByLen     = 256
-)
+// maxIDLen bounds a Msg-Id used as the request id in events; the other
+// bounds of a request are the contract's (contract.CheckRequest).
+const maxIDLen = 128
 
 // safeID reports whether a Msg-Id can be a request id in events as it is.
 func safeID(id string) bool {
@@ -121,9 +124,6 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 	job, ok := s.job(req.Job)
 	if !ok {
 		return jobs.Job{}, fmt.Errorf("unknown job %s", echo(req.Job))
-	}
-	if len(req.Reason) > maxReasonLen || len(req.RequestedBy) > maxByLen {
-		return jobs.Job{}, fmt.Errorf("reason is limited to %d bytes and requested_by to %d", maxReasonLen, maxByLen)
 	}
 	if len(req.Connectors) > len(job.Connectors) {
 		return jobs.Job{}, fmt.Errorf("the request names %d connectors; job %s has %d", len(req.Connectors), job.Name, len(job.Connectors))

@@ -211,8 +211,9 @@ func (p *provisioner) check(name string, have int) {
 }
 
 // ensureStream creates the stream, or updates an existing one's contract
-// fields (subjects, retention, duplicate window, max age) when they differ,
-// keeping the rest of its config.
+// fields (subjects, retention, duplicate window, max age, and a max message
+// size no larger than the contract's) when they differ, keeping the rest
+// of its config.
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -229,6 +230,10 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	merged.Subjects, merged.Retention, merged.Duplicates = want.Subjects, want.Retention, want.Duplicates
 	if want.MaxAge > 0 {
 		merged.MaxAge = want.MaxAge
+	}
+	if want.MaxMsgSize > 0 && (have.MaxMsgSize <= 0 || have.MaxMsgSize > want.MaxMsgSize) {
+		// The contract's bound, unless an operator set a tighter one.
+		merged.MaxMsgSize = want.MaxMsgSize
 	}
 	if reflect.DeepEqual(merged, have) {
 		return st, nil
@@ -269,6 +274,7 @@ func requestsStreamConfig(prefix string) jetstream.StreamConfig {
 		Subjects:    []string{prefix + ".request.>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Duplicates:  contract.DuplicateWindow,
+		MaxMsgSize:  contract.RequestMaxBytes, // see contract.CheckRequest: a request's text is copied into every outcome
 		Storage:     jetstream.FileStorage,
 	}
 }
