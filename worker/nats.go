@@ -3,6 +3,7 @@ package worker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -127,7 +128,7 @@ func (c *natsConn) open(ctx context.Context) error {
 		return err
 	}
 	closedC := c.closedC
-	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closedC) }))
+	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closedC) }), nats.ErrorHandler(c.asyncError))
 	if c.nats.URL != "" {
 		nc, err := nats.Connect(c.nats.URL, opts...)
 		if err != nil {
@@ -148,6 +149,28 @@ func (c *natsConn) open(ctx context.Context) error {
 	}
 	c.nc, c.srv = nc, srv
 	return nil
+}
+
+// asyncError reports what the server or the client says outside any call
+// on the worker's own connection. A slow consumer (a subscription's buffer
+// full, messages dropped) is logged with the subscription's subject and
+// counted (certrotator_nats_slow_consumer_total), instead of nats.go's
+// default line on stderr; the client reports it once per episode.
+func (c *natsConn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	if errors.Is(err, nats.ErrSlowConsumer) {
+		c.metrics.slowNATS.Inc()
+		dropped := 0
+		if sub != nil {
+			dropped, _ = sub.Dropped()
+		}
+		c.log.Warn("nats subscription fell behind, messages dropped", "subject", subject, "dropped", dropped)
+		return
+	}
+	c.log.Warn("nats asynchronous error", "subject", subject, "error", err)
 }
 
 // NATSOptions builds the client options from the nats section: name,
