@@ -195,7 +195,10 @@ func (c *consumer) deferUnknown(msg jetstream.Msg, req jobs.Request) bool {
 	if req.Attempt >= limit {
 		return false
 	}
-	delay := c.tune.backoff.Delay(req.Attempt)
+	// At least two pulls' wait: the pull that brought it has expired when
+	// it returns, so it goes to whichever replica's pull waits then, not
+	// back to this one's.
+	delay := max(c.tune.backoff.Delay(req.Attempt), 2*c.fetchWait())
 	c.log.Info("job not configured on this replica, handing the request back for one that has it",
 		"job", req.Job, "request_id", req.ID, "attempt", req.Attempt, "deliveries", limit, "retry_in", delay)
 	_ = c.carryOut(msg, decision{Action: actNak, Delay: delay}, req)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
@@ -22,14 +23,15 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	job := func(name string) jobs.Job {
 		j := testJob()
 		j.Name, j.Connectors = name, j.Connectors[:1]
-		j.MaxAttempts = 24 // the consumer's max deliver: the odds that a request only meets the wrong replica are 2^-24
+		j.MaxAttempts = 24 // the consumer's max deliver: a request meets the wrong replica on every delivery at odds near 2^-24
 		return j
 	}
 	oldApp, newApp := testApp(job("alpha")), testApp(job("alpha"), job("beta"))
 	oldApp.Instance, newApp.Instance = "old", "new"
 	oldRot, newRot := newFake(nil), newFake(nil)
-	startWorker(t, connect(t, s), oldApp, oldRot)
-	startWorker(t, connect(t, s), newApp, newRot)
+	quick := func(w *Worker) { w.tune.fetchWait = 20 * time.Millisecond } // hand-backs take 2 pulls' wait
+	startWorker(t, connect(t, s), oldApp, oldRot, quick)
+	startWorker(t, connect(t, s), newApp, newRot, quick)
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 
