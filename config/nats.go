@@ -78,7 +78,16 @@ func (d *decoder) embeddedAuth(s section, n NATS) {
 		s.problem("listen", "the embedded server takes user/password or token; creds_file and nkey_file are for an external server (nats.url)")
 		return
 	}
-	if isLoopback(n.Listen) || n.User != "" || n.Token != "" {
+	if isLoopback(n.Listen) || n.Token != "" {
+		return
+	}
+	if n.User != "" && n.Password == "" {
+		// nats-server admits a client that sends the user name alone when
+		// no password is configured: a user name is not a secret.
+		s.problem("user", "is set without nats.password, so the embedded server on %q admits anyone who sends that user name: set nats.password (e.g. ${NATS_PASSWORD}), or use nats.token, or listen on 127.0.0.1", n.Listen)
+		return
+	}
+	if n.User != "" {
 		return
 	}
 	s.problem("listen", "%q lets clients on other hosts in without credentials: set nats.user and nats.password (or nats.token), or listen on 127.0.0.1", n.Listen)

@@ -25,7 +25,8 @@ type Event struct {
 const EventContentType = "application/cloudevents+json"
 
 // NewEvent wraps an outcome in a CloudEvent from source
-// certrotator/<instance>, with a fresh id.
+// certrotator/<instance>, with a fresh id. Its free text is bounded
+// (BoundOutcome).
 func NewEvent(instance string, o jobs.Outcome, now time.Time) Event {
 	return Event{
 		SpecVersion:     "1.0",
@@ -35,6 +36,6 @@ func NewEvent(instance string, o jobs.Outcome, now time.Time) Event {
 		Subject:         o.Job + "/" + ConnectorToken(o.Connector),
 		Time:            now.UTC().Truncate(time.Millisecond),
 		DataContentType: "application/json",
-		Data:            o,
+		Data:            BoundOutcome(o),
 	}
 }

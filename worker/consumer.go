@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
@@ -16,8 +17,12 @@ import (
 
 // consumer is the service that takes requests from the shared durable
 // consumer and handles each in its own goroutine, at most conc at once.
-// The client buffers at most one message per free slot, so that a busy
-// replica does not hoard requests an idle one could take.
+// It pulls only as many requests as it has free slots (see loop), so that
+// it never holds a request it cannot start: one held would age towards the
+// ack wait unseen while an idle replica could take it, and would share the
+// pull's inbox with the server's heartbeats and status messages, which
+// then overflowed it (`slow consumer, messages dropped`) and lost
+// deliveries.
 type consumer struct {
 	startstop.Base
 	*shared
@@ -29,12 +34,17 @@ type consumer struct {
 	bound     atomic.Bool     // the loop is pulling
 	runCtx    context.Context // parent of in-flight work; cancelled after the shutdown timeout
 	cancelRun context.CancelCauseFunc
-	iter      jetstream.MessagesContext
 	stopC     chan struct{} // closed when Stop begins
 	inflight  sync.WaitGroup
 }
 
-// Start binds the consumer and launches the loop.
+// fetchWaitDefault is how long one pull waits on the server for requests.
+// It bounds how long Stop waits for the last pull to end (a pull is left to
+// expire, never abandoned with messages on their way); an idle replica
+// pulls about once per fetchWaitDefault.
+const fetchWaitDefault = time.Second
+
+// Start checks that the consumer is there and launches the loop.
 func (c *consumer) Start(ctx context.Context) error {
 	_, ok, stopped := c.StartInit(ctx)
 	if !ok {
@@ -45,80 +55,105 @@ func (c *consumer) Start(ctx context.Context) error {
 		stopped()
 		return errNotConnected
 	}
-	iter, err := b.cons.Messages(jetstream.PullMaxMessages(c.conc))
-	if err != nil {
-		stopped()
-		return fmt.Errorf("consuming %s/%s: %w", contract.RequestsStream, contract.ConsumerName, err)
-	}
 	c.runCtx, c.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
-	c.iter, c.stopC = iter, make(chan struct{})
+	c.stopC = make(chan struct{})
 	c.bound.Store(true)
 	go func() {
 		defer stopped()
-		c.loop(iter, c.stopC)
+		c.loop(b.cons, c.stopC)
 	}()
 	return nil
 }
 
-// loop takes a slot, then a message, and handles it in its own goroutine.
-// It ends when the iterator is drained; messages still buffered then are
-// nak'd so that another replica takes them at once.
-func (c *consumer) loop(iter jetstream.MessagesContext, stopC <-chan struct{}) {
+// loop takes every free slot (waiting for one when none is), pulls at most
+// that many requests, and hands each to a goroutine holding one slot. A
+// pull ends when it has them all or after fetchWait, so a slot freed
+// meanwhile waits at most that long, and only while fewer requests than
+// the pull asked for came. It ends once Stop begins.
+func (c *consumer) loop(cons jetstream.Consumer, stopC <-chan struct{}) {
 	defer c.bound.Store(false)
 	sem := make(chan struct{}, c.conc)
 	for {
+		n := takeSlots(sem, stopC)
+		if n == 0 {
+			return
+		}
+		got, err := c.runOnce(cons, n, stopC, sem)
+		for range n - got {
+			<-sem
+		}
+		if err != nil {
+			c.log.Warn("pulling requests", "error", err)
+			select { // a failing pull is not retried in a hot loop
+			case <-stopC:
+				return
+			case <-time.After(c.fetchWait()):
+			}
+		}
+	}
+}
+
+// takeSlots waits for one free slot, then takes every other free one, and
+// returns how many it took; 0 when Stop began.
+func takeSlots(sem chan struct{}, stopC <-chan struct{}) int {
+	select {
+	case sem <- struct{}{}:
+	case <-stopC:
+		return 0
+	}
+	n := 1
+	for n < cap(sem) {
 		select {
 		case sem <- struct{}{}:
-		case <-stopC:
-			nakBuffered(iter)
-			return
+			n++
+			continue
+		default:
 		}
-		if !c.runOnce(iter, stopC, sem) {
-			return
-		}
+		break
 	}
+	return n
 }
 
-// runOnce takes the next message and hands it to a goroutine holding the
-// slot the caller took. It returns false once the iterator is closed.
-func (c *consumer) runOnce(iter jetstream.MessagesContext, stopC <-chan struct{}, sem chan struct{}) bool {
-	msg, err := iter.Next()
+// runOnce pulls up to n requests and hands each to a goroutine holding one
+// of the n slots the caller took; it returns how many it handed on. A
+// request that comes once Stop began is nak'd, so another replica takes it
+// at once.
+func (c *consumer) runOnce(cons jetstream.Consumer, n int, stopC <-chan struct{}, sem chan struct{}) (int, error) {
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(c.fetchWait()))
 	if err != nil {
-		<-sem
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return false
+		return 0, fmt.Errorf("pulling from %s/%s: %w", contract.RequestsStream, contract.ConsumerName, err)
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		select {
+		case <-stopC:
+			_ = msg.Nak()
+			continue
+		default:
 		}
-		c.log.Warn("pulling requests", "error", err)
-		return true
+		got++
+		c.inflight.Add(1)
+		go func() {
+			defer func() { <-sem; c.inflight.Done() }()
+			c.handle(msg)
+		}()
 	}
-	select {
-	case <-stopC:
-		<-sem
-		_ = msg.Nak()
-		return true
-	default:
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return got, fmt.Errorf("pulling from %s/%s: %w", contract.RequestsStream, contract.ConsumerName, err)
 	}
-	c.inflight.Add(1)
-	go func() {
-		defer func() { <-sem; c.inflight.Done() }()
-		c.handle(msg)
-	}()
-	return true
+	return got, nil
 }
 
-// nakBuffered hands back what the drained iterator still holds.
-func nakBuffered(iter jetstream.MessagesContext) {
-	for {
-		msg, err := iter.Next()
-		if err != nil {
-			return
-		}
-		_ = msg.Nak()
+func (c *consumer) fetchWait() time.Duration {
+	if c.tune.fetchWait > 0 {
+		return c.tune.fetchWait
 	}
+	return fetchWaitDefault
 }
 
-// Stop drains the iterator, waits for in-flight requests up to the
-// shutdown timeout or ctx, then cancels them and waits for their naks.
+// Stop ends the loop (its last pull expires within fetchWait; what it
+// brings is nak'd), waits for in-flight requests up to the shutdown timeout
+// or ctx, then cancels them and waits for their naks.
 func (c *consumer) Stop(ctx context.Context) error {
 	ok, cancel, done := c.StopInit()
 	if !ok {
@@ -127,7 +162,6 @@ func (c *consumer) Stop(ctx context.Context) error {
 	defer cancel()
 	c.bound.Store(false)
 	close(c.stopC)
-	c.iter.Drain()
 	<-done // the loop has ended; handlers may still run
 	finished := make(chan struct{})
 	go func() { c.inflight.Wait(); close(finished) }()

@@ -41,6 +41,12 @@ func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 		return req, jobs.Job{}, err
 	}
 	stamp(&req)
+	if err := contract.CheckRequest(req); err != nil {
+		// Nothing of an oversized request is echoed in its answer.
+		req = jobs.Request{}
+		stamp(&req)
+		return req, jobs.Job{}, err
+	}
 	if req.Trigger == "" {
 		req.Trigger = jobs.TriggerEvent
 	}
@@ -81,12 +87,9 @@ func describeJSONError(err error) string {
 	}
 }
 
-// Bounds on what a request may carry, so that its outcome events stay small.
-const (
-	maxIDLen     = 128
-	maxReasonLen = 512
-	maxByLen     = 256
-)
+// maxIDLen bounds a Msg-Id used as the request id in events; the other
+// bounds of a request are the contract's (contract.CheckRequest).
+const maxIDLen = 128
 
 // safeID reports whether a Msg-Id can be a request id in events as it is.
 func safeID(id string) bool {
@@ -120,10 +123,7 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 	}
 	job, ok := s.job(req.Job)
 	if !ok {
-		return jobs.Job{}, fmt.Errorf("unknown job %s", echo(req.Job))
-	}
-	if len(req.Reason) > maxReasonLen || len(req.RequestedBy) > maxByLen {
-		return jobs.Job{}, fmt.Errorf("reason is limited to %d bytes and requested_by to %d", maxReasonLen, maxByLen)
+		return jobs.Job{}, fmt.Errorf("unknown job %s: %w", echo(req.Job), errUnknownJob)
 	}
 	if len(req.Connectors) > len(job.Connectors) {
 		return jobs.Job{}, fmt.Errorf("the request names %d connectors; job %s has %d", len(req.Connectors), job.Name, len(job.Connectors))
@@ -146,14 +146,31 @@ func (s *shared) subjectJob(subject string) string {
 	return rest
 }
 
+// errUnknownJob: the request names a job this replica's config lacks.
+// During a rolling config change another replica may know it, so such a
+// request is handed back (deferUnknown) until its deliveries are spent.
+var errUnknownJob = errors.New("worker: job not configured on this replica")
+
+// codeUnknownJob is the error code of the final outcome of a request for a
+// job no replica took before its deliveries were spent.
+const codeUnknownJob = "unknown_job"
+
 // reject answers a bad request with one failed bad_request outcome on
 // <prefix>.result.<job>._ (or _unknown._), then terminates it. Only a
 // configured job's status is stored, so that junk subjects cannot fill the
 // status bucket.
 func (c *consumer) reject(msg jetstream.Msg, req jobs.Request, bad error) {
+	unknown := errors.Is(bad, errUnknownJob)
+	if unknown && c.deferUnknown(msg, req) {
+		return
+	}
 	job := c.subjectJob(msg.Subject())
 	known := c.known(job)
 	o := jobs.BadRequest(job, req, bad)
+	if unknown {
+		o.Error.Code = codeUnknownJob
+		o.Error.Message = "no replica configured job " + echo(job) + " in " + strconv.Itoa(req.Attempt) + " deliveries: add it to the config of the workers"
+	}
 	o.Error.Message = bounded(o.Error.Message)
 	o.Job, o.Connector, o.RequestID, o.Attempt, o.Final = job, "", req.ID, req.Attempt, true
 	o.Trigger = cmp.Or(o.Trigger, req.Trigger)
@@ -165,7 +182,50 @@ func (c *consumer) reject(msg jetstream.Msg, req jobs.Request, bad error) {
 		c.log.Error("publishing bad request outcome; terminating the request anyway", "request_id", req.ID, "error", err)
 	}
 	c.metrics.badRequests.WithLabelValues(c.jobLabel(job)).Inc()
-	_ = c.carryOut(msg, decision{Action: actTerm, Code: jobs.CodeBadRequest}, req)
+	_ = c.carryOut(msg, decision{Action: actTerm, Code: o.Error.Code}, req)
+}
+
+// deferUnknown hands a request for a job this replica does not know back
+// with a delay, so that a replica whose config has it (during a rolling
+// config change) takes it. It returns false on the last delivery the
+// consumer allows: the caller then answers it, once, as unknown_job, and
+// no max-deliveries advisory is left to answer.
+func (c *consumer) deferUnknown(msg jetstream.Msg, req jobs.Request) bool {
+	limit := c.deliveryLimit()
+	if req.Attempt >= limit {
+		return false
+	}
+	// At least two pulls' wait: the pull that brought it has expired when
+	// it returns, so it goes to whichever replica's pull waits then, not
+	// back to this one's.
+	delay := max(c.tune.backoff.Delay(req.Attempt), 2*c.fetchWait())
+	c.log.Info("job not configured on this replica, handing the request back for one that has it",
+		"job", req.Job, "request_id", req.ID, "attempt", req.Attempt, "deliveries", limit, "retry_in", delay)
+	_ = c.carryOut(msg, decision{Action: actNak, Delay: delay}, req)
+	return true
+}
+
+// deliveryLimit is the requests consumer's max deliver as the server has
+// it now (replicas with other job lists set it in turn), else as this
+// replica set it, else the largest max_attempts this replica knows.
+func (c *consumer) deliveryLimit() int {
+	fallback := maxDeliver(c.jobList)
+	b := c.bus()
+	if b == nil {
+		return fallback
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.tune.opTimeout)
+	defer cancel()
+	n := 0
+	if info, err := b.cons.Info(ctx); err == nil {
+		n = info.Config.MaxDeliver
+	} else if ci := b.cons.CachedInfo(); ci != nil {
+		n = ci.Config.MaxDeliver
+	}
+	if n <= 0 {
+		return fallback
+	}
+	return n
 }
 
 // maxMessageLen bounds an error message in an event.

@@ -17,7 +17,3 @@ var (
 	// lock may be about to expire unseen, so the run stops.
 	errLeaseStale = errors.New("worker: job lock not confirmed recently")
 )
-
-// errNotBound: the consumer service has not bound the durable consumer
-// (yet, or any more).
-var errNotBound = errors.New("worker: consumer not bound")

@@ -35,7 +35,7 @@ func (w *Worker) serveHistory(rw http.ResponseWriter, r *http.Request) {
 	events, err := w.history(ctx, job, conn)
 	if err != nil {
 		w.log.Warn("reading history", "job", job, "connector", conn, "error", err)
-		http.Error(rw, "history unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		http.Error(rw, "history unavailable: the results stream could not be read: "+describeNATSError(err), http.StatusServiceUnavailable)
 		return
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")

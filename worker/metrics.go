@@ -34,6 +34,7 @@ type metrics struct {
 	badRequests *prometheus.CounterVec   // certrotator_bad_requests_total{rotation_job}
 	graphCalls  *prometheus.CounterVec   // certrotator_graph_requests_total{status}
 	vaultCalls  *prometheus.CounterVec   // certrotator_vault_requests_total{status}
+	slowNATS    prometheus.Counter       // certrotator_nats_slow_consumer_total
 	registry    *prometheus.Registry
 
 	// credentialExpiry is certrotator_credential_expiry_timestamp_seconds{kind,tenant}:
@@ -77,6 +78,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "certrotator_vault_requests_total",
 			Help: "Requests to Vault, by HTTP status (error when no response came).",
 		}, []string{labelStatus}),
+		slowNATS: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "certrotator_nats_slow_consumer_total",
+			Help: "Times a subscription on the worker's own NATS connection fell behind and the client dropped messages for it.",
+		}),
 	}
 	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
@@ -87,7 +92,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls, m.credentialExpiry}
+	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls, m.slowNATS, m.credentialExpiry}
 }
 
 // registerRuntime adds the process and Go collectors when the worker owns

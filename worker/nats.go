@@ -3,16 +3,19 @@ package worker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 )
 
@@ -36,6 +39,37 @@ type natsConn struct {
 	srv     *server.Server // nil unless embedded
 	closedC chan struct{}  // closed when an owned nc is closed
 	release func()         // ends the run Start began
+
+	// attemptTimeout and retryBackoff pace provisioning; tests shrink them.
+	attemptTimeout time.Duration
+	retryBackoff   retry.Backoff
+	// waitingFor is what provisioning waits for, for /readyz; nil when
+	// it waits for nothing.
+	waitingFor atomic.Pointer[string]
+}
+
+// provisioner is the provisioning of this connection: retried until Start's
+// context ends, its progress shown by /readyz.
+func (c *natsConn) provisioner() *provisioner {
+	p := &provisioner{
+		replicas:       max(c.nats.Replicas, 1),
+		log:            c.log,
+		attemptTimeout: cmp.Or(c.attemptTimeout, provisionAttemptTimeout),
+		backoff:        provisionBackoff,
+		clock:          c.tune.clock,
+		waitingFunc: func(what string, err error) {
+			if err == nil {
+				c.waitingFor.Store(nil)
+				return
+			}
+			msg := "provisioning " + what + ": " + describeNATSError(err) + " (retrying)"
+			c.waitingFor.Store(&msg)
+		},
+	}
+	if c.retryBackoff.Base > 0 {
+		p.backoff = c.retryBackoff
+	}
+	return p
 }
 
 // Start connects and provisions. A failure undoes what it did.
@@ -48,7 +82,7 @@ func (c *natsConn) Start(ctx context.Context) error {
 		stopped()
 		return err
 	}
-	b, err := provision(ctx, c.nc, c.prefix, c.jobList, c.nats.Replicas, c.log)
+	b, err := provision(ctx, c.nc, c.prefix, c.jobList, c.provisioner())
 	if err != nil {
 		c.close(c.tune.opTimeout)
 		stopped()
@@ -94,7 +128,7 @@ func (c *natsConn) open(ctx context.Context) error {
 		return err
 	}
 	closedC := c.closedC
-	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closedC) }))
+	opts = append(opts, nats.ClosedHandler(func(*nats.Conn) { close(closedC) }), nats.ErrorHandler(c.asyncError))
 	if c.nats.URL != "" {
 		nc, err := nats.Connect(c.nats.URL, opts...)
 		if err != nil {
@@ -115,6 +149,28 @@ func (c *natsConn) open(ctx context.Context) error {
 	}
 	c.nc, c.srv = nc, srv
 	return nil
+}
+
+// asyncError reports what the server or the client says outside any call
+// on the worker's own connection. A slow consumer (a subscription's buffer
+// full, messages dropped) is logged with the subscription's subject and
+// counted (certrotator_nats_slow_consumer_total), instead of nats.go's
+// default line on stderr; the client reports it once per episode.
+func (c *natsConn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	if errors.Is(err, nats.ErrSlowConsumer) {
+		c.metrics.slowNATS.Inc()
+		dropped := 0
+		if sub != nil {
+			dropped, _ = sub.Dropped()
+		}
+		c.log.Warn("nats subscription fell behind, messages dropped", "subject", subject, "dropped", dropped)
+		return
+	}
+	c.log.Warn("nats asynchronous error", "subject", subject, "error", err)
 }
 
 // NATSOptions builds the client options from the nats section: name,

@@ -68,6 +68,7 @@ type tuning struct {
 	contention time.Duration // nak delay once lockWait is exhausted (jittered up to 2x)
 	opTimeout  time.Duration // one NATS round trip (publish, KV, ack)
 	runTimeout time.Duration // one Rotate call; a hung run fails transiently
+	fetchWait  time.Duration // how long one pull for requests waits; 0 is fetchWaitDefault
 	clock      retry.Clock   // the scheduler's and the waits' time source
 }
 

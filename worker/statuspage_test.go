@@ -186,14 +186,27 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	}
 }
 
-// /readyz lists each check and is 503 while any fails.
+// /readyz lists each check and is 503 while any fails. It names what is
+// missing, never an error's own text (the probe is unauthenticated), and
+// runs the configured checks at most once per checkCacheTTL.
 func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	vaultErr := errors.New("vault token lookup: permission denied")
-	var vault error = vaultErr
+	vaultErr := jobs.Permanent("source_denied", errors.New("vault token lookup at https://10.1.2.3:8200: permission denied"))
+	var (
+		mu    sync.Mutex
+		vault error = vaultErr
+		calls int
+		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
+	)
 	cfg := configFor(t, testApp(), newFake(nil), connect(t, s))
-	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error { return vault }}
+	cfg.NowFunc = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return vault
+	}}
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -202,21 +215,34 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	srv := httptest.NewServer(w.Handler())
 	defer srv.Close()
 	code, body := get(t, srv, "/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: worker: not connected") ||
-		!strings.Contains(body, "consumer: worker: consumer not bound") {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: not connected") ||
+		!strings.Contains(body, "consumer: not bound") {
 		t.Errorf("/readyz before start = %d\n%s", code, body)
 	}
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	code, body = get(t, srv, "/readyz")
+	for range 20 {
+		code, body = get(t, srv, "/readyz")
+	}
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: ok") || !strings.Contains(body, "consumer: ok") ||
-		!strings.Contains(body, "vault: vault token lookup: permission denied") {
+		!strings.Contains(body, "vault: refused (source_denied)") || strings.Contains(body, "10.1.2.3") || strings.Contains(body, "permission denied") {
 		t.Errorf("/readyz with Vault refusing = %d\n%s", code, body)
 	}
+	mu.Lock()
+	if calls != 1 {
+		t.Errorf("21 probes within the cache TTL ran the vault check %d times, want 1", calls)
+	}
 	vault = nil
+	mu.Unlock()
+	if code, _ = get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz within the cache TTL = %d, want the cached 503", code)
+	}
+	mu.Lock()
+	now = now.Add(checkCacheTTL)
+	mu.Unlock()
 	if code, body = get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
-		t.Errorf("/readyz with everything up = %d\n%s", code, body)
+		t.Errorf("/readyz with everything up, after the cache TTL = %d\n%s", code, body)
 	}
 }
 

@@ -95,9 +95,11 @@ type Config struct {
 	// before cancelling them. Defaults to ShutdownTimeoutDefault.
 	ShutdownTimeout time.Duration
 	// Checks are what /readyz requires besides NATS and the consumer, by
-	// name (cmd passes "vault": a token lookup-self). Each is called with a
-	// short deadline on every probe; an error makes the worker not ready and
-	// its text is shown in the probe's body, so it must hold no secret.
+	// name (cmd passes "vault": a token lookup-self). They run with a
+	// short deadline, at most once per few seconds whatever the probes'
+	// rate (their results are cached); an error makes the worker not ready.
+	// The probe's body names the failing check and, when the error is a
+	// jobs.Failure, its code, never the error's text, which goes to the log.
 	// Defaults to none.
 	Checks map[string]func(context.Context) error
 	// Versions, when set, is polled for the KV versions of the jobs that
@@ -130,6 +132,8 @@ type Worker struct {
 	watcher   *watcher
 	scheduler *scheduler
 	creds     *credentialWatch
+
+	checkCache checkCache // the last round of Checks, for /readyz
 
 	mu      sync.Mutex
 	started bool

@@ -1,0 +1,103 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// TestBusyReplicaHoldsNoRequestItCannotStart: a replica whose every slot
+// is busy pulls no more requests. It used to keep a pull open while busy,
+// so the server delivered requests into a client buffer that nobody read:
+// they aged towards the ack wait unseen while an idle replica could have
+// taken them, and the buffer, shared with the server's heartbeats and
+// status messages, overflowed (`slow consumer, messages dropped` on the
+// pull's _INBOX) and lost deliveries. Here the idle replica must take
+// every request the busy one cannot start.
+func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	jj := make([]jobs.Job, 10)
+	for i := range jj {
+		jj[i] = testJob()
+		jj[i].Name = fmt.Sprintf("job-%d", i)
+	}
+	app := testApp(jj...)
+	gate := make(chan struct{})
+	defer close(gate)
+	busy := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		return succeed(job, req)
+	})
+	startWorker(t, connect(t, s), app, busy)
+	js := newJS(t, nc)
+	for _, j := range jj {
+		publish(t, js, contract.RequestSubject("certrotation", j.Name), `{"job":"`+j.Name+`"}`, "busy-"+j.Name)
+	}
+	for range app.Concurrency {
+		busy.nextCall(t) // every slot of the first replica is taken
+	}
+	idle := newFake(nil)
+	startWorker(t, connect(t, s), app, idle)
+	for range len(jj) - app.Concurrency {
+		idle.nextCall(t)
+	}
+	select {
+	case r := <-busy.calls:
+		t.Errorf("the busy replica ran %s with no free slot", r.ID)
+	default:
+	}
+}
+
+// TestSlowConsumerIsCountedAndLogged: a subscription on the worker's own
+// connection that falls behind is counted in
+// certrotator_nats_slow_consumer_total and logged with its subject, not
+// only printed by nats.go on stderr.
+func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
+	t.Parallel()
+	app := testApp()
+	app.NATS.StoreDir = t.TempDir()
+	var logs testkit.LogBuffer
+	cfg := configFor(t, app, newFake(nil), nil)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	nc := w.conn.nc
+	sub, err := nc.ChanSubscribe("probe.slow", make(chan *nats.Msg, 1)) // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	for range 3 {
+		if err := nc.Publish("probe.slow", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the slow consumer counted", func() bool {
+		return testutilCount(t, w, "certrotator_nats_slow_consumer_total") >= 1
+	})
+	eventually(t, "the slow consumer logged", func() bool {
+		return strings.Contains(logs.String(), "messages dropped") && strings.Contains(logs.String(), "probe.slow")
+	})
+}
