@@ -15,7 +15,7 @@ func TestDeployExampleLoads(t *testing.T) {
 		t.Fatalf("reading the deploy example: %v", err)
 	}
 	creds := t.TempDir()
-	for _, f := range []string{"nats.creds", "vault-secret-id", "graph-client-secret-global", "graph-client-secret-china"} {
+	for _, f := range []string{"nats.creds", "nats.nk", "vault-secret-id", "graph-client-secret-global", "graph-client-secret-china"} {
 		if err := os.WriteFile(filepath.Join(creds, f), []byte("x\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}

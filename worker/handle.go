@@ -124,6 +124,7 @@ func (c *consumer) release(l *lease) {
 		c.log.Debug("releasing job lock", "job", l.key, "error", err)
 	}
 	c.releases.notify(l.key)
+	c.signals.released.Signal(l.key)
 }
 
 // runRotation runs the rotator under the run timeout and times it.

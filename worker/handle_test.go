@@ -264,7 +264,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.signals.lockBusy.Init(t) })
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.signals.lockBusy.Init(t); w.signals.released.Init(t) })
 	ctx := context.Background()
 	rev, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1"))
 	if err != nil {
@@ -284,6 +284,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 		t.Errorf("Rotate got %q attempt %d; want locked-1 attempt 1 (waiting spends no delivery)", got.ID, got.Attempt)
 	}
 	waitSettled(t, w, "request acked")
+	w.signals.released.WaitOrTimeout(t)
 	// Released after the run: the lock key is deleted, not ours any more.
 	if e, err := w.bus().locks.Get(ctx, jobName); err == nil {
 		t.Errorf("lock still held after the run: %s (rev %d, was %d)", e.Value(), e.Revision(), rev)
@@ -436,7 +437,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.lockWait = time.Hour })
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.lockWait = time.Hour; w.signals.released.Init(t) })
 	js := newJS(t, nc)
 	ack := publish(t, js, "certrotation.request.other-job-none", `{}`, "warmup") // keeps sequence 1 busy
 	seq := ack.Sequence + 1
@@ -448,6 +449,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
 	}
 	waitSettled(t, w, "request acked")
+	w.signals.released.WaitOrTimeout(t)
 	if _, err := w.bus().locks.Get(context.Background(), jobName); err == nil {
 		t.Error("the adopted lock was not released")
 	}

@@ -90,6 +90,7 @@ func defaultTuning() tuning {
 type testSignals struct {
 	lockBusy testsignal.Signal[string]   // a request found its job locked elsewhere
 	settled  testsignal.Signal[decision] // a request message was settled
+	released testsignal.Signal[string]   // a job lock was given back (after its request settled)
 	answered testsignal.Signal[uint64]   // a max-deliveries advisory was answered (stream seq)
 }
 
