@@ -61,7 +61,9 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	}
 	w.lease.Store(l)
 	defer c.release(l)
-	outcomes := c.runRotation(jobs.WithLease(ctx, l), job, req)
+	// The request's time in the stream, which redeliveries keep, is its
+	// turn under the Graph budget; the lease bounds its waits there.
+	outcomes := c.runRotation(jobs.WithTurn(jobs.WithLease(ctx, l), meta.Timestamp), job, req)
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
 		c.handBack(ctx, msg, job, req, errShuttingDown)
 		return
