@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +83,7 @@ type Shared struct {
 	pacer     *connector.Pacer
 
 	mu     sync.Mutex
-	lanes  map[string]*lane
+	lanes  map[string]*lane // by the names of a call's limits
 	server serverClock
 	ops    atomic.Int64 // KV round trips
 	calls  atomic.Int64 // Takes that counted a call
@@ -169,16 +170,23 @@ func (s *Shared) lane(limits []connector.Limit) *lane {
 	if len(sched.paces) == 0 {
 		return nil
 	}
-	key := sched.paces[len(sched.paces)-1].name
+	// A lane per set of limits, since its slots count against each of
+	// them; the bucket key is the last limit's, which every set that
+	// shares it names last.
+	names := make([]string, len(sched.paces))
+	for i, p := range sched.paces {
+		names[i] = p.name
+	}
+	id := strings.Join(names, " ")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lanes == nil {
 		s.lanes = map[string]*lane{}
 	}
-	ln := s.lanes[key]
+	ln := s.lanes[id]
 	if ln == nil {
-		ln = &lane{key: key, changed: make(chan struct{})}
-		s.lanes[key] = ln
+		ln = &lane{key: names[len(names)-1], changed: make(chan struct{})}
+		s.lanes[id] = ln
 	}
 	ln.resize(sched)
 	return ln
