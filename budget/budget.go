@@ -38,8 +38,9 @@ import (
 )
 
 // MarginDefault is the share of each limit the replicas use together:
-// their slots come Margin×Count per Per with a burst of at most
-// (1−Margin)×Count, so no interval of length Per sees more than Count calls.
+// their slots come Margin×Count per Per with a burst of (1−Margin)/2×Count,
+// and a slot is used at most (1−Margin)/2×Per late, so no interval of
+// length Per sees more than Count calls.
 const MarginDefault = 0.95
 
 // HorizonDefault is how far ahead a grant reserves slots: enough for a
@@ -160,12 +161,14 @@ func (s *Shared) lane(limits []connector.Limit) *lane {
 		if l.Count <= 0 || l.Per <= 0 {
 			continue
 		}
-		rate := s.margin() * float64(l.Count) / l.Per.Seconds()
-		interval := time.Duration(float64(time.Second) / rate)
-		// The burst leaves room for the interval's worth of lateness a
-		// slot may be used with: burst + (Per + interval)/interval ≤ Count.
-		burst := max(1, int(math.Floor((1-s.margin())*float64(l.Count)-1)))
-		sched.paces = append(sched.paces, pace{name: l.Name, interval: interval, tolerance: time.Duration(burst-1) * interval})
+		m := s.margin()
+		interval := time.Duration(float64(l.Per) / (m * float64(l.Count)))
+		// Half the slack is the burst, the other half the lateness a slot
+		// may be used with: (1−m)/2×Count + m×Count×(1 + (1−m)/2) ≤ Count
+		// calls in any Per.
+		burst := max(1, int(math.Floor((1-m)/2*float64(l.Count))))
+		late := time.Duration((1 - m) / 2 * float64(l.Per))
+		sched.paces = append(sched.paces, pace{name: l.Name, interval: interval, tolerance: time.Duration(burst-1) * interval, late: late})
 	}
 	if len(sched.paces) == 0 {
 		return nil

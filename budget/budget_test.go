@@ -71,7 +71,7 @@ func replicas(t *testing.T, n, workers, calls int, budgetOf func(i int) connecto
 }
 
 // newKV returns a fresh budget bucket on an embedded NATS server.
-func newKV(t *testing.T, name string) jetstream.KeyValue {
+func newKV(t testing.TB, name string) jetstream.KeyValue {
 	t.Helper()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
 	js, err := jetstream.New(nc)

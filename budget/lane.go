@@ -20,8 +20,9 @@ type lane struct {
 	mu       sync.Mutex
 	sched    schedule
 	interval time.Duration // the longest of its limits': one call's share
-	late     time.Duration // the shortest: how late a slot may still be used
-	slots    []time.Time   // server times, ascending
+	late     time.Duration // how late a slot may still be used: the least of its limits'
+
+	slots    []time.Time // server times, ascending
 	waiters  []*laneWaiter
 	seq      uint64
 	fetching bool
@@ -41,8 +42,8 @@ func (ln *lane) resize(sched schedule) {
 	ln.interval, ln.late = 0, 0
 	for _, p := range sched.paces {
 		ln.interval = max(ln.interval, p.interval)
-		if ln.late == 0 || p.interval < ln.late {
-			ln.late = p.interval
+		if ln.late == 0 || p.late < ln.late {
+			ln.late = p.late
 		}
 	}
 }
@@ -137,9 +138,8 @@ func (ln *lane) giveBack(slot time.Time) {
 	ln.broadcast()
 }
 
-// expire drops slots too late to use: a slot used more than the shortest
-// interval after its time would let calls bunch beyond the bound the burst
-// was sized for.
+// expire drops slots too late to use: a slot used later than its limits
+// allow would let calls bunch beyond the bound the burst was sized for.
 func (ln *lane) expire(now time.Time) {
 	cut := 0
 	for cut < len(ln.slots) && ln.slots[cut].Add(ln.late).Before(now) {

@@ -28,10 +28,10 @@ type stored struct {
 }
 
 // pace is one limit's schedule: a slot per interval, a burst of
-// tolerance/interval + 1.
+// tolerance/interval + 1, a slot usable until late after its time.
 type pace struct {
-	name                string
-	interval, tolerance time.Duration
+	name                      string
+	interval, tolerance, late time.Duration
 }
 
 // schedule is the limits every call of a lane counts against, reserved
