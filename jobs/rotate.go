@@ -47,6 +47,7 @@ type Rotator struct {
 	cfg   Config
 	log   *slog.Logger
 	cache bundleCache
+	lists listCache
 }
 
 // New checks cfg and fills its defaults. It returns an error when Source or
@@ -92,7 +93,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	}
 	rn := &run{job: job, req: req}
 	rn.b, _ = r.prepareRun(ctx, job, req, false)
-	rn.lists = r.listTenants(ctx, job, refs)
+	rn.lists = r.listTenants(ctx, job, req, refs)
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {
