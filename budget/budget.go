@@ -44,7 +44,7 @@ import (
 const MarginDefault = 0.95
 
 // HorizonDefault is how far ahead a grant reserves slots: enough for a
-// replica under load to make a few dozen calls per compare-and-set at
+// replica under load to make about 16 calls per compare-and-set at
 // Graph's pace, short enough that the other replicas queue behind it for
 // seconds at most.
 const HorizonDefault = 5 * time.Second
@@ -53,8 +53,8 @@ const HorizonDefault = 5 * time.Second
 // grantMin (so that KV traffic stays a fraction of the calls) and at most
 // grantMax, within the horizon.
 const (
-	grantMin = 16
-	grantMax = 32
+	grantMin = 24
+	grantMax = 48
 	// casAttempts bounds the compare-and-set rounds of one grant: a
 	// replica that loses this many races in a row fails the call
 	// transiently rather than spinning on the bucket.

@@ -64,7 +64,7 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 			ln.mu.Unlock()
 			return slot, nil
 		}
-		if k >= len(ln.slots) && !ln.fetching {
+		if k >= len(ln.slots) && !ln.fetching && ln.shortOfHorizon(now) {
 			if err := ln.fetch(ctx, s, kv, now, k); err != nil {
 				ln.leave(w, true)
 				ln.mu.Unlock()
@@ -112,6 +112,14 @@ func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now
 	slices.SortFunc(ln.slots, func(a, b time.Time) int { return a.Compare(b) })
 	ln.broadcast()
 	return nil
+}
+
+// shortOfHorizon reports whether the lane's slots end within the horizon:
+// a waiter further back than that waits for its estimate instead of
+// reserving slots ever further ahead of the other replicas.
+func (ln *lane) shortOfHorizon(now time.Time) bool {
+	n := len(ln.slots)
+	return n == 0 || !ln.slots[n-1].After(now.Add(ln.sched.horizon))
 }
 
 // estimate is when the waiter at position k can expect its slot: its slot
