@@ -80,7 +80,12 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 		}
 		changed := ln.changed
 		ln.mu.Unlock()
-		wait := max(due.Sub(now), time.Millisecond)
+		wait := due.Sub(now)
+		if wait <= 0 {
+			// Due, but a waiter ahead has not taken its slot yet: it
+			// broadcasts when it does.
+			wait = ln.interval
+		}
 		select {
 		case <-ctx.Done():
 			ln.mu.Lock()
