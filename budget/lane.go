@@ -64,8 +64,8 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 			ln.mu.Unlock()
 			return slot, nil
 		}
-		if k >= len(ln.slots) && !ln.fetching && ln.shortOfHorizon(now) {
-			if err := ln.fetch(ctx, s, kv, now, k); err != nil {
+		if k >= len(ln.slots) && !ln.fetching && ln.low(now) {
+			if err := ln.fetch(ctx, s, kv, now); err != nil {
 				ln.leave(w, true)
 				ln.mu.Unlock()
 				return time.Time{}, err
@@ -99,11 +99,11 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 	}
 }
 
-// fetch reserves a grant for the k+1 waiters from the first on, without
-// holding the lane while it talks to NATS. ln.mu is held on entry and exit.
-func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now time.Time, k int) error {
+// fetch reserves a grant for the lane's waiters, without holding the lane
+// while it talks to NATS. ln.mu is held on entry and exit.
+func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now time.Time) error {
 	ln.fetching = true
-	want := min(max(len(ln.waiters)-len(ln.slots), k+1-len(ln.slots), grantMin), grantMax)
+	want := min(max(len(ln.waiters)-len(ln.slots), grantMin), grantMax)
 	sched, cache := ln.sched, ln.cache
 	ln.mu.Unlock()
 	slots, cache, err := grant(ctx, kv, ln.key, sched, cache, now, want, &s.ops)
@@ -119,12 +119,14 @@ func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now
 	return nil
 }
 
-// shortOfHorizon reports whether the lane's slots end within the horizon:
-// a waiter further back than that waits for its estimate instead of
-// reserving slots ever further ahead of the other replicas.
-func (ln *lane) shortOfHorizon(now time.Time) bool {
+// low reports whether the lane should reserve more: it holds fewer than
+// half a minimal grant, and its slots end within the horizon. A waiter
+// further back waits for its estimate instead of reserving slots ever
+// further ahead of the other replicas: slots a replica reserved and then
+// had no caller for are lost to all of them.
+func (ln *lane) low(now time.Time) bool {
 	n := len(ln.slots)
-	return n == 0 || !ln.slots[n-1].After(now.Add(ln.sched.horizon))
+	return n == 0 || n < grantMin/2 && !ln.slots[n-1].After(now.Add(ln.sched.horizon))
 }
 
 // estimate is when the waiter at position k can expect its slot: its slot
