@@ -1,23 +1,31 @@
 // Package budget spreads Graph's rate limits over every replica of a
-// deployment. Each limit (per app per tenant, per tenant) is a token bucket
-// kept in a NATS KV bucket and updated with compare-and-set, so N replicas
-// sharing one app registration together stay under the limit of each
-// tenant, however the work is spread between them. It plugs into the Graph
-// client as its connector.Budget.
+// deployment. Each limit (per app per tenant, per tenant) is a virtual
+// schedule (GCRA) kept in a NATS KV bucket and advanced with
+// compare-and-set, so N replicas sharing one app registration together stay
+// under the limit of each tenant, however the work is spread between them.
+// It plugs into the Graph client as its connector.Budget.
 //
 // Why a shared bucket rather than an assignment of tenants to replicas: the
 // work is handed out by JetStream, not by tenant, and a replica may hold
 // one tenant's whole backlog while the others idle. A shared bucket lets
 // whoever has the work use the tenant's whole budget; an assignment would
 // either cap each replica at a share or need a consensus of its own.
+//
+// Why grants: a replica reserves a few consecutive slots of a limit's
+// schedule in one compare-and-set (a grant) and hands them to its own
+// callers, in turn, as each slot comes due. KV traffic is per grant, not per
+// call; a slot not used in time expires, so the schedule, not the grant,
+// bounds how many calls go out. Times are the NATS server's (see
+// serverClock), so replicas whose clocks disagree can neither mint slots nor
+// starve.
 package budget
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,31 +34,60 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/internal/retry"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 // MarginDefault is the share of each limit the replicas use together:
-// they refill at Margin×Count per Per and hold at most (1−Margin)×Count, so
-// no interval of length Per sees more than Count calls.
+// their slots come Margin×Count per Per with a burst of (1−Margin)/2×Count,
+// and a slot is used at most (1−Margin)/2×Per late, so no interval of
+// length Per sees more than Count calls.
 const MarginDefault = 0.95
 
-// Shared is a connector.Budget whose buckets live in NATS KV once Bind gave
-// it a bucket, and in-process (Local) until then: a one-off command such as
-// `rotate --local` paces itself alone. Its zero value is ready. It is safe
-// for concurrent use.
+// HorizonDefault is how far ahead a grant reserves slots: enough for a
+// replica under load to make about 16 calls per compare-and-set at
+// Graph's pace, short enough that the other replicas queue behind it for
+// seconds at most.
+const HorizonDefault = 5 * time.Second
+
+// Grant sizes: a grant asks for one slot per local waiter, at least
+// grantMin (so that KV traffic stays a fraction of the calls) and at most
+// grantMax, within the horizon.
+const (
+	grantMin = 24
+	grantMax = 48
+	// casAttempts bounds the compare-and-set rounds of one grant: a
+	// replica that loses this many races in a row fails the call
+	// transiently rather than spinning on the bucket.
+	casAttempts = 8
+)
+
+// Shared is a connector.Budget whose schedules live in NATS KV once Bind
+// gave it a bucket, and in-process (Local) until then: a one-off command
+// such as `rotate --local` paces itself alone. Its zero value is ready. It
+// is safe for concurrent use.
 type Shared struct {
 	// Margin is the share of each limit used, in (0, 1]. Defaults to
 	// MarginDefault.
 	Margin float64
+	// Horizon bounds how far ahead one grant reserves. Defaults to
+	// HorizonDefault.
+	Horizon time.Duration
 	// Local paces calls until Bind. Defaults to a connector.Pacer with the
 	// same margin.
 	Local connector.Budget
-	// Clock defaults to the wall clock; bucket state holds wall-clock times,
-	// so replicas need clocks in rough agreement (NTP), as leases do.
+	// Clock is this replica's clock. Defaults to the wall clock. Only its
+	// durations matter: slot times are the NATS server's.
 	Clock retry.Clock
 
 	kv        atomic.Pointer[kvHolder]
 	localOnce sync.Once
 	pacer     *connector.Pacer
+
+	mu     sync.Mutex
+	lanes  map[string]*lane // by the names of a call's limits
+	server serverClock
+	ops    atomic.Int64 // KV round trips
+	calls  atomic.Int64 // Takes that counted a call
 }
 
 type kvHolder struct{ kv jetstream.KeyValue }
@@ -61,18 +98,101 @@ var _ connector.Budget = (*Shared)(nil)
 // certrotation-budget bucket).
 func (s *Shared) Bind(kv jetstream.KeyValue) { s.kv.Store(&kvHolder{kv: kv}) }
 
-// Take waits until one more call fits under every limit, and counts it.
+// Stats is what a Shared budget has cost so far.
+type Stats struct {
+	// KVOps counts round trips to the KV bucket: grants (reads and
+	// compare-and-sets) and server-time samples.
+	KVOps int64
+	// Calls counts the calls the budget let through.
+	Calls int64
+}
+
+// Stats returns the counts so far.
+func (s *Shared) Stats() Stats { return Stats{KVOps: s.ops.Load(), Calls: s.calls.Load()} }
+
+// Take waits for a slot of its limits, in turn (jobs.WithTurn), and counts
+// one call in each. The slot fits every limit at once: the limits of a call
+// are kept under one key, its last limit's name (connector names the
+// tenant's limit last, and every call in a tenant names it), so a call
+// never holds one limit's token while it waits for another's. When the
+// wait fails it counts nothing: the slot goes back to its lane for the next
+// caller. A turn that would come after jobs.WaitBound is refused at once
+// with a *connector.BudgetError.
 func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	h := s.kv.Load()
 	if h == nil {
 		return s.local().Take(ctx, limits)
 	}
-	for _, l := range limits {
-		if err := s.takeOne(ctx, h.kv, l); err != nil {
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	ln := s.lane(limits)
+	if ln == nil {
+		return nil
+	}
+	if err := s.server.sync(ctx, h.kv, s.clock(), &s.ops); err != nil {
+		return err
+	}
+	start := s.now()
+	turn, ok := jobs.TurnOf(ctx)
+	if !ok {
+		turn = s.clock().Now()
+	}
+	slot, err := ln.take(ctx, s, h.kv, turn, start)
+	if err != nil {
+		return err
+	}
+	if err := retry.Sleep(ctx, s.clock(), slot.Sub(s.now())); err != nil {
+		ln.giveBack(slot)
+		return err
+	}
+	s.calls.Add(1)
 	return nil
+}
+
+// now is the NATS server's time as this replica last learnt it.
+func (s *Shared) now() time.Time { return s.server.now(s.clock()) }
+
+// lane returns the lane of limits, made or re-sized to them, or nil when
+// none limits anything.
+func (s *Shared) lane(limits []connector.Limit) *lane {
+	sched := schedule{horizon: s.horizon()}
+	for _, l := range limits {
+		if l.Count <= 0 || l.Per <= 0 {
+			continue
+		}
+		m := s.margin()
+		interval := time.Duration(float64(l.Per) / (m * float64(l.Count)))
+		// Half the slack is the burst, the other half the lateness a slot
+		// may be used with: (1−m)/2×Count + m×Count×(1 + (1−m)/2) ≤ Count
+		// calls in any Per.
+		burst := max(1, int(math.Floor((1-m)/2*float64(l.Count))))
+		late := time.Duration((1 - m) / 2 * float64(l.Per))
+		sched.paces = append(sched.paces, pace{name: l.Name, interval: interval, tolerance: time.Duration(burst-1) * interval, late: late})
+	}
+	if len(sched.paces) == 0 {
+		return nil
+	}
+	// A lane per set of limits, since its slots count against each of
+	// them; the bucket key is the last limit's, which every set that
+	// shares it names last.
+	names := make([]string, len(sched.paces))
+	for i, p := range sched.paces {
+		names[i] = p.name
+	}
+	id := strings.Join(names, " ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lanes == nil {
+		s.lanes = map[string]*lane{}
+	}
+	ln := s.lanes[id]
+	if ln == nil {
+		ln = &lane{key: names[len(names)-1], changed: make(chan struct{})}
+		s.lanes[id] = ln
+	}
+	ln.resize(sched)
+	return ln
 }
 
 func (s *Shared) local() connector.Budget {
@@ -90,6 +210,13 @@ func (s *Shared) margin() float64 {
 	return s.Margin
 }
 
+func (s *Shared) horizon() time.Duration {
+	if s.Horizon <= 0 {
+		return HorizonDefault
+	}
+	return s.Horizon
+}
+
 func (s *Shared) clock() retry.Clock {
 	if s.Clock == nil {
 		return retry.System
@@ -97,89 +224,21 @@ func (s *Shared) clock() retry.Clock {
 	return s.Clock
 }
 
-// bucket is one limit's state: tokens left at a time.
-type bucket struct {
-	Tokens float64 `json:"t"`
-	At     int64   `json:"at"` // unix nanoseconds
+// errContention is the failure of a grant that lost casAttempts races.
+var errContention = errors.New("budget: too many replicas updating the bucket at once")
+
+// refusal is the error of a turn that would come after bound.
+func refusal(name string, wait time.Duration) error {
+	return &connector.BudgetError{Name: name, Wait: wait, Err: context.DeadlineExceeded}
 }
 
-// takeOne takes a token from l's bucket: read, refill for the time passed,
-// take one and write back with compare-and-set; when empty, wait for the
-// next token and try again. A lost compare-and-set (another replica took
-// one in between) retries at once.
-func (s *Shared) takeOne(ctx context.Context, kv jetstream.KeyValue, l connector.Limit) error {
-	rate := s.margin() * float64(l.Count) / l.Per.Seconds() // tokens per second
-	burst := math.Max(1, math.Floor((1-s.margin())*float64(l.Count)))
-	start := s.clock().Now()
-	for {
-		now := s.clock().Now()
-		b, rev, err := read(ctx, kv, l.Name)
-		if err != nil {
-			return err
-		}
-		if rev == 0 {
-			b = bucket{Tokens: burst, At: now.UnixNano()}
-		}
-		elapsed := math.Max(0, now.Sub(time.Unix(0, b.At)).Seconds())
-		tokens := math.Min(burst, b.Tokens+rate*elapsed)
-		if tokens >= 1 {
-			ok, err := write(ctx, kv, l.Name, bucket{Tokens: tokens - 1, At: now.UnixNano()}, rev)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-			continue
-		}
-		wait := retry.Spread(time.Duration((1-tokens)/rate*float64(time.Second)), 0.1, nil)
-		if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
-			return &connector.BudgetError{Name: l.Name, Wait: now.Add(wait).Sub(start), Err: context.DeadlineExceeded}
-		}
-		if err := retry.Sleep(ctx, s.clock(), wait); err != nil {
-			return err
-		}
-	}
+// tooLate reports whether a wait of d from now outlasts ctx's bound.
+func tooLate(ctx context.Context, d time.Duration) bool {
+	bound, ok := jobs.WaitBound(ctx)
+	return ok && time.Until(bound) < d
 }
 
-// read returns the bucket under key and its revision; revision 0 means none.
-func read(ctx context.Context, kv jetstream.KeyValue, key string) (bucket, uint64, error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return bucket{}, 0, nil
-	}
-	if err != nil {
-		return bucket{}, 0, fmt.Errorf("reading graph budget %s: %w", key, err)
-	}
-	var b bucket
-	if err := json.Unmarshal(e.Value(), &b); err != nil {
-		return bucket{}, 0, nil // unreadable: start the bucket afresh
-	}
-	return b, e.Revision(), nil
-}
-
-// write stores b if the key is still at rev (absent for rev 0); ok is false
-// when another writer came first.
-func write(ctx context.Context, kv jetstream.KeyValue, key string, b bucket, rev uint64) (bool, error) {
-	data, err := json.Marshal(b)
-	if err != nil {
-		return false, fmt.Errorf("encoding graph budget %s: %w", key, err)
-	}
-	if rev == 0 {
-		_, err = kv.Create(ctx, key, data)
-	} else {
-		_, err = kv.Update(ctx, key, data, rev)
-	}
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-		return false, nil
-	default:
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-			return false, nil
-		}
-		return false, fmt.Errorf("writing graph budget %s: %w", key, err)
-	}
+// wrapKV names the bucket key in a KV error.
+func wrapKV(doing, key string, err error) error {
+	return fmt.Errorf("%s graph budget %s: %w", doing, key, err)
 }

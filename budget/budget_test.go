@@ -26,14 +26,15 @@ const (
 	secret   = "budget-test-secret"
 )
 
-// limits is Graph's per-app and per-tenant limit on a one-second window,
-// small enough that three replicas would blow through it unpaced.
-var limits = graphsim.Limits{AppPerWindow: 8, TenantPerWindow: 12, Window: time.Second}
+// limits is Graph's per-app and per-tenant limit on a three-second window,
+// small enough that three replicas would blow through it unpaced, and
+// large enough that a grant serves many calls.
+var limits = graphsim.Limits{AppPerWindow: 100, TenantPerWindow: 150, Window: 3 * time.Second}
 
 // replicas runs n Graph clients of one app registration against one
-// emulator, each paced by budget(i), and returns the emulator's counts
-// after each made calls GETs.
-func replicas(t *testing.T, n, calls int, budgetOf func(i int) connector.Budget) graphsim.Counts {
+// emulator, each paced by budget(i) and making calls GETs from workers
+// goroutines, and returns the emulator's counts.
+func replicas(t *testing.T, n, workers, calls int, budgetOf func(i int) connector.Budget) graphsim.Counts {
 	t.Helper()
 	ids := make([]string, 4)
 	sim := graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
@@ -57,42 +58,65 @@ func replicas(t *testing.T, n, calls int, budgetOf func(i int) connector.Budget)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wg.Go(func() {
-			for k := range calls {
-				_, _ = c.Get(context.Background(), "t", ids[k%len(ids)])
-			}
-		})
+		for range workers {
+			wg.Go(func() {
+				for k := range calls / workers {
+					_, _ = c.Get(context.Background(), "t", ids[k%len(ids)])
+				}
+			})
+		}
 	}
 	wg.Wait()
 	return sim.TenantCounts(tenantID)
 }
 
-// TestThreeReplicasShareTheLimit: three replicas of one app, each paced by
-// a Shared budget bound to one KV bucket, stay under both limits together:
-// no 429. The control, each pacing alone, is throttled.
-func TestThreeReplicasShareTheLimit(t *testing.T) {
-	t.Parallel()
+// newKV returns a fresh budget bucket on an embedded NATS server.
+func newKV(t testing.TB, name string) jetstream.KeyValue {
+	t.Helper()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "budget-test", History: 1, Storage: jetstream.MemoryStorage})
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const perReplica = 8
-	shared := replicas(t, 3, perReplica, func(int) connector.Budget {
+	return kv
+}
+
+// TestThreeReplicasShareTheLimit: three replicas of one app, each paced by
+// a Shared budget bound to one KV bucket, stay under both limits together:
+// no 429. Grants keep the KV traffic at a fraction of the calls (issue 20's
+// target: at most 0.25 round trips per Graph call). The control, each
+// pacing alone, is throttled.
+func TestThreeReplicasShareTheLimit(t *testing.T) {
+	t.Parallel()
+	kv := newKV(t, "budget-test")
+	const perReplica, workers = 60, 4
+	budgets := make([]*budget.Shared, 3)
+	shared := replicas(t, 3, workers, perReplica, func(i int) connector.Budget {
 		// A margin under the default absorbs the scheduling delays of a
 		// loaded, race-instrumented test machine between budget and emulator.
-		b := &budget.Shared{Margin: 0.8}
-		b.Bind(kv)
-		return b
+		budgets[i] = &budget.Shared{Margin: 0.8}
+		budgets[i].Bind(kv)
+		return budgets[i]
 	})
 	if shared.Throttled != 0 || shared.Calls != 3*perReplica {
 		t.Errorf("shared budget: emulator counted %+v, want %d calls and no 429", shared, 3*perReplica)
 	}
-	alone := replicas(t, 3, perReplica, func(int) connector.Budget { return &budget.Shared{Margin: 0.8} })
+	var st budget.Stats
+	for _, b := range budgets {
+		st.KVOps += b.Stats().KVOps
+		st.Calls += b.Stats().Calls
+	}
+	perCall := float64(st.KVOps) / float64(st.Calls)
+	t.Logf("KV operations per Graph call: %.3f (%d over %d calls, three replicas)", perCall, st.KVOps, st.Calls)
+	if st.Calls != 3*perReplica || perCall > 0.25 {
+		t.Errorf("%d KV operations for %d calls (%.3f a call), want at most 0.25 a call", st.KVOps, st.Calls, perCall)
+	}
+	// Long enough that one of graphsim's fixed windows falls inside the run.
+	alone := replicas(t, 3, workers, 150, func(int) connector.Budget { return &budget.Shared{Margin: 0.8} })
 	if alone.Throttled == 0 {
 		t.Errorf("control: three replicas pacing alone saw no 429 (%+v): the test cannot tell", alone)
 	}
@@ -102,12 +126,7 @@ func TestThreeReplicasShareTheLimit(t *testing.T) {
 // refused at once with a BudgetError saying how long it would have waited.
 func TestDeadlineRefusesEarly(t *testing.T) {
 	t.Parallel()
-	nc := testkit.Connect(t, testkit.NATS(t, ""))
-	js, _ := jetstream.New(nc)
-	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "budget-deadline", History: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := newKV(t, "budget-deadline")
 	b := &budget.Shared{}
 	b.Bind(kv)
 	l := []connector.Limit{{Name: "tenant.x", Count: 2, Per: time.Hour}}
@@ -116,7 +135,7 @@ func TestDeadlineRefusesEarly(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err = b.Take(ctx, l)
+	err := b.Take(ctx, l)
 	var be *connector.BudgetError
 	if !errors.As(err, &be) || be.Wait < time.Minute {
 		t.Fatalf("second take = %v, want a BudgetError with a long wait", err)

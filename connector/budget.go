@@ -22,10 +22,12 @@ const (
 // say) plugs in here without changing the Client.
 type Budget interface {
 	// Take waits until one more call fits under every one of limits, and
-	// counts it. When ctx ends first, or when the wait would outlast ctx's
-	// deadline, it counts nothing and returns an error that matches ctx's
-	// error with errors.Is (a *BudgetError when it knows the wait). It is
-	// called concurrently.
+	// counts it. Waiters are served in turn: by jobs.TurnOf(ctx) (when
+	// their request came in), then in the order they asked. When ctx ends
+	// first, or when the turn would come after jobs.WaitBound(ctx) (ctx's
+	// deadline or its lease's), it counts nothing and returns an error that
+	// matches ctx's error with errors.Is (a *BudgetError when it knows the
+	// wait). It is called concurrently.
 	Take(ctx context.Context, limits []Limit) error
 }
 

@@ -2,10 +2,11 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 var _ Budget = (*Pacer)(nil)
@@ -28,25 +29,51 @@ type PacerConfig struct {
 	SleepFunc func(ctx context.Context, d time.Duration) error
 }
 
-// Pacer is the in-process Budget: one token bucket per limit name, filled
-// at Margin×Count per Per, holding at most (1−Margin)×Count/2 tokens.
-// Bounding the burst that way keeps any interval of length Per under
-// Count calls (burst + Margin×Count ≤ Count) with half the slack left for
-// requests that arrive later than they were sent, so Graph's fixed or
-// sliding windows never see more than their limit from this process. It
-// is safe for concurrent use; it does not coordinate with other processes.
+// Pacer is the in-process Budget: one bucket per limit name, filled at
+// Margin×Count per Per, holding at most (1−Margin)×Count/2 calls. Bounding
+// the burst that way keeps any interval of length Per under Count calls
+// (burst + Margin×Count ≤ Count) with half the slack left for requests that
+// arrive later than they were sent, so Graph's fixed or sliding windows
+// never see more than their limit from this process.
+//
+// Waiters are served in turn: by the turn of their context (jobs.WithTurn,
+// the time their request came in), then in the order they asked. A call
+// takes its tokens only when no waiter ahead of it needs any of the same
+// buckets, so a run's later calls are not overtaken by requests that came
+// after it, and a request waits about as long as its place in the queue.
+// It is safe for concurrent use; it does not coordinate with other
+// processes.
 type Pacer struct {
 	cfg PacerConfig
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	queue   []*waiter // in turn order
+	seq     uint64
 }
 
+// bucket is one limit as a virtual schedule (GCRA): a call may go at t
+// when t ≥ tat − tolerance, and each call moves tat on by interval.
 type bucket struct {
-	lim   *rate.Limiter
-	count int
-	per   time.Duration
+	name      string
+	interval  time.Duration // one call's share of the rate
+	tolerance time.Duration // (burst − 1) × interval
+	tat       time.Time     // theoretical arrival time of the next call
+	count     int
+	per       time.Duration
 }
+
+// waiter is one Take in the queue.
+type waiter struct {
+	turn    time.Time
+	seq     uint64
+	buckets []*bucket
+	wake    context.CancelCauseFunc // ends the current sleep early
+	blocked bool                    // due, waiting for a waiter ahead to go
+}
+
+// errWoken ends a waiter's sleep when one ahead left without its tokens.
+var errWoken = errors.New("connector: a waiter ahead left the queue")
 
 // NewPacer returns a Pacer with cfg's zero fields defaulted; a Margin
 // outside (0, 1] is taken as MarginDefault.
@@ -63,70 +90,170 @@ func NewPacer(cfg PacerConfig) *Pacer {
 	return &Pacer{cfg: cfg, buckets: map[string]*bucket{}}
 }
 
-// Take reserves one call in the bucket of every limit and waits for the
-// latest of the reservations. It gives the tokens back when ctx ends while
-// waiting, or at once with a *BudgetError when the wait would outlast
-// ctx's deadline. Limits with a Count or Per of zero or less are ignored.
+// Take waits for its turn in every limit's bucket and counts one call in
+// each. It counts nothing when ctx ends while waiting, and refuses at once
+// with a *BudgetError when the turn would come after jobs.WaitBound (ctx's
+// deadline, or its lease's). Limits with a Count or Per of zero or less are
+// ignored.
 func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	p.mu.Lock()
 	now := p.cfg.NowFunc()
-	rs := make([]*rate.Reservation, 0, len(limits))
-	var wait time.Duration
-	var name string
-	for _, l := range limits {
-		b := p.bucket(l, now)
-		if b == nil {
-			continue
-		}
-		r := b.lim.ReserveN(now, 1)
-		rs = append(rs, r)
-		if d := r.DelayFrom(now); d > wait {
-			wait, name = d, l.Name
-		}
-	}
-	if wait <= 0 {
+	w := p.enqueue(ctx, limits, now)
+	if w == nil {
+		p.mu.Unlock()
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-		cancelAll(rs, now)
-		return &BudgetError{Name: name, Wait: wait, Err: context.DeadlineExceeded}
+	start := now
+	for {
+		at, name, first := p.slot(w, now)
+		if first && !at.After(now) {
+			for _, b := range w.buckets {
+				b.tat = maxTime(b.tat, now).Add(b.interval)
+			}
+			p.dequeue(w, false)
+			p.mu.Unlock()
+			return nil
+		}
+		wait := at.Sub(now)
+		if bound, ok := jobs.WaitBound(ctx); ok && time.Until(bound) < wait {
+			p.dequeue(w, true)
+			p.mu.Unlock()
+			return &BudgetError{Name: name, Wait: at.Sub(start), Err: context.DeadlineExceeded}
+		}
+		w.blocked = wait <= 0
+		if w.blocked {
+			// Due, but a waiter ahead has not taken its turn yet: sleep
+			// until it does (dequeue wakes w), or one interval at most.
+			wait = w.buckets[0].interval
+		}
+		sctx, wake := context.WithCancelCause(ctx)
+		w.wake = wake
+		p.mu.Unlock()
+		err := p.cfg.SleepFunc(sctx, wait)
+		wake(nil)
+		p.mu.Lock()
+		now = p.cfg.NowFunc()
+		if err != nil && ctx.Err() != nil {
+			p.dequeue(w, true)
+			p.mu.Unlock()
+			return ctx.Err()
+		}
 	}
-	if err := p.cfg.SleepFunc(ctx, wait); err != nil {
-		cancelAll(rs, p.cfg.NowFunc())
-		return err
-	}
-	return nil
 }
 
-func cancelAll(rs []*rate.Reservation, now time.Time) {
-	for _, r := range rs {
-		r.CancelAt(now)
+// enqueue puts a waiter for limits in the queue, in turn order, or returns
+// nil when no limit limits anything. p.mu is held.
+func (p *Pacer) enqueue(ctx context.Context, limits []Limit, now time.Time) *waiter {
+	w := &waiter{turn: now}
+	if t, ok := jobs.TurnOf(ctx); ok {
+		w.turn = t
 	}
+	for _, l := range limits {
+		if b := p.bucket(l, now); b != nil {
+			w.buckets = append(w.buckets, b)
+		}
+	}
+	if len(w.buckets) == 0 {
+		return nil
+	}
+	p.seq++
+	w.seq = p.seq
+	i := len(p.queue)
+	for i > 0 && w.before(p.queue[i-1]) {
+		i--
+	}
+	p.queue = append(p.queue, nil)
+	copy(p.queue[i+1:], p.queue[i:])
+	p.queue[i] = w
+	return w
+}
+
+// before orders waiters: earlier turn first, then first asked.
+func (w *waiter) before(o *waiter) bool {
+	if !w.turn.Equal(o.turn) {
+		return w.turn.Before(o.turn)
+	}
+	return w.seq < o.seq
+}
+
+// dequeue takes w out of the queue. When w leaves without its tokens
+// (left), the waiters behind it wake to see their turn come sooner; when it
+// took them, those that were due and waited for it wake.
+func (p *Pacer) dequeue(w *waiter, left bool) {
+	for i, q := range p.queue {
+		if q != w {
+			continue
+		}
+		p.queue = append(p.queue[:i], p.queue[i+1:]...)
+		for _, o := range p.queue[i:] {
+			if o.wake != nil && (left || o.blocked) {
+				o.wake(errWoken)
+			}
+		}
+		return
+	}
+}
+
+// slot returns the earliest time w may go, given the waiters ahead of it
+// in each of its buckets, the limit that sets that time, and whether no
+// waiter is ahead of it in any bucket. p.mu is held.
+func (p *Pacer) slot(w *waiter, now time.Time) (at time.Time, name string, first bool) {
+	at, first = now, true
+	for _, b := range w.buckets {
+		ahead := 0
+		for _, q := range p.queue {
+			if q == w {
+				break
+			}
+			if q.uses(b) {
+				ahead++
+			}
+		}
+		first = first && ahead == 0
+		t := maxTime(b.tat, now).Add(time.Duration(ahead)*b.interval - b.tolerance)
+		if t.After(at) {
+			at, name = t, b.name
+		}
+	}
+	return at, name, first
+}
+
+func (w *waiter) uses(b *bucket) bool {
+	for _, x := range w.buckets {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // bucket returns the bucket of l, made or re-sized to l, or nil for a
-// limit that limits nothing.
+// limit that limits nothing. p.mu is held.
 func (p *Pacer) bucket(l Limit, now time.Time) *bucket {
 	if l.Count <= 0 || l.Per <= 0 {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	b := p.buckets[l.Name]
 	if b != nil && b.count == l.Count && b.per == l.Per {
 		return b
 	}
-	every := rate.Limit(p.cfg.Margin * float64(l.Count) / l.Per.Seconds())
-	burst := max(1, int((1-p.cfg.Margin)*float64(l.Count)/2))
 	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(every, burst)}
+		b = &bucket{name: l.Name, tat: now}
 		p.buckets[l.Name] = b
-	} else {
-		b.lim.SetLimitAt(now, every)
-		b.lim.SetBurstAt(now, burst)
 	}
+	burst := max(1, int((1-p.cfg.Margin)*float64(l.Count)/2))
+	b.interval = time.Duration(float64(l.Per) / (p.cfg.Margin * float64(l.Count)))
+	b.tolerance = time.Duration(burst-1) * b.interval
 	b.count, b.per = l.Count, l.Per
 	return b
 }

@@ -21,9 +21,10 @@ type Lister interface {
 type listed map[string]ConnectorState
 
 // listTenants lists, once per run, each tenant with at least two connectors
-// in play (for one, a GET is cheaper than a list and a GET). A failed list
-// is logged and leaves those connectors to their own GET.
-func (r *Rotator) listTenants(ctx context.Context, job Job, refs []ConnectorRef) listing {
+// in play (for one, a GET is cheaper than a list and a GET); scheduled runs
+// of one tick share each tenant's list (listCache). A failed list is logged
+// and leaves those connectors to their own GET.
+func (r *Rotator) listTenants(ctx context.Context, job Job, req Request, refs []ConnectorRef) listing {
 	l, ok := r.cfg.Connector.(Lister)
 	if !ok {
 		return nil
@@ -37,19 +38,35 @@ func (r *Rotator) listTenants(ctx context.Context, job Job, refs []ConnectorRef)
 		if n < 2 {
 			continue
 		}
-		all, err := l.List(ctx, tenant)
+		load := func(ctx context.Context) (listed, error) { return list(ctx, l, tenant) }
+		var m listed
+		var err error
+		if req.Trigger == TriggerCron {
+			m, err = r.lists.get(ctx, tenant, r.now(), load)
+		} else {
+			m, err = load(ctx)
+		}
 		if err != nil {
 			r.log.LogAttrs(ctx, slog.LevelWarn, "listing connectors, reading each instead",
 				slog.String("job", job.Name), slog.String("tenant", tenant), slog.String("error", err.Error()))
 			continue
 		}
-		m := make(listed, len(all))
-		for _, st := range all {
-			m[strings.ToLower(st.ID)] = st
-		}
 		out[tenant] = m
 	}
 	return out
+}
+
+// list reads tenant's connectors by lower-case id.
+func list(ctx context.Context, l Lister, tenant string) (listed, error) {
+	all, err := l.List(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m := make(listed, len(all))
+	for _, st := range all {
+		m[strings.ToLower(st.ID)] = st
+	}
+	return m, nil
 }
 
 // listing is a run's listed tenants.

@@ -50,6 +50,7 @@ type Rotator struct {
 	log     *slog.Logger
 	cache   bundleCache
 	decodes decodeCache
+	lists   listCache
 	// decode is bundle.DecodeContext; tests count its calls.
 	decode func(ctx context.Context, pfx []byte, password string) (*bundle.Bundle, error)
 }
@@ -97,7 +98,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	}
 	rn := &run{job: job, req: req}
 	rn.b, _ = r.prepareRun(ctx, job, req, false)
-	rn.lists = r.listTenants(ctx, job, refs)
+	rn.lists = r.listTenants(ctx, job, req, refs)
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {

@@ -62,7 +62,10 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	w.lease.Store(l)
 	defer c.release(l)
 	in := &intents{s: c.shared, seq: seq}
-	outcomes := c.runRotation(jobs.WithIntents(jobs.WithLease(ctx, l), in), job, req)
+	// The request's time in the stream, which redeliveries keep, is its
+	// turn under the Graph budget; the lease bounds its waits there.
+	runCtx := jobs.WithTurn(jobs.WithIntents(jobs.WithLease(ctx, l), in), meta.Timestamp)
+	outcomes := c.runRotation(runCtx, job, req)
 	shutdown := errors.Is(context.Cause(ctx), errShuttingDown)
 	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay, shutdown)
 	rec.Intents = in.connectors(earlier.Intents)
