@@ -18,6 +18,7 @@ import (
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/internal/testsignal"
 )
 
 // Names and timing of the notification part of the NATS contract.
@@ -86,6 +87,16 @@ type Service struct {
 	metrics *metrics
 	sinks   []*sink
 	wg      sync.WaitGroup
+	signals signals
+}
+
+// signals let tests wait on what a sink did instead of polling.
+type signals struct {
+	delivered testsignal.Signal[[]string] // the event ids of a delivered message
+	failed    testsignal.Signal[error]    // a failed delivery
+	duplicate testsignal.Signal[string]   // an event id not told again
+	// ack, when set, replaces a delivered message's ack (a test loses it).
+	ack func(jetstream.Msg) error
 }
 
 // New checks cfg and builds the service; it opens nothing.

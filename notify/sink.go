@@ -166,11 +166,13 @@ func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) {
 			delay := k.retryDelay(g, err)
 			// err never holds the URL (see post) nor a password.
 			log.Warn("notification not delivered; retrying", "events", len(evs), "retry_in", delay, "error", err.Error())
+			k.svc.signals.failed.Signal(err)
 			for _, ev := range g.events {
 				_ = ev.msg.NakWithDelay(delay)
 			}
 			return
 		}
+		k.svc.signals.delivered.Signal(ids(evs))
 		k.svc.metrics.sent.WithLabelValues(k.cfg.Name, k.cfg.Kind).Inc()
 		k.svc.metrics.events.WithLabelValues(k.cfg.Name, k.cfg.Kind).Add(float64(len(evs)))
 		if k.dedupe {
@@ -181,9 +183,21 @@ func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) {
 			}
 		}
 	}
-	for _, ev := range g.events {
-		_ = ev.msg.Ack()
+	ack := k.svc.signals.ack
+	if ack == nil {
+		ack = jetstream.Msg.Ack
 	}
+	for _, ev := range g.events {
+		_ = ack(ev.msg)
+	}
+}
+
+func ids(evs []event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.ID
+	}
+	return out
 }
 
 // unsent drops the events this sink already told. A bucket that cannot be
@@ -193,6 +207,7 @@ func (k *sink) unsent(ctx context.Context, evs []event) []event {
 	for _, ev := range evs {
 		_, err := k.sent.Get(ctx, k.sentKey(ev.ID))
 		if err == nil {
+			k.svc.signals.duplicate.Signal(ev.ID)
 			continue
 		}
 		out = append(out, ev)
