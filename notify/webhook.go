@@ -42,7 +42,7 @@ func (s webhookSender) sendOne(ctx context.Context, ev event) error {
 		"Webhook-Timestamp": {ts},
 		"Webhook-Signature": {"v1," + Sign(s.key, ev.ID, ts, body)},
 	}
-	return post(ctx, s.client, "webhook", s.url, h, body)
+	return post(ctx, s.client, "signed", s.url, h, body)
 }
 
 // Sign is the Standard Webhooks signature of a message: the base64 of

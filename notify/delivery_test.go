@@ -1,0 +1,130 @@
+package notify
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/testkit"
+)
+
+// TestSinkDownGetsWhatItMissed: a receiver that is away answers 503; the
+// sink retries with backoff, counts the failures, and once the receiver
+// is back it gets every event it missed, each once.
+func TestSinkDownGetsWhatItMissed(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	key := bytes.Repeat([]byte{9}, 32)
+	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
+	r.setDown(true)
+	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
+		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
+	})
+	var want []string
+	for i := range 3 {
+		want = append(want, b.publish(t, failed("contoso-api", fmt.Sprintf("r%d", i), i)).ID)
+	}
+	// At least two failed attempts: the first and a retry.
+	for range 2 {
+		if err := s.signals.failed.WaitOrTimeout(t); !strings.Contains(err.Error(), "503") {
+			t.Fatalf("failure %v, want the receiver's 503", err)
+		}
+	}
+	r.setDown(false)
+	var got []string
+	for range want {
+		ev, _ := checkCloudEvent(r.next(t))
+		got = append(got, ev.ID)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("after the outage the receiver got %v, want %v", got, want)
+	}
+	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
+		t.Errorf("certrotator_notify_failures_total = %v, want at least 2", n)
+	}
+}
+
+// TestNoEventTwiceAcrossReplicas: two replicas share a Slack sink's
+// consumer. The first one's ack is lost after it sent (as when it dies
+// between the send and the ack); the redelivery finds the event in the
+// sent bucket and the second replica does not tell it again.
+func TestNoEventTwiceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
+	sink := config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault()}
+	first := newService(t, b, r.srv.Client(), nil, sink)
+	first.signals.ack = func(m jetstream.Msg) error {
+		return m.Nak() // the ack is lost: JetStream hands the event out again
+	}
+	if err := first.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ev := b.publish(t, failed("contoso-api", "r1", 1))
+	if got := first.signals.delivered.WaitOrTimeout(t); !slices.Equal(got, []string{ev.ID}) {
+		t.Fatalf("first replica delivered %v, want [%s]", got, ev.ID)
+	}
+	r.next(t)
+	// The redelivery reaches the first replica again (it still runs);
+	// stop it after it has recognised the duplicate, then start the second.
+	if id := first.signals.duplicate.WaitOrTimeout(t); id != ev.ID {
+		t.Fatalf("duplicate %s, want %s", id, ev.ID)
+	}
+	stopService(t, first)
+
+	second := startService(t, b, r.srv.Client(), nil, sink)
+	ev2 := b.publish(t, failed("contoso-api", "r2", 2))
+	if got := second.signals.delivered.WaitOrTimeout(t); !slices.Equal(got, []string{ev2.ID}) {
+		t.Fatalf("second replica delivered %v, want only the new event [%s]", got, ev2.ID)
+	}
+	body := string(r.next(t).body)
+	if !strings.Contains(body, "r2") || strings.Contains(body, "r1") {
+		t.Errorf("second message %s, want request r2 only", body)
+	}
+	r.requireNone(t)
+	first.signals.delivered.RequireEmpty(t)
+}
+
+// TestSecretsNeverInLogs: a failing Slack URL, a webhook key and an SMTP
+// password appear in no log line of the service.
+func TestSecretsNeverInLogs(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	var logs testkit.LogBuffer
+	const urlToken = "T00000000/B00000000/XXXXXXXXsecretXXXX"
+	r := newReceiver(t, "/services/"+urlToken, func(received) error { return nil })
+	r.setDown(true)
+	key := bytes.Repeat([]byte{'k'}, 32)
+	s := startService(t, b, r.srv.Client(), &logs,
+		config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/services/" + urlToken, On: config.NotifyOnDefault()},
+		config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/services/" + urlToken, SigningKey: key, On: config.NotifyOnDefault()},
+		config.NotifySink{Name: "mail", Kind: config.NotifyEmail, On: config.NotifyOnDefault(), To: []string{"a@example.org"},
+			SMTP: config.SMTP{Address: testkit.FreeAddr(t), Username: "u", Password: "smtp-pass-secret", From: "c@example.org"}},
+	)
+	b.publish(t, failed("contoso-api", "r1", 1))
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		err := s.signals.failed.WaitOrTimeout(t).Error()
+		for _, k := range []string{"the slack webhook", "the signed webhook", "mailing through"} {
+			if strings.Contains(err, k) {
+				seen[k] = true
+			}
+		}
+	}
+	text := logs.String()
+	if !strings.Contains(text, "notification not delivered") {
+		t.Fatalf("no failure logged: %s", text)
+	}
+	for _, secret := range []string{urlToken, "/services/", string(key), "smtp-pass-secret"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("logs hold a secret %q:\n%s", secret, text)
+		}
+	}
+}
