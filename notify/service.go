@@ -44,6 +44,9 @@ const (
 	fetchBatch = 500
 	// maxAckPending lets a storm be held in one group.
 	maxAckPending = 10000
+	// InactiveThreshold removes the consumer of a sink that was taken out
+	// of the config (no replica has read it for a week).
+	InactiveThreshold = 7 * 24 * time.Hour
 )
 
 // BackoffDefault spaces the retries of a failing sink.
@@ -217,13 +220,14 @@ func (k *sink) consumerConfig(prefix string) jetstream.ConsumerConfig {
 		}
 	}
 	return jetstream.ConsumerConfig{
-		Durable:        ConsumerPrefix + k.cfg.Name,
-		Description:    "certrotator notifications: sink " + k.cfg.Name + " (" + k.cfg.Kind + ")",
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        AckWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  maxAckPending,
-		FilterSubjects: subjects,
+		Durable:           ConsumerPrefix + k.cfg.Name,
+		Description:       "certrotator notifications: sink " + k.cfg.Name + " (" + k.cfg.Kind + ")",
+		DeliverPolicy:     jetstream.DeliverNewPolicy,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           AckWait,
+		MaxDeliver:        -1,
+		MaxAckPending:     maxAckPending,
+		FilterSubjects:    subjects,
+		InactiveThreshold: InactiveThreshold,
 	}
 }
