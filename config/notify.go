@@ -92,6 +92,24 @@ func (n NotifySink) LogValue() slog.Value {
 	)
 }
 
+// notifySummary is the notify part of Summary: each sink's name, kind and
+// filters, never its URL or recipients' secrets.
+func (c *Config) notifySummary() string {
+	if len(c.Notify) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "notify: %d sink(s)\n", len(c.Notify))
+	for _, n := range c.Notify {
+		jobs := "every job"
+		if len(n.Jobs) > 0 {
+			jobs = strings.Join(n.Jobs, ", ")
+		}
+		fmt.Fprintf(&b, "  %s: %s on %s, %s\n", n.Name, n.Kind, strings.Join(n.On, ", "), jobs)
+	}
+	return b.String()
+}
+
 // notifyList reads the `notify` list; jobNames are the configured jobs a
 // sink's `jobs` may name.
 func (d *decoder) notifyList(root section, jobList []jobs.Job) []NotifySink {

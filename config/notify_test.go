@@ -49,6 +49,10 @@ func TestNotifyReadsEverySinkKind(t *testing.T) {
 	if !reflect.DeepEqual(c.Notify, want) {
 		t.Errorf("Notify =\n%+v\nwant\n%+v", c.Notify, want)
 	}
+	sum := c.Summary()
+	if !strings.Contains(sum, "notify: 4 sink(s)\n  oncall: slack on failed, expiring, every job\n  ops: teams on failed, succeeded, contoso-api\n") || strings.Contains(sum, "very-secret") {
+		t.Errorf("Summary lacks the sinks or shows a URL:\n%s", sum)
+	}
 }
 
 func TestNotifyProblemsNameTheLineAndKey(t *testing.T) {
