@@ -128,3 +128,35 @@ func TestSecretsNeverInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestFiltersJobsAndRetries: a sink restricted to one job hears nothing of
+// another; a transient failure is told on its first attempt and when
+// final, not on the retries between.
+func TestFiltersJobsAndRetries(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
+	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
+		Name: "owners", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault(), Jobs: []string{"contoso-api"},
+	})
+	b.publish(t, failed("other-job", "r0", 1))
+	first := failed("contoso-api", "r1", 1)
+	first.Final = false
+	retry := first
+	retry.Attempt = 2
+	final := first
+	final.Attempt, final.Final = 3, true
+	want := []string{b.publish(t, first).ID}
+	b.publish(t, retry)
+	want = append(want, b.publish(t, final).ID)
+	var got []string
+	for len(got) < len(want) {
+		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("told %v, want the first attempt and the final one %v", got, want)
+	}
+	s.signals.delivered.RequireEmpty(t)
+}

@@ -137,13 +137,22 @@ func (k *sink) wants(o jobs.Outcome) bool {
 func (k *sink) flush(ctx context.Context, pending []*group, log *slog.Logger) []*group {
 	now := k.svc.cfg.NowFunc()
 	held := pending[:0]
+	var backoff time.Duration // set once a delivery failed in this flush
 	for _, g := range pending {
 		due := !k.grouped || now.Sub(g.last) >= k.svc.cfg.Quiet || now.Sub(g.first) >= k.svc.cfg.Window
-		if !due || ctx.Err() != nil {
+		switch {
+		case !due || ctx.Err() != nil:
 			held = append(held, g)
-			continue
+		case backoff > 0:
+			// The receiver just failed: the other due groups wait as long
+			// instead of each waiting out a timeout while the rest of the
+			// held events approach their AckWait.
+			for _, ev := range g.events {
+				_ = ev.msg.NakWithDelay(backoff)
+			}
+		default:
+			backoff = k.deliver(ctx, g, log)
 		}
-		k.deliver(ctx, g, log)
 	}
 	return held
 }
@@ -151,8 +160,9 @@ func (k *sink) flush(ctx context.Context, pending []*group, log *slog.Logger) []
 // deliver sends one group. Unless the receiver deduplicates, events
 // already sent are dropped first and the sent ones recorded before the
 // ack, so a redelivery (another replica, a restart) is not told twice. A
-// failure naks every event with the backoff delay of its delivery count.
-func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) {
+// failure naks every event with the backoff delay of its delivery count
+// and returns that delay; success returns 0.
+func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) time.Duration {
 	evs := g.events
 	if k.dedupe {
 		evs = k.unsent(ctx, evs)
@@ -170,7 +180,7 @@ func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) {
 			for _, ev := range g.events {
 				_ = ev.msg.NakWithDelay(delay)
 			}
-			return
+			return delay
 		}
 		k.svc.signals.delivered.Signal(ids(evs))
 		k.svc.metrics.sent.WithLabelValues(k.cfg.Name, k.cfg.Kind).Inc()
@@ -190,6 +200,7 @@ func (k *sink) deliver(ctx context.Context, g *group, log *slog.Logger) {
 	for _, ev := range g.events {
 		_ = ack(ev.msg)
 	}
+	return 0
 }
 
 func ids(evs []event) []string {
@@ -236,7 +247,7 @@ func (k *sink) retryDelay(g *group, err error) time.Duration {
 			attempt = max(attempt, int(md.NumDelivered))
 		}
 	}
-	d := k.svc.cfg.Backoff.Delay(attempt)
+	d := max(k.svc.cfg.Backoff.Delay(attempt), 10*time.Millisecond)
 	if se, ok := errors.AsType[*sendError](err); ok {
 		d = max(d, se.RetryAfter)
 	}
