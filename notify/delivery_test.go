@@ -160,3 +160,34 @@ func TestFiltersJobsAndRetries(t *testing.T) {
 	}
 	s.signals.delivered.RequireEmpty(t)
 }
+
+// TestTwoReplicasShareASink: two running replicas bind the same durable
+// consumer; each event is told once, by one of them.
+func TestTwoReplicasShareASink(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	key := bytes.Repeat([]byte{3}, 32)
+	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
+	sink := config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault()}
+	startService(t, b, r.srv.Client(), nil, sink)
+	startService(t, b, r.srv.Client(), nil, sink)
+	const n = 20
+	want := map[string]bool{}
+	for i := range n {
+		want[b.publish(t, failed("contoso-api", fmt.Sprintf("r%d", i), i)).ID] = true
+	}
+	got := map[string]int{}
+	for range n {
+		ev, err := checkCloudEvent(r.next(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[ev.ID]++
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("event %s told %d times, want once", id, got[id])
+		}
+	}
+	r.requireNone(t)
+}
