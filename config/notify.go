@@ -1,12 +1,15 @@
 package config
 
 import (
+	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 
@@ -277,6 +280,13 @@ func (d *decoder) notifyEmail(s section, n *NotifySink) {
 			ms.problem("from", "required: the sender address")
 		} else if _, err := mail.ParseAddress(n.SMTP.From); err != nil {
 			ms.problem("from", "%q is not a mail address", n.SMTP.From)
+		}
+	}
+	if n.SMTP.CAFile != "" {
+		if pem, err := os.ReadFile(n.SMTP.CAFile); err != nil {
+			ms.problem("ca_file", "reading %q: %s", n.SMTP.CAFile, errors.Unwrap(err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			ms.problem("ca_file", "%q holds no PEM certificate", n.SMTP.CAFile)
 		}
 	}
 	if ms.has("password_file") {

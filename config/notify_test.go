@@ -100,6 +100,8 @@ func TestNotifyProblemsNameTheLineAndKey(t *testing.T) {
 				{34, "notify[0].smtp.password_file", "set username and password_file together, or neither for a relay that needs no login"},
 				{35, "notify[0].to[0]", `"also not" is not a mail address`},
 			}},
+		{"email ca_file", "  - {name: a, kind: email, smtp: {address: \"m.example:587\", from: a@example.org, ca_file: " + badSecret + "}, to: [b@example.org]}\n",
+			[]Problem{{32, "notify[0].smtp.ca_file", `"` + badSecret + `" holds no PEM certificate`}}},
 		{"email with url", "  - {name: a, kind: email, url: \"https://h.example/x\", smtp: {address: \"m.example:587\", from: a@example.org}, to: [b@example.org]}\n",
 			[]Problem{{32, "notify[0].url", "not for kind email (it uses smtp and to)"}}},
 	}
