@@ -219,7 +219,7 @@ func (k *sink) consumerConfig(prefix string) jetstream.ConsumerConfig {
 			subjects = append(subjects, contract.ResultsOf(prefix, j))
 		}
 	}
-	return jetstream.ConsumerConfig{
+	cc := jetstream.ConsumerConfig{
 		Durable:           ConsumerPrefix + k.cfg.Name,
 		Description:       "certrotator notifications: sink " + k.cfg.Name + " (" + k.cfg.Kind + ")",
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
@@ -227,7 +227,13 @@ func (k *sink) consumerConfig(prefix string) jetstream.ConsumerConfig {
 		AckWait:           AckWait,
 		MaxDeliver:        -1,
 		MaxAckPending:     maxAckPending,
-		FilterSubjects:    subjects,
 		InactiveThreshold: InactiveThreshold,
 	}
+	// One subject goes in FilterSubject, which servers before 2.10 know too.
+	if len(subjects) == 1 {
+		cc.FilterSubject = subjects[0]
+	} else {
+		cc.FilterSubjects = subjects
+	}
+	return cc
 }
