@@ -108,6 +108,10 @@ func (k *sink) take(pending []*group, m jetstream.Msg, log *slog.Logger) []*grou
 	}
 	for _, g := range pending {
 		if g.key == key {
+			if i := slices.IndexFunc(g.events, func(e event) bool { return e.ID == ev.ID }); i >= 0 {
+				g.events[i] = ev // redelivered while held: the new delivery is the live one
+				return pending
+			}
 			g.events = append(g.events, ev)
 			g.last = now
 			return pending
