@@ -38,6 +38,8 @@ const (
 	// sent once no event joined it for Quiet, or Window after its first.
 	QuietDefault  = 10 * time.Second
 	WindowDefault = 40 * time.Second
+	// startTimeout bounds the provisioning at Start.
+	startTimeout = 30 * time.Second
 	// sendTimeout bounds one delivery.
 	sendTimeout = 30 * time.Second
 	// fetchBatch is how many events one fetch takes: a storm fits in a few.
@@ -171,6 +173,10 @@ func (s *Service) Start(ctx context.Context) error {
 		stopped()
 		return errors.New("notify: no NATS connection (start the worker first)")
 	}
+	// The start is bounded even when ctx is not: a missing permission is
+	// answered by silence, not an error.
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		stopped()
