@@ -6,10 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/faultproxy"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -190,4 +194,50 @@ func TestTwoReplicasShareASink(t *testing.T) {
 		}
 	}
 	r.requireNone(t)
+}
+
+// TestNATSOutageLosesNothing: the service's NATS link goes down while
+// events are published; once it is back, every event is told.
+func TestNATSOutageLosesNothing(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NATS(t, "")
+	b := busOn(t, srv)
+	p, err := faultproxy.New(strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	disconnected := make(chan struct{}, 10)
+	nc, err := nats.Connect(p.URL("nats"), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { disconnected <- struct{}{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	key := bytes.Repeat([]byte{5}, 32)
+	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
+	proxied := &bus{nc: nc, js: b.js}
+	startService(t, proxied, r.srv.Client(), nil, config.NotifySink{
+		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
+	})
+	first := b.publish(t, failed("contoso-api", "r0", 0))
+	if ev, _ := checkCloudEvent(r.next(t)); ev.ID != first.ID {
+		t.Fatalf("got %s, want %s", ev.ID, first.ID)
+	}
+	p.Down()
+	select {
+	case <-disconnected:
+	case <-time.After(testkit.WaitTimeout):
+		t.Fatal("the service's connection did not notice the outage")
+	}
+	want := []string{b.publish(t, failed("contoso-api", "r1", 1)).ID, b.publish(t, failed("contoso-api", "r2", 2)).ID}
+	p.Up()
+	var got []string
+	for range want {
+		ev, _ := checkCloudEvent(r.next(t))
+		got = append(got, ev.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the outage got %v, want %v", got, want)
+	}
 }

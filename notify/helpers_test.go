@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,13 @@ type bus struct {
 
 func newBus(t *testing.T) *bus {
 	t.Helper()
-	nc := testkit.Connect(t, testkit.NATS(t, ""))
+	return busOn(t, testkit.NATS(t, ""))
+}
+
+// busOn is newBus on a server the test started.
+func busOn(t *testing.T, srv *server.Server) *bus {
+	t.Helper()
+	nc := testkit.Connect(t, srv)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
