@@ -4,6 +4,10 @@ GO            ?= go
 VAULT_VERSION := v1.21.0
 CACHE_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/certrotator
 VAULT_CACHED  := $(CACHE_DIR)/vault-$(VAULT_VERSION)
+# The oldest nats-server certrotator supports (docs/nats-versions.md), built
+# from the Go module proxy (tools/nats-server-$(NATS_OLDEST)).
+NATS_OLDEST   := v2.10.27
+NATS_OLDEST_CACHED := $(CACHE_DIR)/nats-server-$(NATS_OLDEST)
 FUZZTIME      ?= 15s
 BENCHTIME     ?= 100x
 
@@ -17,6 +21,7 @@ IMAGE         ?= localhost/certrotator:$(VERSION)
 # vfs needs no kernel overlay support and no prior buildah configuration.
 BUILDAH       ?= buildah --storage-driver vfs
 
+.PHONY: nats-oldest test-nats-oldest soak-short
 .PHONY: all build run dev vault test lint rules browser-note fmt fuzz bench soak tidy clean release image
 
 all: build
@@ -46,6 +51,29 @@ vault:
 	fi
 	@mkdir -p bin && ln -sf "$(VAULT_CACHED)" bin/vault
 	@bin/vault version
+
+# nats-oldest builds the oldest supported nats-server from the Go module
+# proxy (tools/nats-server-$(NATS_OLDEST)) into the cache, keyed by version,
+# and links it to bin/ (about a minute the first time, instant later).
+nats-oldest:
+	@if [ ! -x "$(NATS_OLDEST_CACHED)" ]; then \
+		echo "building nats-server $(NATS_OLDEST) into $(NATS_OLDEST_CACHED)"; \
+		mkdir -p "$(CACHE_DIR)" && \
+		cd tools/nats-server-$(NATS_OLDEST) && $(GO) build -ldflags "-s -w" -o "$(NATS_OLDEST_CACHED).tmp" github.com/nats-io/nats-server/v2 && \
+		mv "$(NATS_OLDEST_CACHED).tmp" "$(NATS_OLDEST_CACHED)"; \
+	fi
+	@mkdir -p bin && ln -sf "$(NATS_OLDEST_CACHED)" bin/nats-server-$(NATS_OLDEST)
+	@bin/nats-server-$(NATS_OLDEST) --version
+
+# test-nats-oldest runs the NATS-facing tests (the worker's provisioning,
+# consumer, locks, watch and warnings; the client; the shared budget)
+# against the oldest supported nats-server as an external process
+# (internal/testkit's CERTROTATOR_NATS_SERVER). Tests of the embedded server
+# itself and the cluster test keep the embedded one.
+test-nats-oldest: nats-oldest vault
+	CERTROTATOR_NATS_SERVER=$(CURDIR)/bin/nats-server-$(NATS_OLDEST) $(GO) test -race -count=1 \
+		-skip 'TestEmbedded|TestStatusPageInBrowser|TestClusterNodeLoss' \
+		./internal/testkit ./client ./worker ./budget
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -112,6 +140,12 @@ bench: vault
 SOAK_REQUESTS ?= 10000
 soak: vault
 	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 20m ./bench/
+
+# soak-short is the soak with a few hundred requests, faults on (about two
+# minutes): .ci/run runs it so that a stall or a lost answer cannot land
+# unseen. It prints the soak's throughput line.
+soak-short: vault
+	SOAK_REQUESTS=300 $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 6m ./bench/
 
 # release cross-compiles static binaries (no cgo, paths trimmed, version and
 # commit stamped) into dist/, with their SHA-256 sums in dist/SHA256SUMS.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -74,19 +75,32 @@ type soak struct {
 	restarts int               // worker restarts
 	log      *slog.Logger      // the worker's and rotator's, to SOAK_LOG when set
 	js2      jetstream.JetStream
+	wnc      *nats.Conn // the worker's connection, dialed by the soak to count its drops
+	src      *vaultsrc.Client
+	kv       *api.KVv2
+	pki      *vaulttest.PKI
+	kinds    []soakJobKind // per job of app.Jobs: hot, PKI, watched
+	soakCounters
 
-	dumpOnce sync.Once
-	mu       sync.Mutex
-	finals   map[string]map[string]string // request id -> event id -> outcome
-	answered map[string]chan struct{}
-	statuses map[string]int
+	rollbackDone chan struct{}
+	dumpOnce     sync.Once
+	mu           sync.Mutex
+	finals       map[string]map[string]string // request id -> event id -> outcome
+	answered     map[string]chan struct{}
+	statuses     map[string]int
 }
 
 // TestSoak is the soak of issue 8. It is not part of make test: it runs
-// only when SOAK_REQUESTS is set (make soak). It asserts that every request
-// is answered exactly once (one final outcome event id per request), that
-// no connector ends on an older certificate than its job's newest bundle,
-// and that goroutines and RSS are flat from the first batch to the last.
+// only when SOAK_REQUESTS is set (make soak, make soak-short). Its jobs
+// spread over 24 tenants plus one kept saturated on purpose; some issue
+// from Vault PKI, some are watched, one is rolled back and rewritten while
+// requests run (soakmix_test.go). It asserts that every request is
+// answered exactly once (one final outcome event id per request, watch
+// requests included), that no connector ends on an older certificate than
+// its job's newest bundle nor on a revoked one, that the rollback holds
+// until the path is rewritten, that no NATS subscription of the worker or
+// of the soak dropped a message as a slow consumer, and that goroutines and
+// RSS are flat from the first batch to the last. It reports throughput.
 func TestSoak(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SOAK_REQUESTS"))
 	if n <= 0 {
@@ -106,13 +120,23 @@ func TestSoak(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	var samples []soakSample
+	var busy, spreadBusy time.Duration // time spent answering the batches' requests, and their spread share
 	for sent := 0; sent < n; sent += batch {
 		size := min(batch, n-sent)
-		s.newBundles(t, sent/batch)
-		if b := sent / batch; b > 0 && b%3 == 0 {
+		b := sent / batch
+		s.newBundles(t, b)
+		if b > 0 && b%3 == 0 {
 			s.restartWorker(ctx)
 		}
-		s.runBatch(ctx, sent, size)
+		var rollback func(*sync.WaitGroup)
+		if b == 1 {
+			// Rolled back halfway through the batch, while its requests
+			// run, and checked once answered; the next batch rewrites it.
+			rollback = s.rollbackMidBatch(ctx)
+		}
+		began := time.Now()
+		spreadBusy += s.runBatch(ctx, sent, size, rollback)
+		busy += time.Since(began)
 		x := sample(sent+size, time.Since(start))
 		t.Logf("sample: %d answered, %s, %d goroutines, RSS %.1f MiB, heap %.1f MiB", x.answered, x.elapsed.Round(time.Second), x.goroutines, float64(x.rss)/(1<<20), float64(x.heap)/(1<<20))
 		samples = append(samples, x)
@@ -122,7 +146,25 @@ func TestSoak(t *testing.T) {
 	s.runFinal(ctx)
 	elapsed := time.Since(start)
 	s.report(samples, elapsed)
+	t.Logf("throughput: %d requests answered in %s of batches: %.1f requests/s; the %d of the spread tenants in %s: %.1f requests/s; %d in the saturated tenant",
+		n, busy.Round(time.Second), float64(n)/busy.Seconds(), n-s.hotSent, spreadBusy.Round(time.Second), float64(n-s.hotSent)/spreadBusy.Seconds(), s.hotSent)
 	s.check(samples, n)
+}
+
+// rollbackMidBatch returns what runBatch calls halfway through batch 1:
+// roll soakRollbackJob back to version 1 and check the connector follows;
+// the next batch's newBundles rewrites the path.
+func (s *soak) rollbackMidBatch(ctx context.Context) func(*sync.WaitGroup) {
+	return func(wg *sync.WaitGroup) {
+		for _, j := range s.app.Jobs {
+			if j.Name == soakRollbackJob {
+				id, thumb := s.rollback(s.t, j)
+				wg.Go(func() { s.checkRollback(ctx, j, id, thumb) })
+				return
+			}
+		}
+		s.t.Fatalf("no job %s", soakRollbackJob)
+	}
 }
 
 func startSoak(t *testing.T, seed uint64) *soak {
@@ -138,45 +180,30 @@ func startSoak(t *testing.T, seed uint64) *soak {
 		s.log = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	s.vault = vaulttest.Start(t)
-	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
-	job := jobs.Job{
-		Source: jobs.SourceRef{Mount: "secret", PFXField: "pfx", PasswordField: "password"},
-		Policy: jobs.PolicyOnChange, MinValidity: jobs.MinValidityDefault, MaxAttempts: 8, Reencode: true,
-		WarnBefore: jobs.WarnBeforeDefault(),
-	}
+	s.pki = s.vault.EnablePKI(t, vaulttest.PKIOptions{MaxTTL: "2160h"})
+	s.kv = s.vault.Client(t).KVv2("secret")
+	s.graph = graphsim.NewTest(t)
 	ns := testkit.NATS(t, "")
 	var err error
 	if s.link, err = faultproxy.New(strings.TrimPrefix(ns.ClientURL(), "nats://")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.link.Close() })
-	s.app = &config.Config{Instance: "soak", NATS: config.NATS{URL: s.link.URL("nats"), SubjectPrefix: "certrotation"},
-		HTTP: config.HTTP{Listen: "off"}, Concurrency: 32}
-	for i := range soakJobs {
-		id := fmt.Sprintf("7b3a0c1e-0000-4000-8000-%012d", i+1)
-		s.graph.AddConnector(tenantID, id, "soak "+id)
-		j := job
-		j.Name = fmt.Sprintf("soak-%d", i)
-		j.Source.Path = "b2c/" + j.Name
-		j.Connectors = []jobs.ConnectorRef{{Tenant: tenantKey, ID: id}}
-		s.app.Jobs = append(s.app.Jobs, j)
-	}
+	s.app = soakApp(s.link.URL("nats"))
+	s.soakJobs(s.pki)
 	s.graph.Start()
-	src, err := vaultsrc.New(context.Background(), vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Token: s.vault.Token}})
+	tenants := s.soakTenants()
+	if s.src, err = vaultsrc.New(context.Background(), vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Token: s.vault.Token}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connector.New(connector.Config{Tenants: tenants, Transport: s.graph.Client().Transport})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := connector.New(connector.Config{
-		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
-		Transport: s.graph.Client().Transport,
-	})
-	if err != nil {
+	if s.rot, err = jobs.New(jobs.Config{Source: s.src, Connector: conn, Logger: s.log, Issuer: s.src, Writer: s.src, Versions: s.src}); err != nil {
 		t.Fatal(err)
 	}
-	if s.rot, err = jobs.New(jobs.Config{Source: src, Connector: conn, Logger: s.log}); err != nil {
-		t.Fatal(err)
-	}
-	if s.nc, err = nats.Connect(ns.ClientURL()); err != nil {
+	if s.nc, err = nats.Connect(ns.ClientURL(), nats.ErrorHandler(s.onNATSError("soak client"))); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.nc.Close)
@@ -195,13 +222,14 @@ func startSoak(t *testing.T, seed uint64) *soak {
 		t.Fatal(err)
 	}
 	s.startWorker(context.Background())
-	t.Cleanup(func() { _ = s.w.Stop(context.Background()) })
+	t.Cleanup(func() { _ = s.w.Stop(context.Background()); s.wnc.Close() })
 	return s
 }
 
 func (s *soak) startWorker(ctx context.Context) {
+	s.wnc = s.dialWorker()
 	wc := worker.FromConfig(s.app)
-	wc.Rotator, wc.ShutdownTimeout, wc.Logger = s.rot, 2*time.Second, s.log
+	wc.Rotator, wc.ShutdownTimeout, wc.Logger, wc.Conn, wc.Versions = s.rot, 2*time.Second, s.log, s.wnc, s.src
 	w, err := worker.New(wc)
 	if err != nil {
 		s.t.Fatal(err)
@@ -216,15 +244,27 @@ func (s *soak) startWorker(ctx context.Context) {
 // back) and starts a new one, as a rolling update does.
 func (s *soak) restartWorker(ctx context.Context) {
 	_ = s.w.Stop(ctx)
+	s.wnc.Close() // a process restart closes its connection too
 	s.startWorker(ctx)
 	s.restarts++
 }
 
-// newBundles writes a newer bundle for some jobs (all in the first batch).
+// newBundles writes a newer bundle for some KV jobs (all in the first
+// batch; the rolled-back one before and after its rollback) and has every
+// PKI job issue anew.
 func (s *soak) newBundles(t *testing.T, batch int) {
 	now := time.Now()
-	for _, j := range s.app.Jobs {
-		if batch > 0 && s.rng.IntN(3) != 0 {
+	if batch > 0 {
+		s.reissue(t)
+	}
+	for i, j := range s.app.Jobs {
+		if s.kinds[i].pki {
+			continue
+		}
+		// The rolled-back job gets a version 2 before its rollback (batch 1)
+		// and is rewritten after it (batch 2).
+		rewrite := (batch == 1 || batch == 2) && j.Name == soakRollbackJob
+		if batch > 0 && s.rng.IntN(3) != 0 && !rewrite {
 			continue
 		}
 		b := testkit.NewBundle(t, testkit.BundleSpec{CN: "soak.example", NotBefore: now.Add(-time.Hour),
@@ -269,24 +309,65 @@ func (s *soak) send(job, id string) <-chan struct{} {
 	return ch
 }
 
-// runBatch sends size requests, at most soakWindow unanswered at once, and
-// waits until every one is answered.
-func (s *soak) runBatch(ctx context.Context, first, size int) {
-	slots := make(chan struct{}, soakWindow)
-	var wg sync.WaitGroup
-	for i := range size {
+// runBatch sends size requests and waits until every one is answered:
+// every soakHotShare-th goes to the saturated tenant's jobs, at most
+// soakHotWindow of those unanswered at once (sent by a goroutine of their
+// own, so that their waits do not hold back the rest); the others go to the
+// spread jobs in turn, at most soakWindow unanswered at once, with faults.
+// mid, when set, runs once half the batch is sent; the batch waits for
+// what it adds to wg. It returns how long the spread requests took to be
+// answered: the worker's own pace, which the saturated tenant's does not
+// bound.
+func (s *soak) runBatch(ctx context.Context, first, size int, mid func(*sync.WaitGroup)) time.Duration {
+	began := time.Now()
+	var wg, hotWG sync.WaitGroup
+	var hot, spread []int
+	for i := first; i < first+size; i++ {
+		if i%soakHotShare == soakHotShare-1 {
+			hot = append(hot, i)
+		} else {
+			spread = append(spread, i)
+		}
+	}
+	s.hotSent += len(hot)
+	hotWG.Go(func() {
+		s.sendAll(ctx, &hotWG, hot, soakHotWindow, func(i int) string { return s.app.Jobs[i%soakHotJobs].Name }, nil)
+	})
+	spreadJobs := len(s.app.Jobs) - soakHotJobs
+	s.sendAll(ctx, &wg, spread, soakWindow, func(i int) string { return s.app.Jobs[soakHotJobs+i%spreadJobs].Name }, func(k int) {
+		s.maybeFault()
+		if mid != nil && k == len(spread)/2 {
+			mid(&wg)
+		}
+	})
+	s.calm()
+	wg.Wait()
+	spreadTook := time.Since(began)
+	hotWG.Wait()
+	if s.t.Failed() {
+		s.t.FailNow()
+	}
+	return spreadTook
+}
+
+// sendAll sends request ids[k] (soak-<id>) to jobOf(id), at most window
+// unanswered at once, calling before(k) before each.
+func (s *soak) sendAll(ctx context.Context, wg *sync.WaitGroup, ids []int, window int, jobOf func(int) string, before func(k int)) {
+	slots := make(chan struct{}, window)
+	for k, n := range ids {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			s.t.Fatalf("soak deadline passed at request %d", first+i)
+			s.t.Errorf("soak deadline passed at request %d", n)
+			return
 		}
-		s.maybeFault()
-		job := s.app.Jobs[(first+i)%len(s.app.Jobs)].Name
-		id := fmt.Sprintf("soak-%06d", first+i)
+		if before != nil {
+			before(k)
+		}
+		job := jobOf(n)
+		id := fmt.Sprintf("soak-%06d", n)
 		ch := s.send(job, id)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() { <-slots }()
 			stall := time.NewTimer(soakStall)
 			defer stall.Stop()
@@ -298,12 +379,7 @@ func (s *soak) runBatch(ctx context.Context, first, size int) {
 			case <-ctx.Done():
 				s.t.Errorf("request %s (job %s) never answered", id, job)
 			}
-		}()
-	}
-	s.calm()
-	wg.Wait()
-	if s.t.Failed() {
-		s.t.FailNow()
+		})
 	}
 }
 
@@ -380,7 +456,8 @@ func (s *soak) report(samples []soakSample, elapsed time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logStreams()
-	s.t.Logf("outcomes: %v; %d NATS link cuts, %d worker restarts; total %s", s.statuses, s.cuts, s.restarts, elapsed.Round(time.Second))
+	s.t.Logf("outcomes: %v; %d NATS link cuts, %d worker restarts, %d rollbacks, %d watch requests, %d slow-consumer reports; total %s",
+		s.statuses, s.cuts, s.restarts, s.rollbacks, s.watchRequests(), s.slowDrops.Load(), elapsed.Round(time.Second))
 }
 
 func (s *soak) check(samples []soakSample, n int) {
@@ -392,16 +469,32 @@ func (s *soak) check(samples []soakSample, n int) {
 			s.t.Errorf("request %s has %d final outcomes (%v), want exactly 1", id, got, s.finals[id])
 		}
 	}
-	for _, j := range s.app.Jobs {
+	for id, events := range s.finals {
+		if strings.HasPrefix(id, "vault-") && len(events) != 1 {
+			s.t.Errorf("watch request %s has %d final outcomes (%v), want exactly 1", id, len(events), events)
+		}
+	}
+	if s.watchRequests() == 0 {
+		s.t.Error("no watch request was answered: watch is not in the mix")
+	}
+	if s.rollbacks != 1 {
+		s.t.Errorf("%d rollbacks checked, want 1", s.rollbacks)
+	}
+	if n := s.slowDrops.Load(); n > 0 {
+		s.t.Errorf("%d slow-consumer reports: messages were dropped (see the log for which subscriptions)", n)
+	}
+	for i, j := range s.app.Jobs {
 		id := j.Connectors[0].ID
-		var active string
-		for _, c := range s.graph.Certificates(tenantID, id) {
-			if c.IsActive {
-				active = c.Thumbprint
+		want := s.newest[j.Name]
+		if s.kinds[i].pki {
+			var serial string
+			want, serial = s.latestPKI(j)
+			if s.vault.Revoked(s.t, s.pki.Mount, serial) {
+				s.t.Errorf("%s's latest issued certificate %s is revoked", j.Name, serial)
 			}
 		}
-		if active != s.newest[j.Name] {
-			s.t.Errorf("connector %s of %s is on %s, want its newest bundle %s (rolled back)", id, j.Name, active, s.newest[j.Name])
+		if active := s.active(j); active != want {
+			s.t.Errorf("connector %s of %s is on %s, want its newest bundle %s (rolled back)", id, j.Name, active, want)
 		}
 	}
 	first, last := samples[0], samples[len(samples)-1]

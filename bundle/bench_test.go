@@ -142,3 +142,27 @@ func BenchmarkKDFAtCap(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeAtWorkCap measures the most derivation work a decode may
+// cost: a real AES-256/PBES2 file whose MAC, section and key counts plan
+// just under KDFWorkMax ("at-cap"), and the file that the per-derivation
+// cap alone let through, SHA1/3DES with every count at KDFIterationsMax
+// ("old-worst"), now refused before any derivation.
+func BenchmarkDecodeAtWorkCap(b *testing.B) {
+	n := KDFWorkMax / 5 // MAC twice, section twice, key once
+	k := p256Key(b)
+	atCap := encode(b, pkcs12.Modern2023.WithIterations(n), k, issue(b, leafSpec{key: k}), nil, testPassword)
+	oldWorst := encode(b, pkcs12.LegacyDES.WithIterations(KDFIterationsMax), k, issue(b, leafSpec{key: k}), nil, testPassword)
+	b.Run("at-cap", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Decode(atCap, testPassword); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("old-worst", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = Decode(oldWorst, testPassword) // refused now; decoded before
+		}
+	})
+}

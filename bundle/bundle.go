@@ -5,7 +5,8 @@
 // secret chooses every byte and every cost parameter of the file: a file
 // over SizeMax bytes, or asking for more than KDFIterationsMax rounds of
 // key derivation anywhere (MAC, encrypted sections, keys, keys inside
-// sections), is refused before the work it asks for is done, and the copies
+// sections) or more than KDFWorkMax in all, is refused before the work it
+// asks for is done, and the copies
 // of the file and password that decoding makes are zeroed afterwards.
 package bundle
 

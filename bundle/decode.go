@@ -25,8 +25,8 @@ func Decode(pfx []byte, password string) (*Bundle, error) {
 // as it is. It is safe for concurrent use and never changes pfx.
 //
 // DecodeContext refuses, before any key derivation, a file over SizeMax
-// bytes or asking for more than KDFIterationsMax iterations anywhere it
-// can see without the password. It reads the structure first, without the
+// bytes, asking for more than KDFIterationsMax iterations anywhere it can
+// see without the password, or planning more than KDFWorkMax in total. It reads the structure first, without the
 // password, normalizing BER to DER, then decrypts each encrypted section to
 // check the keys inside before go-pkcs12 derives theirs. It then hands
 // go-pkcs12's DecodeChain either the file itself or, when the decoder could
@@ -52,6 +52,9 @@ func DecodeContext(ctx context.Context, pfx []byte, password string) (*Bundle, e
 		return nil, e
 	}
 	defer f.wipe()
+	if e := f.planWork(password); e != nil {
+		return nil, e
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

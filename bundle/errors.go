@@ -18,7 +18,8 @@ const (
 	CodeExpired       Code = "bundle_expired"        // leaf notAfter is past
 	CodeShortValidity Code = "bundle_short_validity" // leaf remaining validity < min_validity
 	// CodeKDFIterations: a key derivation (MAC, encrypted section or key)
-	// asks for more than KDFIterationsMax iterations.
+	// asks for more than KDFIterationsMax iterations, or all of them together
+	// for more than KDFWorkMax.
 	CodeKDFIterations Code = "bundle_kdf_iterations_too_high"
 	// CodeTooLarge: the file is over SizeMax bytes (or its base64 text over
 	// Base64SizeMax characters).
@@ -74,6 +75,12 @@ func errKDFIterations(n int, what string) *Error {
 		"re-export it with a standard iteration count (2048 to 600000), e.g. with %s", n, what, KDFIterationsMax, exportHint)}
 }
 
+func errKDFWork(total int64) *Error {
+	return &Error{Code: CodeKDFIterations, Message: fmt.Sprintf("the PKCS#12 file asks for %d key-derivation iterations in total (MAC, sections and key, "+
+		"each counted as often as a decode runs it), over the limit of %d: re-export it with a standard iteration count (2048 to 600000), e.g. with %s",
+		total, KDFWorkMax, exportHint)}
+}
+
 func errTooLarge(size, limit string) *Error {
 	return &Error{Code: CodeTooLarge, Message: "the bundle is " + size + ", over the limit of " + limit +
 		": a PKCS#12 file holding one certificate, its key and its chain is a few kilobytes; export only those, e.g. with " + exportHint}
@@ -95,7 +102,7 @@ func errPassword(password string, err error) *Error {
 	if password == "" {
 		return &Error{Code: CodePassword, Message: "the PKCS#12 file is password-protected and no password was given: set the password field in Vault", Err: err}
 	}
-	return &Error{Code: CodePassword, Message: "the password does not open this PKCS#12 file: check the password field in Vault", Err: err}
+	return &Error{Code: CodePassword, Message: "the password does not open this PKCS#12 file" + passwordHint(password) + ": check the password field in Vault", Err: err}
 }
 
 func errPasswordChars() *Error {

@@ -24,6 +24,20 @@ import (
 // microseconds, before deriving anything (BenchmarkDecodeHostileKDF).
 const KDFIterationsMax = 1 << 20
 
+// KDFWorkMax is the most key-derivation iterations Decode spends on one
+// file in total: the sum, over every derivation it and go-pkcs12 run, of
+// that derivation's count. KDFIterationsMax alone let a file just under it
+// in every place cost about seven derivations (3 to 5 s of CPU) per decode.
+//
+// A file written with OWASP's 600,000 PBKDF2 iterations everywhere (MAC,
+// certificate section, key) plans 3,000,000 and fits; real exports at
+// 2048 or 10000 plan well under 100,000. At the cap a decode costs about
+// three derivations at KDFIterationsMax (BenchmarkDecodeAtWorkCap). The
+// plan is made before any derivation, except for keys inside encrypted
+// sections, which are counted once their section is decrypted and before
+// go-pkcs12 derives them.
+const KDFWorkMax = 3 << 20
+
 // Password-based encryption algorithms whose key derivation go-pkcs12 runs
 // (RFC 7292 appendix C, RFC 8018 appendix A.4). Other algorithms are
 // refused by go-pkcs12 before any derivation.
@@ -54,6 +68,101 @@ type pbkdf2Count struct {
 	Iterations int
 	KeyLength  int                      `asn1:"optional"`
 	PRF        pkix.AlgorithmIdentifier `asn1:"optional"`
+}
+
+// pbeDerivations is how many derivations decrypting with alg runs: PBES1
+// derives the key and the IV apart, PBES2 derives the key once (its IV is
+// in the parameters).
+func pbeDerivations(alg pkix.AlgorithmIdentifier) int64 {
+	if alg.Algorithm.Equal(oidPBES2) {
+		return 1
+	}
+	return 2
+}
+
+// workCost is the derivation work of decrypting once with alg: 0 for an
+// algorithm go-pkcs12 refuses before deriving (checkWork read the counts).
+func workCost(alg pkix.AlgorithmIdentifier) int64 {
+	n, known, err := pbeIterations(alg)
+	if err != nil || !known {
+		return 0
+	}
+	return int64(n) * pbeDerivations(alg)
+}
+
+// planWork sums the derivation work a decode of f with password runs, as
+// far as it shows without the password: the MAC (verified here and again
+// by go-pkcs12, each time with both forms of the empty password), each
+// encrypted section (decrypted by checkSections and again by go-pkcs12)
+// and the first shrouded key in a plain item (go-pkcs12 derives one key).
+// It refuses a plan over KDFWorkMax before anything is derived.
+func (f *pfxFile) planWork(password string) *Error {
+	var w int64
+	if f.hasMAC() {
+		n, err := macIterations(&f.pdu.MacData)
+		if err != nil {
+			return errMalformed(fmt.Errorf("bundle: reading MAC parameters: %w", err))
+		}
+		forms := int64(1)
+		if password == "" {
+			forms = 2
+		}
+		w += 2 * forms * int64(n)
+	}
+	for _, it := range f.items {
+		switch {
+		case it.encrypted:
+			w += 2 * workCost(it.alg)
+		case !f.keyCounted:
+			if c, ok := firstKeyCost(it.bags); ok {
+				w += c
+				f.keyCounted = true
+			}
+		}
+	}
+	f.work = w
+	return f.checkTotal()
+}
+
+// addKeyWork counts the first shrouded key of bags found in a decrypted
+// section, unless a key was counted already, and checks the total.
+func (f *pfxFile) addKeyWork(bags []asn1.RawValue) *Error {
+	if f.keyCounted {
+		return nil
+	}
+	if c, ok := firstKeyCost(bags); ok {
+		f.work += c
+		f.keyCounted = true
+	}
+	return f.checkTotal()
+}
+
+// checkTotal refuses a file whose planned work is over KDFWorkMax.
+func (f *pfxFile) checkTotal() *Error {
+	if f.work > KDFWorkMax {
+		return errKDFWork(f.work)
+	}
+	return nil
+}
+
+// firstKeyCost is the derivation work of the first shrouded key bag in
+// bags, and whether there is one.
+func firstKeyCost(bags []asn1.RawValue) (int64, bool) {
+	for _, b := range bags {
+		var bag safeBag
+		if err := unmarshalDER(b.FullBytes, &bag); err != nil || !bag.ID.Equal(oidPKCS8ShroudedKeyBag) {
+			continue
+		}
+		var epki struct {
+			Algorithm pkix.AlgorithmIdentifier
+			Data      []byte
+		}
+		if err := unmarshalDER(bag.Value.Bytes, &epki); err != nil {
+			return 0, false // checkBags refuses it
+		}
+		return workCost(epki.Algorithm), true
+	}
+	return 0, false
 }
 
 // checkWork refuses, before any key derivation runs, a file that asks for

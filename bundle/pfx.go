@@ -55,7 +55,11 @@ type pfxFile struct {
 	items     []safeItem // the authenticated safe, normalized
 	changed   bool       // normalizing changed the authenticated safe
 	plainKeys int        // key bags outside encrypted items
-	owner                // the copies of the file's bytes made while reading it
+	// work is the derivation work planned so far (see planWork), and
+	// keyCounted whether it includes the key's.
+	work       int64
+	keyCounted bool
+	owner      // the copies of the file's bytes made while reading it
 
 	// macForm is the password form the file's MAC verified with, once
 	// macChecked (nil is a form: the empty password as empty bytes).

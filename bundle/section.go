@@ -69,6 +69,9 @@ func (f *pfxFile) checkSections(ctx context.Context, password string) error {
 		if e := checkBags(bags); e != nil {
 			return e
 		}
+		if e := f.addKeyWork(bags); e != nil {
+			return e
+		}
 	}
 	return nil
 }

@@ -110,6 +110,10 @@ type Tenant struct {
 	// RateLimit (rate_limit) is the tenant's Graph limits the worker paces
 	// under.
 	RateLimit RateLimit
+	// ClientSecretExpires (client_secret_expires) is the client secret's
+	// end date, for the worker's expiry metric and warning; zero when not
+	// given.
+	ClientSecretExpires time.Time
 }
 
 // HTTP is the `http` section.

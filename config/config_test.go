@@ -173,14 +173,18 @@ func TestParseEmptyFileHasDefaults(t *testing.T) {
 
 func TestParseVaultAuthMethods(t *testing.T) {
 	t.Parallel()
+	secretID := filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(secretID, []byte("s-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		auth string
 		want VaultAuth
 	}{
-		{"{method: approle, role_id: r1, secret_id_file: /run/secret-id}",
-			VaultAuth{Method: "approle", RoleID: "r1", SecretIDFile: "/run/secret-id", MountPath: "approle"}},
-		{"{method: approle, role_id: r1, secret_id_file: /s, mount_path: approle-b2c}",
-			VaultAuth{Method: "approle", RoleID: "r1", SecretIDFile: "/s", MountPath: "approle-b2c"}},
+		{"{method: approle, role_id: r1, secret_id_file: " + secretID + "}",
+			VaultAuth{Method: "approle", RoleID: "r1", SecretIDFile: secretID, MountPath: "approle"}},
+		{"{method: approle, role_id: r1, secret_id_file: " + secretID + ", mount_path: approle-b2c}",
+			VaultAuth{Method: "approle", RoleID: "r1", SecretIDFile: secretID, MountPath: "approle-b2c"}},
 		{"{method: kubernetes, role: certrotator}",
 			VaultAuth{Method: "kubernetes", Role: "certrotator", JWTFile: JWTFileDefault, MountPath: "kubernetes"}},
 		{"{method: kubernetes, role: r, jwt_file: /var/jwt, mount_path: k8s-prod}",

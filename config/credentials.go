@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -12,6 +13,7 @@ import (
 var credentialOptionKeys = []string{
 	"client_certificate_password", "client_certificate_password_file", "send_certificate_chain",
 	"federated_token_file", "managed_identity", "managed_identity_client_id", "ca_file",
+	"client_secret_expires",
 }
 
 // credentialKinds are the ways a tenant authenticates to Graph; exactly
@@ -76,6 +78,7 @@ func (d *decoder) credential(s section, t *Tenant) {
 		s.problem(set[1], "set only one of %s (%s is set too)", strings.Join(credentialKinds, ", "), set[0])
 	}
 	d.certificateOptions(s, t)
+	secretExpiry(s, t)
 	d.workloadIdentity(s, t)
 	d.managedIdentity(s, t)
 	// The certificate and CA files are read when the Graph client is
@@ -135,4 +138,25 @@ func (d *decoder) managedIdentity(s section, t *Tenant) {
 	if t.ManagedIdentity && s.has("client_id") {
 		s.problem("client_id", "not used with managed_identity: true; name a user-assigned identity with managed_identity_client_id instead")
 	}
+}
+
+// secretExpiry reads client_secret_expires: the client secret's end date as
+// Entra shows it, which the worker cannot read itself; it exports it and
+// warns before it passes.
+func secretExpiry(s section, t *Tenant) {
+	v := s.str("client_secret_expires", "")
+	if v == "" {
+		return
+	}
+	if t.ClientSecret == "" && t.ClientSecretFile == "" {
+		s.problem("client_secret_expires", "applies to client_secret or client_secret_file only, which is not set")
+		return
+	}
+	for _, layout := range []string{time.DateOnly, time.RFC3339} {
+		if at, err := time.Parse(layout, v); err == nil {
+			t.ClientSecretExpires = at
+			return
+		}
+	}
+	s.problem("client_secret_expires", "%q is not a date: write the secret's end date as Entra shows it, such as 2027-06-30 (or an RFC 3339 time)", v)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -71,6 +72,44 @@ var yamlParserProblems = []string{
 	"found undefined tag handle",
 }
 
+// blockContexts are the parser problems that yaml.v3 reports at the line
+// where the enclosing block starts (its context mark), not at the line that
+// broke it: an indentation error deep in a job would point at `jobs:`.
+var blockContexts = map[string]string{
+	"did not find expected key":           "mapping",
+	"did not find expected '-' indicator": "list",
+}
+
+// faultyLine finds the line that breaks the block starting at from (both
+// 1-based): the shortest prefix of the document that fails with the same
+// problem ends with it. A prefix ending before the faulty line parses or
+// fails otherwise (a cut quoted string), and a longer one keeps failing the
+// same way, so a binary search finds it. 0 when none does.
+func faultyLine(lines []string, from int, problem string) int {
+	fails := func(n int) bool {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(lines[:n], "\n")), &doc)
+		if err == nil {
+			return false
+		}
+		m := yamlErrorLine.FindStringSubmatch(err.Error())
+		return m != nil && m[2] == problem
+	}
+	lo, hi := max(from, 1), len(lines)
+	if hi < lo || !fails(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
 // syntaxError turns a yaml.v3 parse error into a problem with its line.
 // Such errors describe the syntax and never echo a value.
 func (d *decoder) syntaxError(err error, data []byte) {
@@ -89,6 +128,12 @@ func (d *decoder) syntaxError(err error, data []byte) {
 		}
 	}
 	lines := strings.Split(string(data), "\n")
+	if block := blockContexts[problem]; block != "" {
+		if at := faultyLine(lines, line, problem); at > line {
+			problem += fmt.Sprintf(" (this line is not indented as the %s that starts at line %d)", block, line)
+			line = at
+		}
+	}
 	if strings.HasPrefix(problem, "did not find expected ',' or") && line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], "${") {
 		// A plain ${VAR} inside {...} or [...] ends at its brace.
 		problem += ` (inside {...} or [...], quote a value holding ${VAR}: "${VAR}")`
@@ -99,14 +144,19 @@ func (d *decoder) syntaxError(err error, data []byte) {
 // config reads the root mapping.
 func (d *decoder) config(root *yaml.Node, hostname func() (string, error)) *Config {
 	s := d.section(root, "", 0, rootKeys...)
+	ns := s.sub("nats", natsKeys...)
 	c := &Config{
 		Instance:    d.instance(s, hostname),
-		NATS:        d.nats(s.sub("nats", natsKeys...)),
+		NATS:        d.nats(ns),
 		Tenants:     d.tenants(s),
 		HTTP:        d.http(s.sub("http", "listen")),
 		Log:         d.log(s.sub("log", "level", "format")),
 		Concurrency: s.integer("concurrency", RequestConcurrencyDefault),
 	}
+	// The NATS credentials are read by nats.go when it connects; reading
+	// them here too makes validate (and a start) name a missing one.
+	d.readableSecret(ns, "creds_file")
+	d.readableSecret(ns, "nkey_file")
 	c.Jobs = d.jobList(s, c.Tenants)
 	c.Notify = d.notifyList(s, c.Jobs)
 	c.Vault = d.vault(s.sub("vault", "address", "namespace", "ca_cert", "auth"), len(c.Jobs) > 0)
@@ -184,6 +234,13 @@ func (d *decoder) secretFile(s section, name string) (path, secret string) {
 		s.problem(name, "%q is empty", path)
 	}
 	return path, secret
+}
+
+// readableSecret checks that the file a *_file field names can be read and
+// is not empty, for secrets that their user reads itself at each use (so
+// that a rotated file is picked up): the content is not kept.
+func (d *decoder) readableSecret(s section, name string) {
+	_, _ = d.secretFile(s, name)
 }
 
 // validInstance reports whether an instance name is safe in events, lock

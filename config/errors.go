@@ -8,9 +8,9 @@ import (
 // Problem is one thing wrong with a config file. Its Message never holds the
 // value of a secret (a token, password or client secret).
 type Problem struct {
-	Line    int    // 1-based; 0 when not tied to a line
-	Key     string // e.g. "jobs[2].renew_before"; "" for a YAML syntax error
-	Message string // e.g. `"3O%" is not a duration or a percentage`
+	Line    int    `json:"line,omitempty"` // 1-based; 0 when not tied to a line
+	Key     string `json:"key,omitempty"`  // e.g. "jobs[2].renew_before"; "" for a YAML syntax error
+	Message string `json:"message"`        // e.g. `"3O%" is not a duration or a percentage`
 }
 
 // String formats the problem as "line N: key: message".

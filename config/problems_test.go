@@ -85,6 +85,12 @@ func TestParseSyntaxErrorHasLine(t *testing.T) {
 		{"flow mapping", "vault:\n  address: x\n  auth: {method: token, token: ${VAULT_TOKEN}}\n", Problem{Line: 3,
 			Message: `invalid YAML: did not find expected ',' or '}' (inside {...} or [...], quote a value holding ${VAR}: "${VAR}")`}},
 		{"two documents", "instance: a\n---\ninstance: b\n", Problem{Line: 2, Message: "only one YAML document is allowed"}},
+		// yaml.v3 names the line where the mapping starts (3, `- name`);
+		// the fault is the key indented one column short (8).
+		{"indentation", "instance: a\njobs:\n  - name: api\n    source:\n      mount: secret\n      path: b2c/api\n\n     pfx_field: pfx\n    connectors: []\n",
+			Problem{Line: 8, Message: "invalid YAML: did not find expected key (this line is not indented as the mapping that starts at line 3)"}},
+		{"indentation in a list", "instance: a\njobs:\n  - name: a\n  - name: b\n bad: 1\n",
+			Problem{Line: 5, Message: "invalid YAML: did not find expected key"}}, // already at the fault
 		{"not a mapping", "- a\n- b\n", Problem{Line: 1, Message: "expected a mapping, got a list"}},
 	}
 	for _, tt := range tests {

@@ -116,3 +116,37 @@ func TestShownHidesSensitiveKeys(t *testing.T) {
 		}
 	}
 }
+
+// The secrets that their users read at each use (the NATS credentials, the
+// AppRole secret id) are checked too, so that validate names a missing one
+// before a start does.
+func TestParseChecksCredentialFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	empty := writeFile(t, dir, "empty", "")
+	good := writeFile(t, dir, "good", "x\n")
+	tests := []struct {
+		name, data, key, message string
+	}{
+		{"creds_file", strings.Replace(minimal, "vault:", "nats:\n  url: nats://n:4222\n  creds_file: "+missing+"\nvault:", 1),
+			"nats.creds_file", `reading "` + missing + `": no such file or directory`},
+		{"nkey_file", strings.Replace(minimal, "vault:", "nats:\n  url: nats://n:4222\n  nkey_file: "+empty+"\nvault:", 1),
+			"nats.nkey_file", `"` + empty + `" is empty`},
+		{"secret_id_file", strings.Replace(minimal, "{token: root}", "{method: approle, role_id: r, secret_id_file: "+missing+"}", 1),
+			"vault.auth.secret_id_file", `reading "` + missing + `": no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := problems(t, tt.data, nil)
+			if len(got) != 1 || got[0].Key != tt.key || got[0].Message != tt.message {
+				t.Errorf("problems = %+v, want one for %s: %s", got, tt.key, tt.message)
+			}
+		})
+	}
+	ok := strings.Replace(minimal, "vault:", "nats:\n  url: nats://n:4222\n  creds_file: "+good+"\nvault:", 1)
+	if c := mustParse(t, ok, nil); c.NATS.CredsFile != good {
+		t.Errorf("creds_file = %q", c.NATS.CredsFile)
+	}
+}

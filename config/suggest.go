@@ -46,3 +46,7 @@ func (c *Config) SuggestJob(name string) string {
 	}
 	return suggest(name, names)
 }
+
+// Suggest returns the word of known closest to word when it is close
+// enough to be a typo, or "": the CLI's did-you-mean for commands and flags.
+func Suggest(word string, known []string) string { return suggest(word, known) }

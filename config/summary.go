@@ -58,3 +58,11 @@ func (c *Config) natsSummary() string {
 	}
 	return fmt.Sprintf("nats: embedded, store %s, %s, subjects %s.>\n", c.NATS.StoreDir, listen, c.NATS.SubjectPrefix)
 }
+
+// Publisher reports whether the config is a publisher's: NATS and nothing
+// to rotate (no jobs, no tenants, no Vault). Such a config serves the
+// commands that only publish requests and read outcomes (rotate, status,
+// events, history) from CI or a laptop; `run` needs the worker's config.
+func (c *Config) Publisher() bool {
+	return len(c.Jobs) == 0 && len(c.Tenants) == 0 && c.Vault.Address == ""
+}

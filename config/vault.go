@@ -49,6 +49,7 @@ func (d *decoder) vaultAuth(s section, needed bool) VaultAuth {
 	case AuthAppRole:
 		d.require(s, needed, "role_id", a.RoleID)
 		d.require(s, needed, "secret_id_file", a.SecretIDFile)
+		d.readableSecret(s, "secret_id_file") // read again at each login
 	case AuthKubernetes:
 		d.require(s, needed, "role", a.Role)
 		a.JWTFile = cmp.Or(a.JWTFile, JWTFileDefault)

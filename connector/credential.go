@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -212,3 +213,27 @@ func federatedToken(path string) func(context.Context) (string, error) {
 // not be built: an unreadable or malformed certificate file, a key that is
 // not RSA or does not match the certificate.
 const CodeInvalidCredential = "invalid_credential"
+
+// CertificateExpiry returns when the tenant's client certificate expires:
+// its leaf's notAfter, read from the file (or the Certificate func) as the
+// credential would be built now, so that a renewed file is seen. ok is
+// false for a tenant that authenticates otherwise. The worker exports it
+// and warns before it passes (worker.Credential). Errors hold no key or
+// password.
+func (t Tenant) CertificateExpiry(ctx context.Context) (notAfter time.Time, ok bool, err error) {
+	if t.Kind() != KindClientCertificate {
+		return time.Time{}, false, nil
+	}
+	certFunc := t.Certificate
+	if certFunc == nil {
+		certFunc = CertificateFile(t.ClientCertificateFile, t.ClientCertificatePassword)
+	}
+	certs, _, err := certFunc(ctx)
+	if err != nil {
+		return time.Time{}, true, err
+	}
+	if len(certs) == 0 || certs[0] == nil {
+		return time.Time{}, true, errors.New("reading client certificate: no certificate in it")
+	}
+	return certs[0].NotAfter, true, nil
+}

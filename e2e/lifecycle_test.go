@@ -11,6 +11,7 @@ import (
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -19,8 +20,12 @@ import (
 // parts, two worker replicas on one NATS: the worker issues version 1 from
 // Vault PKI and uploads it (it chains to the Vault CA and Graph took it as
 // a legacy-encrypted PFX); versions 2 and 3, written by hand, roll out
-// through the watch with one request each; a rollback to version 1 makes
-// its thumbprint active again; the history holds all of it, newest first.
+// through the watch with one request each (Msg-Id vault-<job>-<version>-
+// <created>); a Vault-native rollback to version 1 (its data written as
+// version 4, as `certrotator rollback` does with the caller's credentials,
+// then a forced request pinned to 4) makes its thumbprint active again, and
+// a plain run afterwards keeps it; the history holds all of it, newest
+// first.
 func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
@@ -60,6 +65,18 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		}
 		return ""
 	}
+	watchID := func(v int) string {
+		t.Helper()
+		h, err := s.source.Versions(context.Background(), j.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vi, ok := h.Version(v)
+		if !ok {
+			t.Fatalf("no metadata of version %d", v)
+		}
+		return "vault-contoso-api-" + strconv.Itoa(v) + "-" + strconv.FormatInt(vi.Created.Unix(), 10)
+	}
 	one := func(id string) jobs.Outcome {
 		t.Helper()
 		ev := waitEvents(t, evs, id, 1)[0]
@@ -97,7 +114,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		t.Errorf("KV version 1 holds %s, the outcome says %s", b.Thumbprint(), v1.Certificate.Thumbprint)
 	}
 	// The watch notices the version the worker wrote; it is present already.
-	if o := waitEvents(t, evs, "vault-contoso-api-1", 1)[0].Data; o.Reason != jobs.ReasonAlreadyPresent || o.Trigger != jobs.TriggerWatch {
+	if o := waitEvents(t, evs, watchID(1), 1)[0].Data; o.Reason != jobs.ReasonAlreadyPresent || o.Trigger != jobs.TriggerWatch {
 		t.Errorf("the watch's request for version 1: %+v", o)
 	}
 
@@ -107,17 +124,41 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		if n := s.vault.PutBundle(t, mount, "b2c/lifecycle", bb.PFX, "pw"); n != v {
 			t.Fatalf("wrote version %d, want %d", n, v)
 		}
-		o := one("vault-contoso-api-" + strconv.Itoa(v))
+		o := one(watchID(v))
 		if o.Certificate.SourceVersion != v || o.Certificate.Thumbprint != bb.Thumbprint || active() != bb.Thumbprint {
 			t.Fatalf("version %d rolled out as %+v; Graph's active %s", v, o.Certificate, active())
 		}
 	}
 
-	// Roll back to version 1.
-	publish(t, nc, j.Name, "rollback-1", `{"job":"contoso-api","version":1,"force":true,"trigger":"manual","reason":"rollback to version 1"}`)
+	// Roll back to version 1 the Vault-native way, with an operator's own
+	// client (the worker's writes are its issuance only).
+	operator, err := vaultsrc.New(ctx, vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Token: s.vault.Token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = operator.Stop(context.Background()) }()
+	v4, err := operator.Rollback(ctx, j.Source, 1, "tester@e2e")
+	if err != nil || v4 != 4 {
+		t.Fatalf("rollback wrote version %d, %v; want 4", v4, err)
+	}
+	publish(t, nc, j.Name, "rollback-1", `{"job":"contoso-api","version":4,"force":true,"trigger":"manual","reason":"rollback to version 1"}`)
 	rb := one("rollback-1")
-	if rb.Reason != jobs.ReasonRollback || rb.Certificate.SourceVersion != 1 || active() != v1.Certificate.Thumbprint {
+	if rb.Reason != jobs.ReasonRollback || rb.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
 		t.Fatalf("rollback: %+v; Graph's active %s, version 1's %s", rb, active(), v1.Certificate.Thumbprint)
+	}
+	// The watch sees version 4, and a plain run reads it as the latest:
+	// both leave the rolled-back certificate active.
+	for _, id := range []string{watchID(4), "plain-after-rollback"} {
+		if id == "plain-after-rollback" {
+			publish(t, nc, j.Name, id, `{"job":"contoso-api"}`)
+		}
+		o := waitEvents(t, evs, id, 1)[0].Data
+		if o.Status == jobs.StatusFailed || o.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
+			t.Fatalf("%s after the rollback: %+v; Graph's active %s, want version 1's %s", id, o, active(), v1.Certificate.Thumbprint)
+		}
+	}
+	if o := waitEvents(t, evs, "plain-after-rollback", 1)[0].Data; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+		t.Errorf("a plain run after the rollback: %+v, want skipped/already_present", o)
 	}
 
 	c, err := client.Dial(ctx, url, client.Options{})
@@ -131,11 +172,13 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	}
 	var ids []string
 	for _, ev := range h {
-		if ev.Data.Status != jobs.StatusExpiring {
+		// The watch's request for version 4 may come before or after
+		// rollback-1: it is checked above, and left out of the order.
+		if ev.Data.Status != jobs.StatusExpiring && ev.Data.RequestID != watchID(4) {
 			ids = append(ids, ev.Data.RequestID)
 		}
 	}
-	want := []string{"rollback-1", "vault-contoso-api-3", "vault-contoso-api-2", "vault-contoso-api-1", "issue-1"}
+	want := []string{"plain-after-rollback", "rollback-1", watchID(3), watchID(2), watchID(1), "issue-1"}
 	if got, _ := json.Marshal(ids); string(got) != mustJSON(want) {
 		t.Errorf("history request ids %s, want %s (one request per version, newest first)", got, mustJSON(want))
 	}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"crypto/subtle"
 	"sync"
 	"time"
 
@@ -39,7 +40,9 @@ func (s *sourced) encoded() ([]byte, error) {
 // Concurrent loads of one key wait for the first. Entries live
 // bundleCacheTTL, so a password is held no longer than the tick needs it.
 // Only cron runs use it: a request made by a person, an event or a watch
-// reads Vault afresh, so a version written a second ago is never missed.
+// reads Vault afresh, so a version written a second ago is never missed;
+// the decode of a version already read is reused by every trigger (see
+// decodeCache).
 type bundleCache struct {
 	mu      sync.Mutex
 	entries map[SourceRef]*cacheEntry
@@ -104,5 +107,104 @@ func (c *bundleCache) drop(ref SourceRef, e *cacheEntry) {
 	defer c.mu.Unlock()
 	if c.entries[ref] == e {
 		delete(c.entries, ref)
+	}
+}
+
+// decodeCacheTTL is how long a decoded bundle is reused. Decoding costs key
+// derivations (up to bundle.KDFWorkMax iterations, about a second of CPU
+// for a hostile file), while the Vault read that precedes it is cheap: every
+// run still reads Vault, and only a version already decoded, with the very
+// same bytes and password, skips the decode. Ten minutes covers a request's
+// retries and the watch, event and cron runs that follow one write.
+const decodeCacheTTL = 10 * time.Minute
+
+// decodeKey names one version of one bundle. A path deleted and written
+// again restarts its versions at 1, so an entry is also checked against
+// the bytes and password read (see decodeCache.get).
+type decodeKey struct {
+	mount, path, pfxField, passwordField string
+	version                              int
+}
+
+func decodeKeyOf(ref SourceRef, version int) decodeKey {
+	return decodeKey{mount: ref.Mount, path: ref.Path, pfxField: ref.PFXField, passwordField: ref.PasswordField, version: version}
+}
+
+// decodeCache reuses a decode by (path, version) for every trigger: cron,
+// watch, events, people, retries. Concurrent decodes of one version wait
+// for the first. A decode that failed for the bundle's own sake is kept too
+// (the same bytes fail the same way); one cut short by its context is not.
+type decodeCache struct {
+	mu      sync.Mutex
+	entries map[decodeKey]*decodeEntry
+}
+
+type decodeEntry struct {
+	ready    chan struct{} // closed once val is set
+	pfx      []byte
+	password string
+	val      *sourced
+	loaded   time.Time
+}
+
+// same reports whether e was decoded from exactly m's bytes and password.
+func (e *decodeEntry) same(m Material) bool {
+	return subtle.ConstantTimeCompare(e.pfx, m.PFX) == 1 && subtle.ConstantTimeCompare([]byte(e.password), []byte(m.Password)) == 1
+}
+
+// get returns m decoded, by decode unless an entry for key holds the same
+// bytes and password.
+func (c *decodeCache) get(ctx context.Context, key decodeKey, m Material, now time.Time, decode func(context.Context) *sourced) *sourced {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[decodeKey]*decodeEntry{}
+	}
+	c.expire(now)
+	if e, ok := c.entries[key]; ok && e.same(m) {
+		c.mu.Unlock()
+		select {
+		case <-e.ready:
+			if e.val != nil {
+				return e.val
+			}
+			return decode(ctx) // the first decode was cut short
+		case <-ctx.Done():
+			return &sourced{err: ctx.Err()}
+		}
+	}
+	e := &decodeEntry{ready: make(chan struct{}), pfx: m.PFX, password: m.Password, loaded: now}
+	c.entries[key] = e // a rewritten path's version replaces the old one
+	c.mu.Unlock()
+	val := decode(ctx)
+	if val.err != nil && ctx.Err() != nil {
+		c.mu.Lock()
+		if c.entries[key] == e {
+			delete(c.entries, key)
+		}
+		c.mu.Unlock()
+		close(e.ready) // waiters see a nil val and decode themselves
+		return val
+	}
+	e.val = val
+	close(e.ready)
+	return val
+}
+
+// expire drops entries older than the TTL, and the oldest past the bound.
+// Called with c.mu held.
+func (c *decodeCache) expire(now time.Time) {
+	var oldest decodeKey
+	var oldestAt time.Time
+	for k, e := range c.entries {
+		if now.Sub(e.loaded) > decodeCacheTTL || now.Before(e.loaded) {
+			delete(c.entries, k)
+			continue
+		}
+		if oldestAt.IsZero() || e.loaded.Before(oldestAt) {
+			oldest, oldestAt = k, e.loaded
+		}
+	}
+	if len(c.entries) >= bundleCacheMax {
+		delete(c.entries, oldest)
 	}
 }

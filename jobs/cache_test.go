@@ -2,9 +2,13 @@ package jobs
 
 import (
 	"context"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/bundle"
 )
 
 // TestTickSharesOneVaultRead: the cron runs of one tick that read the same
@@ -42,5 +46,64 @@ func TestTickSharesOneVaultRead(t *testing.T) {
 	r.Rotate(context.Background(), testJob(1), Request{ID: "cron-next", Trigger: TriggerCron, Attempt: 1})
 	if n := src.calls.Load(); n != 3 {
 		t.Fatalf("the next tick did not read afresh: %d reads", n)
+	}
+}
+
+// countDecodes makes r count its bundle decodes.
+func countDecodes(r *Rotator) *atomic.Int32 {
+	n := new(atomic.Int32)
+	decode := r.decode
+	r.decode = func(ctx context.Context, pfx []byte, password string) (*bundle.Bundle, error) {
+		n.Add(1)
+		return decode(ctx, pfx, password)
+	}
+	return n
+}
+
+// TestDecodeReusedAcrossTriggers: runs of any trigger read Vault each time,
+// but decode a (path, version) once; a new version, or the same version
+// number with other bytes (a path deleted and written again), is decoded
+// afresh.
+func TestDecodeReusedAcrossTriggers(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	m := validBundle(t).material(1)
+	src := fakeSource{calls: new(atomic.Int32), FetchFunc: func(context.Context, SourceRef) (Material, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return m, nil
+	}}
+	now := testNow
+	r, err := New(Config{Source: src, Connector: newGraph().connector(), NowFunc: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodes := countDecodes(r)
+	for i, trig := range []string{TriggerManual, TriggerEvent, TriggerWatch, TriggerCron, TriggerManual} {
+		r.Rotate(context.Background(), testJob(1), Request{ID: "r" + strconv.Itoa(i), Trigger: trig, Attempt: 1})
+	}
+	if reads, n := src.calls.Load(), decodes.Load(); reads != 5 || n != 1 {
+		t.Fatalf("five runs of version 1: %d Vault reads and %d decodes, want 5 and 1", reads, n)
+	}
+	mu.Lock()
+	m = validBundle(t).material(2)
+	mu.Unlock()
+	r.Rotate(context.Background(), testJob(1), Request{ID: "v2", Trigger: TriggerEvent, Attempt: 1})
+	if n := decodes.Load(); n != 2 {
+		t.Fatalf("a new version was not decoded: %d decodes", n)
+	}
+	mu.Lock()
+	m = makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(80 * day)}).material(2)
+	mu.Unlock()
+	r.Rotate(context.Background(), testJob(1), Request{ID: "rewritten", Trigger: TriggerEvent, Attempt: 1})
+	if n := decodes.Load(); n != 3 {
+		t.Fatalf("version 2 with other bytes (a rewritten path) was not decoded afresh: %d decodes", n)
+	}
+	mu.Lock()
+	now = now.Add(decodeCacheTTL + time.Second)
+	mu.Unlock()
+	r.Rotate(context.Background(), testJob(1), Request{ID: "later", Trigger: TriggerEvent, Attempt: 1})
+	if n := decodes.Load(); n != 4 {
+		t.Fatalf("a decode older than the TTL was reused: %d decodes", n)
 	}
 }

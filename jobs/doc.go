@@ -9,12 +9,15 @@
 //     new certificate is due (no version, deleted, unusable, or within
 //     renew_before or min_validity of its notAfter, on the injected clock)
 //     issue one (Issuer), build a SHA1/3DES PFX with a random password, and
-//     write it with check-and-set on the version read (Writer). A lost race
-//     revokes the serial and rolls out the winner's version. Plan stops at
-//     "would issue".
+//     write it once with check-and-set on the version read (Writer). A
+//     failed write is settled by reading version cas+1 back: the run's own
+//     certificate there is rolled out; another's means the race was lost,
+//     and only then is the serial revoked (with its key) and the winner's
+//     version rolled out. Plan stops at "would issue".
 //  1. Read the bundle once from the Source (Vault in production): the
 //     version the request pins, the one just written, or the latest.
-//  2. Decode and validate it once with package bundle; an invalid bundle
+//  2. Decode and validate it once with package bundle (a version already
+//     decoded is reused by path and version, see decodeCache); an invalid bundle
 //     fails every connector permanently and nothing is uploaded.
 //  3. For each connector, with bounded concurrency: read its state from the
 //     Connector (Graph), decide (already present, not newer, not due,

@@ -2,12 +2,9 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/certrotator/certrotator/bundle"
 )
 
 // Codes of issuance failures.
@@ -95,10 +92,14 @@ func (r *Rotator) dueReason(ctx context.Context, job Job, h History) (string, er
 		}
 		return "", err // the source names the bundle and version (see Source)
 	}
-	b, err := bundle.Decode(m.PFX, m.Password)
-	if err != nil {
+	src := r.decoded(ctx, ref, m)
+	if src.err != nil {
+		if ctx.Err() != nil {
+			return "", src.err
+		}
 		return DueUnreadable, nil
 	}
+	b := src.b
 	now := r.now()
 	active := Certificate{NotBefore: b.Leaf.NotBefore, NotAfter: b.Leaf.NotAfter}
 	if due(active, job.RenewBefore, now) || b.Leaf.NotAfter.Sub(now) < job.MinValidity {
@@ -108,8 +109,10 @@ func (r *Rotator) dueReason(ctx context.Context, job Job, h History) (string, er
 }
 
 // issueAndWrite issues a certificate, builds its bundle and writes it as
-// the version after cas. Whatever goes wrong after issuing revokes the
-// serial, so that no certificate is left valid outside KV.
+// the version after cas. A write that fails is settled by reading version
+// cas+1, the only one this run's check-and-set can have made (see
+// settleWrite): the serial is revoked only when that proves it was not
+// stored, so that a lost answer never revokes the certificate rolled out.
 func (r *Rotator) issueAndWrite(ctx context.Context, job Job, cas int) (IssueResult, error) {
 	pki := *job.Source.PKI
 	iss, err := r.cfg.Issuer.Issue(ctx, pki)
@@ -119,19 +122,15 @@ func (r *Rotator) issueAndWrite(ctx context.Context, job Job, cas int) (IssueRes
 	res := IssueResult{Issued: true, Serial: iss.Serial}
 	nv, err := buildVersion(iss, pki)
 	if err != nil {
-		r.revoke(ctx, job, pki.Mount, iss.Serial, "issued certificate unusable")
+		r.revoke(ctx, job, pki.Mount, iss, "issued certificate unusable")
 		return res, err
 	}
+	// The bundle is in KV after this (or lost); the run reads it back from
+	// there, and settling a failed write may send it once more.
+	defer clear(nv.PFX)
 	v, err := r.cfg.Writer.Write(ctx, job.Source, cas, nv)
-	clear(nv.PFX) // the bundle is in KV now (or lost); the run reads it back from there
-	switch {
-	case errors.Is(err, ErrWriteConflict):
-		r.revoke(ctx, job, pki.Mount, iss.Serial, "lost the write race")
-		res.Lost = true
-		return res, nil
-	case err != nil:
-		r.revoke(ctx, job, pki.Mount, iss.Serial, "write failed")
-		return res, fmt.Errorf("writing issued bundle to %s/%s: %w", job.Source.Mount, job.Source.Path, err)
+	if err != nil {
+		return r.settleWrite(ctx, job, cas, iss, nv, res, err)
 	}
 	res.Version = v
 	r.log.LogAttrs(ctx, slog.LevelInfo, "certificate issued", slog.String("job", job.Name),
@@ -139,16 +138,17 @@ func (r *Rotator) issueAndWrite(ctx context.Context, job Job, cas int) (IssueRes
 	return res, nil
 }
 
-// revoke revokes a serial this run issued but will not roll out. A failed
-// revocation is logged, not returned: the run's own result matters more,
-// and the certificate's short life bounds the harm.
-func (r *Rotator) revoke(ctx context.Context, job Job, mount, serial, why string) {
+// revoke revokes a certificate this run issued and proved it will not roll
+// out, with its own key. A failed revocation is logged, not returned: the
+// run's own result matters more, and the certificate's short life bounds
+// the harm.
+func (r *Rotator) revoke(ctx context.Context, job Job, mount string, iss Issued, why string) {
 	// A canceled run still revokes: the certificate exists either way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	level, msg := slog.LevelInfo, "issued certificate revoked"
-	attrs := []slog.Attr{slog.String("job", job.Name), slog.String("serial", serial), slog.String("why", why)}
-	if err := r.cfg.Issuer.Revoke(ctx, mount, serial); err != nil {
+	attrs := []slog.Attr{slog.String("job", job.Name), slog.String("serial", iss.Serial), slog.String("why", why)}
+	if err := r.cfg.Issuer.Revoke(ctx, mount, iss); err != nil {
 		level, msg = slog.LevelWarn, "revoking issued certificate"
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}

@@ -44,10 +44,11 @@ func buildVersion(iss Issued, pki PKIRef) (NewVersion, error) {
 		return NewVersion{}, Permanent(CodeIssuedInvalid, fmt.Errorf("building bundle of serial %s: decoding it again: %w", iss.Serial, err))
 	}
 	return NewVersion{
-		Material: Material{PFX: pfx, Password: password},
-		Serial:   iss.Serial,
-		NotAfter: b.Leaf.NotAfter.UTC(),
-		Issuer:   b.Leaf.Issuer.String(),
+		Material:   Material{PFX: pfx, Password: password},
+		Serial:     iss.Serial,
+		NotAfter:   b.Leaf.NotAfter.UTC(),
+		Issuer:     b.Leaf.Issuer.String(),
+		Thumbprint: b.Thumbprint(),
 	}, nil
 }
 

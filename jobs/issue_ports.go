@@ -8,9 +8,15 @@ import (
 )
 
 // ErrWriteConflict is wrapped by a Writer's error when the check-and-set
-// failed: someone else wrote a version after the one read. The loser of
-// such a race revokes what it issued and rolls out the winner's version.
+// failed: a version after the one read exists. That alone does not prove
+// the run lost: the version may be the run's own, written by a request
+// whose answer was lost. The run settles it by reading (see settleWrite).
 var ErrWriteConflict = errors.New("jobs: another version was written first")
+
+// ErrWriteUnclear is wrapped by a Writer's error when the write's answer
+// was lost (a cut connection, a timeout, a 5xx from Vault or a proxy): the
+// version may or may not have been written. The run settles it by reading.
+var ErrWriteUnclear = errors.New("jobs: the write's answer was lost")
 
 // PKIRef says how a job's certificate is issued from Vault PKI: the
 // `source.pki` config section. Config fills its defaults.
@@ -45,11 +51,13 @@ func (i Issued) LogValue() slog.Value {
 
 // Issuer issues and revokes certificates. Issue's errors are classified: a
 // refused role or name Permanent ("source_denied", "source_rejected"), an
-// unreachable CA Transient ("source_unavailable"). Revoke of a serial that
-// is already revoked succeeds.
+// unreachable CA Transient ("source_unavailable"). Revoke revokes iss by
+// presenting its certificate and private key (Vault's pki/revoke-with-key),
+// so that the policy need not allow revoking any serial of the mount; a
+// certificate already revoked succeeds.
 type Issuer interface {
 	Issue(ctx context.Context, ref PKIRef) (Issued, error)
-	Revoke(ctx context.Context, mount, serial string) error
+	Revoke(ctx context.Context, mount string, iss Issued) error
 }
 
 // NewVersion is a bundle to write as a new KV version, with the facts about
@@ -59,13 +67,19 @@ type NewVersion struct {
 	Serial   string    // the certificate's serial, colon-separated hex
 	NotAfter time.Time // the leaf's notAfter
 	Issuer   string    // the leaf's issuer DN
+	// Thumbprint is the leaf's, upper-case hex: what settling a write
+	// compares with the version read back. It is not written.
+	Thumbprint string
 }
 
 // Writer writes a job's bundle as a new version with check-and-set: cas is
-// the version the writer read (0: the path must hold no version). A lost
-// race returns an error wrapping ErrWriteConflict, classified Transient;
-// other errors as Source's. It returns the version written. Write must not
-// keep v.PFX: the caller clears it afterwards.
+// the version the writer read (0: the path must hold no version). Write
+// sends the write once and never retries it: a retried write that Vault had
+// applied comes back as a conflict with the run's own version. A refused
+// check-and-set wraps ErrWriteConflict, a lost answer ErrWriteUnclear (both
+// Transient); a refusal (403, 400) is a Failure as Source's, and means
+// nothing was written. It returns the version written. Write must not keep
+// v.PFX: the caller clears it afterwards.
 type Writer interface {
 	Write(ctx context.Context, ref SourceRef, cas int, v NewVersion) (int, error)
 }
@@ -81,6 +95,11 @@ type VersionInfo struct {
 	Serial   string
 	NotAfter time.Time
 	Issuer   string
+	// RolledBackFrom is the version whose data `certrotator rollback`
+	// wrote as this one (0 for any other version), and RolledBackBy who
+	// asked, both from the path's custom metadata.
+	RolledBackFrom int
+	RolledBackBy   string
 }
 
 // Live reports whether the version still holds its data at now: not

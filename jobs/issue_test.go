@@ -78,7 +78,8 @@ func (ca *fakeCA) Issue(_ context.Context, ref PKIRef) (Issued, error) {
 	return iss, nil
 }
 
-func (ca *fakeCA) Revoke(_ context.Context, _, serial string) error {
+func (ca *fakeCA) Revoke(_ context.Context, _ string, iss Issued) error {
+	serial := iss.Serial
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	ca.revoked = append(ca.revoked, serial)
@@ -102,6 +103,11 @@ type fakeKV struct {
 	fetched     []int    // the Version of every Fetch's ref
 	handed      [][]byte // the PFX slices Write was handed, as handed
 	beforeWrite func()
+	// answerLost, when set, turns a Write's answer into this error after
+	// the write was applied (or, with notApplied, instead of applying it).
+	answerLost  error
+	notApplied  bool
+	versionsErr error // returned by Versions when set
 }
 
 func (kv *fakeKV) put(v NewVersion) int {
@@ -138,6 +144,15 @@ func (kv *fakeKV) Write(_ context.Context, _ SourceRef, cas int, v NewVersion) (
 		return 0, Transient("source_conflict", fmt.Errorf("cas %d, current %d: %w", cas, len(kv.versions), ErrWriteConflict))
 	}
 	kv.handed = append(kv.handed, v.PFX)
+	if lost := kv.answerLost; lost != nil {
+		kv.answerLost = nil
+		if kv.notApplied {
+			return 0, lost
+		}
+		v.PFX = bytes.Clone(v.PFX)
+		kv.versions = append(kv.versions, v)
+		return 0, lost
+	}
 	v.PFX = bytes.Clone(v.PFX) // as Vault does: the caller clears its copy
 	kv.versions = append(kv.versions, v)
 	return len(kv.versions), nil
@@ -146,6 +161,9 @@ func (kv *fakeKV) Write(_ context.Context, _ SourceRef, cas int, v NewVersion) (
 func (kv *fakeKV) Versions(context.Context, SourceRef) (History, error) {
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
+	if kv.versionsErr != nil && len(kv.casSeen) > 0 {
+		return History{}, kv.versionsErr
+	}
 	h := History{Current: len(kv.versions)}
 	for n := len(kv.versions); n >= 1; n-- {
 		vi := VersionInfo{Version: n, Serial: kv.versions[n-1].Serial}

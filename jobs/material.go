@@ -88,12 +88,20 @@ func (r *Rotator) load(ref SourceRef) func(context.Context) *sourced {
 			// wrapping again printed "reading bundle X: reading bundle X: …".
 			return &sourced{err: err}
 		}
-		b, err := bundle.DecodeContext(ctx, m.PFX, m.Password)
+		return r.decoded(ctx, ref, m)
+	}
+}
+
+// decoded returns the bundle m holds, decoding it unless the same version
+// of the same path, with the same bytes and password, was decoded lately.
+func (r *Rotator) decoded(ctx context.Context, ref SourceRef, m Material) *sourced {
+	return r.decodes.get(ctx, decodeKeyOf(ref, m.Version), m, r.now(), func(ctx context.Context) *sourced {
+		b, err := r.decode(ctx, m.PFX, m.Password)
 		if err != nil {
 			return &sourced{err: decodeFailure(err)}
 		}
 		return &sourced{m: m, b: b}
-	}
+	})
 }
 
 // decodeFailure classifies a bundle.DecodeContext error: a bundle problem

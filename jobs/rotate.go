@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certrotator/certrotator/bundle"
 )
 
 // ConnectorConcurrencyDefault bounds how many connectors of one job are
@@ -44,9 +46,12 @@ type Config struct {
 // only state it keeps between runs is the bundles the scheduled runs of one
 // tick share (see bundleCache).
 type Rotator struct {
-	cfg   Config
-	log   *slog.Logger
-	cache bundleCache
+	cfg     Config
+	log     *slog.Logger
+	cache   bundleCache
+	decodes decodeCache
+	// decode is bundle.DecodeContext; tests count its calls.
+	decode func(ctx context.Context, pfx []byte, password string) (*bundle.Bundle, error)
 }
 
 // New checks cfg and fills its defaults. It returns an error when Source or
@@ -67,7 +72,7 @@ func New(cfg Config) (*Rotator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Rotator{cfg: cfg, log: cfg.Logger.With("component", "jobs")}, nil
+	return &Rotator{cfg: cfg, log: cfg.Logger.With("component", "jobs"), decode: bundle.DecodeContext}, nil
 }
 
 func (r *Rotator) now() time.Time { return r.cfg.NowFunc() }

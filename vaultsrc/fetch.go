@@ -157,7 +157,9 @@ func decodePFX(data map[string]any, field string) ([]byte, string, error) {
 	return pfx, "", nil
 }
 
-// passwordOf returns data[field], "" when it is absent or null.
+// passwordOf returns data[field], "" when it is absent or null, without
+// the trailing line break that `password=@file` keeps: the same rule as
+// `inspect --password-file` (bundle.PasswordFromText).
 func passwordOf(data map[string]any, field string) (string, error) {
 	v, ok := data[field]
 	if !ok || v == nil {
@@ -167,7 +169,7 @@ func passwordOf(data map[string]any, field string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("field %q is %s, not a string", field, jsonKind(v))
 	}
-	return s, nil
+	return bundle.PasswordFromText(s), nil
 }
 
 // printableASCII reports whether s holds only printable ASCII characters.

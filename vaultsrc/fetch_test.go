@@ -8,6 +8,7 @@ import (
 
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 func TestDecodePFX(t *testing.T) {
@@ -91,6 +92,8 @@ func TestPasswordOf(t *testing.T) {
 		{map[string]any{"password": nil}, "", false},
 		{map[string]any{"password": ""}, "", false},
 		{map[string]any{"password": " p w "}, " p w ", false}, // kept verbatim
+		{map[string]any{"password": "pw\n"}, "pw", false},     // password=@file keeps the file's newline
+		{map[string]any{"password": "pw\r\n"}, "pw", false},
 		{map[string]any{"password": true}, "", true},
 	} {
 		got, err := passwordOf(tt.data, "password")
@@ -118,4 +121,19 @@ func wrap(s string, n int) string {
 	}
 	b.WriteString(s + "\n")
 	return b.String()
+}
+
+// testPasswordFromFile: `vault kv put … password=@file` stores the file's
+// newline; Fetch drops it by the rule inspect --password-file applies
+// (bundle.PasswordFromText), so the worker and inspect agree.
+func testPasswordFromFile(t *testing.T, srv *vaulttest.Server) {
+	srv.PutBundle(t, "secret", "b2c/password-file", testPFX, "s3cret-pw\n")
+	c, _ := tokenClient(t, srv, srv.Token)
+	m, err := c.Fetch(testContext(t), ref("b2c/password-file"))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if m.Password != "s3cret-pw" {
+		t.Errorf("password %q, want the file's newline dropped", m.Password)
+	}
 }

@@ -85,17 +85,21 @@ func issuedOf(s *api.Secret) (jobs.Issued, error) {
 	return iss, nil
 }
 
-// Revoke revokes the certificate with serial (colon-separated hex, as Issue
-// returns it) at <mount>/revoke. Errors are jobs.Failures as Fetch's.
-func (c *Client) Revoke(ctx context.Context, mount, serial string) error {
-	path := cmp.Or(strings.Trim(mount, "/"), PKIMountDefault) + "/revoke"
+// Revoke revokes iss at <mount>/revoke-with-key, presenting its
+// certificate and private key (Vault CE 1.12 and later): the policy grants
+// that path rather than <mount>/revoke, which revokes any serial of the
+// mount. A certificate already revoked succeeds. Errors are jobs.Failures
+// as Fetch's, and never hold the key.
+func (c *Client) Revoke(ctx context.Context, mount string, iss jobs.Issued) error {
+	path := cmp.Or(strings.Trim(mount, "/"), PKIMountDefault) + "/revoke-with-key"
 	err := c.call(ctx, func() error {
-		_, err := c.api.Logical().WriteWithContext(ctx, path, map[string]any{"serial_number": serial})
+		_, err := c.api.Logical().WriteWithContext(ctx, path, map[string]any{
+			"certificate": iss.CertificatePEM, "private_key": iss.PrivateKeyPEM})
 		return err
 	})
 	if err != nil {
-		return classify(fmt.Sprintf("revoking serial %s at %s", serial, path), err, "the token's policy must allow update on "+path)
+		return classify(fmt.Sprintf("revoking serial %s at %s", iss.Serial, path), err, "the token's policy must allow update on "+path)
 	}
-	c.logger.Info("certificate revoked", "path", path, "serial", serial)
+	c.logger.Info("certificate revoked", "path", path, "serial", iss.Serial)
 	return nil
 }

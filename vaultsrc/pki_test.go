@@ -46,7 +46,7 @@ func testIssueAndRevoke(t *testing.T, srv *vaulttest.Server) {
 	if srv.Revoked(t, pki.Mount, iss.Serial) {
 		t.Fatalf("fresh certificate already revoked")
 	}
-	if err := c.Revoke(ctx, pki.Mount, iss.Serial); err != nil {
+	if err := c.Revoke(ctx, pki.Mount, iss); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if !srv.Revoked(t, pki.Mount, iss.Serial) {
@@ -115,18 +115,22 @@ func pkiJob(path string, pki *vaulttest.PKI) jobs.Job {
 	}
 }
 
-// rendezvous makes every caller of Versions wait until n of them have read,
-// so that racing rotators all read the same current_version before any
-// writes. It delegates to the real client.
+// rendezvous makes each rotator's first call of Versions wait until every
+// rotator has read, so that racing rotators all read the same
+// current_version before any writes; later calls (the loser settling its
+// write) pass. It delegates to the real client.
 type rendezvous struct {
 	*Client
-	wg *sync.WaitGroup
+	wg   *sync.WaitGroup
+	once *sync.Once
 }
 
 func (r rendezvous) Versions(ctx context.Context, ref jobs.SourceRef) (jobs.History, error) {
 	h, err := r.Client.Versions(ctx, ref)
-	r.wg.Done()
-	r.wg.Wait()
+	r.once.Do(func() {
+		r.wg.Done()
+		r.wg.Wait()
+	})
 	return h, err
 }
 
@@ -140,7 +144,7 @@ func testIssuanceRace(t *testing.T, srv *vaulttest.Server) {
 	for i := range rotators {
 		c, _ := tokenClient(t, srv, srv.Token) // one client per replica
 		var err error
-		rotators[i], err = jobs.New(jobs.Config{Source: c, Connector: g.conn, Issuer: c, Writer: c, Versions: rendezvous{c, &wg}})
+		rotators[i], err = jobs.New(jobs.Config{Source: c, Connector: g.conn, Issuer: c, Writer: c, Versions: rendezvous{c, &wg, new(sync.Once)}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ func TestVault(t *testing.T) {
 		"token read":             testTokenRead,
 		"new version":            testNewVersion,
 		"password absent":        testPasswordAbsent,
+		"password from a file":   testPasswordFromFile,
 		"wrapped base64":         testWrappedBase64,
 		"missing secret":         testMissingSecret,
 		"deleted latest version": testDeletedVersion,
@@ -38,10 +39,12 @@ func TestVault(t *testing.T) {
 		"write check-and-set":    testWriteCheckAndSet,
 		"issue and revoke":       testIssueAndRevoke,
 		"issuance race":          testIssuanceRace,
+		"issuance lost answer":   testIssuanceLostAnswer,
 		"issue then rollback":    testIssueThenRollback,
 		"token file rotated":     testTokenFileRotated,
 		"token file renewal":     testTokenFileRenewalLoop,
 		"shipped policy":         testShippedPolicy,
+		"shipped pki policy":     testShippedPKIPolicy,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

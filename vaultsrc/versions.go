@@ -70,6 +70,8 @@ func versionInfo(v api.KVVersionMetadata, custom map[string]any) jobs.VersionInf
 		return s
 	}
 	vi.Serial, vi.Issuer = str(metaSerial), str(metaIssuer)
+	vi.RolledBackFrom, _ = strconv.Atoi(str(metaRolledBackFrom))
+	vi.RolledBackBy = str(metaRolledBackBy)
 	if t, err := time.Parse(time.RFC3339, str(metaNotAfter)); err == nil {
 		vi.NotAfter = t
 	}
@@ -86,7 +88,7 @@ func versionMetadata(version int, v jobs.NewVersion) map[string]any {
 		metaKey(version, metaIssuer):   truncate(v.Issuer, 512),
 	}
 	if old := version - metadataVersionsKept; old > 0 {
-		for _, f := range []string{metaSerial, metaNotAfter, metaIssuer} {
+		for _, f := range []string{metaSerial, metaNotAfter, metaIssuer, metaRolledBackFrom, metaRolledBackBy} {
 			m[metaKey(old, f)] = nil
 		}
 	}

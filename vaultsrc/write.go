@@ -30,9 +30,16 @@ var _ jobs.Writer = (*Client)(nil)
 // password to its password field, beside the serial, not-after and issuer
 // fields; those three facts are also recorded in the path's custom
 // metadata under "v<N>.serial", "v<N>.not_after" and "v<N>.issuer" for
-// history. It returns the version written. A lost check-and-set wraps
-// ErrCASConflict (and jobs.ErrWriteConflict), classified transient with
-// CodeConflict; other errors as Fetch's. A failed metadata update is logged,
+// history. It returns the version written.
+//
+// The write is sent once, never retried by the Vault client: a retry of a
+// write Vault had applied meets its own version and is refused as a
+// conflict. A refused check-and-set wraps ErrCASConflict (and
+// jobs.ErrWriteConflict), classified transient with CodeConflict; an answer
+// that was lost (no answer, a 5xx from Vault or a proxy, a timeout) wraps
+// jobs.ErrWriteUnclear, transient with CodeUnavailable; a refusal (403, any
+// other 4xx) as Fetch's errors, and nothing was written. The caller settles
+// the first two by reading the path. A failed metadata update is logged,
 // not returned: the version is written.
 func (c *Client) Write(ctx context.Context, ref jobs.SourceRef, cas int, v jobs.NewVersion) (int, error) {
 	ref = refWithDefaults(ref)
@@ -46,17 +53,23 @@ func (c *Client) Write(ctx context.Context, ref jobs.SourceRef, cas int, v jobs.
 		FieldIssuer:       v.Issuer,
 	}
 	var kv *api.KVSecret
-	err := c.call(ctx, func() (err error) {
-		kv, err = c.api.KVv2(ref.Mount).Put(ctx, ref.Path, data, api.WithCheckAndSet(cas))
+	err := c.call(ctx, func() error {
+		once, err := c.sendOnce()
+		if err != nil {
+			return err
+		}
+		kv, err = once.KVv2(ref.Mount).Put(ctx, ref.Path, data, api.WithCheckAndSet(cas))
 		return err
 	})
 	switch {
 	case isCASConflict(err):
 		return 0, jobs.Transient(CodeConflict, fmt.Errorf("%s: %w", doing, ErrCASConflict))
-	case err != nil:
+	case isRefusal(err):
 		return 0, classify(doing, err, "the token's policy must allow create and update on "+ref.Mount+"/data/"+ref.Path)
+	case err != nil:
+		return 0, jobs.Transient(CodeUnavailable, fmt.Errorf("%w (%w)", classify(doing, err, ""), jobs.ErrWriteUnclear))
 	case kv == nil || kv.VersionMetadata == nil:
-		return 0, jobs.Transient(CodeUnavailable, fmt.Errorf("%s: vault answered without the version written", doing))
+		return 0, jobs.Transient(CodeUnavailable, fmt.Errorf("%s: vault answered without the version written: %w", doing, jobs.ErrWriteUnclear))
 	}
 	version := kv.VersionMetadata.Version
 	err = c.call(ctx, func() error {
@@ -68,6 +81,27 @@ func (c *Client) Write(ctx context.Context, ref jobs.SourceRef, cas int, v jobs.
 	}
 	c.logger.Info("bundle written", "path", name, "vault_version", version, "serial", v.Serial)
 	return version, nil
+}
+
+// sendOnce returns a client like c's that sends each request once: the
+// same server, namespace, HTTP client and current token, no retries. Writes
+// whose repetition is not harmless go through it.
+func (c *Client) sendOnce() (*api.Client, error) {
+	once, err := c.api.CloneWithHeaders()
+	if err != nil {
+		return nil, jobs.Permanent(CodeConfig, fmt.Errorf("creating vault client: %w", err))
+	}
+	once.SetToken(c.api.Token())
+	once.SetMaxRetries(0)
+	return once, nil
+}
+
+// isRefusal reports whether Vault itself answered err with a 4xx: the
+// request was refused and changed nothing. A 5xx may come from a proxy
+// after Vault applied the request, and says nothing.
+func isRefusal(err error) bool {
+	var re *api.ResponseError
+	return errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500
 }
 
 // isCASConflict reports whether Vault refused a write's check-and-set. KV

@@ -55,7 +55,15 @@ func (h *httpServer) Start(ctx context.Context) error {
 		stopped()
 		return fmt.Errorf("listening on %s: %w", h.addr, err)
 	}
-	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second}
+	h.srv = &http.Server{
+		Handler:           h.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A response that takes longer than this is cut off; the event
+		// streams move their own deadline on before each write (sse.go).
+		WriteTimeout: 30 * time.Second,
+		// A kept-alive connection with no request is closed after this.
+		IdleTimeout: 2 * time.Minute,
+	}
 	srv := h.srv
 	go func() {
 		defer stopped()

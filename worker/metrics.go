@@ -35,6 +35,10 @@ type metrics struct {
 	graphCalls  *prometheus.CounterVec   // certrotator_graph_requests_total{status}
 	vaultCalls  *prometheus.CounterVec   // certrotator_vault_requests_total{status}
 	registry    *prometheus.Registry
+
+	// credentialExpiry is certrotator_credential_expiry_timestamp_seconds{kind,tenant}:
+	// the worker's own credentials (credentials.go).
+	credentialExpiry *prometheus.GaugeVec
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -61,6 +65,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "certrotator_bad_requests_total",
 			Help: "Requests rejected as malformed or naming an unknown job or connector.",
 		}, []string{labelJob}),
+		credentialExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "certrotator_credential_expiry_timestamp_seconds",
+			Help: "When the worker's own credential expires (Unix seconds): its Entra client certificate or secret, its Vault AppRole secret id. Absent when it never expires or could not be read.",
+		}, []string{"kind", "tenant"}),
 		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certrotator_graph_requests_total",
 			Help: "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).",
@@ -79,7 +87,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls}
+	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls, m.credentialExpiry}
 }
 
 // registerRuntime adds the process and Go collectors when the worker owns

@@ -16,7 +16,7 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/status.html"))
+var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/status.html", "templates/credentials.html"))
 
 // statusPage is what the status template renders.
 type statusPage struct {
@@ -25,6 +25,8 @@ type statusPage struct {
 	Now      time.Time
 	Rows     []connectorRow
 	Unplaced []unplacedRow
+	// Credentials are the worker's own (credentialspage.go).
+	Credentials []credentialRow
 }
 
 // connectorRow is one connector on the status page.
@@ -66,7 +68,7 @@ const timeLayout = "2006-01-02 15:04 MST"
 // replica's config does not, then the requests that failed before any
 // connector.
 func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPage {
-	p := statusPage{Instance: w.instance, Ready: w.Ready(), Now: now.UTC()}
+	p := statusPage{Instance: w.instance, Ready: w.Ready(), Now: now.UTC(), Credentials: w.credentialRows(now)}
 	byKey := make(map[string]statusEntry, len(entries))
 	for _, e := range entries {
 		byKey[e.Key] = e

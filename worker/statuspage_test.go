@@ -5,9 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,9 +220,10 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	}
 }
 
-// The event stream sends the section at connect and again when a rotation
-// changes the bucket.
-func TestStatusEventsFollowTheBucket(t *testing.T) {
+// The event stream sends the section at connect, then only the rows a
+// rotation changed: a run of one connector sends that connector's row, not
+// the page, and not the other connector's row.
+func TestStatusEventsSendChangedRows(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
@@ -234,19 +241,28 @@ func TestStatusEventsFollowTheBucket(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type = %q", ct)
 	}
-	events := readEvents(resp)
-	first := <-events
-	if !strings.Contains(first, "no outcome yet") {
-		t.Fatalf("first event:\n%s", first)
+	events := readEvents(ctx, resp)
+	if first := <-events; first.name != "status" || !strings.Contains(first.data, "no outcome yet") {
+		t.Fatalf("first event %s:\n%s", first.name, first.data)
 	}
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "sse-1")
+	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "sse-1")
 	for {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				t.Fatal("stream ended before the rotation showed")
 			}
-			if strings.Count(ev, `data-outcome="succeeded"`) == 2 {
+			switch ev.name {
+			case "meta":
+				continue
+			case "row":
+			default:
+				t.Fatalf("after the first, a %q event; want only rows and meta:\n%s", ev.name, ev.data)
+			}
+			if strings.Count(ev.data, "<tr") != 1 || strings.Contains(ev.data, conn2) {
+				t.Fatalf("a row event that is not conn1's one row:\n%s", ev.data)
+			}
+			if strings.Contains(ev.data, `data-outcome="succeeded"`) {
 				return
 			}
 		case <-ctx.Done():
@@ -255,22 +271,89 @@ func TestStatusEventsFollowTheBucket(t *testing.T) {
 	}
 }
 
-// readEvents yields the data of each `status` event, lines joined.
-func readEvents(resp *http.Response) <-chan string {
-	ch := make(chan string)
+// Clients that open /events and never read are held only up to the cap:
+// the rest are refused with a 503 that says why, and the goroutines the
+// streams hold stay bounded however many clients come. Not parallel: it
+// counts the process's goroutines.
+func TestLiveStreamsCapped(t *testing.T) {
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	const limit, clients = 8, 300
+	w.view.live.max = limit
+	srv := newHTTPTestServer(t, w)
+	before := runtime.NumGoroutine()
+	var held, refused int
+	for i := range clients {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		if _, err := fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: status\r\n\r\n"); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		// The status line only: a held stream's client reads nothing more.
+		_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("client %d: reading the answer: %v", i, err)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			held++
+		case http.StatusServiceUnavailable:
+			refused++
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), "too many live views") || !resp.Close {
+				t.Errorf("refusal: %q (connection closed: %t)", body, resp.Close)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("a refused stream's connection stays open: %v", err)
+			}
+		default:
+			t.Fatalf("client %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if held != limit || refused != clients-limit || w.view.live.streams() != limit {
+		t.Errorf("held %d, refused %d, open %d; want %d held, %d refused", held, refused, w.view.live.streams(), limit, clients-limit)
+	}
+	// Two goroutines per held stream (its handler and the connection's
+	// reader), and slack for the worker's own.
+	grown := runtime.NumGoroutine() - before
+	t.Logf("%d clients, cap %d: %d held, %d refused, goroutines %d -> %d", clients, limit, held, refused, before, before+grown)
+	if grown > 3*limit+20 {
+		t.Errorf("goroutines grew by %d with %d clients (cap %d)", grown, clients, limit)
+	}
+}
+
+// sseEvent is one server-sent event: its name and its data lines joined.
+type sseEvent struct{ name, data string }
+
+// readEvents yields each event of the stream until it or ctx ends.
+func readEvents(ctx context.Context, resp *http.Response) <-chan sseEvent {
+	ch := make(chan sseEvent)
 	go func() {
 		defer close(ch)
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		var ev sseEvent
 		var data []string
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):
 				data = append(data, strings.TrimPrefix(line, "data: "))
 			case line == "" && data != nil:
-				ch <- strings.Join(data, "\n")
-				data = nil
+				ev.data = strings.Join(data, "\n")
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				}
+				ev, data = sseEvent{}, nil
 			}
 		}
 	}()
@@ -350,7 +433,7 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	events := readEvents(resp)
+	events := readEvents(ctx, resp)
 	<-events
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatal(err)
@@ -416,5 +499,71 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	_, page := get(t, newHTTPTestServer(t, b), "/")
 	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
 		t.Errorf("page of the replica without the job:\n%s", page)
+	}
+}
+
+// A client that stops reading its stream is cut off by the per-write
+// deadline once its socket is full, and its slot is freed: without the
+// deadline the handler would block in Write for as long as the client
+// keeps the connection.
+func TestLiveStreamCutsOffANonReader(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	w.view.live.writeTimeout = 200 * time.Millisecond
+	w.view.live.ended.Init(t)
+	srv := httptest.NewUnstartedServer(w.Handler())
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
+			_ = tc.SetWriteBuffer(4096) // full after a few events
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	if _, err := fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: status\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Changes, each a row of a few KB, until the stream's write times out.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		o := succeed(testJob(), jobs.Request{ID: "slow-reader"})[0]
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			o.RequestedBy = fmt.Sprintf("%d-%s", i, strings.Repeat("x", 4000))
+			data, err := json.Marshal(contract.NextStatus(nil, o, time.Now()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			_, err = w.bus().status.Put(ctx, contract.StatusKey(jobName, o.Connector), data)
+			cancel()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	err = w.view.live.ended.WaitOrTimeout(t)
+	close(done)
+	wg.Wait()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the stream ended with %v, want its write deadline", err)
+	}
+	if n := w.view.live.streams(); n != 0 {
+		t.Errorf("%d streams still open", n)
 	}
 }

@@ -31,6 +31,7 @@ type statusView struct {
 	watcher jetstream.KeyWatcher
 	stopped chan struct{} // closed by Stop: live page streams end
 	stopOne sync.Once
+	live    liveFeed // what the open /events streams share; see sse.go
 }
 
 // statusEntry is one key of the status bucket as the view holds it.
@@ -42,7 +43,8 @@ type statusEntry struct {
 }
 
 func newStatusView(sh *shared) *statusView {
-	return &statusView{shared: sh, entries: map[string]statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{})}
+	return &statusView{shared: sh, entries: map[string]statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
+		live: liveFeed{max: liveStreamsDefault}}
 }
 
 // Start watches the bucket and returns once the view holds every key that

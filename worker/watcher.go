@@ -29,9 +29,12 @@ const watchJitter = 0.1
 // watcher is the service that notices a new KV version of a job whose
 // config sets watch, so that a bundle written by a person or a pipeline
 // rolls out within the interval without anyone publishing an event. Like
-// the scheduler it only enqueues (R11): a change of current_version to N
-// is a request pinned to N with the Msg-Id vault-<job>-<N>, which every
-// replica sends and the stream keeps once.
+// the scheduler it only enqueues (R11): a change of the current version to
+// N created at C is a request pinned to N with the Msg-Id
+// vault-<job>-<N>-<C as Unix seconds>, which every replica sends and the
+// stream keeps once. A version is known by its number and its created_time:
+// after `vault kv metadata delete` and a new write, versions restart at 1,
+// and the new version 1 is another version than the old one.
 //
 // The first poll of a job only remembers current_version, unless no
 // outcome of the job was recorded since that version was created (or none
@@ -44,9 +47,34 @@ type watcher struct {
 	versions VersionLister
 
 	mu   sync.Mutex           // serialises runOnce between the loop and tests
-	seen map[string]int       // job → current_version last seen
+	seen map[string]versionID // job → current version last seen
 	next map[string]time.Time // job → its next poll
 	rnd  func() float64       // jitter source; nil: math/rand/v2
+}
+
+// versionID tells one KV version from another: its number, and its
+// created_time, which tells a rewritten path's version 1 from the old one.
+type versionID struct {
+	n       int
+	created time.Time
+}
+
+// currentID is h's current version.
+func currentID(h jobs.History) versionID {
+	id := versionID{n: h.Current}
+	if v, ok := h.Version(h.Current); ok {
+		id.created = v.Created
+	}
+	return id
+}
+
+// msgID is the request's Msg-Id for version id of job.
+func (id versionID) msgID(job string) string {
+	var created int64
+	if !id.created.IsZero() {
+		created = id.created.Unix()
+	}
+	return "vault-" + job + "-" + strconv.Itoa(id.n) + "-" + strconv.FormatInt(created, 10)
 }
 
 // watched is the jobs that set watch, or none when there is no lister.
@@ -81,7 +109,7 @@ func (w *watcher) Start(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	now := w.tune.clock.Now()
-	w.seen, w.next = map[string]int{}, map[string]time.Time{}
+	w.seen, w.next = map[string]versionID{}, map[string]time.Time{}
 	for _, j := range watched {
 		w.next[j.Name] = now
 	}
@@ -142,9 +170,10 @@ func (w *watcher) poll(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	cur := currentID(h)
 	last, known := w.seen[j.Name]
-	if h.Current == 0 || (known && h.Current == last) {
-		w.seen[j.Name] = h.Current
+	if h.Current == 0 || (known && cur.n == last.n && cur.created.Equal(last.created)) {
+		w.seen[j.Name] = cur
 		return nil
 	}
 	if !known {
@@ -153,14 +182,14 @@ func (w *watcher) poll(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 		if handled {
-			w.seen[j.Name] = h.Current
+			w.seen[j.Name] = cur
 			return nil
 		}
 	}
-	if err := w.request(ctx, j.Name, h.Current); err != nil {
+	if err := w.request(ctx, j.Name, cur); err != nil {
 		return err
 	}
-	w.seen[j.Name] = h.Current
+	w.seen[j.Name] = cur
 	return nil
 }
 
@@ -190,14 +219,14 @@ func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 	return false, nil
 }
 
-// request enqueues the request for version n of job. Every replica sends it
-// with the same Msg-Id, vault-<job>-<n>, so the stream keeps one.
-func (w *watcher) request(ctx context.Context, job string, n int) error {
+// request enqueues the request for version id of job. Every replica sends
+// it with the same Msg-Id, vault-<job>-<n>-<created>, so the stream keeps one.
+func (w *watcher) request(ctx context.Context, job string, id versionID) error {
 	b := w.bus()
 	if b == nil {
 		return errNotConnected
 	}
-	msgID := "vault-" + job + "-" + strconv.Itoa(n)
+	msgID, n := id.msgID(job), id.n
 	req := jobs.Request{Job: job, Version: n, Trigger: jobs.TriggerWatch}
 	ack, err := contract.PublishRequest(ctx, b.js, w.prefix, req, msgID)
 	if err != nil {

@@ -79,8 +79,8 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	// Version 1 was written before any worker watched and has no outcome:
 	// the first polls request it, once.
 	got := rot.nextCall(t)
-	if got.ID != "vault-"+jobName+"-1" || got.Version != 1 || got.Trigger != jobs.TriggerWatch || got.Force {
-		t.Fatalf("first call %+v, want vault-%s-1 pinned to version 1 by watch", got, jobName)
+	if want := watchMsgID(t, src, job); got.ID != want || got.Version != 1 || got.Trigger != jobs.TriggerWatch || got.Force {
+		t.Fatalf("first call %+v, want %s pinned to version 1 by watch", got, want)
 	}
 	eventually(t, "version 1 settled", settled(t, js))
 	at := time.Now() // the time each round of polls pretends it is
@@ -106,7 +106,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		}
 		before++
 		got := rot.nextCall(t)
-		if want := "vault-" + jobName + "-" + strconv.Itoa(v); got.ID != want || got.Version != v || got.Trigger != jobs.TriggerWatch {
+		if want := watchMsgID(t, src, job); got.ID != want || got.Version != v || got.Trigger != jobs.TriggerWatch {
 			t.Fatalf("call %+v, want %s pinned to version %d", got, want, v)
 		}
 		eventually(t, "request settled", settled(t, js))
@@ -128,6 +128,66 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		t.Fatalf("a restarted watcher requested a handled version (%d requests)", seq-before)
 	}
 	rot.noMoreCalls(t)
+}
+
+// watchMsgID is the Msg-Id of the job's current version as the design
+// spells it: vault-<job>-<version>-<created_time in Unix seconds>.
+func watchMsgID(t testing.TB, src *vaultsrc.Client, job jobs.Job) string {
+	t.Helper()
+	h, err := src.Versions(context.Background(), job.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := h.Version(h.Current)
+	if !ok {
+		t.Fatalf("no metadata for current version %d", h.Current)
+	}
+	return "vault-" + job.Name + "-" + strconv.Itoa(h.Current) + "-" + strconv.FormatInt(v.Created.Unix(), 10)
+}
+
+// TestWatchRewrittenPath: after `vault kv metadata delete` and a new write,
+// versions restart at 1. The new version 1 is another version (its
+// created_time differs): it is requested, and its Msg-Id is not dropped as
+// a duplicate of the old version 1's within the stream's window.
+func TestWatchRewrittenPath(t *testing.T) {
+	t.Parallel()
+	vault, src := vaultLister(t)
+	job := testJob()
+	job.Watch = watchInterval
+	first := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
+	s := runServer(t, "")
+	rot := newFake(nil)
+	w := startWorker(t, connect(t, s), testApp(job), rot, func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} })
+	js := newJS(t, connect(t, s))
+	old := rot.nextCall(t)
+	if old.Version != first || old.ID != watchMsgID(t, src, job) {
+		t.Fatalf("first call %+v, want version %d", old, first)
+	}
+	eventually(t, "version 1 settled", settled(t, js))
+	before := lastSeq(t, w)
+
+	// The Msg-Id carries created_time in seconds: let the clock pass the
+	// old version's second before writing the new version 1.
+	h, err := src.Versions(t.Context(), job.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, _ := h.Version(h.Current)
+	<-time.After(time.Until(created.Created.Truncate(time.Second).Add(time.Second)))
+	if err := vault.Client(t).KVv2(job.Source.Mount).DeleteMetadata(t.Context(), job.Source.Path); err != nil {
+		t.Fatal(err)
+	}
+	if n := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "BBBB"}); n != 1 {
+		t.Fatalf("rewritten path's first version is %d, want 1", n)
+	}
+	w.watcher.runOnce(t.Context(), time.Now().Add(2*watchInterval))
+	if seq := lastSeq(t, w); seq != before+1 {
+		t.Fatalf("the rewritten path's version 1 made %d requests, want 1", seq-before)
+	}
+	got := rot.nextCall(t)
+	if want := watchMsgID(t, src, job); got.ID != want || got.ID == old.ID || got.Version != 1 {
+		t.Fatalf("call %+v, want %s (not the old %s) pinned to version 1", got, want, old.ID)
+	}
 }
 
 func TestWatchOffWithoutListerOrInterval(t *testing.T) {

@@ -106,6 +106,11 @@ type Config struct {
 	// Registry receives the worker's metrics. Defaults to a new registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
+	// Credentials are the worker's own credentials whose expiry it exports
+	// and warns about (credentials.go), read every CredentialCheck
+	// (defaults to CredentialCheckDefault). Defaults to none.
+	Credentials     []Credential
+	CredentialCheck time.Duration
 }
 
 // KVBinder is what the worker binds to one of its buckets at start.
@@ -124,6 +129,7 @@ type Worker struct {
 	consumer  *consumer
 	watcher   *watcher
 	scheduler *scheduler
+	creds     *credentialWatch
 
 	mu      sync.Mutex
 	started bool
@@ -154,6 +160,8 @@ func New(cfg Config) (*Worker, error) {
 		conc: cmp.Or(max(cfg.Concurrency, 0), RequestConcurrencyDefault), shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)}
 	w.watcher = &watcher{shared: sh, versions: cfg.Versions}
 	w.scheduler = &scheduler{shared: sh}
+	w.creds = &credentialWatch{shared: sh, creds: cfg.Credentials, every: cmp.Or(cfg.CredentialCheck, CredentialCheckDefault),
+		thresholds: jobs.WarnBeforeDefault()}
 	sh.mux = w.routes()
 	return w, nil
 }
@@ -162,7 +170,7 @@ func New(cfg Config) (*Worker, error) {
 // and probes answer while NATS comes up; the watcher and the scheduler
 // last, so that no request is enqueued before a consumer takes them.
 func (w *Worker) services() []startstop.Service {
-	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler}
+	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler, w.creds}
 }
 
 // Start starts the services in order. It returns once they run, or with the

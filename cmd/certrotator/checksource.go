@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -30,8 +29,7 @@ func cmdCheckSource(e *env, args []string) int {
 	}
 	st, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when Vault cannot be reached
 	}
 	code = exitOK
 	for _, j := range selected {
@@ -78,6 +76,9 @@ func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*conf
 	name := ""
 	if len(pos) == 1 {
 		name = pos[0]
+	}
+	if cfg.Publisher() { // it lists no job to read or plan
+		return nil, nil, usageError(e, "%v", unknownJob(cfg, name))
 	}
 	selected, err := selectJobs(cfg, name)
 	if err != nil {

@@ -25,7 +25,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"inspect", "--bogus"}, exitUsage, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
-		code, _, errOut := runCLI(t, nil, tt.args...)
+		code, out, errOut := runCLI(t, nil, tt.args...)
+		if code == exitOK {
+			errOut = out // help asked for goes to stdout
+		}
 		if code != tt.code || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.want)
 		}

@@ -31,8 +31,8 @@ var jobArgs = []string{"rotate", "plan", "check-source"}
 // Every command parses its flags before doing anything else.
 func commandFlags(ctx context.Context, name string) []cliFlag {
 	var help bytes.Buffer
-	e := &env{ctx: ctx, stdout: io.Discard, stderr: &help, lookup: func(string) (string, bool) { return "", false }}
-	commands()[name].run(e, []string{"-h"})
+	e := &env{ctx: ctx, stdout: &help, stderr: io.Discard, lookup: func(string) (string, bool) { return "", false }}
+	commands()[name].run(e, []string{"--help"})
 	var flags []cliFlag
 	lines := strings.Split(help.String(), "\n")
 	for i, l := range lines {
@@ -40,11 +40,11 @@ func commandFlags(ctx context.Context, name string) []cliFlag {
 			continue
 		}
 		fields := strings.Fields(l)
-		n := strings.TrimPrefix(fields[0], "-")
-		f := cliFlag{Name: "--" + n, Bare: n, Value: len(fields) > 1, File: slices.Contains(fileFlags, n)}
-		if len(n) == 1 {
-			f.Name = "-" + n
+		n := strings.TrimLeft(fields[0], "-")
+		if n == "help" {
+			continue // every command has it; completion offers the command's own
 		}
+		f := cliFlag{Name: fields[0], Bare: n, Value: len(fields) > 1, File: slices.Contains(fileFlags, n)}
 		if i+1 < len(lines) {
 			f.Usage = strings.TrimSpace(lines[i+1])
 		}
@@ -54,13 +54,14 @@ func commandFlags(ctx context.Context, name string) []cliFlag {
 }
 
 func cmdCompletion(e *env, args []string) int {
-	fs := newFlags(e, "completion", "bash|zsh")
+	fs := newFlags(e, "completion", "bash|zsh|fish")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)
 	}
-	if len(pos) != 1 || (pos[0] != "bash" && pos[0] != "zsh") {
-		return usageError(e, "completion takes one shell: bash or zsh")
+	templates := map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}
+	if len(pos) != 1 || templates[pos[0]] == "" {
+		return usageError(e, "completion takes one shell: bash, zsh or fish")
 	}
 	type cmdInfo struct {
 		Name, Summary string
@@ -78,11 +79,8 @@ func cmdCompletion(e *env, args []string) int {
 	// version is answered before the command table (version.go).
 	cmds = append(cmds, cmdInfo{Name: "version", Summary: "print the version and commit"})
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
-	tmpl := bashCompletion
-	if pos[0] == "zsh" {
-		tmpl = zshCompletion
-	}
-	t := template.Must(template.New(pos[0]).Funcs(template.FuncMap{"zq": zshQuote, "zi": zshItem}).Parse(tmpl))
+	funcs := template.FuncMap{"zq": zshQuote, "zi": zshItem, "fq": fishQuote}
+	t := template.Must(template.New(pos[0]).Funcs(funcs).Parse(templates[pos[0]]))
 	data := struct {
 		Cmds      []cmdInfo
 		FileFlags string
@@ -103,6 +101,11 @@ func zshQuote(s string) string {
 // colon ends the name.
 func zshItem(s string) string {
 	return strings.NewReplacer("'", `'\''`, ":", `\:`).Replace(s)
+}
+
+// fishQuote makes s one single-quoted fish word.
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
 }
 
 // cmdJobs prints the config's job names, one a line: completion asks it for
@@ -216,4 +219,37 @@ if [[ "$funcstack[1]" == "_certrotator" ]]; then
 else
     compdef _certrotator certrotator
 fi
+`
+
+const fishCompletion = `# fish completion for certrotator.
+# Load it with: certrotator completion fish | source
+# or save it: certrotator completion fish > ~/.config/fish/completions/certrotator.fish
+
+# __certrotator_jobs lists the jobs of the config named by -c on the line.
+function __certrotator_jobs
+    set -l words (commandline -opc)
+    set -l cfg
+    for i in (seq (count $words))
+        if test "$words[$i]" = -c; and test $i -lt (count $words)
+            set cfg -c $words[(math $i + 1)]
+        end
+    end
+    certrotator __jobs $cfg 2>/dev/null
+end
+
+complete -c certrotator -f
+{{- range .Cmds}}{{if ne .Name "__jobs"}}
+complete -c certrotator -n __fish_use_subcommand -a {{.Name}} -d {{fq .Summary}}
+{{- end}}{{end}}
+{{- range .Cmds}}{{if ne .Name "__jobs"}}
+{{- $cmd := .Name}}
+{{- range .Flags}}
+complete -c certrotator -n '__fish_seen_subcommand_from {{$cmd}}' {{if eq (len .Bare) 1}}-s {{.Bare}}{{else}}-l {{.Bare}}{{end}}{{if .Value}} -r{{if .File}} -F{{end}}{{end}} -d {{fq .Usage}}
+{{- end}}
+{{- if .Job}}
+complete -c certrotator -n '__fish_seen_subcommand_from {{$cmd}}' -a '(__certrotator_jobs)'
+{{- else}}
+complete -c certrotator -n '__fish_seen_subcommand_from {{$cmd}}' -F
+{{- end}}
+{{- end}}{{end}}
 `

@@ -13,7 +13,7 @@ import (
 func TestCompletionScriptsParse(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, shell := range []string{"bash", "zsh"} {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
 		code, out, errOut := runCLI(t, nil, "completion", shell)
 		if code != exitOK || !strings.Contains(out, "certrotator") {
 			t.Fatalf("completion %s: exit %d err %q", shell, code, errOut)
@@ -28,8 +28,8 @@ func TestCompletionScriptsParse(t *testing.T) {
 			t.Errorf("%s -n: %v\n%s", shell, err, msg)
 		}
 	}
-	if code, _, errOut := runCLI(t, nil, "completion", "fish"); code != exitUsage || !strings.Contains(errOut, "bash or zsh") {
-		t.Errorf("completion fish: exit %d err %q", code, errOut)
+	if code, _, errOut := runCLI(t, nil, "completion", "tcsh"); code != exitUsage || !strings.Contains(errOut, "bash, zsh or fish") {
+		t.Errorf("completion tcsh: exit %d err %q", code, errOut)
 	}
 }
 

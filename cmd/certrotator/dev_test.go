@@ -92,7 +92,7 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 		if c != nil {
 			h, _ := c.History(ctx, devJob)
 			for _, ev := range h {
-				watched = watched || (ev.Data.RequestID == "vault-"+devJob+"-1" && ev.Data.Trigger == "watch")
+				watched = watched || (strings.HasPrefix(ev.Data.RequestID, "vault-"+devJob+"-1-") && ev.Data.Trigger == "watch")
 			}
 		}
 		select {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/vaultsrc"
 )
 
 // Verdicts of a doctor finding. A warning does not fail the run.
@@ -37,11 +39,12 @@ type doctor struct {
 	readBundles bool
 	timeout     time.Duration
 	failed      bool
+	vault       *vaultsrc.Client // logged in by checkVault; nil when it failed
 }
 
 func cmdDoctor(e *env, args []string) int {
 	fs := newFlags(e, "doctor", "-c FILE [--read-bundles] [--json] [--timeout D]")
-	path := fs.String("c", "", "config file")
+	path := configFlag(e, fs)
 	d := &doctor{e: e}
 	fs.BoolVar(&d.readBundles, "read-bundles", false, "read each job's bundle and judge it (default: its metadata only)")
 	fs.BoolVar(&d.json, "json", false, "print one JSON object per check")
@@ -71,6 +74,7 @@ func cmdDoctor(e *env, args []string) int {
 		Detail: fmt.Sprintf("%d jobs, %d tenants", len(cfg.Jobs), len(cfg.Tenants))})
 	d.checkVault(cfg, off)
 	d.checkGraph(cfg, off)
+	d.checkCredentials(cfg)
 	d.checkNATS(cfg)
 	if d.failed {
 		return exitFailed

@@ -36,6 +36,7 @@ func (d *doctor) checkVault(cfg *config.Config, off *offline) {
 		return
 	}
 	d.report(finding{Area: "vault", Check: "reachable at " + addr, Verdict: verdictOK})
+	d.vault = src
 	if err != nil {
 		d.report(finding{Area: "vault", Check: "token", Verdict: verdictFail, Detail: err.Error(), Fix: vaultFix(err, addr)})
 		return
@@ -57,7 +58,7 @@ func tokenFinding(ti vaultsrc.TokenInfo) finding {
 	switch {
 	case ti.Root():
 		f.Verdict = verdictWarn
-		f.Fix = "a root token may do anything: give the worker a token with only deploy/vault's policy"
+		f.Fix = "a root token may do anything: give the worker a token with only deploy/vault's policies (policy.hcl, and policy-pki.hcl for PKI jobs)"
 	case ti.TTL > 0 && ti.TTL < tokenShortTTL && !ti.Renewable:
 		f.Verdict = verdictWarn
 		f.Fix = "the token cannot be renewed and expires soon: use token_file kept fresh by Vault Agent, or AppRole or Kubernetes auth"
@@ -110,16 +111,19 @@ func (d *doctor) vaultPath(src *vaultsrc.Client, j jobs.Job) finding {
 	return f
 }
 
-// pathCapabilities asks Vault whether the token may do on the job's data
-// what the worker will do, without reading it. It returns a problem and its
-// fix, or "" when all is allowed.
+// pathCapabilities asks Vault whether the token may do on the job's paths
+// what the worker will do, without doing it: read the bundle and, for a
+// PKI job, write it, record its metadata, issue and revoke with the key
+// (deploy/vault/policy-pki.hcl). It returns a problem and its fix, or ""
+// when all is allowed.
 func (d *doctor) pathCapabilities(src *vaultsrc.Client, j jobs.Job, mount string) (fix, problem string) {
 	data := mount + "/data/" + j.Source.Path
+	meta := mount + "/metadata/" + j.Source.Path
 	paths := []string{data}
-	issue := ""
+	var issue, revoke string
 	if p := j.Source.PKI; p != nil {
-		issue = p.Mount + "/issue/" + p.Role
-		paths = append(paths, issue)
+		issue, revoke = p.Mount+"/issue/"+p.Role, p.Mount+"/revoke-with-key"
+		paths = append(paths, meta, issue, revoke)
 	}
 	ctx, cancel := d.ctx()
 	defer cancel()
@@ -127,23 +131,29 @@ func (d *doctor) pathCapabilities(src *vaultsrc.Client, j jobs.Job, mount string
 	if err != nil {
 		// Not knowing is no failure: the metadata was readable.
 		d.report(finding{Area: "vault", Check: "job " + j.Name + " capabilities", Verdict: verdictWarn, Detail: err.Error(),
-			Fix: "allow update on sys/capabilities-self (the default policy does) so doctor can check the data path"})
+			Fix: "allow update on sys/capabilities-self (deploy/vault/policy.hcl does) so doctor can check the data path"})
 		return "", ""
 	}
 	if !vaultsrc.CanRead(caps[data]) {
-		return "allow read on " + data + " in the token's policy (deploy/vault)",
+		return "allow read on " + data + " in the token's policy (deploy/vault/policy.hcl)",
 			fmt.Sprintf("the token may read the metadata but not the bundle (capabilities on %s: %s)", data, capList(caps[data]))
 	}
 	if issue == "" {
 		return "", ""
 	}
-	if !hasCap(caps[data], "create", "update") {
-		return "allow create and update on " + data + " so issued bundles can be stored",
-			fmt.Sprintf("the token may not write %s (capabilities: %s)", data, capList(caps[data]))
-	}
-	if !hasCap(caps[issue], "update") {
-		return "allow update on " + issue + " in the token's policy",
-			fmt.Sprintf("the token may not issue from %s (capabilities: %s)", issue, capList(caps[issue]))
+	for _, need := range []struct {
+		path, what string
+		caps       []string
+	}{
+		{data, "store issued bundles", []string{"create", "update"}},
+		{meta, "record each issued version's serial", []string{"patch"}},
+		{issue, "issue the job's certificate", []string{"update"}},
+		{revoke, "revoke a certificate it issued and did not store", []string{"update"}},
+	} {
+		if !hasCap(caps[need.path], need.caps...) {
+			return fmt.Sprintf("allow %s on %s so the worker can %s (deploy/vault/policy-pki.hcl)", strings.Join(need.caps, " and "), need.path, need.what),
+				fmt.Sprintf("the token may not %s (capabilities on %s: %s)", need.what, need.path, capList(caps[need.path]))
+		}
 	}
 	return "", ""
 }

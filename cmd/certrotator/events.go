@@ -31,8 +31,7 @@ func cmdEvents(e *env, args []string) int {
 		return err
 	})
 	if err != nil && e.ctx.Err() == nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	return exitOK
 }

@@ -36,6 +36,10 @@ type historyRow struct {
 	VersionState   string    `json:"version_state,omitempty"`
 	Serial         string    `json:"serial,omitempty"`
 	Issuer         string    `json:"issuer,omitempty"`
+	// RolledBackFrom is the version whose data `certrotator rollback` wrote
+	// as Version, and RolledBackBy who asked; zero for other versions.
+	RolledBackFrom int    `json:"rolled_back_from,omitempty"`
+	RolledBackBy   string `json:"rolled_back_by,omitempty"`
 }
 
 func cmdHistory(e *env, args []string) int {
@@ -60,8 +64,7 @@ func cmdHistory(e *env, args []string) int {
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when NATS cannot be reached
 	}
 	defer c.Close()
 	events, err := c.History(e.ctx, job.Name)
@@ -121,6 +124,7 @@ func historyRows(events []contract.Event, h jobs.History, connector string, now 
 			r.VersionState = "gone"
 			if v, ok := h.Version(r.Version); ok {
 				r.VersionCreated, r.Serial, r.Issuer = v.Created, v.Serial, v.Issuer
+				r.RolledBackFrom, r.RolledBackBy = v.RolledBackFrom, v.RolledBackBy
 				r.NotAfter = cmp.Or(r.NotAfter, v.NotAfter)
 				r.VersionState = versionState(v, now)
 			}
@@ -161,6 +165,9 @@ func printHistory(w io.Writer, rows []historyRow) {
 		}
 		if r.Version > 0 {
 			version = strconv.Itoa(r.Version)
+			if r.RolledBackFrom > 0 {
+				version += " (copy of " + strconv.Itoa(r.RolledBackFrom) + ")"
+			}
 			if r.VersionState != "" && r.VersionState != "live" {
 				version += " (" + r.VersionState + ")"
 			}
@@ -169,8 +176,8 @@ func printHistory(w io.Writer, rows []historyRow) {
 			notAfter = r.NotAfter.UTC().Format(time.DateTime)
 		}
 		conn := cmp.Or(r.Connector, "-")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), conn, outcome, tp, version,
-			notAfter, r.Trigger, r.RequestID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s %s\n", r.Time.UTC().Format(time.DateTime), printable(conn), printable(outcome), tp, version,
+			notAfter, printable(r.Trigger), printable(r.RequestID))
 	}
 	tw.Flush()
 }

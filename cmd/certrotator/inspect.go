@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
@@ -58,8 +57,10 @@ func readBundleFile(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, bundle.Base64SizeMax+1))
 }
 
-// readPassword reads the password from an environment variable or a file.
-// An unset variable is an error; an empty one means no password.
+// readPassword reads the password from an environment variable or a file,
+// by the rule the worker applies to the Vault field (a trailing line break
+// is not part of it). An unset variable is an error; an empty one means no
+// password.
 func readPassword(e *env, envVar, file string) (string, error) {
 	switch {
 	case envVar != "":
@@ -67,13 +68,13 @@ func readPassword(e *env, envVar, file string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("--password-env %s: the variable is not set (set it, empty for no password)", envVar)
 		}
-		return v, nil
+		return bundle.PasswordFromText(v), nil
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("reading --password-file: %w", err)
 		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+		return bundle.PasswordFromText(string(b)), nil
 	}
 	return "", nil
 }

@@ -11,6 +11,10 @@ import (
 // unknownJob is the error for a job the config does not have: it suggests
 // the closest name, then lists them all, so a typo costs one look.
 func unknownJob(cfg *config.Config, name string) error {
+	if cfg.Publisher() {
+		return fmt.Errorf("%s is a publisher config (NATS only), which serves rotate, status, events and history: "+
+			"this command needs the worker's config, with vault, tenants and jobs", cfg.Path)
+	}
 	names := make([]string, len(cfg.Jobs))
 	for i, j := range cfg.Jobs {
 		names[i] = j.Name
@@ -23,8 +27,16 @@ func unknownJob(cfg *config.Config, name string) error {
 }
 
 // findJob looks the job up in the config; when it is not there it says so
-// with a suggestion and returns the usage exit code.
+// with a suggestion and returns the usage exit code. A publisher config
+// knows no jobs: any valid name goes to the workers, which answer a job
+// they do not know with an outcome that says so.
 func findJob(e *env, cfg *config.Config, name string) (jobs.Job, int) {
+	if cfg.Publisher() {
+		if !jobs.ValidName(name) {
+			return jobs.Job{}, usageError(e, "%q is not a job name: letters, digits, - and _", name)
+		}
+		return jobs.Job{Name: name}, exitOK
+	}
 	j, ok := cfg.Job(name)
 	if !ok {
 		return jobs.Job{}, usageError(e, "%v", unknownJob(cfg, name))

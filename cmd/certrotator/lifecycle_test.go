@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -33,37 +34,81 @@ func activeThumbprint(t *testing.T, conn string) string {
 	return ""
 }
 
-// TestRollbackAndHistory rotates to version 3, rolls back to version 1,
-// fails to roll back to a deleted version 2, and reads it all back with
-// history, against a real Vault and the Graph emulator.
+// workerReadOnly is what the worker's token may do in TestRollbackAndHistory:
+// read bundles and versions, as deploy/vault/policy.hcl allows.
+const workerReadOnly = `
+path "secret/data/b2c/*" { capabilities = ["read"] }
+path "secret/metadata/b2c/*" { capabilities = ["read"] }
+`
+
+// TestRollbackAndHistory rotates to version 3 and rolls back to version 1
+// the Vault-native way, against a real Vault, an embedded NATS and the
+// Graph emulator: with the worker's read-only credentials the rollback is
+// refused and writes nothing; with the caller's own VAULT_TOKEN it writes
+// version 1's data as version 4 and rolls it out, a plain run afterwards
+// keeps it active, a deleted version is refused before anything is
+// written, and history shows both versions.
 func TestRollbackAndHistory(t *testing.T) {
 	t.Parallel()
 	v := vaulttest.Start(t)
 	now := time.Now()
 	const kvPath = "b2c/lifecycle"
+	var thumbs []string
 	for i := range 3 {
 		pfx := testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3+i, 0), "pw")
 		if n := v.PutBundle(t, "secret", kvPath, pfx, "pw"); n != i+1 {
 			t.Fatalf("wrote version %d, want %d", n, i+1)
 		}
+		b, err := bundle.Decode(pfx, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		thumbs = append(thumbs, b.Thumbprint())
 	}
 	conn := freshConn(t)
-	path := cliConfig(t, v, kvPath, conn)
+	worker := &vaulttest.Server{Addr: v.Addr, Token: v.TokenWithPolicy(t, "worker-read-only", workerReadOnly)}
+	path := cliConfig(t, worker, kvPath, conn)
 	serveNATS(t, path)
 	env := map[string]string{"USER": "tester"}
+	current := func() int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		md, err := v.Client(t).KVv2("secret").GetMetadata(ctx, kvPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md.CurrentVersion
+	}
 
 	code, out, errOut := runCLI(t, env, "rotate", "-c", path, "cli-job", "--wait", "30s", "--json")
-	if code != exitOK || !strings.Contains(out, `"source_version":3`) {
+	if code != exitOK || !strings.Contains(out, `"source_version":3`) || activeThumbprint(t, conn) != thumbs[2] {
 		t.Fatalf("rotate --wait: exit %d out %q err %q", code, out, errOut)
 	}
-	latest := activeThumbprint(t, conn)
 
-	code, out, errOut = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s", "--json")
-	if code != exitOK || !strings.Contains(out, `"reason":"rollback"`) || !strings.Contains(out, `"source_version":1`) {
+	// The worker's own credentials may not write: nothing is written or published.
+	code, out, errOut = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s")
+	if code != exitFailed || !strings.Contains(errOut, "403") || !strings.Contains(errOut, "VAULT_TOKEN") || current() != 3 {
+		t.Fatalf("rollback with the worker's read-only token: exit %d out %q err %q, current version %d; want a refusal naming VAULT_TOKEN, version 3",
+			code, out, errOut, current())
+	}
+
+	operator := map[string]string{"USER": "tester", "VAULT_TOKEN": v.Token, "VAULT_ADDR": v.Addr}
+	code, out, errOut = runCLI(t, operator, "rollback", "-c", path, "cli-job", "--to-version", "1", "--wait", "30s", "--json")
+	if code != exitOK || !strings.Contains(out, `"reason":"rollback"`) || !strings.Contains(out, `"source_version":4`) {
 		t.Fatalf("rollback to 1: exit %d out %q err %q", code, out, errOut)
 	}
-	if active := activeThumbprint(t, conn); active == latest || !strings.Contains(out, active) {
-		t.Errorf("active after rollback %s; version 3's is %s; outcome %s", active, latest, out)
+	if current() != 4 || activeThumbprint(t, conn) != thumbs[0] {
+		t.Fatalf("after the rollback: current version %d, active %s; want 4 and version 1's %s", current(), activeThumbprint(t, conn), thumbs[0])
+	}
+
+	// Every later run agrees with the rollback: the latest version is it.
+	code, out, errOut = runCLI(t, env, "rotate", "-c", path, "cli-job", "--wait", "30s", "--json")
+	if code != exitOK || !strings.Contains(out, `"reason":"already_present"`) || !strings.Contains(out, `"source_version":4`) {
+		t.Fatalf("a plain run after the rollback: exit %d out %q err %q, want already_present of version 4", code, out, errOut)
+	}
+	if active := activeThumbprint(t, conn); active != thumbs[0] {
+		t.Errorf("a plain run moved the connector to %s, want the rolled-back %s", active, thumbs[0])
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -71,9 +116,9 @@ func TestRollbackAndHistory(t *testing.T) {
 	if err := v.Client(t).KVv2("secret").DeleteVersions(ctx, kvPath, []int{2}); err != nil {
 		t.Fatalf("deleting version 2: %v", err)
 	}
-	code, out, _ = runCLI(t, env, "rollback", "-c", path, "cli-job", "--to-version", "2", "--wait", "30s", "--json")
-	if code != exitFailed || !strings.Contains(out, "version deleted") || !strings.Contains(out, `"class":"permanent"`) {
-		t.Errorf("rollback to deleted 2: exit %d, want 1 with a permanent 'version deleted'; out %s", code, out)
+	code, _, errOut = runCLI(t, operator, "rollback", "-c", path, "cli-job", "--to-version", "2", "--wait", "30s", "--json")
+	if code != exitFailed || !strings.Contains(errOut, "version 2 is deleted") || current() != 4 {
+		t.Errorf("rollback to deleted 2: exit %d err %q, current %d; want 1, refused before writing", code, errOut, current())
 	}
 
 	code, out, errOut = runCLI(t, nil, "history", "-c", path, "cli-job", "--json")
@@ -91,20 +136,21 @@ func TestRollbackAndHistory(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("history has %d rows, want 3:\n%s", len(rows), out)
 	}
-	if r := rows[0]; r.Outcome != "failed" || r.Reason != "source_not_found" || r.Trigger != "manual" {
-		t.Errorf("newest row %+v, want the failed rollback to version 2", r)
+	if r := rows[0]; r.Outcome != "skipped" || r.Reason != "already_present" || r.Version != 4 {
+		t.Errorf("newest row %+v, want the plain run finding version 4 present", r)
 	}
-	if r := rows[1]; r.Outcome != "succeeded" || r.Reason != "rollback" || r.Version != 1 || r.VersionState != "live" ||
-		r.Thumbprint != activeThumbprint(t, conn) || r.NotAfter.IsZero() || r.VersionCreated.IsZero() {
-		t.Errorf("second row %+v, want the rollback to live version 1", r)
+	if r := rows[1]; r.Outcome != "succeeded" || r.Reason != "rollback" || r.Version != 4 || r.RolledBackFrom != 1 ||
+		!strings.HasPrefix(r.RolledBackBy, "tester@") || r.VersionState != "live" || r.Thumbprint != thumbs[0] || r.VersionCreated.IsZero() {
+		t.Errorf("second row %+v, want the rollback: version 4, a copy of version 1 by tester", r)
 	}
-	if r := rows[2]; r.Version != 3 || r.Thumbprint != latest || r.Connector != conn || !strings.HasPrefix(r.RequestID, "manual-") {
+	if r := rows[2]; r.Version != 3 || r.Thumbprint != thumbs[2] || r.Connector != conn || !strings.HasPrefix(r.RequestID, "manual-") {
 		t.Errorf("oldest row %+v, want the rotation to version 3", r)
 	}
 
 	code, out, _ = runCLI(t, nil, "history", "-c", path, "cli-job")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "succeeded (rollback)") {
+	if code != exitOK || len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "succeeded (rollback)") ||
+		!strings.Contains(lines[2], "4 (copy of 1)") {
 		t.Errorf("history table: exit %d\n%s", code, out)
 	}
 	code, out, _ = runCLI(t, nil, "history", "-c", path, "cli-job", "--connector", freshConn(t), "--json")

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 
 	"github.com/nats-io/nats.go"
@@ -155,8 +154,7 @@ func (f *natsFlags) connect(e *env) (*client.Conn, *config.Config, int) {
 	}
 	c, err := t.dial(e)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return nil, nil, exitFailed
+		return nil, nil, failure(e, err)
 	}
 	return c, t.cfg, exitOK
 }

@@ -87,7 +87,7 @@ func where(o jobs.Outcome) string {
 }
 
 // eventLine is `events`' line for one event: time, outcome, connector,
-// detail and who asked.
+// detail and who asked, with control characters escaped.
 func eventLine(ev contract.Event, now time.Time) string {
 	o := ev.Data
 	line := fmt.Sprintf("%s  %-9s  %s", ev.Time.UTC().Format("2006-01-02 15:04:05Z"), o.Status, where(o))
@@ -97,7 +97,7 @@ func eventLine(ev contract.Event, now time.Time) string {
 	if r := requested(o); r != "" {
 		line += "  [" + r + "]"
 	}
-	return line
+	return printable(line) // a publisher's fields, escaped for the terminal
 }
 
 // tally counts a run's final outcomes for rotate --wait's last line.

@@ -18,8 +18,7 @@ func cmdPlan(e *env, args []string) int {
 	}
 	p, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err) // exit 3 when Vault cannot be reached
 	}
 	var all []jobs.Decision
 	for _, j := range selected {

@@ -1,21 +1,30 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/vaultsrc"
 )
 
-// cmdRollback publishes a forced request pinned to a KV version: that
-// version's certificate is uploaded again and so becomes the active one
-// (rule 2), and its outcome's reason says rollback. A version Vault deleted
-// or destroyed fails permanently in the worker, with a message that says so.
+// cmdRollback rolls a job back the Vault-native way, as `vault kv rollback`
+// does: it writes version N's data as a new KV version (check-and-set on
+// the current one, custom metadata saying from which version and who
+// asked) with the caller's own Vault credentials, then publishes a forced
+// request pinned to that new version. The latest version is then the
+// rolled-back bundle, so every later run (cron, watch, event) agrees with
+// it until someone writes a newer one; the worker itself needs no write on
+// the path. A version Vault deleted or destroyed is refused before
+// anything is written.
 func cmdRollback(e *env, args []string) int {
 	fs := newFlags(e, "rollback", "-c FILE JOB --to-version N [--connector ID]... [--wait DURATION [--json]]")
 	path := fs.String("c", "", "config file")
-	version := fs.Int("to-version", 0, "the Vault KV version to roll back to (required)")
+	version := fs.Int("to-version", 0, "the Vault KV version to roll back to (required; see `certrotator history`)")
 	var connectors stringList
 	fs.Var(&connectors, "connector", "connector id to roll back (repeatable; default: all of the job's)")
 	var wait time.Duration
@@ -39,15 +48,51 @@ func cmdRollback(e *env, args []string) int {
 	if code != exitOK {
 		return code
 	}
+	by := requester(e)
+	written, err := rollbackInVault(e, cfg, job, *version, by)
+	if err != nil {
+		return failure(e, err) // exit 3 when Vault cannot be reached
+	}
+	fmt.Fprintf(e.stderr, "certrotator: wrote version %d of %s/%s as version %d\n", *version, job.Source.Mount, job.Source.Path, written)
 	req := jobs.Request{
-		Job: job.Name, Connectors: connectors, Force: true, Version: *version,
-		Reason: "rollback to version " + strconv.Itoa(*version), RequestedBy: requester(e), Trigger: jobs.TriggerManual,
+		Job: job.Name, Connectors: connectors, Force: true, Version: written,
+		Reason:      "rollback to version " + strconv.Itoa(*version) + " (written as version " + strconv.Itoa(written) + ")",
+		RequestedBy: by, Trigger: jobs.TriggerManual,
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		// Exit 3 when NATS cannot be reached; the version is written either way.
+		return failure(e, fmt.Errorf("%w (version %d is written: `certrotator rotate %s` rolls it out)", err, written, job.Name))
 	}
 	defer c.Close()
 	return rotateRemote(e, c, req, wait, *asJSON)
+}
+
+// rollbackInVault writes version `to` of the job's path as a new version
+// with the caller's own credentials: VAULT_TOKEN (and VAULT_ADDR) when set,
+// otherwise the config's vault section.
+func rollbackInVault(e *env, cfg *config.Config, job jobs.Job, to int, by string) (int, error) {
+	vc := callerVault(e, cfg, newLogger(cfg.Log, e.stderr))
+	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	defer cancel()
+	src, err := vaultsrc.New(ctx, vc)
+	if err != nil {
+		return 0, fmt.Errorf("connecting to vault %s: %w", vc.Address, err)
+	}
+	defer func() { _ = src.Stop(context.WithoutCancel(ctx)) }()
+	return src.Rollback(ctx, job.Source, to, by)
+}
+
+// callerVault is the config's vault section, with the caller's token and
+// address from VAULT_TOKEN and VAULT_ADDR when they are set: a rollback is
+// a person's write, made with that person's rights, not the worker's.
+func callerVault(e *env, cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
+	vc := sourceConfig(cfg, logger)
+	if addr, ok := e.lookup("VAULT_ADDR"); ok && addr != "" {
+		vc.Address = addr
+	}
+	if token, ok := e.lookup("VAULT_TOKEN"); ok && token != "" {
+		vc.Auth = vaultsrc.Auth{Method: vaultsrc.MethodToken, Token: token}
+	}
+	return vc
 }

@@ -53,6 +53,9 @@ func cmdRotate(e *env, args []string) int {
 		if !ok {
 			return exitUsage
 		}
+		if cfg.Publisher() {
+			return usageError(e, "--local runs the rotation here and needs the worker's config (vault, tenants, jobs); %s is a publisher config (NATS only)", cfg.Path)
+		}
 		job, code := findJob(e, cfg, pos[0])
 		if code != exitOK {
 			return code
@@ -75,8 +78,7 @@ func cmdRotate(e *env, args []string) int {
 	}
 	c, err := t.dial(e)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	defer c.Close()
 	return rotateRemote(e, c, req, f.wait, f.json)
@@ -102,8 +104,7 @@ func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int
 	logger := newLogger(cfg.Log, e.stderr)
 	p, err := build(e.ctx, cfg, wiring{logger: logger})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	req.ID = "local-" + uuid.NewString()
 	req.Attempt = 1
@@ -127,8 +128,7 @@ func rotateRemote(e *env, c *client.Conn, req jobs.Request, wait time.Duration, 
 	if wait <= 0 {
 		id, err := c.Publish(e.ctx, req)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-			return exitFailed
+			return failure(e, err)
 		}
 		fmt.Fprintf(e.stdout, "requested %s (request id %s)\n", req.Job, id)
 		return exitOK
@@ -145,15 +145,14 @@ func rotateRemote(e *env, c *client.Conn, req jobs.Request, wait time.Duration, 
 		if d := detail(o, e.now()); d != "" {
 			line += "  " + d
 		}
-		_, err := fmt.Fprintln(e.stdout, line)
+		_, err := fmt.Fprintln(e.stdout, printable(line))
 		return err
 	})
 	if !asJSON {
 		fmt.Fprintln(e.stdout, t.line(e.now().Sub(start)))
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	if t.failed > 0 {
 		return exitFailed

@@ -41,13 +41,11 @@ func cmdStatus(e *env, args []string) int {
 	defer c.Close()
 	entries, err := c.Status(e.ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	uploads, err := c.LastSucceeded(e.ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
-		return exitFailed
+		return failure(e, err)
 	}
 	rows := statusRows(entries, uploads, cfg, e.now())
 	if *asJSON {
@@ -111,8 +109,8 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 		if o.Error != nil {
 			reason = o.Error.Code
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Job, o.Connector, o.Status, dash(reason), tp, days,
-			ago(r.LastUpload, now), ago(r.NextRun, now), version, dash(requested(o)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
+			printable(dash(reason)), tp, days, ago(r.LastUpload, now), ago(r.NextRun, now), version, printable(dash(requested(o))))
 	}
 	tw.Flush()
 	if len(early) == 0 {
@@ -120,7 +118,8 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 	}
 	fmt.Fprintln(w, "\nrequests that failed before any connector was in play:")
 	for _, r := range early {
-		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), r.Outcome.Job, detail(r.Outcome, now), requested(r.Outcome))
+		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), printable(r.Outcome.Job),
+			printable(detail(r.Outcome, now)), printable(requested(r.Outcome)))
 	}
 }
 

@@ -179,6 +179,8 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 			wc.Budget = &sink.budget
 			// Jobs that set watch are polled through the Vault client.
 			wc.Versions = src
+			// Its own credentials' expiry is exported and warned about.
+			wc.Credentials = ownCredentials(cfg, src)
 		}); err != nil {
 			return nil, err
 		}

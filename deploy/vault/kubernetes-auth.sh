@@ -1,14 +1,20 @@
 #!/bin/sh
-# Creates the Kubernetes auth role "certrotator" bound to policy.hcl: pods running as the
+# Creates the Kubernetes auth role "certrotator" bound to policy.hcl (and, with PKI=1, to
+# policy-pki.hcl for jobs that issue from Vault PKI): pods running as the
 # ServiceAccount certrotator in $NAMESPACE log in with their projected token (audience
 # "vault"; see the comments in kubernetes/deployment.yaml).
 # Needs VAULT_ADDR, a token allowed to manage policies and auth/kubernetes, and
 # K8S_HOST (API server URL as Vault reaches it) and K8S_CA (its CA certificate file).
 set -eu
-cd "$(dirname "$0")"
+here="$(cd "$(dirname "$0")" && pwd)"
 : "${NAMESPACE:=certrotator}"
 
-vault policy write certrotator policy.hcl
+vault policy write certrotator "$here/policy.hcl"
+policies=certrotator
+if [ "${PKI:-0}" = 1 ]; then
+  vault policy write certrotator-pki "$here/policy-pki.hcl"
+  policies=certrotator,certrotator-pki
+fi
 vault auth list | grep -q '^kubernetes/' || vault auth enable kubernetes
 
 # Vault checks each login token with the TokenReview API. Outside the cluster, also pass
@@ -23,7 +29,7 @@ vault write auth/kubernetes/role/certrotator \
   bound_service_account_names=certrotator \
   bound_service_account_namespaces="$NAMESPACE" \
   audience=vault \
-  token_policies=certrotator \
+  token_policies="$policies" \
   token_no_default_policy=true \
   token_type=service \
   token_ttl=15m \

@@ -1,50 +1,44 @@
-# Vault policy "certrotator": exactly the calls the worker makes, on the job paths only.
+# Vault policy "certrotator": read-only, exactly the calls the worker makes for jobs whose
+# bundle is written by people or pipelines (no `source.pki`). Jobs that issue from Vault PKI
+# also need policy-pki.hcl (policy "certrotator-pki"), given to the same role.
 #
 # The bundles live in the KV v2 engine mounted at secret/, under b2c/. KV v2 keeps the
 # data under <mount>/data/<path> and the versions under <mount>/metadata/<path>, so the
 # CLI path `secret/b2c/contoso-api` is reached through both API paths below. Change
-# `secret/` and `b2c/` (and the PKI mount and role) to match your jobs' `source`.
+# `secret/` and `b2c/` to match your jobs' `source`.
 #
-# Without any job sourced from PKI (`source.pki`), the worker only reads: drop "create"
-# and "update" on the data path, "patch" on the metadata path, and both pki/ blocks.
+# `certrotator rollback` writes the rolled-back version with the credentials of the person
+# who runs it, not with this policy: the worker never writes a path it does not issue into.
 
-# Read a bundle (latest or a pinned version); write a newly issued one as a new version.
-# The worker writes with check-and-set only, so two replicas never both win.
+# Read a bundle: the latest version, or the version a request pins.
 path "secret/data/b2c/*" {
-  capabilities = ["read", "create", "update"]
+  capabilities = ["read"]
 }
 
-# current_version and each version's times (watch, history, check-and-set), and the
-# custom metadata that records each issued version's serial, not-after and issuer.
-# patch may change custom_metadata only: not max_versions, cas_required or
-# delete_version_after.
+# current_version and each version's times and custom metadata (watch, history, doctor).
 path "secret/metadata/b2c/*" {
-  capabilities = ["read", "patch"]
-  allowed_parameters = {
-    "custom_metadata" = []
-  }
+  capabilities = ["read"]
 }
 
-# Issue the job's certificate from its role; the role bounds names, key and TTL.
-path "pki/issue/b2c-api" {
-  capabilities = ["update"]
-}
-
-# Revoke a certificate the worker issued and then did not store (a lost check-and-set
-# race, a failed write). Takes a serial number.
-path "pki/revoke" {
-  capabilities = ["update"]
-  allowed_parameters = {
-    "serial_number" = []
-  }
-}
-
-# The roles set token_no_default_policy, so grant the two token calls the worker makes:
-# renewing its own token and looking up its TTL.
+# The roles set token_no_default_policy, so grant the token calls the worker makes:
+# renewing its own token and looking up its TTL, and the capabilities check of
+# `certrotator doctor` (which the default policy would otherwise grant).
 path "auth/token/renew-self" {
   capabilities = ["update"]
 }
 
 path "auth/token/lookup-self" {
   capabilities = ["read"]
+}
+
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}
+
+# Look up the AppRole secret id the worker logs in with, to export when it expires and warn
+# before (certrotator_credential_expiry_timestamp_seconds). Vault answers only for a secret id
+# the caller sends, so this reveals nothing the worker does not hold. Use your role's name
+# and mount (deploy/vault/approle.sh creates "certrotator" at approle/).
+path "auth/approle/role/certrotator/secret-id/lookup" {
+  capabilities = ["update"]
 }

@@ -6,6 +6,7 @@ package testkit
 import (
 	"bytes"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -32,7 +33,8 @@ func NATS(tb testing.TB, dir string) *server.Server {
 }
 
 // NATSWith is NATS with options changed by mod first (users, permissions,
-// a store directory).
+// a store directory). With ExternalServerEnv set it starts that binary
+// instead, when it can pass the options on (external.go).
 func NATSWith(tb testing.TB, mod func(*server.Options)) *server.Server {
 	tb.Helper()
 	opts := &server.Options{
@@ -40,6 +42,11 @@ func NATSWith(tb testing.TB, mod func(*server.Options)) *server.Server {
 	}
 	if mod != nil {
 		mod(opts)
+	}
+	if bin := os.Getenv(ExternalServerEnv); bin != "" {
+		if s, ok := startExternal(tb, bin, opts); ok {
+			return s
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

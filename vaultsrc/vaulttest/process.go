@@ -77,3 +77,10 @@ func moduleRoot() (string, bool) {
 		dir = parent
 	}
 }
+
+// Binary is the vault executable Start runs, for tests that run the vault
+// CLI (the scripts of deploy/vault) against the server.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	return binary(tb)
+}
