@@ -241,3 +241,30 @@ func TestNATSOutageLosesNothing(t *testing.T) {
 		t.Errorf("after the outage got %v, want %v", got, want)
 	}
 }
+
+// TestSinkThatCannotBindDoesNotStopStart: with no results stream yet, Start
+// still succeeds (the worker runs on), the failure is counted, and the
+// sink binds and delivers once the stream is there.
+func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
+	t.Parallel()
+	nc := testkit.Connect(t, testkit.NATS(t, ""))
+	key := bytes.Repeat([]byte{1}, 32)
+	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
+	s := startService(t, &bus{nc: nc}, r.srv.Client(), nil, config.NotifySink{
+		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
+	})
+	if err := s.signals.failed.WaitOrTimeout(t); !strings.Contains(err.Error(), "binding consumer certrotator-notify-audit") {
+		t.Fatalf("failure %v, want the consumer binding", err)
+	}
+	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 1 {
+		t.Errorf("certrotator_notify_failures_total = %v, want the failed binding counted", n)
+	}
+	b := busWith(t, nc) // the worker provisions the stream
+	if name := s.signals.bound.WaitOrTimeout(t); name != "audit" {
+		t.Fatalf("bound %q, want audit", name)
+	}
+	want := b.publish(t, failed("contoso-api", "r1", 1))
+	if ev, err := checkCloudEvent(r.next(t)); err != nil || ev.ID != want.ID {
+		t.Errorf("got %s (%v), want %s", ev.ID, err, want.ID)
+	}
+}

@@ -45,7 +45,12 @@ func newBus(t *testing.T) *bus {
 // busOn is newBus on a server the test started.
 func busOn(t *testing.T, srv *server.Server) *bus {
 	t.Helper()
-	nc := testkit.Connect(t, srv)
+	return busWith(t, testkit.Connect(t, srv))
+}
+
+// busWith provisions the results stream through nc.
+func busWith(t *testing.T, nc *nats.Conn) *bus {
+	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,7 @@ func newService(t *testing.T, b *bus, client *http.Client, logs io.Writer, sinks
 	s.signals.delivered.Init(t)
 	s.signals.failed.Init(t)
 	s.signals.duplicate.Init(t)
+	s.signals.bound.Init(t)
 	return s
 }
 

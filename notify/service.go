@@ -38,7 +38,7 @@ const (
 	// sent once no event joined it for Quiet, or Window after its first.
 	QuietDefault  = 10 * time.Second
 	WindowDefault = 40 * time.Second
-	// startTimeout bounds the provisioning at Start.
+	// startTimeout bounds one attempt to bind a sink.
 	startTimeout = 30 * time.Second
 	// sendTimeout bounds one delivery.
 	sendTimeout = 30 * time.Second
@@ -100,6 +100,7 @@ type signals struct {
 	delivered testsignal.Signal[[]string] // the event ids of a delivered message
 	failed    testsignal.Signal[error]    // a failed delivery
 	duplicate testsignal.Signal[string]   // an event id not told again
+	bound     testsignal.Signal[string]   // a sink bound after failing to at Start
 	// ack, when set, replaces a delivered message's ack (a test loses it).
 	ack func(jetstream.Msg) error
 }
@@ -156,9 +157,12 @@ func newSender(c config.NotifySink, cfg Config) (sender, error) {
 	return nil, fmt.Errorf("unknown kind %q", c.Kind)
 }
 
-// Start binds each sink to its durable consumer (creating it and the sent
-// bucket when missing) and starts delivering. The results stream must
-// exist: the worker, started before, provisions it.
+// Start starts delivering: each sink binds its durable consumer (creating
+// it and the sent bucket when missing) in its own goroutine, retrying with
+// backoff while NATS refuses, so that a notification problem (a missing
+// permission, a stream not yet there) is logged, counted and alerted but
+// never keeps the worker from rotating. It fails only without a
+// connection.
 func (s *Service) Start(ctx context.Context) error {
 	runCtx, ok, stopped := s.StartInit(ctx)
 	if !ok {
@@ -173,36 +177,27 @@ func (s *Service) Start(ctx context.Context) error {
 		stopped()
 		return errors.New("notify: no NATS connection (start the worker first)")
 	}
-	// The start is bounded even when ctx is not: a missing permission is
-	// answered by silence, not an error.
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		stopped()
 		return fmt.Errorf("notify: opening JetStream: %w", err)
 	}
-	sent, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SentBucket, Description: "certrotator: event ids each notification sink was told", History: 1,
-		TTL: SentTTL, Replicas: s.cfg.Replicas,
-	})
-	if err != nil {
-		stopped()
-		return fmt.Errorf("notify: provisioning bucket %s: %w", SentBucket, err)
+	// The first binding is awaited (in parallel, bounded), so that the
+	// consumers exist before the worker's first outcomes; a sink that
+	// cannot bind yet keeps trying in the background.
+	first := make([]error, len(s.sinks))
+	var bound sync.WaitGroup
+	for i, k := range s.sinks {
+		bound.Go(func() { first[i] = k.provision(ctx, js) })
 	}
-	for _, k := range s.sinks {
-		if k.cons, err = js.CreateOrUpdateConsumer(ctx, contract.ResultsStream, k.consumerConfig(s.cfg.SubjectPrefix)); err != nil {
-			stopped()
-			return fmt.Errorf("notify: binding sink %s to consumer %s: %w", k.cfg.Name, ConsumerPrefix+k.cfg.Name, err)
-		}
-		k.sent = sent
-	}
-	for _, k := range s.sinks {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+	bound.Wait()
+	for i, k := range s.sinks {
+		s.wg.Go(func() {
+			if first[i] != nil && !k.bind(runCtx, js, first[i]) {
+				return
+			}
 			k.run(runCtx)
-		}()
+		})
 	}
 	go func() {
 		<-runCtx.Done()
@@ -210,6 +205,47 @@ func (s *Service) Start(ctx context.Context) error {
 		stopped()
 	}()
 	s.log.Info("notifications running", "sinks", len(s.sinks))
+	return nil
+}
+
+// bind retries provisioning after the failure err until it succeeds or
+// ctx ends (false). Each attempt is bounded: a missing permission is
+// answered by silence, not an error.
+func (k *sink) bind(ctx context.Context, js jetstream.JetStream, err error) bool {
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return false
+		}
+		k.svc.metrics.failures.WithLabelValues(k.cfg.Name, k.cfg.Kind).Inc()
+		delay := k.svc.cfg.Backoff.Delay(attempt)
+		k.svc.log.Warn("notification sink not bound; retrying", "sink", k.cfg.Name, "kind", k.cfg.Kind, "retry_in", delay, "error", err.Error())
+		k.svc.signals.failed.Signal(err)
+		if retry.Sleep(ctx, nil, delay) != nil {
+			return false
+		}
+		if err = k.provision(ctx, js); err == nil {
+			k.svc.log.Info("notification sink bound", "sink", k.cfg.Name, "kind", k.cfg.Kind)
+			k.svc.signals.bound.Signal(k.cfg.Name)
+			return true
+		}
+	}
+}
+
+func (k *sink) provision(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	sent, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: SentBucket, Description: "certrotator: event ids each notification sink was told", History: 1,
+		TTL: SentTTL, Replicas: k.svc.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("provisioning bucket %s: %w", SentBucket, err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, contract.ResultsStream, k.consumerConfig(k.svc.cfg.SubjectPrefix))
+	if err != nil {
+		return fmt.Errorf("binding consumer %s: %w", ConsumerPrefix+k.cfg.Name, err)
+	}
+	k.sent, k.cons = sent, cons
 	return nil
 }
 
