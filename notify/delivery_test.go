@@ -268,3 +268,40 @@ func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
 		t.Errorf("got %s (%v), want %s", ev.ID, err, want.ID)
 	}
 }
+
+// TestRestartHandsHeldEventsOver: a replica stops while it holds a
+// request's events in their group window; the next one tells them, once,
+// in one message.
+func TestRestartHandsHeldEventsOver(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
+	sink := config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault()}
+	first := newService(t, b, r.srv.Client(), nil, sink)
+	first.cfg.Quiet, first.cfg.Window = time.Hour, time.Hour // holds until stopped
+	first.signals.taken.Init(t)
+	if err := first.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 3 {
+		want = append(want, b.publish(t, failed("contoso-api", "r1", i)).ID)
+	}
+	for range want {
+		first.signals.taken.WaitOrTimeout(t)
+	}
+	stopService(t, first)
+	first.signals.delivered.RequireEmpty(t)
+
+	second := startService(t, b, r.srv.Client(), nil, sink)
+	got := second.signals.delivered.WaitOrTimeout(t)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the next replica told %v, want the held %v in one message", got, want)
+	}
+	if body := string(r.next(t).body); !strings.Contains(body, "3 failed of 3 connectors") {
+		t.Errorf("message %s, want the three together", body)
+	}
+	r.requireNone(t)
+}

@@ -101,6 +101,7 @@ type signals struct {
 	failed    testsignal.Signal[error]    // a failed delivery
 	duplicate testsignal.Signal[string]   // an event id not told again
 	bound     testsignal.Signal[string]   // a sink bound after failing to at Start
+	taken     testsignal.Signal[string]   // an event id held for its group
 	// ack, when set, replaces a delivered message's ack (a test loses it).
 	ack func(jetstream.Msg) error
 }

@@ -101,6 +101,7 @@ func (k *sink) take(pending []*group, m jetstream.Msg, log *slog.Logger) []*grou
 		_ = m.Ack()
 		return pending
 	}
+	k.svc.signals.taken.Signal(ev.ID)
 	now := k.svc.cfg.NowFunc()
 	key := ev.ID
 	if k.grouped && ev.Data.RequestID != "" {
