@@ -125,7 +125,7 @@ test: vault nats-cli nsc lint rules
 # plainly elsewhere.
 rules:
 	@if command -v promtool >/dev/null 2>&1; then \
-		promtool check rules deploy/prometheus/alerts.yaml && \
+		promtool check rules deploy/prometheus/alerts.yaml deploy/prometheus/alerts-notify.yaml && \
 		cd deploy/prometheus && promtool test rules alerts_test.yaml; \
 	elif [ "$$CI" = true ]; then \
 		echo "promtool is not installed: .ci/run installs it (apt-get install prometheus)"; exit 1; \

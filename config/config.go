@@ -25,6 +25,8 @@ type Config struct {
 	Jobs []jobs.Job
 	HTTP HTTP
 	Log  Log
+	// Notify lists the notification sinks (key `notify`, see notify.go).
+	Notify []NotifySink
 	// Concurrency is how many requests one worker handles at once
 	// (key `concurrency`). Defaults to 4.
 	Concurrency int

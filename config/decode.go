@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var rootKeys = []string{"instance", "nats", "vault", "tenants", "jobs", "http", "log", "concurrency"}
+var rootKeys = []string{"instance", "nats", "vault", "tenants", "jobs", "http", "log", "concurrency", "notify"}
 
 // parse decodes and validates data. hostname supplies the default instance.
 func parse(data []byte, lookup func(string) (string, bool), hostname func() (string, error)) (*Config, error) {
@@ -158,6 +158,7 @@ func (d *decoder) config(root *yaml.Node, hostname func() (string, error)) *Conf
 	d.readableSecret(ns, "creds_file")
 	d.readableSecret(ns, "nkey_file")
 	c.Jobs = d.jobList(s, c.Tenants)
+	c.Notify = d.notifyList(s, c.Jobs)
 	c.Vault = d.vault(s.sub("vault", "address", "namespace", "ca_cert", "auth"), len(c.Jobs) > 0)
 	if c.Concurrency < 1 || c.Concurrency > RequestConcurrencyMax {
 		s.problem("concurrency", "must be 1 to %d, got %d", RequestConcurrencyMax, c.Concurrency)

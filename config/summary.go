@@ -43,6 +43,7 @@ func (c *Config) Summary() string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(c.notifySummary())
 	fmt.Fprintf(&b, "http: %s\n", c.HTTP.Listen)
 	return b.String()
 }

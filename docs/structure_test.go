@@ -58,7 +58,20 @@ func TestEveryBlockIsMarked(t *testing.T) {
 // of runbook.md that exists.
 func TestAlertsLinkRunbook(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus", "alerts.yaml"))
+	anchors := headingAnchors(t, "runbook.md")
+	n := 0
+	for _, file := range []string{"alerts.yaml", "alerts-notify.yaml"} {
+		n += checkRunbookLinks(t, file, anchors)
+	}
+	if n == 0 {
+		t.Fatal("the alert files hold no alert")
+	}
+}
+
+// checkRunbookLinks checks one rule file's alerts and counts them.
+func checkRunbookLinks(t *testing.T, file string, anchors map[string]bool) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +86,6 @@ func TestAlertsLinkRunbook(t *testing.T) {
 	if err := yaml.Unmarshal(data, &rules); err != nil {
 		t.Fatal(err)
 	}
-	anchors := headingAnchors(t, "runbook.md")
 	const base = "https://github.com/certrotator/certrotator/blob/main/docs/runbook.md#"
 	n := 0
 	for _, g := range rules.Groups {
@@ -92,9 +104,7 @@ func TestAlertsLinkRunbook(t *testing.T) {
 			}
 		}
 	}
-	if n == 0 {
-		t.Fatal("alerts.yaml has no alert")
-	}
+	return n
 }
 
 // headingAnchors are the anchors GitHub gives a file's headings.

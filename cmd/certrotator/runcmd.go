@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/certrotator/certrotator/config"
@@ -49,6 +50,12 @@ func serve(ctx context.Context, cfg *config.Config, w wiring, ready func()) erro
 	if err := st.worker.Start(ctx); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
+	// Notifications run beside the worker on its connection: a sink that
+	// fails never slows a rotation.
+	if err := st.notify.Start(ctx); err != nil {
+		_ = st.worker.Stop(context.WithoutCancel(ctx))
+		return fmt.Errorf("starting notifications: %w", err)
+	}
 	w.logger.Info("worker running", "instance", cfg.Instance, "http", cfg.HTTP.Listen)
 	if ready != nil {
 		ready()
@@ -60,5 +67,5 @@ func serve(ctx context.Context, cfg *config.Config, w wiring, ready func()) erro
 	// under the pod's and the unit's grace period.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.StopBudget)
 	defer cancel()
-	return st.worker.Stop(stopCtx)
+	return errors.Join(st.notify.Stop(stopCtx), st.worker.Stop(stopCtx))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -100,7 +101,8 @@ type stack struct {
 	source  *vaultsrc.Client
 	graph   *connector.Client
 	rotator *jobs.Rotator
-	worker  *worker.Worker // nil unless wiring.serve
+	worker  *worker.Worker  // nil unless wiring.serve
+	notify  *notify.Service // beside the worker; nil unless wiring.serve
 }
 
 // offline is what can be built from a config without touching the
@@ -183,6 +185,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 			return nil, err
 		}
 		sink.w.Store(st.worker)
+		if st.notify, err = newNotify(cfg, st.worker, w.logger); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }
@@ -201,6 +206,19 @@ func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings
 		return nil, fmt.Errorf("building worker: %w", err)
 	}
 	return w, nil
+}
+
+// newNotify builds the notification service that runs beside wk, on its
+// NATS connection and its metrics registry.
+func newNotify(cfg *config.Config, wk *worker.Worker, logger *slog.Logger) (*notify.Service, error) {
+	n, err := notify.New(notify.Config{
+		Sinks: cfg.Notify, SubjectPrefix: cfg.NATS.SubjectPrefix, Replicas: cfg.NATS.Replicas,
+		Conn: wk.NATSConn, Logger: logger, Registerer: wk.Registry(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building notifications: %w", err)
+	}
+	return n, nil
 }
 
 // nopRotator stands in for the rotator when only the worker's checks of

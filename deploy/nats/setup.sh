@@ -43,3 +43,6 @@ nats kv add certrotation-warnings --ttl 9600h --replicas "$replicas" --descripti
 nats kv add certrotation-outcomes --ttl 24h --history 1 --replicas "$replicas" --description 'outcomes of runs not yet settled'
 # Graph's rate limits as token buckets every replica shares (in memory: idle ones vanish).
 nats kv add certrotation-budget --ttl 10m --history 1 --storage memory --replicas "$replicas" --description 'Graph rate-limit token buckets shared by the replicas'
+# Notifications: the event ids each Slack, Teams or email sink was told (14 days), so a
+# redelivery is not told twice. Each sink's consumer is created by the worker.
+nats kv add certrotation-notify --ttl 336h --history 1 --replicas "$replicas" --description 'event ids each notification sink was told'
