@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/client"
@@ -207,6 +209,9 @@ func TestClientWithoutJobSizes(t *testing.T) {
 	if err := dialTest(t, url).PublishAndWait(ctx, jobs.Request{Job: jobName}, waitTimeout, func(contract.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	// The status entries are written after the events: wait until the
+	// bucket knows both connectors, which is what this client relies on.
+	waitStatusKeys(t, url, contract.StatusKey(jobName, conn1), contract.StatusKey(jobName, conn2))
 	dctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	defer cancel()
 	c, err := client.Dial(dctx, url, client.Options{})
@@ -234,5 +239,44 @@ func TestClientWithoutJobSizes(t *testing.T) {
 	bare := dialTest(t, testkit.NATS(t, "").ClientURL())
 	if last, err := bare.LastSucceeded(ctx); err != nil || len(last) != 0 {
 		t.Errorf("LastSucceeded without streams = %v, %v; want none", last, err)
+	}
+}
+
+// waitStatusKeys watches the status bucket until every key is in it.
+func waitStatusKeys(t *testing.T, url string, keys ...string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, contract.StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for len(want) > 0 {
+		select {
+		case e := <-w.Updates():
+			if e != nil {
+				delete(want, e.Key())
+			}
+		case <-ctx.Done():
+			t.Fatalf("status bucket still lacks %v", want)
+		}
 	}
 }
