@@ -182,3 +182,28 @@ func (r *Rotator) unauthenticated(ctx context.Context, rn *run, ref ConnectorRef
 func UnauthenticatedKey(job, connector string, now time.Time) string {
 	return "api-unauthenticated." + job + "." + connector + "." + now.UTC().Format("2006-01-02")
 }
+
+// ProbeInfo is a probe's verdict in a plan: what was called, what the API
+// answered, and whether it accepted the bundle's certificate.
+type ProbeInfo struct {
+	URL             string     `json:"url"`
+	Accepted        bool       `json:"accepted"`
+	Answer          string     `json:"answer,omitempty"` // e.g. "HTTP 403, body \"…\"" or "TLS alert bad certificate"
+	Unauthenticated bool       `json:"unauthenticated"`
+	Error           *ErrorInfo `json:"error,omitempty"`
+}
+
+// planProbe runs the job's probe for a plan, whatever the rules decided:
+// the verdict tells the operator whether the API trusts the bundle before
+// any run needs it. When an upload was due and the API rejects the
+// certificate, the plan says the run would fail, as it would.
+func (r *Rotator) planProbe(ctx context.Context, rn *run, st ConnectorState, d *Decision) {
+	if rn.job.Probe == nil || r.cfg.Prober == nil || rn.b.bundle == nil {
+		return
+	}
+	v := RunProbe(ctx, r.cfg.Prober, *rn.job.Probe, st, rn.b.bundle)
+	d.Probe = &ProbeInfo{URL: v.URL, Accepted: v.Err == nil, Answer: v.Answer.String(), Unauthenticated: v.Unauthenticated, Error: errorInfo(v.Err)}
+	if v.Err != nil && d.Action == ActionUpload {
+		d.Action, d.Error = ActionFail, errorInfo(v.Err)
+	}
+}
