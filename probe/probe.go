@@ -60,7 +60,7 @@ func (p *Prober) Probe(ctx context.Context, call jobs.ProbeCall) (jobs.ProbeAnsw
 	req.Header.Set("User-Agent", "certrotator-probe")
 	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirect}).Do(req)
 	if err != nil {
-		if alert := remoteAlert(err); alert != "" {
+		if alert := remoteAlert(err); certificateAlerts[alert] {
 			return jobs.ProbeAnswer{Alert: alert}, nil
 		}
 		return jobs.ProbeAnswer{}, fmt.Errorf("calling %s %s: %w", req.Method, redact(u), unwrapURL(err))
@@ -113,6 +113,15 @@ func LoadCA(path string) (*x509.CertPool, error) {
 // noRedirect keeps the first answer: a redirect is the API's answer, and
 // following it would send the certificate elsewhere.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// certificateAlerts are the TLS alerts (as crypto/tls names them) with
+// which a server ends a handshake over the client's certificate: a
+// rejection. Any other alert (protocol version, …) is no verdict.
+var certificateAlerts = map[string]bool{
+	"bad certificate": true, "unsupported certificate": true, "revoked certificate": true,
+	"expired certificate": true, "unknown certificate": true, "unknown certificate authority": true,
+	"access denied": true, "certificate required": true, "handshake failure": true,
+}
 
 // remoteAlert returns the name of the TLS alert the server sent, "" when
 // err holds none. crypto/tls reports a received alert as a *net.OpError with
