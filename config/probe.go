@@ -43,7 +43,7 @@ func (d *decoder) probe(s section) *jobs.ProbeSpec {
 	}
 	if p.URL != "" {
 		if u, err := url.Parse(p.URL); err != nil || u.Scheme != "https" || u.Host == "" {
-			ps.problem("url", "%q is not an https:// URL: the probe calls the API as B2C does, over HTTPS (leave it empty for the connector's targetUrl)", p.URL)
+			ps.problem("url", "%q is not an https:// URL: the probe calls the API as B2C does, over HTTPS (leave it empty for the connector's targetUrl)", jobs.ShownURL(p.URL))
 		}
 	}
 	if !slices.Contains(probeMethods, p.Method) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -100,10 +101,22 @@ type Prober interface {
 // ProbeVerdict is the probe's judgment of one connector, for plan and
 // doctor: Err nil means accepted.
 type ProbeVerdict struct {
-	URL             string
+	URL             string // ShownURL of the URL called
 	Answer          ProbeAnswer
 	Err             error
 	Unauthenticated bool // the API accepted a call with no client certificate
+}
+
+// ShownURL is a probe URL fit for outcomes, logs and pages: without its
+// query, fragment and user info, which may hold a key (an Azure Functions
+// targetUrl carries ?code=<function key>).
+func ShownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }
 
 // probeURL is the URL to call for a connector: the job's override or the
@@ -120,12 +133,13 @@ func probeURL(spec ProbeSpec, st ConnectorState) string {
 // classified: transient CodeAPIRejectsCertificate for a rejection,
 // transient CodeProbeFailed when there was no verdict.
 func RunProbe(ctx context.Context, p Prober, spec ProbeSpec, st ConnectorState, b *bundle.Bundle) ProbeVerdict {
-	v := ProbeVerdict{URL: probeURL(spec, st)}
-	if v.URL == "" {
+	target := probeURL(spec, st)
+	v := ProbeVerdict{URL: ShownURL(target)}
+	if target == "" {
 		v.Err = Transient(CodeProbeFailed, fmt.Errorf("probing the API of connector %s: no probe.url and Graph returned no targetUrl", st.ID))
 		return v
 	}
-	ans, err := p.Probe(ctx, ProbeCall{URL: v.URL, Spec: spec, Client: b})
+	ans, err := p.Probe(ctx, ProbeCall{URL: target, Spec: spec, Client: b})
 	v.Answer = ans
 	switch {
 	case err != nil:
@@ -137,7 +151,7 @@ func RunProbe(ctx context.Context, p Prober, spec ProbeSpec, st ConnectorState, 
 	}
 	// The same call without a certificate: when it is accepted too, the
 	// certificate protects nothing. No verdict here is no warning.
-	if anon, err := p.Probe(ctx, ProbeCall{URL: v.URL, Spec: spec}); err == nil && anon.Accepted(spec) {
+	if anon, err := p.Probe(ctx, ProbeCall{URL: target, Spec: spec}); err == nil && anon.Accepted(spec) {
 		v.Unauthenticated = true
 	}
 	return v

@@ -41,7 +41,7 @@ var _ jobs.Prober = (*Prober)(nil)
 func (p *Prober) Probe(ctx context.Context, call jobs.ProbeCall) (jobs.ProbeAnswer, error) {
 	u, err := url.Parse(call.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return jobs.ProbeAnswer{}, fmt.Errorf("probe URL %q is not an https:// URL", call.URL)
+		return jobs.ProbeAnswer{}, fmt.Errorf("probe URL %q is not an https:// URL", jobs.ShownURL(call.URL))
 	}
 	tc, err := p.tlsConfig(call)
 	if err != nil {

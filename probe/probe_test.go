@@ -124,6 +124,24 @@ func TestProbeNoCertificateNeeded(t *testing.T) {
 	}
 }
 
+// TestProbeURLKeyNeverShown: a targetUrl's query may hold a key (Azure
+// Functions' ?code=); the API gets it, the outcome never shows it.
+func TestProbeURLKeyNeverShown(t *testing.T) {
+	t.Parallel()
+	const key = "s3cr3t-function-key"
+	api := probetest.Pinning(t)
+	p := &probe.Prober{RootCAs: api.RootCAs()}
+	v := jobs.RunProbe(context.Background(), p, jobs.ProbeSpec{}, jobs.ConnectorState{ID: "c1", TargetURL: api.URL() + "?code=" + key}, kitBundle(t))
+	wantCode(t, v, jobs.CodeAPIRejectsCertificate)
+	if strings.Contains(v.Err.Error(), key) || strings.Contains(v.URL, key) || !strings.Contains(v.Err.Error(), api.URL()) {
+		t.Errorf("verdict shows %q / %q: want the URL without its query", v.URL, v.Err)
+	}
+	_, err := p.Probe(context.Background(), jobs.ProbeCall{URL: "http://api.example/x?code=" + key})
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("refusal %v shows the key", err)
+	}
+}
+
 func TestProbeAcceptStatusIsExact(t *testing.T) {
 	t.Parallel()
 	api := probetest.Open(t)
