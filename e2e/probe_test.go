@@ -203,3 +203,33 @@ func statusOf(t *testing.T, nc *nats.Conn, job, id string) contract.StatusRecord
 	}
 	return rec
 }
+
+// TestProbeStagedBundle: a staged bundle (notBefore ahead) is probed with
+// the new, not yet valid certificate before its upload. An API that
+// verifies the chain (dates included) rejects it; one that pins the
+// thumbprint accepts it, and the staged upload goes ahead.
+func TestProbeStagedBundle(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	now := time.Now()
+	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "api.e2e.example", NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(120 * 24 * time.Hour), Password: "p4ss-staged"})
+	s.vault.PutBundle(t, mount, "b2c/staged", b.PFX, b.Password)
+
+	verifying := probetest.VerifyingCA(t, testkit.CA(t).Cert)
+	rot, j := probing(t, s, verifying, "b2c/staged")
+	outs := byConnector(t, s.rotateWith(t, rot, j, "staged-1"))
+	wantOutcome(t, outs[connectorIDs[0]], jobs.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
+	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
+		t.Fatalf("uploads %v, want none", got)
+	}
+
+	pinning := probetest.Pinning(t)
+	pinning.Pin(b.Thumbprint)
+	rot, j = probing(t, s, pinning, "b2c/staged")
+	outs = byConnector(t, s.rotateWith(t, rot, j, "staged-2"))
+	o := outs[connectorIDs[0]]
+	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	if !o.Staged {
+		t.Errorf("outcome %+v, want staged", o)
+	}
+}

@@ -206,3 +206,26 @@ func TestExcerptIsBoundedAndEscaped(t *testing.T) {
 		t.Errorf("excerpt %q holds control characters", got)
 	}
 }
+
+// TestProbeTimeoutIsNoVerdict: an API that does not answer within the
+// job's timeout gives no verdict (probe_failed), and the call is cut.
+func TestProbeTimeoutIsNoVerdict(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	v := jobs.RunProbe(context.Background(), &probe.Prober{RootCAs: pool}, jobs.ProbeSpec{Timeout: 50 * time.Millisecond},
+		jobs.ConnectorState{ID: "c1", TargetURL: srv.URL}, kitBundle(t))
+	wantCode(t, v, jobs.CodeProbeFailed)
+	if !strings.Contains(v.Err.Error(), "deadline exceeded") {
+		t.Errorf("error %q does not say the call timed out", v.Err)
+	}
+}
