@@ -33,8 +33,8 @@ func TestShownURLDropsSecrets(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"https://fn.azurewebsites.net/api/signup?code=KEY==": "https://fn.azurewebsites.net/api/signup",
-		"https://user:pass@api.example/x#frag":              "https://api.example/x",
-		"https://api.example/x":                             "https://api.example/x",
+		"https://user:pass@api.example/x#frag":               "https://api.example/x",
+		"https://api.example/x":                              "https://api.example/x",
 	} {
 		if got := ShownURL(in); got != want {
 			t.Errorf("ShownURL(%q) = %q, want %q", in, got, want)
