@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -45,6 +46,11 @@ func (a *API) RootCAs() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(a.Certificate())
 	return pool
+}
+
+// CAPEM is the API's server certificate as PEM, for a probe's ca_file.
+func (a *API) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate().Raw})
 }
 
 // Pin makes a pinning API accept the thumbprint (SHA-1 of the DER, hex,
