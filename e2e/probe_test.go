@@ -117,38 +117,7 @@ func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 	b := validFor(t, 90*24*time.Hour, "p4ss-open")
 	s.vault.PutBundle(t, mount, "b2c/open", b.PFX, b.Password)
 	_, j := probing(t, s, api, "b2c/open")
-	ns := natsServer(t, "")
-	app := appConfig("w1", ns.ClientURL(), j)
-	app.Concurrency = 1 // requests one after the other, so their events arrive in order
-	warnings := &worker.Warnings{}
-	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs),
-		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
-	if err != nil {
-		t.Fatalf("building rotator: %v", err)
-	}
-	wc := worker.FromConfig(app)
-	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, loggerTo(s.logs)
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatalf("building worker: %v", err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker: %v", err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-
-	request := func(id string, force bool) {
-		t.Helper()
-		msg := nats.NewMsg("certrotation.request." + j.Name)
-		msg.Header.Set(nats.MsgIdHdr, id)
-		body, _ := json.Marshal(jobs.Request{Job: j.Name, ID: id, Force: force, RequestedBy: "e2e"})
-		msg.Data = body
-		if err := nc.PublishMsg(msg); err != nil {
-			t.Fatalf("publishing: %v", err)
-		}
-	}
+	nc, ch, request := startProbing(t, s, api, j)
 	request("open-1", false)
 	got := waitEvents(t, ch, "open-1", 2)
 	types := map[string]bool{}
@@ -177,6 +146,86 @@ func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 	}
 	if n := api.Calls(); n < 6 {
 		t.Errorf("the API saw %d calls, want 2 per rotation (with and without a certificate)", n)
+	}
+}
+
+// startProbing starts a worker (one request at a time, so that events
+// arrive in order) whose rotator probes api, and returns a connection, the
+// events it collects, and a way to request a rotation of j.
+func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats.Conn, *collector, func(id string, force bool)) {
+	t.Helper()
+	ns := natsServer(t, "")
+	app := appConfig("w1", ns.ClientURL(), j)
+	app.Concurrency = 1
+	warnings := &worker.Warnings{}
+	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs),
+		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
+	if err != nil {
+		t.Fatalf("building rotator: %v", err)
+	}
+	wc := worker.FromConfig(app)
+	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, loggerTo(s.logs)
+	w, err := worker.New(wc)
+	if err != nil {
+		t.Fatalf("building worker: %v", err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatalf("starting worker: %v", err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	nc := connect(t, ns.ClientURL())
+	ch := events(t, nc)
+	return nc, ch, func(id string, force bool) {
+		t.Helper()
+		msg := nats.NewMsg("certrotation.request." + j.Name)
+		msg.Header.Set(nats.MsgIdHdr, id)
+		body, _ := json.Marshal(jobs.Request{Job: j.Name, Force: force, RequestedBy: "e2e"})
+		msg.Data = body
+		if err := nc.PublishMsg(msg); err != nil {
+			t.Fatalf("publishing: %v", err)
+		}
+	}
+}
+
+// TestWorkerProbeRejectedThenRetryUploads: through NATS, the API rejects
+// the certificate (a failed, non-final event; nothing uploaded); its owner
+// pins the thumbprint, and the worker's own retry of the same request
+// uploads.
+func TestWorkerProbeRejectedThenRetryUploads(t *testing.T) {
+	t.Parallel()
+	s := setup(t, nil)
+	api := probetest.Pinning(t)
+	b := validFor(t, 90*24*time.Hour, "p4ss-retry")
+	s.vault.PutBundle(t, mount, "b2c/retry", b.PFX, b.Password)
+	_, j := probing(t, s, api, "b2c/retry")
+	_, ch, request := startProbing(t, s, api, j)
+	request("retry-1", false)
+	first := waitEvents(t, ch, "retry-1", 1)[0]
+	if first.Type != "certrotator.rotation.failed" || first.Data.Error == nil || first.Data.Error.Code != jobs.CodeAPIRejectsCertificate || first.Data.Final {
+		t.Fatalf("first event %+v, want a failed, non-final api_rejects_certificate", first)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
+		t.Fatalf("uploads %v after a rejection", got)
+	}
+	api.Pin(b.Thumbprint)
+	deadline := time.After(eventTimeout)
+	for {
+		for _, ev := range ch.of("retry-1") {
+			if ev.Type == "certrotator.rotation.succeeded" {
+				if ev.Data.Attempt < 2 {
+					t.Errorf("succeeded on attempt %d, want a retry", ev.Data.Attempt)
+				}
+				if got := s.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
+					t.Errorf("uploads %v, want [%s]", got, b.Thumbprint)
+				}
+				return
+			}
+		}
+		select {
+		case <-ch.notify:
+		case <-deadline:
+			t.Fatalf("no success for retry-1 after pinning; events %+v", ch.of("retry-1"))
+		}
 	}
 }
 
