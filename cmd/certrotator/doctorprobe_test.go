@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/probe/probetest"
 )
 
@@ -34,6 +35,26 @@ func TestDoctorRunsProbes(t *testing.T) {
 		}
 		if tc.verdict == verdictFail && !strings.Contains(f.Fix, "trust the new certificate") {
 			t.Errorf("%s: fix %q does not say what to do", tc.name, f.Fix)
+		}
+	}
+}
+
+// TestPlanShowsProbeVerdict: plan's table says what the probe found.
+func TestPlanShowsProbeVerdict(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p    *jobs.ProbeInfo
+		want string
+	}{
+		{nil, ""},
+		{&jobs.ProbeInfo{URL: "https://api.example/x", Accepted: true, Answer: "HTTP 400"}, "; probe: accepted (HTTP 400)"},
+		{&jobs.ProbeInfo{URL: "https://api.example/x", Answer: "TLS alert bad certificate", Error: &jobs.ErrorInfo{Code: jobs.CodeAPIRejectsCertificate}},
+			"; probe: rejected by https://api.example/x (TLS alert bad certificate)"},
+		{&jobs.ProbeInfo{URL: "https://api.example/x", Error: &jobs.ErrorInfo{Code: jobs.CodeProbeFailed}}, "; probe: no verdict from https://api.example/x (probe_failed)"},
+		{&jobs.ProbeInfo{Accepted: true, Answer: "HTTP 200", Unauthenticated: true}, "; probe: accepted (HTTP 200), but the API also accepts calls without a certificate"},
+	} {
+		if got := probeText(tc.p); got != tc.want {
+			t.Errorf("probeText(%+v) = %q, want %q", tc.p, got, tc.want)
 		}
 	}
 }

@@ -86,8 +86,10 @@ func probeText(p *jobs.ProbeInfo) string {
 	switch {
 	case p == nil:
 		return ""
+	case !p.Accepted && p.Error != nil && p.Error.Code == jobs.CodeProbeFailed:
+		return fmt.Sprintf("; probe: no verdict from %s (%s)", p.URL, p.Error.Code)
 	case !p.Accepted:
-		return fmt.Sprintf("; probe: rejected by %s (%s)", p.URL, cmp.Or(p.Answer, p.Error.Code))
+		return fmt.Sprintf("; probe: rejected by %s (%s)", p.URL, cmp.Or(p.Answer, jobs.CodeAPIRejectsCertificate))
 	case p.Unauthenticated:
 		return fmt.Sprintf("; probe: accepted (%s), but the API also accepts calls without a certificate", p.Answer)
 	}
