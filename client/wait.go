@@ -92,7 +92,7 @@ func collect(ctx context.Context, ch <-chan *nats.Msg, id string, want int, fn f
 		if err := fn(ev); err != nil {
 			return err
 		}
-		if !ev.Data.Final || ev.Data.Status == jobs.StatusExpiring {
+		if !ev.Data.Final || ev.Data.Warning() {
 			continue
 		}
 		if ev.Data.Connector == "" {

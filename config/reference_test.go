@@ -19,6 +19,7 @@ tenants:
   t: {rate_limit: {}}
 jobs:
   - source: {pki: {}}
+    probe: {}
     connectors: [{}]
 `
 

@@ -21,6 +21,7 @@ const (
 type connectorJSON struct {
 	ID          string          `json:"id"`
 	DisplayName string          `json:"displayName"`
+	TargetURL   string          `json:"targetUrl"`
 	AuthConfig  *authConfigJSON `json:"authenticationConfiguration"`
 }
 
@@ -80,7 +81,7 @@ func (c *connectorJSON) state() (jobs.ConnectorState, error) {
 	if c.ID == "" {
 		return jobs.ConnectorState{}, fmt.Errorf("decoding connector: no id in the answer")
 	}
-	s := jobs.ConnectorState{ID: c.ID, DisplayName: c.DisplayName}
+	s := jobs.ConnectorState{ID: c.ID, DisplayName: c.DisplayName, TargetURL: c.TargetURL}
 	if c.AuthConfig == nil {
 		return s, nil
 	}

@@ -21,7 +21,7 @@ func TestParseState(t *testing.T) {
 				"id":"be1f769b-9b13-437e-b540-79a905c4932c","displayName":"Test API","targetUrl":"https://api.example.com",
 				"authenticationConfiguration":{"@odata.type":"#microsoft.graph.clientCertificateAuthentication",
 				"certificateList":[{"thumbprint":"0eb255cc895477798bb3ad4e5a3ee5f2e1ed97ad","notBefore":1508670522,"notAfter":1666350522,"isActive":true}]}}`,
-			want: jobs.ConnectorState{ID: "be1f769b-9b13-437e-b540-79a905c4932c", DisplayName: "Test API", AuthType: AuthTypeClientCertificate,
+			want: jobs.ConnectorState{ID: "be1f769b-9b13-437e-b540-79a905c4932c", DisplayName: "Test API", TargetURL: "https://api.example.com", AuthType: AuthTypeClientCertificate,
 				Certificates: []jobs.Certificate{{Thumbprint: "0EB255CC895477798BB3AD4E5A3EE5F2E1ED97AD", NotBefore: nb, NotAfter: na, IsActive: true}}},
 		},
 		{
@@ -75,7 +75,7 @@ func TestParseStateRejects(t *testing.T) {
 }
 
 func equalState(a, b jobs.ConnectorState) bool {
-	if a.ID != b.ID || a.DisplayName != b.DisplayName || a.AuthType != b.AuthType || len(a.Certificates) != len(b.Certificates) {
+	if a.ID != b.ID || a.DisplayName != b.DisplayName || a.TargetURL != b.TargetURL || a.AuthType != b.AuthType || len(a.Certificates) != len(b.Certificates) {
 		return false
 	}
 	for i := range a.Certificates {

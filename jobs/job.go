@@ -91,6 +91,7 @@ type Job struct {
 	MaxAttempts int
 	Reencode    bool
 	Connectors  []ConnectorRef
+	Probe       *ProbeSpec // nil: no probe before an upload (see jobs/probe.go)
 }
 
 // Connector returns the job's binding for the connector id, case-insensitively.

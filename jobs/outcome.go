@@ -90,10 +90,20 @@ type Outcome struct {
 
 // EventType returns the CloudEvent type for the outcome's status.
 func (o Outcome) EventType() string {
-	if o.Status == StatusExpiring {
+	switch o.Status {
+	case StatusExpiring:
 		return "certrotator.certificate.expiring"
+	case StatusUnauthenticated:
+		return "certrotator.api.unauthenticated"
 	}
 	return "certrotator.rotation." + o.Status
+}
+
+// Warning reports whether the outcome is a warning (expiring,
+// unauthenticated) rather than a rotation's result: warnings are not a
+// connector's status and never settle a request.
+func (o Outcome) Warning() bool {
+	return o.Status == StatusExpiring || o.Status == StatusUnauthenticated
 }
 
 // Retryable reports whether the outcome failed transiently and a later

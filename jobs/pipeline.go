@@ -30,6 +30,9 @@ type result struct {
 	// warn says that no newer bundle replaces the active certificate in
 	// this run, so rule 8 applies to it.
 	warn bool
+	// unauthenticated: the job's probe found the API accepts a call with
+	// no client certificate.
+	unauthenticated bool
 }
 
 // rotateOne runs the pipeline for one connector and returns its outcome,
@@ -40,6 +43,12 @@ func (r *Rotator) rotateOne(ctx context.Context, rn *run, ref ConnectorRef) []Ou
 	o := rn.outcome(ref, res, r.now().Sub(start))
 	r.logOutcome(ctx, o)
 	out := []Outcome{o}
+	if res.unauthenticated {
+		if w, ok := r.unauthenticated(ctx, rn, ref); ok {
+			r.logOutcome(ctx, w)
+			out = append(out, w)
+		}
+	}
 	if res.warn && res.active != nil {
 		if w, ok := r.expiring(ctx, rn, ref, *res.active); ok {
 			r.logOutcome(ctx, w)
@@ -94,6 +103,10 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if v.skip != "" {
 		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}
+	pr, ok := r.probeGate(ctx, rn, ref, st, active)
+	if !ok {
+		return pr
+	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
 		return result{status: StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
@@ -115,7 +128,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if rn.req.Force && rn.req.Version > 0 {
 		reason = ReasonRollback // a forced upload of a pinned version
 	}
-	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active}
+	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active, unauthenticated: pr.unauthenticated}
 }
 
 // canceled reclassifies err as the context's own failure (transient,

@@ -29,6 +29,7 @@ type Decision struct {
 	Reason         string     `json:"reason"`           // skip reason, or "" for upload
 	Staged         bool       `json:"staged"`           // the bundle's notBefore is still in the future
 	Error          *ErrorInfo `json:"error"`
+	Probe          *ProbeInfo `json:"probe,omitempty"` // the job's probe verdict; nil for a job without probe
 }
 
 // Plan reads the bundle and every connector in play and says what Rotate
@@ -83,6 +84,7 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 		if v.skip != "" {
 			d.Action = ActionSkip
 		}
+		r.planProbe(ctx, rn, st, &d)
 	}
 	return d
 }

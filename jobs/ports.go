@@ -43,6 +43,7 @@ type ConnectorState struct {
 	ID           string
 	DisplayName  string
 	AuthType     string // "clientCertificate", "basic", or "" when unknown
+	TargetURL    string // the API the connector calls; a job's probe calls it too
 	Certificates []Certificate
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	Issuer   Issuer
 	Writer   Writer
 	Versions VersionLister
+
+	// Prober calls the API behind a connector for jobs with a probe;
+	// nil skips probes.
+	Prober Prober
 }
 
 // Rotator runs the rotation pipeline. It is safe for concurrent use; the

@@ -35,7 +35,10 @@ type metrics struct {
 	graphCalls  *prometheus.CounterVec   // certrotator_graph_requests_total{status}
 	vaultCalls  *prometheus.CounterVec   // certrotator_vault_requests_total{status}
 	slowNATS    prometheus.Counter       // certrotator_nats_slow_consumer_total
-	registry    *prometheus.Registry
+	// unauthenticated is certrotator_api_unauthenticated_total{rotation_job}:
+	// probes that found an API accepting calls with no client certificate.
+	unauthenticated *prometheus.CounterVec
+	registry        *prometheus.Registry
 
 	// credentialExpiry is certrotator_credential_expiry_timestamp_seconds{kind,tenant}:
 	// the worker's own credentials (credentials.go).
@@ -78,6 +81,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "certrotator_vault_requests_total",
 			Help: "Requests to Vault, by HTTP status (error when no response came).",
 		}, []string{labelStatus}),
+		unauthenticated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_api_unauthenticated_total",
+			Help: "Warnings that the API behind a connector accepted a probe call with no client certificate (at most one per connector per day).",
+		}, []string{labelJob}),
 		slowNATS: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "certrotator_nats_slow_consumer_total",
 			Help: "Times a subscription on the worker's own NATS connection fell behind and the client dropped messages for it.",
@@ -92,7 +99,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls, m.slowNATS, m.credentialExpiry}
+	return []prometheus.Collector{m.rotations, m.failures, m.duration, m.inflight, m.badRequests, m.graphCalls, m.vaultCalls, m.slowNATS, m.credentialExpiry, m.unauthenticated}
 }
 
 // registerRuntime adds the process and Go collectors when the worker owns
@@ -104,6 +111,10 @@ func (m *metrics) registerRuntime() {
 
 // observeOutcome counts an outcome this replica published.
 func (m *metrics) observeOutcome(o jobs.Outcome, jobLabel string) {
+	if o.Status == jobs.StatusUnauthenticated {
+		m.unauthenticated.WithLabelValues(jobLabel).Inc()
+		return
+	}
 	m.rotations.WithLabelValues(jobLabel, o.Status).Inc()
 	if o.Status == jobs.StatusFailed && o.Error != nil {
 		m.failures.WithLabelValues(jobLabel, o.Error.Code).Inc()

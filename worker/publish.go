@@ -32,7 +32,7 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	if store && o.Status != jobs.StatusExpiring {
+	if store && !o.Warning() {
 		if err := s.storeStatus(ctx, b.status, o); err != nil {
 			return err
 		}

@@ -54,7 +54,7 @@ func (r record) kept(earlier record) *record {
 	// failure then republishes all of them, never loses one.
 	p := record{Decision: r.Decision, Events: append([]contract.Event(nil), earlier.Events...), Done: append([]string(nil), earlier.Done...), Intents: r.Intents}
 	for _, ev := range r.Events {
-		if o := ev.Data; o.Final && o.Connector != "" && o.Status != jobs.StatusExpiring {
+		if o := ev.Data; o.Final && o.Connector != "" && !o.Warning() {
 			p.Events = append(p.Events, ev)
 			p.Done = append(p.Done, o.Connector)
 		}

@@ -20,7 +20,10 @@ var ErrNotStarted = errors.New("worker: not started")
 
 // Warnings remembers in the certrotation-warnings bucket which expiry
 // warnings were published, so that every replica announces each threshold
-// once per certificate (for about 400 days). Its zero value is ready to hand
+// once per certificate (for about 400 days). The probe's
+// certrotator.api.unauthenticated warnings share it: their keys
+// (jobs.UnauthenticatedKey) hold the day, so each is announced once per
+// connector per day across replicas. Its zero value is ready to hand
 // to a jobs.Rotator; a Worker started with it in Config.Warnings binds it to
 // the bucket. It is safe for concurrent use.
 type Warnings struct {

@@ -34,6 +34,9 @@ type devFlags struct {
 	natsListen string
 	httpListen string
 	vaultBin   string
+	// api is the demo's pinning API (devapi.go), nil to leave the probe
+	// job out of the config.
+	api *devAPI
 }
 
 func cmdDev(e *env, args []string) int {
@@ -82,15 +85,21 @@ func runDev(e *env, f devFlags) error {
 	// The emulator's client secret is its own random value: deriving it from
 	// the Vault token would put part of one secret into another's file.
 	secret := "demo-" + uuid.NewString()
+	if f.api, err = startDevAPI(filepath.Join(dir, "api-pins.txt")); err != nil {
+		return err
+	}
+	defer f.api.stop()
 	sim := graphsim.New().
 		AddTenant(devTenantID, devClientID, secret).
 		AddConnector(devTenantID, devConnector1, "demo signup validation").
 		AddConnector(devTenantID, devConnector2, "demo token enrichment").
-		AddConnector(devTenantID, devConnector3, "demo PKI-issued")
+		AddConnector(devTenantID, devConnector3, "demo PKI-issued").
+		AddConnector(devTenantID, devConnector4, "demo pinning API")
 	if err := sim.StartOn("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("starting graph emulator: %w", err)
 	}
 	defer sim.Close()
+	sim.SetTargetURL(devTenantID, devConnector4, f.api.url)
 	cfgPath, err := writeDevFiles(e.ctx, dir, f, v, sim, secret, bin)
 	if err != nil {
 		return err
@@ -129,6 +138,10 @@ func writeDevFiles(ctx context.Context, dir string, f devFlags, v *devVault, sim
 		"next-bundle.p12":      string(next), // the raw file, for `inspect`
 		"next-bundle.password": "next-demo-password",
 		"certrotator.yaml":     devConfig(dir, f, v, sim),
+	}
+	if f.api != nil {
+		files["api-ca.pem"] = string(f.api.caPEM)
+		files["api-pins.txt"] = "# thumbprints the demo pinning API accepts, one a line\n"
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -196,11 +209,29 @@ jobs:
     warn_before: [1m]               # only when a renewal is overdue
     connectors:
       - {tenant: demo, id: %[18]s}
-http:
+%[19]shttp:
   listen: %[11]s
 log: {level: info, format: text}
 `, dir, f.natsListen, v.addr, devTenantID, devClientID, sim.URL(), devJob, devSecretKV, devConnector1, devConnector2, f.httpListen,
-		devPKIJob, devPKISecretKV, devPKIMount, devPKIRole, devPKICommonName, devPKITTL, devConnector3)
+		devPKIJob, devPKISecretKV, devPKIMount, devPKIRole, devPKICommonName, devPKITTL, devConnector3, devProbeConfig(dir, f))
+}
+
+// devProbeConfig is the job whose API pins thumbprints (devapi.go): its
+// first rotation is rejected until the bundle's thumbprint is pinned.
+func devProbeConfig(dir string, f devFlags) string {
+	if f.api == nil {
+		return ""
+	}
+	return fmt.Sprintf(`  # Probed: the API behind this connector (its targetUrl) pins thumbprints
+  # listed in %[1]s/api-pins.txt; nothing is uploaded until it accepts.
+  - name: %[2]s
+    source: {mount: secret, path: %[3]s}
+    schedule: "@every 1m"
+    max_attempts: 20
+    probe: {ca_file: %[1]s/api-ca.pem, timeout: 5s}
+    connectors:
+      - {tenant: demo, id: %[4]s}
+`, dir, devProbeJob, devSecretKV, devConnector4)
 }
 
 func printGuide(e *env, dir, cfgPath string, f devFlags, v *devVault, bin string) {
@@ -237,6 +268,18 @@ Then roll back to the seeded version 1 and read the history:
 
 `, f.natsListen, rel(dir), v.addr, devSecretKV, f.httpListen, devJob, c, bin,
 		devPKIJob, devPKIMount, devPKIRole, devPKISecretKV, devCommands(c))
+	if f.api != nil {
+		fmt.Fprintf(e.stdout, `The job %[1]q probes the API behind its connector first: that API pins thumbprints
+(%[2]s/api-pins.txt) and knows none yet, so the rotation fails with api_rejects_certificate and
+nothing is uploaded. See the verdict, pin the thumbprint as the API's owner would, and let the
+retry go ahead (or ask for it now):
+
+  ./bin/certrotator plan -c %[3]s %[1]s
+  ./bin/certrotator plan -c %[3]s %[1]s --json | jq -r .bundle.thumbprint >> %[2]s/api-pins.txt
+  ./bin/certrotator rotate -c %[3]s %[1]s --wait 30s
+
+`, devProbeJob, rel(dir), c)
+	}
 }
 
 // devCommands lists the CLI commands the guide suggests, their comments

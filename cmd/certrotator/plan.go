@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -74,9 +75,25 @@ func printPlan(w io.Writer, ds []jobs.Decision) {
 		if d.Staged {
 			reason += " (staged: notBefore in the future)"
 		}
+		reason += probeText(d.Probe)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, d.Connector, active, days, bundleTP, d.Action, reason)
 	}
 	tw.Flush()
+}
+
+// probeText is the probe's verdict after a plan's reason, "" without one.
+func probeText(p *jobs.ProbeInfo) string {
+	switch {
+	case p == nil:
+		return ""
+	case !p.Accepted && p.Error != nil && p.Error.Code == jobs.CodeProbeFailed:
+		return fmt.Sprintf("; probe: no verdict from %s (%s)", p.URL, p.Error.Code)
+	case !p.Accepted:
+		return fmt.Sprintf("; probe: rejected by %s (%s)", p.URL, cmp.Or(p.Answer, jobs.CodeAPIRejectsCertificate))
+	case p.Unauthenticated:
+		return fmt.Sprintf("; probe: accepted (%s), but the API also accepts calls without a certificate", p.Answer)
+	}
+	return fmt.Sprintf("; probe: accepted (%s)", p.Answer)
 }
 
 // short abbreviates a thumbprint for tables; JSON output keeps it whole.

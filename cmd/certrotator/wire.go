@@ -13,6 +13,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
+	"github.com/certrotator/certrotator/probe"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -157,6 +158,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger,
 		// Jobs sourced from Vault PKI issue through the same client.
 		Issuer: src, Writer: src, Versions: src,
+		// Jobs with a probe call the API behind each connector before an
+		// upload (probe/).
+		Prober: &probe.Prober{},
 	}
 	var warnings *worker.Warnings
 	if w.serve {

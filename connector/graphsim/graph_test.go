@@ -3,6 +3,7 @@ package graphsim_test
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,24 @@ func TestRequestIDHeaders(t *testing.T) {
 	resp2, _ := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
 	if !uuidRE.MatchString(resp2.Header.Get("client-request-id")) {
 		t.Errorf("generated client-request-id %q is no UUID", resp2.Header.Get("client-request-id"))
+	}
+}
+
+// TestSetTargetURL: a test points a connector's targetUrl at its own API,
+// after Start too, and GET and the list return it.
+func TestSetTargetURL(t *testing.T) {
+	t.Parallel()
+	s, token := setup(t)
+	const api = "https://127.0.0.1:8443/api/signup"
+	s.SetTargetURL(tenantID, connID, api)
+	if c := getConnectorID(t, s, token, connID); c.TargetURL != api {
+		t.Errorf("GET targetUrl = %q, want %q", c.TargetURL, api)
+	}
+	if got := s.TargetURL(tenantID, connID); got != api {
+		t.Errorf("TargetURL = %q", got)
+	}
+	resp, body := do(t, s, "GET", "/v1.0/identity/apiConnectors", token, "", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"targetUrl":"`+api+`"`) {
+		t.Errorf("list: %d %s", resp.StatusCode, body)
 	}
 }

@@ -1,6 +1,7 @@
 package graphsim
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -150,4 +151,29 @@ func (s *Server) connectorLocked(tenantID, connectorID string) *connector {
 		return nil
 	}
 	return t.connector(connectorID)
+}
+
+// SetTargetURL sets a connector's targetUrl, the API B2C calls (by default
+// https://api.example.com/connectors/<id>), so that a test can point it at
+// its own HTTPS server. Unlike AddConnector it may be called after Start.
+// It panics for an unknown tenant or connector.
+func (s *Server) SetTargetURL(tenantID, connectorID, url string) *Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.connectorLocked(tenantID, connectorID)
+	if c == nil {
+		panic(fmt.Sprintf("graphsim: SetTargetURL: unknown connector %q of tenant %q", connectorID, tenantID))
+	}
+	c.targetURL = url
+	return s
+}
+
+// TargetURL returns a connector's targetUrl, "" for an unknown one.
+func (s *Server) TargetURL(tenantID, connectorID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.connectorLocked(tenantID, connectorID); c != nil {
+		return c.targetURL
+	}
+	return ""
 }
