@@ -30,6 +30,8 @@ type result struct {
 	// warn says that no newer bundle replaces the active certificate in
 	// this run, so rule 8 applies to it.
 	warn bool
+	// nextWindow is the next change window's start of an outside_window skip.
+	nextWindow time.Time
 }
 
 // rotateOne runs the pipeline for one connector and returns its outcome,
@@ -94,6 +96,12 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if v.skip != "" {
 		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}
+	g := gate(rn.job, active, rn.req.Force, r.now())
+	if g.skip {
+		// Due but outside every change window: the active certificate stays
+		// until the window, so rule 8 still warns about it.
+		return result{status: StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: active, warn: active != nil}
+	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
 		return result{status: StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
@@ -115,6 +123,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if rn.req.Force && rn.req.Version > 0 {
 		reason = ReasonRollback // a forced upload of a pinned version
 	}
+	reason = cmp.Or(g.reason, reason) // going ahead outside a window is what the audit must see
 	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active}
 }
 
@@ -162,6 +171,10 @@ func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 		Attempt:       rn.req.Attempt,
 		Final:         true,
 		DurationMS:    d.Milliseconds(),
+	}
+	if !res.nextWindow.IsZero() {
+		next := res.nextWindow.UTC()
+		o.NextWindow = &next
 	}
 	if res.previous != nil {
 		p := *res.previous

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"time"
 )
 
 // Plan actions.
@@ -29,6 +30,10 @@ type Decision struct {
 	Reason         string     `json:"reason"`           // skip reason, or "" for upload
 	Staged         bool       `json:"staged"`           // the bundle's notBefore is still in the future
 	Error          *ErrorInfo `json:"error"`
+	// NextWindow is when the job's next change window opens; nil for a job
+	// with no windows. WindowOpen says whether one is open now.
+	NextWindow *time.Time `json:"next_window,omitempty"`
+	WindowOpen bool       `json:"window_open,omitempty"`
 }
 
 // Plan reads the bundle and every connector in play and says what Rotate
@@ -70,6 +75,7 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 	if rn.b.bundle != nil {
 		d.Staged = rn.b.bundle.Staged(now)
 	}
+	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
 	switch {
 	case rn.b.err != nil:
 		d.Error = errorInfo(rn.b.err)
@@ -82,6 +88,10 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 		d.Action = ActionUpload
 		if v.skip != "" {
 			d.Action = ActionSkip
+		} else if g := gate(rn.job, activeOf(st), rn.req.Force, now); g.skip {
+			d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
+		} else {
+			d.Reason = cmp.Or(g.reason, d.Reason)
 		}
 	}
 	return d
@@ -116,4 +126,18 @@ func planIssue(rn *run, refs []ConnectorRef, reason string) []Decision {
 		out[i].Action, out[i].Reason = ActionIssue, reason
 	}
 	return out
+}
+
+// windowFields describes the job's change windows at now for a Decision:
+// whether one is open and when the next opens (nil when the job has none).
+func windowFields(job Job, now time.Time) (bool, *time.Time) {
+	if len(job.Windows) == 0 {
+		return false, nil
+	}
+	st := job.WindowAt(now)
+	if st.Next.IsZero() {
+		return st.Open, nil
+	}
+	next := st.Next.UTC()
+	return st.Open, &next
 }
