@@ -12,7 +12,7 @@ import (
 var (
 	jobKeys = []string{
 		"name", "source", "schedule", "watch", "policy", "renew_before", "min_validity",
-		"warn_before", "max_attempts", "reencode", "connectors",
+		"warn_before", "max_attempts", "reencode", "connectors", "windows", "emergency_within",
 	}
 	sourceKeys = []string{"mount", "path", "pfx_field", "password_field", "pki"}
 )
@@ -60,6 +60,8 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 	}
 	j.Source.PKI = d.pki(src, j.MinValidity)
 	j.Connectors = d.connectors(s, j.Name, tenants, bound)
+	j.Windows = d.windows(s)
+	j.EmergencyWithin = d.emergencyWithin(s, s.has("windows"))
 	switch {
 	case j.Name == "":
 		s.problem("name", "required")
