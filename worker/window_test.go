@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// windowJob is the test job with one change window a day, 08:00-09:00 UTC,
+// and no cron schedule: only window starts make requests.
+func windowJob(t *testing.T) jobs.Job {
+	t.Helper()
+	start, err := config.ParseSchedule("CRON_TZ=UTC 0 8 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := testJob()
+	j.Windows = []jobs.Window{{Spec: "CRON_TZ=UTC 0 8 * * *", Start: start, Duration: time.Hour}}
+	return j
+}
+
+// TestWindowStartPublishes drives the scheduler on a clock that jumps to
+// each wake-up at once: the next window's start makes a request with
+// trigger window and Msg-Id window-<job>-<unix of the start>.
+func TestWindowStartPublishes(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rot := newFake(nil)
+	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
+	want := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
+	if want != "window-"+jobName+"-1795680000" {
+		t.Fatalf("WindowMsgID = %q", want)
+	}
+	if got := rot.nextCall(t); got.ID != want || got.Trigger != jobs.TriggerWindow {
+		t.Fatalf("first call %q (%s), want %q (window)", got.ID, got.Trigger, want)
+	}
+}
+
+// TestThreeReplicasOneRequestPerWindow: every replica fires a window's
+// start; the stream keeps one request.
+func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	var ww []*Worker
+	for range 3 {
+		// A clock far before any window: the loops sleep through the test.
+		clock := &stillClock{now: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)}
+		ww = append(ww, startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = clock }))
+	}
+	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for _, w := range ww {
+		wg.Go(func() {
+			if err := w.scheduler.fireWindow(context.Background(), jobName, start); err != nil {
+				t.Errorf("fireWindow: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
+		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
+	}
+	eventually(t, "window request settled", settled(t, newJS(t, nc)))
+	rot.noMoreCalls(t)
+}
+
+// stillClock is a retry.Clock that never moves and whose After never
+// fires.
+type stillClock struct{ now time.Time }
+
+func (c *stillClock) Now() time.Time                       { return c.now }
+func (c *stillClock) After(time.Duration) <-chan time.Time { return nil }
