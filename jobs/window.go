@@ -29,9 +29,11 @@ type Window struct {
 // WindowState is where now stands among a job's change windows.
 type WindowState struct {
 	// Open says whether now is inside a window (always true for a job with
-	// no windows); Until is when the latest-closing open window closes.
-	Open  bool
-	Until time.Time
+	// no windows); Until is when the latest-closing open window closes, and
+	// Opened when that window opened.
+	Open   bool
+	Until  time.Time
+	Opened time.Time
 	// Next is the next window start strictly after now; zero when the job
 	// has no windows or none fires again.
 	Next time.Time
@@ -55,7 +57,7 @@ func windowState(ws []Window, now time.Time) WindowState {
 		if s := w.Start.Next(now.Add(-w.Duration)); !s.IsZero() && !s.After(now) {
 			st.Open = true
 			if end := s.Add(w.Duration); end.After(st.Until) {
-				st.Until = end
+				st.Until, st.Opened = end, s
 			}
 		}
 		if n := w.Start.Next(now); !n.IsZero() && (st.Next.IsZero() || n.Before(st.Next)) {

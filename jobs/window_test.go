@@ -44,18 +44,19 @@ func TestWindowState(t *testing.T) {
 		open    bool
 		until   time.Time
 		next    time.Time
+		opened  time.Time
 	}{
-		{"no windows is always open", nil, testNow, true, time.Time{}, time.Time{}},
-		{"inside", []Window{workHours}, at(10, 0), true, at(16, 0), at(8, 0).AddDate(0, 0, 1)},
-		{"at the start", []Window{workHours}, at(8, 0), true, at(16, 0), at(8, 0).AddDate(0, 0, 1)},
-		{"at the end it is closed", []Window{workHours}, at(16, 0), false, time.Time{}, at(8, 0).AddDate(0, 0, 1)},
-		{"before the start", []Window{workHours}, at(7, 59), false, time.Time{}, at(8, 0)},
-		{"the sooner of two", []Window{workHours, evening}, at(17, 0), false, time.Time{}, at(18, 0)},
-		{"inside the second", []Window{workHours, evening}, at(19, 0), true, at(20, 0), at(8, 0).AddDate(0, 0, 1)},
-		{"a freeze: no start ahead", []Window{{Spec: "never", Start: never{}, Duration: time.Hour}}, testNow, false, time.Time{}, time.Time{}},
+		{"no windows is always open", nil, testNow, true, time.Time{}, time.Time{}, time.Time{}},
+		{"inside", []Window{workHours}, at(10, 0), true, at(16, 0), at(8, 0).AddDate(0, 0, 1), at(8, 0)},
+		{"at the start", []Window{workHours}, at(8, 0), true, at(16, 0), at(8, 0).AddDate(0, 0, 1), at(8, 0)},
+		{"at the end it is closed", []Window{workHours}, at(16, 0), false, time.Time{}, at(8, 0).AddDate(0, 0, 1), time.Time{}},
+		{"before the start", []Window{workHours}, at(7, 59), false, time.Time{}, at(8, 0), time.Time{}},
+		{"the sooner of two", []Window{workHours, evening}, at(17, 0), false, time.Time{}, at(18, 0), time.Time{}},
+		{"inside the second", []Window{workHours, evening}, at(19, 0), true, at(20, 0), at(8, 0).AddDate(0, 0, 1), at(18, 0)},
+		{"a freeze: no start ahead", []Window{{Spec: "never", Start: never{}, Duration: time.Hour}}, testNow, false, time.Time{}, time.Time{}, time.Time{}},
 	} {
 		got := windowState(tc.windows, tc.now)
-		if got.Open != tc.open || !got.Until.Equal(tc.until) || !got.Next.Equal(tc.next) {
+		if got.Open != tc.open || !got.Until.Equal(tc.until) || !got.Next.Equal(tc.next) || !got.Opened.Equal(tc.opened) {
 			t.Errorf("%s: windowState = %+v, want open=%v until=%s next=%s", tc.name, got, tc.open, tc.until, tc.next)
 		}
 	}

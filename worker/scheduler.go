@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func (s *scheduler) Start(ctx context.Context) error {
 	s.windowNext = map[string]time.Time{}
 	for _, j := range s.jobList {
 		s.planWindow(j, now)
+		if err := s.catchUpWindow(ctx, j, now); err != nil {
+			s.log.Warn("catching up an open change window", "job", j.Name, "error", err)
+		}
 		if j.Next == nil {
 			continue
 		}
@@ -132,6 +136,38 @@ func (s *scheduler) runWindows(ctx context.Context, now time.Time) {
 		}
 		s.planWindow(j, now)
 	}
+}
+
+// catchUpWindow requests a job whose change window is open at start while
+// a connector of it is still held back (its latest outcome a skip with
+// reason outside_window): no worker ran when the window opened. It uses the
+// window start's own Msg-Id, so replicas starting together, or one starting
+// as another fires the start, publish it once.
+func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time) error {
+	if len(j.Windows) == 0 {
+		return nil
+	}
+	st := j.WindowAt(now)
+	if !st.Open {
+		return nil
+	}
+	b := s.bus()
+	if b == nil {
+		return errNotConnected
+	}
+	entries, err := contract.WatchAll(ctx, b.status, j.Name+".*")
+	if err != nil {
+		return fmt.Errorf("reading status of job %s: %w", j.Name, err)
+	}
+	for _, e := range entries {
+		var o jobs.Outcome
+		if json.Unmarshal(e.Value(), &o) != nil || o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow {
+			continue
+		}
+		s.log.Info("change window opened while no worker ran, catching up", "job", j.Name, "window_start", st.Opened)
+		return s.fireWindow(ctx, j.Name, st.Opened)
+	}
+	return nil
 }
 
 // fireWindow enqueues the request of a window's start. Every replica fires

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -114,4 +115,40 @@ func TestStatusPageShowsWindow(t *testing.T) {
 	if strings.Contains(b.String(), "window") {
 		t.Errorf("a job without windows shows one:\n%s", b.String())
 	}
+}
+
+// TestWindowCatchUp: a worker that starts inside an open window while a
+// connector is still held back outside_window requests the job under the
+// window start's Msg-Id; one that finds nothing held back requests nothing.
+func TestWindowCatchUp(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	before := &stillClock{now: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)}
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = before })
+
+	kv, err := newJS(t, nc).KeyValue(context.Background(), contract.StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	held := jobs.Outcome{Job: jobName, Connector: conn1, Status: jobs.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &opened, Final: true}
+	body, err := json.Marshal(contract.NextStatus(nil, held, before.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), contract.StatusKey(jobName, conn1), body); err != nil {
+		t.Fatal(err)
+	}
+	inside := &stillClock{now: opened.Add(30 * time.Minute)}
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
+		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
+	}
+	eventually(t, "catch-up settled", settled(t, newJS(t, nc)))
+
+	// The run replaced the skip: a third replica starting now finds nothing held back.
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	rot.noMoreCalls(t)
 }
