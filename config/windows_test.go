@@ -18,9 +18,13 @@ const windowsBlock = `max_attempts: 8
 
 func TestParseWindows(t *testing.T) {
 	t.Parallel()
-	j := mustParse(t, edit(t, "max_attempts: 8", windowsBlock), nil).Jobs[0]
+	c := mustParse(t, edit(t, "max_attempts: 8", windowsBlock), nil)
+	j := c.Jobs[0]
 	if len(j.Windows) != 2 || j.EmergencyWithin != 72*time.Hour {
 		t.Fatalf("windows = %+v, emergency_within = %s", j.Windows, j.EmergencyWithin)
+	}
+	if sum := c.Summary(); !strings.Contains(sum, "policy on-change, 2 change window(s), emergency within 72h0m0s\n") {
+		t.Errorf("summary does not show the windows:\n%s", sum)
 	}
 	w := j.Windows[0]
 	if w.Spec != "CRON_TZ=Europe/Amsterdam 0 8 * * 1-5" || w.Duration != 8*time.Hour || w.Start == nil {
