@@ -76,10 +76,11 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	active := activeOf(st)
 	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
 	v := decide(st, c, rn.job, rn.req.Force, r.now())
-	if v.skip == "" && fromList {
+	if v.skip == "" && fromList && !gate(rn.job, active, rn.req.Force, r.now()).skip {
 		// The list is a cheap first look; right before an upload the
 		// connector is read again, the re-check that keeps a retried or
-		// duplicated request from uploading twice.
+		// duplicated request from uploading twice. One held back outside
+		// its change window uploads nothing and needs no second look.
 		if st, err = r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID); err != nil {
 			return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err)), active: active}
 		}

@@ -181,3 +181,39 @@ func TestPlanShowsWindows(t *testing.T) {
 		t.Errorf("forced plan = %+v, want upload forced_outside_window", d[0])
 	}
 }
+
+// TestHeldBackCostsNoGet: a run over listed connectors that are due but
+// outside every window costs the list call alone, as a run where nothing is
+// due does; an emergency among them is read again before its upload.
+func TestHeldBackCostsNoGet(t *testing.T) {
+	t.Parallel()
+	b := validBundle(t)
+	g := newGraph()
+	job := testJob(3)
+	job.Windows, job.EmergencyWithin = []Window{evening}, 72*time.Hour
+	for i, ref := range job.Connectors {
+		left := 60 * day
+		if i == 0 {
+			left = 48 * time.Hour
+		}
+		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(left)))
+	}
+	lc := &listingConnector{fakeConnector: g.connector(), g: g}
+	r := newTestRotator(t, sourceOf(b.material(1)), lc, nil)
+	out := r.Rotate(t.Context(), job, Request{ID: "r1", Attempt: 1})
+	if len(out) != 3 || out[0].Reason != ReasonEmergency || out[1].Reason != ReasonOutsideWindow || out[2].Reason != ReasonOutsideWindow {
+		t.Fatalf("outcomes = %+v", out)
+	}
+	for i, ref := range job.Connectors {
+		want := 0
+		if i == 0 {
+			want = 1
+		}
+		if gets, uploads := g.counts(ref.ID); gets != want || uploads != want {
+			t.Errorf("%s: %d GETs and %d uploads, want %d and %d", ref.ID, gets, uploads, want, want)
+		}
+	}
+	if n := lc.lists.Load(); n != 1 {
+		t.Errorf("%d list calls, want 1", n)
+	}
+}
