@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,12 +36,16 @@ func TestWindowStartPublishes(t *testing.T) {
 	rot := newFake(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
 	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
-	want := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
-	if want != "window-"+jobName+"-1795680000" {
-		t.Fatalf("WindowMsgID = %q", want)
+	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
+		t.Fatalf("WindowMsgID = %q", id)
 	}
-	if got := rot.nextCall(t); got.ID != want || got.Trigger != jobs.TriggerWindow {
-		t.Fatalf("first call %q (%s), want %q (window)", got.ID, got.Trigger, want)
+	// The clock jumps from start to start, so several requests may be in
+	// flight: each must be a window's start, 08:00 UTC on a later day.
+	got := rot.nextCall(t)
+	sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "window-"+jobName+"-"), 10, 64)
+	at := time.Unix(sec, 0).UTC()
+	if err != nil || got.Trigger != jobs.TriggerWindow || at.Hour() != 8 || at.Minute() != 0 || !at.After(start) {
+		t.Fatalf("first call %q (%s), want window-%s-<unix of an 08:00 UTC start after %s> (window)", got.ID, got.Trigger, jobName, start)
 	}
 }
 
