@@ -92,6 +92,11 @@ type Job struct {
 	Reencode    bool
 	Connectors  []ConnectorRef
 	Probe       *ProbeSpec // nil: no probe before an upload (see jobs/probe.go)
+	// Windows are the change windows uploads start in; none means always
+	// (see gate). EmergencyWithin lets an upload go ahead outside them when
+	// the active certificate expires sooner; 0 never does.
+	Windows         []Window
+	EmergencyWithin time.Duration
 }
 
 // Connector returns the job's binding for the connector id, case-insensitively.

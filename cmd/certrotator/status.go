@@ -25,6 +25,11 @@ type statusRow struct {
 	DaysLeft   *int           `json:"days_left"`
 	LastUpload *time.Time     `json:"last_upload"`
 	NextRun    *time.Time     `json:"next_run"`
+	// NextWindow is the job's next change window start (from the config,
+	// else from an outside_window skip while it is ahead); it shadows the
+	// outcome's own next_window. WindowOpen is known only with a config.
+	NextWindow *time.Time `json:"next_window,omitempty"`
+	WindowOpen *bool      `json:"window_open,omitempty"`
 }
 
 func cmdStatus(e *env, args []string) int {
@@ -80,6 +85,7 @@ func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Even
 				r.NextRun = &next
 			}
 		}
+		r.NextWindow, r.WindowOpen = nextWindow(en.Outcome, cfg, now)
 		rows[i] = r
 	}
 	return rows
@@ -87,7 +93,7 @@ func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Even
 
 func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tDAYS LEFT\tLAST UPLOAD\tNEXT RUN\tVERSION\tREQUESTED")
+	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tDAYS LEFT\tLAST UPLOAD\tNEXT RUN\tNEXT WINDOW\tVERSION\tREQUESTED")
 	var early []statusRow
 	for _, r := range rows {
 		o := r.Outcome
@@ -109,8 +115,10 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 		if o.Error != nil {
 			reason = o.Error.Code
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
-			printable(dash(reason)), tp, days, ago(r.LastUpload, now), ago(r.NextRun, now), version, printable(dash(requested(o))))
+		open := r.WindowOpen != nil && *r.WindowOpen
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
+			printable(dash(reason)), tp, days, ago(r.LastUpload, now), ago(r.NextRun, now), windowText(open, r.NextWindow, now),
+			version, printable(dash(requested(o))))
 	}
 	tw.Flush()
 	if len(early) == 0 {
