@@ -42,6 +42,9 @@ type connectorRow struct {
 	ErrorCode, ErrorMessage             string
 	NextRun                             string
 	Version                             int
+	// RemovedAfter is, for a row not configured here, when the worker
+	// removes its entry unless a replica writes it again (statusprune.go).
+	RemovedAfter string
 }
 
 // unplacedRow is a request that failed before any connector was in play
@@ -104,6 +107,7 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 			p.Unplaced = append(p.Unplaced, unplacedFrom(e, latestRun[o.Job]))
 		default:
 			row := w.connectorRow(e, now)
+			row.RemovedAfter = e.Updated.Add(StatusPruneAfter).UTC().Format(timeLayout)
 			if j, ok := w.job(o.Job); ok {
 				row.NextRun = nextRun(j, now)
 			}
