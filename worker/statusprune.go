@@ -7,7 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 )
 
@@ -38,21 +37,21 @@ const StatusPruneAfter = 24 * time.Hour
 // statusPruneEvery is the period of the look for entries to remove.
 const statusPruneEvery = time.Hour
 
-// configuredKey reports whether the status key belongs to this replica's
-// config: a configured connector of a configured job, or the job's <job>._
-// entry (a request that failed before any connector).
-func (s *shared) configuredKey(key string) bool {
-	for _, j := range s.jobList {
-		if key == contract.StatusKey(j.Name, "") {
-			return true
-		}
-		for _, c := range j.Connectors {
-			if key == contract.StatusKey(j.Name, c.ID) {
-				return true
-			}
-		}
+// configured reports whether the status entry belongs to this replica's
+// config: a configured connector of a configured job (matched as the
+// metrics match it, ignoring case), or the job's <job>._ entry (a request
+// that failed before any connector).
+func (s *shared) configured(e statusEntry) bool {
+	o := e.Record.Outcome
+	j, ok := s.job(o.Job)
+	if !ok {
+		return false
 	}
-	return false
+	if o.Connector == "" {
+		return true
+	}
+	_, ok = j.Connector(o.Connector)
+	return ok
 }
 
 // pruneLoop removes stale entries every statusPruneEvery until ctx ends.
@@ -80,7 +79,7 @@ func (v *statusView) prune(ctx context.Context, now time.Time) []string {
 	entries, _ := v.snapshot()
 	var deleted []string
 	for _, e := range entries {
-		if v.configuredKey(e.Key) || now.Sub(e.Updated) < StatusPruneAfter {
+		if v.configured(e) || now.Sub(e.Updated) < StatusPruneAfter {
 			continue
 		}
 		opCtx, cancel := context.WithTimeout(ctx, v.tune.opTimeout)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -100,13 +99,18 @@ func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Even
 }
 
 // configures reports whether cfg has the job and, unless connector is
-// empty (a request that failed before any connector), that connector in it.
+// empty (a request that failed before any connector), that connector in it
+// (ignoring case, as the worker matches it).
 func configures(cfg *config.Config, job, connector string) bool {
 	j, ok := cfg.Job(job)
 	if !ok {
 		return false
 	}
-	return connector == "" || slices.ContainsFunc(j.Connectors, func(c jobs.ConnectorRef) bool { return c.ID == connector })
+	if connector == "" {
+		return true
+	}
+	_, ok = j.Connector(connector)
+	return ok
 }
 
 func printStatus(w io.Writer, rows []statusRow, now time.Time) {

@@ -18,7 +18,7 @@ import (
 func TestStatusMarksNotConfigured(t *testing.T) {
 	t.Parallel()
 	entries := []contract.StatusEntry{
-		{Key: "api.c1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSucceeded}},
+		{Key: "api.C1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "C1", Status: jobs.StatusSucceeded}}, // ids match ignoring case
 		{Key: "api.c2", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: jobs.StatusSucceeded}},
 		{Key: "gone.c3", Updated: textNow, Outcome: jobs.Outcome{Job: "gone", Connector: "c3", Status: jobs.StatusSucceeded}},
 	}
