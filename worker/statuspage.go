@@ -43,6 +43,9 @@ type connectorRow struct {
 	NextRun                             string
 	NextWindow                          string // the change window: "open until …", "opens …", "" for none
 	Version                             int
+	// RemovedAfter is, for a row not configured here, when the worker
+	// removes its entry unless a replica writes it again (statusprune.go).
+	RemovedAfter string
 }
 
 // unplacedRow is a request that failed before any connector was in play
@@ -105,6 +108,7 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 			p.Unplaced = append(p.Unplaced, unplacedFrom(e, latestRun[o.Job]))
 		default:
 			row := w.connectorRow(e, now)
+			row.RemovedAfter = e.Updated.Add(StatusPruneAfter).UTC().Format(timeLayout)
 			if j, ok := w.job(o.Job); ok {
 				row.NextRun, row.NextWindow = nextRun(j, now), windowText(j, now)
 			}
