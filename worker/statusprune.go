@@ -79,8 +79,8 @@ func (v *statusView) prune(ctx context.Context, now time.Time) []string {
 	entries, _ := v.snapshot()
 	var deleted []string
 	for _, e := range entries {
-		if v.configured(e) || now.Sub(e.Updated) < StatusPruneAfter {
-			continue
+		if v.configured(e) || now.Sub(e.Updated) < StatusPruneAfter || e.rev == 0 {
+			continue // a zero revision would make the delete unconditional
 		}
 		opCtx, cancel := context.WithTimeout(ctx, v.tune.opTimeout)
 		err := b.status.Delete(opCtx, e.Key, jetstream.LastRevision(e.rev))
