@@ -76,7 +76,7 @@ type Schedule interface {
 	Next(t time.Time) time.Time
 }
 
-// Job is one bundle in Vault and the connectors it is uploaded to. Config
+// Job is one bundle in Vault and the connectors (and key sets) it is uploaded to. Config
 // builds Jobs with every default filled in.
 type Job struct {
 	Name        string
@@ -91,7 +91,19 @@ type Job struct {
 	MaxAttempts int
 	Reencode    bool
 	Connectors  []ConnectorRef
+	KeySets     []KeySetRef // B2C policy key containers fed the same bundle (see keyset.go)
 	Probe       *ProbeSpec // nil: no probe before an upload (see jobs/probe.go)
+}
+
+// KeySet returns the job's binding for the key set id, case-insensitively
+// (B2C compares policy key names without case).
+func (j Job) KeySet(id string) (KeySetRef, bool) {
+	for _, k := range j.KeySets {
+		if strings.EqualFold(k.ID, id) {
+			return k, true
+		}
+	}
+	return KeySetRef{}, false
 }
 
 // Connector returns the job's binding for the connector id, case-insensitively.

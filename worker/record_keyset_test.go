@@ -1,0 +1,30 @@
+package worker
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// TestRemainingKeepsKeySets: a retry narrowed to the targets not yet done
+// keeps the job's key sets, and drops those done.
+func TestRemainingKeepsKeySets(t *testing.T) {
+	job := jobs.Job{
+		Name:       "api",
+		Connectors: []jobs.ConnectorRef{{Tenant: "t", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000001"}, {Tenant: "t", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000002"}},
+		KeySets:    []jobs.KeySetRef{{Tenant: "t", ID: "B2C_1A_One"}, {Tenant: "t", ID: "B2C_1A_Two"}},
+	}
+	got := remaining(job, jobs.Request{}, []string{"7b3a0c1e-aaaa-bbbb-cccc-000000000001", "B2C_1A_One"})
+	if want := []string{"7b3a0c1e-aaaa-bbbb-cccc-000000000002", "B2C_1A_Two"}; !slices.Equal(got, want) {
+		t.Errorf("remaining %v, want %v", got, want)
+	}
+	got = remaining(job, jobs.Request{Connectors: got}, []string{"7b3a0c1e-aaaa-bbbb-cccc-000000000002"})
+	if want := []string{"B2C_1A_Two"}; !slices.Equal(got, want) {
+		t.Errorf("second retry: remaining %v, want %v", got, want)
+	}
+	fails := failEach(job, jobs.Request{Connectors: []string{"B2C_1A_Two"}}, &jobs.ErrorInfo{Code: "internal"}, false)
+	if len(fails) != 1 || fails[0].TargetKind != jobs.KindKeySet || fails[0].Connector != "B2C_1A_Two" {
+		t.Errorf("failEach %+v, want the one key set", fails)
+	}
+}
