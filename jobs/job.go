@@ -92,7 +92,7 @@ type Job struct {
 	Reencode    bool
 	Connectors  []ConnectorRef
 	KeySets     []KeySetRef // B2C policy key containers fed the same bundle (see keyset.go)
-	Probe       *ProbeSpec // nil: no probe before an upload (see jobs/probe.go)
+	Probe       *ProbeSpec  // nil: no probe before an upload (see jobs/probe.go)
 }
 
 // KeySet returns the job's binding for the key set id, case-insensitively
