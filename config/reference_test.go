@@ -21,6 +21,7 @@ jobs:
   - source: {pki: {}}
     probe: {}
     connectors: [{}]
+    keysets: [{}]
 `
 
 // acceptedKeys lists every key the decoder accepts, in the spelling of
