@@ -182,6 +182,13 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 	t.Parallel()
 	b := newKSBundle(t, ksStart.Add(-ksDay), ksStart.Add(90*ksDay))
 	h := newKSHarness(t, b, true)
+	plan := h.rot.Plan(t.Context(), h.job, jobs.Request{Job: h.job.Name, Trigger: jobs.TriggerManual})
+	if len(plan) != 2 || plan[1].TargetKind != jobs.KindKeySet || plan[1].Connector != ksID || plan[1].Action != jobs.ActionUpload {
+		t.Errorf("plan %+v, want the key set to upload", plan)
+	}
+	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
+		t.Fatalf("plan uploaded %d keys", n)
+	}
 	out := h.run(t)
 	if len(out) != 2 {
 		t.Fatalf("outcomes %+v, want one per target", out)
