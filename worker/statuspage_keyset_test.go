@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -32,5 +33,30 @@ func TestStatusPageKeySetRows(t *testing.T) {
 	}
 	if other := p.Rows[len(j.Connectors)+1]; other.Connector != "B2C_1A_Other" || !other.Configured || other.Outcome != "" {
 		t.Errorf("key set without status %+v", other)
+	}
+}
+
+// TestKeySetSeriesExported: a key set's status exports the expiry series
+// under its id, as a connector's does.
+func TestKeySetSeriesExported(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	j := testJob()
+	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := succeed(job, req)
+		ks := out[0]
+		ks.Connector, ks.TargetKind = "B2C_1A_RestApiClientCertificate", jobs.KindKeySet
+		return append(out, ks)
+	})
+	w := startWorker(t, connect(t, s), testApp(j), rot)
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
+	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
+	viewHas(t, w, "key set stored", func(m map[string]statusEntry) bool {
+		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {
+		t.Errorf("expiry gauges sum to %v, want 3 × %v (two connectors and the key set)", got, expiry)
 	}
 }
