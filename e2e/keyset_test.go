@@ -91,4 +91,10 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 			t.Errorf("second run, %s %s: %s %s", ev.Data.TargetKind, ev.Data.Connector, ev.Data.Status, ev.Data.Reason)
 		}
 	}
+	// A request may name the key set alone.
+	publish(t, nc, j.Name, "keyset-3", `{"job":"contoso-api","connectors":["`+keySetID+`"]}`)
+	only := waitEvents(t, ch, "keyset-3", 1)
+	if o := only[0].Data; len(only) != 1 || o.TargetKind != jobs.KindKeySet || o.Status != jobs.StatusSkipped {
+		t.Errorf("a request naming the key set: %+v", only)
+	}
 }

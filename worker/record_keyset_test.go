@@ -28,3 +28,20 @@ func TestRemainingKeepsKeySets(t *testing.T) {
 		t.Errorf("failEach %+v, want the one key set", fails)
 	}
 }
+
+// TestCheckRequestAcceptsKeySetIDs: a request may name a job's key set in
+// connectors; an id the job binds under neither kind is still refused.
+func TestCheckRequestAcceptsKeySetIDs(t *testing.T) {
+	job := jobs.Job{
+		Name:       "api",
+		Connectors: []jobs.ConnectorRef{{Tenant: "t", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000001"}},
+		KeySets:    []jobs.KeySetRef{{Tenant: "t", ID: "B2C_1A_One"}},
+	}
+	s := &shared{jobs: map[string]jobs.Job{"api": job}}
+	if _, err := s.checkRequest(jobs.Request{Job: "api", Connectors: []string{"B2C_1A_One", "7b3a0c1e-aaaa-bbbb-cccc-000000000001"}}, "api"); err != nil {
+		t.Errorf("naming a key set and a connector: %v", err)
+	}
+	if _, err := s.checkRequest(jobs.Request{Job: "api", Connectors: []string{"B2C_1A_Two"}}, "api"); err == nil {
+		t.Error("a key set the job does not bind was accepted")
+	}
+}
