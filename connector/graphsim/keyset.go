@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -377,7 +378,7 @@ func (s *Server) uploadKey(x *exchange, t *tenant, id string) {
 	ks.keys = append(ks.keys, k)
 	ks.uploads = append(ks.uploads, k.X5t)
 	s.mu.Unlock()
-	x.rec.Thumbprint = k.X5t
+	x.rec.Thumbprint = strings.ToUpper(hex.EncodeToString(sum[:])) // as for connectors: hex, not x5t
 	e := k.json()
 	e["@odata.context"] = s.url + "/beta/$metadata#microsoft.graph.trustFrameworkKey"
 	x.writeJSON(http.StatusOK, entityContentType, e)
