@@ -238,3 +238,27 @@ func TestKeySetListPages(t *testing.T) {
 		t.Errorf("listed %v, want %v", got, ids)
 	}
 }
+
+// TestKeySetRateLimited: key set calls count against the same per-app and
+// per-tenant limits as API-connector calls, and are refused the same way.
+func TestKeySetRateLimited(t *testing.T) {
+	t.Parallel()
+	clock := newStubClock(ksNow)
+	s, token := ksSetup(t, clock)
+	s.SetLimits(graphsim.Limits{AppPerWindow: 2, Window: time.Minute})
+	if resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("connector GET: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := do(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("key set GET: %d %s", resp.StatusCode, body)
+	}
+	resp, body := do(t, s, http.MethodGet, ksPath("/getActiveKey"), token, "", "")
+	wantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	clock.Set(ksNow.Add(time.Minute))
+	if resp, body := do(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("next window: %d %s", resp.StatusCode, body)
+	}
+}
