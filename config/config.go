@@ -49,6 +49,10 @@ type NATS struct {
 	// Replicas is the replication of the streams and buckets the worker
 	// creates (key `replicas`). Defaults to 1; 3 on a three-server cluster.
 	Replicas int
+	// InboxPrefix is the subject prefix of this client's replies (key
+	// `inbox_prefix`); empty means the library's _INBOX. A prefix of its
+	// own lets NATS permissions give each user its own replies only.
+	InboxPrefix string
 }
 
 // TLS holds file paths for a TLS client.

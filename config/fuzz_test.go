@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +21,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(valid))
 	f.Add([]byte("jobs: [{name: a, schedule: \"TZ=x\"}]\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte(strings.Replace(valid, "max_attempts: 8", windowsBlock, 1)))
+	f.Add([]byte("jobs: [{name: a, windows: [{start: \"CRON_TZ=x\", duration: 1h}, {}], emergency_within: x}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Parse(data, env(map[string]string{"VAULT_ADDR": "http://v:8200"}))
 		if err == nil {

@@ -12,7 +12,7 @@ import (
 var (
 	jobKeys = []string{
 		"name", "source", "schedule", "watch", "policy", "renew_before", "min_validity",
-		"warn_before", "max_attempts", "reencode", "connectors", "probe",
+		"warn_before", "max_attempts", "reencode", "connectors", "probe", "windows", "emergency_within",
 		"keysets",
 	}
 	sourceKeys = []string{"mount", "path", "pfx_field", "password_field", "pki"}
@@ -63,6 +63,8 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 	j.Connectors = d.connectors(s, j.Name, tenants, bound)
 	j.KeySets = d.keySets(s, j.Name, tenants, bound)
 	j.Probe = d.probe(s)
+	j.Windows = d.windows(s)
+	j.EmergencyWithin = d.emergencyWithin(s, s.has("windows"))
 	switch {
 	case j.Name == "":
 		s.problem("name", "required")

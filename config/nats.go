@@ -1,8 +1,12 @@
 package config
 
-import "github.com/certrotator/certrotator/jobs"
+import (
+	"strings"
 
-var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "token", "nkey_file", "tls", "subject_prefix", "replicas"}
+	"github.com/certrotator/certrotator/jobs"
+)
+
+var natsKeys = []string{"url", "store_dir", "listen", "creds_file", "user", "password", "token", "nkey_file", "tls", "subject_prefix", "replicas", "inbox_prefix"}
 
 // nats reads the `nats` section.
 func (d *decoder) nats(s section) NATS {
@@ -21,6 +25,7 @@ func (d *decoder) nats(s section) NATS {
 		},
 		SubjectPrefix: s.str("subject_prefix", SubjectPrefixDefault),
 		Replicas:      s.integer("replicas", ReplicasDefault),
+		InboxPrefix:   s.str("inbox_prefix", ""),
 	}
 	if s.has("password") {
 		n.Password = d.secretString(s, "password")
@@ -41,6 +46,9 @@ func (d *decoder) nats(s section) NATS {
 	}
 	if !jobs.ValidName(n.SubjectPrefix) {
 		s.problem("subject_prefix", "%q may hold only letters, digits, - and _", n.SubjectPrefix)
+	}
+	if n.InboxPrefix != "" && !validInboxPrefix(n.InboxPrefix) {
+		s.problem("inbox_prefix", "%q is not a subject prefix: give tokens of letters, digits, - and _ joined by dots, no wildcards, no trailing dot (e.g. _INBOX_publisher), or leave it empty for _INBOX", n.InboxPrefix)
 	}
 	d.natsAuth(s, n)
 	d.embeddedAuth(s, n)
@@ -91,4 +99,21 @@ func (d *decoder) embeddedAuth(s section, n NATS) {
 		return
 	}
 	s.problem("listen", "%q lets clients on other hosts in without credentials: set nats.user and nats.password (or nats.token), or listen on 127.0.0.1", n.Listen)
+}
+
+// validInboxPrefix accepts a literal subject of plain tokens: nats.go takes
+// any prefix without wildcards, but the NATS permissions that grant
+// "<prefix>.>" are easiest to get right, and to read, with plain tokens.
+func validInboxPrefix(p string) bool {
+	for tok := range strings.SplitSeq(p, ".") {
+		if tok == "" {
+			return false
+		}
+		for _, c := range tok {
+			if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }

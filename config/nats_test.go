@@ -50,3 +50,21 @@ func TestBounds(t *testing.T) {
 		t.Errorf("@every 1ns: %v", err)
 	}
 }
+
+func TestInboxPrefix(t *testing.T) {
+	t.Parallel()
+	for prefix, ok := range map[string]bool{
+		"_INBOX_publisher": true, "_INBOX.ci-1": true, "_INBOX.*": false, "a..b": false, "_INBOX.": false,
+		"_INBOX.>": false, "has space": false,
+	} {
+		cfg, err := Parse([]byte("instance: i\nnats: {url: nats://a:4222, inbox_prefix: \""+prefix+"\"}\n"), nil)
+		switch {
+		case ok && err != nil:
+			t.Errorf("%q: %v", prefix, err)
+		case ok && cfg.NATS.InboxPrefix != prefix:
+			t.Errorf("%q: read as %q", prefix, cfg.NATS.InboxPrefix)
+		case !ok && (err == nil || !strings.Contains(err.Error(), "nats.inbox_prefix")):
+			t.Errorf("%q: got %v, want a problem naming nats.inbox_prefix", prefix, err)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 // schemaProbe touches every section of the decoder once: a section is
 // reported as soon as it is read, even when absent, so one tenant, one job
 // and one connector are enough. Optional sections that are read only when
-// present (source.pki, rate_limit) are present; where the decoder does not
+// present (source.pki, rate_limit, windows) are present; where the decoder does not
 // know them yet they are reported as unknown keys, which the probe ignores.
 const schemaProbe = `
 tenants:
@@ -21,6 +21,7 @@ jobs:
   - source: {pki: {}}
     probe: {}
     connectors: [{}]
+    windows: [{}]
     keysets: [{}]
 `
 

@@ -44,6 +44,12 @@ func (c *Config) Summary() string {
 		if p := j.Source.PKI; p != nil {
 			fmt.Fprintf(&b, ", issued by %s/issue/%s", p.Mount, p.Role)
 		}
+		if len(j.Windows) > 0 {
+			fmt.Fprintf(&b, ", %d change window(s)", len(j.Windows))
+			if j.EmergencyWithin > 0 {
+				fmt.Fprintf(&b, ", emergency within %s", j.EmergencyWithin)
+			}
+		}
 		b.WriteString("\n")
 	}
 	b.WriteString(c.notifySummary())

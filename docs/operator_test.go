@@ -68,7 +68,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	wc := worker.FromConfig(natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds")))
+	wc := worker.FromConfig(natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 		}
 	}()
 
-	pcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats-publisher.creds"))
+	pcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats-publisher.creds"), publisherInbox)
 	opts, err := worker.NATSOptions(pcfg.NATS, "publisher", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +110,9 @@ func TestOnboardingOperatorMode(t *testing.T) {
 		t.Errorf("the publisher's history: %d events, error %v", len(h), err)
 	}
 
-	// The publisher may not take requests off the stream.
-	nc, err := nats.Connect(url, nats.UserCredentials(filepath.Join(s.clone, "nats-publisher.creds")),
+	// The publisher may not take requests off the stream (asked on its own
+	// reply prefix, so that the refusal is the stream's, not a lost reply).
+	nc, err := nats.Connect(url, nats.UserCredentials(filepath.Join(s.clone, "nats-publisher.creds")), nats.CustomInboxPrefix(publisherInbox),
 		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +126,16 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	}
 }
 
+// publisherInbox is the publisher's reply prefix in the docs' publisher
+// config: nats-permissions.conf lets it read only replies there.
+const publisherInbox = "_INBOX_publisher"
+
 // natsOnlyConfig is a worker config whose NATS user is the creds file
-// given, with one job and no Vault or Graph calls (succeeding rotates).
-func natsOnlyConfig(t *testing.T, url, creds string) *config.Config {
+// given (and reply prefix, empty for the default), with one job and no
+// Vault or Graph calls (succeeding rotates).
+func natsOnlyConfig(t *testing.T, url, creds, inboxPrefix string) *config.Config {
 	t.Helper()
-	doc := fmt.Sprintf(`nats: {url: %q, creds_file: %q}
+	doc := fmt.Sprintf(`nats: {url: %q, creds_file: %q, inbox_prefix: %q}
 vault: {address: "http://127.0.0.1:1", auth: {method: token, token: unused}}
 tenants:
   contoso: {tenant_id: %s, client_id: %s, client_secret: unused}
@@ -138,7 +144,7 @@ jobs:
     source: {path: b2c/contoso-api}
     connectors: [{tenant: contoso, id: %s}]
 http: {listen: "off"}
-`, url, creds, recordedTenant, recordedApp, docsConnector)
+`, url, creds, inboxPrefix, recordedTenant, recordedApp, docsConnector)
 	cfg, err := config.Parse([]byte(doc), nil)
 	if err != nil {
 		t.Fatal(err)

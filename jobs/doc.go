@@ -21,7 +21,9 @@
 //     fails every connector permanently and nothing is uploaded.
 //  3. For each connector, with bounded concurrency: read its state from the
 //     Connector (Graph), decide (already present, not newer, not due,
-//     upload), upload right after that read, and verify that the answer
+//     upload), hold a due upload back outside the job's change windows
+//     (gate: outside_window, unless emergency or forced), upload right
+//     after that read, and verify that the answer
 //     holds the thumbprint (active, or staged for a future notBefore). The
 //     read that decides is the read right before the upload, so a retried
 //     or duplicated request finds its thumbprint present and never uploads

@@ -93,6 +93,11 @@ type Job struct {
 	Connectors  []ConnectorRef
 	KeySets     []KeySetRef // B2C policy key containers fed the same bundle (see keyset.go)
 	Probe       *ProbeSpec  // nil: no probe before an upload (see jobs/probe.go)
+	// Windows are the change windows uploads start in; none means always
+	// (see gate). EmergencyWithin lets an upload go ahead outside them when
+	// the active certificate expires sooner; 0 never does.
+	Windows         []Window
+	EmergencyWithin time.Duration
 }
 
 // KeySet returns the job's binding for the key set id, case-insensitively

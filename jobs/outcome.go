@@ -88,6 +88,10 @@ type Outcome struct {
 	// DaysLeft and Threshold are set on expiring outcomes only.
 	DaysLeft  int    `json:"days_left,omitempty"`
 	Threshold string `json:"threshold,omitempty"`
+	// NextWindow is when the job's next change window opens, set on a
+	// skipped outcome with reason outside_window: the worker requests the
+	// job again then.
+	NextWindow *time.Time `json:"next_window,omitempty"`
 
 	// RetryAfter is the wait the remote asked for (Graph's Retry-After) on a
 	// transient failure, for the worker's NakWithDelay; zero when none. It is

@@ -33,6 +33,8 @@ type result struct {
 	// unauthenticated: the job's probe found the API accepts a call with
 	// no client certificate.
 	unauthenticated bool
+	// nextWindow is the next change window's start of an outside_window skip.
+	nextWindow time.Time
 }
 
 // rotateOne runs the pipeline for one connector and returns its outcome,
@@ -83,10 +85,11 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	active := activeOf(st)
 	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
 	v := decide(st, c, rn.job, rn.req.Force, r.now())
-	if v.skip == "" && fromList {
+	if v.skip == "" && fromList && !gate(rn.job, active, rn.req.Force, r.now()).skip {
 		// The list is a cheap first look; right before an upload the
 		// connector is read again, the re-check that keeps a retried or
-		// duplicated request from uploading twice.
+		// duplicated request from uploading twice. One held back outside
+		// its change window uploads nothing and needs no second look.
 		if st, err = r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID); err != nil {
 			return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err)), active: active}
 		}
@@ -102,6 +105,12 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	}
 	if v.skip != "" {
 		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
+	}
+	g := gate(rn.job, active, rn.req.Force, r.now())
+	if g.skip {
+		// Due but outside every change window: the active certificate stays
+		// until the window, so rule 8 still warns about it.
+		return result{status: StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: active, warn: active != nil}
 	}
 	pr, ok := r.probeGate(ctx, rn, ref, st, active)
 	if !ok {
@@ -128,6 +137,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	if rn.req.Force && rn.req.Version > 0 {
 		reason = ReasonRollback // a forced upload of a pinned version
 	}
+	reason = cmp.Or(g.reason, reason) // going ahead outside a window is what the audit must see
 	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active, unauthenticated: pr.unauthenticated}
 }
 
@@ -176,6 +186,10 @@ func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 		Attempt:       rn.req.Attempt,
 		Final:         true,
 		DurationMS:    d.Milliseconds(),
+	}
+	if !res.nextWindow.IsZero() {
+		next := res.nextWindow.UTC()
+		o.NextWindow = &next
 	}
 	if res.previous != nil {
 		p := *res.previous

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"time"
 )
 
 // Plan actions.
@@ -31,6 +32,10 @@ type Decision struct {
 	Staged         bool       `json:"staged"`                // the bundle's notBefore is still in the future
 	Error          *ErrorInfo `json:"error"`
 	Probe          *ProbeInfo `json:"probe,omitempty"` // the job's probe verdict; nil for a job without probe
+	// NextWindow is when the job's next change window opens; nil for a job
+	// with no windows. WindowOpen says whether one is open now.
+	NextWindow *time.Time `json:"next_window,omitempty"`
+	WindowOpen bool       `json:"window_open,omitempty"`
 }
 
 // Plan reads the bundle and every connector in play and says what Rotate
@@ -74,6 +79,7 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 	if rn.b.bundle != nil {
 		d.Staged = rn.b.bundle.Staged(now)
 	}
+	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
 	switch {
 	case rn.b.err != nil:
 		d.Error = errorInfo(rn.b.err)
@@ -86,6 +92,10 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 		d.Action = ActionUpload
 		if v.skip != "" {
 			d.Action = ActionSkip
+		} else if g := gate(rn.job, activeOf(st), rn.req.Force, now); g.skip {
+			d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
+		} else {
+			d.Reason = cmp.Or(g.reason, d.Reason)
 		}
 		r.planProbe(ctx, rn, st, &d)
 	}
@@ -121,4 +131,18 @@ func planIssue(rn *run, refs []ConnectorRef, reason string) []Decision {
 		out[i].Action, out[i].Reason = ActionIssue, reason
 	}
 	return out
+}
+
+// windowFields describes the job's change windows at now for a Decision:
+// whether one is open and when the next opens (nil when the job has none).
+func windowFields(job Job, now time.Time) (bool, *time.Time) {
+	if len(job.Windows) == 0 {
+		return false, nil
+	}
+	st := job.WindowAt(now)
+	if st.Next.IsZero() {
+		return st.Open, nil
+	}
+	next := st.Next.UTC()
+	return st.Open, &next
 }

@@ -10,6 +10,8 @@ const (
 	// TriggerWatch: the worker saw a new KV version of a job that sets
 	// watch; the request is pinned to that version.
 	TriggerWatch = "watch"
+	// TriggerWindow: a change window of the job opened (see Job.Windows).
+	TriggerWindow = "window"
 )
 
 // Request asks for one run of a job. It is the JSON body of a message on

@@ -174,8 +174,9 @@ func (c *natsConn) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 }
 
 // NATSOptions builds the client options from the nats section: name,
-// endless reconnects, and whichever credentials are set. The CLI dials with
-// them too.
+// endless reconnects, whichever credentials are set, and the reply prefix
+// (nats.inbox_prefix; JetStream's API replies, pulled messages and watch
+// deliveries take it too). The CLI dials with them too.
 func NATSOptions(n config.NATS, name string, log *slog.Logger) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(name),
@@ -203,6 +204,9 @@ func NATSOptions(n config.NATS, name string, log *slog.Logger) ([]nats.Option, e
 			return nil, fmt.Errorf("reading nkey seed %s: %w", n.NKeyFile, err)
 		}
 		opts = append(opts, o)
+	}
+	if n.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(n.InboxPrefix))
 	}
 	if n.TLS.CAFile != "" {
 		opts = append(opts, nats.RootCAs(n.TLS.CAFile))

@@ -2,8 +2,8 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,11 +17,14 @@ import (
 // messages. It only enqueues (R11): every tick is a request message,
 // deduplicated across replicas by its Msg-Id, and a consumer runs it. At
 // start it catches up the slot a job missed while no worker ran. It sleeps
-// on the injected clock until the earliest next slot.
+// on the injected clock until the earliest next slot. The start of each
+// change window is a slot too (windowNext): a job skipped outside_window
+// is requested again when its window opens.
 type scheduler struct {
 	startstop.Base
 	*shared
-	next map[string]time.Time // job → its next slot; owned by the loop
+	next       map[string]time.Time // job → its next cron slot; owned by the loop
+	windowNext map[string]time.Time // job → its next window start; owned by the loop
 }
 
 // Start catches up missed slots and launches the loop.
@@ -36,7 +39,12 @@ func (s *scheduler) Start(ctx context.Context) error {
 	}
 	now := s.tune.clock.Now()
 	s.next = map[string]time.Time{}
+	s.windowNext = map[string]time.Time{}
 	for _, j := range s.jobList {
+		s.planWindow(j, now)
+		if err := s.catchUpWindow(ctx, j, now); err != nil {
+			s.log.Warn("catching up an open change window", "job", j.Name, "error", err)
+		}
 		if j.Next == nil {
 			continue
 		}
@@ -66,12 +74,14 @@ func (s *scheduler) loop(ctx context.Context) {
 	}
 }
 
-// earliest is the soonest next slot of any job.
+// earliest is the soonest next slot (cron or window start) of any job.
 func (s *scheduler) earliest() (time.Time, bool) {
 	var first time.Time
-	for _, t := range s.next {
-		if first.IsZero() || t.Before(first) {
-			first = t
+	for _, m := range []map[string]time.Time{s.next, s.windowNext} {
+		for _, t := range m {
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
 		}
 	}
 	return first, !first.IsZero()
@@ -90,23 +100,90 @@ func (s *scheduler) runOnce(ctx context.Context, now time.Time) {
 		}
 		s.next[j.Name] = j.Next.Next(now)
 	}
+	s.runWindows(ctx, now)
 }
 
 // fire enqueues the cron request of one slot. Every replica fires it with
 // the same Msg-Id, cron-<job>-<unix seconds of the slot>, so the stream
 // keeps one.
 func (s *scheduler) fire(ctx context.Context, job string, slot time.Time) error {
-	return s.enqueue(ctx, job, "cron-"+job+"-"+strconv.FormatInt(slot.Unix(), 10))
+	return s.enqueue(ctx, job, jobs.TriggerCron, contract.CronMsgID(job, slot))
 }
 
-func (s *scheduler) enqueue(ctx context.Context, job, msgID string) error {
+// planWindow sets the job's next window start after now, or forgets the
+// job when it has no windows or none opens again.
+func (s *scheduler) planWindow(j jobs.Job, now time.Time) {
+	if len(j.Windows) == 0 {
+		return
+	}
+	if next := j.WindowAt(now).Next; !next.IsZero() {
+		s.windowNext[j.Name] = next
+		return
+	}
+	delete(s.windowNext, j.Name)
+}
+
+// runWindows requests every job whose change window opens at or before now,
+// and moves it to its next window start.
+func (s *scheduler) runWindows(ctx context.Context, now time.Time) {
+	for _, j := range s.jobList {
+		start, ok := s.windowNext[j.Name]
+		if !ok || start.After(now) {
+			continue
+		}
+		if err := s.fireWindow(ctx, j.Name, start); err != nil {
+			s.log.Warn("publishing window request", "job", j.Name, "window_start", start, "error", err)
+		}
+		s.planWindow(j, now)
+	}
+}
+
+// catchUpWindow requests a job whose change window is open at start while
+// a connector of it is still held back (its latest outcome a skip with
+// reason outside_window): no worker ran when the window opened. It uses the
+// window start's own Msg-Id, so replicas starting together, or one starting
+// as another fires the start, publish it once.
+func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time) error {
+	if len(j.Windows) == 0 {
+		return nil
+	}
+	st := j.WindowAt(now)
+	if !st.Open {
+		return nil
+	}
+	b := s.bus()
+	if b == nil {
+		return errNotConnected
+	}
+	entries, err := contract.WatchAll(ctx, b.status, j.Name+".*")
+	if err != nil {
+		return fmt.Errorf("reading status of job %s: %w", j.Name, err)
+	}
+	for _, e := range entries {
+		var o jobs.Outcome
+		if json.Unmarshal(e.Value(), &o) != nil || o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow {
+			continue
+		}
+		s.log.Info("change window opened while no worker ran, catching up", "job", j.Name, "window_start", st.Opened)
+		return s.fireWindow(ctx, j.Name, st.Opened)
+	}
+	return nil
+}
+
+// fireWindow enqueues the request of a window's start. Every replica fires
+// it with the same Msg-Id, window-<job>-<unix seconds of the start>.
+func (s *scheduler) fireWindow(ctx context.Context, job string, start time.Time) error {
+	return s.enqueue(ctx, job, jobs.TriggerWindow, contract.WindowMsgID(job, start))
+}
+
+func (s *scheduler) enqueue(ctx context.Context, job, trigger, msgID string) error {
 	b := s.bus()
 	if b == nil {
 		return errNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	ack, err := contract.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: jobs.TriggerCron}, msgID)
+	ack, err := contract.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: trigger}, msgID)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,11 @@ type connectorRow struct {
 	Retrying                            bool
 	ErrorCode, ErrorMessage             string
 	NextRun                             string
+	NextWindow                          string // the change window: "open until …", "opens …", "" for none
 	Version                             int
+	// RemovedAfter is, for a row not configured here, when the worker
+	// removes its entry unless a replica writes it again (statusprune.go).
+	RemovedAfter string
 }
 
 // unplacedRow is a request that failed before any connector was in play
@@ -92,7 +96,7 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 			} else {
 				row.DaysLeft = "—"
 			}
-			row.NextRun = nextRun(j, now)
+			row.NextRun, row.NextWindow = nextRun(j, now), windowText(j, now)
 			p.Rows = append(p.Rows, row)
 		}
 		// B2C policy key containers: rows of their own, under their
@@ -116,8 +120,9 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 			p.Unplaced = append(p.Unplaced, unplacedFrom(e, latestRun[o.Job]))
 		default:
 			row := w.connectorRow(e, now)
+			row.RemovedAfter = e.Updated.Add(StatusPruneAfter).UTC().Format(timeLayout)
 			if j, ok := w.job(o.Job); ok {
-				row.NextRun = nextRun(j, now)
+				row.NextRun, row.NextWindow = nextRun(j, now), windowText(j, now)
 			}
 			p.Rows = append(p.Rows, row)
 		}
@@ -221,6 +226,22 @@ func nextRun(j jobs.Job, now time.Time) string {
 		return ""
 	}
 	return next.UTC().Format(timeLayout)
+}
+
+// windowText describes the job's change windows at now for the page:
+// "open until …" inside one, "opens …" outside, "" for a job without.
+func windowText(j jobs.Job, now time.Time) string {
+	if len(j.Windows) == 0 {
+		return ""
+	}
+	st := j.WindowAt(now)
+	switch {
+	case st.Open:
+		return "window open until " + st.Until.UTC().Format(timeLayout)
+	case st.Next.IsZero():
+		return "no window ahead"
+	}
+	return "window opens " + st.Next.UTC().Format(timeLayout)
 }
 
 // serveStatusPage renders the page from the watched status: a complete

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 )
 
@@ -32,6 +33,10 @@ type statusView struct {
 	stopped chan struct{} // closed by Stop: live page streams end
 	stopOne sync.Once
 	live    liveFeed // what the open /events streams share; see sse.go
+	// pruneClock times the removal of entries no longer configured
+	// (statusprune.go); nil is the wall clock. Apart from tune.clock, so
+	// that tests which jump the scheduler's time do not prune.
+	pruneClock retry.Clock
 }
 
 // statusEntry is one key of the status bucket as the view holds it.
@@ -40,6 +45,7 @@ type statusEntry struct {
 	Record  contract.StatusRecord
 	Updated time.Time
 	raw     []byte // the stored JSON, for fields the record type does not name
+	rev     uint64 // the KV revision, for a delete that loses to a newer write
 }
 
 func newStatusView(sh *shared) *statusView {
@@ -67,9 +73,24 @@ func (v *statusView) Start(ctx context.Context) error {
 	}
 	v.watcher = w
 	synced := make(chan struct{})
+	// The prune loop (statusprune.go) ends with the watch: a failed start
+	// stops the watch and must not wait for an hour's sleep.
+	pruneCtx, endPrune := context.WithCancel(runCtx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer endPrune()
+		v.follow(runCtx, w.Updates(), synced)
+	})
+	wg.Go(func() {
+		select {
+		case <-synced: // judge only a complete view
+			v.pruneLoop(pruneCtx)
+		case <-pruneCtx.Done():
+		}
+	})
 	go func() {
 		defer stopped()
-		v.follow(runCtx, w.Updates(), synced)
+		wg.Wait()
 	}()
 	timeout := time.NewTimer(v.tune.opTimeout)
 	defer timeout.Stop()
@@ -120,7 +141,7 @@ func (v *statusView) apply(e jetstream.KeyValueEntry) {
 			v.log.Warn("decoding status entry", "key", e.Key(), "error", err)
 			return
 		}
-		v.entries[e.Key()] = statusEntry{Key: e.Key(), Record: rec, Updated: e.Created(), raw: e.Value()}
+		v.entries[e.Key()] = statusEntry{Key: e.Key(), Record: rec, Updated: e.Created(), raw: e.Value(), rev: e.Revision()}
 	}
 	close(v.changed)
 	v.changed = make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/certrotator/certrotator/config"
@@ -29,6 +30,9 @@ type env struct {
 	stderr io.Writer
 	lookup func(string) (string, bool)
 	now    func() time.Time
+	// natsDenied is the first subscription NATS refused this command's
+	// connection, for failure's hint (dial.go).
+	natsDenied atomic.Pointer[string]
 }
 
 // command is one subcommand: it parses its own args and returns an exit code.

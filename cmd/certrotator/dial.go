@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"strings"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -32,6 +34,12 @@ func dialable(listen string) string {
 // retries later), else exitFailed.
 func failure(e *env, err error) int {
 	fmt.Fprintf(e.stderr, "certrotator: %v\n", err)
+	if denied := e.natsDenied.Load(); denied != nil {
+		// Retrying will not help: the user's permissions or the config
+		// must change. A reply subscription is the usual one.
+		fmt.Fprintf(e.stderr, "certrotator: NATS refused a subscription: %s: if it is a reply subject (_INBOX…), this user may read replies only on a prefix of its own: set nats.inbox_prefix (a nats context's inbox_prefix) to it, e.g. _INBOX_publisher for the publisher of deploy/nats/nats-permissions.conf\n", *denied)
+		return exitFailed
+	}
 	if unreachable(err) {
 		return exitUnreachable
 	}
@@ -64,4 +72,18 @@ func unreachable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// noteDenied is the CLI connection's asynchronous error handler: it keeps
+// the first subscription the server refused, which failure explains, and
+// prints the rest as nats.go's default handler would.
+func noteDenied(e *env) nats.ErrHandler {
+	return func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(strings.ToLower(err.Error()), "subscription") {
+			msg := err.Error()
+			e.natsDenied.CompareAndSwap(nil, &msg)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "certrotator: nats: %v\n", err)
+	}
 }

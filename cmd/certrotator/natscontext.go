@@ -26,6 +26,9 @@ type natsContext struct {
 	Cert     string `json:"cert"`
 	Key      string `json:"key"`
 	CA       string `json:"ca"`
+	// InboxPrefix is the nats CLI's `--inbox-prefix` kept in the context:
+	// a user whose permissions allow only its own replies needs it.
+	InboxPrefix string `json:"inbox_prefix"`
 }
 
 // errNoContext: no context was named and none is selected.
@@ -105,6 +108,6 @@ func (c natsContext) natsSettings() config.NATS {
 	return config.NATS{
 		URL: c.URL, User: c.User, Password: c.Password, CredsFile: c.Creds, NKeyFile: c.NKey,
 		TLS:           config.TLS{CAFile: c.CA, CertFile: c.Cert, KeyFile: c.Key},
-		SubjectPrefix: config.SubjectPrefixDefault,
+		SubjectPrefix: config.SubjectPrefixDefault, InboxPrefix: c.InboxPrefix,
 	}
 }

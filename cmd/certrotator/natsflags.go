@@ -132,6 +132,7 @@ func (t target) dial(e *env) (*client.Conn, error) {
 	if t.token != "" {
 		opts = append(opts, nats.Token(t.token))
 	}
+	opts = append(opts, nats.ErrorHandler(noteDenied(e)))
 	var sizes map[string]int
 	if t.cfg != nil {
 		sizes = make(map[string]int, len(t.cfg.Jobs))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -64,7 +65,44 @@ func detail(o jobs.Outcome, now time.Time) string {
 	if o.Certificate != nil && o.Certificate.SourceVersion > 0 {
 		parts = append(parts, fmt.Sprintf("version %d", o.Certificate.SourceVersion))
 	}
+	if o.NextWindow != nil {
+		parts = append(parts, "next window "+ago(o.NextWindow, now))
+	}
 	return strings.Join(parts, ", ")
+}
+
+// windowText is the window column of plan and status: "open" inside a
+// change window, else the next window's start and how far off it is, "-"
+// for a job without windows.
+func windowText(open bool, next *time.Time, now time.Time) string {
+	if open {
+		return "open"
+	}
+	return ago(next, now)
+}
+
+// nextWindow is status' next change window of the outcome's job: from the
+// config when there is one (with whether a window is open now), else the
+// outside_window skip's own next_window while it is still ahead.
+func nextWindow(o jobs.Outcome, cfg *config.Config, now time.Time) (*time.Time, *bool) {
+	if cfg != nil {
+		j, ok := cfg.Job(o.Job)
+		if !ok || len(j.Windows) == 0 {
+			return nil, nil
+		}
+		st := j.WindowAt(now)
+		open := st.Open
+		if st.Next.IsZero() {
+			return nil, &open
+		}
+		next := st.Next.UTC()
+		return &next, &open
+	}
+	if o.NextWindow != nil && o.NextWindow.After(now) {
+		next := o.NextWindow.UTC()
+		return &next, nil
+	}
+	return nil, nil
 }
 
 // requested says what asked for the run, who and why: "manual by

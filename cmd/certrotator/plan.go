@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -32,7 +33,7 @@ func cmdPlan(e *env, args []string) int {
 			}
 		}
 	} else {
-		printPlan(e.stdout, all)
+		printPlan(e.stdout, all, e.now())
 	}
 	for _, d := range all {
 		if d.Action == jobs.ActionFail {
@@ -43,9 +44,9 @@ func cmdPlan(e *env, args []string) int {
 }
 
 // printPlan writes the decisions as a table an operator reads at a glance.
-func printPlan(w io.Writer, ds []jobs.Decision) {
+func printPlan(w io.Writer, ds []jobs.Decision, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tCONNECTOR\tACTIVE\tEXPIRES IN\tBUNDLE\tACTION\tREASON")
+	fmt.Fprintln(tw, "JOB\tCONNECTOR\tACTIVE\tEXPIRES IN\tBUNDLE\tACTION\tREASON\tWINDOW")
 	for _, d := range ds {
 		active, days, bundleTP := "-", "-", "-"
 		if d.Active != nil {
@@ -81,7 +82,8 @@ func printPlan(w io.Writer, ds []jobs.Decision) {
 			// A B2C policy key container, shown by kind and id.
 			target = "keyset " + d.Connector
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, target, active, days, bundleTP, d.Action, reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, target, active, days, bundleTP, d.Action, reason,
+			windowText(d.WindowOpen, d.NextWindow, now))
 	}
 	tw.Flush()
 }

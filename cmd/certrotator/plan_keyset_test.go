@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -13,7 +14,7 @@ func TestPrintPlanNamesKeySets(t *testing.T) {
 	printPlan(&b, []jobs.Decision{
 		{Job: "api", Connector: "7b3a0c1e-aaaa-bbbb-cccc-000000000001", Action: jobs.ActionUpload},
 		{Job: "api", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: jobs.KindKeySet, Action: jobs.ActionSkip, Reason: jobs.ReasonSuperseded},
-	})
+	}, time.Now())
 	if !strings.Contains(b.String(), "keyset B2C_1A_RestApiClientCertificate") {
 		t.Errorf("plan table does not name the key set by kind:\n%s", b.String())
 	}

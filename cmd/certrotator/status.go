@@ -9,15 +9,18 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
 )
 
 // statusRow is one connector's line of `status`: the latest outcome's data,
 // as the status bucket stores it, plus what an operator asks next: the
 // active certificate and its days left, when a certificate was last
 // uploaded (a later skip does not hide it), the next scheduled run (known
-// only with a config) and when the entry was stored. Its JSON keeps the
-// outcome's keys at the top level, so scripts written for the plain
-// outcome keep working.
+// only with a config) and when the entry was stored. With a config that
+// has jobs, an entry it does not configure (a connector or job removed) is
+// marked configured=false, with the time after which the worker removes
+// it (worker/statusprune.go). Its JSON keeps the outcome's keys at the top
+// level, so scripts written for the plain outcome keep working.
 type statusRow struct {
 	jobs.Outcome
 	Updated    time.Time      `json:"updated"`
@@ -25,6 +28,13 @@ type statusRow struct {
 	DaysLeft   *int           `json:"days_left"`
 	LastUpload *time.Time     `json:"last_upload"`
 	NextRun    *time.Time     `json:"next_run"`
+	// NextWindow is the job's next change window start (from the config,
+	// else from an outside_window skip while it is ahead); it shadows the
+	// outcome's own next_window. WindowOpen is known only with a config.
+	NextWindow   *time.Time `json:"next_window,omitempty"`
+	WindowOpen   *bool      `json:"window_open,omitempty"`
+	Configured   *bool      `json:"configured,omitempty"`
+	RemovedAfter *time.Time `json:"removed_after,omitempty"`
 }
 
 func cmdStatus(e *env, args []string) int {
@@ -80,15 +90,40 @@ func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Even
 				r.NextRun = &next
 			}
 		}
+		r.NextWindow, r.WindowOpen = nextWindow(en.Outcome, cfg, now)
+		if cfg != nil && len(cfg.Jobs) > 0 { // a publisher's config knows no jobs
+			configured := configures(cfg, en.Outcome.Job, en.Outcome.Connector)
+			r.Configured = &configured
+			if !configured {
+				at := en.Updated.Add(worker.StatusPruneAfter).UTC()
+				r.RemovedAfter, r.NextRun = &at, nil
+			}
+		}
 		rows[i] = r
 	}
 	return rows
 }
 
+// configures reports whether cfg has the job and, unless connector is
+// empty (a request that failed before any connector), that connector in it
+// (ignoring case, as the worker matches it).
+func configures(cfg *config.Config, job, connector string) bool {
+	j, ok := cfg.Job(job)
+	if !ok {
+		return false
+	}
+	if connector == "" {
+		return true
+	}
+	_, ok = j.Connector(connector)
+	return ok
+}
+
 func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tDAYS LEFT\tLAST UPLOAD\tNEXT RUN\tVERSION\tREQUESTED")
+	fmt.Fprintln(tw, "JOB\tCONNECTOR\tOUTCOME\tREASON\tTHUMBPRINT\tDAYS LEFT\tLAST UPLOAD\tNEXT RUN\tNEXT WINDOW\tVERSION\tREQUESTED")
 	var early []statusRow
+	removed := false
 	for _, r := range rows {
 		o := r.Outcome
 		if o.Connector == "" {
@@ -109,17 +144,31 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 		if o.Error != nil {
 			reason = o.Error.Code
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
-			printable(dash(reason)), tp, days, ago(r.LastUpload, now), ago(r.NextRun, now), version, printable(dash(requested(o))))
+		open := r.WindowOpen != nil && *r.WindowOpen
+		next := ago(r.NextRun, now)
+		if r.Configured != nil && !*r.Configured {
+			next, removed = "not configured*", true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(o.Job), printable(o.Connector), printable(o.Status),
+			printable(dash(reason)), tp, days, ago(r.LastUpload, now), next, windowText(open, r.NextWindow, now),
+			version, printable(dash(requested(o))))
 	}
 	tw.Flush()
+	if removed {
+		fmt.Fprintf(w, "\n* not in this config: the worker removes the entry %d h after its last update, unless a replica that has it runs it\n",
+			int(worker.StatusPruneAfter.Hours()))
+	}
 	if len(early) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nrequests that failed before any connector was in play:")
 	for _, r := range early {
-		fmt.Fprintf(w, "  %s  %s  %s  [%s]\n", r.Updated.Format(time.DateTime), printable(r.Outcome.Job),
-			printable(detail(r.Outcome, now)), printable(requested(r.Outcome)))
+		mark := ""
+		if r.Configured != nil && !*r.Configured {
+			mark = "  (job not configured)"
+		}
+		fmt.Fprintf(w, "  %s  %s  %s  [%s]%s\n", r.Updated.Format(time.DateTime), printable(r.Outcome.Job),
+			printable(detail(r.Outcome, now)), printable(requested(r.Outcome)), mark)
 	}
 }
 

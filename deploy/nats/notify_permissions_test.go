@@ -41,7 +41,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile))
+	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile, ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {
@@ -68,7 +68,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	}
 	defer func() { _ = n.Stop(context.Background()) }()
 
-	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile), make(chan error, 16))
+	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile, publisherInbox), make(chan error, 16))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ import (
 
 const (
 	connectorID = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
+	// publisherInbox is the publisher's reply prefix: nats-permissions.conf
+	// lets it subscribe to its own replies only.
+	publisherInbox = "_INBOX_publisher"
 	// opDeadline bounds each NATS round trip of the test.
 	opDeadline = 10 * time.Second
 )
@@ -104,12 +107,13 @@ func startServer(t *testing.T, users ...*user) string {
 	return s.ClientURL()
 }
 
-// appConfig is a config for the given NATS user with one job, one tenant
-// and a Vault that is never called.
-func appConfig(t *testing.T, url, seedFile string) *config.Config {
+// appConfig is a config for the given NATS user (and reply prefix, empty
+// for the default) with one job, one tenant and a Vault that is never
+// called.
+func appConfig(t *testing.T, url, seedFile, inboxPrefix string) *config.Config {
 	t.Helper()
 	doc := fmt.Sprintf(`instance: perm-test
-nats: {url: %q, nkey_file: %q}
+nats: {url: %q, nkey_file: %q, inbox_prefix: %q}
 vault: {address: "http://127.0.0.1:1", auth: {method: token, token: unused}}
 tenants:
   contoso:
@@ -121,7 +125,7 @@ jobs:
     source: {path: b2c/contoso-api}
     connectors: [{tenant: contoso, id: %s}]
 http: {listen: "off"}
-`, url, seedFile, connectorID)
+`, url, seedFile, inboxPrefix, connectorID)
 	cfg, err := config.Parse([]byte(doc), nil)
 	if err != nil {
 		t.Fatalf("parsing the test config: %v", err)
@@ -139,7 +143,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	defer cancel()
 
 	// The worker user provisions the streams, consumer and buckets and runs.
-	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile))
+	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile, ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {
@@ -157,7 +161,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	// The publisher requests a rotation and reads its outcome, the status
 	// and the event history.
 	asyncErrs := make(chan error, 16)
-	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile), asyncErrs)
+	pub, err := dialAs(ctx, url, appConfig(t, url, publisher.seedFile, publisherInbox), asyncErrs)
 	if err != nil {
 		t.Fatalf("connecting as the publisher: %v", err)
 	}
@@ -205,15 +209,19 @@ const deniedWait = 2 * time.Second
 
 // assertPublisherCannotChangeAnything tries what a publisher must not do:
 // forge an outcome, write the status, take a lock, delete or reconfigure a
-// stream, consume requests. Each try has its own deadline, so that one
-// slow denial cannot expire the next try before it starts.
+// stream, consume requests, listen to other clients' replies. Each try has
+// its own deadline, so that one slow denial cannot expire the next try
+// before it starts. The connection takes its replies on the publisher's own
+// prefix, as the CLI does: on the default one every request would time out
+// for want of a reply, and prove nothing.
 func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 	t.Helper()
 	opt, err := nats.NkeyOptionFromSeed(seedFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url, opt, nats.PermissionErrOnSubscribe(true), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	nc, err := nats.Connect(url, opt, nats.CustomInboxPrefix(publisherInbox), nats.PermissionErrOnSubscribe(true),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +278,11 @@ func assertPublisherCannotChangeAnything(t *testing.T, url, seedFile string) {
 		},
 		"subscribe to requests":            subscription(nc, "certrotation.request.>"),
 		"subscribe to the bucket subjects": subscription(nc, "$KV.>"),
+		// The shared reply prefix: the worker's pulled requests, KV reads
+		// and API answers pass there.
+		"subscribe to every client's replies": subscription(nc, "_INBOX.>"),
+		"subscribe to one reply of another":   subscription(nc, "_INBOX.abc.def"),
+		"subscribe to every reply prefix":     subscription(nc, ">"),
 	}
 	errs := make(chan string, len(denied))
 	for what, try := range denied {

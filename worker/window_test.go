@@ -1,0 +1,159 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// windowJob is the test job with one change window a day, 08:00-09:00 UTC,
+// and no cron schedule: only window starts make requests.
+func windowJob(t *testing.T) jobs.Job {
+	t.Helper()
+	start, err := config.ParseSchedule("CRON_TZ=UTC 0 8 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := testJob()
+	j.Windows = []jobs.Window{{Spec: "CRON_TZ=UTC 0 8 * * *", Start: start, Duration: time.Hour}}
+	return j
+}
+
+// TestWindowStartPublishes drives the scheduler on a clock that jumps to
+// each wake-up at once: the next window's start makes a request with
+// trigger window and Msg-Id window-<job>-<unix of the start>.
+func TestWindowStartPublishes(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rot := newFake(nil)
+	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
+	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
+		t.Fatalf("WindowMsgID = %q", id)
+	}
+	// The clock jumps from start to start, so several requests may be in
+	// flight: each must be a window's start, 08:00 UTC on a later day.
+	got := rot.nextCall(t)
+	sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "window-"+jobName+"-"), 10, 64)
+	at := time.Unix(sec, 0).UTC()
+	if err != nil || got.Trigger != jobs.TriggerWindow || at.Hour() != 8 || at.Minute() != 0 || !at.After(start) {
+		t.Fatalf("first call %q (%s), want window-%s-<unix of an 08:00 UTC start after %s> (window)", got.ID, got.Trigger, jobName, start)
+	}
+}
+
+// TestThreeReplicasOneRequestPerWindow: every replica fires a window's
+// start; the stream keeps one request.
+func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	var ww []*Worker
+	for range 3 {
+		// A clock far before any window: the loops sleep through the test.
+		clock := &stillClock{now: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)}
+		ww = append(ww, startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = clock }))
+	}
+	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for _, w := range ww {
+		wg.Go(func() {
+			if err := w.scheduler.fireWindow(context.Background(), jobName, start); err != nil {
+				t.Errorf("fireWindow: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
+		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
+	}
+	eventually(t, "window request settled", settled(t, newJS(t, nc)))
+	rot.noMoreCalls(t)
+}
+
+// stillClock is a retry.Clock that never moves and whose After never
+// fires.
+type stillClock struct{ now time.Time }
+
+func (c *stillClock) Now() time.Time                       { return c.now }
+func (c *stillClock) After(time.Duration) <-chan time.Time { return nil }
+
+// TestStatusPageShowsWindow: the page says when a job's change window
+// opens, or that it is open and until when.
+func TestStatusPageShowsWindow(t *testing.T) {
+	t.Parallel()
+	w, err := New(configFor(t, testApp(windowJob(t)), newFake(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "window opens 2026-12-02 08:00 UTC"},
+		{time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC), "window open until 2026-12-01 09:00 UTC"},
+	} {
+		var b strings.Builder
+		if err := pageTemplates.ExecuteTemplate(&b, "status", w.buildStatusPage(nil, tc.now)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("at %s the page lacks %q:\n%s", tc.now, tc.want, b.String())
+		}
+	}
+	plain, err := New(configFor(t, testApp(), newFake(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, "status", plain.buildStatusPage(nil, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "window") {
+		t.Errorf("a job without windows shows one:\n%s", b.String())
+	}
+}
+
+// TestWindowCatchUp: a worker that starts inside an open window while a
+// connector is still held back outside_window requests the job under the
+// window start's Msg-Id; one that finds nothing held back requests nothing.
+func TestWindowCatchUp(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	rot := newFake(nil)
+	before := &stillClock{now: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)}
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = before })
+
+	kv, err := newJS(t, nc).KeyValue(context.Background(), contract.StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	held := jobs.Outcome{Job: jobName, Connector: conn1, Status: jobs.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &opened, Final: true}
+	body, err := json.Marshal(contract.NextStatus(nil, held, before.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), contract.StatusKey(jobName, conn1), body); err != nil {
+		t.Fatal(err)
+	}
+	inside := &stillClock{now: opened.Add(30 * time.Minute)}
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
+		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
+	}
+	eventually(t, "catch-up settled", settled(t, newJS(t, nc)))
+
+	// The run replaced the skip: a third replica starting now finds nothing held back.
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	rot.noMoreCalls(t)
+}
