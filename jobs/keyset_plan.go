@@ -47,6 +47,7 @@ func (r *Rotator) planKeySet(ctx context.Context, rn *run, ref KeySetRef) Decisi
 	if rn.b.bundle != nil {
 		d.Staged = rn.b.bundle.Staged(now)
 	}
+	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
 	switch {
 	case rn.b.err != nil:
 		d.Error = errorInfo(rn.b.err)
@@ -59,7 +60,19 @@ func (r *Rotator) planKeySet(ctx context.Context, rn *run, ref KeySetRef) Decisi
 		d.Action = ActionUpload
 		if v.skip != "" {
 			d.Action = ActionSkip
+		} else if g := gate(rn.job, keyCert(hasActiveKey(active, hasActive)), rn.req.Force, now); g.skip {
+			d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
+		} else {
+			d.Reason = cmp.Or(g.reason, d.Reason)
 		}
 	}
 	return d
+}
+
+// hasActiveKey is active as a pointer, nil when there is none.
+func hasActiveKey(active PolicyKey, ok bool) *PolicyKey {
+	if !ok {
+		return nil
+	}
+	return &active
 }

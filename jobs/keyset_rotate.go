@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -165,6 +166,11 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 	default:
 		return keySetResult{result: result{status: StatusSkipped, reason: v.skip, active: act, warn: act != nil && !replaceable(c, *act)}, activeKey: ak}
 	}
+	g := gate(rn.job, act, rn.req.Force, now)
+	if g.skip {
+		// Due but outside every change window, as for a connector.
+		return keySetResult{result: result{status: StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: act, warn: act != nil}, activeKey: ak}
+	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
 		return keySetResult{result: result{status: StatusFailed, err: fmt.Errorf("uploading to key set %s: %w", ref.ID, err), active: act, warn: true}, activeKey: ak}
@@ -186,6 +192,7 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 	if rn.req.Force && rn.req.Version > 0 {
 		reason = ReasonRollback
 	}
+	reason = cmp.Or(g.reason, reason) // going ahead outside a window is what the audit must see
 	return keySetResult{result: result{status: StatusSucceeded, reason: reason, staged: staged, active: act}, activeKey: ak}
 }
 

@@ -319,3 +319,34 @@ func TestKeySetSupersededByHand(t *testing.T) {
 		t.Errorf("%d uploads, want 1: the hand-made key must not be fought", n)
 	}
 }
+
+// onceAt is a Schedule that fires once.
+type onceAt time.Time
+
+func (o onceAt) Next(t time.Time) time.Time {
+	if t.Before(time.Time(o)) {
+		return time.Time(o)
+	}
+	return time.Time{}
+}
+
+// TestKeySetOutsideChangeWindow: a key set's upload waits for the job's
+// change window like a connector's.
+func TestKeySetOutsideChangeWindow(t *testing.T) {
+	t.Parallel()
+	b := newKSBundle(t, ksStart.Add(-ksDay), ksStart.Add(90*ksDay))
+	h := newKSHarness(t, b, false)
+	opens := ksStart.Add(ksDay)
+	h.job.Windows = []jobs.Window{{Spec: "tomorrow", Start: onceAt(opens), Duration: time.Hour}}
+	o := keySetOutcome(t, h.run(t))
+	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(opens) {
+		t.Errorf("outside the window: %+v", o)
+	}
+	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
+		t.Errorf("%d uploads outside the window", n)
+	}
+	h.clock.Add(ksDay + time.Minute)
+	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSucceeded {
+		t.Errorf("inside the window: %+v %+v", o, o.Error)
+	}
+}
