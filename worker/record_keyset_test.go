@@ -3,7 +3,9 @@ package worker
 import (
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -43,5 +45,19 @@ func TestCheckRequestAcceptsKeySetIDs(t *testing.T) {
 	}
 	if _, err := s.checkRequest(jobs.Request{Job: "api", Connectors: []string{"B2C_1A_Two"}}, "api"); err == nil {
 		t.Error("a key set the job does not bind was accepted")
+	}
+}
+
+// TestKeySetStatusIsConfigured: a configured key set's status entry is
+// never pruned as a removed connector's.
+func TestKeySetStatusIsConfigured(t *testing.T) {
+	job := jobs.Job{Name: "api", KeySets: []jobs.KeySetRef{{Tenant: "t", ID: "B2C_1A_One"}}}
+	s := &shared{jobs: map[string]jobs.Job{"api": job}}
+	now := time.Now()
+	for id, want := range map[string]bool{"B2C_1A_One": true, "B2C_1A_Gone": false} {
+		o := jobs.Outcome{Job: "api", Connector: id, TargetKind: jobs.KindKeySet, Status: jobs.StatusSucceeded, Final: true}
+		if got := s.configured(statusEntry{Key: contract.StatusKeyOf(o), Record: contract.NextStatus(nil, o, now), Updated: now}); got != want {
+			t.Errorf("configured(%s) = %v, want %v", id, got, want)
+		}
 	}
 }
