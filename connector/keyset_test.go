@@ -111,3 +111,13 @@ func TestKeySetClientErrors(t *testing.T) {
 		t.Errorf("denied: %v (class %s), want permanent ErrDenied", err, f.Class)
 	}
 }
+
+// TestAnnounceKeySetsSaysBeta: the start-up line names Graph beta and the path.
+func TestAnnounceKeySetsSaysBeta(t *testing.T) {
+	t.Parallel()
+	_, c, logs := keySetHarness(t)
+	c.AnnounceKeySets()
+	if out := logs.String(); !strings.Contains(out, "Graph beta") || !strings.Contains(out, "/beta/trustFramework/keySets") {
+		t.Errorf("start-up line lacks the beta notice: %s", out)
+	}
+}
