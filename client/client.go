@@ -28,7 +28,8 @@ var ErrNoStreams = contract.ErrNoStreams
 type Options struct {
 	// SubjectPrefix of the deployment. Defaults to contract.SubjectPrefixDefault.
 	SubjectPrefix string
-	// Jobs maps a job name to how many connectors it has, so that waiting
+	// Jobs maps a job name to how many targets (connectors and key sets) it
+	// has, so that waiting
 	// for a whole job's outcomes knows when it is done. Defaults to none:
 	// a wait then counts the job's connectors in the status bucket, and
 	// ends at the first final outcome when the bucket has none of them.

@@ -17,7 +17,7 @@ func (c *Conn) LastSucceeded(ctx context.Context) (map[string]contract.Event, er
 	last := map[string]contract.Event{}
 	err := c.Events(ctx, 0, false, func(ev contract.Event) error {
 		if ev.Data.Status == jobs.StatusSucceeded && ev.Data.Connector != "" {
-			last[contract.StatusKey(ev.Data.Job, ev.Data.Connector)] = ev
+			last[contract.StatusKeyOf(ev.Data)] = ev
 		}
 		return nil
 	})

@@ -13,6 +13,7 @@ var (
 	jobKeys = []string{
 		"name", "source", "schedule", "watch", "policy", "renew_before", "min_validity",
 		"warn_before", "max_attempts", "reencode", "connectors", "probe", "windows", "emergency_within",
+		"keysets",
 	}
 	sourceKeys = []string{"mount", "path", "pfx_field", "password_field", "pki"}
 )
@@ -60,6 +61,7 @@ func (d *decoder) job(s section, tenants map[string]Tenant, bound map[string]bin
 	}
 	j.Source.PKI = d.pki(src, j.MinValidity)
 	j.Connectors = d.connectors(s, j.Name, tenants, bound)
+	j.KeySets = d.keySets(s, j.Name, tenants, bound)
 	j.Probe = d.probe(s)
 	j.Windows = d.windows(s)
 	j.EmergencyWithin = d.emergencyWithin(s, s.has("windows"))
@@ -146,8 +148,8 @@ func (d *decoder) warnBefore(s section) []time.Duration {
 // writes them, so that subjects and status keys have one spelling.
 func (d *decoder) connectors(s section, job string, tenants map[string]Tenant, bound map[string]binding) []jobs.ConnectorRef {
 	items := s.list("connectors")
-	if len(items) == 0 {
-		s.problem("connectors", "a job needs at least one connector")
+	if len(items) == 0 && len(s.list("keysets")) == 0 {
+		s.problem("connectors", "a job needs at least one connector or key set (keysets)")
 	}
 	out := make([]jobs.ConnectorRef, 0, len(items))
 	for i, n := range items {

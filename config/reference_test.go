@@ -22,6 +22,7 @@ jobs:
     probe: {}
     connectors: [{}]
     windows: [{}]
+    keysets: [{}]
 `
 
 // acceptedKeys lists every key the decoder accepts, in the spelling of

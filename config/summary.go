@@ -35,6 +35,9 @@ func (c *Config) Summary() string {
 			schedule = fmt.Sprintf("%q", j.Schedule)
 		}
 		fmt.Fprintf(&b, "  %s: %d connector(s), schedule %s, policy %s", j.Name, len(j.Connectors), schedule, j.Policy)
+		if n := len(j.KeySets); n > 0 {
+			fmt.Fprintf(&b, ", %d key set(s) (Graph beta)", n)
+		}
 		if j.Watch > 0 {
 			fmt.Fprintf(&b, ", watch %s", j.Watch)
 		}

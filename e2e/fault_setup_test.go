@@ -39,6 +39,7 @@ func setupFaults(t *testing.T) *faultStack {
 	for _, id := range connectorIDs {
 		s.graph.AddConnector(tenantID, id, "connector "+id[len(id)-1:])
 	}
+	s.graph.AddKeySet(tenantID, keySetID)
 	s.graph.Start()
 	fs.vaultLink = newProxy(t, strings.TrimPrefix(s.vault.Addr, "http://"))
 	ctx := context.Background()
@@ -75,7 +76,7 @@ func newProxy(t *testing.T, target string) *faultproxy.Proxy {
 }
 
 // graphTap is the Graph client's transport with fault points on the upload
-// call (uploadClientCertificate): it can hold uploads before they are sent
+// calls (uploadClientCertificate, and a key set's uploadPkcs12): it can hold uploads before they are sent
 // (a slow link: a held upload whose context ends is never sent), lose the
 // response of uploads Graph applied, and keeps every upload body it sent, as
 // Graph received it.
@@ -132,7 +133,8 @@ func (g *graphTap) waitHeld(t *testing.T) {
 }
 
 func isUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasSuffix(strings.ToLower(r.URL.Path), "/uploadclientcertificate")
+	path := strings.ToLower(r.URL.Path)
+	return r.Method == http.MethodPost && (strings.HasSuffix(path, "/uploadclientcertificate") || strings.HasSuffix(path, "/uploadpkcs12"))
 }
 
 // errResetAfterSend is what a client sees when the connection dies after

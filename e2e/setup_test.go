@@ -21,6 +21,7 @@ const (
 	clientID  = "11111111-1111-4111-8111-111111111111"
 	secret    = "graph-client-secret-Ee2e~s3cr3t"
 	mount     = "secret"
+	keySetID  = "B2C_1A_RestApiClientCertificate"
 )
 
 var connectorIDs = []string{
@@ -71,6 +72,8 @@ func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	for _, id := range connectorIDs {
 		s.graph.AddConnector(tenantID, id, "connector "+id[len(id)-1:], seeds[id]...)
 	}
+	// An empty B2C policy key container, for jobs with keysets.
+	s.graph.AddKeySet(tenantID, keySetID)
 	s.graph.Start()
 	ctx := context.Background()
 	var err error

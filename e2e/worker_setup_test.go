@@ -41,7 +41,7 @@ func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator,
 	var warnings *worker.Warnings
 	if rot == nil {
 		warnings = &worker.Warnings{}
-		r, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs)})
+		r, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, KeySets: s.conn, Warnings: warnings, Logger: loggerTo(s.logs)})
 		if err != nil {
 			t.Fatalf("building rotator: %v", err)
 		}

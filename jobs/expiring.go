@@ -37,6 +37,7 @@ func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, activ
 		Job:           rn.job.Name,
 		Tenant:        ref.Tenant,
 		Connector:     ref.ID,
+		TargetKind:    KindConnector, // rotateKeySet sets KindKeySet
 		RequestID:     rn.req.ID,
 		Trigger:       rn.req.Trigger,
 		RequestReason: rn.req.Reason,

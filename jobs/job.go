@@ -76,7 +76,7 @@ type Schedule interface {
 	Next(t time.Time) time.Time
 }
 
-// Job is one bundle in Vault and the connectors it is uploaded to. Config
+// Job is one bundle in Vault and the connectors (and key sets) it is uploaded to. Config
 // builds Jobs with every default filled in.
 type Job struct {
 	Name        string
@@ -91,12 +91,24 @@ type Job struct {
 	MaxAttempts int
 	Reencode    bool
 	Connectors  []ConnectorRef
-	Probe       *ProbeSpec // nil: no probe before an upload (see jobs/probe.go)
+	KeySets     []KeySetRef // B2C policy key containers fed the same bundle (see keyset.go)
+	Probe       *ProbeSpec  // nil: no probe before an upload (see jobs/probe.go)
 	// Windows are the change windows uploads start in; none means always
 	// (see gate). EmergencyWithin lets an upload go ahead outside them when
 	// the active certificate expires sooner; 0 never does.
 	Windows         []Window
 	EmergencyWithin time.Duration
+}
+
+// KeySet returns the job's binding for the key set id, case-insensitively
+// (B2C compares policy key names without case).
+func (j Job) KeySet(id string) (KeySetRef, bool) {
+	for _, k := range j.KeySets {
+		if strings.EqualFold(k.ID, id) {
+			return k, true
+		}
+	}
+	return KeySetRef{}, false
 }
 
 // Connector returns the job's binding for the connector id, case-insensitively.

@@ -38,7 +38,9 @@ const CodeBadRequest = "bad_request"
 // CertInfo describes a certificate in an outcome. It never holds key
 // material.
 type CertInfo struct {
-	Thumbprint    string    `json:"thumbprint"`
+	Thumbprint string `json:"thumbprint"`
+	// Kid names a policy key (key set targets only).
+	Kid           string    `json:"kid,omitempty"`
 	Subject       string    `json:"subject,omitempty"`
 	NotBefore     time.Time `json:"not_before,omitzero"`
 	NotAfter      time.Time `json:"not_after,omitzero"`
@@ -56,12 +58,17 @@ type ErrorInfo struct {
 // Outcome is the result of one run for one connector: the data of the
 // CloudEvent the worker publishes. Connector is empty for a request that
 // failed before any connector was in play.
+//
+// TargetKind says what Connector names: "connector" (an API connector's
+// GUID) or "keyset" (a B2C policy key container's id, B2C_1A_…); it is
+// empty only when no target was in play.
 type Outcome struct {
-	Job       string `json:"job"`
-	Tenant    string `json:"tenant"`
-	Connector string `json:"connector"`
-	RequestID string `json:"request_id"`
-	Trigger   string `json:"trigger"`
+	Job        string `json:"job"`
+	Tenant     string `json:"tenant"`
+	Connector  string `json:"connector"`
+	TargetKind string `json:"target_kind,omitempty"`
+	RequestID  string `json:"request_id"`
+	Trigger    string `json:"trigger"`
 	// RequestReason and RequestedBy are the request's own reason and
 	// requester, carried into every outcome so that the events and the
 	// status bucket are an audit trail of who asked for a run and why.
@@ -99,6 +106,8 @@ func (o Outcome) EventType() string {
 		return "certrotator.certificate.expiring"
 	case StatusUnauthenticated:
 		return "certrotator.api.unauthenticated"
+	case StatusSuperseded:
+		return "certrotator.keyset.superseded"
 	}
 	return "certrotator.rotation." + o.Status
 }
@@ -107,7 +116,7 @@ func (o Outcome) EventType() string {
 // unauthenticated) rather than a rotation's result: warnings are not a
 // connector's status and never settle a request.
 func (o Outcome) Warning() bool {
-	return o.Status == StatusExpiring || o.Status == StatusUnauthenticated
+	return o.Status == StatusExpiring || o.Status == StatusUnauthenticated || o.Status == StatusSuperseded
 }
 
 // Retryable reports whether the outcome failed transiently and a later

@@ -174,6 +174,7 @@ func (rn *run) outcome(ref ConnectorRef, res result, d time.Duration) Outcome {
 		Job:           rn.job.Name,
 		Tenant:        ref.Tenant,
 		Connector:     ref.ID,
+		TargetKind:    KindConnector,
 		RequestID:     rn.req.ID,
 		Trigger:       rn.req.Trigger,
 		RequestReason: rn.req.Reason,

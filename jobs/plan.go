@@ -23,12 +23,13 @@ type Decision struct {
 	Job            string     `json:"job"`
 	Tenant         string     `json:"tenant"`
 	Connector      string     `json:"connector"`
-	Active         *CertInfo  `json:"active"`           // the connector's active certificate, nil when none
-	ActiveDaysLeft *int       `json:"active_days_left"` // days until Active expires
-	Bundle         *CertInfo  `json:"bundle"`           // nil when the bundle could not be read or decoded
-	Action         string     `json:"action"`           // "upload", "skip" or "fail"
-	Reason         string     `json:"reason"`           // skip reason, or "" for upload
-	Staged         bool       `json:"staged"`           // the bundle's notBefore is still in the future
+	TargetKind     string     `json:"target_kind,omitempty"` // "keyset" for a key set (Connector holds its id); "" for a connector
+	Active         *CertInfo  `json:"active"`                // the connector's active certificate, nil when none
+	ActiveDaysLeft *int       `json:"active_days_left"`      // days until Active expires
+	Bundle         *CertInfo  `json:"bundle"`                // nil when the bundle could not be read or decoded
+	Action         string     `json:"action"`                // "upload", "skip" or "fail"
+	Reason         string     `json:"reason"`                // skip reason, or "" for upload
+	Staged         bool       `json:"staged"`                // the bundle's notBefore is still in the future
 	Error          *ErrorInfo `json:"error"`
 	Probe          *ProbeInfo `json:"probe,omitempty"` // the job's probe verdict; nil for a job without probe
 	// NextWindow is when the job's next change window opens; nil for a job
@@ -52,12 +53,14 @@ func (r *Rotator) Plan(ctx context.Context, job Job, req Request) []Decision {
 	rn := &run{job: job, req: req}
 	var issue IssueResult
 	rn.b, issue = r.prepareRun(ctx, job, req, true)
+	keySets := selectKeySets(job, req)
 	if issue.Reason != "" { // the current bundle may be missing or unreadable: that is why
-		return planIssue(rn, refs, issue.Reason)
+		return append(planIssue(rn, refs, issue.Reason), r.planKeySets(ctx, rn, keySets, issue.Reason)...)
 	}
-	return forEach(ctx, r.cfg.Concurrency, refs,
+	out := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) Decision { return r.planOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) Decision { return planFailed(rn, ref, err) })
+	return append(out, r.planKeySets(ctx, rn, keySets, "")...)
 }
 
 // planOne reads one connector and decides.

@@ -183,7 +183,7 @@ func (r *Rotator) unauthenticated(ctx context.Context, rn *run, ref ConnectorRef
 		}
 	}
 	return Outcome{
-		Job: rn.job.Name, Tenant: ref.Tenant, Connector: ref.ID,
+		Job: rn.job.Name, Tenant: ref.Tenant, Connector: ref.ID, TargetKind: KindConnector,
 		RequestID: rn.req.ID, Trigger: rn.req.Trigger, RequestReason: rn.req.Reason, RequestedBy: rn.req.RequestedBy,
 		Status:  StatusUnauthenticated,
 		Reason:  "the API behind the connector accepted a call without a client certificate: the certificate protects nothing",

@@ -44,6 +44,11 @@ type Config struct {
 	// Prober calls the API behind a connector for jobs with a probe;
 	// nil skips probes.
 	Prober Prober
+
+	// KeySets reads and uploads to B2C policy key containers, for jobs with
+	// keysets; *connector.Client implements it. Defaults to none: such a
+	// job's key sets then fail with CodeKeySetsMissing.
+	KeySets KeySets
 }
 
 // Rotator runs the rotation pipeline. It is safe for concurrent use; the
@@ -95,6 +100,7 @@ func (r *Rotator) now() time.Time { return r.cfg.NowFunc() }
 func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	req = normalize(req)
 	refs, err := selectConnectors(job, req)
+	keySets := selectKeySets(job, req)
 	if err != nil {
 		o := BadRequest(job.Name, req, err)
 		r.logOutcome(ctx, o)
@@ -110,11 +116,11 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 			r.logOutcome(ctx, o)
 			return []Outcome{o}
 		})
-	out := make([]Outcome, 0, len(refs)+1)
+	out := make([]Outcome, 0, len(refs)+len(keySets)+1)
 	for _, list := range per {
 		out = append(out, list...)
 	}
-	return out
+	return append(out, r.rotateKeySets(ctx, rn, keySets)...)
 }
 
 // BadRequest builds the single failed outcome for a request that failed
@@ -152,11 +158,18 @@ func selectConnectors(job Job, req Request) ([]ConnectorRef, error) {
 	if req.Version < 0 {
 		return nil, fmt.Errorf("version %d is not a KV version (1 or more)", req.Version)
 	}
-	if len(job.Connectors) == 0 {
+	if len(job.Connectors) == 0 && len(job.KeySets) == 0 {
 		return nil, fmt.Errorf("job %q binds no connector", job.Name)
 	}
 	var named map[string]bool // nil: every connector
 	for _, id := range req.Connectors {
+		if _, ok := job.KeySet(id); ok {
+			// A request names targets of either kind (see selectKeySets).
+			if named == nil {
+				named = map[string]bool{}
+			}
+			continue
+		}
 		ref, ok := job.Connector(id)
 		if !ok {
 			return nil, fmt.Errorf("job %q binds no connector %q", job.Name, id)

@@ -125,10 +125,14 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 	if !ok {
 		return jobs.Job{}, fmt.Errorf("unknown job %s: %w", echo(req.Job), errUnknownJob)
 	}
-	if len(req.Connectors) > len(job.Connectors) {
-		return jobs.Job{}, fmt.Errorf("the request names %d connectors; job %s has %d", len(req.Connectors), job.Name, len(job.Connectors))
+	if targets := len(job.Connectors) + len(job.KeySets); len(req.Connectors) > targets {
+		return jobs.Job{}, fmt.Errorf("the request names %d connectors; job %s has %d", len(req.Connectors), job.Name, targets)
 	}
 	for i, id := range req.Connectors {
+		// A request's connectors may name the job's key sets too.
+		if _, ok := job.KeySet(id); ok {
+			continue
+		}
 		if _, ok := job.Connector(id); !ok {
 			return jobs.Job{}, fmt.Errorf("job %s has no connector with the id in connectors[%d]", job.Name, i)
 		}

@@ -41,7 +41,7 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 	if err != nil {
 		return fmt.Errorf("encoding outcome event: %w", err)
 	}
-	msg := &nats.Msg{Subject: contract.ResultSubject(s.prefix, subjectJob, o.Connector), Data: body, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: contract.ResultSubjectOf(s.prefix, subjectJob, o), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", contract.EventContentType)
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing outcome on %s: %w", msg.Subject, err)
@@ -55,7 +55,7 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 // replaces, so that a later skipped run does not hide when the certificate
 // was uploaded.
 func (s *shared) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.Outcome) error {
-	key := contract.StatusKey(o.Job, o.Connector)
+	key := contract.StatusKeyOf(o)
 	var prev *contract.StatusRecord
 	entry, err := kv.Get(ctx, key)
 	switch {

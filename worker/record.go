@@ -65,7 +65,8 @@ func (r record) kept(earlier record) *record {
 	return &p
 }
 
-// remaining is the connectors of the request not yet done.
+// remaining is the targets (connectors, then key sets) of the request not
+// yet done.
 func remaining(job jobs.Job, req jobs.Request, done []string) []string {
 	skip := make(map[string]bool, len(done))
 	for _, id := range done {
@@ -73,6 +74,11 @@ func remaining(job jobs.Job, req jobs.Request, done []string) []string {
 	}
 	var out []string
 	for _, ref := range inPlay(job, req) {
+		if !skip[strings.ToLower(ref.ID)] {
+			out = append(out, ref.ID)
+		}
+	}
+	for _, ref := range jobs.KeySetsInPlay(job, req) {
 		if !skip[strings.ToLower(ref.ID)] {
 			out = append(out, ref.ID)
 		}

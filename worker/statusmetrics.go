@@ -59,7 +59,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok || o.Connector == "" {
 			continue
 		}
-		if _, ok := j.Connector(o.Connector); !ok {
+		if !configuredTarget(j, o) {
 			continue
 		}
 		if a := activeOf(e.Record); a != nil && !a.NotAfter.IsZero() {
@@ -83,4 +83,16 @@ func activeOf(rec contract.StatusRecord) *jobs.CertInfo {
 		return rec.Active
 	}
 	return contract.ActiveAfter(rec.Outcome)
+}
+
+// configuredTarget reports whether the outcome's target is one the job
+// binds: a connector, or a key set (whose series carry its id, B2C_1A_…, in
+// the connector label).
+func configuredTarget(j jobs.Job, o jobs.Outcome) bool {
+	if o.TargetKind == jobs.KindKeySet {
+		_, ok := j.KeySet(o.Connector)
+		return ok
+	}
+	_, ok := j.Connector(o.Connector)
+	return ok
 }

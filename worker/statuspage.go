@@ -99,6 +99,18 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 			row.NextRun, row.NextWindow = nextRun(j, now), windowText(j, now)
 			p.Rows = append(p.Rows, row)
 		}
+		// B2C policy key containers: rows of their own, under their
+		// status keys (<job>.keyset-<id>), after the job's connectors.
+		for _, k := range j.KeySets {
+			key := contract.KeySetStatusKey(j.Name, k.ID)
+			seen[key] = true
+			row := connectorRow{Job: j.Name, Connector: k.ID, DaysLeft: "—"}
+			if e, ok := byKey[key]; ok {
+				row = w.connectorRow(e, now)
+			}
+			row.Configured, row.NextRun = true, nextRun(j, now)
+			p.Rows = append(p.Rows, row)
+		}
 	}
 	for _, e := range entries {
 		o := e.Record.Outcome

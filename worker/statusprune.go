@@ -38,7 +38,7 @@ const StatusPruneAfter = 24 * time.Hour
 const statusPruneEvery = time.Hour
 
 // configured reports whether the status entry belongs to this replica's
-// config: a configured connector of a configured job (matched as the
+// config: a configured connector or key set of a configured job (matched as the
 // metrics match it, ignoring case), or the job's <job>._ entry (a request
 // that failed before any connector).
 func (s *shared) configured(e statusEntry) bool {
@@ -50,8 +50,7 @@ func (s *shared) configured(e statusEntry) bool {
 	if o.Connector == "" {
 		return true
 	}
-	_, ok = j.Connector(o.Connector)
-	return ok
+	return configuredTarget(j, o) // a connector, or a key set
 }
 
 // pruneLoop removes stale entries every statusPruneEvery until ctx ends.

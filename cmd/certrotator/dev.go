@@ -27,6 +27,9 @@ const (
 	devConnector1 = "7b3a0c1e-0000-4000-8000-000000000001"
 	devConnector2 = "7b3a0c1e-0000-4000-8000-000000000002"
 	devConnector3 = "7b3a0c1e-0000-4000-8000-000000000003" // the PKI job's
+	// The custom-policy job: the demo bundle to a B2C policy key container.
+	devKeySetJob = "demo-custom-policy"
+	devKeySet    = "B2C_1A_DemoRestApiClientCertificate"
 )
 
 type devFlags struct {
@@ -94,7 +97,8 @@ func runDev(e *env, f devFlags) error {
 		AddConnector(devTenantID, devConnector1, "demo signup validation").
 		AddConnector(devTenantID, devConnector2, "demo token enrichment").
 		AddConnector(devTenantID, devConnector3, "demo PKI-issued").
-		AddConnector(devTenantID, devConnector4, "demo pinning API")
+		AddConnector(devTenantID, devConnector4, "demo pinning API").
+		AddKeySet(devTenantID, devKeySet)
 	if err := sim.StartOn("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("starting graph emulator: %w", err)
 	}
@@ -209,11 +213,23 @@ jobs:
     warn_before: [1m]               # only when a renewal is overdue
     connectors:
       - {tenant: demo, id: %[18]s}
-%[19]shttp:
+%[19]s%[20]shttp:
   listen: %[11]s
 log: {level: info, format: text}
 `, dir, f.natsListen, v.addr, devTenantID, devClientID, sim.URL(), devJob, devSecretKV, devConnector1, devConnector2, f.httpListen,
-		devPKIJob, devPKISecretKV, devPKIMount, devPKIRole, devPKICommonName, devPKITTL, devConnector3, devProbeConfig(dir, f))
+		devPKIJob, devPKISecretKV, devPKIMount, devPKIRole, devPKICommonName, devPKITTL, devConnector3, devProbeConfig(dir, f), devKeySetConfig())
+}
+
+// devKeySetConfig is the custom-policy job: the demo bundle also goes to a
+// B2C policy key container (Graph beta uploadPkcs12; docs/keysets.md).
+func devKeySetConfig() string {
+	return fmt.Sprintf(`  # Custom policies: the same bundle to a policy key container (Graph beta).
+  - name: %[1]s
+    source: {mount: secret, path: %[2]s}
+    schedule: "@every 1m"
+    keysets:
+      - {tenant: demo, id: %[3]s}
+`, devKeySetJob, devSecretKV, devKeySet)
 }
 
 // devProbeConfig is the job whose API pins thumbprints (devapi.go): its

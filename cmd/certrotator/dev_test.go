@@ -28,7 +28,8 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 		AddTenant(devTenantID, devClientID, secret).
 		AddConnector(devTenantID, devConnector1, "one").
 		AddConnector(devTenantID, devConnector2, "two").
-		AddConnector(devTenantID, devConnector3, "three")
+		AddConnector(devTenantID, devConnector3, "three").
+		AddKeySet(devTenantID, devKeySet)
 	if err := sim.StartOn("127.0.0.1:0"); err != nil {
 		t.Fatalf("starting graph emulator: %v", err)
 	}
@@ -62,6 +63,14 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 	}
 	if ups := sim.Uploads(devTenantID, devConnector3); len(ups) != 1 {
 		t.Errorf("the PKI job's connector got %d uploads, want 1", len(ups))
+	}
+	// The custom-policy job uploads the demo bundle to its key container.
+	code, out, errOut = runCLI(t, nil, "rotate", "-c", cfgPath, devKeySetJob, "--local")
+	if code != exitOK || !strings.Contains(out, "certrotator.rotation.succeeded") || !strings.Contains(out, `"target_kind":"keyset"`) {
+		t.Fatalf("rotate --local %s: exit %d out %q err %q", devKeySetJob, code, out, errOut)
+	}
+	if ups := sim.KeyUploads(devTenantID, devKeySet); len(ups) != 1 {
+		t.Errorf("the custom-policy job's key set got %d uploads, want 1", len(ups))
 	}
 
 	// Served, the demo job's watch (wired to the Vault client) finds the

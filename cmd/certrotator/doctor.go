@@ -74,6 +74,7 @@ func cmdDoctor(e *env, args []string) int {
 		Detail: fmt.Sprintf("%d jobs, %d tenants", len(cfg.Jobs), len(cfg.Tenants))})
 	d.checkVault(cfg, off)
 	d.checkGraph(cfg, off)
+	d.checkKeySets(cfg, off)
 	d.checkProbes(cfg, off)
 	d.checkCredentials(cfg)
 	d.checkNATS(cfg)

@@ -137,7 +137,7 @@ func (t target) dial(e *env) (*client.Conn, error) {
 	if t.cfg != nil {
 		sizes = make(map[string]int, len(t.cfg.Jobs))
 		for _, j := range t.cfg.Jobs {
-			sizes[j.Name] = len(j.Connectors)
+			sizes[j.Name] = len(j.Connectors) + len(j.KeySets) // one final outcome per target
 		}
 	}
 	return client.Dial(e.ctx, t.url, client.Options{SubjectPrefix: t.settings.SubjectPrefix, Jobs: sizes, NATS: opts})

@@ -54,6 +54,9 @@ func detail(o jobs.Outcome, now time.Time) string {
 	}
 	if a := activeCert(o); a != nil && a.Thumbprint != "" {
 		s := "thumbprint " + short(a.Thumbprint)
+		if a.Kid != "" { // a key set's key: the name the portal shows
+			s += " (kid " + a.Kid + ")"
+		}
 		if !a.NotAfter.IsZero() {
 			s += fmt.Sprintf(", %d days left", daysLeft(a.NotAfter, now))
 		}
@@ -118,10 +121,10 @@ func requested(o jobs.Outcome) string {
 	return s
 }
 
-// where names the connector of an outcome, or says that the request failed
-// before any connector was in play.
+// where names the target of an outcome (a key set as keyset-<id>), or says
+// that the request failed before any target was in play.
 func where(o jobs.Outcome) string {
-	return o.Job + "/" + contract.ConnectorToken(o.Connector)
+	return o.Job + "/" + contract.TargetToken(o)
 }
 
 // eventLine is `events`' line for one event: time, outcome, connector,

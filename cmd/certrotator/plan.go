@@ -77,7 +77,12 @@ func printPlan(w io.Writer, ds []jobs.Decision, now time.Time) {
 			reason += " (staged: notBefore in the future)"
 		}
 		reason += probeText(d.Probe)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, d.Connector, active, days, bundleTP, d.Action, reason,
+		target := d.Connector
+		if d.TargetKind == jobs.KindKeySet {
+			// A B2C policy key container, shown by kind and id.
+			target = "keyset " + d.Connector
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Job, target, active, days, bundleTP, d.Action, reason,
 			windowText(d.WindowOpen, d.NextWindow, now))
 	}
 	tw.Flush()

@@ -115,6 +115,9 @@ func configures(cfg *config.Config, job, connector string) bool {
 	if connector == "" {
 		return true
 	}
+	if _, ok := j.KeySet(connector); ok { // a key set's entry names its id
+		return true
+	}
 	_, ok = j.Connector(connector)
 	return ok
 }

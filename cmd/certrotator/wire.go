@@ -161,6 +161,12 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		// Jobs with a probe call the API behind each connector before an
 		// upload (probe/).
 		Prober: &probe.Prober{},
+		// Jobs with keysets upload to B2C policy key containers through
+		// the same client, budget and leases (Graph beta).
+		KeySets: off.graph,
+	}
+	if w.serve && hasKeySets(cfg) {
+		off.graph.AnnounceKeySets()
 	}
 	var warnings *worker.Warnings
 	if w.serve {
@@ -270,4 +276,14 @@ func (s *requestSink) vault(status int) {
 	if w := s.w.Load(); w != nil {
 		w.ObserveVault(status)
 	}
+}
+
+// hasKeySets reports whether any job binds a B2C policy key container.
+func hasKeySets(cfg *config.Config) bool {
+	for _, j := range cfg.Jobs {
+		if len(j.KeySets) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -35,6 +35,13 @@
 // Microsoft documents nothing (most B2C error codes for a bad PFX) the
 // behaviour is inferred and the code says so.
 //
+// B2C custom-policy key containers (Graph beta /trustFramework/keySets,
+// keyset.go): AddKeySet and AddKey seed them, uploadPkcs12 decodes the PFX
+// as uploadClientCertificate does and appends a JWK key (x5t base64url,
+// nbf/exp from the certificate), getActiveKey applies B2C's rule (the
+// latest activation date that has passed, among keys not expired), and
+// DenyKeySets answers 403 for an app without TrustFrameworkKeySet.ReadWrite.All.
+//
 // The list call pages like Graph: @odata.nextLink is an absolute URL with
 // an opaque $skiptoken, the page size is SetPageSize's (100 by default) and
 // $top is a hint capped by it. SetLimits enforces Graph's two throttling

@@ -47,6 +47,10 @@ func (s *Server) serveGraph(x *exchange, segs []string) {
 }
 
 func (s *Server) routeGraph(x *exchange, t *tenant, segs []string) {
+	if isKeySetsPath(segs) {
+		s.routeKeySets(x, t, segs)
+		return
+	}
 	if len(segs) < 3 || !strings.EqualFold(segs[1], "identity") || !strings.EqualFold(segs[2], "apiConnectors") {
 		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", firstUnknown(segs)), "")
 		return

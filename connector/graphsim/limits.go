@@ -169,9 +169,14 @@ func retryAfterSeconds(d time.Duration) int {
 // tokenApp returns the client id a bearer token was issued to, "" when
 // the token is unknown.
 func (s *Server) tokenApp(header string) string {
-	_, access, _ := strings.Cut(header, " ")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.tokenAppLocked(header)
+}
+
+// tokenAppLocked is tokenApp with s.mu held.
+func (s *Server) tokenAppLocked(header string) string {
+	_, access, _ := strings.Cut(header, " ")
 	if tok := s.tokens[strings.TrimSpace(access)]; tok != nil {
 		return tok.app
 	}

@@ -56,24 +56,34 @@ func decodeUpload(value, password string) (Cert, *pfxRejection) {
 // the right password, a private key, and a certificate matching it (the
 // leaf, wherever it sits in the file).
 func decodePFX(pfx []byte, password string) (Cert, *pfxRejection) {
+	cert, rej := decodePFXCert(pfx, password)
+	if rej != nil {
+		return Cert{}, rej
+	}
+	sum := sha1.Sum(cert.Raw)
+	return Cert{Thumbprint: strings.ToUpper(hex.EncodeToString(sum[:])), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}.truncated(), nil
+}
+
+// decodePFXCert is decodePFX returning the whole certificate, which a
+// policy key (keyset.go) renders as a JWK.
+func decodePFXCert(pfx []byte, password string) (*x509.Certificate, *pfxRejection) {
 	if err := checkPBE(pfx); err != nil {
 		if errors.Is(err, errPBES2) {
 			// B2C accepts TripleDES-SHA1 only; users see this code for
 			// AES-protected files even with the right password.
-			return Cert{}, &pfxRejection{codePFXPassword, "The certificate password provided in request is incorrect."}
+			return nil, &pfxRejection{codePFXPassword, "The certificate password provided in request is incorrect."}
 		}
-		return Cert{}, malformed("not a valid PKCS#12 (.pfx) file")
+		return nil, malformed("not a valid PKCS#12 (.pfx) file")
 	}
 	key, leaf, chain, err := pkcs12.DecodeChain(pfx, password)
 	if err != nil {
-		return Cert{}, classifyDecodeError(err)
+		return nil, classifyDecodeError(err)
 	}
 	cert, err := matchingCert(key, append([]*x509.Certificate{leaf}, chain...))
 	if err != nil {
-		return Cert{}, malformed("the private key matches no certificate in the file")
+		return nil, malformed("the private key matches no certificate in the file")
 	}
-	sum := sha1.Sum(cert.Raw)
-	return Cert{Thumbprint: strings.ToUpper(hex.EncodeToString(sum[:])), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}.truncated(), nil
+	return cert, nil
 }
 
 // classifyDecodeError maps go-pkcs12's errors. The missing-key and

@@ -41,6 +41,11 @@ type tenant struct {
 	counts     Counts
 	// creds maps a client id to its certificates and federated credentials.
 	creds map[string]*appCredentials
+	// B2C policy key containers (keyset.go), in creation order and by
+	// lower-case id, and the apps DenyKeySets refuses.
+	keySets      []*keySet
+	keySetsByID  map[string]*keySet
+	keySetDenied map[string]bool
 }
 
 func (t *tenant) connector(id string) *connector {
