@@ -54,7 +54,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	entries, _ := c.view.snapshot()
 	for _, e := range entries {
-		o := e.Record.Outcome
+		o := e.Record
 		j, ok := c.job(o.Job)
 		if !ok || o.Connector == "" {
 			continue
@@ -62,11 +62,11 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		if _, ok := j.Connector(o.Connector); !ok {
 			continue
 		}
-		if a := activeOf(e.Record); a != nil && !a.NotAfter.IsZero() {
+		if a := o.Active; !a.NotAfter.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(a.NotAfter.Unix()), o.Job, o.Connector)
 		}
-		if ls := e.Record.LastSuccess; ls != nil {
-			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(ls.At.Unix()), o.Job, o.Connector)
+		if !o.LastSuccessAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(o.LastSuccessAt.Unix()), o.Job, o.Connector)
 		}
 		failing := 0.0
 		if o.Status == jobs.StatusFailed {

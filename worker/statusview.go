@@ -26,7 +26,7 @@ type statusView struct {
 	*shared
 
 	mu      sync.Mutex
-	entries map[string]statusEntry
+	entries map[string]*statusEntry // never changed once stored: replaced
 	changed chan struct{} // closed and replaced on every change
 	watcher jetstream.KeyWatcher
 	stopped chan struct{} // closed by Stop: live page streams end
@@ -34,16 +34,16 @@ type statusView struct {
 	live    liveFeed // what the open /events streams share; see sse.go
 }
 
-// statusEntry is one key of the status bucket as the view holds it.
+// statusEntry is one key of the status bucket as the view holds it: its
+// record in brief (what the page and the gauges show), not the stored JSON.
 type statusEntry struct {
 	Key     string
-	Record  contract.StatusRecord
+	Record  statusBrief
 	Updated time.Time
-	raw     []byte // the stored JSON, for fields the record type does not name
 }
 
 func newStatusView(sh *shared) *statusView {
-	return &statusView{shared: sh, entries: map[string]statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
+	return &statusView{shared: sh, entries: map[string]*statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
 		live: liveFeed{max: liveStreamsDefault}}
 }
 
@@ -120,7 +120,7 @@ func (v *statusView) apply(e jetstream.KeyValueEntry) {
 			v.log.Warn("decoding status entry", "key", e.Key(), "error", err)
 			return
 		}
-		v.entries[e.Key()] = statusEntry{Key: e.Key(), Record: rec, Updated: e.Created(), raw: e.Value()}
+		v.entries[e.Key()] = &statusEntry{Key: e.Key(), Record: briefOf(rec), Updated: e.Created()}
 	}
 	close(v.changed)
 	v.changed = make(chan struct{})
@@ -141,11 +141,12 @@ func (v *statusView) Stop(ctx context.Context) error {
 }
 
 // snapshot returns the entries sorted by key, and a channel closed at the
-// next change.
-func (v *statusView) snapshot() ([]statusEntry, <-chan struct{}) {
+// next change. The entries are shared with the view, not copied (a scrape
+// of 10,000 connectors copied them all): callers must not change them.
+func (v *statusView) snapshot() ([]*statusEntry, <-chan struct{}) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	out := slices.Collect(maps.Values(v.entries))
-	slices.SortFunc(out, func(a, b statusEntry) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b *statusEntry) int { return strings.Compare(a.Key, b.Key) })
 	return out, v.changed
 }
