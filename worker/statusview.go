@@ -27,7 +27,7 @@ type statusView struct {
 
 	mu      sync.Mutex
 	entries map[string]*statusEntry // never changed once stored: replaced
-	changed chan struct{} // closed and replaced on every change
+	changed chan struct{}           // closed and replaced on every change
 	watcher jetstream.KeyWatcher
 	stopped chan struct{} // closed by Stop: live page streams end
 	stopOne sync.Once
