@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,18 +43,24 @@ const (
 	soakWindow   = 96               // requests in flight at once
 	soakDeadline = 15 * time.Minute // the whole run; 10,000 requests take 8-10 min on two shared cores
 	soakStall    = 3 * time.Minute  // one request: past it the run dumps NATS's state and fails
-	// Flatness tolerances between the first and the last sample, both taken
-	// quiescent, after a GC that returns freed memory to the OS.
+	// Flatness: goroutines from the first sample to the last; RSS and the
+	// heap from the sample after the second batch (the warm-up: caches,
+	// connections and the code paths of faults are in use by then) to every
+	// later one. Samples are taken quiescent, after a GC that returns freed
+	// memory to the OS.
 	soakGoroutineSlack = 25
-	soakRSSSlack       = 48 << 20
+	soakFlatBase       = 1    // the sample after the second batch
+	soakFlatSlack      = 0.10 // RSS and heap at most 10 % above it
 )
 
 // soakSample is the process's state after a batch of requests was answered.
 type soakSample struct {
 	answered   int
 	goroutines int
-	rss        int64
+	rss        int64 // resident, anonymous and file-backed
+	anon, file int64 // RssAnon and RssFile of /proc/self/status: the process's own memory, and the pages of its binary and libraries it has touched
 	heap       uint64
+	heapInuse  uint64 // the heap's spans in use: heap plus fragmentation
 	elapsed    time.Duration
 }
 
@@ -85,7 +93,7 @@ type soak struct {
 	rollbackDone chan struct{}
 	dumpOnce     sync.Once
 	mu           sync.Mutex
-	finals       map[string]map[string]string // request id -> event id -> outcome
+	finals       map[string][]finalEvent // request id -> its final events, each event id once
 	answered     map[string]chan struct{}
 	statuses     map[string]int
 }
@@ -99,12 +107,18 @@ type soak struct {
 // requests included), that no connector ends on an older certificate than
 // its job's newest bundle nor on a revoked one, that the rollback holds
 // until the path is rewritten, that no NATS subscription of the worker or
-// of the soak dropped a message as a slow consumer, and that goroutines and
-// RSS are flat from the first batch to the last. It reports throughput.
+// of the soak dropped a message as a slow consumer, that goroutines are flat
+// from the first batch to the last, and that RSS and the heap after every
+// later batch stay within 10 % of their figures after the second. It
+// reports throughput. SOAK_HEAPPROFILE=PREFIX writes a heap profile after
+// each batch (PREFIX.<batch>.heap).
 func TestSoak(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SOAK_REQUESTS"))
 	if n <= 0 {
 		t.Skip("set SOAK_REQUESTS (make soak) to run the soak")
+	}
+	if os.Getenv("SOAK_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 4 << 10 // fine enough to tell a few MiB of growth apart
 	}
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("SOAK_SEED"), 10, 64); err == nil {
@@ -138,7 +152,9 @@ func TestSoak(t *testing.T) {
 		spreadBusy += s.runBatch(ctx, sent, size, rollback)
 		busy += time.Since(began)
 		x := sample(sent+size, time.Since(start))
-		t.Logf("sample: %d answered, %s, %d goroutines, RSS %.1f MiB, heap %.1f MiB", x.answered, x.elapsed.Round(time.Second), x.goroutines, float64(x.rss)/(1<<20), float64(x.heap)/(1<<20))
+		soakHeapProfile(t, b)
+		t.Logf("sample: %d answered, %s, %d goroutines, RSS %.1f MiB (anon %.1f, file %.1f), heap %.1f MiB (in use %.1f)", x.answered, x.elapsed.Round(time.Second), x.goroutines,
+			mib(x.rss), mib(x.anon), mib(x.file), mib(x.heap), mib(x.heapInuse))
 		samples = append(samples, x)
 	}
 	// A last, fault-free request per job: the connector must end on the
@@ -169,7 +185,7 @@ func (s *soak) rollbackMidBatch(ctx context.Context) func(*sync.WaitGroup) {
 
 func startSoak(t *testing.T, seed uint64) *soak {
 	s := &soak{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x50a4)), newest: map[string]string{},
-		finals: map[string]map[string]string{}, answered: map[string]chan struct{}{}, statuses: map[string]int{}}
+		finals: map[string][]finalEvent{}, answered: map[string]chan struct{}{}, statuses: map[string]int{}}
 	s.log = slog.New(slog.DiscardHandler)
 	if path := os.Getenv("SOAK_LOG"); path != "" {
 		f, err := os.Create(path)
@@ -281,19 +297,37 @@ func (s *soak) onEvent(m *nats.Msg) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := s.finals[ev.Data.RequestID]
-	if ids == nil {
-		ids = map[string]string{}
-		s.finals[ev.Data.RequestID] = ids
-	}
-	if _, seen := ids[ev.ID]; !seen {
-		ids[ev.ID] = ev.Data.Status + "/" + ev.Data.Reason
-		s.statuses[ev.Data.Status+"/"+ev.Data.Reason]++
+	events := s.finals[ev.Data.RequestID]
+	if !slices.ContainsFunc(events, func(f finalEvent) bool { return f.id == ev.ID }) {
+		s.finals[ev.Data.RequestID] = append(events, finalEvent{id: ev.ID, outcome: s.outcomeName(ev.Data.Status, ev.Data.Reason)})
 	}
 	if ch := s.answered[ev.Data.RequestID]; ch != nil {
 		close(ch)
 		delete(s.answered, ev.Data.RequestID)
 	}
+}
+
+// finalEvent is one final outcome event of a request, as the soak keeps it:
+// a few words per request, so that the soak's own records grow as little as
+// they can (its flatness check measures the whole process).
+type finalEvent struct {
+	id, outcome string
+}
+
+func (f finalEvent) String() string { return f.id + ":" + f.outcome }
+
+// outcomeName counts the outcome and returns its name, one string per
+// distinct name. The caller holds s.mu.
+func (s *soak) outcomeName(status, reason string) string {
+	name := status + "/" + reason
+	for k := range s.statuses {
+		if k == name {
+			name = k
+			break
+		}
+	}
+	s.statuses[name]++
+	return name
 }
 
 // send publishes one request and returns a channel closed on its first
@@ -432,7 +466,53 @@ func sample(answered int, elapsed time.Duration) soakSample {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return soakSample{answered: answered, goroutines: runtime.NumGoroutine(), rss: rss(), heap: ms.HeapAlloc, elapsed: elapsed}
+	x := soakSample{answered: answered, goroutines: runtime.NumGoroutine(), rss: rss(), heap: ms.HeapAlloc, heapInuse: ms.HeapInuse, elapsed: elapsed}
+	x.anon, x.file = rssParts()
+	return x
+}
+
+// soakHeapProfile writes the heap profile after batch b (taken after
+// sample's GC) to SOAK_HEAPPROFILE.<b>.heap when that prefix is set, so
+// that growth between batches can be attributed with
+// `go tool pprof -base PREFIX.1.heap PREFIX.N.heap`.
+func soakHeapProfile(t *testing.T, b int) {
+	prefix := os.Getenv("SOAK_HEAPPROFILE")
+	if prefix == "" {
+		return
+	}
+	path := fmt.Sprintf("%s.%d.heap", prefix, b)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Errorf("creating heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		t.Errorf("writing heap profile %s: %v", path, err)
+	}
+}
+
+// rssParts reads RssAnon and RssFile from /proc/self/status; -1 when absent.
+func rssParts() (anon, file int64) {
+	anon, file = -1, -1
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return anon, file
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "RssAnon:":
+			anon = kb << 10
+		case "RssFile:":
+			file = kb << 10
+		}
+	}
+	return anon, file
 }
 
 func rss() int64 {
@@ -448,10 +528,13 @@ func rss() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
+func mib[T int64 | uint64](v T) float64 { return float64(v) / (1 << 20) }
+
 func (s *soak) report(samples []soakSample, elapsed time.Duration) {
-	s.t.Logf("%10s %10s %10s %10s %10s", "answered", "elapsed", "goroutines", "rss_MiB", "heap_MiB")
+	s.t.Logf("%10s %10s %10s %10s %10s %10s %10s %10s", "answered", "elapsed", "goroutines", "rss_MiB", "anon_MiB", "file_MiB", "heap_MiB", "inuse_MiB")
 	for _, x := range samples {
-		s.t.Logf("%10d %10s %10d %10.1f %10.1f", x.answered, x.elapsed.Round(time.Second), x.goroutines, float64(x.rss)/(1<<20), float64(x.heap)/(1<<20))
+		s.t.Logf("%10d %10s %10d %10.1f %10.1f %10.1f %10.1f %10.1f", x.answered, x.elapsed.Round(time.Second), x.goroutines,
+			mib(x.rss), mib(x.anon), mib(x.file), mib(uint64(x.heap)), mib(x.heapInuse))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -501,8 +584,17 @@ func (s *soak) check(samples []soakSample, n int) {
 	if last.goroutines > first.goroutines+soakGoroutineSlack {
 		s.t.Errorf("goroutines grew from %d (after %d) to %d (after %d)", first.goroutines, first.answered, last.goroutines, last.answered)
 	}
-	if last.rss > first.rss+soakRSSSlack {
-		s.t.Errorf("RSS grew from %d MiB (after %d) to %d MiB (after %d)", first.rss>>20, first.answered, last.rss>>20, last.answered)
+	if len(samples) <= soakFlatBase {
+		return
+	}
+	base := samples[soakFlatBase]
+	for _, x := range samples[soakFlatBase+1:] {
+		if float64(x.rss) > float64(base.rss)*(1+soakFlatSlack) {
+			s.t.Errorf("RSS grew from %.1f MiB (after %d) to %.1f MiB (after %d): more than %.0f %%", mib(base.rss), base.answered, mib(x.rss), x.answered, soakFlatSlack*100)
+		}
+		if float64(x.heap) > float64(base.heap)*(1+soakFlatSlack) {
+			s.t.Errorf("heap grew from %.1f MiB (after %d) to %.1f MiB (after %d): more than %.0f %%", mib(base.heap), base.answered, mib(x.heap), x.answered, soakFlatSlack*100)
+		}
 	}
 }
 

@@ -182,8 +182,8 @@ func (s *soak) checkRollback(ctx context.Context, job jobs.Job, id, thumb string
 	outcomes := s.finals[id]
 	s.mu.Unlock()
 	for _, o := range outcomes {
-		if !strings.HasPrefix(o, jobs.StatusSucceeded+"/") {
-			s.t.Errorf("rollback %s ended %s, want succeeded", id, o)
+		if !strings.HasPrefix(o.outcome, jobs.StatusSucceeded+"/") {
+			s.t.Errorf("rollback %s ended %s, want succeeded", id, o.outcome)
 		}
 	}
 	if got := s.active(job); got != thumb {
