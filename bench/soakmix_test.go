@@ -179,11 +179,11 @@ func (s *soak) checkRollback(ctx context.Context, job jobs.Job, id, thumb string
 		return
 	}
 	s.mu.Lock()
-	outcomes := s.finals[id]
+	outcomes := s.finals.set(id, false).events()
 	s.mu.Unlock()
 	for _, o := range outcomes {
-		if !strings.HasPrefix(o, jobs.StatusSucceeded+"/") {
-			s.t.Errorf("rollback %s ended %s, want succeeded", id, o)
+		if !strings.HasPrefix(o.outcome, jobs.StatusSucceeded+"/") {
+			s.t.Errorf("rollback %s ended %s, want succeeded", id, o.outcome)
 		}
 	}
 	if got := s.active(job); got != thumb {
@@ -298,7 +298,7 @@ func soakApp(natsURL string) *config.Config {
 // a final outcome. The caller holds s.mu.
 func (s *soak) watchRequests() int {
 	n := 0
-	for id := range s.finals {
+	for id := range s.finals.named {
 		if strings.HasPrefix(id, "vault-") {
 			n++
 		}

@@ -174,9 +174,10 @@ func checkHTTPS(raw string) error {
 type Config struct {
 	// Tenants are keyed by the tenant key used in jobs.ConnectorRef.Tenant.
 	Tenants map[string]Tenant
-	// Transport carries every request, to Entra and to Graph. Defaults to a
-	// clone of http.DefaultTransport, which trusts the system roots and so
-	// honours SSL_CERT_FILE and SSL_CERT_DIR.
+	// Transport carries every request, to Entra and to Graph. Defaults to
+	// defaultTransport: a clone of http.DefaultTransport, which trusts the
+	// system roots and so honours SSL_CERT_FILE and SSL_CERT_DIR, keeping
+	// IdleConnsPerHostDefault idle connections per host.
 	Transport http.RoundTripper
 	// MaxRetries bounds the retries of one call (500 and 502 are retried at
 	// most twice within it); negative means none. Defaults to 4.
@@ -262,7 +263,7 @@ func New(cfg Config) (*Client, error) {
 // withDefaults fills the zero fields of cfg.
 func (cfg Config) withDefaults() Config {
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		cfg.Transport = defaultTransport()
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = MaxRetriesDefault
@@ -284,6 +285,25 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg
+}
+
+// IdleConnsPerHostDefault is how many idle connections the default
+// transport keeps per host: the worker's default request concurrency
+// (config.RequestConcurrencyDefault), since every tenant's calls go to the
+// same two hosts (Entra and Graph). http.DefaultTransport keeps 2, so with
+// 64 calls in flight over HTTP/1.1 (a TLS-inspecting proxy, an emulator)
+// nearly every call closed its connection and the next one paid a new TLS
+// handshake on both sides. HTTP/2 multiplexes and needs none of this.
+const IdleConnsPerHostDefault = 64
+
+// defaultTransport is http.DefaultTransport's clone with room for
+// IdleConnsPerHostDefault idle connections per host (and for both hosts in
+// the total).
+func defaultTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = IdleConnsPerHostDefault
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 2*IdleConnsPerHostDefault)
+	return tr
 }
 
 func validateTenant(t Tenant) error {

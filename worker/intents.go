@@ -110,7 +110,7 @@ func (s *shared) dropIntents(ctx context.Context, seq uint64, connectors []strin
 	}
 	for _, c := range connectors {
 		dctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
-		err := b.outcomes.Delete(dctx, intentKey(seq, c))
+		err := b.dropOutcomeKey(dctx, intentKey(seq, c))
 		cancel()
 		if err != nil {
 			s.log.Debug("dropping upload intent", "seq", seq, "connector", c, "error", err)

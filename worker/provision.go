@@ -83,6 +83,9 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 			b.outcomes, err = p.kv(ctx, js, jetstream.KeyValueConfig{
 				Bucket: contract.OutcomesBucket, Description: "outcomes of runs not yet settled", History: 1, TTL: contract.OutcomesTTL, Storage: jetstream.FileStorage,
 			})
+			if err == nil {
+				b.outcomesStream = outcomesStreamOf(ctx, js)
+			}
 			return err
 		}},
 	}

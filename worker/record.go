@@ -168,7 +168,7 @@ func (s *shared) dropRecord(ctx context.Context, seq uint64, intents []string) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	if err := b.outcomes.Delete(ctx, recordKey(seq)); err != nil {
+	if err := b.dropOutcomeKey(ctx, recordKey(seq)); err != nil {
 		s.log.Debug("dropping outcome record", "seq", seq, "error", err)
 	}
 }

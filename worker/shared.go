@@ -50,7 +50,10 @@ type bus struct {
 	locks    jetstream.KeyValue
 	warnings jetstream.KeyValue
 	outcomes jetstream.KeyValue // records of runs not yet settled; see record
-	budget   jetstream.KeyValue // Graph rate-limit buckets shared by the replicas
+	// outcomesStream is the outcomes bucket's stream, to drop settled keys
+	// without delete markers (dropOutcomeKey); nil when it was not read.
+	outcomesStream jetstream.Stream
+	budget         jetstream.KeyValue // Graph rate-limit buckets shared by the replicas
 	// advisories hands out the max-deliveries advisories kept in their
 	// stream, one replica each.
 	advisories jetstream.Consumer

@@ -54,19 +54,19 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	entries, _ := c.view.snapshot()
 	for _, e := range entries {
-		o := e.Record.Outcome
+		o := e.Record
 		j, ok := c.job(o.Job)
 		if !ok || o.Connector == "" {
 			continue
 		}
-		if !configuredTarget(j, o) {
+		if !configuredTarget(j, o.TargetKind, o.Connector) {
 			continue
 		}
-		if a := activeOf(e.Record); a != nil && !a.NotAfter.IsZero() {
+		if a := o.Active; !a.NotAfter.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, float64(a.NotAfter.Unix()), o.Job, o.Connector)
 		}
-		if ls := e.Record.LastSuccess; ls != nil {
-			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(ls.At.Unix()), o.Job, o.Connector)
+		if !o.LastSuccessAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(o.LastSuccessAt.Unix()), o.Job, o.Connector)
 		}
 		failing := 0.0
 		if o.Status == jobs.StatusFailed {
@@ -88,11 +88,11 @@ func activeOf(rec contract.StatusRecord) *jobs.CertInfo {
 // configuredTarget reports whether the outcome's target is one the job
 // binds: a connector, or a key set (whose series carry its id, B2C_1A_…, in
 // the connector label).
-func configuredTarget(j jobs.Job, o jobs.Outcome) bool {
-	if o.TargetKind == jobs.KindKeySet {
-		_, ok := j.KeySet(o.Connector)
+func configuredTarget(j jobs.Job, kind, id string) bool {
+	if kind == jobs.KindKeySet {
+		_, ok := j.KeySet(id)
 		return ok
 	}
-	_, ok := j.Connector(o.Connector)
+	_, ok := j.Connector(id)
 	return ok
 }

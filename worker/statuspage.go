@@ -2,7 +2,6 @@ package worker
 
 import (
 	"embed"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"slices"
@@ -57,23 +56,15 @@ type unplacedRow struct {
 	Superseded                       bool // a later outcome of the job reached its connectors
 }
 
-// audit holds the request's audit fields when the outcome carries them
-// (request_reason, requested_by); read from the raw value so that the page
-// shows them as soon as the worker writes them.
-type audit struct {
-	RequestReason string `json:"request_reason"`
-	RequestedBy   string `json:"requested_by"`
-}
-
 const timeLayout = "2006-01-02 15:04 MST"
 
 // buildStatusPage turns the view's entries into rows: one per configured
 // connector (in config order), then connectors the bucket knows that this
 // replica's config does not, then the requests that failed before any
 // connector.
-func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPage {
+func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPage {
 	p := statusPage{Instance: w.instance, Ready: w.Ready(), Now: now.UTC(), Credentials: w.credentialRows(now)}
-	byKey := make(map[string]statusEntry, len(entries))
+	byKey := make(map[string]*statusEntry, len(entries))
 	for _, e := range entries {
 		byKey[e.Key] = e
 	}
@@ -113,7 +104,7 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 		}
 	}
 	for _, e := range entries {
-		o := e.Record.Outcome
+		o := e.Record
 		switch {
 		case seen[e.Key]:
 		case o.Connector == "":
@@ -130,9 +121,8 @@ func (w *Worker) buildStatusPage(entries []statusEntry, now time.Time) statusPag
 	return p
 }
 
-func (w *Worker) connectorRow(e statusEntry, now time.Time) connectorRow {
-	rec := e.Record
-	o := rec.Outcome
+func (w *Worker) connectorRow(e *statusEntry, now time.Time) connectorRow {
+	o := e.Record
 	row := connectorRow{
 		Job: o.Job, Connector: o.Connector, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout),
 		Trigger: o.Trigger, Retrying: o.Status == jobs.StatusFailed && !o.Final, DaysLeft: "—",
@@ -140,13 +130,9 @@ func (w *Worker) connectorRow(e statusEntry, now time.Time) connectorRow {
 	if o.Status == jobs.StatusSkipped {
 		row.SkipReason = o.Reason
 	}
-	var a audit
-	_ = json.Unmarshal(e.raw, &a)
-	row.RequestedBy, row.RequestReason = a.RequestedBy, a.RequestReason
-	if o.Error != nil {
-		row.ErrorCode, row.ErrorMessage = o.Error.Code, o.Error.Message
-	}
-	if c := activeOf(rec); c != nil {
+	row.RequestedBy, row.RequestReason = o.RequestedBy, o.RequestReason
+	row.ErrorCode, row.ErrorMessage = o.ErrorCode, o.ErrorMessage
+	if c := o.Active; c.known() {
 		row.Thumbprint = c.Thumbprint
 		if !c.NotAfter.IsZero() {
 			row.NotAfter = c.NotAfter.UTC().Format(timeLayout)
@@ -154,29 +140,23 @@ func (w *Worker) connectorRow(e statusEntry, now time.Time) connectorRow {
 		}
 		row.Version = c.SourceVersion
 	}
-	if ls := rec.LastSuccess; ls != nil {
-		row.LastUpload = ls.At.UTC().Format(timeLayout)
-		if ls.Certificate != nil {
-			row.LastUploadThumb = ls.Certificate.Thumbprint
-			row.Version = max(row.Version, ls.Certificate.SourceVersion)
-		}
+	if !o.LastSuccessAt.IsZero() {
+		row.LastUpload = o.LastSuccessAt.UTC().Format(timeLayout)
+		row.LastUploadThumb = o.LastSuccessCert.Thumbprint
+		row.Version = max(row.Version, o.LastSuccessCert.SourceVersion)
 	}
-	if o.Certificate != nil && o.Certificate.SourceVersion > 0 {
-		row.Version = o.Certificate.SourceVersion // the bundle in Vault as this run read it
+	if o.Version > 0 {
+		row.Version = o.Version // the bundle in Vault as this run read it
 	}
 	return row
 }
 
-func unplacedFrom(e statusEntry, latestRun time.Time) unplacedRow {
-	o := e.Record.Outcome
+func unplacedFrom(e *statusEntry, latestRun time.Time) unplacedRow {
+	o := e.Record
 	r := unplacedRow{Job: o.Job, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout), RequestID: o.RequestID,
 		Superseded: latestRun.After(e.Updated)}
-	if o.Error != nil {
-		r.ErrorCode, r.ErrorMessage = o.Error.Code, o.Error.Message
-	}
-	var a audit
-	_ = json.Unmarshal(e.raw, &a)
-	r.RequestedBy, r.RequestReason = a.RequestedBy, a.RequestReason
+	r.ErrorCode, r.ErrorMessage = o.ErrorCode, o.ErrorMessage
+	r.RequestedBy, r.RequestReason = o.RequestedBy, o.RequestReason
 	return r
 }
 

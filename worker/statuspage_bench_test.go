@@ -14,7 +14,7 @@ import (
 // connectors each: the work done per connected page on every bucket change.
 func BenchmarkStatusSection(b *testing.B) {
 	var jj []jobs.Job
-	var entries []statusEntry
+	var entries []*statusEntry
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10 {
 		j := testJob()
@@ -25,8 +25,8 @@ func BenchmarkStatusSection(b *testing.B) {
 			j.Connectors = append(j.Connectors, jobs.ConnectorRef{Tenant: "contoso", ID: id})
 			o := succeed(j, jobs.Request{ID: "r"})[0]
 			o.Connector = id
-			entries = append(entries, statusEntry{Key: contract.StatusKey(j.Name, id), Updated: now,
-				Record: contract.NextStatus(nil, o, now), raw: []byte(`{}`)})
+			entries = append(entries, &statusEntry{Key: contract.StatusKey(j.Name, id), Updated: now,
+				Record: briefOf(contract.NextStatus(nil, o, now))})
 		}
 		jj = append(jj, j)
 	}

@@ -23,7 +23,7 @@ func TestStatusPageKeySetRows(t *testing.T) {
 	o := jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: jobs.KindKeySet,
 		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true}
 	key := contract.StatusKeyOf(o)
-	p := w.buildStatusPage([]statusEntry{{Key: key, Record: contract.NextStatus(nil, o, now), Updated: now, raw: []byte(`{}`)}}, now)
+	p := w.buildStatusPage([]*statusEntry{{Key: key, Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}}, now)
 	if len(p.Rows) != len(j.Connectors)+2 {
 		t.Fatalf("rows %+v, want one per connector and key set", p.Rows)
 	}

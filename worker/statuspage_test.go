@@ -44,7 +44,7 @@ func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusEn
 		entries, changed := w.view.snapshot()
 		byKey := map[string]statusEntry{}
 		for _, e := range entries {
-			byKey[e.Key] = e
+			byKey[e.Key] = *e
 		}
 		if cond(byKey) {
 			return
@@ -485,8 +485,8 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 	}
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	o := succeed(testJob(), jobs.Request{ID: "audit-1", Trigger: jobs.TriggerEvent})[0]
-	raw := []byte(`{"request_reason":"new bundle written","requested_by":"ci-pipeline"}`)
-	p := w.buildStatusPage([]statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: contract.NextStatus(nil, o, now), Updated: now, raw: raw}}, now)
+	o.RequestReason, o.RequestedBy = "new bundle written", "ci-pipeline"
+	p := w.buildStatusPage([]*statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}}, now)
 	var b strings.Builder
 	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
 		t.Fatal(err)

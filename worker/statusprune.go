@@ -41,8 +41,8 @@ const statusPruneEvery = time.Hour
 // config: a configured connector or key set of a configured job (matched as the
 // metrics match it, ignoring case), or the job's <job>._ entry (a request
 // that failed before any connector).
-func (s *shared) configured(e statusEntry) bool {
-	o := e.Record.Outcome
+func (s *shared) configured(e *statusEntry) bool {
+	o := e.Record
 	j, ok := s.job(o.Job)
 	if !ok {
 		return false
@@ -50,7 +50,7 @@ func (s *shared) configured(e statusEntry) bool {
 	if o.Connector == "" {
 		return true
 	}
-	return configuredTarget(j, o) // a connector, or a key set
+	return configuredTarget(j, o.TargetKind, o.Connector) // a connector, or a key set
 }
 
 // pruneLoop removes stale entries every statusPruneEvery until ctx ends.

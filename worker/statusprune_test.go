@@ -65,9 +65,9 @@ func TestStatusOfRemovedConnectorsPruned(t *testing.T) {
 
 	// A write after the view's read wins: the delete names the old revision.
 	newW.view.mu.Lock()
-	stale := newW.view.entries[contract.StatusKey(jobName, conn2)]
-	stale.rev += 1000 // not its revision (never 0: a zero revision would make the delete unconditional)
-	newW.view.entries[stale.Key] = stale
+	stale := *newW.view.entries[contract.StatusKey(jobName, conn2)] // a copy: snapshots share the entries
+	stale.rev += 1000                                               // not its revision (never 0: a zero revision would make the delete unconditional)
+	newW.view.entries[stale.Key] = &stale
 	newW.view.mu.Unlock()
 	later := now.Add(StatusPruneAfter + time.Minute)
 	got := newW.view.prune(ctx, later)

@@ -27,8 +27,8 @@ type statusView struct {
 	*shared
 
 	mu      sync.Mutex
-	entries map[string]statusEntry
-	changed chan struct{} // closed and replaced on every change
+	entries map[string]*statusEntry // never changed once stored: replaced
+	changed chan struct{}           // closed and replaced on every change
 	watcher jetstream.KeyWatcher
 	stopped chan struct{} // closed by Stop: live page streams end
 	stopOne sync.Once
@@ -39,17 +39,17 @@ type statusView struct {
 	pruneClock retry.Clock
 }
 
-// statusEntry is one key of the status bucket as the view holds it.
+// statusEntry is one key of the status bucket as the view holds it: its
+// record in brief (what the page and the gauges show), not the stored JSON.
 type statusEntry struct {
 	Key     string
-	Record  contract.StatusRecord
+	Record  statusBrief
 	Updated time.Time
-	raw     []byte // the stored JSON, for fields the record type does not name
 	rev     uint64 // the KV revision, for a delete that loses to a newer write
 }
 
 func newStatusView(sh *shared) *statusView {
-	return &statusView{shared: sh, entries: map[string]statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
+	return &statusView{shared: sh, entries: map[string]*statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
 		live: liveFeed{max: liveStreamsDefault}}
 }
 
@@ -141,7 +141,7 @@ func (v *statusView) apply(e jetstream.KeyValueEntry) {
 			v.log.Warn("decoding status entry", "key", e.Key(), "error", err)
 			return
 		}
-		v.entries[e.Key()] = statusEntry{Key: e.Key(), Record: rec, Updated: e.Created(), raw: e.Value(), rev: e.Revision()}
+		v.entries[e.Key()] = &statusEntry{Key: e.Key(), Record: briefOf(rec), Updated: e.Created(), rev: e.Revision()}
 	}
 	close(v.changed)
 	v.changed = make(chan struct{})
@@ -162,11 +162,12 @@ func (v *statusView) Stop(ctx context.Context) error {
 }
 
 // snapshot returns the entries sorted by key, and a channel closed at the
-// next change.
-func (v *statusView) snapshot() ([]statusEntry, <-chan struct{}) {
+// next change. The entries are shared with the view, not copied (a scrape
+// of 10,000 connectors copied them all): callers must not change them.
+func (v *statusView) snapshot() ([]*statusEntry, <-chan struct{}) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	out := slices.Collect(maps.Values(v.entries))
-	slices.SortFunc(out, func(a, b statusEntry) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b *statusEntry) int { return strings.Compare(a.Key, b.Key) })
 	return out, v.changed
 }

@@ -1,0 +1,49 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/contract"
+)
+
+// A settled request's record and intents leave nothing in the outcomes
+// bucket: KeyValue.Delete left a marker per key for the bucket's TTL, so
+// the NATS server's memory grew with every request (the soak's growth).
+func TestDroppedRecordLeavesNoMarker(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
+	ctx := context.Background()
+	if err := w.conn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
+	const seq = 7
+	if err := w.storeRecord(ctx, seq, record{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.bus().outcomes.Put(ctx, intentKey(seq, conn1), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.dropRecord(ctx, seq, []string{conn1})
+	for _, key := range []string{recordKey(seq), intentKey(seq, conn1)} {
+		if _, err := w.bus().outcomes.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("%s after the drop: %v, want not found", key, err)
+		}
+	}
+	st, err := newJS(t, connect(t, s)).Stream(ctx, "KV_"+contract.OutcomesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 || info.State.NumSubjects != 0 {
+		t.Errorf("outcomes bucket holds %d messages on %d subjects after the drop, want none (no delete markers)", info.State.Msgs, info.State.NumSubjects)
+	}
+}
