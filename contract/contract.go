@@ -4,7 +4,11 @@
 // a program in another repository can import either to talk to certrotator.
 package contract
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Names of the NATS contract. They are fixed; only subjects follow the
 // configured prefix.
@@ -57,6 +61,30 @@ func ResultSubject(prefix, job, connector string) string {
 
 // ResultsOf is the wildcard subject of every outcome of job.
 func ResultsOf(prefix, job string) string { return prefix + ".result." + job + ".>" }
+
+// SeqID names a request by its stream sequence: the request id of a request
+// whose own Msg-Id cannot travel in events, and the outcomes bucket's key
+// of its kept record.
+func SeqID(seq uint64) string { return "seq-" + strconv.FormatUint(seq, 10) }
+
+// IntentKey is the outcomes bucket's key of an upload's intent:
+// seq-<seq>.intent.<target token>.
+func IntentKey(seq uint64, target string) string {
+	return SeqID(seq) + ".intent." + strings.ToLower(target)
+}
+
+// RequestJob returns the job token of a request subject, and false when
+// subject is not <prefix>.request.<one token>.
+func RequestJob(prefix, subject string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, prefix+".request.")
+	if !ok || rest == "" || strings.Contains(rest, ".") {
+		return "", false
+	}
+	return rest, true
+}
+
+// AllRequests is the wildcard subject of every request.
+func AllRequests(prefix string) string { return prefix + ".request.>" }
 
 // AllResults is the wildcard subject of every outcome.
 func AllResults(prefix string) string { return prefix + ".result.>" }

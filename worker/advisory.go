@@ -159,7 +159,7 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int, done []string) []jobs.Outcome {
 	id := raw.Header.Get(jetstream.MsgIDHeader)
 	if !safeID(id) {
-		id = "seq-" + strconv.FormatUint(raw.Sequence, 10)
+		id = contract.SeqID(raw.Sequence)
 	}
 	e := &jobs.ErrorInfo{
 		Code: CodeMaxDeliveries, Class: jobs.ClassPermanent,

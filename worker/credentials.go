@@ -179,7 +179,7 @@ func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.
 	if err != nil {
 		return fmt.Errorf("encoding credential warning: %w", err)
 	}
-	msg := &nats.Msg{Subject: c.prefix + ".result." + CredentialJob + "." + cr.Kind, Data: body, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: contract.ResultSubject(c.prefix, CredentialJob, cr.Kind), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", contract.EventContentType)
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing credential warning on %s: %w", msg.Subject, err)

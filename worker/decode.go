@@ -27,7 +27,7 @@ func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 	if !safeID(id) {
 		// An id that cannot travel in events as it is (empty, huge, odd
 		// characters) is replaced by the stream sequence.
-		id = "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+		id = contract.SeqID(meta.Sequence.Stream)
 	}
 	stamp := func(r *jobs.Request) { r.ID, r.Attempt = id, int(meta.NumDelivered) }
 	stamp(&req)
@@ -143,7 +143,7 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 // subjectJob reads <job> from <prefix>.request.<job>, or returns "" when
 // the rest is not one token of letters, digits, '-' and '_'.
 func (s *shared) subjectJob(subject string) string {
-	rest, ok := strings.CutPrefix(subject, s.prefix+".request.")
+	rest, ok := contract.RequestJob(s.prefix, subject)
 	if !ok || !jobs.ValidName(rest) {
 		return ""
 	}

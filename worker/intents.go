@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -31,7 +32,7 @@ type intents struct {
 var _ jobs.Intents = (*intents)(nil)
 
 func intentKey(seq uint64, connector string) string {
-	return recordKey(seq) + ".intent." + strings.ToLower(connector)
+	return contract.IntentKey(seq, connector)
 }
 
 // Record puts the intent and waits for the bucket's ack: only then may the

@@ -274,7 +274,7 @@ func requestsStreamConfig(prefix string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        contract.RequestsStream,
 		Description: "certrotator rotation requests",
-		Subjects:    []string{prefix + ".request.>"},
+		Subjects:    []string{contract.AllRequests(prefix)},
 		Retention:   jetstream.WorkQueuePolicy,
 		Duplicates:  contract.DuplicateWindow,
 		MaxMsgSize:  contract.RequestMaxBytes, // see contract.CheckRequest: a request's text is copied into every outcome
@@ -286,7 +286,7 @@ func resultsStreamConfig(prefix string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        contract.ResultsStream,
 		Description: "certrotator outcome events (CloudEvents)",
-		Subjects:    []string{prefix + ".result.>"},
+		Subjects:    []string{contract.AllResults(prefix)},
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      contract.ResultsMaxAge,
 		Duplicates:  contract.DuplicateWindow, // a republished outcome keeps its id and is dropped

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +113,7 @@ func conclude(instance string, now time.Time, job jobs.Job, req jobs.Request, ou
 	return rec
 }
 
-func recordKey(seq uint64) string { return "seq-" + strconv.FormatUint(seq, 10) }
+func recordKey(seq uint64) string { return contract.SeqID(seq) }
 
 // loadRecord returns the record kept for the request at seq, if any. A
 // failed read counts as none: the request then runs, and its re-read of
