@@ -78,13 +78,13 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 			ln.mu.Unlock()
 			return time.Time{}, refusal(ln.key, due.Sub(start))
 		}
-		changed := ln.changed
+		changed, interval := ln.changed, ln.interval // read under the lock: resize may change them
 		ln.mu.Unlock()
 		wait := due.Sub(now)
 		if wait <= 0 {
 			// Due, but a waiter ahead has not taken its slot yet: it
 			// broadcasts when it does.
-			wait = ln.interval
+			wait = interval
 		}
 		select {
 		case <-ctx.Done():
