@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Graph's documented throttling limits for API connectors (Graph's
@@ -81,8 +83,8 @@ func limitsOf(key string, t Tenant, window time.Duration) []Limit {
 	}
 	rl := t.RateLimit
 	return []Limit{
-		{Name: "app." + tenant + "." + app, Count: positiveOr(rl.AppPerMinute, AppPerMinuteDefault), Per: window},
-		{Name: "tenant." + tenant, Count: positiveOr(rl.TenantPerMinute, TenantPerMinuteDefault), Per: window},
+		{Name: contract.BudgetAppLimit(tenant, app), Count: positiveOr(rl.AppPerMinute, AppPerMinuteDefault), Per: window},
+		{Name: contract.BudgetTenantLimit(tenant), Count: positiveOr(rl.TenantPerMinute, TenantPerMinuteDefault), Per: window},
 	}
 }
 

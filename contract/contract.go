@@ -83,6 +83,17 @@ func RequestJob(prefix, subject string) (string, bool) {
 	return rest, true
 }
 
+// MaxDeliveriesSubject is where JetStream announces that the worker's
+// consumer reached MaxDeliver for a request; the advisories stream keeps it.
+const MaxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + RequestsStream + "." + ConsumerName
+
+// BudgetAppLimit and BudgetTenantLimit name Graph's two rate limits of a
+// tenant (per app, per tenant) as the shared budget keys them.
+func BudgetAppLimit(tenant, app string) string { return "app." + tenant + "." + app }
+
+// BudgetTenantLimit: see BudgetAppLimit.
+func BudgetTenantLimit(tenant string) string { return "tenant." + tenant }
+
 // AllRequests is the wildcard subject of every request.
 func AllRequests(prefix string) string { return prefix + ".request.>" }
 

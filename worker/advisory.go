@@ -22,7 +22,7 @@ const CodeMaxDeliveries = "max_deliveries"
 // maxDeliveriesSubject is where JetStream announces that the consumer
 // reached MaxDeliver for a message. The advisories stream keeps what is
 // published there.
-const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + contract.RequestsStream + "." + contract.ConsumerName
+const maxDeliveriesSubject = contract.MaxDeliveriesSubject
 
 // maxDeliveriesAdvisory is the part of io.nats.jetstream.advisory.v1.max_deliver
 // the worker reads.
