@@ -1,7 +1,8 @@
-package worker
+package statuspage
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,54 +10,64 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
+const keySetID = "B2C_1A_RestApiClientCertificate"
+
+func keySetJob() jobs.Job {
+	j := testJob()
+	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: keySetID}, {Tenant: "contoso", ID: "B2C_1A_Other"}}
+	return j
+}
+
 // TestStatusPageKeySetRows: a job's key set gets a configured row of its
 // own, filled from its status key, and never mixes with a connector's.
 func TestStatusPageKeySetRows(t *testing.T) {
 	t.Parallel()
-	j := testJob()
-	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}, {Tenant: "contoso", ID: "B2C_1A_Other"}}
-	w, err := New(configFor(t, testApp(j), newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := keySetJob()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	o := jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: jobs.KindKeySet,
-		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true}
-	key := contract.StatusKeyOf(o)
-	p := w.buildStatusPage([]*statusEntry{{Key: key, Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}}, now)
+	src := newMemSource()
+	src.record(now, jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
+		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true})
+	entries, _ := src.Snapshot()
+	p := newTestPage(src, j).buildStatusPage(entries, now)
 	if len(p.Rows) != len(j.Connectors)+2 {
 		t.Fatalf("rows %+v, want one per connector and key set", p.Rows)
 	}
 	ks := p.Rows[len(j.Connectors)]
-	if ks.Connector != "B2C_1A_RestApiClientCertificate" || !ks.Configured || ks.Outcome != jobs.StatusSkipped || ks.SkipReason != jobs.ReasonSuperseded {
+	if ks.Connector != keySetID || !ks.Configured || ks.Outcome != jobs.StatusSkipped || ks.SkipReason != jobs.ReasonSuperseded ||
+		ks.Key != contract.KeySetStatusKey(jobName, keySetID) || ks.Target != "keyset-"+keySetID {
 		t.Errorf("key set row %+v", ks)
 	}
-	if other := p.Rows[len(j.Connectors)+1]; other.Connector != "B2C_1A_Other" || !other.Configured || other.Outcome != "" {
+	if other := p.Rows[len(j.Connectors)+1]; other.Connector != "B2C_1A_Other" || !other.Configured || other.Outcome != "" ||
+		other.Key != contract.KeySetStatusKey(jobName, "B2C_1A_Other") {
 		t.Errorf("key set without status %+v", other)
 	}
 }
 
-// TestKeySetSeriesExported: a key set's status exports the expiry series
-// under its id, as a connector's does.
-func TestKeySetSeriesExported(t *testing.T) {
+// TestKeySetRowLive: a key set's row is keyed by its status key
+// (<job>.keyset-<id>) on the page and in the live feed, so that a change
+// of the key set reaches an open page as that row's event, whose id is
+// the row the page shows, and never as a connector's row, even one of the
+// same id; its history link reads the key set's results.
+func TestKeySetRowLive(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	j := testJob()
-	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		out := succeed(job, req)
-		ks := out[0]
-		ks.Connector, ks.TargetKind = "B2C_1A_RestApiClientCertificate", jobs.KindKeySet
-		return append(out, ks)
-	})
-	w := startWorker(t, connect(t, s), testApp(j), rot)
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
-	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
-	viewHas(t, w, "key set stored", func(m map[string]statusEntry) bool {
-		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
-	})
-	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
-	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {
-		t.Errorf("expiry gauges sum to %v, want 3 × %v (two connectors and the key set)", got, expiry)
+	j := keySetJob()
+	j.Connectors = append(j.Connectors, jobs.ConnectorRef{Tenant: "contoso", ID: keySetID}) // a connector of the same id
+	src := newMemSource()
+	srv := newTestServer(t, newTestPage(src, j))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	events := openEvents(t, ctx, srv)
+	first := <-events
+	wantID := `id="row-` + jobName + `.keyset-` + keySetID + `"`
+	if first.name != "status" || strings.Count(first.data, wantID) != 1 ||
+		strings.Count(first.data, `id="row-`+jobName+`.`+keySetID+`"`) != 1 {
+		t.Fatalf("first event %s lacks the key set's row or the connector's:\n%s", first.name, first.data)
+	}
+	src.record(time.Now(), jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
+		Status: jobs.StatusSucceeded, Final: true, Certificate: &jobs.CertInfo{Thumbprint: thumb, NotAfter: time.Now().Add(100 * 24 * time.Hour)}})
+	row := nextRow(t, ctx, events)
+	if !strings.Contains(row, wantID) || !strings.Contains(row, `data-outcome="succeeded"`) || !strings.Contains(row, thumb) ||
+		!strings.Contains(row, "connector=keyset-"+keySetID+`"`) {
+		t.Fatalf("row event is not the key set's succeeded row:\n%s", row)
 	}
 }

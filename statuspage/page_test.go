@@ -1,9 +1,8 @@
-package worker
+package statuspage
 
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,161 +13,24 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-// statusRecord reads the stored status record of key.
-func statusRecord(t *testing.T, w *Worker, key string) contract.StatusRecord {
-	t.Helper()
-	e, err := w.bus().status.Get(context.Background(), key)
-	if err != nil {
-		t.Fatalf("reading status %s: %v", key, err)
-	}
-	var rec contract.StatusRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		t.Fatalf("decoding status %s: %v", key, err)
-	}
-	return rec
-}
-
-// viewHas waits until the worker's status view satisfies cond.
-func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusEntry) bool) {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		entries, changed := w.view.snapshot()
-		byKey := map[string]statusEntry{}
-		for _, e := range entries {
-			byKey[e.Key] = *e
-		}
-		if cond(byKey) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("status view: %s: not before the deadline", what)
-		}
-	}
-}
-
-// A skipped run after a success keeps the success: the record carries it,
-// the page shows it, the gauge exports it.
-func TestStatusKeepsLastSuccess(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	uploaded := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
-	var now atomic.Pointer[time.Time]
-	now.Store(&uploaded)
-	calls := 0
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		calls++
-		out := succeed(job, req)
-		if calls > 1 {
-			for i := range out {
-				out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
-			}
-		}
-		return out
-	})
-	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.now = func() time.Time { return *now.Load() } })
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
-	rot.nextCall(t)
-	waitSettled(t, w, "first request settled")
-	later := uploaded.Add(6 * time.Hour)
-	now.Store(&later)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-2")
-	rot.nextCall(t)
-	waitSettled(t, w, "second request settled")
-
-	rec := statusRecord(t, w, contract.StatusKey(jobName, conn1))
-	if rec.Status != jobs.StatusSkipped {
-		t.Fatalf("latest outcome = %s, want skipped", rec.Status)
-	}
-	if rec.LastSuccess == nil || !rec.LastSuccess.At.Equal(uploaded) || rec.LastSuccess.RequestID != "ls-1" ||
-		rec.LastSuccess.Certificate == nil || rec.LastSuccess.Certificate.Thumbprint != thumb {
-		t.Errorf("last success = %+v, want the upload of ls-1 at %s", rec.LastSuccess, uploaded)
-	}
-	if rec.Active == nil || rec.Active.Thumbprint != thumb {
-		t.Errorf("active = %+v", rec.Active)
-	}
-	viewHas(t, w, "skipped seen", func(m map[string]statusEntry) bool {
-		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
-	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	_, page := get(t, srv, "/")
-	if !strings.Contains(page, "2026-11-30 10:00 UTC") || !strings.Contains(page, "already_present") {
-		t.Errorf("page lacks the last upload time or the skip reason:\n%s", page)
-	}
-	_, metrics := get(t, srv, "/metrics")
-	want := `certrotator_last_success_timestamp_seconds{connector="` + conn1 + `",rotation_job="contoso-api"} 1.7960328e+09`
-	if !strings.Contains(metrics, want) {
-		t.Errorf("/metrics lacks %s", want)
-	}
-}
-
-// Two replicas on one NATS: whichever rotates, both export the same expiry
-// and last success, because both read the shared bucket.
-func TestReplicasExportTheSameExpiry(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	rotA, rotB := newFake(nil), newFake(nil)
-	a := startWorker(t, connect(t, s), testApp(), rotA)
-	b := startWorker(t, connect(t, s), testApp(), rotB)
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
-	select {
-	case <-rotA.calls:
-	case <-rotB.calls:
-	case <-time.After(waitTimeout):
-		t.Fatal("no replica rotated")
-	}
-	for _, w := range []*Worker{a, b} {
-		viewHas(t, w, "both connectors stored", func(m map[string]statusEntry) bool {
-			return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSucceeded &&
-				m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
-		})
-	}
-	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
-	for name, w := range map[string]*Worker{"a": a, "b": b} {
-		if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 2*expiry {
-			t.Errorf("replica %s: expiry gauges sum to %v, want 2 × %v", name, got, expiry)
-		}
-		if got := testutilCount(t, w, "certrotator_last_success_timestamp_seconds"); got == 0 {
-			t.Errorf("replica %s: no last success exported", name)
-		}
-		if got := testutilCount(t, w, "certrotator_connector_failing"); got != 0 {
-			t.Errorf("replica %s: connector_failing = %v, want 0", name, got)
-		}
-	}
-}
 
 // A request that failed before any connector is listed apart and leaves
 // the connector rows as they were.
 func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ok-1")
-	waitSettled(t, w, "good request settled")
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
-	waitSettled(t, w, "bad request settled")
-	viewHas(t, w, "bad request stored", func(m map[string]statusEntry) bool {
-		_, ok := m[jobName+"._"]
-		return ok
-	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	_, page := get(t, srv, "/")
+	src := newMemSource()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	src.record(now, succeeded(testJob(), "ok-1")...)
+	src.record(now.Add(time.Minute), jobs.Outcome{Job: jobName, RequestID: "bad-1", Status: jobs.StatusFailed, Final: true,
+		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "unknown field bogus"}})
+	_, page := get(t, newTestServer(t, newTestPage(src)), "/")
 	apart := strings.Index(page, "Requests that failed before any connector")
 	if apart < 0 {
 		t.Fatalf("no section for the bad request:\n%s", page)
@@ -180,70 +42,6 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {
 		t.Errorf("connector rows changed by the bad request:\n%s", rows)
 	}
-	_, metrics := get(t, srv, "/metrics")
-	if strings.Contains(metrics, `connector="_"`) {
-		t.Errorf("a bad request became a connector series:\n%s", metrics)
-	}
-}
-
-// /readyz lists each check and is 503 while any fails. It names what is
-// missing, never an error's own text (the probe is unauthenticated), and
-// runs the configured checks at most once per checkCacheTTL.
-func TestReadyzSaysWhatIsMissing(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	vaultErr := jobs.Permanent("source_denied", errors.New("vault token lookup at https://10.1.2.3:8200: permission denied"))
-	var (
-		mu    sync.Mutex
-		vault error = vaultErr
-		calls int
-		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
-	)
-	cfg := configFor(t, testApp(), newFake(nil), connect(t, s))
-	cfg.NowFunc = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		return vault
-	}}
-	w, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	code, body := get(t, srv, "/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: not connected") ||
-		!strings.Contains(body, "consumer: not bound") {
-		t.Errorf("/readyz before start = %d\n%s", code, body)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for range 20 {
-		code, body = get(t, srv, "/readyz")
-	}
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: ok") || !strings.Contains(body, "consumer: ok") ||
-		!strings.Contains(body, "vault: refused (source_denied)") || strings.Contains(body, "10.1.2.3") || strings.Contains(body, "permission denied") {
-		t.Errorf("/readyz with Vault refusing = %d\n%s", code, body)
-	}
-	mu.Lock()
-	if calls != 1 {
-		t.Errorf("21 probes within the cache TTL ran the vault check %d times, want 1", calls)
-	}
-	vault = nil
-	mu.Unlock()
-	if code, _ = get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz within the cache TTL = %d, want the cached 503", code)
-	}
-	mu.Lock()
-	now = now.Add(checkCacheTTL)
-	mu.Unlock()
-	if code, body = get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
-		t.Errorf("/readyz with everything up, after the cache TTL = %d\n%s", code, body)
-	}
 }
 
 // The event stream sends the section at connect, then only the rows a
@@ -251,49 +49,18 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 // the page, and not the other connector's row.
 func TestStatusEventsSendChangedRows(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	src := newMemSource()
+	srv := newTestServer(t, newTestPage(src))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type = %q", ct)
-	}
-	events := readEvents(ctx, resp)
+	events := openEvents(t, ctx, srv)
 	if first := <-events; first.name != "status" || !strings.Contains(first.data, "no outcome yet") {
 		t.Fatalf("first event %s:\n%s", first.name, first.data)
 	}
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "sse-1")
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatal("stream ended before the rotation showed")
-			}
-			switch ev.name {
-			case "meta":
-				continue
-			case "row":
-			default:
-				t.Fatalf("after the first, a %q event; want only rows and meta:\n%s", ev.name, ev.data)
-			}
-			if strings.Count(ev.data, "<tr") != 1 || strings.Contains(ev.data, conn2) {
-				t.Fatalf("a row event that is not conn1's one row:\n%s", ev.data)
-			}
-			if strings.Contains(ev.data, `data-outcome="succeeded"`) {
-				return
-			}
-		case <-ctx.Done():
-			t.Fatal("no event showed the rotation before the deadline")
-		}
+	src.record(time.Now(), succeeded(testJob(), "sse-1", conn1)...)
+	row := nextRow(t, ctx, events)
+	if strings.Count(row, "<tr") != 1 || strings.Contains(row, conn2) || !strings.Contains(row, `data-outcome="succeeded"`) {
+		t.Fatalf("a row event that is not conn1's one succeeded row:\n%s", row)
 	}
 }
 
@@ -302,11 +69,11 @@ func TestStatusEventsSendChangedRows(t *testing.T) {
 // streams hold stay bounded however many clients come. Not parallel: it
 // counts the process's goroutines.
 func TestLiveStreamsCapped(t *testing.T) {
-	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	src := newMemSource()
+	p := newTestPage(src)
 	const limit, clients = 8, 300
-	w.view.live.max = limit
-	srv := newHTTPTestServer(t, w)
+	p.live.max = limit
+	srv := newTestServer(t, p)
 	before := runtime.NumGoroutine()
 	var held, refused int
 	for i := range clients {
@@ -341,71 +108,59 @@ func TestLiveStreamsCapped(t *testing.T) {
 			t.Fatalf("client %d: status %d", i, resp.StatusCode)
 		}
 	}
-	if held != limit || refused != clients-limit || w.view.live.streams() != limit {
-		t.Errorf("held %d, refused %d, open %d; want %d held, %d refused", held, refused, w.view.live.streams(), limit, clients-limit)
+	if held != limit || refused != clients-limit || p.live.streams() != limit {
+		t.Errorf("held %d, refused %d, open %d; want %d held, %d refused", held, refused, p.live.streams(), limit, clients-limit)
 	}
 	// Two goroutines per held stream (its handler and the connection's
-	// reader), and slack for the worker's own.
+	// reader), and slack for the server's own.
 	grown := runtime.NumGoroutine() - before
 	t.Logf("%d clients, cap %d: %d held, %d refused, goroutines %d -> %d", clients, limit, held, refused, before, before+grown)
 	if grown > 3*limit+20 {
 		t.Errorf("goroutines grew by %d with %d clients (cap %d)", grown, clients, limit)
 	}
+	src.stop() // ends the held streams before the server closes
 }
 
-// sseEvent is one server-sent event: its name and its data lines joined.
-type sseEvent struct{ name, data string }
-
-// readEvents yields each event of the stream until it or ctx ends.
-func readEvents(ctx context.Context, resp *http.Response) <-chan sseEvent {
-	ch := make(chan sseEvent)
-	go func() {
-		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		var ev sseEvent
-		var data []string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				ev.name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				data = append(data, strings.TrimPrefix(line, "data: "))
-			case line == "" && data != nil:
-				ev.data = strings.Join(data, "\n")
-				select {
-				case ch <- ev:
-				case <-ctx.Done():
-					return
-				}
-				ev, data = sseEvent{}, nil
-			}
-		}
-	}()
-	return ch
-}
-
-// The history page lists a connector's events newest first.
-func TestHistoryNewestFirst(t *testing.T) {
+// The history page lists what the source returns for the target, asks for
+// the last 30 days and at most 50 events, refuses a wildcard, and tells a
+// reader what is missing, never the error's own text.
+func TestHistory(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
-	js := newJS(t, nc)
-	for _, id := range []string{"hist-1", "hist-2"} {
-		publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, id)
-		waitSettled(t, w, id+" settled")
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	src := newMemSource()
+	var asked []string
+	var mu sync.Mutex
+	src.history = func(job, target string, since time.Time, limit int) ([]contract.Event, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, fmt.Sprintf("%s %s %s %d", job, target, since.Format(time.DateOnly), limit))
+		if target == "missing" {
+			return nil, &Unavailable{Reason: "a stream, consumer or bucket of the contract is missing",
+				Err: errors.New("nats: stream not found at nats://10.1.2.3:4222")}
+		}
+		var out []contract.Event
+		for _, id := range []string{"hist-2", "hist-1"} {
+			out = append(out, contract.Event{Time: now, Data: jobs.Outcome{Job: job, Connector: target, RequestID: id, Status: jobs.StatusSucceeded}})
+		}
+		return out, nil
 	}
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	p := newPage(Options{Source: src, Jobs: []jobs.Job{testJob()}, Now: func() time.Time { return now }})
+	srv := newTestServer(t, p)
 	code, page := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
 	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
 	if code != http.StatusOK || first < 0 || second < 0 || first > second {
-		t.Errorf("history (%d) not newest first:\n%s", code, page)
+		t.Errorf("history (%d) not as the source gave it:\n%s", code, page)
+	}
+	if want := jobName + " " + conn1 + " 2026-11-01 50"; len(asked) != 1 || asked[0] != want {
+		t.Errorf("asked the source %q, want %q", asked, want)
 	}
 	if code, _ := get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
 		t.Errorf("a wildcard connector = %d, want 400", code)
+	}
+	code, body := get(t, srv, "/history?job="+jobName+"&connector=missing")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "a stream, consumer or bucket of the contract is missing") ||
+		strings.Contains(body, "10.1.2.3") || strings.Contains(body, "not found") {
+		t.Errorf("/history with the source failing = %d\n%s", code, body)
 	}
 }
 
@@ -435,35 +190,17 @@ func TestDaysLeftClasses(t *testing.T) {
 	}
 }
 
-func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(w.Handler())
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// Stopping the worker ends open event streams, so that the HTTP server's
-// shutdown does not wait on them.
+// When the source stops, open event streams end, so that the HTTP
+// server's shutdown does not wait on them.
 func TestStatusEventsEndAtStop(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
-	srv := newHTTPTestServer(t, w)
+	src := newMemSource()
+	srv := newTestServer(t, newTestPage(src))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := readEvents(ctx, resp)
+	events := openEvents(t, ctx, srv)
 	<-events
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	src.stop()
 	for {
 		select {
 		case _, open := <-events:
@@ -471,7 +208,7 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 				return
 			}
 		case <-ctx.Done():
-			t.Fatal("the event stream outlived the worker")
+			t.Fatal("the event stream outlived its source")
 		}
 	}
 }
@@ -479,16 +216,14 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 // The page shows who asked for a run and why once outcomes carry it.
 func TestStatusPageShowsAuditFields(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	o := succeed(testJob(), jobs.Request{ID: "audit-1", Trigger: jobs.TriggerEvent})[0]
-	o.RequestReason, o.RequestedBy = "new bundle written", "ci-pipeline"
-	p := w.buildStatusPage([]*statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}}, now)
+	o := succeeded(testJob(), "audit-1", conn1)[0]
+	o.Trigger, o.RequestReason, o.RequestedBy = jobs.TriggerEvent, "new bundle written", "ci-pipeline"
+	src := newMemSource()
+	src.record(now, o)
+	entries, _ := src.Snapshot()
 	var b strings.Builder
-	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
+	if err := pageTemplates.ExecuteTemplate(&b, "status", newTestPage(src).buildStatusPage(entries, now)); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"by ci-pipeline", "new bundle written", jobs.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
@@ -499,31 +234,17 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 }
 
 // A job that is not in this replica's config (removed, or another
-// deployment's) is shown on the page but exports no series, so that a
-// removed job stops alerting.
-func TestUnconfiguredJobsExportNothing(t *testing.T) {
+// deployment's) is shown on the page, marked, with when it goes.
+func TestStatusPageShowsUnconfiguredTargets(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
 	other := testJob()
 	other.Name = "other-api"
-	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
-	waitSettled(t, a, "request settled")
-	// b starts after: the replicas share one consumer, and b would answer
-	// contoso-api's request as naming an unknown job.
-	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
-	viewHas(t, b, "b sees a's job", func(m map[string]statusEntry) bool {
-		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
-	})
-	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
-		t.Errorf("replica without the job exports expiry %v", got)
-	}
-	if got := testutilCount(t, a, "certrotator_certificate_expiry_timestamp_seconds"); got == 0 {
-		t.Error("replica with the job exports no expiry")
-	}
-	_, page := get(t, newHTTPTestServer(t, b), "/")
-	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	src := newMemSource()
+	src.record(now, succeeded(testJob(), "a-1")...)
+	_, page := get(t, newTestServer(t, newTestPage(src, other)), "/")
+	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") ||
+		!strings.Contains(page, "removed after 2026-12-02 00:00 UTC") {
 		t.Errorf("page of the replica without the job:\n%s", page)
 	}
 }
@@ -534,11 +255,11 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 // keeps the connection.
 func TestLiveStreamCutsOffANonReader(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
-	w.view.live.writeTimeout = 200 * time.Millisecond
-	w.view.live.ended.Init(t)
-	srv := httptest.NewUnstartedServer(w.Handler())
+	src := newMemSource()
+	p := newTestPage(src)
+	p.live.writeTimeout = 200 * time.Millisecond
+	p.live.ended.Init(t)
+	srv := httptest.NewUnstartedServer(p)
 	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
 		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
 			_ = tc.SetWriteBuffer(4096) // full after a few events
@@ -558,10 +279,8 @@ func TestLiveStreamCutsOffANonReader(t *testing.T) {
 	// Changes, each a row of a few KB, until the stream's write times out.
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		o := succeed(testJob(), jobs.Request{ID: "slow-reader"})[0]
+	wg.Go(func() {
+		o := succeeded(testJob(), "slow-reader", conn1)[0]
 		for i := 0; ; i++ {
 			select {
 			case <-done:
@@ -569,27 +288,81 @@ func TestLiveStreamCutsOffANonReader(t *testing.T) {
 			default:
 			}
 			o.RequestedBy = fmt.Sprintf("%d-%s", i, strings.Repeat("x", 4000))
-			data, err := json.Marshal(contract.NextStatus(nil, o, time.Now()))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-			_, err = w.bus().status.Put(ctx, contract.StatusKey(jobName, o.Connector), data)
-			cancel()
-			if err != nil {
-				t.Error(err)
-				return
-			}
+			src.record(time.Now(), o)
 		}
-	}()
-	err = w.view.live.ended.WaitOrTimeout(t)
+	})
+	err = p.live.ended.WaitOrTimeout(t)
 	close(done)
 	wg.Wait()
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the stream ended with %v, want its write deadline", err)
 	}
-	if n := w.view.live.streams(); n != 0 {
+	if n := p.live.streams(); n != 0 {
 		t.Errorf("%d streams still open", n)
+	}
+}
+
+// The worker's own credentials are listed with their days left, classed
+// by the thresholds the worker warns at, and the reason when the expiry is
+// not known.
+func TestStatusPageShowsCredentials(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	src := newMemSource()
+	src.creds = []Credential{
+		{Kind: "entra_client_secret", Name: "Entra client secret", Tenant: "contoso", Expires: now.Add(10 * day), Checked: now,
+			WarnBefore: []time.Duration{30 * day, 14 * day, 7 * day, day}},
+		{Kind: "vault_approle_secret_id", Error: "lookup refused", Checked: now},
+	}
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, "status", newTestPage(src).buildStatusPage(nil, now)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Entra client secret", "tenant contoso", `class="days warn"><div>10 days`, "vault_approle_secret_id", "unknown", "lookup refused"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// windowJob is the test job with one change window a day, 08:00-09:00 UTC.
+func windowJob(t *testing.T) jobs.Job {
+	t.Helper()
+	start, err := config.ParseSchedule("CRON_TZ=UTC 0 8 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := testJob()
+	j.Windows = []jobs.Window{{Spec: "CRON_TZ=UTC 0 8 * * *", Start: start, Duration: time.Hour}}
+	return j
+}
+
+// TestStatusPageShowsWindow: the page says when a job's change window
+// opens, or that it is open and until when.
+func TestStatusPageShowsWindow(t *testing.T) {
+	t.Parallel()
+	p := newTestPage(newMemSource(), windowJob(t))
+	for _, tc := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "window opens 2026-12-02 08:00 UTC"},
+		{time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC), "window open until 2026-12-01 09:00 UTC"},
+	} {
+		var b strings.Builder
+		if err := pageTemplates.ExecuteTemplate(&b, "status", p.buildStatusPage(nil, tc.now)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("at %s the page lacks %q:\n%s", tc.now, tc.want, b.String())
+		}
+	}
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, "status", newTestPage(newMemSource()).buildStatusPage(nil, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "window") {
+		t.Errorf("a job without windows shows one:\n%s", b.String())
 	}
 }

@@ -1,0 +1,406 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// statusRecord reads the stored status record of key.
+func statusRecord(t *testing.T, w *Worker, key string) contract.StatusRecord {
+	t.Helper()
+	e, err := w.bus().status.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("reading status %s: %v", key, err)
+	}
+	var rec contract.StatusRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatalf("decoding status %s: %v", key, err)
+	}
+	return rec
+}
+
+// viewHas waits until the worker's status view satisfies cond.
+func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusEntry) bool) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		entries, changed := w.view.snapshot()
+		byKey := map[string]statusEntry{}
+		for _, e := range entries {
+			byKey[e.Key] = *e
+		}
+		if cond(byKey) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("status view: %s: not before the deadline", what)
+		}
+	}
+}
+
+// A skipped run after a success keeps the success: the record carries it,
+// the page shows it, the gauge exports it.
+func TestStatusKeepsLastSuccess(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	uploaded := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	var now atomic.Pointer[time.Time]
+	now.Store(&uploaded)
+	calls := 0
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		calls++
+		out := succeed(job, req)
+		if calls > 1 {
+			for i := range out {
+				out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
+			}
+		}
+		return out
+	})
+	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.now = func() time.Time { return *now.Load() } })
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
+	rot.nextCall(t)
+	waitSettled(t, w, "first request settled")
+	later := uploaded.Add(6 * time.Hour)
+	now.Store(&later)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-2")
+	rot.nextCall(t)
+	waitSettled(t, w, "second request settled")
+
+	rec := statusRecord(t, w, contract.StatusKey(jobName, conn1))
+	if rec.Status != jobs.StatusSkipped {
+		t.Fatalf("latest outcome = %s, want skipped", rec.Status)
+	}
+	if rec.LastSuccess == nil || !rec.LastSuccess.At.Equal(uploaded) || rec.LastSuccess.RequestID != "ls-1" ||
+		rec.LastSuccess.Certificate == nil || rec.LastSuccess.Certificate.Thumbprint != thumb {
+		t.Errorf("last success = %+v, want the upload of ls-1 at %s", rec.LastSuccess, uploaded)
+	}
+	if rec.Active == nil || rec.Active.Thumbprint != thumb {
+		t.Errorf("active = %+v", rec.Active)
+	}
+	viewHas(t, w, "skipped seen", func(m map[string]statusEntry) bool {
+		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
+	})
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	_, page := get(t, srv, "/")
+	if !strings.Contains(page, "2026-11-30 10:00 UTC") || !strings.Contains(page, "already_present") {
+		t.Errorf("page lacks the last upload time or the skip reason:\n%s", page)
+	}
+	_, metrics := get(t, srv, "/metrics")
+	want := `certrotator_last_success_timestamp_seconds{connector="` + conn1 + `",rotation_job="contoso-api"} 1.7960328e+09`
+	if !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
+// Two replicas on one NATS: whichever rotates, both export the same expiry
+// and last success, because both read the shared bucket.
+func TestReplicasExportTheSameExpiry(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	rotA, rotB := newFake(nil), newFake(nil)
+	a := startWorker(t, connect(t, s), testApp(), rotA)
+	b := startWorker(t, connect(t, s), testApp(), rotB)
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
+	select {
+	case <-rotA.calls:
+	case <-rotB.calls:
+	case <-time.After(waitTimeout):
+		t.Fatal("no replica rotated")
+	}
+	for _, w := range []*Worker{a, b} {
+		viewHas(t, w, "both connectors stored", func(m map[string]statusEntry) bool {
+			return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSucceeded &&
+				m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+		})
+	}
+	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	for name, w := range map[string]*Worker{"a": a, "b": b} {
+		if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 2*expiry {
+			t.Errorf("replica %s: expiry gauges sum to %v, want 2 × %v", name, got, expiry)
+		}
+		if got := testutilCount(t, w, "certrotator_last_success_timestamp_seconds"); got == 0 {
+			t.Errorf("replica %s: no last success exported", name)
+		}
+		if got := testutilCount(t, w, "certrotator_connector_failing"); got != 0 {
+			t.Errorf("replica %s: connector_failing = %v, want 0", name, got)
+		}
+	}
+}
+
+// A request that failed before any connector is listed apart and leaves
+// the connector rows as they were.
+func TestStatusPageShowsBadRequestsApart(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w := startWorker(t, nc, testApp(), newFake(nil))
+	js := newJS(t, nc)
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ok-1")
+	waitSettled(t, w, "good request settled")
+	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
+	waitSettled(t, w, "bad request settled")
+	viewHas(t, w, "bad request stored", func(m map[string]statusEntry) bool {
+		_, ok := m[jobName+"._"]
+		return ok
+	})
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	_, page := get(t, srv, "/")
+	apart := strings.Index(page, "Requests that failed before any connector")
+	if apart < 0 {
+		t.Fatalf("no section for the bad request:\n%s", page)
+	}
+	rows, section := page[:apart], page[apart:]
+	if !strings.Contains(section, `data-key="contoso-api._"`) || !strings.Contains(section, jobs.CodeBadRequest) {
+		t.Errorf("bad request not in its section:\n%s", section)
+	}
+	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {
+		t.Errorf("connector rows changed by the bad request:\n%s", rows)
+	}
+	_, metrics := get(t, srv, "/metrics")
+	if strings.Contains(metrics, `connector="_"`) {
+		t.Errorf("a bad request became a connector series:\n%s", metrics)
+	}
+}
+
+// /readyz lists each check and is 503 while any fails. It names what is
+// missing, never an error's own text (the probe is unauthenticated), and
+// runs the configured checks at most once per checkCacheTTL.
+func TestReadyzSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	vaultErr := jobs.Permanent("source_denied", errors.New("vault token lookup at https://10.1.2.3:8200: permission denied"))
+	var (
+		mu    sync.Mutex
+		vault error = vaultErr
+		calls int
+		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
+	)
+	cfg := configFor(t, testApp(), newFake(nil), connect(t, s))
+	cfg.NowFunc = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return vault
+	}}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	code, body := get(t, srv, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: not connected") ||
+		!strings.Contains(body, "consumer: not bound") {
+		t.Errorf("/readyz before start = %d\n%s", code, body)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		code, body = get(t, srv, "/readyz")
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: ok") || !strings.Contains(body, "consumer: ok") ||
+		!strings.Contains(body, "vault: refused (source_denied)") || strings.Contains(body, "10.1.2.3") || strings.Contains(body, "permission denied") {
+		t.Errorf("/readyz with Vault refusing = %d\n%s", code, body)
+	}
+	mu.Lock()
+	if calls != 1 {
+		t.Errorf("21 probes within the cache TTL ran the vault check %d times, want 1", calls)
+	}
+	vault = nil
+	mu.Unlock()
+	if code, _ = get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz within the cache TTL = %d, want the cached 503", code)
+	}
+	mu.Lock()
+	now = now.Add(checkCacheTTL)
+	mu.Unlock()
+	if code, body = get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
+		t.Errorf("/readyz with everything up, after the cache TTL = %d\n%s", code, body)
+	}
+}
+
+// sseEvent is one server-sent event: its name and its data lines joined.
+type sseEvent struct{ name, data string }
+
+// readEvents yields each event of the stream until it or ctx ends.
+func readEvents(ctx context.Context, resp *http.Response) <-chan sseEvent {
+	ch := make(chan sseEvent)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		var ev sseEvent
+		var data []string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			case line == "" && data != nil:
+				ev.data = strings.Join(data, "\n")
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				}
+				ev, data = sseEvent{}, nil
+			}
+		}
+	}()
+	return ch
+}
+
+// The history page lists a connector's events newest first.
+func TestHistoryNewestFirst(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	nc := connect(t, s)
+	w := startWorker(t, nc, testApp(), newFake(nil))
+	js := newJS(t, nc)
+	for _, id := range []string{"hist-1", "hist-2"} {
+		publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, id)
+		waitSettled(t, w, id+" settled")
+	}
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	code, page := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
+	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
+	if code != http.StatusOK || first < 0 || second < 0 || first > second {
+		t.Errorf("history (%d) not newest first:\n%s", code, page)
+	}
+	if code, _ := get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
+		t.Errorf("a wildcard connector = %d, want 400", code)
+	}
+}
+
+func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Stopping the worker ends open event streams, so that the HTTP server's
+// shutdown does not wait on them.
+func TestStatusEventsEndAtStop(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	srv := newHTTPTestServer(t, w)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(ctx, resp)
+	<-events
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case _, open := <-events:
+			if !open {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the event stream outlived the worker")
+		}
+	}
+}
+
+// A job that is not in this replica's config (removed, or another
+// deployment's) is shown on the page but exports no series, so that a
+// removed job stops alerting.
+func TestUnconfiguredJobsExportNothing(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	other := testJob()
+	other.Name = "other-api"
+	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
+	waitSettled(t, a, "request settled")
+	// b starts after: the replicas share one consumer, and b would answer
+	// contoso-api's request as naming an unknown job.
+	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
+	viewHas(t, b, "b sees a's job", func(m map[string]statusEntry) bool {
+		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
+		t.Errorf("replica without the job exports expiry %v", got)
+	}
+	if got := testutilCount(t, a, "certrotator_certificate_expiry_timestamp_seconds"); got == 0 {
+		t.Error("replica with the job exports no expiry")
+	}
+	_, page := get(t, newHTTPTestServer(t, b), "/")
+	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
+		t.Errorf("page of the replica without the job:\n%s", page)
+	}
+}
+
+// TestKeySetSeriesExported: a key set's status exports the expiry series
+// under its id, as a connector's does.
+func TestKeySetSeriesExported(t *testing.T) {
+	t.Parallel()
+	s := runServer(t, "")
+	j := testJob()
+	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := succeed(job, req)
+		ks := out[0]
+		ks.Connector, ks.TargetKind = "B2C_1A_RestApiClientCertificate", jobs.KindKeySet
+		return append(out, ks)
+	})
+	w := startWorker(t, connect(t, s), testApp(j), rot)
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
+	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
+	viewHas(t, w, "key set stored", func(m map[string]statusEntry) bool {
+		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {
+		t.Errorf("expiry gauges sum to %v, want 3 × %v (two connectors and the key set)", got, expiry)
+	}
+}
+
+// pageRows reads the worker's status page and returns each target row by
+// its key (the row's data-key).
+func pageRows(t *testing.T, w *Worker) map[string]string {
+	t.Helper()
+	_, page := get(t, newHTTPTestServer(t, w), "/")
+	rows := map[string]string{}
+	for _, part := range strings.Split(page, `<tr id="row-`)[1:] {
+		key, _, _ := strings.Cut(part, `"`)
+		row, _, _ := strings.Cut(part, "</tr>")
+		rows[key] = row
+	}
+	return rows
+}
