@@ -389,6 +389,17 @@ func TestKeySetSeriesExported(t *testing.T) {
 	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {
 		t.Errorf("expiry gauges sum to %v, want 3 × %v (two connectors and the key set)", got, expiry)
 	}
+	// The key set's row links to its own results (<job>.keyset-<id>).
+	row := pageRows(t, w)[key]
+	link := "/history?job=" + jobName + "&amp;connector=keyset-B2C_1A_RestApiClientCertificate"
+	if !strings.Contains(row, link) {
+		t.Fatalf("key set row lacks %s:\n%s", link, row)
+	}
+	srv := newHTTPTestServer(t, w)
+	eventually(t, "the key set's outcome in the results stream", func() bool {
+		_, hist := get(t, srv, strings.ReplaceAll(link, "&amp;", "&"))
+		return strings.Contains(hist, "ks-metrics-1")
+	})
 }
 
 // pageRows reads the worker's status page and returns each target row by
