@@ -2,7 +2,8 @@
 // services, each owning one loop, started in dependency order and stopped
 // in reverse (package internal/startstop gives them one lifecycle):
 //
-//   - httpServer: /metrics, /healthz, /readyz and the status page;
+//   - httpServer: /metrics, /healthz, /readyz, and the status page
+//     (package statuspage, over pageSource) at /;
 //   - natsConn: the NATS connection (or an embedded server) and the
 //     streams, consumer and buckets it provisions (the bus);
 //   - lockKeeper: keeps every request in flight alive (InProgress) and
