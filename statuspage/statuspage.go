@@ -64,7 +64,12 @@ type Unavailable struct {
 	Err    error
 }
 
-func (u *Unavailable) Error() string { return u.Reason + ": " + u.Err.Error() }
+func (u *Unavailable) Error() string {
+	if u.Err == nil {
+		return u.Reason
+	}
+	return u.Reason + ": " + u.Err.Error()
+}
 func (u *Unavailable) Unwrap() error { return u.Err }
 
 // Options are what the page needs.
