@@ -24,7 +24,7 @@ type statusPage struct {
 	Now      time.Time
 	Rows     []connectorRow
 	Unplaced []unplacedRow
-	// Credentials are the worker's own (credentialspage.go).
+	// Credentials are the worker's own (credentials.go).
 	Credentials []credentialRow
 }
 
@@ -64,7 +64,7 @@ type unplacedRow struct {
 
 const timeLayout = "2006-01-02 15:04 MST"
 
-// buildStatusPage turns the view's entries into rows: one per configured
+// buildStatusPage turns the source's entries into rows: one per configured
 // connector (in config order), then connectors the bucket knows that this
 // replica's config does not, then the requests that failed before any
 // connector.

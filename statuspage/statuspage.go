@@ -19,7 +19,7 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Source is what the page reads. The worker's status view implements it
+// Source is what the page reads. The worker implements it over its status view
 // over the status bucket; the page's tests over a map.
 type Source interface {
 	// Snapshot returns the status entries sorted by key, and a channel
