@@ -19,8 +19,8 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Source is what the page reads. The worker implements it over its status view
-// over the status bucket; the page's tests over a map.
+// Source is what the page reads. The worker implements it over its watched
+// copy of the status bucket; the page's tests over a map.
 type Source interface {
 	// Snapshot returns the status entries sorted by key, and a channel
 	// closed at the next change. The entries are shared, not copied: the
