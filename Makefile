@@ -83,7 +83,7 @@ nats-oldest:
 # itself and the cluster test keep the embedded one.
 test-nats-oldest: nats-oldest vault
 	CERTROTATOR_NATS_SERVER=$(CURDIR)/bin/nats-server-$(NATS_OLDEST) $(GO) test -race -count=1 \
-		-skip 'TestEmbedded|TestStatusPageInBrowser|TestClusterNodeLoss' \
+		-skip 'TestEmbedded|TestClusterNodeLoss' \
 		./internal/testkit ./client ./worker ./budget
 # nats-cli builds the pinned nats CLI (tools/natscli) into the cache, keyed by
 # version, and links it to bin/nats: about 3 minutes the first time (nsc below: 1).
@@ -150,7 +150,7 @@ rules:
 	fi
 
 # browser-note says plainly when the status page's browser test was skipped
-# (worker's TestStatusPageInBrowser needs chromium; under CI it fails instead).
+# (statuspage's TestStatusPageInBrowser needs chromium; under CI it fails instead).
 browser-note:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		echo "*** BROWSER TEST DID NOT RUN: chromium is not installed (apt-get install -y chromium), so the status page was not tested in a browser"

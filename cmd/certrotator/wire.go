@@ -57,6 +57,24 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 	}
 }
 
+// workerConfig is the part of the worker's Config the file gives:
+// instance, subject prefix, concurrency, jobs, NATS and the HTTP address.
+// The caller adds the Rotator and whatever else it wires.
+func workerConfig(c *config.Config) worker.Config {
+	listen := c.HTTP.Listen
+	if listen == config.HTTPOff {
+		listen = worker.HTTPListenOff
+	}
+	return worker.Config{
+		Instance:      c.Instance,
+		SubjectPrefix: c.NATS.SubjectPrefix,
+		Concurrency:   c.Concurrency,
+		Jobs:          c.Jobs,
+		NATS:          c.NATS,
+		HTTPListen:    listen,
+	}
+}
+
 // newConnector builds the Graph client for every tenant of the config. It
 // trusts the system roots plus each tenant's ca_file.
 func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status int), b connector.Budget) (*connector.Client, error) {
@@ -206,7 +224,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 // what only a served worker has (readiness checks, the shared budget, the
 // watched versions).
 func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
-	wc := worker.FromConfig(cfg)
+	wc := workerConfig(cfg)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
 	for _, f := range more {
 		f(&wc)
