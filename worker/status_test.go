@@ -191,7 +191,7 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	vaultErr := jobs.Permanent("source_denied", errors.New("vault token lookup at https://10.1.2.3:8200: permission denied"))
 	var (
 		mu    sync.Mutex
-		vault error = vaultErr
+		vault = vaultErr
 		calls int
 		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
 	)
