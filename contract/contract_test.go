@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestSubjectsAndKeys(t *testing.T) {
@@ -28,7 +26,7 @@ func TestSubjectsAndKeys(t *testing.T) {
 func TestEventIsCloudEvent(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
-	ev := NewEvent("rotator-1", jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSucceeded}, now)
+	ev := NewEvent("rotator-1", Outcome{Job: "api", Connector: "c1", Status: StatusSucceeded}, now)
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Probe codes and the warning status. A rejection is transient: the API's
@@ -18,15 +19,15 @@ const (
 	// CodeAPIRejectsCertificate: the API behind the connector refused the
 	// bundle's certificate (a TLS alert or a status not accepted); nothing
 	// was uploaded.
-	CodeAPIRejectsCertificate = "api_rejects_certificate"
+	CodeAPIRejectsCertificate = contract.CodeAPIRejectsCertificate
 	// CodeProbeFailed: the probe got no verdict (the API unreachable, its
 	// server certificate untrusted, no URL to call); nothing was uploaded.
-	CodeProbeFailed = "probe_failed"
+	CodeProbeFailed = contract.CodeProbeFailed
 	// StatusUnauthenticated is the status of the warning that the API
 	// accepted a call with no client certificate at all (event type
 	// certrotator.api.unauthenticated): the certificate then protects
 	// nothing. It is announced once per connector per day.
-	StatusUnauthenticated = "unauthenticated"
+	StatusUnauthenticated = contract.StatusUnauthenticated
 	// ProbeTimeoutDefault bounds one probe call when the job sets none.
 	ProbeTimeoutDefault = 10 * time.Second
 )

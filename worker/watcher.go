@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
@@ -204,7 +204,7 @@ func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := contract.WatchAll(ctx, b.status, job+".*")
+	entries, err := client.WatchAll(ctx, b.status, job+".*")
 	if err != nil {
 		return false, fmt.Errorf("reading status of job %s: %w", job, err)
 	}
@@ -228,7 +228,7 @@ func (w *watcher) request(ctx context.Context, job string, id versionID) error {
 	}
 	msgID, n := id.msgID(job), id.n
 	req := jobs.Request{Job: job, Version: n, Trigger: jobs.TriggerWatch}
-	ack, err := contract.PublishRequest(ctx, b.js, w.prefix, req, msgID)
+	ack, err := client.PublishRequest(ctx, b.js, w.prefix, req, msgID)
 	if err != nil {
 		return err
 	}
