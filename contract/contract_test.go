@@ -41,3 +41,37 @@ func TestEventIsCloudEvent(t *testing.T) {
 		t.Error("two events share an id")
 	}
 }
+
+// TestBuilders pins every subject and key the contract builds: they are
+// the wire, and a change is a breaking one for operators' permissions and
+// readers.
+func TestBuilders(t *testing.T) {
+	day := time.Date(2026, 12, 7, 23, 0, 0, 0, time.FixedZone("x", 3600))
+	for _, tt := range []struct{ got, want string }{
+		{RequestSubject("p", "j"), "p.request.j"},
+		{ResultSubject("p", "j", ""), "p.result.j._"},
+		{ResultsOf("p", "j"), "p.result.j.>"},
+		{AllRequests("p"), "p.request.>"},
+		{AllResults("p"), "p.result.>"},
+		{StatusKey("j", "c"), "j.c"},
+		{LockKey("j"), "j"},
+		{SeqID(7), "seq-7"},
+		{IntentKey(7, "ABC"), "seq-7.intent.abc"},
+		{KVSubject("b", "k"), "$KV.b.k"},
+		{KVStream("b"), "KV_b"},
+		{NotifyConsumer("s"), "certrotator-notify-s"},
+		{NotifySentKey("s", "id"), "s.id"},
+		{ExpiringKey("j", "c", "ab", "7d"), "j.c.AB.7d"},
+		{UnauthenticatedKey("j", "c", day), "api-unauthenticated.j.c.2026-12-07"},
+		{SupersededKey("j", "k", day), "keyset-superseded.j.k.2026-12-07"},
+		{CredentialSubject("p", "kind"), "p.result._credential.kind"},
+		{CredentialKey("kind", "", day, "7d"), "_credential.kind._.1796680800.7d"},
+		{BudgetTenantLimit("t"), "tenant.t"},
+		{BudgetAppLimit("t", "a"), "app.t.a"},
+		{MaxDeliveriesSubject, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.CERTROTATION_REQUESTS.certrotator"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("built %q, want %q", tt.got, tt.want)
+		}
+	}
+}

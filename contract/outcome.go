@@ -100,17 +100,30 @@ type Outcome struct {
 	RetryAfter time.Duration `json:"-"`
 }
 
+// CloudEvent types of outcome events: TypeRotationPrefix + the status for
+// a rotation's result (succeeded, skipped, failed), one type per warning.
+const (
+	TypeRotationPrefix      = "certrotator.rotation."
+	TypeCertificateExpiring = "certrotator.certificate.expiring"
+	TypeAPIUnauthenticated  = "certrotator.api.unauthenticated"
+	TypeKeySetSuperseded    = "certrotator.keyset.superseded"
+	// TypeCredentialExpiring: one of the worker's own credentials (its
+	// Entra client certificate or secret, its Vault AppRole secret id)
+	// expires soon; published on CredentialSubject.
+	TypeCredentialExpiring = "certrotator.credential.expiring"
+)
+
 // EventType returns the CloudEvent type for the outcome's status.
 func (o Outcome) EventType() string {
 	switch o.Status {
 	case StatusExpiring:
-		return "certrotator.certificate.expiring"
+		return TypeCertificateExpiring
 	case StatusUnauthenticated:
-		return "certrotator.api.unauthenticated"
+		return TypeAPIUnauthenticated
 	case StatusSuperseded:
-		return "certrotator.keyset.superseded"
+		return TypeKeySetSuperseded
 	}
-	return "certrotator.rotation." + o.Status
+	return TypeRotationPrefix + o.Status
 }
 
 // Warning reports whether the outcome is a warning (expiring,

@@ -3,6 +3,8 @@ package jobs
 import (
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Policy says when a valid, newer bundle is uploaded.
@@ -20,7 +22,7 @@ const (
 // Defaults applied by config when a job leaves a field out.
 const (
 	MinValidityDefault = 168 * time.Hour
-	MaxAttemptsDefault = 8
+	MaxAttemptsDefault = contract.MaxAttemptsDefault
 	RenewBeforeDefault = 720 * time.Hour
 )
 

@@ -322,8 +322,8 @@ func (r *Rotator) superseded(ctx context.Context, rn *run, ref KeySetRef, active
 	return o, true
 }
 
-// SupersededKey names one day's superseded warning for Warnings:
-// "keyset-superseded.<job>.<keyset>.<YYYY-MM-DD>" (UTC).
+// SupersededKey names one day's superseded warning for Warnings
+// (contract.SupersededKey).
 func SupersededKey(job, keySet string, now time.Time) string {
-	return "keyset-superseded." + job + "." + keySet + "." + now.UTC().Format("2006-01-02")
+	return contract.SupersededKey(job, keySet, now)
 }

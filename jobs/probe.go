@@ -192,10 +192,10 @@ func (r *Rotator) unauthenticated(ctx context.Context, rn *run, ref ConnectorRef
 	}, true
 }
 
-// UnauthenticatedKey names one day's unauthenticated warning for Warnings:
-// "api-unauthenticated.<job>.<connector>.<YYYY-MM-DD>" (UTC).
+// UnauthenticatedKey names one day's unauthenticated warning for Warnings
+// (contract.UnauthenticatedKey).
 func UnauthenticatedKey(job, connector string, now time.Time) string {
-	return "api-unauthenticated." + job + "." + connector + "." + now.UTC().Format("2006-01-02")
+	return contract.UnauthenticatedKey(job, connector, now)
 }
 
 // ProbeInfo is a probe's verdict in a plan: what was called, what the API

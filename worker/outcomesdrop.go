@@ -19,7 +19,7 @@ import (
 // or when the purge is refused, it deletes as before.
 func (b *bus) dropOutcomeKey(ctx context.Context, key string) error {
 	if b.outcomesStream != nil {
-		err := b.outcomesStream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+contract.OutcomesBucket+"."+key))
+		err := b.outcomesStream.Purge(ctx, jetstream.WithPurgeSubject(contract.KVSubject(contract.OutcomesBucket, key)))
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
