@@ -122,3 +122,21 @@ func (j Job) Connector(id string) (ConnectorRef, bool) {
 	}
 	return ConnectorRef{}, false
 }
+
+// LargestMaxAttempts is the largest max_attempts of jj, each defaulted
+// (MaxAttemptsDefault when jj is empty): the requests consumer's
+// MaxDeliver, which the worker provisions and `doctor` checks.
+func LargestMaxAttempts(jj []Job) int {
+	n := MaxAttemptsDefault
+	if len(jj) > 0 {
+		n = 1
+	}
+	for _, j := range jj {
+		a := j.MaxAttempts
+		if a <= 0 {
+			a = MaxAttemptsDefault
+		}
+		n = max(n, a)
+	}
+	return n
+}
