@@ -22,7 +22,7 @@ func (c *Conn) Status(ctx context.Context) ([]StatusEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", contract.StatusBucket, err)
 	}
-	entries, err := ReadStatus(ctx, kv, ">")
+	entries, err := ReadStatus(ctx, kv, contract.AllKeys)
 	if err != nil {
 		return nil, fmt.Errorf("reading status: %w", err)
 	}

@@ -110,6 +110,12 @@ func AllResults(prefix string) string { return prefix + ".result.>" }
 // StatusKey is the status bucket key <job>.<connector or _>.
 func StatusKey(job, connector string) string { return job + "." + ConnectorToken(connector) }
 
+// StatusKeysOf is the status bucket filter of every target of job: <job>.*.
+func StatusKeysOf(job string) string { return job + ".*" }
+
+// AllKeys is the filter of every key of a bucket.
+const AllKeys = ">"
+
 // LockKey is the locks bucket key of a job's lock: <job>.
 func LockKey(job string) string { return job }
 

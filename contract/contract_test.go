@@ -55,6 +55,7 @@ func TestBuilders(t *testing.T) {
 		{AllResults("p"), "p.result.>"},
 		{StatusKey("j", "c"), "j.c"},
 		{LockKey("j"), "j"},
+		{StatusKeysOf("j"), "j.*"},
 		{SeqID(7), "seq-7"},
 		{IntentKey(7, "ABC"), "seq-7.intent.abc"},
 		{KVSubject("b", "k"), "$KV.b.k"},

@@ -156,7 +156,7 @@ func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 	if b == nil {
 		return errNotConnected
 	}
-	entries, err := client.WatchAll(ctx, b.status, j.Name+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(j.Name))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", j.Name, err)
 	}
@@ -206,7 +206,7 @@ func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule
 	if b == nil {
 		return errNotConnected
 	}
-	entries, err := client.WatchAll(ctx, b.status, job+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", job, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
@@ -204,7 +205,7 @@ func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := client.WatchAll(ctx, b.status, job+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
 	if err != nil {
 		return false, fmt.Errorf("reading status of job %s: %w", job, err)
 	}
