@@ -148,8 +148,8 @@ func Buckets() []Bucket {
 				"key `seq-<stream sequence>.intent.<connector>`: an upload's intent (request, attempt, thumbprint), kept before it is sent, " +
 				"so that a retry after an unclear end reports `succeeded`/`confirmed_on_retry`"},
 		{Name: BudgetBucket, Description: "Graph rate-limit token buckets shared by the replicas", History: 1, TTL: BudgetTTL, Storage: StorageMemory,
-			Keys: "keys `tenant.<id>` and `app.<tenant>.<app>`: Graph's call schedules, reserved by compare-and-set and timed by the server's clock, " +
-				"so that every replica together stays under Graph's limits; in memory, an idle one vanishes"},
+			Keys: "key `tenant.<id>`: the tenant's Graph call schedules (its per-app and per-tenant limits), reserved in small grants by compare-and-set " +
+				"and timed by the server's clock, so that every replica together stays under Graph's limits; in memory, an idle one vanishes"},
 		{Name: NotifyBucket, Description: "certrotator: event ids each notification sink was told", History: 1, TTL: NotifyTTL, Storage: StorageFile,
 			Keys: "key `<sink>.<event id>`: one per event a Slack, Teams or email sink has sent, written before the ack so nothing is sent twice",
 			Only: "notify"},
