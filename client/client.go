@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -72,7 +71,10 @@ func (c *Conn) Publish(ctx context.Context, req contract.Request) (string, error
 	if !contract.ValidName(req.Job) {
 		return "", fmt.Errorf("publishing request: job %q is not a job name", req.Job)
 	}
-	id := cmp.Or(req.ID, "manual-"+uuid.NewString())
+	id := req.ID
+	if id == "" {
+		id = contract.ManualMsgID()
+	}
 	req.Trigger = cmp.Or(req.Trigger, contract.TriggerManual)
 	if _, err := PublishRequest(ctx, c.js, c.prefix, req, id); err != nil {
 		return "", err

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,13 +69,7 @@ func currentID(h jobs.History) versionID {
 }
 
 // msgID is the request's Msg-Id for version id of job.
-func (id versionID) msgID(job string) string {
-	var created int64
-	if !id.created.IsZero() {
-		created = id.created.Unix()
-	}
-	return "vault-" + job + "-" + strconv.Itoa(id.n) + "-" + strconv.FormatInt(created, 10)
-}
+func (id versionID) msgID(job string) string { return contract.WatchMsgID(job, id.n, id.created) }
 
 // watched is the jobs that set watch, or none when there is no lister.
 func (w *watcher) watched() []jobs.Job {
