@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // adaptiveCardType is the attachment content type a Teams Workflows
@@ -63,9 +65,9 @@ func (s teamsSender) send(ctx context.Context, evs []event) error {
 
 func teamsPayload(s summary) teamsMessage {
 	color := "Good"
-	if s.First.Status == "failed" {
+	if s.First.Status == contract.StatusFailed {
 		color = "Attention"
-	} else if s.First.Status == "expiring" {
+	} else if s.First.Status == contract.StatusExpiring {
 		color = "Warning"
 	}
 	body := []adaptiveItem{{Type: "TextBlock", Text: s.Title, Weight: "Bolder", Size: "Medium", Color: color, Wrap: true}}

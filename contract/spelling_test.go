@@ -1,0 +1,71 @@
+package contract_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCodesSpelledOnce fails when production code outside contract spells
+// one of the contract's codes or reasons as a string literal instead of
+// naming contract's constant: a second spelling can drift from the wire.
+// Only the words with an underscore are checked; "network" or "timeout"
+// are also ordinary words (flag names, log keys).
+func TestCodesSpelledOnce(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	own := map[string]bool{}
+	for _, f := range []string{"codes.go", "outcome.go"} {
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil && strings.Contains(s, "_") && !strings.ContainsAny(s, ". :\"") {
+					own[s] = true
+				}
+			}
+			return true
+		})
+	}
+	if len(own) < 20 {
+		t.Fatalf("found %d codes in contract, want the codes and reasons", len(own))
+	}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case "contract", "graphsim", "testdata", ".git", "bin", "tools":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		file, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil && own[s] {
+					t.Errorf("%s spells %q: name contract's constant instead", fset.Position(lit.Pos()), s)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
