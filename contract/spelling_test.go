@@ -37,6 +37,39 @@ func TestCodesSpelledOnce(t *testing.T) {
 	if len(own) < 20 {
 		t.Fatalf("found %d codes in contract, want the codes and reasons", len(own))
 	}
+	productionLiterals(t, func(pos token.Position, s string) {
+		if own[s] {
+			t.Errorf("%s spells %q: name contract's constant instead", pos, s)
+		}
+	})
+}
+
+// subjectParts are pieces of the contract's subjects, keys and stream
+// names that only a builder in contract should write.
+var subjectParts = []string{"$JS.", "$KV.", "KV_", ".request.", ".result.", ".intent.", "seq-", "CERTROTATION_", "certrotation-", "certrotation."}
+
+// TestNoSubjectsBuiltOutsideContract fails when production code outside
+// contract writes a piece of a subject, key or stream name itself: every
+// one is built by contract, so that the deploy files generated from it
+// and the worker cannot disagree.
+func TestNoSubjectsBuiltOutsideContract(t *testing.T) {
+	t.Parallel()
+	productionLiterals(t, func(pos token.Position, s string) {
+		for _, part := range subjectParts {
+			if strings.Contains(s, part) {
+				t.Errorf("%s writes %q by hand: build it with package contract", pos, s)
+				return
+			}
+		}
+	})
+}
+
+// productionLiterals calls fn with every string literal of the
+// repository's production Go files outside contract (and graphsim, which
+// speaks Graph, not the contract), struct tags left out.
+func productionLiterals(t *testing.T, fn func(token.Position, string)) {
+	t.Helper()
+	fset := token.NewFileSet()
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -56,9 +89,16 @@ func TestCodesSpelledOnce(t *testing.T) {
 			return err
 		}
 		ast.Inspect(file, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil && own[s] {
-					t.Errorf("%s spells %q: name contract's constant instead", fset.Position(lit.Pos()), s)
+			switch n := n.(type) {
+			case *ast.Field:
+				if n.Tag != nil {
+					n.Tag = nil // a struct tag is no literal of the wire
+				}
+			case *ast.BasicLit:
+				if n.Kind == token.STRING {
+					if s, err := strconv.Unquote(n.Value); err == nil {
+						fn(fset.Position(n.Pos()), s)
+					}
 				}
 			}
 			return true
