@@ -79,3 +79,14 @@ func TestBuilders(t *testing.T) {
 		}
 	}
 }
+
+func TestNewUUID(t *testing.T) {
+	t.Parallel()
+	a, b := newUUID(), newUUID()
+	if len(a) != 36 || a[14] != '4' || !strings.ContainsRune("89ab", rune(a[19])) || strings.Count(a, "-") != 4 {
+		t.Errorf("newUUID() = %q, want a version 4 UUID", a)
+	}
+	if a == b {
+		t.Errorf("two UUIDs are both %q", a)
+	}
+}

@@ -2,8 +2,6 @@ package contract
 
 import (
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Event is an outcome as a CloudEvents 1.0 structured JSON message, the
@@ -28,7 +26,7 @@ const EventContentType = "application/cloudevents+json"
 func NewEvent(instance string, o Outcome, now time.Time) Event {
 	return Event{
 		SpecVersion:     "1.0",
-		ID:              uuid.NewString(),
+		ID:              newUUID(),
 		Source:          "certrotator/" + instance,
 		Type:            o.EventType(),
 		Subject:         o.Job + "/" + ConnectorToken(o.Connector),

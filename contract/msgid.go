@@ -3,8 +3,6 @@ package contract
 import (
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // CronMsgID is the Nats-Msg-Id of a cron slot's request,
@@ -35,4 +33,4 @@ func WatchMsgID(job string, version int, created time.Time) string {
 
 // ManualMsgID is the Nats-Msg-Id of a request a person or program sent
 // without its own id: manual-<random uuid>, never a duplicate.
-func ManualMsgID() string { return "manual-" + uuid.NewString() }
+func ManualMsgID() string { return "manual-" + newUUID() }
