@@ -235,9 +235,9 @@ func (k *sink) bind(ctx context.Context, js jetstream.JetStream, err error) bool
 func (k *sink) provision(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
+	b := contract.BucketNamed(SentBucket)
 	sent, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SentBucket, Description: "certrotator: event ids each notification sink was told", History: 1,
-		TTL: SentTTL, Replicas: k.svc.cfg.Replicas,
+		Bucket: b.Name, Description: b.Description, History: uint8(b.History), TTL: b.TTL, Replicas: k.svc.cfg.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning bucket %s: %w", SentBucket, err)

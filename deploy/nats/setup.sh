@@ -28,6 +28,7 @@ for f in stream-requests.json stream-results.json stream-advisories.json; do
   nats stream add --config "$tmp/$f"
 done
 # max deliver = the largest max_attempts; in-progress every 5s while a request runs
+# The file says max deliver 8, the default max_attempts: raise it when a job sets more.
 nats consumer add CERTROTATION_REQUESTS --config consumer-certrotator.json
 # hands each advisory to one replica, acked once answered
 nats consumer add CERTROTATION_ADVISORIES --config consumer-advisories.json

@@ -86,7 +86,8 @@ for f in{{range streams}} {{streamFile .Name}}{{end}}; do
   grep -q "\"num_replicas\": $replicas" "$tmp/$f" || { echo "setup.sh: no num_replicas in $f" >&2; exit 1; }
   nats stream add --config "$tmp/$f"
 done
-{{range consumers}}{{comment "" (wrap 96 (plain .Doc))}}
+{{range consumers}}{{comment "" (wrap 96 (plain .Doc))}}{{if gt .MaxDeliver 0}}
+# The file says max deliver {{.MaxDeliver}}, the default max_attempts: raise it when a job sets more.{{end}}
 nats consumer add {{.Stream}} --config {{consumerFile .Durable}}
 {{end}}{{range buckets}}
 {{comment "" (wrap 96 (bucketDoc .))}}
