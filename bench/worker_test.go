@@ -40,7 +40,7 @@ func newLoop(b *testing.B, r *rig) *loop {
 		app.Jobs = append(app.Jobs, j)
 	}
 	wc := worker.FromConfig(app)
-	wc.Rotator = r.rotator
+	wc.Rotator, wc.Bus = r.rotator, testkit.ConfigBus(b, app)
 	w, err := worker.New(wc)
 	if err != nil {
 		b.Fatal(err)

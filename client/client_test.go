@@ -65,7 +65,7 @@ func serve(t *testing.T) (string, recorder) {
 	t.Helper()
 	s := testkit.NATS(t, "")
 	rot := recorder{calls: make(chan jobs.Request, 100)}
-	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Conn: testkit.Connect(t, s)})
+	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Bus: testkit.BusOn(t, testkit.Connect(t, s))})
 	if err != nil {
 		t.Fatal(err)
 	}

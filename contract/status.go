@@ -61,3 +61,8 @@ func WatchAll(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jets
 		}
 	}
 }
+
+// StatusPruneAfter is how long a status entry of a job or connector absent
+// from the config stays, counted from its last update; the worker prunes
+// it then, and the status page and `status` say when.
+const StatusPruneAfter = 24 * time.Hour

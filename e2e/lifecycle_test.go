@@ -10,6 +10,7 @@ import (
 
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -44,7 +45,9 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	srv := natsServer(t, "")
 	url := srv.ClientURL()
 	for i := range 2 {
-		wc := worker.FromConfig(appConfig("replica-"+strconv.Itoa(i), url, j))
+		app := appConfig("replica-"+strconv.Itoa(i), url, j)
+		wc := worker.FromConfig(app)
+		wc.Bus = testkit.ConfigBus(t, app)
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
 		w, err := worker.New(wc)
 		if err != nil {

@@ -157,14 +157,14 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats
 	ns := natsServer(t, "")
 	app := appConfig("w1", ns.ClientURL(), j)
 	app.Concurrency = 1
-	warnings := &worker.Warnings{}
-	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs),
+	b := testkit.ConfigBus(t, app)
+	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: worker.NewWarnings(b.JetStream()), Logger: loggerTo(s.logs),
 		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
 	wc := worker.FromConfig(app)
-	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, loggerTo(s.logs)
+	wc.Rotator, wc.Bus, wc.Logger = rot, b, loggerTo(s.logs)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building worker: %v", err)

@@ -68,10 +68,14 @@ func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 	t.Parallel()
 	app := testApp()
-	app.NATS.StoreDir = t.TempDir()
 	var logs testkit.LogBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	cfg := configFor(t, app, newFake(nil), nil)
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	// As cmd opens it: an embedded server, and the bus logs with the
+	// process logger.
+	opts := testkit.BusOptions(app)
+	opts.StoreDir, opts.Logger = t.TempDir(), logger
+	cfg.Bus, cfg.Logger = testkit.OpenBus(t, opts), logger
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +84,7 @@ func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	nc := w.conn.nc
+	nc := w.conn.bus.Conn()
 	sub, err := nc.ChanSubscribe("probe.slow", make(chan *nats.Msg, 1)) // never read
 	if err != nil {
 		t.Fatal(err)

@@ -167,8 +167,7 @@ func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.
 	key := fmt.Sprintf("%s.%s.%s.%d.%s", CredentialJob, cr.Kind, cmpTenant(cr.Tenant), at.Unix(), label)
 	ctx, cancel := context.WithTimeout(ctx, c.tune.opTimeout)
 	defer cancel()
-	seen := &Warnings{}
-	seen.bind(b.warnings)
+	seen := &Warnings{kv: b.warnings}
 	first, err := seen.First(ctx, key)
 	if err != nil || !first {
 		return err
