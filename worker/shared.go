@@ -21,7 +21,7 @@ import (
 
 // shared is what the services of one worker have in common: identity, jobs,
 // logger, clock, metrics, timing knobs, and the bus once the connection
-// service has opened it. Services read it; only natsConn sets the bus.
+// service has provisioned it. Services read it; only natsConn sets the bus.
 type shared struct {
 	instance string
 	prefix   string
