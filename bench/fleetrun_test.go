@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/budget"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
@@ -111,7 +112,7 @@ func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *
 		HTTP: config.HTTP{Listen: "off"}, Jobs: f.jobs}
 	// As cmd wires it: the connection first; the Graph client paces
 	// through the budget bucket every replica shares on it.
-	b := testkit.ConfigBus(t, app)
+	b := bustest.Config(t, app)
 	shared := &budget.Shared{Buckets: b.JetStream()}
 	rot, err := jobs.New(jobs.Config{Source: newSource(t, v, reads), Connector: newGraphClient(t, s, f, sim, shared)})
 	if err != nil {

@@ -15,9 +15,9 @@ import (
 
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -246,7 +246,7 @@ func vaultSerial(n *big.Int) string {
 // soak fails on any (a dropped message on a subscription the worker
 // depends on is a lost request, reply or lock answer).
 func (s *soak) dialWorker() *nats.Conn {
-	bo := testkit.BusOptions(s.app)
+	bo := bustest.Options(s.app)
 	bo.Logger = s.log
 	opts, err := bus.ClientOptions(bo)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -23,7 +24,7 @@ func dial(t *testing.T, url string) *bus.Bus {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return testkit.BusOn(t, nc)
+	return bustest.On(t, nc)
 }
 
 // TestReplicasProvisionTogetherOnFreshCluster: two replicas with
@@ -88,7 +89,7 @@ func TestProvisioningWaitsAndSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	b := testkit.BusOn(t, nc)
+	b := bustest.On(t, nc)
 	waits := make(chan string, 100)
 	o := provisionOptions()
 	o.Replicas, o.AttemptTimeout = 3, time.Second

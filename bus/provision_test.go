@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
@@ -20,7 +21,7 @@ func provisionOptions() bus.ProvisionOptions {
 
 func TestProvisioningKeepsOperatorSettings(t *testing.T) {
 	t.Parallel()
-	b := testkit.BusOn(t, testkit.Connect(t, testkit.NATS(t, "")))
+	b := bustest.On(t, testkit.Connect(t, testkit.NATS(t, "")))
 	js := b.JetStream()
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -52,7 +53,7 @@ func TestProvisioningKeepsOperatorSettings(t *testing.T) {
 
 func TestProvisionNeedsPrefixAndMaxDeliver(t *testing.T) {
 	t.Parallel()
-	b := testkit.BusOn(t, testkit.Connect(t, testkit.NATS(t, "")))
+	b := bustest.On(t, testkit.Connect(t, testkit.NATS(t, "")))
 	if _, err := bus.Provision(context.Background(), b, bus.ProvisionOptions{Prefix: "certrotation"}); err == nil {
 		t.Fatal("provisioning with max deliver 0: no error")
 	}
@@ -63,7 +64,7 @@ func TestProvisionNeedsPrefixAndMaxDeliver(t *testing.T) {
 // settings; an object an operator changed is reported with what differs.
 func TestVerifySaysWhatProvisionWouldDo(t *testing.T) {
 	t.Parallel()
-	b := testkit.BusOn(t, testkit.Connect(t, testkit.NATS(t, "")))
+	b := bustest.On(t, testkit.Connect(t, testkit.NATS(t, "")))
 	ctx := context.Background()
 	vo := bus.VerifyOptions{Prefix: contract.SubjectPrefixDefault, MaxDeliver: 3}
 	before := bus.Verify(ctx, b.JetStream(), vo)

@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -71,7 +71,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 
 	wcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), "")
 	wc := worker.FromConfig(wcfg)
-	wc.Rotator, wc.Bus = succeeding{}, testkit.ConfigBus(t, wcfg)
+	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, wcfg)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	}()
 
 	pcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats-publisher.creds"), publisherInbox)
-	po := testkit.BusOptions(pcfg)
+	po := bustest.Options(pcfg)
 	po.Name = "publisher"
 	opts, err := bus.ClientOptions(po)
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -47,7 +47,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	for i := range 2 {
 		app := appConfig("replica-"+strconv.Itoa(i), url, j)
 		wc := worker.FromConfig(app)
-		wc.Bus = testkit.ConfigBus(t, app)
+		wc.Bus = bustest.Config(t, app)
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
 		w, err := worker.New(wc)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -157,7 +158,7 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats
 	ns := natsServer(t, "")
 	app := appConfig("w1", ns.ClientURL(), j)
 	app.Concurrency = 1
-	b := testkit.ConfigBus(t, app)
+	b := bustest.Config(t, app)
 	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: worker.NewWarnings(b.JetStream()), Logger: loggerTo(s.logs),
 		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
 	if err != nil {

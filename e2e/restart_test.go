@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -39,7 +40,7 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 
 	h := &hang{took: make(chan string, 1)}
 	// cmd opens the embedded server first and closes it after the worker.
-	firstBus, err := bus.Open(context.Background(), testkit.BusOptions(app))
+	firstBus, err := bus.Open(context.Background(), bustest.Options(app))
 	if err != nil {
 		t.Fatalf("opening the embedded server: %v", err)
 	}

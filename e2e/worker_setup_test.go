@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -41,7 +42,7 @@ func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator,
 	t.Helper()
 	// As cmd wires it: the connection first, handed to the warnings and
 	// the worker.
-	return startWorkerOn(t, s, app, testkit.ConfigBus(t, app), rot, shutdown)
+	return startWorkerOn(t, s, app, bustest.Config(t, app), rot, shutdown)
 }
 
 // startWorkerOn is startWorker on a bus the caller opened (and closes).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
@@ -73,9 +74,9 @@ func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 	cfg := configFor(t, app, newFake(nil), nil)
 	// As cmd opens it: an embedded server, and the bus logs with the
 	// process logger.
-	opts := testkit.BusOptions(app)
+	opts := bustest.Options(app)
 	opts.StoreDir, opts.Logger = t.TempDir(), logger
-	cfg.Bus, cfg.Logger = testkit.OpenBus(t, opts), logger
+	cfg.Bus, cfg.Logger = bustest.Open(t, opts), logger
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

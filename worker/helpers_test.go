@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	natsbus "github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
@@ -161,9 +162,9 @@ func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Con
 	var b *natsbus.Bus
 	switch {
 	case nc != nil:
-		b = testkit.BusOn(t, nc)
+		b = bustest.On(t, nc)
 	case app.NATS.StoreDir != "":
-		b = testkit.ConfigBus(t, app)
+		b = bustest.Config(t, app)
 	}
 	return Config{
 		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,

@@ -13,8 +13,8 @@ import (
 // natsOptions maps a nats section (of the config file, or of a nats
 // context) into the bus's options; name is the client's name as the server
 // shows it. Package bus knows nothing of the config: this is the one place
-// that maps it (internal/testkit's BusOptions mirrors it for tests, and
-// TestBusOptionsMatchTestkit keeps the two equal).
+// that maps it (bus/bustest.Options mirrors it for tests, and
+// TestBusOptionsMatchBustest keeps the two equal).
 func natsOptions(n config.NATS, name, instance string, logger *slog.Logger) bus.Options {
 	return bus.Options{
 		Name: name, URL: n.URL,

@@ -11,9 +11,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/worker"
@@ -43,7 +43,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	defer hook.Close()
 
 	app := appConfig(t, url, workerUser.seedFile, "")
-	b := testkit.ConfigBus(t, app)
+	b := bustest.Config(t, app)
 	wc := worker.FromConfig(app)
 	wc.Rotator, wc.Bus = succeeding{}, b
 	w, err := worker.New(wc)

@@ -20,10 +20,10 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -146,7 +146,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	// The worker user provisions the streams, consumer and buckets and runs.
 	app := appConfig(t, url, workerUser.seedFile, "")
 	wc := worker.FromConfig(app)
-	wc.Rotator, wc.Bus = succeeding{}, testkit.ConfigBus(t, app)
+	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, app)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +366,7 @@ func makeConsumers(t *testing.T, url, workerSeed string) {
 // the CLI prints those to stderr, so a command the user may run must not
 // cause one.
 func dialAs(ctx context.Context, url string, cfg *config.Config, asyncErrs chan<- error) (*client.Conn, error) {
-	bo := testkit.BusOptions(cfg)
+	bo := bustest.Options(cfg)
 	bo.Name = "publisher"
 	opts, err := bus.ClientOptions(bo)
 	if err != nil {

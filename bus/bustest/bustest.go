@@ -1,4 +1,8 @@
-package testkit
+// Package bustest opens buses for tests: over a connection a test already
+// has, or as a config file's nats section says (as cmd does). It is
+// imported by _test.go files only; it is apart from internal/testkit so
+// that the packages config imports can use testkit in their own tests.
+package bustest
 
 import (
 	"cmp"
@@ -11,9 +15,9 @@ import (
 	"github.com/certrotator/certrotator/config"
 )
 
-// OpenBus opens a bus as o says and closes it at the end of the test
+// Open opens a bus as o says and closes it at the end of the test
 // (after the cleanups registered later, such as a worker's Stop).
-func OpenBus(tb testing.TB, o bus.Options) *bus.Bus {
+func Open(tb testing.TB, o bus.Options) *bus.Bus {
 	tb.Helper()
 	b, err := bus.Open(context.Background(), o)
 	if err != nil {
@@ -23,23 +27,23 @@ func OpenBus(tb testing.TB, o bus.Options) *bus.Bus {
 	return b
 }
 
-// BusOn is a bus over a connection the test already has (never closed by
+// On is a bus over a connection the test already has (never closed by
 // the bus).
-func BusOn(tb testing.TB, nc *nats.Conn) *bus.Bus {
+func On(tb testing.TB, nc *nats.Conn) *bus.Bus {
 	tb.Helper()
-	return OpenBus(tb, bus.Options{Conn: nc})
+	return Open(tb, bus.Options{Conn: nc})
 }
 
-// ConfigBus opens the bus a config file's nats section describes, as
+// Config opens the bus a config file's nats section describes, as
 // `certrotator run` does (cmd/certrotator/busopts.go maps it; its test
-// keeps BusOptions the same).
-func ConfigBus(tb testing.TB, c *config.Config) *bus.Bus {
+// keeps Options the same).
+func Config(tb testing.TB, c *config.Config) *bus.Bus {
 	tb.Helper()
-	return OpenBus(tb, BusOptions(c))
+	return Open(tb, Options(c))
 }
 
-// BusOptions maps a config's nats section into bus options, as cmd does.
-func BusOptions(c *config.Config) bus.Options {
+// Options maps a config's nats section into bus options, as cmd does.
+func Options(c *config.Config) bus.Options {
 	n := c.NATS
 	return bus.Options{
 		Name: "certrotator/" + c.Instance, URL: n.URL,
