@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -154,6 +155,9 @@ func assembleWith(cfg *config.Config, logger *slog.Logger, requests *worker.Requ
 func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	var requests *worker.RequestCounter
 	if w.serve {
+		if w.bus == nil {
+			return nil, errors.New("building the worker: no NATS connection (open the bus first)")
+		}
 		requests = worker.NewRequestCounter()
 	}
 	off, err := assembleWith(cfg, w.logger, requests, w.bus)
