@@ -97,7 +97,10 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 	b := &Bus{log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler))}
 	if o.Conn != nil {
 		b.nc = o.Conn
-		return b, b.openJS()
+		if err := b.openJS(); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	opts, err := ClientOptions(o)
 	if err != nil {
