@@ -31,7 +31,8 @@ type ProvisionOptions struct {
 	// time can heal is retried with Backoff until ctx ends. Zero tries each
 	// step once, without a deadline of its own.
 	AttemptTimeout time.Duration
-	// Backoff paces the retries. Defaults to ProvisionBackoff.
+	// Backoff paces the retries. Defaults to 250 ms doubling to 15 s,
+	// jittered by a fifth.
 	Backoff retry.Backoff
 	// Clock times the retries. Defaults to the wall clock.
 	Clock retry.Clock
@@ -73,7 +74,7 @@ func Provision(ctx context.Context, b *Bus, o ProvisionOptions) (*Objects, error
 		replicas:       max(o.Replicas, 1),
 		log:            cmp.Or(o.Logger, slog.New(slog.DiscardHandler)),
 		attemptTimeout: o.AttemptTimeout,
-		backoff:        ProvisionBackoff,
+		backoff:        provisionBackoff,
 		clock:          cmp.Or[retry.Clock](o.Clock, retry.System),
 		waitingFunc:    o.Waiting,
 	}
@@ -161,8 +162,8 @@ type provisioner struct {
 // two replicas creating it at once may each see the other's half-done work.
 const ProvisionAttemptTimeout = 10 * time.Second
 
-// ProvisionBackoff paces the retries of a provisioning step.
-var ProvisionBackoff = retry.Backoff{Base: 250 * time.Millisecond, Max: 15 * time.Second, Jitter: 0.2}
+// provisionBackoff paces the retries of a provisioning step by default.
+var provisionBackoff = retry.Backoff{Base: 250 * time.Millisecond, Max: 15 * time.Second, Jitter: 0.2}
 
 // do runs one step until it succeeds, fails for good (permanentJSError),
 // or ctx ends. Each try is a whole create-or-find-and-verify, so a try
