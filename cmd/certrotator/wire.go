@@ -236,7 +236,7 @@ func newWorker(cfg *config.Config, rot worker.Rotator, logger *slog.Logger, more
 func newNotify(cfg *config.Config, b *bus.Bus, wk *worker.Worker, logger *slog.Logger) (*notify.Service, error) {
 	n, err := notify.New(notify.Config{
 		Sinks: cfg.Notify, SubjectPrefix: cfg.NATS.SubjectPrefix, Replicas: cfg.NATS.Replicas,
-		Conn: b.Conn, Logger: logger, Registerer: wk.Registry(),
+		Conn: b.Conn(), Logger: logger, Registerer: wk.Registry(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building notifications: %w", err)

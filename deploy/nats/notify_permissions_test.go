@@ -61,7 +61,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 			{Name: "audit", Kind: config.NotifyWebhook, URL: hook.URL + "/hook", SigningKey: make([]byte, 32), On: []string{jobs.StatusSucceeded}},
 			{Name: "oncall", Kind: config.NotifySlack, URL: hook.URL + "/slack", On: []string{jobs.StatusSucceeded}},
 		},
-		Conn: b.Conn, Quiet: 100 * time.Millisecond,
+		Conn: b.Conn(), Quiet: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
