@@ -11,7 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/internal/testsignal"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -39,7 +42,25 @@ type maxDeliveriesAdvisory struct {
 // (fixed event ids, a request already deleted means done).
 type advisoryListener struct {
 	startstop.Base
-	*shared
+	baseservice.BaseService
+	*results
+	advisories func() (jetstream.Consumer, jetstream.Stream) // nil, nil until provisioned
+	backoff    retry.Backoff
+	signals    struct {
+		answered testsignal.Signal[uint64] // an advisory was answered (stream seq)
+	}
+}
+
+func newAdvisoryListener(a *baseservice.Archetype, r *results) *advisoryListener {
+	l := &advisoryListener{results: r, backoff: defaultBackoff}
+	l.advisories = func() (jetstream.Consumer, jetstream.Stream) {
+		if b := r.bus(); b != nil {
+			return b.advisories, b.requests
+		}
+		return nil, nil
+	}
+	l.BaseService.Init(a)
+	return l
 }
 
 // Start binds the advisories consumer and launches the loop.
@@ -48,12 +69,12 @@ func (a *advisoryListener) Start(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	b := a.bus()
-	if b == nil {
+	advisories, _ := a.advisories()
+	if advisories == nil {
 		stopped()
 		return errNotConnected
 	}
-	iter, err := b.advisories.Messages(jetstream.PullMaxMessages(4))
+	iter, err := advisories.Messages(jetstream.PullMaxMessages(4))
 	if err != nil {
 		stopped()
 		return fmt.Errorf("consuming %s: %w", contract.AdvisoriesStream, err)
@@ -76,17 +97,17 @@ func (a *advisoryListener) loop(ctx context.Context, iter jetstream.MessagesCont
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
 			}
-			a.log.Warn("pulling advisories", "error", err)
+			a.Logger().Warn("pulling advisories", "error", err)
 			continue
 		}
 		if err := a.runOnce(ctx, m.Data()); err != nil {
-			a.log.Warn("answering max-deliveries advisory, will retry", "error", err)
+			a.Logger().Warn("answering max-deliveries advisory, will retry", "error", err)
 			md, _ := m.Metadata()
 			attempt := 1
 			if md != nil {
 				attempt = int(md.NumDelivered)
 			}
-			_ = m.NakWithDelay(a.tune.backoff.Delay(attempt))
+			_ = m.NakWithDelay(a.backoff.Delay(attempt))
 			continue
 		}
 		_ = m.Ack()
@@ -99,16 +120,16 @@ func (a *advisoryListener) loop(ctx context.Context, iter jetstream.MessagesCont
 func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(data, &adv); err != nil {
-		a.log.Warn("dropping an advisory that does not decode", "error", err)
+		a.Logger().Warn("dropping an advisory that does not decode", "error", err)
 		return nil
 	}
-	b := a.bus()
-	if b == nil {
+	_, requests := a.advisories()
+	if requests == nil {
 		return errNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*a.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 3*a.opTimeout)
 	defer cancel()
-	raw, err := b.requests.GetMsg(ctx, adv.StreamSeq)
+	raw, err := requests.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil // already answered and deleted
 	}
@@ -127,7 +148,7 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 	}
 	if !kept || rec.Done != nil {
 		for _, o := range a.gaveUp(raw, int(adv.Deliveries), rec.Done) {
-			ev := contract.NewEvent(a.instance, o, a.now())
+			ev := contract.NewEvent(a.instance, o, a.Now())
 			// The same id every time, so a second answer is dropped by the
 			// results stream's duplicate window.
 			ev.ID = "maxdel-" + strconv.FormatUint(adv.StreamSeq, 10) + "-" + contract.ConnectorToken(o.Connector)
@@ -136,17 +157,17 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 			}
 		}
 	}
-	if err := b.requests.DeleteMsg(ctx, adv.StreamSeq); err != nil {
+	if err := requests.DeleteMsg(ctx, adv.StreamSeq); err != nil {
 		// Another answer may have deleted it in between (the server then
 		// says "no message found" under a generic code): gone is done.
-		if _, gerr := b.requests.GetMsg(ctx, adv.StreamSeq); !errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		if _, gerr := requests.GetMsg(ctx, adv.StreamSeq); !errors.Is(gerr, jetstream.ErrMsgNotFound) {
 			return fmt.Errorf("deleting request %d: %w", adv.StreamSeq, err)
 		}
 	}
 	if kept {
 		a.dropRecord(ctx, adv.StreamSeq, rec.Intents)
 	}
-	a.log.Warn("request gave up after max deliveries", "subject", raw.Subject, "seq", adv.StreamSeq, "deliveries", adv.Deliveries, "kept", len(rec.Done))
+	a.Logger().Warn("request gave up after max deliveries", "subject", raw.Subject, "seq", adv.StreamSeq, "deliveries", adv.Deliveries, "kept", len(rec.Done))
 	a.signals.answered.Signal(adv.StreamSeq)
 	return nil
 }
@@ -156,7 +177,7 @@ func (a *advisoryListener) runOnce(ctx context.Context, data []byte) error {
 // attempt kept their final outcomes), or, when the request itself is
 // invalid, one for the request alone (on connector "_"), so that a bad
 // request never overwrites the status of the job's connectors.
-func (s *shared) gaveUp(raw *jetstream.RawStreamMsg, deliveries int, done []string) []jobs.Outcome {
+func (s *catalog) gaveUp(raw *jetstream.RawStreamMsg, deliveries int, done []string) []jobs.Outcome {
 	id := raw.Header.Get(jetstream.MsgIDHeader)
 	if !safeID(id) {
 		id = contract.SeqID(raw.Sequence)

@@ -46,14 +46,14 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	}
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	rot := newFake(nil)
-	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.signals.answered.Init(t) })
+	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
 	ev, subj := events.next(t)
 	d := ev.Data
 	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
 		d.Error == nil || d.Error.Code != CodeMaxDeliveries || !d.Final || d.Tenant != "contoso" {
 		t.Errorf("event on %s = %+v", subj, d)
 	}
-	second.signals.answered.WaitOrTimeout(t)
+	second.advisory.signals.answered.WaitOrTimeout(t)
 	if info, err := second.bus().requests.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Errorf("request not deleted after the answer: %v", err)
 	}
@@ -153,15 +153,15 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		out := succeed(job, req)
 		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
-		rec := conclude(first.instance, first.now(), job, req, out, first.tune.backoff.Delay, false)
+		rec := conclude(first.instance, first.arch.Now(), job, req, out, first.consumer.backoff.Delay, false)
 		keep := rec.kept(record{})
 		if keep == nil || len(keep.Done) != 1 {
 			t.Fatalf("kept %+v, want a partial record of one connector", keep)
 		}
-		if err := first.storeRecord(ctx, ack.Sequence, *keep); err != nil {
+		if err := first.consumer.storeRecord(ctx, ack.Sequence, *keep); err != nil {
 			t.Fatal(err)
 		}
-		if err := first.publishEvents(ctx, keep.Events); err != nil {
+		if err := first.consumer.publishEvents(ctx, keep.Events); err != nil {
 			t.Fatal(err)
 		}
 		keptID = keep.Events[0].ID
@@ -169,8 +169,8 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	fetchNak(func() {}) // delivery 2: the worker died
 	events := sinkEvents(t, nc, "certrotation.result.>")
 	rot := newFake(nil)
-	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.signals.answered.Init(t) })
-	second.signals.answered.WaitOrTimeout(t)
+	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
+	second.advisory.signals.answered.WaitOrTimeout(t)
 	got := map[string]contract.Event{}
 	for range 2 {
 		ev, _ := events.next(t)

@@ -22,7 +22,7 @@ func BenchmarkRequestLoop(b *testing.B) {
 	rot := rotatorFunc(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return succeed(job, req) })
 	// No test signals: nothing reads them here, and b.N requests would
 	// overflow their buffer.
-	startWorker(b, connect(b, s), testApp(j), rot, func(w *Worker) { w.signals = testSignals{} })
+	startWorker(b, connect(b, s), testApp(j), rot, func(w *Worker) { w.consumer.signals = consumerSignals{} })
 	events := sinkEvents(b, nc, "certrotation.result.>")
 	js := newJS(b, nc)
 	body := []byte(`{"job":"contoso-api"}`)

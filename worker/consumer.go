@@ -12,7 +12,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
+	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/internal/testsignal"
+	"github.com/certrotator/certrotator/worker/lease"
 )
 
 // consumer is the service that takes requests from the shared durable
@@ -25,11 +29,20 @@ import (
 // deliveries.
 type consumer struct {
 	startstop.Base
-	*shared
+	baseservice.BaseService
+	*results
 	rotator         Rotator
-	keeper          *lockKeeper
+	locker          *lease.Locker
+	keeper          *lease.Keeper
 	conc            int
 	shutdownTimeout time.Duration
+	// backoff paces naks after transient failures; contention is the nak
+	// delay once a lock stayed busy (jittered up to 2x); runTimeout bounds
+	// one Rotate call; pullWait one pull (0 is fetchWaitDefault). Tests
+	// shrink them.
+	backoff                          retry.Backoff
+	contention, runTimeout, pullWait time.Duration
+	signals                          consumerSignals
 
 	bound     atomic.Bool     // the loop is pulling
 	runCtx    context.Context // parent of in-flight work; cancelled after the shutdown timeout
@@ -37,6 +50,31 @@ type consumer struct {
 	stopC     chan struct{} // closed when Stop begins
 	inflight  sync.WaitGroup
 }
+
+// consumerSignals fire at the moments tests wait for; inert unless a
+// test arms them.
+type consumerSignals struct {
+	settled testsignal.Signal[decision] // a request message was settled
+}
+
+// consumerOptions are what a consumer needs besides the results.
+type consumerOptions struct {
+	rotator         Rotator
+	locker          *lease.Locker
+	keeper          *lease.Keeper
+	conc            int
+	shutdownTimeout time.Duration
+}
+
+func newConsumer(a *baseservice.Archetype, r *results, o consumerOptions) *consumer {
+	c := &consumer{results: r, rotator: o.rotator, locker: o.locker, keeper: o.keeper, conc: o.conc, shutdownTimeout: o.shutdownTimeout,
+		backoff: defaultBackoff, contention: 2 * time.Second, runTimeout: 10 * time.Minute}
+	c.BaseService.Init(a)
+	return c
+}
+
+// defaultBackoff is the nak delays after transient failures.
+var defaultBackoff = retry.Backoff{Base: time.Second, Max: 5 * time.Minute, Jitter: 0.1}
 
 // fetchWaitDefault is how long one pull waits on the server for requests.
 // It bounds how long Stop waits for the last pull to end (a pull is left to
@@ -83,7 +121,7 @@ func (c *consumer) loop(cons jetstream.Consumer, stopC <-chan struct{}) {
 			<-sem
 		}
 		if err != nil {
-			c.log.Warn("pulling requests", "error", err)
+			c.Logger().Warn("pulling requests", "error", err)
 			select { // a failing pull is not retried in a hot loop
 			case <-stopC:
 				return
@@ -145,8 +183,8 @@ func (c *consumer) runOnce(cons jetstream.Consumer, n int, stopC <-chan struct{}
 }
 
 func (c *consumer) fetchWait() time.Duration {
-	if c.tune.fetchWait > 0 {
-		return c.tune.fetchWait
+	if c.pullWait > 0 {
+		return c.pullWait
 	}
 	return fetchWaitDefault
 }
@@ -174,11 +212,11 @@ func (c *consumer) Stop(ctx context.Context) error {
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	c.log.Warn("cancelling in-flight rotations", "timeout", c.shutdownTimeout)
+	c.Logger().Warn("cancelling in-flight rotations", "timeout", c.shutdownTimeout)
 	c.cancelRun(errShuttingDown)
 	// Cancelled runs nak their requests at once; wait for that, within
 	// what is left of the stop budget.
-	grace := time.NewTimer(2 * c.tune.opTimeout)
+	grace := time.NewTimer(2 * c.opTimeout)
 	defer grace.Stop()
 	select {
 	case <-finished:

@@ -22,7 +22,7 @@ import (
 )
 
 // credentialSubjects is where credential warnings go.
-const credentialSubjects = "certrotation.result." + CredentialJob + ".>"
+const credentialSubjects = "certrotation.result." + contract.CredentialJob + ".>"
 
 // TestCredentialExpiryExportedAndWarnedOncePerThreshold: two replicas read
 // the same generated client certificate file (10 days left) and a client
@@ -62,15 +62,14 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 	for _, name := range []string{"replica-a", "replica-b"} {
 		app := testApp()
 		app.Instance = name
-		ww = append(ww, startWorker(t, connect(t, s), app, newFake(nil), func(w *Worker) {
-			w.now = clock
-			w.creds.creds, w.creds.every = creds, time.Hour
-		}))
+		cfg := configFor(t, app, newFake(nil), connect(t, s))
+		cfg.NowFunc, cfg.Credentials, cfg.CredentialCheck = clock, creds, time.Hour
+		ww = append(ww, startConfigured(t, cfg))
 	}
 	js := newJS(t, connect(t, s))
 	checkAll := func() {
 		for _, w := range ww {
-			w.creds.runOnce(t.Context())
+			w.creds.RunOnce(t.Context())
 		}
 	}
 
@@ -79,7 +78,7 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 		t.Fatalf("%d credential warnings stored after both replicas checked, want 1", n)
 	}
 	ev, subject := sink.next(t)
-	if ev.Type != CredentialExpiringType || subject != "certrotation.result._credential."+CredentialClientCertificate ||
+	if ev.Type != contract.TypeCredentialExpiring || subject != "certrotation.result._credential."+CredentialClientCertificate ||
 		ev.Data.Threshold != "14d" || ev.Data.DaysLeft != 10 || ev.Data.Tenant != "contoso" || !ev.Data.Final ||
 		ev.Data.Certificate == nil || !ev.Data.Certificate.NotAfter.Equal(cert.NotAfter) {
 		t.Errorf("warning on %s = %+v (data %+v), want a 14d certrotator.credential.expiring for contoso's client certificate", subject, ev, ev.Data)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/schedule"
 )
 
 // scheduledApp is the test app with a daily schedule, which never fires
@@ -45,7 +46,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, w := range ww {
 		wg.Go(func() {
-			if err := w.scheduler.fire(context.Background(), jobName, slot); err != nil {
+			if err := w.scheduler.Fire(context.Background(), jobName, slot); err != nil {
 				t.Errorf("fire: %v", err)
 			}
 		})
@@ -69,7 +70,7 @@ func TestCronEveryPublishes(t *testing.T) {
 	j.Schedule = "@every 10m"
 	rot := newFake(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)
-	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
 	deadline := time.After(waitTimeout)
 	for {
 		select {
@@ -127,11 +128,11 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	// Two days later the worker was down over two 03:00 slots.
 	later := time.Now().Add(48 * time.Hour)
 	b := newWorker(t, connect(t, s), scheduledApp("b"), rot)
-	b.now = func() time.Time { return later }
+	b.arch.Now = func() time.Time { return later }
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	slot, _ := prevSlot(mustSchedule(t, "0 3 * * *"), later)
+	slot, _ := schedule.PrevSlot(mustSchedule(t, "0 3 * * *"), later)
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10) // the tick's own id: one request per slot
 	if got := rot.nextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
@@ -147,7 +148,7 @@ func TestNoCatchUpWhenRecent(t *testing.T) {
 	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.
-	if err := a.scheduler.catchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
+	if err := a.scheduler.CatchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
 		t.Fatal(err)
 	}
 	info, err := a.bus().requests.Info(context.Background())
@@ -168,38 +169,6 @@ func mustSchedule(t *testing.T, spec string) cron.Schedule {
 	return s
 }
 
-func TestPrevSlot(t *testing.T) {
-	t.Parallel()
-	monday := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC) // a Monday
-	tests := []struct {
-		spec string
-		now  time.Time
-		want time.Time
-	}{
-		{"0 3 * * *", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)},
-		{"0 3 * * *", time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)},
-		{"0 */6 * * *", time.Date(2026, 11, 25, 13, 5, 0, 0, time.UTC), time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
-		{"0 3 * * 1-5", monday, time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)},
-		{"CRON_TZ=Europe/Paris 0 3 * * *", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)},
-	}
-	for _, tt := range tests {
-		got, ok := prevSlot(mustSchedule(t, tt.spec), tt.now)
-		if !ok || !got.Equal(tt.want) {
-			t.Errorf("prevSlot(%q, %s) = %s %v, want %s", tt.spec, tt.now, got, ok, tt.want)
-		}
-	}
-}
-
-func TestMissedSlotEvery(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
-	slot, ok := prevSlot(mustSchedule(t, "@every 1h"), now)
-	want := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	if !ok || !slot.Equal(want) {
-		t.Errorf("prevSlot(@every 1h) = %s, %v; want the grid point %s", slot, ok, want)
-	}
-}
-
 // TestCatchUpDuringTickIsOneRequest: a replica starting while another fires
 // the tick publishes the same Msg-Id, so the stream keeps one request.
 func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
@@ -210,12 +179,12 @@ func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
 	w.jobList = configFor(t, app, newFake(nil), nil).Jobs
 	ctx := context.Background()
 	now := time.Now()
-	w.now = func() time.Time { return now }
-	slot, _ := prevSlot(w.jobList[0].Next, now)
-	if err := w.scheduler.fire(ctx, jobName, slot); err != nil {
+	w.arch.Now = func() time.Time { return now }
+	slot, _ := schedule.PrevSlot(w.jobList[0].Next, now)
+	if err := w.scheduler.Fire(ctx, jobName, slot); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.scheduler.catchUp(ctx, jobName, w.jobList[0].Next); err != nil {
+	if err := w.scheduler.CatchUp(ctx, jobName, w.jobList[0].Next); err != nil {
 		t.Fatal(err)
 	}
 	info, err := w.bus().requests.Info(ctx)

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certrotator/certrotator/worker/statusview"
 )
 
 // exportedMetrics names every series the worker registers (histograms with
@@ -21,7 +24,7 @@ func exportedMetrics(t *testing.T) (names, labels map[string]bool) {
 		t.Fatal(err)
 	}
 	ch := make(chan *prometheus.Desc, 100)
-	for _, c := range append(w.metrics.collectors(), newStatusCollector(w.shared)) {
+	for _, c := range append(w.metrics.collectors(), statusview.NewCollector(w.view, w.jobList, time.Now)) {
 		c.Describe(ch)
 	}
 	close(ch)

@@ -21,7 +21,7 @@ import (
 // decode reads a request message. The returned Request carries ID and
 // Attempt even when the message is rejected; a non-nil error means a bad
 // request, to be answered with one bad_request outcome and terminated.
-func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, jobs.Job, error) {
+func (s *catalog) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Request, jobs.Job, error) {
 	var req jobs.Request
 	id := msg.Headers().Get(jetstream.MsgIDHeader)
 	if !safeID(id) {
@@ -114,7 +114,7 @@ func echo(s string) string {
 }
 
 // checkRequest matches the request against the subject and the config.
-func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, error) {
+func (s *catalog) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, error) {
 	if req.Job == "" {
 		return jobs.Job{}, errors.New("request has no job")
 	}
@@ -142,7 +142,7 @@ func (s *shared) checkRequest(req jobs.Request, subjectJob string) (jobs.Job, er
 
 // subjectJob reads <job> from <prefix>.request.<job>, or returns "" when
 // the rest is not one token of letters, digits, '-' and '_'.
-func (s *shared) subjectJob(subject string) string {
+func (s *catalog) subjectJob(subject string) string {
 	rest, ok := contract.RequestJob(s.prefix, subject)
 	if !ok || !jobs.ValidName(rest) {
 		return ""
@@ -179,11 +179,11 @@ func (c *consumer) reject(msg jetstream.Msg, req jobs.Request, bad error) {
 	o.Job, o.Connector, o.RequestID, o.Attempt, o.Final = job, "", req.ID, req.Attempt, true
 	o.Trigger = cmp.Or(o.Trigger, req.Trigger)
 	token := cmp.Or(job, contract.UnknownJobToken)
-	c.log.Info("bad request", "subject", msg.Subject(), "request_id", req.ID, "error", bad)
+	c.Logger().Info("bad request", "subject", msg.Subject(), "request_id", req.ID, "error", bad)
 	if err := c.publishOutcome(context.WithoutCancel(c.runCtx), o, token, known); err != nil {
 		// Terminated all the same: a malformed request never improves, and
 		// retrying it to max deliveries would only end in an advisory.
-		c.log.Error("publishing bad request outcome; terminating the request anyway", "request_id", req.ID, "error", err)
+		c.Logger().Error("publishing bad request outcome; terminating the request anyway", "request_id", req.ID, "error", err)
 	}
 	c.metrics.badRequests.WithLabelValues(c.jobLabel(job)).Inc()
 	_ = c.carryOut(msg, decision{Action: actTerm, Code: o.Error.Code}, req)
@@ -202,8 +202,8 @@ func (c *consumer) deferUnknown(msg jetstream.Msg, req jobs.Request) bool {
 	// At least two pulls' wait: the pull that brought it has expired when
 	// it returns, so it goes to whichever replica's pull waits then, not
 	// back to this one's.
-	delay := max(c.tune.backoff.Delay(req.Attempt), 2*c.fetchWait())
-	c.log.Info("job not configured on this replica, handing the request back for one that has it",
+	delay := max(c.backoff.Delay(req.Attempt), 2*c.fetchWait())
+	c.Logger().Info("job not configured on this replica, handing the request back for one that has it",
 		"job", req.Job, "request_id", req.ID, "attempt", req.Attempt, "deliveries", limit, "retry_in", delay)
 	_ = c.carryOut(msg, decision{Action: actNak, Delay: delay}, req)
 	return true
@@ -218,7 +218,7 @@ func (c *consumer) deliveryLimit() int {
 	if b == nil {
 		return fallback
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.opTimeout)
 	defer cancel()
 	n := 0
 	if info, err := b.cons.Info(ctx); err == nil {

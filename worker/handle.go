@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/lease"
 )
 
 // handle runs one request message to its end: decode, lock, rotate,
@@ -24,7 +25,7 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	defer c.metrics.inflight.Dec()
 	meta, err := msg.Metadata()
 	if err != nil {
-		c.log.Error("reading request metadata", "subject", msg.Subject(), "error", err)
+		c.Logger().Error("reading request metadata", "subject", msg.Subject(), "error", err)
 		_ = msg.Term()
 		return
 	}
@@ -35,8 +36,8 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	}
 	ctx, cancel := context.WithCancelCause(c.runCtx)
 	defer cancel(nil)
-	w := &work{msg: msg, cancel: cancel}
-	defer c.keeper.track(w)()
+	w := &lease.Work{Msg: msg, Cancel: cancel}
+	defer c.keeper.Track(w)()
 	seq := meta.Sequence.Stream
 	// A first delivery cannot have run before: only a redelivery looks for
 	// a kept outcome.
@@ -45,7 +46,7 @@ func (c *consumer) handle(msg jetstream.Msg) {
 		if rec, ok := c.loadRecord(ctx, seq); ok && rec.Done == nil {
 			// It ran before and its outcome was kept, but publishing or
 			// settling failed: tell the same outcome again, do not run again.
-			c.log.Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
+			c.Logger().Info("request already ran, republishing its outcomes", "job", job.Name, "request_id", req.ID, "attempt", req.Attempt)
 			c.deliver(msg, req, seq, rec, true)
 			return
 		} else if ok {
@@ -55,23 +56,23 @@ func (c *consumer) handle(msg jetstream.Msg) {
 			req.Connectors = remaining(job, req, rec.Done)
 		}
 	}
-	l, err := c.acquire(ctx, job.Name, seq)
+	l, err := c.locker.Acquire(ctx, job.Name, seq)
 	if err != nil {
 		c.handBack(ctx, msg, job, req, err)
 		return
 	}
-	w.lease.Store(l)
-	defer c.release(l)
-	in := &intents{s: c.shared, seq: seq}
+	w.Lease.Store(l)
+	defer c.locker.Release(c.runCtx, l)
+	in := &intents{s: c.results, seq: seq}
 	// The request's time in the stream, which redeliveries keep, is its
 	// turn under the Graph budget; the lease bounds its waits there.
 	runCtx := jobs.WithTurn(jobs.WithIntents(jobs.WithLease(ctx, l), in), meta.Timestamp)
 	outcomes := c.runRotation(runCtx, job, req)
 	shutdown := errors.Is(context.Cause(ctx), errShuttingDown)
-	rec := conclude(c.instance, c.now(), job, req, outcomes, c.tune.backoff.Delay, shutdown)
+	rec := conclude(c.instance, c.Now(), job, req, outcomes, c.backoff.Delay, shutdown)
 	rec.Intents = in.connectors(earlier.Intents)
 	if shutdown && rec.Decision.Action == actNak {
-		c.log.Info("request handed back on shutdown, keeping what finished", "job", job.Name, "request_id", req.ID, "finished", len(rec.Events))
+		c.Logger().Info("request handed back on shutdown, keeping what finished", "job", job.Name, "request_id", req.ID, "finished", len(rec.Events))
 	}
 	keep := rec.kept(earlier)
 	// The run's context may be cancelled (shutdown, a lost lock): what
@@ -79,8 +80,8 @@ func (c *consumer) handle(msg jetstream.Msg) {
 	pctx := context.WithoutCancel(c.runCtx)
 	if keep != nil {
 		if err := c.storeRecord(pctx, seq, *keep); err != nil {
-			c.log.Warn("keeping the outcome before publishing it, will retry", "job", job.Name, "request_id", req.ID, "error", err)
-			c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+			c.Logger().Warn("keeping the outcome before publishing it, will retry", "job", job.Name, "request_id", req.ID, "error", err)
+			c.carryOut(msg, decision{Action: actNak, Delay: c.backoff.Delay(req.Attempt)}, req)
 			return
 		}
 	}
@@ -90,14 +91,14 @@ func (c *consumer) handle(msg jetstream.Msg) {
 		rec.Events = append(earlier.Events, rec.Events...)
 	}
 	if err := c.publishEvents(pctx, rec.Events); err != nil {
-		c.log.Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
-		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		c.Logger().Warn("publishing outcomes, will retry", "job", job.Name, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.backoff.Delay(req.Attempt)}, req)
 		return
 	}
 	if keep != nil && keep.Done != nil {
 		keep.Published = true // a retry publishes only its own events
 		if err := c.storeRecord(pctx, seq, *keep); err != nil {
-			c.log.Debug("marking kept outcomes published", "request_id", req.ID, "error", err)
+			c.Logger().Debug("marking kept outcomes published", "request_id", req.ID, "error", err)
 		}
 	}
 	if err := c.carryOut(msg, rec.Decision, req); err == nil && keep != nil && keep.Done == nil {
@@ -111,29 +112,20 @@ func (c *consumer) handle(msg jetstream.Msg) {
 func (c *consumer) handBack(ctx context.Context, msg jetstream.Msg, job jobs.Job, req jobs.Request, err error) {
 	switch {
 	case errors.Is(context.Cause(ctx), errShuttingDown), errors.Is(err, errShuttingDown):
-		c.log.Info("request handed back on shutdown", "job", job.Name, "request_id", req.ID)
+		c.Logger().Info("request handed back on shutdown", "job", job.Name, "request_id", req.ID)
 		c.carryOut(msg, decision{Action: actNak}, req)
-	case errors.Is(err, errLockBusy):
-		c.log.Info("job still locked elsewhere, retrying later", "job", job.Name, "request_id", req.ID)
-		c.carryOut(msg, decision{Action: actNak, Delay: jitter(c.tune.contention)}, req)
+	case errors.Is(err, lease.ErrBusy):
+		c.Logger().Info("job still locked elsewhere, retrying later", "job", job.Name, "request_id", req.ID)
+		c.carryOut(msg, decision{Action: actNak, Delay: jitter(c.contention)}, req)
 	default:
-		c.log.Warn("taking job lock", "job", job.Name, "request_id", req.ID, "error", err)
-		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		c.Logger().Warn("taking job lock", "job", job.Name, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.backoff.Delay(req.Attempt)}, req)
 	}
-}
-
-// release gives the job's lock back, even when the run was cancelled.
-func (c *consumer) release(l *lease) {
-	if err := l.release(c.runCtx, c.tune.opTimeout); err != nil {
-		c.log.Debug("releasing job lock", "job", l.key, "error", err)
-	}
-	c.releases.notify(l.key)
-	c.signals.released.Signal(l.key)
 }
 
 // runRotation runs the rotator under the run timeout and times it.
 func (c *consumer) runRotation(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-	rctx, cancel := context.WithTimeout(ctx, c.tune.runTimeout)
+	rctx, cancel := context.WithTimeout(ctx, c.runTimeout)
 	defer cancel()
 	start := time.Now()
 	outcomes := c.rotate(rctx, job, req)
@@ -146,8 +138,8 @@ func (c *consumer) runRotation(ctx context.Context, job jobs.Job, req jobs.Reque
 func (c *consumer) deliver(msg jetstream.Msg, req jobs.Request, seq uint64, rec record, stored bool) {
 	ctx := context.WithoutCancel(c.runCtx)
 	if err := c.publishEvents(ctx, rec.Events); err != nil {
-		c.log.Warn("publishing outcomes, will retry", "job", req.Job, "request_id", req.ID, "error", err)
-		c.carryOut(msg, decision{Action: actNak, Delay: c.tune.backoff.Delay(req.Attempt)}, req)
+		c.Logger().Warn("publishing outcomes, will retry", "job", req.Job, "request_id", req.ID, "error", err)
+		c.carryOut(msg, decision{Action: actNak, Delay: c.backoff.Delay(req.Attempt)}, req)
 		return
 	}
 	if err := c.carryOut(msg, rec.Decision, req); err == nil && stored {
@@ -168,7 +160,7 @@ func (c *consumer) rotate(ctx context.Context, job jobs.Job, req jobs.Request) (
 		if r := recover(); r != nil {
 			// The panic value may hold anything; log its type and the stack
 			// (function names and addresses), not its text.
-			c.log.Error("rotation panicked", "job", job.Name, "request_id", req.ID,
+			c.Logger().Error("rotation panicked", "job", job.Name, "request_id", req.ID,
 				"panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 			out = internalFailure(job, req, "rotation panicked")
 		}
@@ -182,7 +174,7 @@ func (c *consumer) rotate(ctx context.Context, job jobs.Job, req jobs.Request) (
 
 // carryOut makes the NATS call a decision asks for and returns its error.
 func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) error {
-	log := c.log.With("job", req.Job, "request_id", req.ID, "attempt", req.Attempt)
+	log := c.Logger().With("job", req.Job, "request_id", req.ID, "attempt", req.Attempt)
 	var err error
 	switch d.Action {
 	case actNak:
@@ -196,7 +188,7 @@ func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) err
 		log.Warn("rotation failed", "code", d.Code)
 		err = msg.TermWithReason("failed: " + d.Code)
 	default:
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.tune.opTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.runCtx), c.opTimeout)
 		defer cancel()
 		err = msg.DoubleAck(ctx)
 		log.Debug("request done")

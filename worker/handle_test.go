@@ -13,6 +13,7 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/lease"
 )
 
 func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
@@ -264,7 +265,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.signals.lockBusy.Init(t); w.signals.released.Init(t) })
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.TestSignals.Busy.Init(t); w.locker.TestSignals.Released.Init(t) })
 	ctx := context.Background()
 	rev, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1"))
 	if err != nil {
@@ -272,7 +273,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	}
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-1")
-	if job := w.signals.lockBusy.WaitOrTimeout(t); job != jobName {
+	if job := w.locker.TestSignals.Busy.WaitOrTimeout(t); job != jobName {
 		t.Fatalf("lock busy for %q, want %s", job, jobName)
 	}
 	rot.noMoreCalls(t)
@@ -284,7 +285,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 		t.Errorf("Rotate got %q attempt %d; want locked-1 attempt 1 (waiting spends no delivery)", got.ID, got.Attempt)
 	}
 	waitSettled(t, w, "request acked")
-	w.signals.released.WaitOrTimeout(t)
+	w.locker.TestSignals.Released.WaitOrTimeout(t)
 	// Released after the run: the lock key is deleted, not ours any more.
 	if e, err := w.bus().locks.Get(ctx, jobName); err == nil {
 		t.Errorf("lock still held after the run: %s (rev %d, was %d)", e.Value(), e.Revision(), rev)
@@ -298,7 +299,7 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 	rot := newFake(nil)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 50
-	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.tune.lockWait = 20 * time.Millisecond })
+	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.locker.Wait = 20 * time.Millisecond })
 	ctx := context.Background()
 	if _, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
 		t.Fatal(err)
@@ -338,7 +339,7 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 		causes <- context.Cause(ctx)
 		return transient(job, req)
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.keepAlive = 10 * time.Millisecond })
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.keeper.Every = 10 * time.Millisecond })
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "lost-1")
 	started.wait(t, "rotation started")
@@ -348,8 +349,8 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 	}
 	select {
 	case cause := <-causes:
-		if !errors.Is(cause, errLockLost) {
-			t.Fatalf("run cancelled with %v, want errLockLost", cause)
+		if !errors.Is(cause, lease.ErrLost) {
+			t.Fatalf("run cancelled with %v, want lease.ErrLost", cause)
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("run not cancelled after losing its lock")
@@ -437,7 +438,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	rot := newFake(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.tune.lockWait = time.Hour; w.signals.released.Init(t) })
+	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.Wait = time.Hour; w.locker.TestSignals.Released.Init(t) })
 	js := newJS(t, nc)
 	ack := publish(t, js, "certrotation.request.other-job-none", `{}`, "warmup") // keeps sequence 1 busy
 	seq := ack.Sequence + 1
@@ -449,7 +450,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
 	}
 	waitSettled(t, w, "request acked")
-	w.signals.released.WaitOrTimeout(t)
+	w.locker.TestSignals.Released.WaitOrTimeout(t)
 	if _, err := w.bus().locks.Get(context.Background(), jobName); err == nil {
 		t.Error("the adopted lock was not released")
 	}

@@ -124,14 +124,30 @@ func startWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, m
 
 func newWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mods ...func(*Worker)) *Worker {
 	t.Helper()
-	w, err := New(configFor(t, app, rot, nc))
+	return newConfigured(t, configFor(t, app, rot, nc), mods...)
+}
+
+// startConfigured builds and starts a worker of cfg with fast retry knobs.
+func startConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
+	t.Helper()
+	w := newConfigured(t, cfg, mods...)
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatalf("starting worker: %v", err)
+	}
+	return w
+}
+
+func newConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
+	t.Helper()
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatalf("new worker: %v", err)
 	}
-	w.tune.backoff = retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: 0.1}
-	w.tune.lockPoll = 10 * time.Millisecond
-	w.signals.settled.Init(t)
-	w.tune.contention = 20 * time.Millisecond
+	w.consumer.backoff = retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: 0.1}
+	w.advisory.backoff = w.consumer.backoff
+	w.locker.Poll = 10 * time.Millisecond
+	w.consumer.signals.settled.Init(t)
+	w.consumer.contention = 20 * time.Millisecond
 	for _, m := range mods {
 		m(w)
 	}
@@ -242,7 +258,7 @@ func waitSettled(t testing.TB, w *Worker, what string) decision {
 	t.Helper()
 	js := w.bus().js // taken now: the worker may be stopping
 	for {
-		d := w.signals.settled.WaitOrTimeout(t)
+		d := w.consumer.signals.settled.WaitOrTimeout(t)
 		if d.Action == actNak {
 			continue
 		}

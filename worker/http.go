@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/startstop"
 )
 
@@ -33,9 +34,16 @@ func (w *Worker) routes() *http.ServeMux {
 // address. A busy address fails Start at once with the OS's words.
 type httpServer struct {
 	startstop.Base
-	*shared
-	addr string
-	srv  *http.Server
+	baseservice.BaseService
+	addr    string
+	handler http.Handler
+	srv     *http.Server
+}
+
+func newHTTPServer(a *baseservice.Archetype, addr string, handler http.Handler) *httpServer {
+	h := &httpServer{addr: addr, handler: handler}
+	h.Init(a)
+	return h
 }
 
 // Start listens on addr unless it is empty or "off".
@@ -54,7 +62,7 @@ func (h *httpServer) Start(ctx context.Context) error {
 		return fmt.Errorf("listening on %s: %w", h.addr, err)
 	}
 	h.srv = &http.Server{
-		Handler:           h.mux,
+		Handler:           h.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// A response that takes longer than this is cut off; the event
 		// streams move their own deadline on before each write (sse.go).
@@ -66,10 +74,10 @@ func (h *httpServer) Start(ctx context.Context) error {
 	go func() {
 		defer stopped()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("serving HTTP", "addr", h.addr, "error", err)
+			h.Logger().Error("serving HTTP", "addr", h.addr, "error", err)
 		}
 	}()
-	h.log.Info("http listening", "addr", ln.Addr().String())
+	h.Logger().Info("http listening", "addr", ln.Addr().String())
 	return nil
 }
 

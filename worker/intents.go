@@ -22,7 +22,7 @@ import (
 // the request is settled for good (the kept record lists them) or the
 // bucket's TTL.
 type intents struct {
-	s   *shared
+	s   *results
 	seq uint64
 
 	mu   sync.Mutex
@@ -47,7 +47,7 @@ func (in *intents) Record(ctx context.Context, i jobs.Intent) error {
 		return fmt.Errorf("encoding upload intent: %w", err)
 	}
 	in.note(i.Connector)
-	ctx, cancel := context.WithTimeout(ctx, in.s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, in.s.opTimeout)
 	defer cancel()
 	if _, err := b.outcomes.Put(ctx, intentKey(in.seq, i.Connector), data); err != nil {
 		return fmt.Errorf("keeping upload intent %s: %w", intentKey(in.seq, i.Connector), err)
@@ -61,7 +61,7 @@ func (in *intents) Recorded(ctx context.Context, connector string) (jobs.Intent,
 	if b == nil {
 		return jobs.Intent{}, false, errNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, in.s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, in.s.opTimeout)
 	defer cancel()
 	e, err := b.outcomes.Get(ctx, intentKey(in.seq, connector))
 	switch {
@@ -104,17 +104,17 @@ func (in *intents) connectors(earlier []string) []string {
 
 // dropIntents deletes a settled request's intent keys: a confirmation is
 // reported once. A failure leaves them to the bucket's TTL.
-func (s *shared) dropIntents(ctx context.Context, seq uint64, connectors []string) {
+func (s *results) dropIntents(ctx context.Context, seq uint64, connectors []string) {
 	b := s.bus()
 	if b == nil {
 		return
 	}
 	for _, c := range connectors {
-		dctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+		dctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 		err := b.dropOutcomeKey(dctx, intentKey(seq, c))
 		cancel()
 		if err != nil {
-			s.log.Debug("dropping upload intent", "seq", seq, "connector", c, "error", err)
+			s.Logger().Debug("dropping upload intent", "seq", seq, "connector", c, "error", err)
 		}
 	}
 }

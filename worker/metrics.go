@@ -25,7 +25,7 @@ const (
 // Labels hold job names, connector ids, outcome statuses, error codes and
 // HTTP statuses only: never secrets, never free text. The series every
 // replica must agree on (expiry, last success, failing, next run) come from
-// the status bucket instead: see statusCollector.
+// the status bucket instead: see statusview.Collector.
 type metrics struct {
 	rotations   *prometheus.CounterVec   // certrotator_rotations_total{rotation_job,outcome}
 	failures    *prometheus.CounterVec   // certrotator_failures_total{rotation_job,code}
@@ -43,6 +43,31 @@ type metrics struct {
 	// credentialExpiry is certrotator_credential_expiry_timestamp_seconds{kind,tenant}:
 	// the worker's own credentials (credentials.go).
 	credentialExpiry *prometheus.GaugeVec
+}
+
+// newMetrics sets the worker's registry and request counter from cfg (new
+// ones by default) and registers its series there.
+func (w *Worker) newMetrics(cfg Config) (*metrics, error) {
+	w.registry, w.requests = cfg.Registry, cfg.Requests
+	if w.registry == nil {
+		w.registry = prometheus.NewRegistry()
+	}
+	if w.requests == nil {
+		w.requests = NewRequestCounter()
+	}
+	m, err := newMetrics(w.registry, w.requests, func() float64 {
+		if cfg.Bus == nil {
+			return 0
+		}
+		return float64(cfg.Bus.SlowConsumers())
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Registry == nil {
+		m.registerRuntime()
+	}
+	return m, nil
 }
 
 // newMetrics registers the worker's series, requests' among them;

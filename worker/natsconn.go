@@ -8,6 +8,10 @@ import (
 	"time"
 
 	natsbus "github.com/certrotator/certrotator/bus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
@@ -20,9 +24,12 @@ import (
 // cmd's.
 type natsConn struct {
 	startstop.Base
-	*shared
+	baseservice.BaseService
 	bus      *natsbus.Bus
+	prefix   string
+	jobList  []jobs.Job // their largest max_attempts is the consumer's MaxDeliver
 	replicas int
+	busPtr   atomic.Pointer[bus]
 
 	release func() // ends the run Start began
 
@@ -33,6 +40,34 @@ type natsConn struct {
 	// it waits for nothing.
 	waitingFor atomic.Pointer[string]
 }
+
+func newNATSConn(a *baseservice.Archetype, b *natsbus.Bus, prefix string, jj []jobs.Job, replicas int) *natsConn {
+	c := &natsConn{bus: b, prefix: prefix, jobList: jj, replicas: replicas}
+	c.Init(a)
+	return c
+}
+
+// bus is what the connection service provisions and the other services use.
+type bus struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	requests jetstream.Stream
+	cons     jetstream.Consumer
+	status   jetstream.KeyValue
+	locks    jetstream.KeyValue
+	warnings jetstream.KeyValue
+	outcomes jetstream.KeyValue // records of runs not yet settled; see record
+	// outcomesStream is the outcomes bucket's stream, to drop settled keys
+	// without delete markers (dropOutcomeKey); nil when it was not read.
+	outcomesStream jetstream.Stream
+	// advisories hands out the max-deliveries advisories kept in their
+	// stream, one replica each.
+	advisories jetstream.Consumer
+}
+
+// handles returns the provisioned handles, or nil before Start or after
+// Stop.
+func (c *natsConn) handles() *bus { return c.busPtr.Load() }
 
 // Start provisions and publishes the handles.
 func (c *natsConn) Start(ctx context.Context) error {
@@ -48,10 +83,10 @@ func (c *natsConn) Start(ctx context.Context) error {
 		Prefix:         c.prefix,
 		MaxDeliver:     maxDeliver(c.jobList),
 		Replicas:       c.replicas,
-		Logger:         c.log,
+		Logger:         c.Logger(),
 		AttemptTimeout: cmp.Or(c.attemptTimeout, natsbus.ProvisionAttemptTimeout),
 		Backoff:        c.retryBackoff,
-		Clock:          c.tune.clock,
+		Clock:          c.Clock(),
 		Waiting:        c.waiting,
 	})
 	if err != nil {
@@ -61,7 +96,7 @@ func (c *natsConn) Start(ctx context.Context) error {
 	c.busPtr.Store(&bus{
 		nc: c.bus.Conn(), js: c.bus.JetStream(), requests: ob.Requests, cons: ob.Consumer,
 		status: ob.Status, locks: ob.Locks, warnings: ob.Warnings, outcomes: ob.Outcomes,
-		outcomesStream: ob.OutcomesStream, budget: ob.Budget, advisories: ob.Advisories,
+		outcomesStream: ob.OutcomesStream, advisories: ob.Advisories,
 	})
 	// Nothing runs in the background: stopped is called by Stop.
 	c.release = stopped

@@ -23,13 +23,13 @@ func TestDroppedRecordLeavesNoMarker(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
 	const seq = 7
-	if err := w.storeRecord(ctx, seq, record{}); err != nil {
+	if err := w.consumer.storeRecord(ctx, seq, record{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.bus().outcomes.Put(ctx, intentKey(seq, conn1), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	w.dropRecord(ctx, seq, []string{conn1})
+	w.consumer.dropRecord(ctx, seq, []string{conn1})
 	for _, key := range []string{recordKey(seq), intentKey(seq, conn1)} {
 		if _, err := w.bus().outcomes.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			t.Errorf("%s after the drop: %v, want not found", key, err)

@@ -27,13 +27,13 @@ var credentialNames = map[string]string{
 // /metrics, /healthz and /readyz.
 func (w *Worker) statusPage() http.Handler {
 	return statuspage.New(statuspage.Options{Source: pageSource{w}, Jobs: w.jobList, Instance: w.instance, Logger: w.log,
-		Now:         func() time.Time { return w.now() }, // read at each call: tests set the worker's clock after New
+		Now:         func() time.Time { return w.arch.Now() }, // read at each call: tests set the worker's clock after New
 		RemoveAfter: StatusPruneAfter})
 }
 
 // Snapshot is the view's entries, in key order.
 func (s pageSource) Snapshot() ([]*statuspage.Entry, <-chan struct{}) {
-	entries, changed := s.w.view.snapshot()
+	entries, changed := s.w.view.Snapshot()
 	out := make([]*statuspage.Entry, len(entries))
 	for i, e := range entries {
 		out[i] = &e.Entry
@@ -59,10 +59,10 @@ func (s pageSource) Credentials() []statuspage.Credential {
 	out := make([]statuspage.Credential, 0, len(states))
 	for _, st := range states {
 		out = append(out, statuspage.Credential{Kind: st.Kind, Name: credentialNames[st.Kind], Tenant: st.Tenant,
-			Expires: st.Expires, Never: st.Never, Error: st.Error, Checked: st.Checked, WarnBefore: s.w.creds.thresholds})
+			Expires: st.Expires, Never: st.Never, Error: st.Error, Checked: st.Checked, WarnBefore: s.w.creds.Thresholds()})
 	}
 	return out
 }
 
 // Done is closed when the view stops.
-func (s pageSource) Done() <-chan struct{} { return s.w.view.stopped }
+func (s pageSource) Done() <-chan struct{} { return s.w.view.Done() }

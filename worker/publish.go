@@ -18,19 +18,19 @@ import (
 // keeps the latest rotation outcome), then publishes its event on
 // subjectJob's result subject and waits for the stream's ack. Status goes
 // first so that whoever sees the event finds the status up to date.
-func (s *shared) publishOutcome(ctx context.Context, o jobs.Outcome, subjectJob string, store bool) error {
-	return s.publishEvent(ctx, contract.NewEvent(s.instance, o, s.now()), subjectJob, store)
+func (s *results) publishOutcome(ctx context.Context, o jobs.Outcome, subjectJob string, store bool) error {
+	return s.publishEvent(ctx, contract.NewEvent(s.instance, o, s.Now()), subjectJob, store)
 }
 
 // publishEvent is publishOutcome for an event already made: a republished
 // event keeps its id, so the results stream drops the copy.
-func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob string, store bool) error {
+func (s *results) publishEvent(ctx context.Context, ev contract.Event, subjectJob string, store bool) error {
 	o := ev.Data
 	b := s.bus()
 	if b == nil {
 		return errNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
 	if store && !o.Warning() {
 		if err := s.storeStatus(ctx, b.status, o); err != nil {
@@ -54,7 +54,7 @@ func (s *shared) publishEvent(ctx context.Context, ev contract.Event, subjectJob
 // over the active certificate and the last success from the record it
 // replaces, so that a later skipped run does not hide when the certificate
 // was uploaded.
-func (s *shared) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.Outcome) error {
+func (s *results) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.Outcome) error {
 	key := contract.StatusKeyOf(o)
 	var prev *contract.StatusRecord
 	entry, err := kv.Get(ctx, key)
@@ -68,7 +68,7 @@ func (s *shared) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.
 			prev = &rec
 		}
 	}
-	data, err := json.Marshal(contract.NextStatus(prev, o, s.now()))
+	data, err := json.Marshal(contract.NextStatus(prev, o, s.Now()))
 	if err != nil {
 		return fmt.Errorf("encoding status: %w", err)
 	}
@@ -80,7 +80,7 @@ func (s *shared) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.
 
 // publishEvents publishes every event of a run, stopping at the first
 // error.
-func (s *shared) publishEvents(ctx context.Context, events []contract.Event) error {
+func (s *results) publishEvents(ctx context.Context, events []contract.Event) error {
 	for _, ev := range events {
 		if err := s.publishEvent(ctx, ev, ev.Data.Job, true); err != nil {
 			return err

@@ -80,7 +80,7 @@ func (w *Worker) runChecks(ctx context.Context) map[string]error {
 	c := &w.checkCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := w.now()
+	now := w.arch.Now()
 	if c.results != nil && now.Sub(c.at) < checkCacheTTL && !now.Before(c.at) {
 		return c.results
 	}

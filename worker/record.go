@@ -118,17 +118,17 @@ func recordKey(seq uint64) string { return contract.SeqID(seq) }
 // loadRecord returns the record kept for the request at seq, if any. A
 // failed read counts as none: the request then runs, and its re-read of
 // the connector keeps the upload exactly-once.
-func (s *shared) loadRecord(ctx context.Context, seq uint64) (record, bool) {
+func (s *results) loadRecord(ctx context.Context, seq uint64) (record, bool) {
 	b := s.bus()
 	if b == nil {
 		return record{}, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
 	e, err := b.outcomes.Get(ctx, recordKey(seq))
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			s.log.Warn("reading kept outcome", "seq", seq, "error", err)
+			s.Logger().Warn("reading kept outcome", "seq", seq, "error", err)
 		}
 		return record{}, false
 	}
@@ -140,7 +140,7 @@ func (s *shared) loadRecord(ctx context.Context, seq uint64) (record, bool) {
 }
 
 // storeRecord keeps rec for the request at seq.
-func (s *shared) storeRecord(ctx context.Context, seq uint64, rec record) error {
+func (s *results) storeRecord(ctx context.Context, seq uint64, rec record) error {
 	b := s.bus()
 	if b == nil {
 		return errNotConnected
@@ -149,7 +149,7 @@ func (s *shared) storeRecord(ctx context.Context, seq uint64, rec record) error 
 	if err != nil {
 		return fmt.Errorf("encoding outcome record: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
 	if _, err := b.outcomes.Put(ctx, recordKey(seq), data); err != nil {
 		return fmt.Errorf("keeping outcome record %s: %w", recordKey(seq), err)
@@ -159,15 +159,15 @@ func (s *shared) storeRecord(ctx context.Context, seq uint64, rec record) error 
 
 // dropRecord deletes the record and the upload intents it names once its
 // message is settled; a failure leaves them to the bucket's TTL.
-func (s *shared) dropRecord(ctx context.Context, seq uint64, intents []string) {
+func (s *results) dropRecord(ctx context.Context, seq uint64, intents []string) {
 	s.dropIntents(ctx, seq, intents)
 	b := s.bus()
 	if b == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
 	if err := b.dropOutcomeKey(ctx, recordKey(seq)); err != nil {
-		s.log.Debug("dropping outcome record", "seq", seq, "error", err)
+		s.Logger().Debug("dropping outcome record", "seq", seq, "error", err)
 	}
 }

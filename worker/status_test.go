@@ -16,6 +16,7 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/statusview"
 )
 
 // statusRecord reads the stored status record of key.
@@ -33,12 +34,12 @@ func statusRecord(t *testing.T, w *Worker, key string) contract.StatusRecord {
 }
 
 // viewHas waits until the worker's status view satisfies cond.
-func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusEntry) bool) {
+func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusview.Entry) bool) {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
-		entries, changed := w.view.snapshot()
-		byKey := map[string]statusEntry{}
+		entries, changed := w.view.Snapshot()
+		byKey := map[string]statusview.Entry{}
 		for _, e := range entries {
 			byKey[e.Key] = *e
 		}
@@ -73,7 +74,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 		}
 		return out
 	})
-	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.now = func() time.Time { return *now.Load() } })
+	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.arch.Now = func() time.Time { return *now.Load() } })
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
 	rot.nextCall(t)
@@ -95,7 +96,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	if rec.Active == nil || rec.Active.Thumbprint != thumb {
 		t.Errorf("active = %+v", rec.Active)
 	}
-	viewHas(t, w, "skipped seen", func(m map[string]statusEntry) bool {
+	viewHas(t, w, "skipped seen", func(m map[string]statusview.Entry) bool {
 		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
 	})
 	srv := httptest.NewServer(w.Handler())
@@ -127,7 +128,7 @@ func TestReplicasExportTheSameExpiry(t *testing.T) {
 		t.Fatal("no replica rotated")
 	}
 	for _, w := range []*Worker{a, b} {
-		viewHas(t, w, "both connectors stored", func(m map[string]statusEntry) bool {
+		viewHas(t, w, "both connectors stored", func(m map[string]statusview.Entry) bool {
 			return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSucceeded &&
 				m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
 		})
@@ -158,7 +159,7 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	waitSettled(t, w, "good request settled")
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
 	waitSettled(t, w, "bad request settled")
-	viewHas(t, w, "bad request stored", func(m map[string]statusEntry) bool {
+	viewHas(t, w, "bad request stored", func(m map[string]statusview.Entry) bool {
 		_, ok := m[jobName+"._"]
 		return ok
 	})
@@ -315,7 +316,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	// b starts after: the replicas share one consumer, and b would answer
 	// contoso-api's request as naming an unknown job.
 	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
-	viewHas(t, b, "b sees a's job", func(m map[string]statusEntry) bool {
+	viewHas(t, b, "b sees a's job", func(m map[string]statusview.Entry) bool {
 		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
 	})
 	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
@@ -346,7 +347,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 	w := startWorker(t, connect(t, s), testApp(j), rot)
 	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
 	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
-	viewHas(t, w, "key set stored", func(m map[string]statusEntry) bool {
+	viewHas(t, w, "key set stored", func(m map[string]statusview.Entry) bool {
 		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
 	})
 	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())

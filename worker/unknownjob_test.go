@@ -29,7 +29,7 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	oldApp, newApp := testApp(job("alpha")), testApp(job("alpha"), job("beta"))
 	oldApp.Instance, newApp.Instance = "old", "new"
 	oldRot, newRot := newFake(nil), newFake(nil)
-	quick := func(w *Worker) { w.tune.fetchWait = 20 * time.Millisecond } // hand-backs take 2 pulls' wait
+	quick := func(w *Worker) { w.consumer.pullWait = 20 * time.Millisecond } // hand-backs take 2 pulls' wait
 	startWorker(t, connect(t, s), oldApp, oldRot, quick)
 	startWorker(t, connect(t, s), newApp, newRot, quick)
 	events := sinkEvents(t, nc, "certrotation.result.>")

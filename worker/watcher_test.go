@@ -67,7 +67,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 
 	s := runServer(t, "")
 	rot := newFake(nil)
-	watching := func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} }
+	watching := func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} }
 	var ww []*Worker
 	for i := range 2 {
 		app := testApp(job)
@@ -88,7 +88,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		at = at.Add(2 * watchInterval) // every job is due again
 		var wg sync.WaitGroup
 		for _, w := range ww {
-			wg.Go(func() { w.watcher.runOnce(t.Context(), at) })
+			wg.Go(func() { w.watcher.RunOnce(t.Context(), at) })
 		}
 		wg.Wait()
 	}
@@ -123,7 +123,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	app := testApp(job)
 	app.Instance = "replica-late"
 	late := startWorker(t, connect(t, s), app, rot, watching)
-	late.watcher.runOnce(t.Context(), at.Add(2*watchInterval))
+	late.watcher.RunOnce(t.Context(), at.Add(2*watchInterval))
 	if seq := lastSeq(t, late); seq != before {
 		t.Fatalf("a restarted watcher requested a handled version (%d requests)", seq-before)
 	}
@@ -157,7 +157,7 @@ func TestWatchRewrittenPath(t *testing.T) {
 	first := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 	s := runServer(t, "")
 	rot := newFake(nil)
-	w := startWorker(t, connect(t, s), testApp(job), rot, func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} })
+	w := startWorker(t, connect(t, s), testApp(job), rot, func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
 	js := newJS(t, connect(t, s))
 	old := rot.nextCall(t)
 	if old.Version != first || old.ID != watchMsgID(t, src, job) {
@@ -180,7 +180,7 @@ func TestWatchRewrittenPath(t *testing.T) {
 	if n := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "BBBB"}); n != 1 {
 		t.Fatalf("rewritten path's first version is %d, want 1", n)
 	}
-	w.watcher.runOnce(t.Context(), time.Now().Add(2*watchInterval))
+	w.watcher.RunOnce(t.Context(), time.Now().Add(2*watchInterval))
 	if seq := lastSeq(t, w); seq != before+1 {
 		t.Fatalf("the rewritten path's version 1 made %d requests, want 1", seq-before)
 	}
@@ -199,15 +199,15 @@ func TestWatchOffWithoutListerOrInterval(t *testing.T) {
 	watched.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000009"}}
 	// No lister: no job is watched, whatever its config says.
 	w := startWorker(t, connect(t, s), testApp(unwatched, watched), newFake(nil))
-	if got := w.watcher.watched(); len(got) != 0 {
+	if got := w.watcher.Watched(); len(got) != 0 {
 		t.Errorf("watched %d jobs without a lister, want none", len(got))
 	}
 	if w.watcher.Running() {
 		t.Error("watcher runs with nothing to watch")
 	}
 	// With one, only the job that sets watch.
-	w.watcher.versions = (*vaultsrc.Client)(nil)
-	if got := w.watcher.watched(); len(got) != 1 || got[0].Name != "watched" {
+	w.watcher.SetVersions((*vaultsrc.Client)(nil))
+	if got := w.watcher.Watched(); len(got) != 1 || got[0].Name != "watched" {
 		t.Errorf("watched %v, want only the job with watch", got)
 	}
 }
@@ -226,14 +226,14 @@ func BenchmarkWatchRound(b *testing.B) {
 		jj = append(jj, j)
 	}
 	s := runServer(b, "")
-	w := startWorker(b, connect(b, s), testApp(jj...), newFake(nil), func(w *Worker) { w.watcher.versions, w.tune.clock = src, pollClock{} })
+	w := startWorker(b, connect(b, s), testApp(jj...), newFake(nil), func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
 	at := time.Now()
-	w.watcher.runOnce(context.Background(), at) // the first polls
+	w.watcher.RunOnce(context.Background(), at) // the first polls
 	seq := lastSeq(b, w)
 	b.ResetTimer()
 	for b.Loop() {
 		at = at.Add(2 * watchInterval)
-		w.watcher.runOnce(context.Background(), at)
+		w.watcher.RunOnce(context.Background(), at)
 	}
 	b.StopTimer()
 	if got := lastSeq(b, w); got != seq {

@@ -35,7 +35,7 @@ func TestWindowStartPublishes(t *testing.T) {
 	s := runServer(t, "")
 	rot := newFake(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
 	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
 		t.Fatalf("WindowMsgID = %q", id)
 	}
@@ -60,13 +60,13 @@ func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 	for range 3 {
 		// A clock far before any window: the loops sleep through the test.
 		clock := &stillClock{now: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)}
-		ww = append(ww, startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = clock }))
+		ww = append(ww, startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = clock }))
 	}
 	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	for _, w := range ww {
 		wg.Go(func() {
-			if err := w.scheduler.fireWindow(context.Background(), jobName, start); err != nil {
+			if err := w.scheduler.FireWindow(context.Background(), jobName, start); err != nil {
 				t.Errorf("fireWindow: %v", err)
 			}
 		})
@@ -95,7 +95,7 @@ func TestWindowCatchUp(t *testing.T) {
 	nc := connect(t, s)
 	rot := newFake(nil)
 	before := &stillClock{now: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)}
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = before })
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = before })
 
 	kv, err := newJS(t, nc).KeyValue(context.Background(), contract.StatusBucket)
 	if err != nil {
@@ -111,13 +111,13 @@ func TestWindowCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside := &stillClock{now: opened.Add(30 * time.Minute)}
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
 	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
 	}
 	eventually(t, "catch-up settled", settled(t, newJS(t, nc)))
 
 	// The run replaced the skip: a third replica starting now finds nothing held back.
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.tune.clock = inside })
+	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
 	rot.noMoreCalls(t)
 }

@@ -6,14 +6,20 @@
 //     (package statuspage, over pageSource) at /;
 //   - natsConn: provisions the streams, consumer and buckets on the NATS
 //     connection cmd opened (package bus) and publishes their handles;
-//   - lockKeeper: keeps every request in flight alive (InProgress) and
-//     renews the job leases they hold;
+//   - statusview.View: the watched copy of the status bucket, its prune
+//     and its gauges;
+//   - lease.Keeper: keeps every request in flight alive (InProgress) and
+//     renews the job leases they hold (lease.Locker takes them);
 //   - advisoryListener: answers the requests JetStream gave up on;
 //   - consumer: fetches requests, decodes them, takes the job's lease, runs
 //     the Rotator, publishes the outcomes and settles the message;
-//   - watcher: polls the Vault KV metadata of jobs that set watch and
-//     turns a new version into a request message;
-//   - scheduler: turns cron schedules into request messages.
+//   - vaultwatch.Watcher: polls the Vault KV metadata of jobs that set
+//     watch and turns a new version into a request message;
+//   - schedule.Scheduler: turns cron schedules into request messages;
+//   - credwatch.Watch: the expiry of the worker's own credentials.
+//
+// Each service embeds baseservice.BaseService (logger, clocks) and takes
+// everything else it uses through its own constructor.
 //
 // What to do with a message after a run is a pure decision (settle.go);
 // the NATS calls that carry it out are separate. Nothing is acked before
@@ -30,11 +36,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	natsbus "github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/credwatch"
+	"github.com/certrotator/certrotator/worker/lease"
+	"github.com/certrotator/certrotator/worker/schedule"
+	"github.com/certrotator/certrotator/worker/statusview"
+	"github.com/certrotator/certrotator/worker/vaultwatch"
+	"github.com/certrotator/certrotator/worker/warnings"
 )
 
 // Defaults of Config. The config file's defaults are the same (cmd's
@@ -118,15 +133,27 @@ type Config struct {
 // Worker consumes rotation requests and schedules cron ones. Its methods are
 // safe for concurrent use. Start it once; Stop it once or more.
 type Worker struct {
-	*shared
+	arch     *baseservice.Archetype // logger and clocks of every service
+	log      *slog.Logger
+	instance string
+	prefix   string
+	jobList  []jobs.Job
+	requests *RequestCounter // the Graph and Vault clients' requests
+	metrics  *metrics
+	registry *prometheus.Registry
+	mux      *http.ServeMux
+	checks   map[string]func(context.Context) error
+
 	http      *httpServer
 	conn      *natsConn
-	keeper    *lockKeeper
+	view      *statusview.View
+	locker    *lease.Locker
+	keeper    *lease.Keeper
 	advisory  *advisoryListener
 	consumer  *consumer
-	watcher   *watcher
-	scheduler *scheduler
-	creds     *credentialWatch
+	watcher   *vaultwatch.Watcher
+	scheduler *schedule.Scheduler
+	creds     *credwatch.Watch
 
 	checkCache checkCache // the last round of Checks, for /readyz
 
@@ -146,24 +173,60 @@ func New(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("worker: job %s has a schedule that was not parsed (config.Load parses it)", j.Name)
 		}
 	}
-	sh, err := newShared(cfg)
+	a := baseservice.NewArchetype(nil, cfg.NowFunc)
+	a.Logger = cmp.Or(cfg.Logger, a.Logger).With("component", "worker")
+	w := &Worker{arch: a, log: a.Logger, instance: cmp.Or(cfg.Instance, InstanceDefault),
+		prefix: cmp.Or(cfg.SubjectPrefix, contract.SubjectPrefixDefault), jobList: cfg.Jobs, checks: cfg.Checks}
+	m, err := w.newMetrics(cfg)
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{shared: sh}
-	w.http = &httpServer{shared: sh, addr: cfg.HTTPListen}
-	w.conn = &natsConn{shared: sh, bus: cfg.Bus, replicas: cfg.Replicas}
-	w.keeper = &lockKeeper{shared: sh}
-	w.advisory = &advisoryListener{shared: sh}
-	w.consumer = &consumer{shared: sh, rotator: cfg.Rotator, keeper: w.keeper,
-		conc: cmp.Or(max(cfg.Concurrency, 0), RequestConcurrencyDefault), shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)}
-	w.watcher = &watcher{shared: sh, versions: cfg.Versions}
-	w.scheduler = &scheduler{shared: sh}
-	w.creds = &credentialWatch{shared: sh, creds: cfg.Credentials, every: cmp.Or(cfg.CredentialCheck, CredentialCheckDefault),
-		thresholds: jobs.WarnBeforeDefault()}
-	sh.mux = w.routes()
+	w.metrics = m
+	var js jetstream.JetStream
+	if cfg.Bus != nil {
+		js = cfg.Bus.JetStream()
+	}
+	w.conn = newNATSConn(a, cfg.Bus, w.prefix, cfg.Jobs, cfg.Replicas)
+	h := w.conn.handles
+	status := func() jetstream.KeyValue { return pick(h(), func(b *bus) jetstream.KeyValue { return b.status }) }
+	w.view = statusview.New(a, status, cfg.Jobs)
+	if err := w.registry.Register(statusview.NewCollector(w.view, cfg.Jobs, func() time.Time { return a.Now() })); err != nil {
+		return nil, fmt.Errorf("registering status metrics: %w", err)
+	}
+	w.locker = lease.NewLocker(a, w.instance, func() jetstream.KeyValue { return pick(h(), func(b *bus) jetstream.KeyValue { return b.locks }) })
+	w.keeper = lease.NewKeeper(a)
+	r := &results{catalog: newCatalog(w.prefix, cfg.Jobs), instance: w.instance, bus: h, metrics: m, opTimeout: opTimeoutDefault}
+	r.Init(a)
+	w.advisory = newAdvisoryListener(a, r)
+	w.consumer = newConsumer(a, r, consumerOptions{rotator: cfg.Rotator, locker: w.locker, keeper: w.keeper,
+		conc: cmp.Or(max(cfg.Concurrency, 0), RequestConcurrencyDefault), shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, ShutdownTimeoutDefault)})
+	w.watcher = vaultwatch.New(a, vaultwatch.Options{Prefix: w.prefix, Jobs: cfg.Jobs, Versions: cfg.Versions, JetStream: js, Status: status})
+	w.scheduler = schedule.New(a, schedule.Options{Prefix: w.prefix, Jobs: cfg.Jobs, JetStream: js, Status: status})
+	w.creds = credwatch.New(a, credwatch.Options{Instance: w.instance, Prefix: w.prefix, Credentials: cfg.Credentials,
+		Every: cfg.CredentialCheck, Thresholds: jobs.WarnBeforeDefault(), Gauge: m.credentialExpiry, JetStream: js,
+		Seen: func() jobs.Warnings {
+			return pick(h(), func(b *bus) jobs.Warnings { return warnings.On(b.warnings) })
+		}})
+	w.mux = w.routes()
+	w.http = newHTTPServer(a, cfg.HTTPListen, w.mux)
 	return w, nil
 }
+
+// opTimeoutDefault bounds one NATS round trip (publish, KV, ack).
+const opTimeoutDefault = 10 * time.Second
+
+// pick reads one handle of b, or the zero value before the connection
+// service provisioned them.
+func pick[T any](b *bus, f func(*bus) T) T {
+	if b == nil {
+		var zero T
+		return zero
+	}
+	return f(b)
+}
+
+// bus returns the provisioned handles, or nil before Start.
+func (w *Worker) bus() *bus { return w.conn.handles() }
 
 // services in start order: HTTP first, so that a busy port fails at once
 // and probes answer while NATS comes up; the watcher and the scheduler
@@ -222,3 +285,39 @@ func (w *Worker) Ready() bool {
 // works before Start (readiness is then false and the page empty), so that
 // callers can mount it on a server of their own.
 func (w *Worker) Handler() http.Handler { return w.mux }
+
+// Credential is one of the worker's own credentials whose expiry can be
+// known (package credwatch).
+type Credential = credwatch.Credential
+
+// CredentialState is what the last check of one credential found.
+type CredentialState = credwatch.State
+
+// Kinds of the worker's own credentials.
+const (
+	CredentialClientSecret      = credwatch.ClientSecret
+	CredentialClientCertificate = credwatch.ClientCertificate
+	CredentialVaultSecretID     = credwatch.VaultSecretID
+	// CredentialCheckDefault is how often the worker reads its
+	// credentials' expiry when Config.CredentialCheck is zero.
+	CredentialCheckDefault = credwatch.CheckDefault
+)
+
+// Credentials returns what the last check of each of the worker's own
+// credentials found, in config order; none before the first check.
+func (w *Worker) Credentials() []CredentialState { return w.creds.States() }
+
+// VersionLister reads a KV path's metadata (package vaultwatch);
+// *vaultsrc.Client implements it.
+type VersionLister = vaultwatch.VersionLister
+
+// Warnings remembers which warnings were published (package warnings).
+type Warnings = warnings.Store
+
+// NewWarnings returns the warnings kept in the bucket that buckets opens
+// (a bus's JetStream).
+func NewWarnings(buckets jetstream.KeyValueManager) *Warnings { return warnings.New(buckets) }
+
+// StatusPruneAfter is how long a status entry absent from the config
+// stays, counted from its last update (package statusview).
+const StatusPruneAfter = statusview.PruneAfter

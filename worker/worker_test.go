@@ -197,7 +197,7 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 			t.Errorf("outcome %s, want succeeded", ev.Data.Status)
 		}
 	}
-	if d := w.signals.settled.WaitOrTimeout(t); d.Action != actAck {
+	if d := w.consumer.signals.settled.WaitOrTimeout(t); d.Action != actAck {
 		t.Errorf("settled with %s, want ack", d.Action)
 	}
 	eventually(t, "request acked", settled(t, js))

@@ -1,56 +1,91 @@
-package worker
+// Package schedule owns the worker's cron scheduler: it turns each job's
+// cron schedule and the starts of its change windows into request
+// messages, and catches up a slot missed while no worker ran. It only
+// enqueues; the worker's consumer runs what it enqueued.
+package schedule
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/certrotator/certrotator/client"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// scheduler is the service that turns cron schedules into request
+// Scheduler is the service that turns cron schedules into request
 // messages. It only enqueues (R11): every tick is a request message,
 // deduplicated across replicas by its Msg-Id, and a consumer runs it. At
 // start it catches up the slot a job missed while no worker ran. It sleeps
 // on the injected clock until the earliest next slot. The start of each
 // change window is a slot too (windowNext): a job skipped outside_window
 // is requested again when its window opens.
-type scheduler struct {
+type Scheduler struct {
 	startstop.Base
-	*shared
+	baseservice.BaseService
+	prefix  string
+	jobList []jobs.Job
+	js      jetstream.JetStream
+	status  func() jetstream.KeyValue
+	// OpTimeout bounds one publish.
+	OpTimeout time.Duration
+
 	next       map[string]time.Time // job → its next cron slot; owned by the loop
 	windowNext map[string]time.Time // job → its next window start; owned by the loop
 }
 
+// Options are what a Scheduler needs.
+type Options struct {
+	Prefix string     // of the request subjects
+	Jobs   []jobs.Job // schedules parsed
+	// JetStream publishes the requests; Status finds the status bucket
+	// (nil until the worker provisioned it), read to catch up.
+	JetStream jetstream.JetStream
+	Status    func() jetstream.KeyValue
+}
+
+// New returns a Scheduler of o's jobs.
+func New(a *baseservice.Archetype, o Options) *Scheduler {
+	s := &Scheduler{prefix: o.Prefix, jobList: o.Jobs, js: o.JetStream, status: o.Status, OpTimeout: 10 * time.Second}
+	s.Init(a)
+	return s
+}
+
+// errNotConnected: the worker has not provisioned the buckets.
+var errNotConnected = errors.New("worker: not connected to NATS")
+
 // Start catches up missed slots and launches the loop.
-func (s *scheduler) Start(ctx context.Context) error {
+func (s *Scheduler) Start(ctx context.Context) error {
 	runCtx, ok, stopped := s.StartInit(ctx)
 	if !ok {
 		return nil
 	}
-	if s.bus() == nil {
+	if s.js == nil || s.status() == nil {
 		stopped()
 		return errNotConnected
 	}
-	now := s.tune.clock.Now()
+	now := s.Clock().Now()
 	s.next = map[string]time.Time{}
 	s.windowNext = map[string]time.Time{}
 	for _, j := range s.jobList {
 		s.planWindow(j, now)
 		if err := s.catchUpWindow(ctx, j, now); err != nil {
-			s.log.Warn("catching up an open change window", "job", j.Name, "error", err)
+			s.Logger().Warn("catching up an open change window", "job", j.Name, "error", err)
 		}
 		if j.Next == nil {
 			continue
 		}
-		if err := s.catchUp(ctx, j.Name, j.Next); err != nil {
-			s.log.Warn("catching up missed schedule", "job", j.Name, "error", err)
+		if err := s.CatchUp(ctx, j.Name, j.Next); err != nil {
+			s.Logger().Warn("catching up missed schedule", "job", j.Name, "error", err)
 		}
 		s.next[j.Name] = j.Next.Next(now)
 	}
@@ -61,22 +96,22 @@ func (s *scheduler) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *scheduler) loop(ctx context.Context) {
+func (s *Scheduler) loop(ctx context.Context) {
 	for {
 		wake, ok := s.earliest()
 		if !ok {
 			<-ctx.Done()
 			return
 		}
-		if err := retry.Sleep(ctx, s.tune.clock, wake.Sub(s.tune.clock.Now())); err != nil {
+		if err := retry.Sleep(ctx, s.Clock(), wake.Sub(s.Clock().Now())); err != nil {
 			return
 		}
-		s.runOnce(ctx, s.tune.clock.Now())
+		s.runOnce(ctx, s.Clock().Now())
 	}
 }
 
 // earliest is the soonest next slot (cron or window start) of any job.
-func (s *scheduler) earliest() (time.Time, bool) {
+func (s *Scheduler) earliest() (time.Time, bool) {
 	var first time.Time
 	for _, m := range []map[string]time.Time{s.next, s.windowNext} {
 		for _, t := range m {
@@ -90,30 +125,30 @@ func (s *scheduler) earliest() (time.Time, bool) {
 
 // runOnce fires every job whose next slot is due at now and moves it to the
 // slot after now.
-func (s *scheduler) runOnce(ctx context.Context, now time.Time) {
+func (s *Scheduler) runOnce(ctx context.Context, now time.Time) {
 	for _, j := range s.jobList {
 		slot, ok := s.next[j.Name]
 		if !ok || slot.After(now) {
 			continue
 		}
-		if err := s.fire(ctx, j.Name, slot); err != nil {
-			s.log.Warn("publishing scheduled request", "job", j.Name, "slot", slot, "error", err)
+		if err := s.Fire(ctx, j.Name, slot); err != nil {
+			s.Logger().Warn("publishing scheduled request", "job", j.Name, "slot", slot, "error", err)
 		}
 		s.next[j.Name] = j.Next.Next(now)
 	}
 	s.runWindows(ctx, now)
 }
 
-// fire enqueues the cron request of one slot. Every replica fires it with
+// Fire enqueues the cron request of one slot. Every replica fires it with
 // the same Msg-Id, cron-<job>-<unix seconds of the slot>, so the stream
 // keeps one.
-func (s *scheduler) fire(ctx context.Context, job string, slot time.Time) error {
+func (s *Scheduler) Fire(ctx context.Context, job string, slot time.Time) error {
 	return s.enqueue(ctx, job, jobs.TriggerCron, contract.CronMsgID(job, slot))
 }
 
 // planWindow sets the job's next window start after now, or forgets the
 // job when it has no windows or none opens again.
-func (s *scheduler) planWindow(j jobs.Job, now time.Time) {
+func (s *Scheduler) planWindow(j jobs.Job, now time.Time) {
 	if len(j.Windows) == 0 {
 		return
 	}
@@ -126,14 +161,14 @@ func (s *scheduler) planWindow(j jobs.Job, now time.Time) {
 
 // runWindows requests every job whose change window opens at or before now,
 // and moves it to its next window start.
-func (s *scheduler) runWindows(ctx context.Context, now time.Time) {
+func (s *Scheduler) runWindows(ctx context.Context, now time.Time) {
 	for _, j := range s.jobList {
 		start, ok := s.windowNext[j.Name]
 		if !ok || start.After(now) {
 			continue
 		}
-		if err := s.fireWindow(ctx, j.Name, start); err != nil {
-			s.log.Warn("publishing window request", "job", j.Name, "window_start", start, "error", err)
+		if err := s.FireWindow(ctx, j.Name, start); err != nil {
+			s.Logger().Warn("publishing window request", "job", j.Name, "window_start", start, "error", err)
 		}
 		s.planWindow(j, now)
 	}
@@ -144,7 +179,7 @@ func (s *scheduler) runWindows(ctx context.Context, now time.Time) {
 // reason outside_window): no worker ran when the window opened. It uses the
 // window start's own Msg-Id, so replicas starting together, or one starting
 // as another fires the start, publish it once.
-func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time) error {
+func (s *Scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time) error {
 	if len(j.Windows) == 0 {
 		return nil
 	}
@@ -152,11 +187,11 @@ func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 	if !st.Open {
 		return nil
 	}
-	b := s.bus()
-	if b == nil {
+	kv := s.status()
+	if kv == nil {
 		return errNotConnected
 	}
-	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(j.Name))
+	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(j.Name))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", j.Name, err)
 	}
@@ -165,48 +200,47 @@ func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 		if json.Unmarshal(e.Value(), &o) != nil || o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow {
 			continue
 		}
-		s.log.Info("change window opened while no worker ran, catching up", "job", j.Name, "window_start", st.Opened)
-		return s.fireWindow(ctx, j.Name, st.Opened)
+		s.Logger().Info("change window opened while no worker ran, catching up", "job", j.Name, "window_start", st.Opened)
+		return s.FireWindow(ctx, j.Name, st.Opened)
 	}
 	return nil
 }
 
-// fireWindow enqueues the request of a window's start. Every replica fires
+// FireWindow enqueues the request of a window's start. Every replica fires
 // it with the same Msg-Id, window-<job>-<unix seconds of the start>.
-func (s *scheduler) fireWindow(ctx context.Context, job string, start time.Time) error {
+func (s *Scheduler) FireWindow(ctx context.Context, job string, start time.Time) error {
 	return s.enqueue(ctx, job, jobs.TriggerWindow, contract.WindowMsgID(job, start))
 }
 
-func (s *scheduler) enqueue(ctx context.Context, job, trigger, msgID string) error {
-	b := s.bus()
-	if b == nil {
+func (s *Scheduler) enqueue(ctx context.Context, job, trigger, msgID string) error {
+	if s.js == nil {
 		return errNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
 	defer cancel()
-	ack, err := client.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: trigger}, msgID)
+	ack, err := client.PublishRequest(ctx, s.js, s.prefix, jobs.Request{Job: job, Trigger: trigger}, msgID)
 	if err != nil {
 		return err
 	}
-	s.log.Debug("scheduled request enqueued", "job", job, "msg_id", msgID, "duplicate", ack.Duplicate)
+	s.Logger().Debug("scheduled request enqueued", "job", job, "msg_id", msgID, "duplicate", ack.Duplicate)
 	return nil
 }
 
-// catchUp enqueues a request when the job's most recent slot passed with no
+// CatchUp enqueues a request when the job's most recent slot passed with no
 // outcome recorded since (or none ever): the worker was down then. It uses
 // that slot's own Msg-Id, cron-<job>-<unix of the slot>, so replicas
 // starting together, or a replica starting while another fires the tick,
 // publish it once.
-func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule) error {
-	slot, ok := prevSlot(sched, s.now())
+func (s *Scheduler) CatchUp(ctx context.Context, job string, sched jobs.Schedule) error {
+	slot, ok := PrevSlot(sched, s.Now())
 	if !ok {
 		return nil
 	}
-	b := s.bus()
-	if b == nil {
+	kv := s.status()
+	if kv == nil {
 		return errNotConnected
 	}
-	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
+	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", job, err)
 	}
@@ -221,16 +255,16 @@ func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule
 		ran = true
 	}
 	if ran {
-		s.log.Info("schedule missed while no worker ran, catching up", "job", job, "slot", slot)
+		s.Logger().Info("schedule missed while no worker ran, catching up", "job", job, "slot", slot)
 	} else {
-		s.log.Info("first run of the schedule", "job", job)
+		s.Logger().Info("first run of the schedule", "job", job)
 	}
-	return s.fire(ctx, job, slot)
+	return s.Fire(ctx, job, slot)
 }
 
-// prevSlot is the latest firing of sched at or before now. Schedules only
+// PrevSlot is the latest firing of sched at or before now. Schedules only
 // offer Next, so it looks back in growing steps of the schedule's period.
-func prevSlot(sched jobs.Schedule, now time.Time) (time.Time, bool) {
+func PrevSlot(sched jobs.Schedule, now time.Time) (time.Time, bool) {
 	n1 := sched.Next(now)
 	period := sched.Next(n1).Sub(n1)
 	if n1.IsZero() || period <= 0 {

@@ -1,8 +1,13 @@
-package worker
+// Package credwatch owns the watch of the worker's own credentials (its
+// Entra client certificates and secrets, its Vault AppRole secret id): it
+// reads their expiry, exports it, and warns once per threshold across the
+// replicas, as for a job's certificates.
+package credwatch
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,8 +16,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
@@ -21,29 +28,21 @@ import (
 // Kinds of the worker's own credentials, the kind label of
 // certrotator_credential_expiry_timestamp_seconds.
 const (
-	CredentialClientSecret      = "entra_client_secret"
-	CredentialClientCertificate = "entra_client_certificate"
-	CredentialVaultSecretID     = "vault_approle_secret_id"
+	ClientSecret      = "entra_client_secret"
+	ClientCertificate = "entra_client_certificate"
+	VaultSecretID     = "vault_approle_secret_id"
 )
 
-// CredentialExpiringType is the CloudEvent type of a warning that one of
-// the worker's own credentials expires soon (contract.CredentialSubject
-// says where it is published).
-const CredentialExpiringType = contract.TypeCredentialExpiring
-
-// CredentialJob is the job of a credential warning (contract.CredentialJob).
-const CredentialJob = contract.CredentialJob
-
-// CredentialCheckDefault is how often the worker reads its credentials'
-// expiry when Config.CredentialCheck is zero.
-const CredentialCheckDefault = time.Hour
+// CheckDefault is how often the worker reads its credentials' expiry when
+// none is configured.
+const CheckDefault = time.Hour
 
 // Credential is one of the worker's own credentials whose expiry can be
 // known: an Entra client certificate (its file's notAfter), a client secret
 // (its end date from the config), the Vault AppRole secret id (Vault's
 // lookup). cmd builds the list from the config.
 type Credential struct {
-	Kind   string // one of the Credential* kinds
+	Kind   string // one of the kinds above
 	Tenant string // the config's tenant key; "" for Vault's
 	// Expiry returns when the credential stops working, or the zero time
 	// when it never does. It is called at start and then every
@@ -51,9 +50,9 @@ type Credential struct {
 	Expiry func(ctx context.Context) (time.Time, error)
 }
 
-// CredentialState is what the last check of one credential found, for the
+// State is what the last check of one credential found, for the
 // status page and `doctor`.
-type CredentialState struct {
+type State struct {
 	Kind     string    `json:"kind"`
 	Tenant   string    `json:"tenant,omitempty"`
 	Expires  time.Time `json:"expires,omitzero"` // zero: never, or not known (Error)
@@ -63,40 +62,69 @@ type CredentialState struct {
 	DaysLeft int       `json:"days_left"` // at Checked; meaningful with Expires only
 }
 
-// credentialWatch is the service that reads the worker's own credentials'
+// Watch is the service that reads the worker's own credentials'
 // expiry, exports it, and warns once per threshold (30, 14, 7 and 1 days,
 // as a job's certificates) through the warnings bucket, so that every
 // replica together announces each threshold of each credential once.
-type credentialWatch struct {
+type Watch struct {
 	startstop.Base
-	*shared
-	creds      []Credential
-	every      time.Duration
-	thresholds []time.Duration
+	baseservice.BaseService
+	o Options
+	// OpTimeout bounds one read and one publish.
+	OpTimeout time.Duration
 
 	mu     sync.Mutex // serialises runOnce between the loop and tests
-	states []CredentialState
+	states []State
 }
 
+// Options are what a Watch needs.
+type Options struct {
+	Instance, Prefix string // of the warnings' events and subjects
+	Credentials      []Credential
+	Every            time.Duration        // the period of the checks; 0 is CheckDefault
+	Thresholds       []time.Duration      // the warnings' thresholds
+	Gauge            *prometheus.GaugeVec // certrotator_credential_expiry_timestamp_seconds{kind,tenant}
+	// JetStream publishes the warnings; Seen remembers those published
+	// (nil until the worker provisioned the warnings bucket).
+	JetStream jetstream.JetStream
+	Seen      func() jobs.Warnings
+}
+
+// New returns a Watch of o's credentials.
+func New(a *baseservice.Archetype, o Options) *Watch {
+	if o.Every <= 0 {
+		o.Every = CheckDefault
+	}
+	c := &Watch{o: o, OpTimeout: 10 * time.Second}
+	c.Init(a)
+	return c
+}
+
+// Thresholds are the thresholds at which the watch warns.
+func (c *Watch) Thresholds() []time.Duration { return c.o.Thresholds }
+
+// errNotConnected: the worker has not provisioned the buckets.
+var errNotConnected = errors.New("worker: not connected to NATS")
+
 // Start launches the loop, whose first check happens at once in it.
-func (c *credentialWatch) Start(ctx context.Context) error {
+func (c *Watch) Start(ctx context.Context) error {
 	runCtx, ok, stopped := c.StartInit(ctx)
 	if !ok {
 		return nil
 	}
-	if len(c.creds) == 0 {
+	if len(c.o.Credentials) == 0 {
 		stopped()
 		return nil
 	}
-	if c.bus() == nil {
+	if c.o.JetStream == nil || c.o.Seen() == nil {
 		stopped()
 		return errNotConnected
 	}
 	go func() {
 		defer stopped()
 		for {
-			c.runOnce(runCtx)
-			if retry.Sleep(runCtx, c.tune.clock, c.every) != nil {
+			c.RunOnce(runCtx)
+			if retry.Sleep(runCtx, c.Clock(), c.o.Every) != nil {
 				return
 			}
 		}
@@ -104,34 +132,34 @@ func (c *credentialWatch) Start(ctx context.Context) error {
 	return nil
 }
 
-// Credentials returns what the last check of each of the worker's own
-// credentials found, in config order; none before the first check.
-func (w *Worker) Credentials() []CredentialState {
-	w.creds.mu.Lock()
-	defer w.creds.mu.Unlock()
-	return slices.Clone(w.creds.states)
-}
-
-// runOnce reads every credential's expiry, exports it and publishes the
-// warnings due. A failed read is logged and shown; the gauge then keeps
-// no value for it rather than a stale one.
-func (c *credentialWatch) runOnce(ctx context.Context) {
+// States returns what the last check of each credential found, in config
+// order; none before the first check.
+func (c *Watch) States() []State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	states := make([]CredentialState, 0, len(c.creds))
-	for _, cr := range c.creds {
-		st := CredentialState{Kind: cr.Kind, Tenant: cr.Tenant, Checked: now}
-		rctx, cancel := context.WithTimeout(ctx, c.tune.opTimeout)
+	return slices.Clone(c.states)
+}
+
+// RunOnce reads every credential's expiry, exports it and publishes the
+// warnings due. A failed read is logged and shown; the gauge then keeps
+// no value for it rather than a stale one.
+func (c *Watch) RunOnce(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.Now()
+	states := make([]State, 0, len(c.o.Credentials))
+	for _, cr := range c.o.Credentials {
+		st := State{Kind: cr.Kind, Tenant: cr.Tenant, Checked: now}
+		rctx, cancel := context.WithTimeout(ctx, c.OpTimeout)
 		at, err := cr.Expiry(rctx)
 		cancel()
-		gauge := c.metrics.credentialExpiry
+		gauge := c.o.Gauge
 		switch {
 		case err != nil:
 			st.Error = err.Error()
 			gauge.DeleteLabelValues(cr.Kind, cr.Tenant)
 			if ctx.Err() == nil {
-				c.log.Warn("reading the expiry of the worker's own credential", "kind", cr.Kind, "tenant", cr.Tenant, "error", err)
+				c.Logger().Warn("reading the expiry of the worker's own credential", "kind", cr.Kind, "tenant", cr.Tenant, "error", err)
 			}
 		case at.IsZero():
 			st.Never = true
@@ -140,7 +168,7 @@ func (c *credentialWatch) runOnce(ctx context.Context) {
 			st.Expires, st.DaysLeft = at, daysUntil(at, now)
 			gauge.WithLabelValues(cr.Kind, cr.Tenant).Set(float64(at.Unix()))
 			if err := c.warn(ctx, cr, at, now); err != nil && ctx.Err() == nil {
-				c.log.Warn("publishing a credential expiry warning", "kind", cr.Kind, "tenant", cr.Tenant, "error", err)
+				c.Logger().Warn("publishing a credential expiry warning", "kind", cr.Kind, "tenant", cr.Tenant, "error", err)
 			}
 		}
 		states = append(states, st)
@@ -150,42 +178,41 @@ func (c *credentialWatch) runOnce(ctx context.Context) {
 
 // warn publishes the warning of the smallest threshold at crosses, unless
 // a replica already did for this credential's expiry and threshold.
-func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.Time) error {
-	threshold, ok := smallestCrossed(at.Sub(now), c.thresholds)
+func (c *Watch) warn(ctx context.Context, cr Credential, at, now time.Time) error {
+	threshold, ok := smallestCrossed(at.Sub(now), c.o.Thresholds)
 	if !ok {
 		return nil
 	}
-	b := c.bus()
-	if b == nil {
+	seen := c.o.Seen()
+	if seen == nil {
 		return errNotConnected
 	}
 	label := jobs.FormatThreshold(threshold)
 	key := contract.CredentialKey(cr.Kind, cr.Tenant, at, label)
-	ctx, cancel := context.WithTimeout(ctx, c.tune.opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.OpTimeout)
 	defer cancel()
-	seen := &Warnings{kv: b.warnings}
 	first, err := seen.First(ctx, key)
 	if err != nil || !first {
 		return err
 	}
-	ev := credentialEvent(c.instance, cr, at, now, label)
+	ev := credentialEvent(c.o.Instance, cr, at, now, label)
 	ev.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String() // the same on every replica: the stream keeps one
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding credential warning: %w", err)
 	}
-	msg := &nats.Msg{Subject: contract.CredentialSubject(c.prefix, cr.Kind), Data: body, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: contract.CredentialSubject(c.o.Prefix, cr.Kind), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", contract.EventContentType)
-	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
+	if _, err := c.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing credential warning on %s: %w", msg.Subject, err)
 	}
-	c.log.Warn("the worker's own credential expires soon", "kind", cr.Kind, "tenant", cr.Tenant,
+	c.Logger().Warn("the worker's own credential expires soon", "kind", cr.Kind, "tenant", cr.Tenant,
 		"expires", at.UTC().Format(time.RFC3339), "threshold", label)
 	return nil
 }
 
 // credentialEvent is the CloudEvent of a credential warning: an expiring
-// outcome of job CredentialJob for the tenant, whose reason says what
+// outcome of job contract.CredentialJob for the tenant, whose reason says what
 // expires when and whose certificate holds the end date.
 func credentialEvent(instance string, cr Credential, at, now time.Time, label string) contract.Event {
 	what := cr.Kind
@@ -193,14 +220,14 @@ func credentialEvent(instance string, cr Credential, at, now time.Time, label st
 		what += " of tenant " + cr.Tenant
 	}
 	o := jobs.Outcome{
-		Job: CredentialJob, Tenant: cr.Tenant, Status: jobs.StatusExpiring, Final: true,
+		Job: contract.CredentialJob, Tenant: cr.Tenant, Status: jobs.StatusExpiring, Final: true,
 		Reason:      fmt.Sprintf("the worker's own %s expires at %s: renew it before then", what, at.UTC().Format(time.RFC3339)),
 		Certificate: &jobs.CertInfo{NotAfter: at.UTC()},
 		DaysLeft:    daysUntil(at, now), Threshold: label,
 	}
 	ev := contract.NewEvent(instance, o, now)
-	ev.Type = CredentialExpiringType
-	ev.Subject = CredentialJob + "/" + cr.Kind + "/" + contract.ConnectorToken(cr.Tenant)
+	ev.Type = contract.TypeCredentialExpiring
+	ev.Subject = contract.CredentialJob + "/" + cr.Kind + "/" + contract.ConnectorToken(cr.Tenant)
 	return ev
 }
 

@@ -1,4 +1,8 @@
-package worker
+// Package warnings owns the memory of the warnings published: which
+// expiry and probe warnings some replica already announced, kept in the
+// warnings bucket, so that every replica together announces each once. It
+// is the jobs.Warnings the Rotator and the worker's credential watch use.
+package warnings
 
 import (
 	"context"
@@ -15,7 +19,7 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Warnings remembers in the certrotation-warnings bucket which expiry
+// Store remembers in the certrotation-warnings bucket which expiry
 // warnings were published, so that every replica announces each threshold
 // once per certificate (for about 400 days). The probe's
 // certrotator.api.unauthenticated warnings share it: their keys
@@ -23,31 +27,34 @@ import (
 // connector per day across replicas. It opens the bucket on the bus cmd
 // opened at its first use (the worker provisions it at start) and keeps
 // it. It is safe for concurrent use.
-type Warnings struct {
+type Store struct {
 	buckets jetstream.KeyValueManager
 
 	mu sync.Mutex
 	kv jetstream.KeyValue // once opened
 }
 
-var _ jobs.Warnings = (*Warnings)(nil)
+var _ jobs.Warnings = (*Store)(nil)
 
-// NewWarnings returns the warnings kept in the bucket that buckets opens
-// (a bus's JetStream).
-func NewWarnings(buckets jetstream.KeyValueManager) *Warnings {
-	return &Warnings{buckets: buckets}
+// New returns the warnings kept in the bucket that buckets opens (a bus's
+// JetStream).
+func New(buckets jetstream.KeyValueManager) *Store {
+	return &Store{buckets: buckets}
 }
+
+// On returns the warnings kept in kv, the bucket already open.
+func On(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
 
 // bucket returns the warnings bucket, opening it on first use. A failed
 // open is tried again by the next call.
-func (w *Warnings) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+func (w *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.kv != nil {
 		return w.kv, nil
 	}
 	if w.buckets == nil {
-		return nil, errors.New("worker: warnings without NATS (NewWarnings)")
+		return nil, errors.New("worker: warnings without NATS (warnings.New)")
 	}
 	kv, err := w.buckets.KeyValue(ctx, contract.WarningsBucket)
 	if err != nil {
@@ -59,7 +66,7 @@ func (w *Warnings) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 
 // First reports whether key is new, recording it. Keys are free text; they
 // are mapped to valid KV keys.
-func (w *Warnings) First(ctx context.Context, key string) (bool, error) {
+func (w *Store) First(ctx context.Context, key string) (bool, error) {
 	kv, err := w.bucket(ctx)
 	if err != nil {
 		return false, err

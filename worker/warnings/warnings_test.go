@@ -1,4 +1,4 @@
-package worker
+package warnings
 
 import (
 	"context"
@@ -6,21 +6,25 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestWarningsFirstOnce(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	warn := NewWarnings(newJS(t, nc))
+	js, err := jetstream.New(testkit.Connect(t, testkit.NATS(t, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warn := New(js)
 	if _, err := warn.First(context.Background(), "k"); !errors.Is(err, jetstream.ErrBucketNotFound) {
 		t.Fatalf("First before the bucket is provisioned = %v, want bucket not found", err)
 	}
-	w := newWorker(t, nc, testApp(), newFake(nil))
-	if err := w.Start(context.Background()); err != nil {
+	if _, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: contract.WarningsBucket}); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"contoso-api/" + conn1 + "/8E71/720h0m0s", "a.b", ".x..y.", "ünïcode key"} {
+	for _, key := range []string{"contoso-api/7b3a0c1e-aaaa-bbbb-cccc-000000000001/8E71/720h0m0s", "a.b", ".x..y.", "ünïcode key"} {
 		first, err := warn.First(context.Background(), key)
 		if err != nil || !first {
 			t.Fatalf("First(%q) = %v, %v; want true", key, first, err)

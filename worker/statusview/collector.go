@@ -1,26 +1,39 @@
-package worker
+package statusview
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// statusCollector exports the series every replica must agree on, computed
-// at scrape time from the watched copy of the status bucket (statusView):
+// Label names, the worker's: the rotation job is rotation_job, never job
+// (Prometheus' own target label).
+const (
+	labelJob       = "rotation_job"
+	labelConnector = "connector"
+)
+
+// Collector exports the series every replica must agree on, computed
+// at scrape time from the watched copy of the status bucket (View):
 // a replica that did not do a rotation exports the same expiry as the one
 // that did, so that alerts can aggregate replicas without one stale replica
 // keeping an expiry alert alive. Only configured jobs and connectors are
 // exported, so that a job removed from the config stops alerting.
-type statusCollector struct {
-	*shared
+type Collector struct {
+	view                                  *View
+	jobList                               []jobs.Job
+	now                                   func() time.Time
 	expiry, lastSuccess, failing, nextRun *prometheus.Desc
 }
 
-func newStatusCollector(sh *shared) *statusCollector {
+// NewCollector returns the gauges over view for the configured jobs jj;
+// now is read at each scrape.
+func NewCollector(view *View, jj []jobs.Job, now func() time.Time) *Collector {
 	lc := []string{labelJob, labelConnector}
-	return &statusCollector{
-		shared: sh,
+	return &Collector{
+		view: view, jobList: jj, now: now,
 		expiry: prometheus.NewDesc("certrotator_certificate_expiry_timestamp_seconds",
 			"Unix time at which the connector's active certificate expires, from the shared status bucket.", lc, nil),
 		lastSuccess: prometheus.NewDesc("certrotator_last_success_timestamp_seconds",
@@ -33,7 +46,7 @@ func newStatusCollector(sh *shared) *statusCollector {
 }
 
 // Describe sends the four descriptions.
-func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.expiry
 	ch <- c.lastSuccess
 	ch <- c.failing
@@ -41,7 +54,7 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect sends the current values.
-func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
 	for _, j := range c.jobList {
 		if j.Next == nil {
@@ -51,10 +64,10 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.nextRun, prometheus.GaugeValue, float64(next.Unix()), j.Name)
 		}
 	}
-	entries, _ := c.view.snapshot()
+	entries, _ := c.view.Snapshot()
 	for _, e := range entries {
 		o := e.Record
-		j, ok := c.job(o.Job)
+		j, ok := c.view.jobs[o.Job]
 		if !ok || o.Connector == "" {
 			continue
 		}

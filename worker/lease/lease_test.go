@@ -1,4 +1,4 @@
-package worker
+package lease
 
 import (
 	"context"
@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // steppedClock is a retry.Clock whose wall time (Now) and elapsed time move
@@ -45,13 +49,14 @@ func (c *steppedClock) pass(d, step time.Duration) {
 // forward step of an hour does not make a just-confirmed lease stale.
 func TestLeaseAgeIgnoresWallSteps(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
 	clock := &steppedClock{wall: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
-	w := provisioned(t, connect(t, s))
-	w.tune.clock = clock
+	arch := baseservice.NewArchetype(nil, nil)
+	arch.Clock = clock
+	kv := locksBucket(t)
+	lk := NewLocker(arch, "test-1", func() jetstream.KeyValue { return kv })
 	ctx := context.Background()
 
-	back, err := w.acquire(ctx, "stepped-back", 1)
+	back, err := lk.Acquire(ctx, "stepped-back", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +68,7 @@ func TestLeaseAgeIgnoresWallSteps(t *testing.T) {
 		t.Error("Until allowed an upload on a lease not confirmed for more than half its TTL")
 	}
 
-	fwd, err := w.acquire(ctx, "stepped-forward", 2)
+	fwd, err := lk.Acquire(ctx, "stepped-forward", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,4 +83,18 @@ func TestLeaseAgeIgnoresWallSteps(t *testing.T) {
 	if left := time.Until(until); left <= 0 || left > contract.LockTTL-contract.LockTTL/6 {
 		t.Errorf("upload deadline %s from now, want within the TTL less a sixth", left)
 	}
+}
+
+// locksBucket is the contract's locks bucket on a server of the test's own.
+func locksBucket(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	js, err := jetstream.New(testkit.Connect(t, testkit.NATS(t, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: contract.LocksBucket, TTL: contract.LockTTL})
+	if err != nil {
+		t.Fatalf("creating the locks bucket: %v", err)
+	}
+	return kv
 }

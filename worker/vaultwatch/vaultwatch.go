@@ -1,14 +1,22 @@
-package worker
+// Package vaultwatch owns the worker's watch of Vault versions: it polls
+// the KV metadata of the jobs that set watch and turns a new version into
+// a request message. Like the scheduler it only enqueues; the worker's
+// consumer runs what it enqueued.
+package vaultwatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/certrotator/certrotator/client"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
@@ -26,7 +34,7 @@ type VersionLister interface {
 // replicas started together do not hit Vault in step.
 const watchJitter = 0.1
 
-// watcher is the service that notices a new KV version of a job whose
+// Watcher is the service that notices a new KV version of a job whose
 // config sets watch, so that a bundle written by a person or a pipeline
 // rolls out within the interval without anyone publishing an event. Like
 // the scheduler it only enqueues (R11): a change of the current version to
@@ -41,16 +49,47 @@ const watchJitter = 0.1
 // ever): then the version was written while no worker watched, and it is
 // requested. A version already rolled out, or rolled back from since, is
 // left alone after a restart.
-type watcher struct {
+type Watcher struct {
 	startstop.Base
-	*shared
+	baseservice.BaseService
+	prefix   string
+	jobList  []jobs.Job
+	js       jetstream.JetStream
+	status   func() jetstream.KeyValue
 	versions VersionLister
+	// OpTimeout bounds one poll.
+	OpTimeout time.Duration
 
 	mu   sync.Mutex           // serialises runOnce between the loop and tests
 	seen map[string]versionID // job → current version last seen
 	next map[string]time.Time // job → its next poll
 	rnd  func() float64       // jitter source; nil: math/rand/v2
 }
+
+// Options are what a Watcher needs.
+type Options struct {
+	Prefix string     // of the request subjects
+	Jobs   []jobs.Job // those that set watch are watched
+	// Versions reads the KV versions; nil disables watching.
+	Versions VersionLister
+	// JetStream publishes the requests; Status finds the status bucket
+	// (nil until the worker provisioned it), read at a job's first poll.
+	JetStream jetstream.JetStream
+	Status    func() jetstream.KeyValue
+}
+
+// New returns a Watcher of o's jobs.
+func New(a *baseservice.Archetype, o Options) *Watcher {
+	w := &Watcher{prefix: o.Prefix, jobList: o.Jobs, js: o.JetStream, status: o.Status, versions: o.Versions, OpTimeout: 10 * time.Second}
+	w.Init(a)
+	return w
+}
+
+// SetVersions replaces the lister before Start (tests).
+func (w *Watcher) SetVersions(v VersionLister) { w.versions = v }
+
+// errNotConnected: the worker has not provisioned the buckets.
+var errNotConnected = errors.New("worker: not connected to NATS")
 
 // versionID tells one KV version from another: its number, and its
 // created_time, which tells a rewritten path's version 1 from the old one.
@@ -71,8 +110,8 @@ func currentID(h jobs.History) versionID {
 // msgID is the request's Msg-Id for version id of job.
 func (id versionID) msgID(job string) string { return contract.WatchMsgID(job, id.n, id.created) }
 
-// watched is the jobs that set watch, or none when there is no lister.
-func (w *watcher) watched() []jobs.Job {
+// Watched is the jobs that set watch, or none when there is no lister.
+func (w *Watcher) Watched() []jobs.Job {
 	if w.versions == nil {
 		return nil
 	}
@@ -87,22 +126,22 @@ func (w *watcher) watched() []jobs.Job {
 
 // Start launches the loop; the first poll of every watched job happens at
 // once in it, so that a slow Vault does not hold up the worker's start.
-func (w *watcher) Start(ctx context.Context) error {
+func (w *Watcher) Start(ctx context.Context) error {
 	runCtx, ok, stopped := w.StartInit(ctx)
 	if !ok {
 		return nil
 	}
-	watched := w.watched()
+	watched := w.Watched()
 	if len(watched) == 0 {
 		stopped()
 		return nil
 	}
-	if w.bus() == nil {
+	if w.js == nil || w.status() == nil {
 		stopped()
 		return errNotConnected
 	}
 	w.mu.Lock()
-	now := w.tune.clock.Now()
+	now := w.Clock().Now()
 	w.seen, w.next = map[string]versionID{}, map[string]time.Time{}
 	for _, j := range watched {
 		w.next[j.Name] = now
@@ -115,20 +154,20 @@ func (w *watcher) Start(ctx context.Context) error {
 	return nil
 }
 
-func (w *watcher) loop(ctx context.Context) {
+func (w *Watcher) loop(ctx context.Context) {
 	for {
 		w.mu.Lock()
 		wake := w.earliest()
 		w.mu.Unlock()
-		if err := retry.Sleep(ctx, w.tune.clock, wake.Sub(w.tune.clock.Now())); err != nil {
+		if err := retry.Sleep(ctx, w.Clock(), wake.Sub(w.Clock().Now())); err != nil {
 			return
 		}
-		w.runOnce(ctx, w.tune.clock.Now())
+		w.RunOnce(ctx, w.Clock().Now())
 	}
 }
 
 // earliest is the soonest next poll of any job. Called with mu held.
-func (w *watcher) earliest() time.Time {
+func (w *Watcher) earliest() time.Time {
 	var first time.Time
 	for _, t := range w.next {
 		if first.IsZero() || t.Before(first) {
@@ -138,27 +177,27 @@ func (w *watcher) earliest() time.Time {
 	return first
 }
 
-// runOnce polls every watched job whose next poll is due at now, requests
+// RunOnce polls every watched job whose next poll is due at now, requests
 // the new versions, and moves each polled job to its next poll. A failed
 // poll is logged and retried at the next one, remembering what it knew.
-func (w *watcher) runOnce(ctx context.Context, now time.Time) {
+func (w *Watcher) RunOnce(ctx context.Context, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, j := range w.watched() {
+	for _, j := range w.Watched() {
 		due, ok := w.next[j.Name]
 		if !ok || due.After(now) {
 			continue
 		}
 		w.next[j.Name] = now.Add(retry.Spread(j.Watch, watchJitter, w.rnd))
 		if err := w.poll(ctx, j); err != nil && ctx.Err() == nil {
-			w.log.Warn("watching vault versions", "job", j.Name, "error", err)
+			w.Logger().Warn("watching vault versions", "job", j.Name, "error", err)
 		}
 	}
 }
 
 // poll reads one job's current_version and requests it when it changed.
-func (w *watcher) poll(ctx context.Context, j jobs.Job) error {
-	ctx, cancel := context.WithTimeout(ctx, w.tune.opTimeout)
+func (w *Watcher) poll(ctx context.Context, j jobs.Job) error {
+	ctx, cancel := context.WithTimeout(ctx, w.OpTimeout)
 	defer cancel()
 	h, err := w.versions.Versions(ctx, j.Source)
 	if err != nil {
@@ -189,16 +228,16 @@ func (w *watcher) poll(ctx context.Context, j jobs.Job) error {
 
 // handledSince reports whether an outcome of job was recorded at or after
 // the creation of h's current version: then a worker already saw it.
-func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) (bool, error) {
-	b := w.bus()
-	if b == nil {
+func (w *Watcher) handledSince(ctx context.Context, job string, h jobs.History) (bool, error) {
+	kv := w.status()
+	if kv == nil {
 		return false, errNotConnected
 	}
 	var created time.Time
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
+	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
 	if err != nil {
 		return false, fmt.Errorf("reading status of job %s: %w", job, err)
 	}
@@ -215,17 +254,13 @@ func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 
 // request enqueues the request for version id of job. Every replica sends
 // it with the same Msg-Id, vault-<job>-<n>-<created>, so the stream keeps one.
-func (w *watcher) request(ctx context.Context, job string, id versionID) error {
-	b := w.bus()
-	if b == nil {
-		return errNotConnected
-	}
+func (w *Watcher) request(ctx context.Context, job string, id versionID) error {
 	msgID, n := id.msgID(job), id.n
 	req := jobs.Request{Job: job, Version: n, Trigger: jobs.TriggerWatch}
-	ack, err := client.PublishRequest(ctx, b.js, w.prefix, req, msgID)
+	ack, err := client.PublishRequest(ctx, w.js, w.prefix, req, msgID)
 	if err != nil {
 		return err
 	}
-	w.log.Info("new vault version, rotation requested", "job", job, "version", n, "msg_id", msgID, "duplicate", ack.Duplicate)
+	w.Logger().Info("new vault version, rotation requested", "job", job, "version", n, "msg_id", msgID, "duplicate", ack.Duplicate)
 	return nil
 }
