@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 	"github.com/certrotator/certrotator/worker"
@@ -121,14 +121,7 @@ func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *
 	}
 	wc := workerConfigOf(app)
 	wc.Rotator, wc.Bus = rot, b
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatalf("building worker %s: %v", instance, err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker %s: %v", instance, err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	workertest.Run(t, workertest.BuildTolerant(t, worker.New, wc))
 }
 
 // tracker counts final outcome events per job and closes done when every

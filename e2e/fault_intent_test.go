@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // intentKeys is the outcomes bucket's key pattern of upload intents.
@@ -44,20 +44,6 @@ func waitIntent(t *testing.T, nc *nats.Conn) {
 			t.Fatal("no upload intent kept before the deadline")
 		}
 	}
-}
-
-// aroundRuns is a worker.Rotator that calls before and after each run of
-// the real one.
-type aroundRuns struct {
-	rot           worker.Rotator
-	before, after func(req jobs.Request)
-}
-
-func (a aroundRuns) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.Outcome {
-	a.before(req)
-	out := a.rot.Rotate(ctx, j, req)
-	a.after(req)
-	return out
 }
 
 // TestFaultRecordStoreFailsAfterUpload: the upload succeeds, but keeping its
@@ -95,16 +81,17 @@ func TestFaultRecordStoreFailsAfterUpload(t *testing.T) {
 		}
 	}
 	j := job("b2c/store", connectorIDs[0])
-	rot := aroundRuns{rot: fs.rotator,
-		before: func(req jobs.Request) {
+	rot := workertest.Around{Rotator: fs.rotator,
+		Before: func(_ context.Context, req jobs.Request) {
 			if req.Attempt > 1 {
 				limit(-1)
 			}
 		},
-		after: func(req jobs.Request) {
+		After: func(_ context.Context, req jobs.Request, out []jobs.Outcome) []jobs.Outcome {
 			if req.Attempt == 1 {
 				limit(400)
 			}
+			return out
 		}}
 	startWorker(t, fs.stack, appConfig("w-store", ns.ClientURL(), j), rot, 0)
 	ch := events(t, nc)

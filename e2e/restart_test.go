@@ -11,17 +11,9 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-// hang takes a request and holds it until the worker stops.
-type hang struct{ took chan string }
-
-func (h *hang) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.Outcome {
-	h.took <- req.ID
-	<-ctx.Done()
-	return nil
-}
 
 // TestEmbeddedRestartKeepsPendingRequests: a request taken by a worker that
 // stops before finishing survives the embedded server's restart on the same
@@ -38,7 +30,13 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	app.NATS.StoreDir = t.TempDir()
 	app.NATS.Listen = testkit.FreeAddr(t)
 
-	h := &hang{took: make(chan string, 1)}
+	// The first worker takes the request and holds it until it stops.
+	took := make(chan string, 1)
+	h := workertest.Func(func(ctx context.Context, _ jobs.Job, req jobs.Request) []jobs.Outcome {
+		took <- req.ID
+		<-ctx.Done()
+		return nil
+	})
 	// cmd opens the embedded server first and closes it after the worker.
 	firstBus, err := bus.Open(context.Background(), bustest.Options(app))
 	if err != nil {
@@ -55,7 +53,7 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 		t.Fatalf("publishing: %v", err)
 	}
 	select {
-	case <-h.took:
+	case <-took:
 	case <-time.After(eventTimeout):
 		t.Fatal("the first worker never took the request")
 	}

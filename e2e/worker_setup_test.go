@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -57,14 +57,10 @@ func startWorkerOn(t *testing.T, s *stack, app *config.Config, b *bus.Bus, rot w
 	}
 	wc := workerConfig(app)
 	wc.Rotator, wc.Bus, wc.Logger, wc.ShutdownTimeout = rot, b, loggerTo(s.logs), shutdown
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatalf("building worker: %v", err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker: %v", err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	// Faults may leave Stop an error to give: logged, as the tests stop
+	// workers of their own on the way.
+	w := workertest.BuildTolerant(t, worker.New, wc)
+	workertest.Run(t, w)
 	return w
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -202,26 +203,6 @@ func assertNoCopyStored(t *testing.T, nc *nats.Conn, msgID string) {
 	}
 }
 
-// crashAfterUpload runs the real rotation, then hangs as a worker would that
-// dies between the upload and the ack, and loses the outcome: what a
-// killed process leaves is the upload (and its kept intent), nothing else.
-type crashAfterUpload struct {
-	real     worker.Rotator
-	uploaded chan struct{}
-	once     sync.Once
-}
-
-func (c *crashAfterUpload) Rotate(ctx context.Context, j jobs.Job, req jobs.Request) []jobs.Outcome {
-	out := c.real.Rotate(ctx, j, req)
-	c.once.Do(func() { close(c.uploaded) })
-	<-ctx.Done()
-	for i := range out {
-		out[i].Status, out[i].Final, out[i].Reason = jobs.StatusFailed, false, ""
-		out[i].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "killed"}
-	}
-	return out
-}
-
 // TestWorkerTakeoverAfterUpload: a worker stopped between upload and ack,
 // its outcome lost, is replaced by another that finds the thumbprint active
 // and the upload's kept intent, and reports succeeded/confirmed_on_retry;
@@ -233,13 +214,26 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	s.vault.PutBundle(t, mount, "b2c/takeover", b.PFX, b.Password)
 	ns := natsServer(t, "")
 	j := job("b2c/takeover", connectorIDs[0])
-	crash := &crashAfterUpload{real: s.rotator, uploaded: make(chan struct{})}
+	// The first worker runs the real rotation, then hangs as a worker would
+	// that dies between the upload and the ack, and loses the outcome: what
+	// a killed process leaves is the upload (and its kept intent).
+	uploaded := make(chan struct{})
+	var once sync.Once
+	crash := workertest.Around{Rotator: s.rotator, After: func(ctx context.Context, _ jobs.Request, out []jobs.Outcome) []jobs.Outcome {
+		once.Do(func() { close(uploaded) })
+		<-ctx.Done()
+		for i := range out {
+			out[i].Status, out[i].Final, out[i].Reason = jobs.StatusFailed, false, ""
+			out[i].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "killed"}
+		}
+		return out
+	}}
 	first := startWorker(t, s, appConfig("doomed", ns.ClientURL(), j), crash, 200*time.Millisecond)
 	nc := connect(t, ns.ClientURL())
 	ch := events(t, nc)
 	publish(t, nc, j.Name, "takeover-1", `{"job":"contoso-api"}`)
 	select {
-	case <-crash.uploaded:
+	case <-uploaded:
 	case <-time.After(eventTimeout):
 		t.Fatal("the first worker never uploaded")
 	}

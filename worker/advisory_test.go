@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -24,7 +25,7 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	nc := connect(t, s)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 1
-	first := startWorker(t, connect(t, s), app, newFake(nil))
+	first := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
 	if err := first.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +45,10 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	events := sinkEvents(t, nc, "certrotation.result.>")
-	rot := newFake(nil)
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	rot := workertest.NewRecorder(nil)
 	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
-	ev, subj := events.next(t)
+	ev, subj := events.Next(t)
 	d := ev.Data
 	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
 		d.Error == nil || d.Error.Code != CodeMaxDeliveries || !d.Final || d.Tenant != "contoso" {
@@ -57,7 +58,7 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	if info, err := second.bus().requests.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Errorf("request not deleted after the answer: %v", err)
 	}
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 // TestMaxDeliveriesAnsweredOnce hands the same advisory to two replicas at
@@ -70,7 +71,7 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 	a := provisioned(t, connect(t, s))
 	b := provisioned(t, connect(t, s))
 	ack := publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "twice-1")
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	body := []byte(`{"stream_seq":` + strconv.FormatUint(ack.Sequence, 10) + `,"deliveries":8}`)
 	var wg sync.WaitGroup
 	for _, w := range []*Worker{a, b} {
@@ -89,7 +90,7 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 		t.Fatalf("results stream holds %+v (%v), want one outcome per connector (2)", info.State, err)
 	}
 	for range 2 {
-		if ev, _ := events.next(t); ev.Data.Error.Code != CodeMaxDeliveries || ev.Data.Attempt != 8 || !ev.Data.Final {
+		if ev, _ := events.Next(t); ev.Data.Error.Code != CodeMaxDeliveries || ev.Data.Attempt != 8 || !ev.Data.Final {
 			t.Errorf("event = %+v", ev.Data)
 		}
 	}
@@ -102,7 +103,7 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 // buckets bound) and no other: enough to drive its services directly.
 func provisioned(t *testing.T, nc *nats.Conn) *Worker {
 	t.Helper()
-	w := newWorker(t, nc, testApp(), newFake(nil))
+	w := newWorker(t, nc, testApp(), workertest.NewRecorder(nil))
 	if err := w.conn.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	nc := connect(t, s)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 2 // MaxDeliver 2
-	first := newWorker(t, connect(t, s), app, newFake(nil))
+	first := newWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
 	if err := first.conn.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	fetchNak(func() { // delivery 1, as the worker ends it: conn1 done, conn2 retried
 		job := app.Jobs[0]
 		req := jobs.Request{ID: "crash-2", Attempt: 1, Trigger: jobs.TriggerEvent}
-		out := succeed(job, req)
+		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
 		rec := conclude(first.instance, first.arch.Now(), job, req, out, first.consumer.backoff.Delay, false)
@@ -167,13 +168,13 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		keptID = keep.Events[0].ID
 	})
 	fetchNak(func() {}) // delivery 2: the worker died
-	events := sinkEvents(t, nc, "certrotation.result.>")
-	rot := newFake(nil)
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	rot := workertest.NewRecorder(nil)
 	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
 	second.advisory.signals.answered.WaitOrTimeout(t)
 	got := map[string]contract.Event{}
 	for range 2 {
-		ev, _ := events.next(t)
+		ev, _ := events.Next(t)
 		got[ev.Data.Connector] = ev
 	}
 	if ev := got[conn1]; ev.ID != keptID || ev.Data.Status != jobs.StatusSucceeded {
@@ -193,5 +194,5 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	if _, err := second.bus().outcomes.Get(ctx, recordKey(ack.Sequence)); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("kept record not dropped after the answer: %v", err)
 	}
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }

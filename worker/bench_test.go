@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -19,11 +20,13 @@ func BenchmarkRequestLoop(b *testing.B) {
 	nc := connect(b, s)
 	j := testJob()
 	j.Connectors = j.Connectors[:1]
-	rot := rotatorFunc(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return succeed(job, req) })
+	rot := workertest.Func(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		return workertest.Succeed(job, req)
+	})
 	// No test signals: nothing reads them here, and b.N requests would
 	// overflow their buffer.
 	startWorker(b, connect(b, s), testApp(j), rot, func(w *Worker) { w.consumer.signals = consumerSignals{} })
-	events := sinkEvents(b, nc, "certrotation.result.>")
+	events := workertest.Subscribe(b, nc, "certrotation.result.>")
 	js := newJS(b, nc)
 	body := []byte(`{"job":"contoso-api"}`)
 	b.ResetTimer()
@@ -34,14 +37,8 @@ func BenchmarkRequestLoop(b *testing.B) {
 		}
 	}
 	for range b.N {
-		events.next(b)
+		events.Next(b)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
-}
-
-type rotatorFunc func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome
-
-func (f rotatorFunc) Rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-	return f(ctx, job, req)
 }

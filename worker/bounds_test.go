@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -24,22 +25,22 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	huge := strings.Repeat("h", 2<<20) // twice the server's max payload
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		out := fail(jobs.ClassPermanent, "remote_refused")(job, req)
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := workertest.Fail(jobs.ClassPermanent, "remote_refused")(job, req)
 		for i := range out {
 			out[i].Error.Message = huge // a remote's error text, relayed
 		}
 		return out
 	})
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	subject := contract.RequestSubject("certrotation", jobName)
 
 	for _, field := range []string{"trigger", "reason", "requested_by"} {
 		body, _ := json.Marshal(map[string]string{"job": jobName, field: strings.Repeat("x", 200_000)})
 		publish(t, js, subject, string(body), "huge-"+field)
-		ev, subj := events.next(t)
+		ev, subj := events.Next(t)
 		d := ev.Data
 		if subj != "certrotation.result."+jobName+"._" || d.RequestID != "huge-"+field || d.Error == nil ||
 			d.Error.Code != jobs.CodeBadRequest || !d.Final || !strings.Contains(d.Error.Message, field) ||
@@ -62,7 +63,7 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 	// A valid request whose outcomes carry a remote's 2 MB error text.
 	publish(t, js, subject, `{"job":"`+jobName+`","reason":"`+strings.Repeat("r", contract.RequestMaxReason)+`"}`, "huge-error")
 	for range len(testJob().Connectors) {
-		ev, subj := events.next(t)
+		ev, subj := events.Next(t)
 		d := ev.Data
 		if d.RequestID != "huge-error" || !d.Final || d.Error == nil || d.Error.Code != "remote_refused" ||
 			len(d.Error.Message) > contract.OutcomeMaxText || !strings.HasSuffix(d.Error.Message, "…") ||

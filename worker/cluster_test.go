@@ -14,10 +14,11 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// idempotentGraph is a fake Rotator that behaves as Graph does with the
+// idempotentGraph is a Rotator (through workertest.Func) that behaves as Graph does with the
 // worker's re-read: the first run of a request uploads, any later run of it
 // finds the thumbprint and skips. It counts uploads per request.
 type idempotentGraph struct {
@@ -26,16 +27,16 @@ type idempotentGraph struct {
 	gate    chan struct{} // closed to let runs finish
 }
 
-func (g *idempotentGraph) Rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+func (g *idempotentGraph) rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return fail(jobs.ClassTransient, "canceled")(job, req)
+		return workertest.Fail(jobs.ClassTransient, "canceled")(job, req)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.uploads[req.ID]++
-	out := succeed(job, req)
+	out := workertest.Succeed(job, req)
 	if g.uploads[req.ID] > 1 {
 		g.uploads[req.ID]--
 		for i := range out {
@@ -72,7 +73,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	// Each worker prefers another node, and knows them all for failover.
 	for i := range 2 {
 		urls := c.Servers[i].ClientURL() + "," + c.URLs()
-		startWorker(t, dial(urls), app, g)
+		startWorker(t, dial(urls), app, workertest.Func(g.rotate))
 	}
 	js, err := jetstream.New(dial(c.Servers[2].ClientURL() + "," + c.URLs()))
 	if err != nil {

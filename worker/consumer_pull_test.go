@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -35,12 +36,12 @@ func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 	app := testApp(jj...)
 	gate := make(chan struct{})
 	defer close(gate)
-	busy := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	busy := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		select {
 		case <-gate:
 		case <-ctx.Done():
 		}
-		return succeed(job, req)
+		return workertest.Succeed(job, req)
 	})
 	startWorker(t, connect(t, s), app, busy)
 	js := newJS(t, nc)
@@ -48,15 +49,15 @@ func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 		publish(t, js, contract.RequestSubject("certrotation", j.Name), `{"job":"`+j.Name+`"}`, "busy-"+j.Name)
 	}
 	for range app.Concurrency {
-		busy.nextCall(t) // every slot of the first replica is taken
+		busy.NextCall(t) // every slot of the first replica is taken
 	}
-	idle := newFake(nil)
+	idle := workertest.NewRecorder(nil)
 	startWorker(t, connect(t, s), app, idle)
 	for range len(jj) - app.Concurrency {
-		idle.nextCall(t)
+		idle.NextCall(t)
 	}
 	select {
-	case r := <-busy.calls:
+	case r := <-busy.Calls():
 		t.Errorf("the busy replica ran %s with no free slot", r.ID)
 	default:
 	}
@@ -71,7 +72,7 @@ func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 	app := testApp()
 	var logs testkit.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	cfg := configFor(t, app, newFake(nil), nil)
+	cfg := configFor(t, app, workertest.NewRecorder(nil), nil)
 	// As cmd opens it: an embedded server, and the bus logs with the
 	// process logger.
 	opts := bustest.Options(app)
@@ -99,10 +100,10 @@ func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the slow consumer counted", func() bool {
+	workertest.Eventually(t, "the slow consumer counted", func() bool {
 		return testutilCount(t, w, "certrotator_nats_slow_consumer_total") >= 1
 	})
-	eventually(t, "the slow consumer logged", func() bool {
+	workertest.Eventually(t, "the slow consumer logged", func() bool {
 		return strings.Contains(logs.String(), "messages dropped") && strings.Contains(logs.String(), "probe.slow")
 	})
 }

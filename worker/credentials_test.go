@@ -19,6 +19,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // credentialSubjects is where credential warnings go.
@@ -57,12 +58,12 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 	}
 
 	s := runServer(t, "")
-	sink := sinkEvents(t, connect(t, s), credentialSubjects) // before the first check, which Start runs
+	sink := workertest.Subscribe(t, connect(t, s), credentialSubjects) // before the first check, which Start runs
 	var ww []*Worker
 	for _, name := range []string{"replica-a", "replica-b"} {
 		app := testApp()
 		app.Instance = name
-		cfg := configFor(t, app, newFake(nil), connect(t, s))
+		cfg := configFor(t, app, workertest.NewRecorder(nil), connect(t, s))
 		cfg.NowFunc, cfg.Credentials, cfg.CredentialCheck = clock, creds, time.Hour
 		ww = append(ww, startConfigured(t, cfg))
 	}
@@ -77,7 +78,7 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 	if n := storedWarnings(t, js); n != 1 {
 		t.Fatalf("%d credential warnings stored after both replicas checked, want 1", n)
 	}
-	ev, subject := sink.next(t)
+	ev, subject := sink.Next(t)
 	if ev.Type != contract.TypeCredentialExpiring || subject != "certrotation.result._credential."+CredentialClientCertificate ||
 		ev.Data.Threshold != "14d" || ev.Data.DaysLeft != 10 || ev.Data.Tenant != "contoso" || !ev.Data.Final ||
 		ev.Data.Certificate == nil || !ev.Data.Certificate.NotAfter.Equal(cert.NotAfter) {
@@ -126,7 +127,7 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 	if n := storedWarnings(t, js); n != 2 {
 		t.Fatalf("%d credential warnings stored 6 days before expiry, want 2 (14d, then 7d)", n)
 	}
-	if ev, _ := sink.next(t); ev.Data.Threshold != "7d" || ev.Data.DaysLeft != 6 {
+	if ev, _ := sink.Next(t); ev.Data.Threshold != "7d" || ev.Data.DaysLeft != 6 {
 		t.Errorf("second warning = %+v, want 7d with 6 days left", ev.Data)
 	}
 }

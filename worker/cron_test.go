@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/schedule"
 )
@@ -29,18 +30,18 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	var ww []*Worker
 	for i := range 3 {
 		ww = append(ww, startWorker(t, connect(t, s), scheduledApp("replica-"+strconv.Itoa(i)), rot))
 	}
 	// Start published one catch-up request (no status yet); let it run.
-	if got := rot.nextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
+	if got := rot.NextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("first call %+v, want the catch-up", got)
 	}
 	js := newJS(t, nc)
-	eventually(t, "catch-up settled", settled(t, js))
-	rot.noMoreCalls(t)
+	workertest.Eventually(t, "catch-up settled", workertest.Settled(js))
+	rot.NoMoreCalls(t)
 
 	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
@@ -53,11 +54,11 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	}
 	wg.Wait()
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
-	if got := rot.nextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
+	if got := rot.NextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
 	}
-	eventually(t, "tick settled", settled(t, js))
-	rot.noMoreCalls(t)
+	workertest.Eventually(t, "tick settled", workertest.Settled(js))
+	rot.NoMoreCalls(t)
 }
 
 // TestCronEveryPublishes drives the scheduler on a clock that jumps to
@@ -68,13 +69,13 @@ func TestCronEveryPublishes(t *testing.T) {
 	s := runServer(t, "")
 	j := testJob()
 	j.Schedule = "@every 10m"
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)
 	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
 	deadline := time.After(waitTimeout)
 	for {
 		select {
-		case got := <-rot.calls:
+		case got := <-rot.Calls():
 			if id, ok := strings.CutPrefix(got.ID, "cron-"+jobName+"-"); ok {
 				sec, err := strconv.ParseInt(id, 10, 64)
 				if err != nil || sec%600 != 0 || time.Unix(sec, 0).Before(start) {
@@ -114,11 +115,11 @@ func (c *jumpClock) After(d time.Duration) <-chan time.Time {
 func TestCatchUpAfterMissedSlot(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	// First start: no status at all, so it catches up; the run stores status.
 	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.nextCall(t)
-	eventually(t, "status stored", func() bool {
+	rot.NextCall(t)
+	workertest.Eventually(t, "status stored", func() bool {
 		e, err := a.bus().status.Get(context.Background(), jobName+"."+conn2)
 		return err == nil && e != nil
 	})
@@ -134,7 +135,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	}
 	slot, _ := schedule.PrevSlot(mustSchedule(t, "0 3 * * *"), later)
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10) // the tick's own id: one request per slot
-	if got := rot.nextCall(t); got.ID != want {
+	if got := rot.NextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
 	}
 }
@@ -142,9 +143,9 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 func TestNoCatchUpWhenRecent(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.nextCall(t)
+	rot.NextCall(t)
 	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.
@@ -176,7 +177,7 @@ func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
 	s := runServer(t, "")
 	app := scheduledApp("a")
 	w := provisioned(t, connect(t, s))
-	w.jobList = configFor(t, app, newFake(nil), nil).Jobs
+	w.jobList = configFor(t, app, workertest.NewRecorder(nil), nil).Jobs
 	ctx := context.Background()
 	now := time.Now()
 	w.arch.Now = func() time.Time { return now }

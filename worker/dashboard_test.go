@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/worker/statusview"
 )
 
@@ -19,7 +20,7 @@ import (
 // their _bucket, _count and _sum series) and every label they carry.
 func exportedMetrics(t *testing.T) (names, labels map[string]bool) {
 	t.Helper()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

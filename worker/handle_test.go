@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/lease"
 )
@@ -20,9 +21,9 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 
 	// A plain NATS client: core publish with a Msg-Id header.
 	msg := nats.NewMsg("certrotation.request." + jobName)
@@ -31,13 +32,13 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 	if err := nc.PublishMsg(msg); err != nil {
 		t.Fatal(err)
 	}
-	req := rot.nextCall(t)
+	req := rot.NextCall(t)
 	if req.ID != "plain-1" || req.Attempt != 1 || req.Trigger != jobs.TriggerEvent || req.RequestedBy != "ci" {
 		t.Errorf("Rotate got %+v", req)
 	}
 	subjects := map[string]bool{}
 	for range 2 {
-		ev, subj := events.next(t)
+		ev, subj := events.Next(t)
 		subjects[subj] = true
 		d := ev.Data
 		if ev.SpecVersion != "1.0" || ev.Source != "certrotator/test-1" || ev.Type != "certrotator.rotation.succeeded" ||
@@ -71,7 +72,7 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(), rot)
 	js := newJS(t, nc)
 	first := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
@@ -79,20 +80,20 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	if first.Duplicate || !second.Duplicate {
 		t.Errorf("duplicate flags = %v, %v; want false, true", first.Duplicate, second.Duplicate)
 	}
-	if got := rot.nextCall(t); got.ID != "dup-1" {
+	if got := rot.NextCall(t); got.ID != "dup-1" {
 		t.Fatalf("Rotate got %q", got.ID)
 	}
 	waitSettled(t, w, "request acked")
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 func TestBadRequestsGetOneOutcome(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	tests := []struct {
 		name, subject, body, wantSubject string
@@ -109,7 +110,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 	for i, tt := range tests {
 		id := "bad-" + string(rune('a'+i))
 		publish(t, js, tt.subject, tt.body, id)
-		ev, subj := events.next(t)
+		ev, subj := events.Next(t)
 		d := ev.Data
 		wantCode := jobs.CodeBadRequest
 		if tt.name == "unknown job" {
@@ -125,13 +126,13 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 	}
 	// The worker keeps serving.
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "good-1")
-	if got := rot.nextCall(t); got.ID != "good-1" {
+	if got := rot.NextCall(t); got.ID != "good-1" {
 		t.Fatalf("Rotate got %q, want good-1", got.ID)
 	}
 	waitSettled(t, w, "every request settled")
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 	for range 2 {
-		if ev, _ := events.next(t); ev.Data.RequestID != "good-1" {
+		if ev, _ := events.Next(t); ev.Data.RequestID != "good-1" {
 			t.Errorf("extra event for %s", ev.Data.RequestID)
 		}
 	}
@@ -144,24 +145,24 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	transient := fail(jobs.ClassTransient, "TooManyRequests")
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	transient := workertest.Fail(jobs.ClassTransient, "TooManyRequests")
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt < 3 {
 			return transient(job, req)
 		}
-		return succeed(job, req)
+		return workertest.Succeed(job, req)
 	})
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 5
 	w := startWorker(t, connect(t, s), app, rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "retry-1")
 	for want := 1; want <= 3; want++ {
-		if got := rot.nextCall(t); got.Attempt != want || got.ID != "retry-1" {
+		if got := rot.NextCall(t); got.Attempt != want || got.ID != "retry-1" {
 			t.Fatalf("call %d: attempt %d id %q", want, got.Attempt, got.ID)
 		}
-		ev, _ := events.next(t)
+		ev, _ := events.Next(t)
 		wantStatus, wantFinal := jobs.StatusFailed, false
 		if want == 3 {
 			wantStatus, wantFinal = jobs.StatusSucceeded, true
@@ -171,73 +172,73 @@ func TestTransientFailureIsRetried(t *testing.T) {
 		}
 	}
 	waitSettled(t, w, "request acked")
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	transient := fail(jobs.ClassTransient, "ServiceUnavailable")
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	transient := workertest.Fail(jobs.ClassTransient, "ServiceUnavailable")
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		return transient(job, req) // never final by itself
 	})
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 2
 	w := startWorker(t, connect(t, s), app, rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn2+`"]}`, "last-1")
-	rot.nextCall(t)
-	rot.nextCall(t)
-	first, _ := events.next(t)
-	last, _ := events.next(t)
+	rot.NextCall(t)
+	rot.NextCall(t)
+	first, _ := events.Next(t)
+	last, _ := events.Next(t)
 	if first.Data.Final || !last.Data.Final || last.Data.Attempt != 2 {
 		t.Errorf("finals = %v, %v (attempt %d); want false, true (2)", first.Data.Final, last.Data.Final, last.Data.Attempt)
 	}
 	waitSettled(t, w, "request terminated")
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 func TestPermanentFailureIsTerminated(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	permanent := fail(jobs.ClassPermanent, "bundle_expired")
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
+	permanent := workertest.Fail(jobs.ClassPermanent, "bundle_expired")
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "perm-1")
-	rot.nextCall(t)
+	rot.NextCall(t)
 	for range 2 {
-		if ev, _ := events.next(t); !ev.Data.Final || ev.Data.Error.Code != "bundle_expired" {
+		if ev, _ := events.Next(t); !ev.Data.Final || ev.Data.Error.Code != "bundle_expired" {
 			t.Errorf("event = %+v", ev.Data)
 		}
 	}
 	waitSettled(t, w, "request terminated")
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 func TestPanicBecomesFailedOutcome(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt == 1 {
 			panic("boom")
 		}
-		return succeed(job, req)
+		return workertest.Succeed(job, req)
 	})
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "panic-1")
-	ev, _ := events.next(t)
+	ev, _ := events.Next(t)
 	if d := ev.Data; d.Status != jobs.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
 		t.Errorf("panic outcome = %+v", d)
 	}
-	if ev, _ := events.next(t); ev.Data.Status != jobs.StatusSucceeded || ev.Data.Attempt != 2 {
+	if ev, _ := events.Next(t); ev.Data.Status != jobs.StatusSucceeded || ev.Data.Attempt != 2 {
 		t.Errorf("retry outcome = %+v", ev.Data)
 	}
 	waitSettled(t, w, "request acked")
@@ -247,14 +248,14 @@ func TestEmptyAnswerIsInternalFailure(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(func(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil })
+	rot := workertest.NewRecorder(func(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil })
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 1
 	startWorker(t, connect(t, s), app, rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "empty-1")
 	for range 2 {
-		if ev, _ := events.next(t); ev.Data.Error == nil || ev.Data.Error.Code != "internal" || !ev.Data.Final {
+		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "internal" || !ev.Data.Final {
 			t.Errorf("outcome = %+v", ev.Data)
 		}
 	}
@@ -264,7 +265,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.TestSignals.Busy.Init(t); w.locker.TestSignals.Released.Init(t) })
 	ctx := context.Background()
 	rev, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1"))
@@ -276,11 +277,11 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	if job := w.locker.TestSignals.Busy.WaitOrTimeout(t); job != jobName {
 		t.Fatalf("lock busy for %q, want %s", job, jobName)
 	}
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 	if err := w.bus().locks.Delete(ctx, jobName); err != nil {
 		t.Fatal(err)
 	}
-	got := rot.nextCall(t)
+	got := rot.NextCall(t)
 	if got.ID != "locked-1" || got.Attempt != 1 {
 		t.Errorf("Rotate got %q attempt %d; want locked-1 attempt 1 (waiting spends no delivery)", got.ID, got.Attempt)
 	}
@@ -296,7 +297,7 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 50
 	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.locker.Wait = 20 * time.Millisecond })
@@ -306,7 +307,7 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 	}
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-2")
-	eventually(t, "request redelivered", func() bool {
+	workertest.Eventually(t, "request redelivered", func() bool {
 		c, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 		if err != nil {
 			return false
@@ -314,11 +315,11 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 		info, err := c.Info(ctx)
 		return err == nil && info.NumRedelivered > 0
 	})
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 	if err := w.bus().locks.Delete(ctx, jobName); err != nil {
 		t.Fatal(err)
 	}
-	if got := rot.nextCall(t); got.ID != "locked-2" || got.Attempt < 2 {
+	if got := rot.NextCall(t); got.ID != "locked-2" || got.Attempt < 2 {
 		t.Errorf("Rotate got %q attempt %d; want a redelivery", got.ID, got.Attempt)
 	}
 }
@@ -329,10 +330,10 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 	nc := connect(t, s)
 	started := newSignal()
 	causes := make(chan error, 1)
-	transient := fail(jobs.ClassTransient, "canceled")
-	rot := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	transient := workertest.Fail(jobs.ClassTransient, "canceled")
+	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt > 1 {
-			return succeed(job, req)
+			return workertest.Succeed(job, req)
 		}
 		started.fire()
 		<-ctx.Done()
@@ -355,8 +356,8 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("run not cancelled after losing its lock")
 	}
-	rot.nextCall(t) // the cancelled attempt
-	if got := rot.nextCall(t); got.Attempt != 2 {
+	rot.NextCall(t) // the cancelled attempt
+	if got := rot.NextCall(t); got.Attempt != 2 {
 		t.Errorf("retry attempt %d, want 2", got.Attempt)
 	}
 	waitSettled(t, w, "request done")
@@ -367,10 +368,10 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	const wait = 300 * time.Millisecond
-	transient := fail(jobs.ClassTransient, "TooManyRequests")
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	transient := workertest.Fail(jobs.ClassTransient, "TooManyRequests")
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt > 1 {
-			return succeed(job, req)
+			return workertest.Succeed(job, req)
 		}
 		out := transient(job, req)
 		out[0].RetryAfter = wait
@@ -378,9 +379,9 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 	})
 	startWorker(t, connect(t, s), testApp(), rot)
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "ra-1")
-	rot.nextCall(t)
+	rot.NextCall(t)
 	first := time.Now()
-	rot.nextCall(t)
+	rot.NextCall(t)
 	if gap := time.Since(first); gap < wait*9/10 {
 		t.Errorf("retried after %s, want at least the Retry-After %s (backoff alone is 10ms)", gap, wait)
 	}
@@ -393,38 +394,31 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt == 1 {
-			out := succeed(job, req)
+			out := workertest.Succeed(job, req)
 			out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
 			out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
 			return out
 		}
-		return succeed(job, req)
+		return workertest.Succeed(job, req)
 	})
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "partial-1")
-	if first := rot.nextCall(t); len(first.Connectors) != 0 {
+	if first := rot.NextCall(t); len(first.Connectors) != 0 {
 		t.Fatalf("first attempt named %v, want every connector", first.Connectors)
 	}
-	second := rot.nextCall(t)
+	second := rot.NextCall(t)
 	if second.Attempt != 2 || len(second.Connectors) != 1 || !strings.EqualFold(second.Connectors[0], conn2) {
 		t.Fatalf("retry attempt %d ran %v, want only %s", second.Attempt, second.Connectors, conn2)
 	}
 	waitSettled(t, w, "request acked")
 	finals := map[string]int{}
-	for {
-		select {
-		case m := <-events.ch:
-			var ev contract.Event
-			if err := json.Unmarshal(m.Data, &ev); err == nil && ev.Data.Final {
-				finals[ev.Data.Connector]++
-			}
-			continue
-		default:
+	for _, ev := range events.Pending() {
+		if ev.Data.Final {
+			finals[ev.Data.Connector]++
 		}
-		break
 	}
 	if finals[conn1] != 1 || finals[conn2] != 1 {
 		t.Errorf("final outcomes per connector = %v, want one each", finals)
@@ -437,7 +431,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.Wait = time.Hour; w.locker.TestSignals.Released.Init(t) })
 	js := newJS(t, nc)
 	ack := publish(t, js, "certrotation.request.other-job-none", `{}`, "warmup") // keeps sequence 1 busy
@@ -446,7 +440,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "adopt-1")
-	if got := rot.nextCall(t); got.ID != "adopt-1" {
+	if got := rot.NextCall(t); got.ID != "adopt-1" {
 		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
 	}
 	waitSettled(t, w, "request acked")

@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +14,9 @@ import (
 	natsbus "github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -27,7 +25,7 @@ const (
 	jobName     = "contoso-api"
 	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
 	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
-	thumb       = "8E71C7B4D7A7F4A1D4C1A0C1B1C2D3E4F5A6B7C8"
+	thumb       = workertest.Thumbprint
 )
 
 func TestMain(m *testing.M) {
@@ -63,62 +61,11 @@ func testApp(jj ...jobs.Job) *config.Config {
 	}
 }
 
-// fakeRotator records every call and answers with fn, or one succeeded
-// outcome per connector in play.
-type fakeRotator struct {
-	fn    func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome
-	calls chan jobs.Request
-}
-
-func newFake(fn func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome) *fakeRotator {
-	return &fakeRotator{fn: fn, calls: make(chan jobs.Request, 1000)}
-}
-
-func (f *fakeRotator) Rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-	f.calls <- req
-	if f.fn != nil {
-		return f.fn(ctx, job, req)
-	}
-	return succeed(job, req)
-}
-
-func succeed(job jobs.Job, req jobs.Request) []jobs.Outcome {
-	return each(job, req, func(o *jobs.Outcome) {
-		o.Status = jobs.StatusSucceeded
-		o.Final = true
-		o.Certificate = &jobs.CertInfo{Thumbprint: thumb, Subject: "CN=api.contoso.example",
-			NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), SourceVersion: 3}
-	})
-}
-
-func fail(class jobs.Class, code string) func(jobs.Job, jobs.Request) []jobs.Outcome {
-	return func(job jobs.Job, req jobs.Request) []jobs.Outcome {
-		return each(job, req, func(o *jobs.Outcome) {
-			o.Status = jobs.StatusFailed
-			o.Error = &jobs.ErrorInfo{Code: code, Class: class, Message: code}
-			o.Final = class == jobs.ClassPermanent
-		})
-	}
-}
-
-func each(job jobs.Job, req jobs.Request, set func(*jobs.Outcome)) []jobs.Outcome {
-	var out []jobs.Outcome
-	for _, c := range inPlay(job, req) {
-		o := jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: req.ID,
-			Trigger: req.Trigger, Attempt: req.Attempt}
-		set(&o)
-		out = append(out, o)
-	}
-	return out
-}
-
 // startWorker builds and starts a worker on nc with fast retry knobs.
 func startWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mods ...func(*Worker)) *Worker {
 	t.Helper()
 	w := newWorker(t, nc, app, rot, mods...)
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker: %v", err)
-	}
+	workertest.Run(t, w)
 	return w
 }
 
@@ -131,18 +78,13 @@ func newWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mod
 func startConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
 	t.Helper()
 	w := newConfigured(t, cfg, mods...)
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker: %v", err)
-	}
+	workertest.Run(t, w)
 	return w
 }
 
 func newConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
 	t.Helper()
-	w, err := New(cfg)
-	if err != nil {
-		t.Fatalf("new worker: %v", err)
-	}
+	w := workertest.Build(t, New, cfg)
 	w.consumer.backoff = retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: 0.1}
 	w.advisory.backoff = w.consumer.backoff
 	w.locker.Poll = 10 * time.Millisecond
@@ -151,11 +93,6 @@ func newConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
 	for _, m := range mods {
 		m(w)
 	}
-	t.Cleanup(func() {
-		if err := w.Stop(context.Background()); err != nil {
-			t.Errorf("stopping worker: %v", err)
-		}
-	})
 	return w
 }
 
@@ -165,16 +102,6 @@ func newConfigured(t testing.TB, cfg Config, mods ...func(*Worker)) *Worker {
 // worker is built, not started).
 func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Config {
 	t.Helper()
-	jj := slices.Clone(app.Jobs)
-	for i, j := range jj {
-		if j.Schedule != "" && j.Next == nil {
-			sched, err := config.ParseSchedule(j.Schedule)
-			if err != nil {
-				t.Fatalf("parsing schedule of %s: %v", j.Name, err)
-			}
-			jj[i].Next = sched
-		}
-	}
 	var b *natsbus.Bus
 	switch {
 	case nc != nil:
@@ -184,69 +111,7 @@ func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Con
 	}
 	return Config{
 		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,
-		Jobs: jj, Rotator: rot, Bus: b, Replicas: app.NATS.Replicas, HTTPListen: app.HTTP.Listen, ShutdownTimeout: 5 * time.Second,
-	}
-}
-
-// eventSink collects outcome events published on subject.
-type eventSink struct {
-	ch chan *nats.Msg
-}
-
-func sinkEvents(t testing.TB, nc *nats.Conn, subject string) *eventSink {
-	t.Helper()
-	s := &eventSink{ch: make(chan *nats.Msg, 1000)}
-	sub, err := nc.ChanSubscribe(subject, s.ch)
-	if err != nil {
-		t.Fatalf("subscribing: %v", err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatalf("flushing: %v", err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	return s
-}
-
-// next returns the next event and its subject, failing after waitTimeout.
-func (s *eventSink) next(t testing.TB) (contract.Event, string) {
-	t.Helper()
-	select {
-	case m := <-s.ch:
-		var ev contract.Event
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			t.Fatalf("decoding event on %s: %v", m.Subject, err)
-		}
-		return ev, m.Subject
-	case <-time.After(waitTimeout):
-		t.Fatal("no outcome event before the deadline")
-	}
-	return contract.Event{}, ""
-}
-
-// nextCall returns the next Rotate call, failing after waitTimeout.
-func (f *fakeRotator) nextCall(t testing.TB) jobs.Request {
-	t.Helper()
-	select {
-	case r := <-f.calls:
-		return r
-	case <-time.After(waitTimeout):
-		t.Fatal("Rotate not called before the deadline")
-	}
-	return jobs.Request{}
-}
-
-// eventually polls cond until it holds, failing after waitTimeout. It is
-// for state the server reaches on its own (a stream emptied after an ack).
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not before the deadline", what)
-		}
-		<-tick.C
+		Jobs: workertest.Parsed(t, app.Jobs), Rotator: rot, Bus: b, Replicas: app.NATS.Replicas, HTTPListen: app.HTTP.Listen, ShutdownTimeout: 5 * time.Second,
 	}
 }
 
@@ -262,32 +127,8 @@ func waitSettled(t testing.TB, w *Worker, what string) decision {
 		if d.Action == actNak {
 			continue
 		}
-		eventually(t, what, settled(t, js))
+		workertest.Eventually(t, what, workertest.Settled(js))
 		return d
-	}
-}
-
-// settled reports whether the request stream is empty and the consumer has
-// nothing pending or unacknowledged.
-func settled(t testing.TB, js jetstream.JetStream) func() bool {
-	return func() bool {
-		st, err := js.Stream(context.Background(), contract.RequestsStream)
-		if err != nil {
-			return false
-		}
-		info, err := st.Info(context.Background())
-		if err != nil {
-			return false
-		}
-		ci, err := st.Consumer(context.Background(), contract.ConsumerName)
-		if err != nil {
-			return false
-		}
-		cinfo, err := ci.Info(context.Background())
-		if err != nil {
-			return false
-		}
-		return info.State.Msgs == 0 && cinfo.NumAckPending == 0 && cinfo.NumPending == 0
 	}
 }
 
@@ -310,17 +151,6 @@ func publish(t testing.TB, js jetstream.JetStream, subject, body, id string) *je
 		t.Fatalf("publishing %s: %v", subject, err)
 	}
 	return ack
-}
-
-// noMoreCalls checks that nothing else called Rotate; call it once the
-// request stream has settled.
-func (f *fakeRotator) noMoreCalls(t testing.TB) {
-	t.Helper()
-	select {
-	case r := <-f.calls:
-		t.Fatalf("unexpected Rotate call: %+v", r)
-	default:
-	}
 }
 
 // signal is a one-shot test signal.

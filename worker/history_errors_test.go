@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // TestHistorySaysWhatIsMissing: when the results stream cannot be read,
@@ -16,7 +17,7 @@ func TestHistorySaysWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	w := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	srv := httptest.NewServer(w.Handler())
 	defer srv.Close()
 	if err := newJS(t, nc).DeleteStream(context.Background(), contract.ResultsStream); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -49,8 +50,8 @@ func TestHTTPEndpoints(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		out := succeed(job, req)
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Reason, out[1].Certificate = jobs.StatusSkipped, "<script>alert(1)</script>", nil
 		out[1].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: out[0].Certificate.NotAfter}
 		return out
@@ -71,9 +72,9 @@ func TestHTTPEndpoints(t *testing.T) {
 		t.Errorf("/readyz after Start = %d", code)
 	}
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "http-1")
-	rot.nextCall(t)
+	rot.NextCall(t)
 	waitSettled(t, w, "request settled")
-	eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })
+	workertest.Eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })
 
 	_, metrics := get(t, srv, "/metrics")
 	for _, want := range []string{
@@ -107,7 +108,7 @@ func TestHTTPListens(t *testing.T) {
 	s := runServer(t, "")
 	app := testApp()
 	app.HTTP.Listen = "127.0.0.1:0"
-	w := startWorker(t, connect(t, s), app, newFake(nil))
+	w := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
 	if w.http.srv == nil {
 		t.Fatal("no HTTP server")
 	}

@@ -3,12 +3,14 @@ package worker
 import (
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // Graph and Vault requests are counted by HTTP status; no answer is error.
 func TestRemoteCallCounters(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // TestReadyzSaysWhatProvisioningWaitsFor: while bus.Provision retries a
@@ -15,7 +16,7 @@ import (
 // is done it says so no more.
 func TestReadyzSaysWhatProvisioningWaitsFor(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // A settled request's record and intents leave nothing in the outcomes
@@ -16,7 +17,7 @@ import (
 func TestDroppedRecordLeavesNoMarker(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
+	w := newWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	ctx := context.Background()
 	if err := w.conn.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -15,7 +16,7 @@ func TestInterruptedRunKeepsFinishedOnly(t *testing.T) {
 	t.Parallel()
 	job := testJob()
 	req := jobs.Request{ID: "r", Attempt: job.MaxAttempts, Trigger: jobs.TriggerEvent}
-	out := succeed(job, req)
+	out := workertest.Succeed(job, req)
 	out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, true, nil
 	out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient}
 	backoff := func(int) time.Duration { return time.Minute }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // TestServicesStartStop: every service starts, stops twice, and stops
@@ -16,7 +17,7 @@ func TestServicesStartStop(t *testing.T) {
 	app.HTTP.Listen = "127.0.0.1:0"
 	app.Jobs[0].Schedule = "0 3 * * *"
 	ctx := context.Background()
-	build := func() *Worker { return newWorker(t, connect(t, s), app, newFake(nil)) }
+	build := func() *Worker { return newWorker(t, connect(t, s), app, workertest.NewRecorder(nil)) }
 	for name, pick := range map[string]func(*Worker) startstop.Service{
 		"http":      func(w *Worker) startstop.Service { return w.http },
 		"nats":      func(w *Worker) startstop.Service { return w.conn },
@@ -60,12 +61,12 @@ func TestHTTPBusyPortFailsAtOnce(t *testing.T) {
 	s := runServer(t, "")
 	app := testApp()
 	app.HTTP.Listen = "127.0.0.1:0"
-	first := startWorker(t, connect(t, s), app, newFake(nil))
+	first := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
 	app.HTTP.Listen = first.http.srv.Addr
 	if app.HTTP.Listen == "" {
 		t.Skip("no address recorded")
 	}
-	second := newWorker(t, connect(t, s), app, newFake(nil))
+	second := newWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
 	err := second.Start(context.Background())
 	if err == nil {
 		t.Fatal("second worker on a busy port started")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -19,10 +20,10 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	started := newSignal()
-	rot := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		started.fire()
 		<-ctx.Done() // conn1 was uploaded; conn2 is cut short by the shutdown
-		out := succeed(job, req)
+		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, req.Attempt >= job.MaxAttempts, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "context canceled"}
 		return out
@@ -32,34 +33,32 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "shutdown-1")
 	started.wait(t, "rotation started")
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	ev, _ := events.next(t)
+	ev, _ := events.Next(t)
 	if ev.Data.Connector != conn1 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
 		t.Fatalf("event on shutdown = %s %s final=%v, want %s succeeded, final", ev.Data.Connector, ev.Data.Status, ev.Data.Final, conn1)
 	}
-	select {
-	case m := <-events.ch:
-		t.Fatalf("an event for a connector cut short by the shutdown: %s", m.Data)
-	default:
+	if p := events.Pending(); len(p) > 0 {
+		t.Fatalf("an event for a connector cut short by the shutdown: %+v", p[0].Data)
 	}
 
-	rot2 := newFake(nil)
+	rot2 := workertest.NewRecorder(nil)
 	w2 := startWorker(t, connect(t, s), testApp(), rot2)
-	got := rot2.nextCall(t)
+	got := rot2.NextCall(t)
 	if got.Attempt != 2 || len(got.Connectors) != 1 || !strings.EqualFold(got.Connectors[0], conn2) {
 		t.Fatalf("after the shutdown: attempt %d ran %v, want attempt 2 with %s only", got.Attempt, got.Connectors, conn2)
 	}
 	if d := waitSettled(t, w2, "request acked"); d.Action != actAck {
 		t.Errorf("settled with %s, want ack", d.Action)
 	}
-	ev, _ = events.next(t)
+	ev, _ = events.Next(t)
 	if ev.Data.Connector != conn2 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
 		t.Errorf("retry event = %s %s, want %s succeeded", ev.Data.Connector, ev.Data.Status, conn2)
 	}
-	rot2.noMoreCalls(t)
+	rot2.NoMoreCalls(t)
 }

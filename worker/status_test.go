@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/statusview"
 )
@@ -64,9 +65,9 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	var now atomic.Pointer[time.Time]
 	now.Store(&uploaded)
 	calls := 0
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		calls++
-		out := succeed(job, req)
+		out := workertest.Succeed(job, req)
 		if calls > 1 {
 			for i := range out {
 				out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
@@ -77,12 +78,12 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.arch.Now = func() time.Time { return *now.Load() } })
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
-	rot.nextCall(t)
+	rot.NextCall(t)
 	waitSettled(t, w, "first request settled")
 	later := uploaded.Add(6 * time.Hour)
 	now.Store(&later)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-2")
-	rot.nextCall(t)
+	rot.NextCall(t)
 	waitSettled(t, w, "second request settled")
 
 	rec := statusRecord(t, w, contract.StatusKey(jobName, conn1))
@@ -117,13 +118,13 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 func TestReplicasExportTheSameExpiry(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	rotA, rotB := newFake(nil), newFake(nil)
+	rotA, rotB := workertest.NewRecorder(nil), workertest.NewRecorder(nil)
 	a := startWorker(t, connect(t, s), testApp(), rotA)
 	b := startWorker(t, connect(t, s), testApp(), rotB)
 	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
 	select {
-	case <-rotA.calls:
-	case <-rotB.calls:
+	case <-rotA.Calls():
+	case <-rotB.Calls():
 	case <-time.After(waitTimeout):
 		t.Fatal("no replica rotated")
 	}
@@ -153,7 +154,7 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
+	w := startWorker(t, nc, testApp(), workertest.NewRecorder(nil))
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ok-1")
 	waitSettled(t, w, "good request settled")
@@ -196,7 +197,7 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 		calls int
 		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
 	)
-	cfg := configFor(t, testApp(), newFake(nil), connect(t, s))
+	cfg := configFor(t, testApp(), workertest.NewRecorder(nil), connect(t, s))
 	cfg.NowFunc = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	cfg.Checks = map[string]func(context.Context) error{"vault": func(context.Context) error {
 		mu.Lock()
@@ -248,7 +249,7 @@ func TestHistoryNewestFirst(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
+	w := startWorker(t, nc, testApp(), workertest.NewRecorder(nil))
 	js := newJS(t, nc)
 	for _, id := range []string{"hist-1", "hist-2"} {
 		publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, id)
@@ -278,7 +279,7 @@ func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
 func TestStatusEventsEndAtStop(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	w := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	srv := newHTTPTestServer(t, w)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -307,7 +308,7 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	a := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	other := testJob()
 	other.Name = "other-api"
 	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
@@ -315,7 +316,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	waitSettled(t, a, "request settled")
 	// b starts after: the replicas share one consumer, and b would answer
 	// contoso-api's request as naming an unknown job.
-	b := startWorker(t, connect(t, s), testApp(other), newFake(nil))
+	b := startWorker(t, connect(t, s), testApp(other), workertest.NewRecorder(nil))
 	viewHas(t, b, "b sees a's job", func(m map[string]statusview.Entry) bool {
 		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
 	})
@@ -338,8 +339,8 @@ func TestKeySetSeriesExported(t *testing.T) {
 	s := runServer(t, "")
 	j := testJob()
 	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		out := succeed(job, req)
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := workertest.Succeed(job, req)
 		ks := out[0]
 		ks.Connector, ks.TargetKind = "B2C_1A_RestApiClientCertificate", jobs.KindKeySet
 		return append(out, ks)
@@ -361,7 +362,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 		t.Fatalf("key set row lacks %s:\n%s", link, row)
 	}
 	srv := newHTTPTestServer(t, w)
-	eventually(t, "the key set's outcome in the results stream", func() bool {
+	workertest.Eventually(t, "the key set's outcome in the results stream", func() bool {
 		_, hist := get(t, srv, strings.ReplaceAll(link, "&amp;", "&"))
 		return strings.Contains(hist, "ks-metrics-1")
 	})

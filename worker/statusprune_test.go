@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/statusview"
 )
@@ -28,8 +29,8 @@ func TestStatusOfRemovedConnectorsPruned(t *testing.T) {
 	newJob.Connectors = newJob.Connectors[:1]
 	newApp := testApp(newJob)
 	oldApp.Instance, newApp.Instance = "old", "new"
-	oldW := startWorker(t, connect(t, s), oldApp, newFake(nil))
-	newW := startWorker(t, connect(t, s), newApp, newFake(nil))
+	oldW := startWorker(t, connect(t, s), oldApp, workertest.NewRecorder(nil))
+	newW := startWorker(t, connect(t, s), newApp, workertest.NewRecorder(nil))
 
 	const goneConn = "7b3a0c1e-aaaa-bbbb-cccc-0000000000ee"
 	keys := map[string]jobs.Outcome{
@@ -110,7 +111,7 @@ func (c onceLaterClock) After(time.Duration) <-chan time.Time { return c.fired }
 func TestStatusPruneLoop(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	first := startWorker(t, connect(t, s), testApp(), newFake(nil)) // provisions the bucket
+	first := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil)) // provisions the bucket
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	gone := contract.StatusKey("gone", conn1)
@@ -120,7 +121,7 @@ func TestStatusPruneLoop(t *testing.T) {
 	}
 	clock := onceLaterClock{fired: make(chan time.Time, 1)}
 	clock.fired <- time.Time{}
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil), func(w *Worker) { w.view.PruneClock = clock })
+	w := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil), func(w *Worker) { w.view.PruneClock = clock })
 	viewHas(t, w, "the entry removed by the loop", func(m map[string]statusview.Entry) bool { _, ok := m[gone]; return !ok })
 	if _, err := first.bus().status.Get(ctx, gone); err == nil {
 		t.Errorf("%s still in the bucket", gone)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -28,11 +29,11 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	}
 	oldApp, newApp := testApp(job("alpha")), testApp(job("alpha"), job("beta"))
 	oldApp.Instance, newApp.Instance = "old", "new"
-	oldRot, newRot := newFake(nil), newFake(nil)
+	oldRot, newRot := workertest.NewRecorder(nil), workertest.NewRecorder(nil)
 	quick := func(w *Worker) { w.consumer.pullWait = 20 * time.Millisecond } // hand-backs take 2 pulls' wait
 	startWorker(t, connect(t, s), oldApp, oldRot, quick)
 	startWorker(t, connect(t, s), newApp, newRot, quick)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 
 	const n = 10
@@ -42,7 +43,7 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	publish(t, js, contract.RequestSubject("certrotation", "gamma"), `{"job":"gamma"}`, "gamma-1")
 	finals := map[string]int{}
 	for len(finals) < n+1 {
-		ev, subj := events.next(t)
+		ev, subj := events.Next(t)
 		d := ev.Data
 		if !d.Final {
 			continue
@@ -65,7 +66,7 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 		}
 	}
 	select {
-	case r := <-oldRot.calls:
+	case r := <-oldRot.Calls():
 		t.Errorf("the replica without beta ran %s", r.ID)
 	default:
 	}

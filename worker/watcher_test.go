@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -66,7 +67,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 
 	s := runServer(t, "")
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	watching := func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} }
 	var ww []*Worker
 	for i := range 2 {
@@ -78,11 +79,11 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 
 	// Version 1 was written before any worker watched and has no outcome:
 	// the first polls request it, once.
-	got := rot.nextCall(t)
+	got := rot.NextCall(t)
 	if want := watchMsgID(t, src, job); got.ID != want || got.Version != 1 || got.Trigger != jobs.TriggerWatch || got.Force {
 		t.Fatalf("first call %+v, want %s pinned to version 1 by watch", got, want)
 	}
-	eventually(t, "version 1 settled", settled(t, js))
+	workertest.Eventually(t, "version 1 settled", workertest.Settled(js))
 	at := time.Now() // the time each round of polls pretends it is
 	pollAll := func() {
 		at = at.Add(2 * watchInterval) // every job is due again
@@ -94,7 +95,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	}
 	pollAll() // both replicas' first polls are done once runOnce returns
 	before := lastSeq(t, ww[0])
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 
 	for _, v := range []int{2, 3} {
 		if n := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"}); n != v {
@@ -105,12 +106,12 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 			t.Fatalf("version %d: %d requests stored, want 1", v, seq-before)
 		}
 		before++
-		got := rot.nextCall(t)
+		got := rot.NextCall(t)
 		if want := watchMsgID(t, src, job); got.ID != want || got.Version != v || got.Trigger != jobs.TriggerWatch {
 			t.Fatalf("call %+v, want %s pinned to version %d", got, want, v)
 		}
-		eventually(t, "request settled", settled(t, js))
-		rot.noMoreCalls(t)
+		workertest.Eventually(t, "request settled", workertest.Settled(js))
+		rot.NoMoreCalls(t)
 	}
 
 	pollAll() // no change, no request
@@ -127,7 +128,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	if seq := lastSeq(t, late); seq != before {
 		t.Fatalf("a restarted watcher requested a handled version (%d requests)", seq-before)
 	}
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }
 
 // watchMsgID is the Msg-Id of the job's current version as the design
@@ -156,14 +157,14 @@ func TestWatchRewrittenPath(t *testing.T) {
 	job.Watch = watchInterval
 	first := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 	s := runServer(t, "")
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w := startWorker(t, connect(t, s), testApp(job), rot, func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
 	js := newJS(t, connect(t, s))
-	old := rot.nextCall(t)
+	old := rot.NextCall(t)
 	if old.Version != first || old.ID != watchMsgID(t, src, job) {
 		t.Fatalf("first call %+v, want version %d", old, first)
 	}
-	eventually(t, "version 1 settled", settled(t, js))
+	workertest.Eventually(t, "version 1 settled", workertest.Settled(js))
 	before := lastSeq(t, w)
 
 	// The Msg-Id carries created_time in seconds: let the clock pass the
@@ -184,7 +185,7 @@ func TestWatchRewrittenPath(t *testing.T) {
 	if seq := lastSeq(t, w); seq != before+1 {
 		t.Fatalf("the rewritten path's version 1 made %d requests, want 1", seq-before)
 	}
-	got := rot.nextCall(t)
+	got := rot.NextCall(t)
 	if want := watchMsgID(t, src, job); got.ID != want || got.ID == old.ID || got.Version != 1 {
 		t.Fatalf("call %+v, want %s (not the old %s) pinned to version 1", got, want, old.ID)
 	}
@@ -198,7 +199,7 @@ func TestWatchOffWithoutListerOrInterval(t *testing.T) {
 	watched.Name, watched.Watch = "watched", time.Minute
 	watched.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000009"}}
 	// No lister: no job is watched, whatever its config says.
-	w := startWorker(t, connect(t, s), testApp(unwatched, watched), newFake(nil))
+	w := startWorker(t, connect(t, s), testApp(unwatched, watched), workertest.NewRecorder(nil))
 	if got := w.watcher.Watched(); len(got) != 0 {
 		t.Errorf("watched %d jobs without a lister, want none", len(got))
 	}
@@ -226,7 +227,7 @@ func BenchmarkWatchRound(b *testing.B) {
 		jj = append(jj, j)
 	}
 	s := runServer(b, "")
-	w := startWorker(b, connect(b, s), testApp(jj...), newFake(nil), func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
+	w := startWorker(b, connect(b, s), testApp(jj...), workertest.NewRecorder(nil), func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
 	at := time.Now()
 	w.watcher.RunOnce(context.Background(), at) // the first polls
 	seq := lastSeq(b, w)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -33,7 +34,7 @@ func windowJob(t *testing.T) jobs.Job {
 func TestWindowStartPublishes(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
 	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
 	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
@@ -41,7 +42,7 @@ func TestWindowStartPublishes(t *testing.T) {
 	}
 	// The clock jumps from start to start, so several requests may be in
 	// flight: each must be a window's start, 08:00 UTC on a later day.
-	got := rot.nextCall(t)
+	got := rot.NextCall(t)
 	sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "window-"+jobName+"-"), 10, 64)
 	at := time.Unix(sec, 0).UTC()
 	if err != nil || got.Trigger != jobs.TriggerWindow || at.Hour() != 8 || at.Minute() != 0 || !at.After(start) {
@@ -55,7 +56,7 @@ func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	var ww []*Worker
 	for range 3 {
 		// A clock far before any window: the loops sleep through the test.
@@ -72,11 +73,11 @@ func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
+	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
 	}
-	eventually(t, "window request settled", settled(t, newJS(t, nc)))
-	rot.noMoreCalls(t)
+	workertest.Eventually(t, "window request settled", workertest.Settled(newJS(t, nc)))
+	rot.NoMoreCalls(t)
 }
 
 // stillClock is a retry.Clock that never moves and whose After never
@@ -93,7 +94,7 @@ func TestWindowCatchUp(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	before := &stillClock{now: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)}
 	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = before })
 
@@ -112,12 +113,12 @@ func TestWindowCatchUp(t *testing.T) {
 	}
 	inside := &stillClock{now: opened.Add(30 * time.Minute)}
 	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
-	if got := rot.nextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
+	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
 	}
-	eventually(t, "catch-up settled", settled(t, newJS(t, nc)))
+	workertest.Eventually(t, "catch-up settled", workertest.Settled(newJS(t, nc)))
 
 	// The run replaced the skip: a third replica starting now finds nothing held back.
 	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
-	rot.noMoreCalls(t)
+	rot.NoMoreCalls(t)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -19,14 +20,14 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	unparsed := testJob()
 	unparsed.Schedule = "0 3 * * *"
-	if _, err := New(Config{Jobs: []jobs.Job{unparsed}, Rotator: newFake(nil)}); err == nil {
+	if _, err := New(Config{Jobs: []jobs.Job{unparsed}, Rotator: workertest.NewRecorder(nil)}); err == nil {
 		t.Error("New with a schedule config did not parse: no error")
 	}
 }
 
 func TestStopBeforeStartAndTwice(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +49,8 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	a := startWorker(t, connect(t, s), testApp(), newFake(nil))
-	b := startWorker(t, connect(t, s), testApp(), newFake(nil))
+	a := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	b := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	if !a.Ready() || !b.Ready() {
 		t.Fatal("workers not ready")
 	}
@@ -60,7 +61,7 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restarted replica provisions again over the existing objects.
-	startWorker(t, connect(t, s), testApp(), newFake(nil))
+	startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 
 	js := newJS(t, nc)
 	ctx := context.Background()
@@ -131,7 +132,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 	func() {
 		s := runServer(t, dir)
 		nc := connect(t, s)
-		w := startWorker(t, nc, testApp(), newFake(nil))
+		w := startWorker(t, nc, testApp(), workertest.NewRecorder(nil))
 		if err := w.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +144,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 
 	app := testApp()
 	app.NATS.StoreDir = dir
-	rot := newFake(nil)
+	rot := workertest.NewRecorder(nil)
 	w, err := New(configFor(t, app, rot, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +157,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 			t.Errorf("stopping embedded worker: %v", err)
 		}
 	}()
-	if got := rot.nextCall(t); got.ID != "kept-1" {
+	if got := rot.NextCall(t); got.ID != "kept-1" {
 		t.Fatalf("Rotate got request %q, want kept-1", got.ID)
 	}
 	if !w.Ready() {
@@ -169,20 +170,20 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	s := runServer(t, "")
 	nc := connect(t, s)
 	started, release := newSignal(), make(chan struct{})
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		started.fire()
 		<-release
-		return succeed(job, req)
+		return workertest.Succeed(job, req)
 	})
 	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "graceful-1")
 	started.wait(t, "rotation started")
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.Stop(context.Background()) }()
-	eventually(t, "worker not ready while stopping", func() bool { return !w.Ready() })
+	workertest.Eventually(t, "worker not ready while stopping", func() bool { return !w.Ready() })
 	select {
 	case err := <-stopped:
 		t.Fatalf("Stop returned before the in-flight rotation ended: %v", err)
@@ -193,14 +194,14 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	for range 2 {
-		if ev, _ := events.next(t); ev.Data.Status != jobs.StatusSucceeded {
+		if ev, _ := events.Next(t); ev.Data.Status != jobs.StatusSucceeded {
 			t.Errorf("outcome %s, want succeeded", ev.Data.Status)
 		}
 	}
 	if d := w.consumer.signals.settled.WaitOrTimeout(t); d.Action != actAck {
 		t.Errorf("settled with %s, want ack", d.Action)
 	}
-	eventually(t, "request acked", settled(t, js))
+	workertest.Eventually(t, "request acked", workertest.Settled(js))
 }
 
 func TestStopTimeoutNaksInFlight(t *testing.T) {
@@ -209,18 +210,18 @@ func TestStopTimeoutNaksInFlight(t *testing.T) {
 	nc := connect(t, s)
 	started := newSignal()
 	causes := make(chan error, 1)
-	rot := newFake(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		started.fire()
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
-		return fail(jobs.ClassTransient, "canceled")(job, req)
+		return workertest.Fail(jobs.ClassTransient, "canceled")(job, req)
 	})
 	w := newWorker(t, connect(t, s), testApp(), rot)
 	w.consumer.shutdownTimeout = 50 * time.Millisecond
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	js := newJS(t, nc)
 	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "timeout-1")
 	started.wait(t, "rotation started")
@@ -230,15 +231,13 @@ func TestStopTimeoutNaksInFlight(t *testing.T) {
 	if cause := <-causes; !errors.Is(cause, errShuttingDown) {
 		t.Errorf("rotation cancelled with %v, want errShuttingDown", cause)
 	}
-	select {
-	case m := <-events.ch:
-		t.Errorf("outcome published for a handed-back request: %s", m.Data)
-	default:
+	if p := events.Pending(); len(p) > 0 {
+		t.Errorf("outcome published for a handed-back request: %+v", p[0].Data)
 	}
 	// Nak'd, not acked: the next worker gets it again.
-	rot2 := newFake(nil)
+	rot2 := workertest.NewRecorder(nil)
 	startWorker(t, connect(t, s), testApp(), rot2)
-	if got := rot2.nextCall(t); got.ID != "timeout-1" || got.Attempt != 2 {
+	if got := rot2.NextCall(t); got.ID != "timeout-1" || got.Attempt != 2 {
 		t.Fatalf("redelivered request %q attempt %d, want timeout-1 attempt 2", got.ID, got.Attempt)
 	}
 }
@@ -246,7 +245,7 @@ func TestStopTimeoutNaksInFlight(t *testing.T) {
 func TestReadyNeedsConsumer(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
+	w := newWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
 	if w.Ready() {
 		t.Fatal("ready before Start")
 	}
@@ -289,7 +288,7 @@ func TestRealRotatorWithWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := sinkEvents(t, nc, "certrotation.result.>")
+	events := workertest.Subscribe(t, nc, "certrotation.result.>")
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +298,7 @@ func TestRealRotatorWithWarnings(t *testing.T) {
 	}
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "real-1")
 	for range 2 {
-		if ev, _ := events.next(t); ev.Data.Error == nil || ev.Data.Error.Code != "source_not_found" || !ev.Data.Final {
+		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "source_not_found" || !ev.Data.Final {
 			t.Errorf("event = %+v", ev.Data)
 		}
 	}

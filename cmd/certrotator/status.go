@@ -19,7 +19,7 @@ import (
 // only with a config) and when the entry was stored. With a config that
 // has jobs, an entry it does not configure (a connector or job removed) is
 // marked configured=false, with the time after which the worker removes
-// it (worker/statusprune.go). Its JSON keeps the outcome's keys at the top
+// it (worker/statusview/prune.go). Its JSON keeps the outcome's keys at the top
 // level, so scripts written for the plain outcome keep working.
 type statusRow struct {
 	jobs.Outcome
