@@ -8,11 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
+	"github.com/certrotator/certrotator/worker/vaultwatch"
 )
 
 // pollClock is the real time, except that a wait of watchInterval or more
@@ -28,6 +32,15 @@ func (pollClock) After(d time.Duration) <-chan time.Time {
 		return nil
 	}
 	return time.After(d)
+}
+
+// startWatching starts a worker whose watcher polls src, on a clock whose
+// waits end at once.
+func startWatching(tb testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, src VersionLister) *Worker {
+	tb.Helper()
+	cfg := configFor(tb, app, rot, nc)
+	cfg.Versions = src
+	return startConfigured(tb, cfg, func(w *Worker) { w.arch.Clock = pollClock{} })
 }
 
 // vaultLister is a real Vault dev server and a vaultsrc client on it.
@@ -68,12 +81,14 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
-	watching := func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} }
+	watching := func(tb testing.TB, nc *nats.Conn, app *config.Config) *Worker {
+		return startWatching(tb, nc, app, rot, src)
+	}
 	var ww []*Worker
 	for i := range 2 {
 		app := testApp(job)
 		app.Instance = "replica-" + strconv.Itoa(i)
-		ww = append(ww, startWorker(t, connect(t, s), app, rot, watching))
+		ww = append(ww, watching(t, connect(t, s), app))
 	}
 	js := newJS(t, connect(t, s))
 
@@ -123,7 +138,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	// remembers it and requests nothing.
 	app := testApp(job)
 	app.Instance = "replica-late"
-	late := startWorker(t, connect(t, s), app, rot, watching)
+	late := watching(t, connect(t, s), app)
 	late.watcher.RunOnce(t.Context(), at.Add(2*watchInterval))
 	if seq := lastSeq(t, late); seq != before {
 		t.Fatalf("a restarted watcher requested a handled version (%d requests)", seq-before)
@@ -158,7 +173,7 @@ func TestWatchRewrittenPath(t *testing.T) {
 	first := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(job), rot, func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
+	w := startWatching(t, connect(t, s), testApp(job), rot, src)
 	js := newJS(t, connect(t, s))
 	old := rot.NextCall(t)
 	if old.Version != first || old.ID != watchMsgID(t, src, job) {
@@ -207,8 +222,8 @@ func TestWatchOffWithoutListerOrInterval(t *testing.T) {
 		t.Error("watcher runs with nothing to watch")
 	}
 	// With one, only the job that sets watch.
-	w.watcher.SetVersions((*vaultsrc.Client)(nil))
-	if got := w.watcher.Watched(); len(got) != 1 || got[0].Name != "watched" {
+	with := vaultwatch.New(w.arch, vaultwatch.Options{Jobs: w.jobList, Versions: (*vaultsrc.Client)(nil)})
+	if got := with.Watched(); len(got) != 1 || got[0].Name != "watched" {
 		t.Errorf("watched %v, want only the job with watch", got)
 	}
 }
@@ -227,7 +242,7 @@ func BenchmarkWatchRound(b *testing.B) {
 		jj = append(jj, j)
 	}
 	s := runServer(b, "")
-	w := startWorker(b, connect(b, s), testApp(jj...), workertest.NewRecorder(nil), func(w *Worker) { w.watcher.SetVersions(src); w.arch.Clock = pollClock{} })
+	w := startWatching(b, connect(b, s), testApp(jj...), workertest.NewRecorder(nil), src)
 	at := time.Now()
 	w.watcher.RunOnce(context.Background(), at) // the first polls
 	seq := lastSeq(b, w)

@@ -85,9 +85,6 @@ func New(a *baseservice.Archetype, o Options) *Watcher {
 	return w
 }
 
-// SetVersions replaces the lister before Start (tests).
-func (w *Watcher) SetVersions(v VersionLister) { w.versions = v }
-
 // errNotConnected: the worker has not provisioned the buckets.
 var errNotConnected = errors.New("worker: not connected to NATS")
 
