@@ -22,6 +22,7 @@ func TestServicesStartStop(t *testing.T) {
 		"http":      func(w *Worker) startstop.Service { return w.http },
 		"nats":      func(w *Worker) startstop.Service { return w.conn },
 		"keeper":    func(w *Worker) startstop.Service { return w.keeper },
+		"view":      func(w *Worker) startstop.Service { return w.view },
 		"advisory":  func(w *Worker) startstop.Service { return w.advisory },
 		"consumer":  func(w *Worker) startstop.Service { return w.consumer },
 		"scheduler": func(w *Worker) startstop.Service { return w.scheduler },
