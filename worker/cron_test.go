@@ -169,30 +169,3 @@ func mustSchedule(t *testing.T, spec string) cron.Schedule {
 	}
 	return s
 }
-
-// TestCatchUpDuringTickIsOneRequest: a replica starting while another fires
-// the tick publishes the same Msg-Id, so the stream keeps one request.
-func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	app := scheduledApp("a")
-	w := provisioned(t, connect(t, s))
-	w.jobList = configFor(t, app, workertest.NewRecorder(nil), nil).Jobs
-	ctx := context.Background()
-	now := time.Now()
-	w.arch.Now = func() time.Time { return now }
-	slot, _ := schedule.PrevSlot(w.jobList[0].Next, now)
-	if err := w.scheduler.Fire(ctx, jobName, slot); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.scheduler.CatchUp(ctx, jobName, w.jobList[0].Next); err != nil {
-		t.Fatal(err)
-	}
-	info, err := w.bus().requests.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.LastSeq != 1 {
-		t.Errorf("the tick and the catch-up stored %d requests, want 1", info.State.LastSeq)
-	}
-}
