@@ -16,7 +16,6 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
-	"github.com/certrotator/certrotator/worker/vaultwatch"
 )
 
 // pollClock is the real time, except that a wait of watchInterval or more
@@ -220,11 +219,6 @@ func TestWatchOffWithoutListerOrInterval(t *testing.T) {
 	}
 	if w.watcher.Running() {
 		t.Error("watcher runs with nothing to watch")
-	}
-	// With one, only the job that sets watch.
-	with := vaultwatch.New(w.arch, vaultwatch.Options{Jobs: w.jobList, Versions: (*vaultsrc.Client)(nil)})
-	if got := with.Watched(); len(got) != 1 || got[0].Name != "watched" {
-		t.Errorf("watched %v, want only the job with watch", got)
 	}
 }
 
