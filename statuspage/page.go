@@ -49,7 +49,7 @@ type connectorRow struct {
 	NextWindow                          string // the change window: "open until …", "opens …", "" for none
 	Version                             int
 	// RemovedAfter is, for a row not configured here, when the worker
-	// removes its entry unless a replica writes it again (statusprune.go).
+	// removes its entry unless a replica writes it again (worker/statusview/prune.go).
 	RemovedAfter string
 }
 

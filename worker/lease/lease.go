@@ -37,7 +37,7 @@ var (
 // replica may upload only while that confirmation is younger than half the
 // TTL, and an upload ends before the TTL could run out (see Until). Those
 // are the one relation between the lock TTL, the renewal period and the
-// Graph timeout: TTL 30s; renewed every keepAlive (5s); a run is cancelled
+// Graph timeout: TTL 30s; renewed every Keeper.Every (5s); a run is cancelled
 // once the last confirmation is 15s old; an upload's deadline is the last
 // confirmation plus 25s, 5s before another replica could take the lock.
 //
