@@ -7,6 +7,14 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
+// expiryMetric is the expiry gauge of a job's targets (here) and, with
+// managed="false", of the certificates no job manages (inventory.go); both
+// collectors give it expiryHelp, as Prometheus requires of one name.
+const (
+	expiryMetric = "certrotator_certificate_expiry_timestamp_seconds"
+	expiryHelp   = "Unix time at which the target's active certificate expires: a job's connector or key set from the shared status bucket, or, with managed=\"false\", one no job manages, from the inventory scan."
+)
+
 // statusCollector exports the series every replica must agree on, computed
 // at scrape time from the watched copy of the status bucket (statusView):
 // a replica that did not do a rotation exports the same expiry as the one
@@ -22,8 +30,7 @@ func newStatusCollector(sh *shared) *statusCollector {
 	lc := []string{labelJob, labelConnector}
 	return &statusCollector{
 		shared: sh,
-		expiry: prometheus.NewDesc("certrotator_certificate_expiry_timestamp_seconds",
-			"Unix time at which the connector's active certificate expires, from the shared status bucket.", lc, nil),
+		expiry: prometheus.NewDesc(expiryMetric, expiryHelp, lc, nil),
 		lastSuccess: prometheus.NewDesc("certrotator_last_success_timestamp_seconds",
 			"Unix time of the last succeeded upload to the connector, from the shared status bucket.", lc, nil),
 		failing: prometheus.NewDesc("certrotator_connector_failing",

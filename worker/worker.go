@@ -113,6 +113,10 @@ type Config struct {
 	// (defaults to CredentialCheckDefault). Defaults to none.
 	Credentials     []Credential
 	CredentialCheck time.Duration
+	// InventoryTenants are scanned on their schedule through Inventory
+	// (inventory.go); either empty disables the scans. Defaults to none.
+	InventoryTenants []InventoryTenant
+	Inventory        jobs.InventoryLister
 }
 
 // KVBinder is what the worker binds to one of its buckets at start.
@@ -132,6 +136,7 @@ type Worker struct {
 	watcher   *watcher
 	scheduler *scheduler
 	creds     *credentialWatch
+	inventory *inventory
 
 	checkCache checkCache // the last round of Checks, for /readyz
 
@@ -166,6 +171,9 @@ func New(cfg Config) (*Worker, error) {
 	w.scheduler = &scheduler{shared: sh}
 	w.creds = &credentialWatch{shared: sh, creds: cfg.Credentials, every: cmp.Or(cfg.CredentialCheck, CredentialCheckDefault),
 		thresholds: jobs.WarnBeforeDefault()}
+	if w.inventory, err = newInventory(sh, cfg); err != nil {
+		return nil, err
+	}
 	sh.mux = w.routes()
 	return w, nil
 }
@@ -174,7 +182,7 @@ func New(cfg Config) (*Worker, error) {
 // and probes answer while NATS comes up; the watcher and the scheduler
 // last, so that no request is enqueued before a consumer takes them.
 func (w *Worker) services() []startstop.Service {
-	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler, w.creds}
+	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler, w.creds, w.inventory}
 }
 
 // Start starts the services in order. It returns once they run, or with the
@@ -235,5 +243,7 @@ func FromConfig(c *config.Config) Config {
 		Jobs:          c.Jobs,
 		NATS:          c.NATS,
 		HTTPListen:    c.HTTP.Listen,
+		// Tenants with inventory: true, scanned on their schedule.
+		InventoryTenants: inventoryTenants(c),
 	}
 }

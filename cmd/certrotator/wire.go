@@ -191,6 +191,8 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 			wc.Versions = src
 			// Its own credentials' expiry is exported and warned about.
 			wc.Credentials = ownCredentials(cfg, src)
+			// Tenants with inventory: true are scanned with the list calls.
+			wc.Inventory = off.graph
 		}); err != nil {
 			return nil, err
 		}

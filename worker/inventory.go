@@ -1,0 +1,402 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/retry"
+	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/jobs"
+)
+
+// InventoryEveryDefault is how often a tenant with inventory is scanned
+// when its InventoryTenant.Every is zero.
+const InventoryEveryDefault = time.Hour
+
+// inventoryRefresh is how often a replica re-reads the scans another
+// replica stored, so that every replica exports and shows them.
+const inventoryRefresh = time.Minute
+
+// inventoryItemsMax bounds the unmanaged items kept per tenant (soonest
+// expiry first), so that a tenant's record stays far below NATS' payload
+// limit.
+const inventoryItemsMax = 1000
+
+// InventoryTenant is a tenant the worker scans: tenants.<t>.inventory.
+type InventoryTenant struct {
+	Tenant string
+	// Every is the scan period (inventory_every); slots are multiples of it
+	// since the Unix epoch, the same on every replica. Defaults to
+	// InventoryEveryDefault.
+	Every time.Duration
+}
+
+// InventoryScan is the latest scan of a tenant as every replica sees it:
+// stored by the replica that scanned in the outcomes bucket
+// (contract.InventoryKey) and read by the others.
+type InventoryScan struct {
+	Tenant    string    `json:"tenant"`
+	Slot      time.Time `json:"slot"`    // the schedule slot it was made for
+	Scanned   time.Time `json:"scanned"` // when it was made
+	By        string    `json:"by"`      // the instance that made it
+	Total     int       `json:"total"`
+	Managed   int       `json:"managed"`
+	Unmanaged int       `json:"unmanaged"`
+	// Items are the unmanaged targets, soonest expiry first (those without
+	// an active certificate last), at most inventoryItemsMax.
+	Items []jobs.InventoryItem `json:"items"`
+	// ConnectorsError and KeySetsError say why a kind was not listed.
+	ConnectorsError string `json:"connectors_error,omitempty"`
+	KeySetsError    string `json:"keysets_error,omitempty"`
+}
+
+// newInventoryScan keeps what the replicas share of a tenant's inventory.
+func newInventoryScan(inv jobs.TenantInventory, slot, now time.Time, instance string) InventoryScan {
+	sc := InventoryScan{Tenant: inv.Tenant, Slot: slot.UTC(), Scanned: now.UTC(), By: instance, Total: len(inv.Items)}
+	for _, it := range inv.Items {
+		if it.Managed {
+			sc.Managed++
+			continue
+		}
+		sc.Unmanaged++
+		sc.Items = append(sc.Items, it)
+	}
+	slices.SortStableFunc(sc.Items, func(a, b jobs.InventoryItem) int { return expiryKey(a).Compare(expiryKey(b)) })
+	sc.Items = sc.Items[:min(len(sc.Items), inventoryItemsMax)]
+	if inv.ConnectorsErr != nil {
+		sc.ConnectorsError = inv.ConnectorsErr.Error()
+	}
+	if inv.KeySetsErr != nil {
+		sc.KeySetsError = inv.KeySetsErr.Error()
+	}
+	return sc
+}
+
+// expiryKey sorts items without an active certificate or expiry last.
+func expiryKey(it jobs.InventoryItem) time.Time {
+	if it.Active == nil || it.Active.NotAfter.IsZero() {
+		return time.Unix(1<<40, 0)
+	}
+	return it.Active.NotAfter
+}
+
+// inventory is the service that scans the tenants with inventory on their
+// schedule, once across replicas: at each slot every replica tries to
+// create the slot's key in the locks bucket and the one that does lists
+// the tenant (jobs.Inventory), stores the scan for the others, exports the
+// unmanaged certificates' expiry and publishes their expiry warnings, once
+// per threshold across replicas through the warnings bucket. The others
+// read the stored scan every inventoryRefresh. At start each tenant's
+// current slot is due, unless a scan of it is stored already.
+type inventory struct {
+	startstop.Base
+	*shared
+	lister  jobs.InventoryLister
+	tenants []InventoryTenant
+
+	mu    sync.Mutex               // guards scans
+	scans map[string]InventoryScan // tenant → latest scan seen
+	next  map[string]time.Time     // tenant → next slot; owned by the loop
+}
+
+// newInventory builds the service and registers its collector.
+func newInventory(sh *shared, cfg Config) (*inventory, error) {
+	s := &inventory{shared: sh, lister: cfg.Inventory}
+	seen := map[string]bool{}
+	for _, t := range cfg.InventoryTenants {
+		if t.Tenant == "" || seen[t.Tenant] {
+			return nil, fmt.Errorf("worker: inventory tenant %q is empty or listed twice", t.Tenant)
+		}
+		seen[t.Tenant] = true
+		s.tenants = append(s.tenants, InventoryTenant{Tenant: t.Tenant, Every: cmp.Or(max(t.Every, 0), InventoryEveryDefault)})
+	}
+	if err := sh.registry.Register(newInventoryCollector(s)); err != nil {
+		return nil, fmt.Errorf("registering inventory metrics: %w", err)
+	}
+	return s, nil
+}
+
+// inventoryTenants are the config's tenants with inventory: true, sorted.
+func inventoryTenants(c *config.Config) []InventoryTenant {
+	var out []InventoryTenant
+	for name, t := range c.Tenants {
+		if t.Inventory {
+			out = append(out, InventoryTenant{Tenant: name, Every: t.InventoryEvery})
+		}
+	}
+	slices.SortFunc(out, func(a, b InventoryTenant) int { return cmp.Compare(a.Tenant, b.Tenant) })
+	return out
+}
+
+// Start launches the loop when a tenant has inventory and a lister is set.
+func (s *inventory) Start(ctx context.Context) error {
+	runCtx, ok, stopped := s.StartInit(ctx)
+	if !ok {
+		return nil
+	}
+	if len(s.tenants) == 0 || s.lister == nil {
+		stopped()
+		return nil
+	}
+	if s.bus() == nil {
+		stopped()
+		return errNotConnected
+	}
+	s.next = map[string]time.Time{}
+	for _, t := range s.tenants {
+		s.next[t.Tenant] = s.now().Truncate(t.Every) // the current slot: due now
+	}
+	go func() {
+		defer stopped()
+		for {
+			s.runOnce(runCtx)
+			if retry.Sleep(runCtx, s.tune.clock, s.wake()) != nil {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// wake is how long the loop sleeps: until the next slot, at most
+// inventoryRefresh.
+func (s *inventory) wake() time.Duration {
+	d := inventoryRefresh
+	now := s.now()
+	for _, t := range s.next {
+		d = min(d, max(t.Sub(now), 0))
+	}
+	return d
+}
+
+// runOnce scans each tenant whose slot is due and refreshes the others
+// from the stored scans.
+func (s *inventory) runOnce(ctx context.Context) {
+	now := s.now()
+	for _, t := range s.tenants {
+		slot := s.next[t.Tenant]
+		if slot.After(now) {
+			s.refresh(ctx, t.Tenant)
+			continue
+		}
+		if _, err := s.runSlot(ctx, t.Tenant, slot); err != nil && ctx.Err() == nil {
+			s.log.Warn("scanning the tenant's inventory", "tenant", t.Tenant, "slot", slot, "error", err)
+		}
+		s.next[t.Tenant] = now.Truncate(t.Every).Add(t.Every)
+	}
+}
+
+// runSlot scans tenant for slot unless a scan of it is stored or another
+// replica claimed it; scanned says whether this replica scanned.
+func (s *inventory) runSlot(ctx context.Context, tenant string, slot time.Time) (scanned bool, err error) {
+	b := s.bus()
+	if b == nil {
+		return false, errNotConnected
+	}
+	if sc, ok, err := s.load(ctx, tenant); err != nil {
+		return false, err
+	} else if ok && !sc.Slot.Before(slot) {
+		s.adopt(sc)
+		return false, nil
+	}
+	claimCtx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	_, err = b.locks.Create(claimCtx, contract.InventoryLockKey(tenant, slot.Unix()), []byte(s.instance))
+	cancel()
+	switch {
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return false, nil // another replica scans this slot; refresh adopts its scan
+	case err != nil:
+		return false, fmt.Errorf("claiming inventory slot %s of tenant %s: %w", slot.UTC().Format(time.RFC3339), tenant, err)
+	}
+	now := s.now()
+	sc := newInventoryScan(jobs.Inventory(ctx, s.lister, tenant, s.jobList, now), slot, now, s.instance)
+	if err := s.store(ctx, sc); err != nil {
+		return true, err
+	}
+	s.adopt(sc)
+	s.log.Info("inventory scanned", "tenant", tenant, "targets", sc.Total, "unmanaged", sc.Unmanaged,
+		"connectors_error", sc.ConnectorsError, "keysets_error", sc.KeySetsError)
+	s.warnAll(ctx, sc, now)
+	return true, nil
+}
+
+// refresh adopts the stored scan of tenant when it is newer than the one
+// this replica has.
+func (s *inventory) refresh(ctx context.Context, tenant string) {
+	sc, ok, err := s.load(ctx, tenant)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reading the stored inventory", "tenant", tenant, "error", err)
+		}
+		return
+	}
+	if ok {
+		s.adopt(sc)
+	}
+}
+
+func (s *inventory) load(ctx context.Context, tenant string) (InventoryScan, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	e, err := s.bus().outcomes.Get(ctx, contract.InventoryKey(tenant))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return InventoryScan{}, false, nil
+	case err != nil:
+		return InventoryScan{}, false, fmt.Errorf("reading inventory of tenant %s: %w", tenant, err)
+	}
+	var sc InventoryScan
+	if err := json.Unmarshal(e.Value(), &sc); err != nil {
+		return InventoryScan{}, false, fmt.Errorf("decoding inventory of tenant %s: %w", tenant, err)
+	}
+	return sc, true, nil
+}
+
+func (s *inventory) store(ctx context.Context, sc InventoryScan) error {
+	data, err := json.Marshal(sc)
+	if err != nil {
+		return fmt.Errorf("encoding inventory of tenant %s: %w", sc.Tenant, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	if _, err := s.bus().outcomes.Put(ctx, contract.InventoryKey(sc.Tenant), data); err != nil {
+		return fmt.Errorf("storing inventory of tenant %s: %w", sc.Tenant, err)
+	}
+	return nil
+}
+
+// adopt makes sc the tenant's scan unless a later one is known.
+func (s *inventory) adopt(sc InventoryScan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scans == nil {
+		s.scans = map[string]InventoryScan{}
+	}
+	if cur, ok := s.scans[sc.Tenant]; ok && cur.Scanned.After(sc.Scanned) {
+		return
+	}
+	s.scans[sc.Tenant] = sc
+}
+
+// Inventory returns the latest scan of each tenant with inventory that
+// this replica has seen, by tenant; none before the first.
+func (w *Worker) Inventory() []InventoryScan {
+	w.inventory.mu.Lock()
+	defer w.inventory.mu.Unlock()
+	out := make([]InventoryScan, 0, len(w.inventory.scans))
+	for _, sc := range w.inventory.scans {
+		out = append(out, sc)
+	}
+	slices.SortFunc(out, func(a, b InventoryScan) int { return cmp.Compare(a.Tenant, b.Tenant) })
+	return out
+}
+
+// warnAll publishes the expiry warnings of sc's unmanaged certificates.
+func (s *inventory) warnAll(ctx context.Context, sc InventoryScan, now time.Time) {
+	for _, it := range sc.Items {
+		if err := s.warn(ctx, it, now); err != nil && ctx.Err() == nil {
+			s.log.Warn("publishing an unmanaged certificate's expiry warning", "tenant", it.Tenant, "kind", it.Kind, "id", it.ID, "error", err)
+		}
+	}
+}
+
+// warn publishes certrotator.certificate.expiring for an unmanaged item
+// within one of the jobs' default thresholds, unless a replica already
+// did for this certificate and threshold (the warnings bucket, as jobs).
+func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, now time.Time) error {
+	if it.Active == nil || it.Active.NotAfter.IsZero() {
+		return nil
+	}
+	threshold, ok := smallestCrossed(it.Active.NotAfter.Sub(now), jobs.WarnBeforeDefault())
+	if !ok {
+		return nil
+	}
+	b := s.bus()
+	if b == nil {
+		return errNotConnected
+	}
+	label := jobs.FormatThreshold(threshold)
+	key := jobs.WarningKey(contract.InventoryJob, it.ID, cmp.Or(it.Active.Thumbprint, it.Active.Kid), label)
+	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
+	defer cancel()
+	seen := &Warnings{}
+	seen.bind(b.warnings)
+	if first, err := seen.First(ctx, key); err != nil || !first {
+		return err
+	}
+	ev := contract.NewEvent(s.instance, unmanagedExpiring(it, now, label), now)
+	ev.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String() // the same on every replica: the stream keeps one
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding expiry warning: %w", err)
+	}
+	msg := &nats.Msg{Subject: contract.ResultSubject(s.prefix, contract.InventoryJob, it.ID), Data: body, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", contract.EventContentType)
+	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
+		return fmt.Errorf("publishing expiry warning on %s: %w", msg.Subject, err)
+	}
+	s.log.Warn("an unmanaged certificate expires soon", "tenant", it.Tenant, "kind", it.Kind, "id", it.ID,
+		"expires", it.Active.NotAfter.UTC().Format(time.RFC3339), "threshold", label)
+	return nil
+}
+
+// unmanagedExpiring is the expiring outcome of an unmanaged target: job
+// contract.InventoryJob, the reason saying no job rotates it.
+func unmanagedExpiring(it jobs.InventoryItem, now time.Time, label string) jobs.Outcome {
+	cert := *it.Active
+	return jobs.Outcome{
+		Job: contract.InventoryJob, Tenant: it.Tenant, Connector: it.ID, TargetKind: it.Kind,
+		Status: jobs.StatusExpiring, Final: true,
+		Reason:      "unmanaged: no job of this certrotator rotates it; bind it to a job or renew it by hand",
+		Certificate: &cert, Previous: it.Active,
+		DaysLeft: daysUntil(it.Active.NotAfter, now), Threshold: label,
+	}
+}
+
+// inventoryCollector exports the unmanaged certificates' expiry under the
+// name of the managed ones, certrotator_certificate_expiry_timestamp_seconds,
+// with managed="false", tenant and kind, so that one query and one
+// dashboard cover both. Its labels differ from the status collector's, which
+// a checked collector may not do under one name: it is unchecked (Describe
+// sends nothing) and shares the help text, which Gather requires.
+type inventoryCollector struct {
+	inv  *inventory
+	desc *prometheus.Desc
+}
+
+func newInventoryCollector(inv *inventory) *inventoryCollector {
+	return &inventoryCollector{inv: inv, desc: prometheus.NewDesc(expiryMetric, expiryHelp,
+		[]string{labelConnector, "tenant", "kind", "managed"}, nil)}
+}
+
+// Describe sends nothing: see inventoryCollector.
+func (c *inventoryCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends the expiry of each unmanaged certificate of the latest
+// scans. A target's series lasts until a scan no longer lists it unmanaged.
+func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.inv.mu.Lock()
+	defer c.inv.mu.Unlock()
+	for _, sc := range c.inv.scans {
+		for _, it := range sc.Items {
+			if it.Active == nil || it.Active.NotAfter.IsZero() {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(it.Active.NotAfter.Unix()),
+				it.ID, it.Tenant, it.Kind, "false")
+		}
+	}
+}

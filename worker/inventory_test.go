@@ -1,0 +1,214 @@
+package worker
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
+)
+
+const (
+	invTenantID = "00000000-0000-4000-8000-0000000000d7"
+	invClientID = "11111111-1111-4111-8111-1111111111d7"
+	invSecret   = "inventory-test-secret"
+	invFreeConn = "7b3a0c1e-aaaa-4bbb-8ccc-0000000000d7"
+	invBasic    = "7b3a0c1e-aaaa-4bbb-8ccc-0000000000d8"
+	invFreeKeys = "B2C_1A_Forgotten"
+)
+
+// inventoryFixture is a tenant in graphsim, listed two per page: the test
+// job's conn1 (managed), an unmanaged connector 10 days and an unmanaged
+// key container 3.5 days from expiry, a connector with no certificate (3 connectors: 2 pages), and
+// an empty container.
+type inventoryFixture struct {
+	sim   *graphsim.Server
+	graph *connector.Client
+	start time.Time
+}
+
+func newInventoryFixture(t *testing.T) inventoryFixture {
+	t.Helper()
+	start := time.Now().Truncate(time.Second)
+	sim := graphsim.NewTest(t).AddTenant(invTenantID, invClientID, invSecret).
+		AddConnector(invTenantID, conn1, "managed", graphsim.Cert{Thumbprint: strings.Repeat("A1", 20), NotBefore: start.Add(-time.Hour), NotAfter: start.Add(90 * 24 * time.Hour)}).
+		AddConnector(invTenantID, invFreeConn, "forgotten", graphsim.Cert{Thumbprint: strings.Repeat("B2", 20), NotBefore: start.Add(-time.Hour), NotAfter: start.Add(10 * 24 * time.Hour)}).
+		AddConnector(invTenantID, invBasic, "basic").
+		AddKeySet(invTenantID, invFreeKeys, graphsim.Key{Kid: "by-hand", NotBefore: start.Add(-time.Hour), NotAfter: start.Add(84 * time.Hour)}).
+		AddKeySet(invTenantID, "B2C_1A_Empty").
+		Start()
+	sim.SetPageSize(2)
+	transport := sim.Client().Transport.(*http.Transport)
+	t.Cleanup(transport.CloseIdleConnections)
+	c, err := connector.New(connector.Config{
+		Tenants:   map[string]connector.Tenant{"contoso": {TenantID: invTenantID, ClientID: invClientID, ClientSecret: invSecret, AuthorityURL: sim.URL(), GraphURL: sim.URL()}},
+		Transport: transport,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inventoryFixture{sim: sim, graph: c, start: start}
+}
+
+// listCalls counts the list pages graphsim answered, both kinds.
+func (f inventoryFixture) listCalls() int {
+	n := 0
+	for _, r := range f.sim.Requests() {
+		p, _, _ := strings.Cut(r.Path, "?")
+		if r.Method == http.MethodGet && (p == "/v1.0/identity/apiConnectors" || p == "/beta/trustFramework/keySets") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestInventoryScansOnceAcrossReplicas: two replicas sharing one NATS
+// start with inventory on; the tenant's current slot is scanned by one of
+// them (two pages of each kind), and both export the unmanaged
+// certificates' expiry with managed="false" from the stored scan.
+func TestInventoryScansOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	f := newInventoryFixture(t)
+	s := runServer(t, "")
+	clock := func() time.Time { return f.start }
+	var ww []*Worker
+	for _, name := range []string{"replica-a", "replica-b"} {
+		app := testApp()
+		app.Instance = name
+		ww = append(ww, startWorker(t, connect(t, s), app, newFake(nil), func(w *Worker) {
+			w.now = clock
+			w.inventory.lister = f.graph
+			w.inventory.tenants = []InventoryTenant{{Tenant: "contoso", Every: time.Hour}}
+		}))
+	}
+	eventually(t, "one replica scanned", func() bool { return len(ww[0].Inventory())+len(ww[1].Inventory()) > 0 })
+	for _, w := range ww {
+		w.inventory.refresh(t.Context(), "contoso") // the other replica reads the stored scan
+	}
+	if n := f.listCalls(); n != 3 {
+		t.Errorf("graphsim answered %d list pages, want 3: one scan (2 pages of 3 connectors, 1 of 2 key sets) across both replicas", n)
+	}
+	for _, w := range ww {
+		scans := w.Inventory()
+		if len(scans) != 1 {
+			t.Fatalf("%s has %d scans, want 1", w.instance, len(scans))
+		}
+		sc := scans[0]
+		if sc.Total != 5 || sc.Managed != 1 || sc.Unmanaged != 4 || !sc.Slot.Equal(f.start.Truncate(time.Hour)) ||
+			len(sc.Items) != 4 || sc.Items[0].ID != invFreeKeys || sc.Items[1].ID != invFreeConn {
+			t.Errorf("%s scan = %+v, want 5 targets, 1 managed, the key set expiring first", w.instance, sc)
+		}
+		metrics := `
+# HELP certrotator_certificate_expiry_timestamp_seconds ` + expiryHelp + `
+# TYPE certrotator_certificate_expiry_timestamp_seconds gauge
+certrotator_certificate_expiry_timestamp_seconds{connector="` + invFreeConn + `",kind="connector",managed="false",tenant="contoso"} ` + strconv.FormatInt(f.start.Add(10*24*time.Hour).Unix(), 10) + `
+certrotator_certificate_expiry_timestamp_seconds{connector="` + invFreeKeys + `",kind="keyset",managed="false",tenant="contoso"} ` + strconv.FormatInt(f.start.Add(84*time.Hour).Unix(), 10) + `
+`
+		if err := testutil.GatherAndCompare(w.registry, strings.NewReader(metrics), expiryMetric); err != nil {
+			t.Errorf("%s: %v", w.instance, err)
+		}
+	}
+}
+
+// TestInventoryWarnsUnmanagedOncePerThreshold: the replicas scan two
+// slots three days apart (clock injected) and together publish one
+// certrotator.certificate.expiring per unmanaged certificate per threshold
+// crossed: 14d and 7d at the first, 7d and 1d at the second.
+func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
+	t.Parallel()
+	f := newInventoryFixture(t)
+	s := runServer(t, "")
+	sink := sinkEvents(t, connect(t, s), "certrotation.result."+contract.InventoryJob+".>")
+	var mu sync.Mutex
+	now := f.start
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var ww []*Worker
+	for _, name := range []string{"replica-a", "replica-b"} {
+		app := testApp()
+		app.Instance = name
+		// No tenants: the loop stays off and the test drives the slots.
+		ww = append(ww, startWorker(t, connect(t, s), app, newFake(nil), func(w *Worker) {
+			w.now = clock
+			w.inventory.lister = f.graph
+		}))
+	}
+	js := newJS(t, connect(t, s))
+	stored := func() uint64 {
+		t.Helper()
+		st, err := js.Stream(t.Context(), contract.ResultsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(t.Context(), jetstream.WithSubjectFilter("certrotation.result."+contract.InventoryJob+".>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, c := range info.State.Subjects {
+			n += c
+		}
+		return n
+	}
+	scanSlot := func(slot time.Time, want int) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		scanned := 0
+		for _, w := range ww {
+			wg.Go(func() {
+				ok, err := w.inventory.runSlot(t.Context(), "contoso", slot)
+				if err != nil {
+					t.Errorf("%s: runSlot: %v", w.instance, err)
+				}
+				if ok {
+					mu.Lock()
+					scanned++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if scanned != want {
+			t.Errorf("slot %s scanned by %d replicas, want %d", slot, scanned, want)
+		}
+	}
+	expect := func(want map[string]string) {
+		t.Helper()
+		got := map[string]string{}
+		for range want {
+			ev, subject := sink.next(t)
+			if ev.Type != "certrotator.certificate.expiring" || ev.Data.Job != contract.InventoryJob || !strings.Contains(ev.Data.Reason, "unmanaged") ||
+				subject != "certrotation.result._inventory."+ev.Data.Connector {
+				t.Errorf("warning on %s = %+v (data %+v)", subject, ev, ev.Data)
+			}
+			got[ev.Data.Connector] = ev.Data.Threshold
+		}
+		for id, th := range want {
+			if got[id] != th {
+				t.Errorf("warnings %v, want %v", got, want)
+				break
+			}
+		}
+	}
+
+	scanSlot(f.start.Truncate(time.Hour), 1)
+	expect(map[string]string{invFreeConn: "14d", invFreeKeys: "7d"})
+	scanSlot(f.start.Truncate(time.Hour), 0) // the same slot again: stored, so no scan at all
+	mu.Lock()
+	now = f.start.Add(3 * 24 * time.Hour)
+	mu.Unlock()
+	scanSlot(now.Truncate(time.Hour), 1)
+	expect(map[string]string{invFreeConn: "7d", invFreeKeys: "1d"})
+	// Nothing else: the 14d of the connector and the 7d of the key set
+	// were announced already, and each scan published before returning.
+	if n := stored(); n != 4 {
+		t.Errorf("the results stream holds %d inventory warnings, want 4", n)
+	}
+}
