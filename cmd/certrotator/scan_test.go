@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 const (
@@ -178,5 +181,43 @@ func TestScanUsage(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, nil, "scan", "-c", f.path, "contoso"); code != exitUsage || !strings.Contains(errOut, "--tenant") {
 		t.Errorf("positional tenant: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestScanDoctorCountsUnmanaged: doctor's inventory finding for the
+// fixture's tenant counts its unmanaged certificates and names the one
+// that expires first; 5 days out, it is a warning with the fix.
+func TestScanDoctorCountsUnmanaged(t *testing.T) {
+	t.Parallel()
+	f := newScanFixture(t)
+	_, findings, _ := doctorLines(t, "-c", f.path)
+	var got *finding
+	for i, fd := range findings {
+		if fd.Check == "tenant contoso inventory" {
+			got = &findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("doctor has no inventory finding: %+v", findings)
+	}
+	if got.Verdict != verdictWarn || !strings.Contains(got.Detail, "4 connectors, 3 key containers: 3 unmanaged certificates, soonest connector "+scanSoon) ||
+		!strings.Contains(got.Detail, "(5 days)") || !strings.Contains(got.Detail, "2 more unmanaged without an active certificate") ||
+		!strings.Contains(got.Fix, "connectors") {
+		t.Errorf("inventory finding = %+v", got)
+	}
+}
+
+// TestScanDoctorDeniedList: a kind the app may not read fails doctor for a
+// tenant whose worker scans it (inventory: true) and warns otherwise, naming
+// the read permission.
+func TestScanDoctorDeniedList(t *testing.T) {
+	t.Parallel()
+	inv := jobs.TenantInventory{Tenant: "contoso", KeySetsErr: fmt.Errorf("listing key sets: %w", connector.ErrDenied)}
+	for _, on := range []bool{false, true} {
+		f := inventoryFinding(inv, config.Tenant{ClientID: scanClientID, Inventory: on}, time.Now())
+		want := map[bool]string{false: verdictWarn, true: verdictFail}[on]
+		if f.Verdict != want || !strings.Contains(f.Fix, keySetsReadPermission) || !strings.Contains(f.Detail, "keysets not listed") {
+			t.Errorf("inventory %v: finding %+v, want %s naming %s", on, f, want, keySetsReadPermission)
+		}
 	}
 }
