@@ -2,6 +2,7 @@ package worker
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,6 +115,18 @@ certrotator_certificate_expiry_timestamp_seconds{connector="` + invFreeKeys + `"
 `
 		if err := testutil.GatherAndCompare(w.registry, strings.NewReader(metrics), expiryMetric); err != nil {
 			t.Errorf("%s: %v", w.instance, err)
+		}
+		// The status page shows them in a section of their own.
+		rec := httptest.NewRecorder()
+		w.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		page := rec.Body.String()
+		section := page[max(strings.Index(page, `<section id="inventory">`), 0):]
+		for _, want := range []string{`<section id="inventory">`, "tenant contoso", "4 unmanaged of 5",
+			`data-inventory="keyset.` + invFreeKeys + `"`, `class="days warn"><div>3 days`, `data-inventory="connector.` + invFreeConn + `"`,
+			"forgotten", strings.Repeat("B2", 20), "no active certificate"} {
+			if !strings.Contains(section, want) {
+				t.Errorf("%s: status page's inventory section lacks %q:\n%s", w.instance, want, section)
+			}
 		}
 	}
 }
