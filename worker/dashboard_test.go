@@ -24,6 +24,7 @@ func exportedMetrics(t *testing.T) (names, labels map[string]bool) {
 	for _, c := range append(w.metrics.collectors(), newStatusCollector(w.shared)) {
 		c.Describe(ch)
 	}
+	ch <- newInventoryCollector(w.inventory).desc // unchecked: its Describe sends nothing
 	close(ch)
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
 	varLabels := regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
