@@ -119,8 +119,8 @@ type Tenant struct {
 	// given.
 	ClientSecretExpires time.Time
 	// Inventory (inventory) makes the worker scan the tenant's connectors
-	// and policy key containers every InventoryEvery (inventory_every,
-	// defaults to InventoryEveryDefault), once across replicas, and export
+	// and policy key containers every InventoryEvery (inventory_every; zero
+	// means InventoryEveryDefault), once across replicas, and export
 	// and warn about the expiry of the certificates no job manages.
 	// Defaults to false.
 	Inventory      bool

@@ -11,8 +11,8 @@ const clientSecretLine = "    client_secret: s3cr3t\n"
 func TestInventoryConfig(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, valid, nil)
-	if tn := c.Tenants["contoso"]; tn.Inventory || tn.InventoryEvery != InventoryEveryDefault {
-		t.Errorf("defaults: inventory %v every %s, want false and %s", tn.Inventory, tn.InventoryEvery, InventoryEveryDefault)
+	if tn := c.Tenants["contoso"]; tn.Inventory || tn.InventoryEvery != 0 {
+		t.Errorf("defaults: inventory %v every %s, want false and 0 (the worker's default, %s)", tn.Inventory, tn.InventoryEvery, InventoryEveryDefault)
 	}
 	c = mustParse(t, edit(t, clientSecretLine, clientSecretLine+"    inventory: true\n    inventory_every: 30m\n"), nil)
 	if tn := c.Tenants["contoso"]; !tn.Inventory || tn.InventoryEvery != 30*time.Minute {

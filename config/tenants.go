@@ -42,7 +42,7 @@ func (d *decoder) tenant(s section) Tenant {
 		GraphURL:              s.str("graph_url", ""),
 		RateLimit:             d.rateLimit(s.sub("rate_limit", rateLimitKeys...)),
 		Inventory:             s.boolean("inventory", false),
-		InventoryEvery:        s.duration("inventory_every", InventoryEveryDefault),
+		InventoryEvery:        s.duration("inventory_every", 0),
 	}
 	inventoryEvery(s, t)
 	d.tenantID(s, t.TenantID)
@@ -60,7 +60,8 @@ func (d *decoder) tenant(s section) Tenant {
 }
 
 // InventoryEveryDefault is how often the worker scans a tenant with
-// inventory: true when inventory_every is not set.
+// inventory: true when inventory_every is not set (Tenant.InventoryEvery
+// is then zero; the worker applies it).
 const InventoryEveryDefault = time.Hour
 
 // InventoryEveryMin bounds inventory_every from below: a scan lists every
@@ -71,8 +72,8 @@ const InventoryEveryMin = 5 * time.Minute
 // inventoryEvery checks inventory_every: at least InventoryEveryMin, and
 // only with inventory: true, where it means something.
 func inventoryEvery(s section, t Tenant) {
-	if !s.has("inventory_every") {
-		return
+	if t.InventoryEvery == 0 {
+		return // absent (the default), 0 (the default too), or not a duration (reported)
 	}
 	switch {
 	case t.InventoryEvery < InventoryEveryMin:

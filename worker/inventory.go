@@ -24,7 +24,7 @@ import (
 
 // InventoryEveryDefault is how often a tenant with inventory is scanned
 // when its InventoryTenant.Every is zero.
-const InventoryEveryDefault = time.Hour
+const InventoryEveryDefault = config.InventoryEveryDefault
 
 // inventoryRefresh is how often a replica re-reads the scans another
 // replica stored, so that every replica exports and shows them.
