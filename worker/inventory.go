@@ -85,6 +85,27 @@ func newInventoryScan(inv jobs.TenantInventory, slot, now time.Time, instance st
 	return sc
 }
 
+// keepFailed carries over from prev the unmanaged items of a kind this
+// scan could not list, so that a Graph outage or a revoked permission does
+// not make their series vanish (and their alerts resolve) until the next
+// scan that lists them; the kind's error still says the list failed.
+func (sc *InventoryScan) keepFailed(prev InventoryScan) {
+	failed := map[string]bool{jobs.KindConnector: sc.ConnectorsError != "", jobs.KindKeySet: sc.KeySetsError != ""}
+	kept := 0
+	for _, it := range prev.Items {
+		if failed[it.Kind] {
+			sc.Items = append(sc.Items, it)
+			kept++
+		}
+	}
+	if kept == 0 {
+		return
+	}
+	sc.Unmanaged += kept
+	slices.SortStableFunc(sc.Items, func(a, b jobs.InventoryItem) int { return expiryKey(a).Compare(expiryKey(b)) })
+	sc.Items = sc.Items[:min(len(sc.Items), inventoryItemsMax)]
+}
+
 // expiryKey sorts items without an active certificate or expiry last.
 func expiryKey(it jobs.InventoryItem) time.Time {
 	if it.Active == nil || it.Active.NotAfter.IsZero() {
@@ -206,10 +227,12 @@ func (s *inventory) runSlot(ctx context.Context, tenant string, slot time.Time) 
 	if b == nil {
 		return false, errNotConnected
 	}
-	if sc, ok, err := s.load(ctx, tenant); err != nil {
+	prev, ok, err := s.load(ctx, tenant)
+	if err != nil {
 		return false, err
-	} else if ok && !sc.Slot.Before(slot) {
-		s.adopt(sc)
+	}
+	if ok && !prev.Slot.Before(slot) {
+		s.adopt(prev)
 		return false, nil
 	}
 	claimCtx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
@@ -223,6 +246,9 @@ func (s *inventory) runSlot(ctx context.Context, tenant string, slot time.Time) 
 	}
 	now := s.now()
 	sc := newInventoryScan(jobs.Inventory(ctx, s.lister, tenant, s.jobList, now), slot, now, s.instance)
+	if ok {
+		sc.keepFailed(prev)
+	}
 	if err := s.store(ctx, sc); err != nil {
 		return true, err
 	}
@@ -306,8 +332,9 @@ func (w *Worker) Inventory() []InventoryScan {
 
 // warnAll publishes the expiry warnings of sc's unmanaged certificates.
 func (s *inventory) warnAll(ctx context.Context, sc InventoryScan, now time.Time) {
+	scanID := contract.InventoryLockKey(sc.Tenant, sc.Slot.Unix())
 	for _, it := range sc.Items {
-		if err := s.warn(ctx, it, now); err != nil && ctx.Err() == nil {
+		if err := s.warn(ctx, it, scanID, now); err != nil && ctx.Err() == nil {
 			s.log.Warn("publishing an unmanaged certificate's expiry warning", "tenant", it.Tenant, "kind", it.Kind, "id", it.ID, "error", err)
 		}
 	}
@@ -316,7 +343,7 @@ func (s *inventory) warnAll(ctx context.Context, sc InventoryScan, now time.Time
 // warn publishes certrotator.certificate.expiring for an unmanaged item
 // within one of the jobs' default thresholds, unless a replica already
 // did for this certificate and threshold (the warnings bucket, as jobs).
-func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, now time.Time) error {
+func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, scanID string, now time.Time) error {
 	if it.Active == nil || it.Active.NotAfter.IsZero() {
 		return nil
 	}
@@ -337,13 +364,15 @@ func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, now time.Ti
 	if first, err := seen.First(ctx, key); err != nil || !first {
 		return err
 	}
-	ev := contract.NewEvent(s.instance, unmanagedExpiring(it, now, label), now)
+	o := unmanagedExpiring(it, now, label)
+	o.RequestID = scanID // one scan's warnings are one notification
+	ev := contract.NewEvent(s.instance, o, now)
 	ev.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String() // the same on every replica: the stream keeps one
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encoding expiry warning: %w", err)
 	}
-	msg := &nats.Msg{Subject: contract.ResultSubject(s.prefix, contract.InventoryJob, it.ID), Data: body, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: contract.ResultSubjectOf(s.prefix, contract.InventoryJob, ev.Data), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", contract.EventContentType)
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing expiry warning on %s: %w", msg.Subject, err)

@@ -3,6 +3,7 @@ package worker
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 const (
@@ -198,7 +200,7 @@ func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
 		for range want {
 			ev, subject := sink.next(t)
 			if ev.Type != "certrotator.certificate.expiring" || ev.Data.Job != contract.InventoryJob || !strings.Contains(ev.Data.Reason, "unmanaged") ||
-				subject != "certrotation.result._inventory."+ev.Data.Connector {
+				subject != "certrotation.result._inventory."+contract.TargetToken(ev.Data) || !strings.HasPrefix(ev.Data.RequestID, "_inventory.contoso.") {
 				t.Errorf("warning on %s = %+v (data %+v)", subject, ev, ev.Data)
 			}
 			got[ev.Data.Connector] = ev.Data.Threshold
@@ -223,5 +225,22 @@ func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
 	// were announced already, and each scan published before returning.
 	if n := stored(); n != 4 {
 		t.Errorf("the results stream holds %d inventory warnings, want 4", n)
+	}
+
+	// The app loses the key set permission: the next scan lists the
+	// connectors only, says why, and keeps the container from the scan
+	// before, so that its series and alert do not vanish.
+	f.sim.DenyKeySets(invTenantID, invClientID, true)
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	scanSlot(now.Truncate(time.Hour), 1)
+	ww[0].inventory.refresh(t.Context(), "contoso")
+	sc := ww[0].Inventory()[0]
+	if !strings.Contains(sc.KeySetsError, "403") && !strings.Contains(sc.KeySetsError, "Authorization_RequestDenied") || sc.ConnectorsError != "" {
+		t.Errorf("scan errors: connectors %q, key sets %q; want the key sets' 403", sc.ConnectorsError, sc.KeySetsError)
+	}
+	if !slices.ContainsFunc(sc.Items, func(it jobs.InventoryItem) bool { return it.ID == invFreeKeys }) || sc.Unmanaged != 4 {
+		t.Errorf("scan after a denied list = %+v, want the key set kept from the scan before", sc)
 	}
 }
