@@ -116,7 +116,7 @@ func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *
 	}
 	app := &config.Config{Instance: instance, NATS: config.NATS{URL: url, SubjectPrefix: "certrotation"},
 		HTTP: config.HTTP{Listen: "off"}, Jobs: f.jobs}
-	wc := worker.FromConfig(app)
+	wc := workerConfigOf(app)
 	wc.Rotator, wc.Budget = rot, shared
 	w, err := worker.New(wc)
 	if err != nil {

@@ -257,7 +257,7 @@ func startSoak(t *testing.T, seed uint64) *soak {
 
 func (s *soak) startWorker(ctx context.Context) {
 	s.wnc = s.dialWorker()
-	wc := worker.FromConfig(s.app)
+	wc := workerConfigOf(s.app)
 	wc.Rotator, wc.ShutdownTimeout, wc.Logger, wc.Conn, wc.Versions = s.rot, 2*time.Second, s.log, s.wnc, s.src
 	w, err := worker.New(wc)
 	if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -264,7 +265,7 @@ func (s *soak) onNATSError(who string) nats.ErrHandler {
 		if sub != nil {
 			subject = sub.Subject
 		}
-		if err == nats.ErrSlowConsumer {
+		if errors.Is(err, nats.ErrSlowConsumer) {
 			n := s.slowDrops.Add(1)
 			if n <= 5 && sub != nil {
 				msgs, bytes, _ := sub.Pending()

@@ -39,7 +39,7 @@ func newLoop(b *testing.B, r *rig) *loop {
 		j.Connectors = []jobs.ConnectorRef{c}
 		app.Jobs = append(app.Jobs, j)
 	}
-	wc := worker.FromConfig(app)
+	wc := workerConfigOf(app)
 	wc.Rotator = r.rotator
 	w, err := worker.New(wc)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"regexp"
 	"slices"
 	"strings"
@@ -272,7 +273,11 @@ func TestLogValueRedactsKey(t *testing.T) {
 	if !strings.Contains(out, `"key":"REDACTED"`) || !strings.Contains(out, b.Thumbprint()) {
 		t.Errorf("log line = %s, want the thumbprint and a redacted key", out)
 	}
-	if d := p256Key(t).(*ecdsa.PrivateKey).D.String(); strings.Contains(out, d) {
+	raw, err := p256Key(t).(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := new(big.Int).SetBytes(raw).String(); strings.Contains(out, d) || strings.Contains(out, hex.EncodeToString(raw)) {
 		t.Errorf("log line holds key material: %s", out)
 	}
 }

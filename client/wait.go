@@ -27,13 +27,16 @@ func (c *Conn) PublishAndWait(ctx context.Context, req jobs.Request, timeout tim
 		return fmt.Errorf("subscribing to outcomes of job %s: %w", req.Job, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Counted before publishing: the run's own status writes must not
+	// race the count.
+	want := c.want(ctx, req)
 	id, err := c.Publish(ctx, req)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return collect(ctx, ch, id, c.want(ctx, req), fn)
+	return collect(ctx, ch, id, want, fn)
 }
 
 // Wait calls fn for each outcome event of request requestID published from
@@ -61,15 +64,9 @@ func (c *Conn) want(ctx context.Context, req jobs.Request) int {
 	if n, ok := c.jobs[req.Job]; ok {
 		return n
 	}
-	entries, err := c.Status(ctx)
+	n, err := c.targetsOf(ctx, req.Job)
 	if err != nil {
 		return 0
-	}
-	n := 0
-	for _, en := range entries {
-		if en.Outcome.Job == req.Job && en.Outcome.Connector != "" {
-			n++
-		}
 	}
 	return n
 }

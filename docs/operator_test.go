@@ -68,7 +68,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	wc := worker.FromConfig(natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), ""))
+	wc := workerConfig(natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {

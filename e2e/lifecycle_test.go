@@ -44,7 +44,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	srv := natsServer(t, "")
 	url := srv.ClientURL()
 	for i := range 2 {
-		wc := worker.FromConfig(appConfig("replica-"+strconv.Itoa(i), url, j))
+		wc := workerConfig(appConfig("replica-"+strconv.Itoa(i), url, j))
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
 		w, err := worker.New(wc)
 		if err != nil {

@@ -163,7 +163,7 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	wc := worker.FromConfig(app)
+	wc := workerConfig(app)
 	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, loggerTo(s.logs)
 	w, err := worker.New(wc)
 	if err != nil {

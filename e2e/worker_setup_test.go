@@ -47,7 +47,7 @@ func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator,
 		}
 		rot = r
 	}
-	wc := worker.FromConfig(app)
+	wc := workerConfig(app)
 	wc.Rotator, wc.Warnings, wc.Logger, wc.ShutdownTimeout = rot, warnings, loggerTo(s.logs), shutdown
 	w, err := worker.New(wc)
 	if err != nil {

@@ -86,19 +86,27 @@ func (c *bundleCache) get(ctx context.Context, ref SourceRef, now time.Time, loa
 // expire drops entries older than the TTL, and the oldest past the bound.
 // Called with c.mu held.
 func (c *bundleCache) expire(now time.Time) {
-	var oldest SourceRef
+	expireEntries(c.entries, now, bundleCacheTTL, func(e *cacheEntry) time.Time { return e.loaded })
+}
+
+// expireEntries drops from entries those loaded more than ttl before now
+// (or after it: the clock went back), and the oldest one left when the
+// map is at bundleCacheMax, making room for one more.
+func expireEntries[K comparable, E any](entries map[K]E, now time.Time, ttl time.Duration, loaded func(E) time.Time) {
+	var oldest K
 	var oldestAt time.Time
-	for k, e := range c.entries {
-		if now.Sub(e.loaded) > bundleCacheTTL || now.Before(e.loaded) {
-			delete(c.entries, k)
+	for k, e := range entries {
+		at := loaded(e)
+		if now.Sub(at) > ttl || now.Before(at) {
+			delete(entries, k)
 			continue
 		}
-		if oldestAt.IsZero() || e.loaded.Before(oldestAt) {
-			oldest, oldestAt = k, e.loaded
+		if oldestAt.IsZero() || at.Before(oldestAt) {
+			oldest, oldestAt = k, at
 		}
 	}
-	if len(c.entries) >= bundleCacheMax {
-		delete(c.entries, oldest)
+	if len(entries) >= bundleCacheMax {
+		delete(entries, oldest)
 	}
 }
 
@@ -193,18 +201,5 @@ func (c *decodeCache) get(ctx context.Context, key decodeKey, m Material, now ti
 // expire drops entries older than the TTL, and the oldest past the bound.
 // Called with c.mu held.
 func (c *decodeCache) expire(now time.Time) {
-	var oldest decodeKey
-	var oldestAt time.Time
-	for k, e := range c.entries {
-		if now.Sub(e.loaded) > decodeCacheTTL || now.Before(e.loaded) {
-			delete(c.entries, k)
-			continue
-		}
-		if oldestAt.IsZero() || e.loaded.Before(oldestAt) {
-			oldest, oldestAt = k, e.loaded
-		}
-	}
-	if len(c.entries) >= bundleCacheMax {
-		delete(c.entries, oldest)
-	}
+	expireEntries(c.entries, now, decodeCacheTTL, func(e *decodeEntry) time.Time { return e.loaded })
 }

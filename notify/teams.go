@@ -63,9 +63,10 @@ func (s teamsSender) send(ctx context.Context, evs []event) error {
 
 func teamsPayload(s summary) teamsMessage {
 	color := "Good"
-	if s.First.Status == "failed" {
+	switch s.First.Status {
+	case "failed":
 		color = "Attention"
-	} else if s.First.Status == "expiring" {
+	case "expiring":
 		color = "Warning"
 	}
 	body := []adaptiveItem{{Type: "TextBlock", Text: s.Title, Weight: "Bolder", Size: "Medium", Color: color, Wrap: true}}

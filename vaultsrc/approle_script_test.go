@@ -1,6 +1,7 @@
 package vaultsrc
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +25,7 @@ func runScript(t *testing.T, srv *vaulttest.Server, name, dir string, extra ...s
 	cmd.Env = append([]string{"PATH=" + filepath.Dir(vaulttest.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(), "VAULT_ADDR=" + srv.Addr, "VAULT_TOKEN=" + srv.Token}, extra...)
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode(), string(out)
 	}
 	if err != nil {

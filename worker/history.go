@@ -3,9 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,53 +11,18 @@ import (
 	"github.com/certrotator/certrotator/contract"
 )
 
-// History page bounds: the newest historyLimit events of the last
-// historyDays days, read in at most historyTimeout.
-const (
-	historyLimit   = 50
-	historyDays    = 30
-	historyTimeout = 5 * time.Second
-)
+// historyFetchWait bounds each pull of the history's ordered consumer.
+const historyFetchWait = 5 * time.Second
 
-// serveHistory lists one connector's recent outcome events, newest first,
-// from the results stream (/history?job=J&connector=C; C is _ for requests
-// that failed before any connector).
-func (w *Worker) serveHistory(rw http.ResponseWriter, r *http.Request) {
-	job, conn := r.URL.Query().Get("job"), r.URL.Query().Get("connector")
-	if !validToken(job) || !validToken(conn) {
-		http.Error(rw, "history needs job and connector, without dots, spaces or wildcards", http.StatusBadRequest)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), historyTimeout)
-	defer cancel()
-	events, err := w.history(ctx, job, conn)
-	if err != nil {
-		w.log.Warn("reading history", "job", job, "connector", conn, "error", err)
-		http.Error(rw, "history unavailable: the results stream could not be read: "+describeNATSError(err), http.StatusServiceUnavailable)
-		return
-	}
-	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	data := struct {
-		Job, Connector string
-		Limit, Days    int
-		Events         []contract.Event
-	}{job, conn, historyLimit, historyDays, events}
-	if err := pageTemplates.ExecuteTemplate(rw, "history", data); err != nil {
-		w.log.Debug("writing history page", "error", err)
-	}
-}
-
-// history reads the connector's events of the last historyDays days with an
-// ordered consumer and keeps the newest historyLimit, newest first.
-func (w *Worker) history(ctx context.Context, job, conn string) ([]contract.Event, error) {
+// history reads the target's events since since with an ordered consumer
+// and keeps the newest limit, newest first: the status page's /history.
+func (w *Worker) history(ctx context.Context, job, target string, since time.Time, limit int) ([]contract.Event, error) {
 	b := w.bus()
 	if b == nil {
 		return nil, errNotConnected
 	}
-	since := w.now().Add(-historyDays * 24 * time.Hour)
 	cons, err := b.js.OrderedConsumer(ctx, contract.ResultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{contract.ResultSubject(w.prefix, job, conn)},
+		FilterSubjects: []string{contract.ResultSubject(w.prefix, job, target)},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &since,
 	})
@@ -72,7 +35,7 @@ func (w *Worker) history(ctx context.Context, job, conn string) ([]contract.Even
 	}
 	var out []contract.Event
 	for pending := info.NumPending; pending > 0; {
-		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(historyTimeout))
+		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(historyFetchWait))
 		if err != nil {
 			return nil, err
 		}
@@ -90,15 +53,10 @@ func (w *Worker) history(ctx context.Context, job, conn string) ([]contract.Even
 		if err := batch.Error(); err != nil || got == 0 {
 			break
 		}
-		if len(out) > historyLimit {
-			out = out[len(out)-historyLimit:]
+		if len(out) > limit {
+			out = out[len(out)-limit:]
 		}
 	}
 	slices.Reverse(out)
 	return out, nil
-}
-
-// validToken reports whether s can be one subject token.
-func validToken(s string) bool {
-	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
 }

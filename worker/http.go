@@ -10,12 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/internal/startstop"
 )
 
-// HTTPListenOff disables the HTTP server.
-const HTTPListenOff = config.HTTPOff
+// HTTPListenOff as Config.HTTPListen disables the HTTP server (the
+// config's http.listen: off).
+const HTTPListenOff = "off"
 
 func (w *Worker) routes() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -24,10 +24,8 @@ func (w *Worker) routes() *http.ServeMux {
 		_, _ = fmt.Fprintln(rw, "ok")
 	})
 	mux.HandleFunc("GET /readyz", w.serveReady)
-	mux.HandleFunc("GET /{$}", w.serveStatusPage)
-	mux.HandleFunc("GET /events", w.serveEvents)
-	mux.HandleFunc("GET /history", w.serveHistory)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(serveStatic)))
+	// Everything else is the status page's: /, /events, /history, /static/.
+	mux.Handle("/", w.statusPage())
 	return mux
 }
 

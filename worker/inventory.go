@@ -15,16 +15,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/statuspage"
 )
 
 // InventoryEveryDefault is how often a tenant with inventory is scanned
 // when its InventoryTenant.Every is zero.
-const InventoryEveryDefault = config.InventoryEveryDefault
+const InventoryEveryDefault = time.Hour
 
 // inventoryRefresh is how often a replica re-reads the scans another
 // replica stored, so that every replica exports and shows them.
@@ -148,18 +148,6 @@ func newInventory(sh *shared, cfg Config) (*inventory, error) {
 		return nil, fmt.Errorf("registering inventory metrics: %w", err)
 	}
 	return s, nil
-}
-
-// inventoryTenants are the config's tenants with inventory: true, sorted.
-func inventoryTenants(c *config.Config) []InventoryTenant {
-	var out []InventoryTenant
-	for name, t := range c.Tenants {
-		if t.Inventory {
-			out = append(out, InventoryTenant{Tenant: name, Every: t.InventoryEvery})
-		}
-	}
-	slices.SortFunc(out, func(a, b InventoryTenant) int { return cmp.Compare(a.Tenant, b.Tenant) })
-	return out
 }
 
 // Start launches the loop when a tenant has inventory and a lister is set.
@@ -329,6 +317,26 @@ func (w *Worker) Inventory() []InventoryScan {
 	slices.SortFunc(out, func(a, b InventoryScan) int { return cmp.Compare(a.Tenant, b.Tenant) })
 	return out
 }
+
+// Inventory is the latest scans for the status page, which shows the
+// unmanaged certificates in a section of their own.
+func (s pageSource) Inventory() []statuspage.Inventory {
+	scans := s.w.Inventory()
+	out := make([]statuspage.Inventory, 0, len(scans))
+	for _, sc := range scans {
+		p := statuspage.Inventory{Tenant: sc.Tenant, Scanned: sc.Scanned, By: sc.By, Total: sc.Total, Managed: sc.Managed,
+			Unmanaged: sc.Unmanaged, Items: sc.Items, WarnBefore: jobs.WarnBeforeDefault()}
+		for _, e := range []string{sc.ConnectorsError, sc.KeySetsError} {
+			if e != "" {
+				p.Errors = append(p.Errors, e)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+var _ statuspage.InventorySource = pageSource{}
 
 // warnAll publishes the expiry warnings of sc's unmanaged certificates.
 func (s *inventory) warnAll(ctx context.Context, sc InventoryScan, now time.Time) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/statuspage"
 )
 
 // TestRemainingKeepsKeySets: a retry narrowed to the targets not yet done
@@ -56,7 +57,7 @@ func TestKeySetStatusIsConfigured(t *testing.T) {
 	now := time.Now()
 	for id, want := range map[string]bool{"B2C_1A_One": true, "B2C_1A_Gone": false} {
 		o := jobs.Outcome{Job: "api", Connector: id, TargetKind: jobs.KindKeySet, Status: jobs.StatusSucceeded, Final: true}
-		if got := s.configured(&statusEntry{Key: contract.StatusKeyOf(o), Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}); got != want {
+		if got := s.configured(&statusEntry{Entry: statuspage.Entry{Key: contract.StatusKeyOf(o), Record: statuspage.RecordOf(contract.NextStatus(nil, o, now)), Updated: now}}); got != want {
 			t.Errorf("configured(%s) = %v, want %v", id, got, want)
 		}
 	}

@@ -3,7 +3,6 @@ package worker
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -81,15 +80,6 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, o.Job, o.Connector)
 	}
-}
-
-// activeOf is the record's active certificate; records written before the
-// field existed say it only through their outcome.
-func activeOf(rec contract.StatusRecord) *jobs.CertInfo {
-	if rec.Active != nil {
-		return rec.Active
-	}
-	return contract.ActiveAfter(rec.Outcome)
 }
 
 // configuredTarget reports whether the outcome's target is one the job

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,11 +56,14 @@ func TestStatusOfRemovedConnectorsPruned(t *testing.T) {
 	if got := newW.view.prune(ctx, now); len(got) != 0 {
 		t.Errorf("fresh entries pruned: %q", got)
 	}
-	entries, _ := newW.view.snapshot()
-	for _, r := range newW.buildStatusPage(entries, now).Rows {
-		notConfigured := r.Connector == conn2 || r.Connector == goneConn
-		if r.Configured == notConfigured || notConfigured != (r.RemovedAfter != "") {
-			t.Errorf("page row %s.%s: configured %v, removed after %q", r.Job, r.Connector, r.Configured, r.RemovedAfter)
+	rows := pageRows(t, newW)
+	if len(rows) != 3 {
+		t.Errorf("page rows %q, want conn1's, conn2's and gone's", rows)
+	}
+	for key, row := range rows {
+		notConfigured := strings.HasSuffix(key, conn2) || strings.HasSuffix(key, goneConn)
+		if notConfigured != strings.Contains(row, "not in this replica's config") || notConfigured != strings.Contains(row, "removed after") {
+			t.Errorf("page row %s (not configured: %v):\n%s", key, notConfigured, row)
 		}
 	}
 

@@ -15,13 +15,14 @@ import (
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
+	"github.com/certrotator/certrotator/statuspage"
 )
 
 // statusView is the service that keeps an in-memory copy of the status
-// bucket, fed by the bucket's watch. The status page, its live updates and
-// the expiry and last-success gauges all read this copy, so that every
-// replica shows and exports the same values whichever replica did the
-// rotation.
+// bucket, fed by the bucket's watch. The status page (package statuspage,
+// through pageSource), its live updates and the expiry and last-success
+// gauges all read this copy, so that every replica shows and exports the
+// same values whichever replica did the rotation.
 type statusView struct {
 	startstop.Base
 	*shared
@@ -32,7 +33,6 @@ type statusView struct {
 	watcher jetstream.KeyWatcher
 	stopped chan struct{} // closed by Stop: live page streams end
 	stopOne sync.Once
-	live    liveFeed // what the open /events streams share; see sse.go
 	// pruneClock times the removal of entries no longer configured
 	// (statusprune.go); nil is the wall clock. Apart from tune.clock, so
 	// that tests which jump the scheduler's time do not prune.
@@ -42,15 +42,12 @@ type statusView struct {
 // statusEntry is one key of the status bucket as the view holds it: its
 // record in brief (what the page and the gauges show), not the stored JSON.
 type statusEntry struct {
-	Key     string
-	Record  statusBrief
-	Updated time.Time
-	rev     uint64 // the KV revision, for a delete that loses to a newer write
+	statuspage.Entry
+	rev uint64 // the KV revision, for a delete that loses to a newer write
 }
 
 func newStatusView(sh *shared) *statusView {
-	return &statusView{shared: sh, entries: map[string]*statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{}),
-		live: liveFeed{max: liveStreamsDefault}}
+	return &statusView{shared: sh, entries: map[string]*statusEntry{}, changed: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 // Start watches the bucket and returns once the view holds every key that
@@ -141,7 +138,8 @@ func (v *statusView) apply(e jetstream.KeyValueEntry) {
 			v.log.Warn("decoding status entry", "key", e.Key(), "error", err)
 			return
 		}
-		v.entries[e.Key()] = &statusEntry{Key: e.Key(), Record: briefOf(rec), Updated: e.Created(), rev: e.Revision()}
+		v.entries[e.Key()] = &statusEntry{Entry: statuspage.Entry{Key: e.Key(), Record: statuspage.RecordOf(rec), Updated: e.Created()},
+			rev: e.Revision()}
 	}
 	close(v.changed)
 	v.changed = make(chan struct{})

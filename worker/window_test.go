@@ -86,42 +86,6 @@ type stillClock struct{ now time.Time }
 func (c *stillClock) Now() time.Time                       { return c.now }
 func (c *stillClock) After(time.Duration) <-chan time.Time { return nil }
 
-// TestStatusPageShowsWindow: the page says when a job's change window
-// opens, or that it is open and until when.
-func TestStatusPageShowsWindow(t *testing.T) {
-	t.Parallel()
-	w, err := New(configFor(t, testApp(windowJob(t)), newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		now  time.Time
-		want string
-	}{
-		{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "window opens 2026-12-02 08:00 UTC"},
-		{time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC), "window open until 2026-12-01 09:00 UTC"},
-	} {
-		var b strings.Builder
-		if err := pageTemplates.ExecuteTemplate(&b, "status", w.buildStatusPage(nil, tc.now)); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(b.String(), tc.want) {
-			t.Errorf("at %s the page lacks %q:\n%s", tc.now, tc.want, b.String())
-		}
-	}
-	plain, err := New(configFor(t, testApp(), newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := pageTemplates.ExecuteTemplate(&b, "status", plain.buildStatusPage(nil, time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(b.String(), "window") {
-		t.Errorf("a job without windows shows one:\n%s", b.String())
-	}
-}
-
 // TestWindowCatchUp: a worker that starts inside an open window while a
 // connector is still held back outside_window requests the job under the
 // window start's Msg-Id; one that finds nothing held back requests nothing.

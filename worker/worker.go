@@ -2,7 +2,8 @@
 // services, each owning one loop, started in dependency order and stopped
 // in reverse (package internal/startstop gives them one lifecycle):
 //
-//   - httpServer: /metrics, /healthz, /readyz and the status page;
+//   - httpServer: /metrics, /healthz, /readyz, and the status page
+//     (package statuspage, over pageSource) at /;
 //   - natsConn: the NATS connection (or an embedded server) and the
 //     streams, consumer and buckets it provisions (the bus);
 //   - lockKeeper: keeps every request in flight alive (InProgress) and
@@ -33,17 +34,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 )
 
-// Defaults of Config.
+// Defaults of Config. The config file's defaults are the same (cmd's
+// TestWorkerDefaultsAreTheConfigs holds them together); the worker does not
+// import the config package: cmd maps the file into Config (wire.go).
 const (
-	ShutdownTimeoutDefault = config.ShutdownTimeoutDefault
+	// ShutdownTimeoutDefault is how long Stop lets in-flight rotations
+	// finish when Config.ShutdownTimeout is zero.
+	ShutdownTimeoutDefault = 30 * time.Second
 	// RequestConcurrencyDefault is how many requests one worker handles at
 	// once when Config.Concurrency is zero.
-	RequestConcurrencyDefault = config.RequestConcurrencyDefault
+	RequestConcurrencyDefault = 64
 	InstanceDefault           = "certrotator"
 )
 
@@ -83,8 +87,8 @@ type Config struct {
 	Conn *nats.Conn
 	// NATS says how to reach NATS when Conn is nil: nats.url, or an
 	// embedded server on store_dir (and listen). Defaults to an embedded
-	// in-process server on config.StoreDirDefault.
-	NATS config.NATS
+	// in-process server on the config's default store_dir.
+	NATS NATSConfig
 	// HTTPListen is the address of the HTTP server; "" or "off" runs none.
 	HTTPListen string
 	// Logger defaults to a discarding logger.
@@ -231,19 +235,3 @@ func (w *Worker) Ready() bool {
 // works before Start (readiness is then false and the page empty), so that
 // callers can mount it on a server of their own.
 func (w *Worker) Handler() http.Handler { return w.mux }
-
-// FromConfig is the part of Config the config file gives: instance, subject
-// prefix, concurrency, jobs, NATS and the HTTP address. The caller adds the
-// Rotator and whatever else it wires.
-func FromConfig(c *config.Config) Config {
-	return Config{
-		Instance:      c.Instance,
-		SubjectPrefix: c.NATS.SubjectPrefix,
-		Concurrency:   c.Concurrency,
-		Jobs:          c.Jobs,
-		NATS:          c.NATS,
-		HTTPListen:    c.HTTP.Listen,
-		// Tenants with inventory: true, scanned on their schedule.
-		InventoryTenants: inventoryTenants(c),
-	}
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker"
 )
 
 const (
@@ -219,5 +221,25 @@ func TestScanDoctorDeniedList(t *testing.T) {
 		if f.Verdict != want || !strings.Contains(f.Fix, keySetsReadPermission) || !strings.Contains(f.Detail, "keysets not listed") {
 			t.Errorf("inventory %v: finding %+v, want %s naming %s", on, f, want, keySetsReadPermission)
 		}
+	}
+}
+
+// TestInventoryWorkerConfigFromFile: wire.go gives the worker the tenants
+// with inventory: true, sorted, with their period; the worker's default
+// period is the file's.
+func TestInventoryWorkerConfigFromFile(t *testing.T) {
+	t.Parallel()
+	if worker.InventoryEveryDefault != config.InventoryEveryDefault {
+		t.Errorf("worker's inventory period %s, the config's %s", worker.InventoryEveryDefault, config.InventoryEveryDefault)
+	}
+	c := &config.Config{Tenants: map[string]config.Tenant{
+		"zeta":  {Inventory: true},
+		"alpha": {Inventory: true, InventoryEvery: 30 * time.Minute},
+		"off":   {InventoryEvery: time.Hour},
+	}}
+	got := workerConfig(c).InventoryTenants
+	want := []worker.InventoryTenant{{Tenant: "alpha", Every: 30 * time.Minute}, {Tenant: "zeta"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("InventoryTenants = %+v, want %+v", got, want)
 	}
 }

@@ -157,11 +157,8 @@ func TestKeySetErrors(t *testing.T) {
 	wrongPass := good
 	wrongPass.password = "not-the-password"
 	expired, _ := rsaBundle(t, ksNow.Add(-90*24*time.Hour), ksNow.Add(-time.Hour))
-	aes := good
-	{
-		leaf := newCert(t, "aes", rsaKey(), ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour), nil)
-		aes = encodeBundle(t, pkcs12.Modern2023, leaf, leaf.cert, nil)
-	}
+	aesLeaf := newCert(t, "aes", rsaKey(), ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour), nil)
+	aes := encodeBundle(t, pkcs12.Modern2023, aesLeaf, aesLeaf.cert, nil)
 	ec := newBundle(t, pkcs12.LegacyDES, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 
 	resp, body := do(t, s, http.MethodGet, "/beta/trustFramework/keySets/B2C_1A_Missing", token, "", "")

@@ -34,10 +34,10 @@ func TestFailNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
 			t.Parallel()
-			s, token := setup(t)
+			s, _ := setup(t)
 			s.FailNext(2, tt.fault)
 			// Token calls are not Graph calls: they neither fail nor use up the faults.
-			token = fetchToken(t, s, tenantID, clientID, clientSecret)
+			token := fetchToken(t, s, tenantID, clientID, clientSecret)
 			for range 2 {
 				resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
 				wantGraphError(t, resp, body, tt.status, tt.code)

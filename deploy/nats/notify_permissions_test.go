@@ -41,7 +41,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile, ""))
+	wc := workerConfig(appConfig(t, url, workerUser.seedFile, ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {

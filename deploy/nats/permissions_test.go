@@ -143,7 +143,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	defer cancel()
 
 	// The worker user provisions the streams, consumer and buckets and runs.
-	wc := worker.FromConfig(appConfig(t, url, workerUser.seedFile, ""))
+	wc := workerConfig(appConfig(t, url, workerUser.seedFile, ""))
 	wc.Rotator = succeeding{}
 	w, err := worker.New(wc)
 	if err != nil {

@@ -117,7 +117,7 @@ func waitListening(addr string, exited <-chan error) error {
 		}
 		select {
 		case err := <-exited:
-			return fmt.Errorf("exited before listening: %v", err)
+			return fmt.Errorf("exited before listening: %w", err)
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -33,7 +33,7 @@ func (idleRotator) Rotate(context.Context, jobs.Job, jobs.Request) []jobs.Outcom
 // path. The worker is not started, so /readyz answers 503.
 func servedStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
-	wc := worker.FromConfig(cfg)
+	wc := workerConfig(cfg)
 	wc.Rotator = idleRotator{}
 	w, err := worker.New(wc)
 	if err != nil {

@@ -1,4 +1,4 @@
-package worker
+package statuspage
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ const sseKeepAlive = 15 * time.Second
 // a fixed time; this deadline is moved on before each write instead.
 const sseWriteTimeout = 10 * time.Second
 
-// liveStreamsDefault is how many /events streams one worker serves at once.
+// liveStreamsDefault is how many /events streams one page serves at once.
 // Each open stream holds two goroutines and a connection; beyond the cap a
 // stream is refused with 503, and the page still works as a static snapshot.
 const liveStreamsDefault = 64
@@ -37,7 +37,7 @@ type liveFeed struct {
 	max          int           // streams served at once; set before serving
 	writeTimeout time.Duration // bound on each write; sseWriteTimeout unless a test shrinks it
 	// ended fires when a stream ends, with the write error that ended it
-	// (nil when the client or the worker ended it); inert unless a test arms it.
+	// (nil when the client or the source ended it); inert unless a test arms it.
 	ended testsignal.Signal[error]
 
 	mu    sync.Mutex
@@ -49,10 +49,10 @@ type liveFeed struct {
 // and one minute: the whole section for a new stream, and its parts so that
 // a stream sends only those that differ from what it sent last.
 type liveFrame struct {
-	gen      <-chan struct{} // the view's change channel when rendered
+	gen      <-chan struct{} // the source's change channel when rendered
 	minute   time.Time
 	full     string
-	keys     []string          // row keys in page order
+	keys     []string          // row keys (status keys) in page order
 	rows     map[string]string // row key → rendered <tr>
 	unplaced string
 }
@@ -81,18 +81,18 @@ func (f *liveFeed) streams() int {
 	return f.open
 }
 
-// currentFrame returns the frame for the view's current state at now,
+// currentFrame returns the frame for the source's current state at now,
 // rendering it only when no stream has yet.
-func (w *Worker) currentFrame(now time.Time) (*liveFrame, <-chan struct{}, error) {
-	f := &w.view.live
-	entries, changed := w.view.snapshot()
+func (pg *page) currentFrame(now time.Time) (*liveFrame, <-chan struct{}, error) {
+	f := &pg.live
+	entries, changed := pg.src.Snapshot()
 	minute := now.Truncate(time.Minute)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fr := f.frame; fr != nil && fr.gen == changed && fr.minute.Equal(minute) {
 		return fr, changed, nil
 	}
-	p := w.buildStatusPage(entries, now)
+	p := pg.buildStatusPage(entries, now)
 	fr := &liveFrame{gen: changed, minute: minute, rows: make(map[string]string, len(p.Rows))}
 	var b strings.Builder
 	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
@@ -104,9 +104,8 @@ func (w *Worker) currentFrame(now time.Time) (*liveFrame, <-chan struct{}, error
 		if err := pageTemplates.ExecuteTemplate(&b, "row", r); err != nil {
 			return nil, nil, fmt.Errorf("rendering the row of %s/%s: %w", r.Job, r.Connector, err)
 		}
-		key := r.Job + "." + r.Connector
-		fr.keys = append(fr.keys, key)
-		fr.rows[key] = b.String()
+		fr.keys = append(fr.keys, r.Key)
+		fr.rows[r.Key] = b.String()
 	}
 	b.Reset()
 	if err := pageTemplates.ExecuteTemplate(&b, "unplaced", p); err != nil {
@@ -124,8 +123,8 @@ func (w *Worker) currentFrame(now time.Time) (*liveFrame, <-chan struct{}, error
 // changed, and `meta` (readiness and time). When rows come or go the
 // section is sent whole again. The page swaps each in; no polling, no
 // reload.
-func (w *Worker) serveEvents(rw http.ResponseWriter, r *http.Request) {
-	feed := &w.view.live
+func (pg *page) serveEvents(rw http.ResponseWriter, r *http.Request) {
+	feed := &pg.live
 	if !feed.acquire() {
 		rw.Header().Set("Connection", "close") // frees the connection's goroutine now
 		rw.Header().Set("Retry-After", "60")
@@ -145,17 +144,17 @@ func (w *Worker) serveEvents(rw http.ResponseWriter, r *http.Request) {
 	var sent *liveFrame
 	var buf bytes.Buffer
 	for {
-		now := w.now()
-		fr, changed, err := w.currentFrame(now)
+		now := pg.now()
+		fr, changed, err := pg.currentFrame(now)
 		if err != nil {
-			w.log.Warn("live status page", "error", err)
+			pg.log.Warn("live status page", "error", err)
 			return
 		}
 		buf.Reset()
 		writeChanges(&buf, sent, fr)
 		var meta strings.Builder
-		if err := pageTemplates.ExecuteTemplate(&meta, "meta", statusPage{Ready: w.Ready(), Now: now.UTC()}); err != nil {
-			w.log.Warn("rendering the status meta", "error", err)
+		if err := pageTemplates.ExecuteTemplate(&meta, "meta", statusPage{Ready: pg.src.Ready(), Now: now.UTC()}); err != nil {
+			pg.log.Warn("rendering the status meta", "error", err)
 			return
 		}
 		writeEvent(&buf, "meta", meta.String())
@@ -172,7 +171,7 @@ func (w *Worker) serveEvents(rw http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-w.view.stopped:
+		case <-pg.src.Done():
 			return
 		case <-keepAlive.C:
 		case <-changed:

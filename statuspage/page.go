@@ -1,4 +1,4 @@
-package worker
+package statuspage
 
 import (
 	"embed"
@@ -24,14 +24,20 @@ type statusPage struct {
 	Now      time.Time
 	Rows     []connectorRow
 	Unplaced []unplacedRow
-	// Credentials are the worker's own (credentialspage.go).
+	// Credentials are the worker's own (credentials.go).
 	Credentials []credentialRow
-	// Inventory is the unmanaged certificates per tenant (inventorypage.go).
+	// Inventory is the unmanaged certificates per tenant (inventory.go).
 	Inventory []inventorySection
 }
 
 // connectorRow is one connector on the status page.
 type connectorRow struct {
+	// Key is the target's status key, <job>.<connector> or
+	// <job>.keyset-<id>: the row's id on the page and in the live feed, so
+	// that a connector and a key set never share a row.
+	Key string
+	// Target is the key's target token, what /history reads.
+	Target                              string
 	Job, Connector                      string
 	Configured                          bool
 	DaysLeft, DaysClass, NotAfter       string
@@ -60,14 +66,14 @@ type unplacedRow struct {
 
 const timeLayout = "2006-01-02 15:04 MST"
 
-// buildStatusPage turns the view's entries into rows: one per configured
+// buildStatusPage turns the source's entries into rows: one per configured
 // connector (in config order), then connectors the bucket knows that this
 // replica's config does not, then the requests that failed before any
 // connector.
-func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPage {
-	p := statusPage{Instance: w.instance, Ready: w.Ready(), Now: now.UTC(), Credentials: w.credentialRows(now),
-		Inventory: w.inventorySections(now)}
-	byKey := make(map[string]*statusEntry, len(entries))
+func (pg *page) buildStatusPage(entries []*Entry, now time.Time) statusPage {
+	p := statusPage{Instance: pg.instance, Ready: pg.src.Ready(), Now: now.UTC(), Credentials: pg.credentialRows(now),
+		Inventory: pg.inventorySections(now)}
+	byKey := make(map[string]*Entry, len(entries))
 	for _, e := range entries {
 		byKey[e.Key] = e
 	}
@@ -78,14 +84,14 @@ func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPa
 		}
 	}
 	seen := map[string]bool{}
-	for _, j := range w.jobList {
+	for _, j := range pg.jobList {
 		for _, c := range j.Connectors {
 			key := contract.StatusKey(j.Name, c.ID)
 			seen[key] = true
 			e, ok := byKey[key]
-			row := connectorRow{Job: j.Name, Connector: c.ID, Configured: true}
+			row := connectorRow{Key: key, Target: contract.ConnectorToken(c.ID), Job: j.Name, Connector: c.ID, Configured: true}
 			if ok {
-				row = w.connectorRow(e, now)
+				row = pg.connectorRow(e, now)
 				row.Configured = true
 			} else {
 				row.DaysLeft = "—"
@@ -98,9 +104,9 @@ func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPa
 		for _, k := range j.KeySets {
 			key := contract.KeySetStatusKey(j.Name, k.ID)
 			seen[key] = true
-			row := connectorRow{Job: j.Name, Connector: k.ID, DaysLeft: "—"}
+			row := connectorRow{Key: key, Target: contract.KeySetToken(k.ID), Job: j.Name, Connector: k.ID, DaysLeft: "—"}
 			if e, ok := byKey[key]; ok {
-				row = w.connectorRow(e, now)
+				row = pg.connectorRow(e, now)
 			}
 			row.Configured, row.NextRun = true, nextRun(j, now)
 			p.Rows = append(p.Rows, row)
@@ -113,9 +119,11 @@ func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPa
 		case o.Connector == "":
 			p.Unplaced = append(p.Unplaced, unplacedFrom(e, latestRun[o.Job]))
 		default:
-			row := w.connectorRow(e, now)
-			row.RemovedAfter = e.Updated.Add(StatusPruneAfter).UTC().Format(timeLayout)
-			if j, ok := w.job(o.Job); ok {
+			row := pg.connectorRow(e, now)
+			if pg.removeAfter > 0 {
+				row.RemovedAfter = e.Updated.Add(pg.removeAfter).UTC().Format(timeLayout)
+			}
+			if j, ok := pg.jobs[o.Job]; ok {
 				row.NextRun, row.NextWindow = nextRun(j, now), windowText(j, now)
 			}
 			p.Rows = append(p.Rows, row)
@@ -124,10 +132,11 @@ func (w *Worker) buildStatusPage(entries []*statusEntry, now time.Time) statusPa
 	return p
 }
 
-func (w *Worker) connectorRow(e *statusEntry, now time.Time) connectorRow {
+// connectorRow is the row of one entry, keyed by the entry's status key.
+func (pg *page) connectorRow(e *Entry, now time.Time) connectorRow {
 	o := e.Record
 	row := connectorRow{
-		Job: o.Job, Connector: o.Connector, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout),
+		Key: e.Key, Target: o.targetToken(), Job: o.Job, Connector: o.Connector, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout),
 		Trigger: o.Trigger, Retrying: o.Status == jobs.StatusFailed && !o.Final, DaysLeft: "—",
 	}
 	if o.Status == jobs.StatusSkipped {
@@ -135,11 +144,11 @@ func (w *Worker) connectorRow(e *statusEntry, now time.Time) connectorRow {
 	}
 	row.RequestedBy, row.RequestReason = o.RequestedBy, o.RequestReason
 	row.ErrorCode, row.ErrorMessage = o.ErrorCode, o.ErrorMessage
-	if c := o.Active; c.known() {
+	if c := o.Active; c.Known() {
 		row.Thumbprint = c.Thumbprint
 		if !c.NotAfter.IsZero() {
 			row.NotAfter = c.NotAfter.UTC().Format(timeLayout)
-			row.DaysLeft, row.DaysClass = daysLeft(c.NotAfter.Sub(now), w.warnBefore(o.Job))
+			row.DaysLeft, row.DaysClass = daysLeft(c.NotAfter.Sub(now), pg.warnBefore(o.Job))
 		}
 		row.Version = c.SourceVersion
 	}
@@ -154,7 +163,7 @@ func (w *Worker) connectorRow(e *statusEntry, now time.Time) connectorRow {
 	return row
 }
 
-func unplacedFrom(e *statusEntry, latestRun time.Time) unplacedRow {
+func unplacedFrom(e *Entry, latestRun time.Time) unplacedRow {
 	o := e.Record
 	r := unplacedRow{Job: o.Job, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout), RequestID: o.RequestID,
 		Superseded: latestRun.After(e.Updated)}
@@ -164,8 +173,8 @@ func unplacedFrom(e *statusEntry, latestRun time.Time) unplacedRow {
 }
 
 // warnBefore is the job's warning thresholds, as the rotator applies them.
-func (w *Worker) warnBefore(job string) []time.Duration {
-	j, ok := w.job(job)
+func (pg *page) warnBefore(job string) []time.Duration {
+	j, ok := pg.jobs[job]
 	if !ok || j.WarnBefore == nil {
 		return jobs.WarnBeforeDefault()
 	}
@@ -229,11 +238,11 @@ func windowText(j jobs.Job, now time.Time) string {
 
 // serveStatusPage renders the page from the watched status: a complete
 // document that needs no JavaScript.
-func (w *Worker) serveStatusPage(rw http.ResponseWriter, _ *http.Request) {
-	entries, _ := w.view.snapshot()
+func (pg *page) serveStatusPage(rw http.ResponseWriter, _ *http.Request) {
+	entries, _ := pg.src.Snapshot()
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Cache-Control", "no-store")
-	if err := pageTemplates.ExecuteTemplate(rw, "page", w.buildStatusPage(entries, w.now())); err != nil {
-		w.log.Debug("writing status page", "error", err)
+	if err := pageTemplates.ExecuteTemplate(rw, "page", pg.buildStatusPage(entries, pg.now())); err != nil {
+		pg.log.Debug("writing status page", "error", err)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package statuspage
 
 import "time"
 
@@ -11,19 +11,12 @@ type credentialRow struct {
 	Error               string
 }
 
-// credentialNames are the kinds as the status page says them.
-var credentialNames = map[string]string{
-	CredentialClientCertificate: "Entra client certificate",
-	CredentialClientSecret:      "Entra client secret",
-	CredentialVaultSecretID:     "Vault AppRole secret id",
-}
-
 // credentialRows are the last check of the worker's own credentials, days
 // classed by the thresholds at which it warns.
-func (w *Worker) credentialRows(now time.Time) []credentialRow {
+func (pg *page) credentialRows(now time.Time) []credentialRow {
 	var rows []credentialRow
-	for _, st := range w.Credentials() {
-		r := credentialRow{Kind: st.Kind, Tenant: st.Tenant, Name: credentialNames[st.Kind], Checked: st.Checked.UTC().Format(timeLayout)}
+	for _, st := range pg.src.Credentials() {
+		r := credentialRow{Kind: st.Kind, Tenant: st.Tenant, Name: st.Name, Checked: st.Checked.UTC().Format(timeLayout)}
 		if r.Name == "" {
 			r.Name = st.Kind
 		}
@@ -33,7 +26,7 @@ func (w *Worker) credentialRows(now time.Time) []credentialRow {
 		case st.Never:
 			r.DaysLeft, r.DaysClass = "never expires", "ok"
 		default:
-			r.DaysLeft, r.DaysClass = daysLeft(st.Expires.Sub(now), w.creds.thresholds)
+			r.DaysLeft, r.DaysClass = daysLeft(st.Expires.Sub(now), st.WarnBefore)
 			r.Expires = st.Expires.UTC().Format(timeLayout)
 		}
 		rows = append(rows, r)

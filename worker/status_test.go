@@ -5,13 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -195,7 +191,7 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	vaultErr := jobs.Permanent("source_denied", errors.New("vault token lookup at https://10.1.2.3:8200: permission denied"))
 	var (
 		mu    sync.Mutex
-		vault error = vaultErr
+		vault = vaultErr
 		calls int
 		now   = time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
 	)
@@ -246,146 +242,6 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	}
 }
 
-// The event stream sends the section at connect, then only the rows a
-// rotation changed: a run of one connector sends that connector's row, not
-// the page, and not the other connector's row.
-func TestStatusEventsSendChangedRows(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), newFake(nil))
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type = %q", ct)
-	}
-	events := readEvents(ctx, resp)
-	if first := <-events; first.name != "status" || !strings.Contains(first.data, "no outcome yet") {
-		t.Fatalf("first event %s:\n%s", first.name, first.data)
-	}
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "sse-1")
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatal("stream ended before the rotation showed")
-			}
-			switch ev.name {
-			case "meta":
-				continue
-			case "row":
-			default:
-				t.Fatalf("after the first, a %q event; want only rows and meta:\n%s", ev.name, ev.data)
-			}
-			if strings.Count(ev.data, "<tr") != 1 || strings.Contains(ev.data, conn2) {
-				t.Fatalf("a row event that is not conn1's one row:\n%s", ev.data)
-			}
-			if strings.Contains(ev.data, `data-outcome="succeeded"`) {
-				return
-			}
-		case <-ctx.Done():
-			t.Fatal("no event showed the rotation before the deadline")
-		}
-	}
-}
-
-// Clients that open /events and never read are held only up to the cap:
-// the rest are refused with a 503 that says why, and the goroutines the
-// streams hold stay bounded however many clients come. Not parallel: it
-// counts the process's goroutines.
-func TestLiveStreamsCapped(t *testing.T) {
-	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
-	const limit, clients = 8, 300
-	w.view.live.max = limit
-	srv := newHTTPTestServer(t, w)
-	before := runtime.NumGoroutine()
-	var held, refused int
-	for i := range clients {
-		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		t.Cleanup(func() { _ = conn.Close() })
-		if _, err := fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: status\r\n\r\n"); err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		// The status line only: a held stream's client reads nothing more.
-		_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
-		br := bufio.NewReader(conn)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("client %d: reading the answer: %v", i, err)
-		}
-		switch resp.StatusCode {
-		case http.StatusOK:
-			held++
-		case http.StatusServiceUnavailable:
-			refused++
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), "too many live views") || !resp.Close {
-				t.Errorf("refusal: %q (connection closed: %t)", body, resp.Close)
-			}
-			if _, err := br.ReadByte(); err != io.EOF {
-				t.Errorf("a refused stream's connection stays open: %v", err)
-			}
-		default:
-			t.Fatalf("client %d: status %d", i, resp.StatusCode)
-		}
-	}
-	if held != limit || refused != clients-limit || w.view.live.streams() != limit {
-		t.Errorf("held %d, refused %d, open %d; want %d held, %d refused", held, refused, w.view.live.streams(), limit, clients-limit)
-	}
-	// Two goroutines per held stream (its handler and the connection's
-	// reader), and slack for the worker's own.
-	grown := runtime.NumGoroutine() - before
-	t.Logf("%d clients, cap %d: %d held, %d refused, goroutines %d -> %d", clients, limit, held, refused, before, before+grown)
-	if grown > 3*limit+20 {
-		t.Errorf("goroutines grew by %d with %d clients (cap %d)", grown, clients, limit)
-	}
-}
-
-// sseEvent is one server-sent event: its name and its data lines joined.
-type sseEvent struct{ name, data string }
-
-// readEvents yields each event of the stream until it or ctx ends.
-func readEvents(ctx context.Context, resp *http.Response) <-chan sseEvent {
-	ch := make(chan sseEvent)
-	go func() {
-		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		var ev sseEvent
-		var data []string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				ev.name = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				data = append(data, strings.TrimPrefix(line, "data: "))
-			case line == "" && data != nil:
-				ev.data = strings.Join(data, "\n")
-				select {
-				case ch <- ev:
-				case <-ctx.Done():
-					return
-				}
-				ev, data = sseEvent{}, nil
-			}
-		}
-	}()
-	return ch
-}
-
 // The history page lists a connector's events newest first.
 func TestHistoryNewestFirst(t *testing.T) {
 	t.Parallel()
@@ -409,40 +265,12 @@ func TestHistoryNewestFirst(t *testing.T) {
 	}
 }
 
-func TestDaysLeftClasses(t *testing.T) {
-	t.Parallel()
-	day := 24 * time.Hour
-	thresholds := []time.Duration{30 * day, 14 * day, 7 * day, day}
-	for _, tc := range []struct {
-		left        time.Duration
-		text, class string
-	}{
-		{90 * day, "90 days", "ok"},
-		{30*day + time.Hour, "30 days", "ok"},
-		{30 * day, "30 days", "warn"},
-		{5 * day, "5 days", "warn"},
-		{day, "1 day", "crit"},
-		{time.Hour, "0 days", "crit"},
-		{-time.Hour, "expired", "crit"},
-	} {
-		text, class := daysLeft(tc.left, thresholds)
-		if text != tc.text || class != tc.class {
-			t.Errorf("daysLeft(%s) = %q, %q; want %q, %q", tc.left, text, class, tc.text, tc.class)
-		}
-	}
-	if _, class := daysLeft(2*day, nil); class != "ok" {
-		t.Errorf("with warnings off, 2 days = %s, want ok", class)
-	}
-}
-
 func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(w.Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // Stopping the worker ends open event streams, so that the HTTP server's
 // shutdown does not wait on them.
@@ -459,42 +287,16 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	events := readEvents(ctx, resp)
-	<-events
+	body := bufio.NewReader(resp.Body)
+	if line, err := body.ReadString('\n'); err != nil || line != "event: status\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		select {
-		case _, open := <-events:
-			if !open {
-				return
-			}
-		case <-ctx.Done():
-			t.Fatal("the event stream outlived the worker")
-		}
-	}
-}
-
-// The page shows who asked for a run and why once outcomes carry it.
-func TestStatusPageShowsAuditFields(t *testing.T) {
-	t.Parallel()
-	w, err := New(configFor(t, testApp(), newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	o := succeed(testJob(), jobs.Request{ID: "audit-1", Trigger: jobs.TriggerEvent})[0]
-	o.RequestReason, o.RequestedBy = "new bundle written", "ci-pipeline"
-	p := w.buildStatusPage([]*statusEntry{{Key: contract.StatusKey(jobName, conn1), Record: briefOf(contract.NextStatus(nil, o, now)), Updated: now}}, now)
-	var b strings.Builder
-	if err := pageTemplates.ExecuteTemplate(&b, "status", p); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"by ci-pipeline", "new bundle written", jobs.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("section lacks %q:\n%s", want, b.String())
-		}
+	// The body ends (EOF) when the stream does; the deadline fails it.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		t.Fatalf("the event stream outlived the worker: %v", err)
 	}
 }
 
@@ -528,68 +330,52 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	}
 }
 
-// A client that stops reading its stream is cut off by the per-write
-// deadline once its socket is full, and its slot is freed: without the
-// deadline the handler would block in Write for as long as the client
-// keeps the connection.
-func TestLiveStreamCutsOffANonReader(t *testing.T) {
+// TestKeySetSeriesExported: a key set's status exports the expiry series
+// under its id, as a connector's does.
+func TestKeySetSeriesExported(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	w := startWorker(t, connect(t, s), testApp(), newFake(nil))
-	w.view.live.writeTimeout = 200 * time.Millisecond
-	w.view.live.ended.Init(t)
-	srv := httptest.NewUnstartedServer(w.Handler())
-	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
-		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
-			_ = tc.SetWriteBuffer(4096) // full after a few events
-		}
+	j := testJob()
+	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
+	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+		out := succeed(job, req)
+		ks := out[0]
+		ks.Connector, ks.TargetKind = "B2C_1A_RestApiClientCertificate", jobs.KindKeySet
+		return append(out, ks)
+	})
+	w := startWorker(t, connect(t, s), testApp(j), rot)
+	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
+	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
+	viewHas(t, w, "key set stored", func(m map[string]statusEntry) bool {
+		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+	})
+	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {
+		t.Errorf("expiry gauges sum to %v, want 3 × %v (two connectors and the key set)", got, expiry)
 	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	// The key set's row links to its own results (<job>.keyset-<id>).
+	row := pageRows(t, w)[key]
+	link := "/history?job=" + jobName + "&amp;connector=keyset-B2C_1A_RestApiClientCertificate"
+	if !strings.Contains(row, link) {
+		t.Fatalf("key set row lacks %s:\n%s", link, row)
 	}
-	defer conn.Close()
-	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, err := fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: status\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	srv := newHTTPTestServer(t, w)
+	eventually(t, "the key set's outcome in the results stream", func() bool {
+		_, hist := get(t, srv, strings.ReplaceAll(link, "&amp;", "&"))
+		return strings.Contains(hist, "ks-metrics-1")
+	})
+}
+
+// pageRows reads the worker's status page and returns each target row by
+// its key (the row's data-key).
+func pageRows(t *testing.T, w *Worker) map[string]string {
+	t.Helper()
+	_, page := get(t, newHTTPTestServer(t, w), "/")
+	rows := map[string]string{}
+	for _, part := range strings.Split(page, `<tr id="row-`)[1:] {
+		key, _, _ := strings.Cut(part, `"`)
+		row, _, _ := strings.Cut(part, "</tr>")
+		rows[key] = row
 	}
-	// Changes, each a row of a few KB, until the stream's write times out.
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		o := succeed(testJob(), jobs.Request{ID: "slow-reader"})[0]
-		for i := 0; ; i++ {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			o.RequestedBy = fmt.Sprintf("%d-%s", i, strings.Repeat("x", 4000))
-			data, err := json.Marshal(contract.NextStatus(nil, o, time.Now()))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-			_, err = w.bus().status.Put(ctx, contract.StatusKey(jobName, o.Connector), data)
-			cancel()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
-	err = w.view.live.ended.WaitOrTimeout(t)
-	close(done)
-	wg.Wait()
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("the stream ended with %v, want its write deadline", err)
-	}
-	if n := w.view.live.streams(); n != 0 {
-		t.Errorf("%d streams still open", n)
-	}
+	return rows
 }

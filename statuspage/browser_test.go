@@ -1,15 +1,17 @@
-package worker
+package statuspage
 
 import (
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -42,34 +44,25 @@ func artifactDir(t *testing.T) string {
 }
 
 // TestStatusPageInBrowser loads the status page in headless chromium at a
-// phone's width, triggers a second rotation over NATS and waits for the
+// phone's width, records a second rotation in the source and waits for the
 // connector's row to show the new certificate without a reload.
 func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
 	start := time.Now()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	const newThumb = "0123456789ABCDEF0123456789ABCDEF01234567"
-	rot := newFake(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		out := succeed(job, req)
-		if req.ID == "browser-2" {
-			for i := range out {
-				out[i].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: out[i].Certificate.NotAfter}
-				out[i].Certificate = &jobs.CertInfo{Thumbprint: newThumb, Subject: "CN=api.contoso.example",
-					NotAfter: time.Now().Add(10*24*time.Hour + time.Hour), SourceVersion: 4}
-			}
-		}
-		return out
-	})
 	job := testJob()
 	job.Schedule = "0 */6 * * *"
-	w := startWorker(t, nc, testApp(job), rot)
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "browser-1")
-	waitSettled(t, w, "first rotation settled")
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["nope"]}`, "browser-bad")
-	waitSettled(t, w, "bad request settled")
-	srv := newHTTPTestServer(t, w)
+	next, err := config.ParseSchedule(job.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Next = next
+	src := newMemSource()
+	src.record(time.Now(), succeeded(job, "browser-1")...)
+	src.record(time.Now(), jobs.Outcome{Job: jobName, RequestID: "browser-bad", Status: jobs.StatusFailed, Final: true,
+		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "no connector nope in job contoso-api"}})
+	srv := newTestServer(t, newTestPage(src, job))
+	defer src.stop() // ends the page's event stream before the server closes
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
@@ -107,7 +100,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("reading the row: %v", err)
 	}
 	loaded := time.Now()
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","force":true}`, "browser-2")
+	second := succeeded(job, "browser-2")
+	for i := range second {
+		second[i].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: second[i].Certificate.NotAfter}
+		second[i].Certificate = &jobs.CertInfo{Thumbprint: newThumb, Subject: "CN=api.contoso.example",
+			NotAfter: time.Now().Add(10*24*time.Hour + time.Hour), SourceVersion: 4}
+	}
+	src.record(time.Now(), second...)
 	// 10 days left is within the default 14-day threshold: amber.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(row+`[data-thumbprint="`+newThumb+`"] td.days.warn`))); err != nil {
 		t.Fatalf("waiting for the row to change: %v (row before: %q)", err, before)
@@ -129,7 +128,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Error("the page reloaded; it must update in place")
 	}
 	for _, want := range []string{"v4", "10 days", "succeeded", " UTC"} {
-		if !contains(after, want) {
+		if !strings.Contains(after, want) {
 			t.Errorf("row after the rotation lacks %q: %q", want, after)
 		}
 	}
