@@ -24,6 +24,7 @@ func TestInventoryConfigProblems(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, lines, key, message string }{
 		{"too often", "    inventory: true\n    inventory_every: 1m\n", "tenants.contoso.inventory_every", "1m0s is shorter than 5m0s"},
+		{"too rarely", "    inventory: true\n    inventory_every: 2d\n", "tenants.contoso.inventory_every", "48h0m0s is longer than 24h0m0s"},
 		{"without inventory", "    inventory_every: 2h\n", "tenants.contoso.inventory_every", "is set but inventory is not true: add inventory: true"},
 		{"not a boolean", "    inventory: hourly\n", "tenants.contoso.inventory", ""},
 		{"not a duration", "    inventory: true\n    inventory_every: often\n", "tenants.contoso.inventory_every", ""},

@@ -69,6 +69,10 @@ const InventoryEveryDefault = time.Hour
 // rotations.
 const InventoryEveryMin = 5 * time.Minute
 
+// InventoryEveryMax bounds inventory_every from above: the replicas share
+// a scan in the outcomes bucket, whose entries live 24h.
+const InventoryEveryMax = 24 * time.Hour
+
 // inventoryEvery checks inventory_every: at least InventoryEveryMin, and
 // only with inventory: true, where it means something.
 func inventoryEvery(s section, t Tenant) {
@@ -76,6 +80,9 @@ func inventoryEvery(s section, t Tenant) {
 		return // absent (the default), 0 (the default too), or not a duration (reported)
 	}
 	switch {
+	case t.InventoryEvery > InventoryEveryMax:
+		s.problem("inventory_every", "%s is longer than %s: the replicas share each scan in a bucket that keeps it %s; use 1h (the default) or at most %s",
+			t.InventoryEvery, InventoryEveryMax, InventoryEveryMax, InventoryEveryMax)
 	case t.InventoryEvery < InventoryEveryMin:
 		s.problem("inventory_every", "%s is shorter than %s: each scan lists every connector and key container of the tenant; use 1h (the default) or at least %s",
 			t.InventoryEvery, InventoryEveryMin, InventoryEveryMin)
