@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,10 @@ const (
 	keySetsReadPermission    = "TrustFrameworkKeySet.Read.All"
 )
 
+// scanTimeoutDefault bounds the scan of one tenant: a list call per page
+// of each kind, paced under the tenant's rate limit.
+const scanTimeoutDefault = 2 * time.Minute
+
 // scanLine is one line of `scan --json`: an inventory item, or a kind of a
 // tenant that could not be listed (Error and Fix set, no id).
 type scanLine struct {
@@ -29,10 +34,12 @@ type scanLine struct {
 }
 
 func cmdScan(e *env, args []string) int {
-	fs := newFlags(e, "scan", "-c FILE [--tenant T] [--json]")
+	fs := newFlags(e, "scan", "-c FILE [--tenant T] [--json] [--timeout D]")
 	path := configFlag(e, fs)
 	tenant := fs.String("tenant", "", "scan this tenant only (default: every tenant of the config)")
 	asJSON := fs.Bool("json", false, "one JSON object per connector or key container")
+	var timeout time.Duration
+	durationVar(fs, &timeout, "timeout", scanTimeoutDefault, "bound on the scan of each tenant")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -54,7 +61,9 @@ func cmdScan(e *env, args []string) int {
 	}
 	var invs []jobs.TenantInventory
 	for _, t := range tenants {
-		invs = append(invs, jobs.Inventory(e.ctx, off.graph, t, cfg.Jobs, e.now()))
+		ctx, cancel := context.WithTimeout(e.ctx, timeout)
+		invs = append(invs, jobs.Inventory(ctx, off.graph, t, cfg.Jobs, e.now()))
+		cancel()
 	}
 	if *asJSON {
 		if printScanJSON(e, cfg, invs) != nil {
@@ -181,18 +190,21 @@ func printScanJSON(e *env, cfg *config.Config, invs []jobs.TenantInventory) erro
 	return nil
 }
 
-// scanExit is 0 when every list succeeded, 3 when Graph could not be
-// reached, else 1.
+// scanExit is 0 when every list succeeded, 3 when a list failed for a
+// reason that may pass (Graph or Entra unreachable, throttled, timed out:
+// a transient failure), else 1 (a permission, a bad answer).
 func scanExit(invs []jobs.TenantInventory) int {
 	code := exitOK
 	for _, inv := range invs {
 		for _, err := range []error{inv.ConnectorsErr, inv.KeySetsErr} {
 			switch {
 			case err == nil:
-			case unreachable(err) && code == exitOK:
-				code = exitUnreachable
+			case unreachable(err) || jobs.AsFailure(err).Class == jobs.ClassTransient:
+				if code == exitOK {
+					code = exitUnreachable
+				}
 			default:
-				code = exitFailed
+				code = exitFailed // a failure retrying will not fix wins
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -241,5 +242,30 @@ func TestInventoryWorkerConfigFromFile(t *testing.T) {
 	want := []worker.InventoryTenant{{Tenant: "alpha", Every: 30 * time.Minute}, {Tenant: "zeta"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("InventoryTenants = %+v, want %+v", got, want)
+	}
+}
+
+// TestScanUnreachable: Graph that cannot be reached exits 3, apart from a
+// failed list (1), so that a script retries it.
+func TestScanUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	path := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
+tenants:
+  contoso: {tenant_id: %s, client_id: %s, client_secret: s, authority_url: %s, graph_url: %s}
+jobs:
+  - name: api
+    source: {path: b2c/api}
+    connectors: [{tenant: contoso, id: %s}]
+http: {listen: "off"}
+`, scanTenantID, scanClientID, closed, closed, scanManaged))
+	code, _, errOut := runCLI(t, nil, "scan", "-c", path, "--timeout", "2s")
+	if code != exitUnreachable || !strings.Contains(errOut, "reaches Microsoft Graph") {
+		t.Errorf("exit %d, stderr %q; want %d and the fix", code, errOut, exitUnreachable)
 	}
 }
