@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -71,7 +71,7 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 	tr.start = time.Now()
 	for _, j := range f.jobs {
 		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
-		if _, err := contract.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
+		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
 			t.Fatalf("publishing the request of %s: %v", j.Name, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/budget"
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
@@ -68,7 +69,7 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 		// The message the scheduler sends for a cron slot, so that the runs
 		// share their bundle reads as a tick's do.
 		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
-		if _, err := contract.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
+		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
 			t.Fatalf("publishing the request of %s: %v", j.Name, err)
 		}
 	}

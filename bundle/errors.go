@@ -3,6 +3,8 @@ package bundle
 import (
 	"fmt"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Code is a stable, machine-readable name for a bundle problem.
@@ -10,20 +12,20 @@ type Code string
 
 // Problem codes. They appear in outcome events and in `certrotator inspect`.
 const (
-	CodeMalformed     Code = "bundle_malformed"      // not base64, not PKCS#12, truncated
-	CodePassword      Code = "bundle_password"       // wrong password
-	CodeNoKey         Code = "bundle_no_key"         // no private key in the file
-	CodeKeyMismatch   Code = "bundle_key_mismatch"   // no certificate matches the private key
-	CodeWeakKey       Code = "bundle_weak_key"       // RSA < 2048 bits, EC curve < P-256, or an unsupported key
-	CodeExpired       Code = "bundle_expired"        // leaf notAfter is past
-	CodeShortValidity Code = "bundle_short_validity" // leaf remaining validity < min_validity
+	CodeMalformed     Code = contract.CodeBundleMalformed     // not base64, not PKCS#12, truncated
+	CodePassword      Code = contract.CodeBundlePassword      // wrong password
+	CodeNoKey         Code = contract.CodeBundleNoKey         // no private key in the file
+	CodeKeyMismatch   Code = contract.CodeBundleKeyMismatch   // no certificate matches the private key
+	CodeWeakKey       Code = contract.CodeBundleWeakKey       // RSA < 2048 bits, EC curve < P-256, or an unsupported key
+	CodeExpired       Code = contract.CodeBundleExpired       // leaf notAfter is past
+	CodeShortValidity Code = contract.CodeBundleShortValidity // leaf remaining validity < min_validity
 	// CodeKDFIterations: a key derivation (MAC, encrypted section or key)
 	// asks for more than KDFIterationsMax iterations, or all of them together
 	// for more than KDFWorkMax.
-	CodeKDFIterations Code = "bundle_kdf_iterations_too_high"
+	CodeKDFIterations Code = contract.CodeBundleKDFIterations
 	// CodeTooLarge: the file is over SizeMax bytes (or its base64 text over
 	// Base64SizeMax characters).
-	CodeTooLarge Code = "bundle_too_large"
+	CodeTooLarge Code = contract.CodeBundleTooLarge
 )
 
 // Error is one problem with a bundle. Message says what to fix and holds no

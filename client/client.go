@@ -13,16 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
-
-// ErrNoStreams is returned when the server has no certrotator streams yet.
-var ErrNoStreams = contract.ErrNoStreams
 
 // Options configures Dial. The zero value talks to the default prefix.
 type Options struct {
@@ -72,13 +67,16 @@ func (c *Conn) Close() { c.nc.Close() }
 // Publish sends req to <prefix>.request.<job> and returns its Nats-Msg-Id:
 // req.ID, or "manual-<uuid>" when empty. An empty Trigger becomes manual.
 // Sending the same id twice within the duplicate window is a no-op.
-func (c *Conn) Publish(ctx context.Context, req jobs.Request) (string, error) {
-	if !jobs.ValidName(req.Job) {
+func (c *Conn) Publish(ctx context.Context, req contract.Request) (string, error) {
+	if !contract.ValidName(req.Job) {
 		return "", fmt.Errorf("publishing request: job %q is not a job name", req.Job)
 	}
-	id := cmp.Or(req.ID, "manual-"+uuid.NewString())
-	req.Trigger = cmp.Or(req.Trigger, jobs.TriggerManual)
-	if _, err := contract.PublishRequest(ctx, c.js, c.prefix, req, id); err != nil {
+	id := req.ID
+	if id == "" {
+		id = contract.ManualMsgID()
+	}
+	req.Trigger = cmp.Or(req.Trigger, contract.TriggerManual)
+	if _, err := PublishRequest(ctx, c.js, c.prefix, req, id); err != nil {
 		return "", err
 	}
 	return id, nil

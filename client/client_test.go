@@ -29,21 +29,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // recorder is a Rotator that succeeds on every connector in play and
 // records each request it runs.
-type recorder struct{ calls chan jobs.Request }
+type recorder struct{ calls chan contract.Request }
 
-func (r recorder) Rotate(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+func (r recorder) Rotate(_ context.Context, job jobs.Job, req contract.Request) []contract.Outcome {
 	r.calls <- req
-	var out []jobs.Outcome
+	var out []contract.Outcome
 	for _, c := range job.Connectors {
 		if len(req.Connectors) > 0 && !strings.EqualFold(req.Connectors[0], c.ID) {
 			continue
 		}
-		out = append(out, jobs.Outcome{Tenant: c.Tenant, Connector: c.ID, Status: jobs.StatusSucceeded, Final: true})
+		out = append(out, contract.Outcome{Tenant: c.Tenant, Connector: c.ID, Status: contract.StatusSucceeded, Final: true})
 	}
 	return out
 }
 
-func (r recorder) next(t *testing.T) jobs.Request {
+func (r recorder) next(t *testing.T) contract.Request {
 	t.Helper()
 	select {
 	case req := <-r.calls:
@@ -51,7 +51,7 @@ func (r recorder) next(t *testing.T) jobs.Request {
 	case <-time.After(waitTimeout):
 		t.Fatal("Rotate not called")
 	}
-	return jobs.Request{}
+	return contract.Request{}
 }
 
 func testJob() jobs.Job {
@@ -64,7 +64,7 @@ func testJob() jobs.Job {
 func serve(t *testing.T) (string, recorder) {
 	t.Helper()
 	s := testkit.NATS(t, "")
-	rot := recorder{calls: make(chan jobs.Request, 100)}
+	rot := recorder{calls: make(chan contract.Request, 100)}
 	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Conn: testkit.Connect(t, s)})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestClientPublishAndWaitThenStatusAndEvents(t *testing.T) {
 	ctx := context.Background()
 
 	var seen []contract.Event
-	err := c.PublishAndWait(ctx, jobs.Request{Job: jobName, Reason: "test"}, waitTimeout, func(ev contract.Event) error {
+	err := c.PublishAndWait(ctx, contract.Request{Job: jobName, Reason: "test"}, waitTimeout, func(ev contract.Event) error {
 		seen = append(seen, ev)
 		return nil
 	})
@@ -109,7 +109,7 @@ func TestClientPublishAndWaitThenStatusAndEvents(t *testing.T) {
 	if !strings.HasPrefix(id, "manual-") {
 		t.Fatalf("id %q, %d events", id, len(seen))
 	}
-	if got := rot.next(t); got.ID != id || got.Trigger != jobs.TriggerManual || got.Reason != "test" {
+	if got := rot.next(t); got.ID != id || got.Trigger != contract.TriggerManual || got.Reason != "test" {
 		t.Errorf("Rotate got %+v", got)
 	}
 
@@ -143,7 +143,7 @@ func TestClientPublishAndWaitThenStatusAndEvents(t *testing.T) {
 			return nil
 		})
 	}()
-	if _, err := c.Publish(ctx, jobs.Request{Job: jobName, Connectors: []string{conn1}, ID: "follow-1"}); err != nil {
+	if _, err := c.Publish(ctx, contract.Request{Job: jobName, Connectors: []string{conn1}, ID: "follow-1"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -164,7 +164,7 @@ func TestClientWaitsForBadRequest(t *testing.T) {
 	url, _ := serve(t)
 	c := dialTest(t, url)
 	var got []contract.Event
-	err := c.PublishAndWait(context.Background(), jobs.Request{Job: jobName, Connectors: []string{"no-such"}}, waitTimeout,
+	err := c.PublishAndWait(context.Background(), contract.Request{Job: jobName, Connectors: []string{"no-such"}}, waitTimeout,
 		func(ev contract.Event) error { got = append(got, ev); return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestNoStreamsSaysSo(t *testing.T) {
 	t.Parallel()
 	c := dialTest(t, testkit.NATS(t, "").ClientURL())
 	ctx := context.Background()
-	if _, err := c.Publish(ctx, jobs.Request{Job: jobName}); !errors.Is(err, client.ErrNoStreams) {
+	if _, err := c.Publish(ctx, contract.Request{Job: jobName}); !errors.Is(err, client.ErrNoStreams) {
 		t.Errorf("Publish without streams = %v, want ErrNoStreams", err)
 	}
 	if err := c.Events(ctx, 0, false, func(contract.Event) error { return nil }); !errors.Is(err, client.ErrNoStreams) {
@@ -206,7 +206,7 @@ func TestClientWithoutJobSizes(t *testing.T) {
 	t.Parallel()
 	url, _ := serve(t)
 	ctx := context.Background()
-	if err := dialTest(t, url).PublishAndWait(ctx, jobs.Request{Job: jobName}, waitTimeout, func(contract.Event) error { return nil }); err != nil {
+	if err := dialTest(t, url).PublishAndWait(ctx, contract.Request{Job: jobName}, waitTimeout, func(contract.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// The status entries are written after the events: wait until the
@@ -220,7 +220,7 @@ func TestClientWithoutJobSizes(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	var seen []string
-	err = c.PublishAndWait(ctx, jobs.Request{Job: jobName, ID: "no-sizes"}, waitTimeout, func(ev contract.Event) error {
+	err = c.PublishAndWait(ctx, contract.Request{Job: jobName, ID: "no-sizes"}, waitTimeout, func(ev contract.Event) error {
 		seen = append(seen, ev.Data.Connector)
 		return nil
 	})

@@ -9,20 +9,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // History returns every outcome event of job kept in the results stream
 // (<prefix>.result.<job>.>), newest first: what `certrotator history`
 // joins with the job's Vault versions. The stream keeps 90 days by default.
 func (c *Conn) History(ctx context.Context, job string) ([]contract.Event, error) {
-	if !jobs.ValidName(job) {
+	if !contract.ValidName(job) {
 		return nil, fmt.Errorf("reading history: job %q is not a job name", job)
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{contract.ResultsOf(c.prefix, job)}}
 	cons, err := c.js.OrderedConsumer(ctx, contract.ResultsStream, cfg)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, contract.ErrNoStreams
+		return nil, ErrNoStreams
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading history of job %s: %w", job, err)

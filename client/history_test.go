@@ -8,7 +8,6 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestHistoryIsTheJobsOutcomesNewestFirst(t *testing.T) {
@@ -20,14 +19,14 @@ func TestHistoryIsTheJobsOutcomesNewestFirst(t *testing.T) {
 
 	var ids []string
 	for _, id := range []string{"first", "second"} {
-		if err := c.PublishAndWait(ctx, jobs.Request{Job: jobName, ID: id}, waitTimeout, nop); err != nil {
+		if err := c.PublishAndWait(ctx, contract.Request{Job: jobName, ID: id}, waitTimeout, nop); err != nil {
 			t.Fatalf("request %s: %v", id, err)
 		}
 		ids = append(ids, id)
 	}
 	// Another job's outcome (a bad request: the worker does not serve it)
 	// is on another subject and stays out of the history.
-	if err := c.PublishAndWait(ctx, jobs.Request{Job: "other-job", ID: "other"}, waitTimeout, nop); err != nil {
+	if err := c.PublishAndWait(ctx, contract.Request{Job: "other-job", ID: "other"}, waitTimeout, nop); err != nil {
 		t.Fatalf("request for another job: %v", err)
 	}
 

@@ -14,7 +14,7 @@ import (
 
 // Status returns the latest outcome per connector from the status bucket,
 // sorted by key. No bucket yet means no outcome.
-func (c *Conn) Status(ctx context.Context) ([]contract.StatusEntry, error) {
+func (c *Conn) Status(ctx context.Context) ([]StatusEntry, error) {
 	kv, err := c.js.KeyValue(ctx, contract.StatusBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, nil
@@ -22,7 +22,7 @@ func (c *Conn) Status(ctx context.Context) ([]contract.StatusEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", contract.StatusBucket, err)
 	}
-	entries, err := contract.ReadStatus(ctx, kv, ">")
+	entries, err := ReadStatus(ctx, kv, contract.AllKeys)
 	if err != nil {
 		return nil, fmt.Errorf("reading status: %w", err)
 	}
@@ -41,7 +41,7 @@ func (c *Conn) Events(ctx context.Context, since time.Duration, follow bool, fn 
 	}
 	cons, err := c.js.OrderedConsumer(ctx, contract.ResultsStream, cfg)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return contract.ErrNoStreams
+		return ErrNoStreams
 	}
 	if err != nil {
 		return fmt.Errorf("reading stream %s: %w", contract.ResultsStream, err)

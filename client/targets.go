@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // targetsOf counts the targets (connectors and key sets) of job that have
@@ -45,7 +44,7 @@ func (c *Conn) targetsOf(ctx context.Context, job string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("reading status key %s: %w", subject, err)
 		}
-		var o jobs.Outcome
+		var o contract.Outcome
 		if json.Unmarshal(e.Value(), &o) == nil && o.Job == job && o.Connector != "" {
 			n++
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // LastSucceeded returns, per status key (<job>.<connector>), the latest
@@ -16,12 +15,12 @@ import (
 func (c *Conn) LastSucceeded(ctx context.Context) (map[string]contract.Event, error) {
 	last := map[string]contract.Event{}
 	err := c.Events(ctx, 0, false, func(ev contract.Event) error {
-		if ev.Data.Status == jobs.StatusSucceeded && ev.Data.Connector != "" {
+		if ev.Data.Status == contract.StatusSucceeded && ev.Data.Connector != "" {
 			last[contract.StatusKeyOf(ev.Data)] = ev
 		}
 		return nil
 	})
-	if errors.Is(err, contract.ErrNoStreams) {
+	if errors.Is(err, ErrNoStreams) {
 		return last, nil
 	}
 	if err != nil {

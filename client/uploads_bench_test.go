@@ -34,10 +34,10 @@ func BenchmarkLastSucceeded(b *testing.B) {
 		for c := range connectors {
 			status := jobs.StatusSkipped
 			if i%4 == 0 {
-				status = jobs.StatusSucceeded
+				status = contract.StatusSucceeded
 			}
 			conn := fmt.Sprintf("7b3a0c1e-aaaa-bbbb-cccc-%012d", c)
-			o := jobs.Outcome{Job: jobName, Connector: conn, Status: status, Final: true,
+			o := contract.Outcome{Job: jobName, Connector: conn, Status: status, Final: true,
 				Certificate: &jobs.CertInfo{Thumbprint: "8E71A2B4C3D4E5F60718293A4B5C6D7E8F901234", NotAfter: time.Now()}}
 			body, _ := json.Marshal(contract.NewEvent("bench", o, time.Now()))
 			if _, err := js.PublishAsync(contract.ResultSubject(prefix, jobName, conn), body); err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // PublishAndWait publishes req and calls fn for each of its outcome events
@@ -17,8 +16,8 @@ import (
 // whole, or timeout passes (the error then names the request id). It
 // listens before publishing, so no outcome is missed; every event carries
 // the request id in data.request_id. It returns fn's error if fn fails.
-func (c *Conn) PublishAndWait(ctx context.Context, req jobs.Request, timeout time.Duration, fn func(contract.Event) error) error {
-	if !jobs.ValidName(req.Job) {
+func (c *Conn) PublishAndWait(ctx context.Context, req contract.Request, timeout time.Duration, fn func(contract.Event) error) error {
+	if !contract.ValidName(req.Job) {
 		return fmt.Errorf("publishing request: job %q is not a job name", req.Job)
 	}
 	ch := make(chan *nats.Msg, 256)
@@ -57,7 +56,7 @@ func (c *Conn) Wait(ctx context.Context, requestID string, want int, fn func(con
 // the job's size from Options.Jobs, else the job's connectors in the status
 // bucket (a client without the config still waits for all of them); 0 when
 // none is known.
-func (c *Conn) want(ctx context.Context, req jobs.Request) int {
+func (c *Conn) want(ctx context.Context, req contract.Request) int {
 	if len(req.Connectors) > 0 {
 		return len(req.Connectors)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -124,9 +125,9 @@ func budgetFailure(tenant string, err error) error {
 	case errors.As(err, &be):
 		f.RetryAfter = be.Wait
 	case errors.Is(err, context.Canceled):
-		f.Code = "canceled"
+		f.Code = contract.CodeCanceled
 	case errors.Is(err, context.DeadlineExceeded):
-		f.Code = "timeout"
+		f.Code = contract.CodeTimeout
 	}
 	return f
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -228,9 +229,9 @@ func outlasts(ctx context.Context, d time.Duration) bool {
 // interrupted is the failure of a call whose wait ctx ended. It keeps the
 // last answer's code and request id.
 func interrupted(ctxErr, last error) error {
-	code := "canceled"
+	code := contract.CodeCanceled
 	if errors.Is(ctxErr, context.DeadlineExceeded) {
-		code = "timeout"
+		code = contract.CodeTimeout
 	}
 	f := jobs.AsFailure(last)
 	return &jobs.Failure{Class: jobs.ClassTransient, Code: code, RequestID: f.RequestID,

@@ -16,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // CertificateFunc returns the certificate chain (leaf first) and the RSA
@@ -212,7 +214,7 @@ func federatedToken(path string) func(context.Context) (string, error) {
 // CodeInvalidCredential is the jobs.Failure code of a credential that could
 // not be built: an unreadable or malformed certificate file, a key that is
 // not RSA or does not match the certificate.
-const CodeInvalidCredential = "invalid_credential"
+const CodeInvalidCredential = contract.CodeInvalidCredential
 
 // CertificateExpiry returns when the tenant's client certificate expires:
 // its leaf's notAfter, read from the file (or the Certificate func) as the

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Sentinels for errors.Is on what Get and Upload return. Each matches a
@@ -29,13 +31,13 @@ var (
 // Codes of failures the client makes itself (not Graph's), as found in
 // jobs.Failure.Code.
 const (
-	CodeInvalidConnectorID = "invalid_connector_id" // the id is not a GUID
-	CodeUnknownTenant      = "unknown_tenant"       // no Tenant under that key
-	CodeNetwork            = "network"              // no HTTP answer from Graph
-	CodeInvalidResponse    = "invalid_response"     // a 2xx whose body is not a connector
-	CodeTokenUnavailable   = "token_unavailable"    // no answer from the token endpoint
-	CodeBudget             = "graph_budget"         // the tenant's rate budget has no room before the deadline
-	CodeInvalidNextLink    = "invalid_next_link"    // a nextLink off the tenant's Graph root
+	CodeInvalidConnectorID = contract.CodeInvalidConnectorID // the id is not a GUID
+	CodeUnknownTenant      = contract.CodeUnknownTenant      // no Tenant under that key
+	CodeNetwork            = contract.CodeNetwork            // no HTTP answer from Graph
+	CodeInvalidResponse    = contract.CodeInvalidResponse    // a 2xx whose body is not a connector
+	CodeTokenUnavailable   = contract.CodeTokenUnavailable   // no answer from the token endpoint
+	CodeBudget             = contract.CodeGraphBudget        // the tenant's rate budget has no room before the deadline
+	CodeInvalidNextLink    = contract.CodeInvalidNextLink    // a nextLink off the tenant's Graph root
 )
 
 // messageMax bounds the length of a message copied from a remote answer.
@@ -97,7 +99,7 @@ func (e *GraphError) Is(target error) bool {
 type AuthError struct {
 	Tenant        string // the tenant key of the config
 	Status        int    // HTTP status of the token endpoint, 0 when there was no answer
-	Code          string // the AADSTS code (e.g. "AADSTS7000215"), else the OAuth error, else "token_unavailable"
+	Code          string // the AADSTS code (e.g. "AADSTS7000215"), else the OAuth error, else contract.CodeTokenUnavailable
 	OAuthError    string // the OAuth "error" field, e.g. "invalid_client"
 	Description   string // error_description (AADSTS code, text, trace and correlation ids)
 	CorrelationID string // Entra's correlation_id, for support cases

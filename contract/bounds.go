@@ -2,8 +2,6 @@ package contract
 
 import (
 	"unicode/utf8"
-
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // Bounds of the wire. A request is anyone's input and its text is copied
@@ -30,7 +28,7 @@ const (
 // boundary and marked with "…". NewEvent applies it, so that an event, a
 // status record and a run's kept record are bounded whatever a publisher
 // or a remote wrote. It leaves ids that come from the config alone.
-func BoundOutcome(o jobs.Outcome) jobs.Outcome {
+func BoundOutcome(o Outcome) Outcome {
 	o.Trigger = clip(o.Trigger, RequestMaxTrigger)
 	o.RequestReason = clip(o.RequestReason, RequestMaxReason)
 	o.RequestedBy = clip(o.RequestedBy, RequestMaxRequestedBy)
@@ -41,7 +39,7 @@ func BoundOutcome(o jobs.Outcome) jobs.Outcome {
 		e.Code, e.Message, e.RequestID = clip(e.Code, OutcomeMaxText), clip(e.Message, OutcomeMaxText), clip(e.RequestID, OutcomeMaxText)
 		o.Error = &e
 	}
-	for _, c := range []**jobs.CertInfo{&o.Certificate, &o.Previous} {
+	for _, c := range []**CertInfo{&o.Certificate, &o.Previous} {
 		if *c != nil && len((*c).Subject) > OutcomeMaxText {
 			ci := **c
 			ci.Subject = clip(ci.Subject, OutcomeMaxText)

@@ -28,6 +28,10 @@ const (
 	// answering it dies; AdvisoryConsumer is the durable that hands them out.
 	AdvisoriesStream = "CERTROTATION_ADVISORIES"
 	AdvisoryConsumer = "certrotator-advisories"
+	// NotifyBucket keeps, per notification sink that cannot deduplicate
+	// itself, the ids of the events it was told, for NotifyTTL; each sink
+	// reads the results through its own durable (NotifyConsumer).
+	NotifyBucket = "certrotation-notify"
 )
 
 // SubjectPrefixDefault is the subject prefix when none is configured.
@@ -45,6 +49,9 @@ const (
 	// BudgetTTL drops the bucket of a limit no call used for a while; it
 	// starts full again, which is what an idle limit is.
 	BudgetTTL = 10 * time.Minute
+	// NotifyTTL outlasts any redelivery: the consumer's backlog of a sink
+	// that was down for days still finds what it sent.
+	NotifyTTL = 14 * 24 * time.Hour
 )
 
 // UnknownJobToken is the job token of the result subject when the job
@@ -102,6 +109,71 @@ func AllResults(prefix string) string { return prefix + ".result.>" }
 
 // StatusKey is the status bucket key <job>.<connector or _>.
 func StatusKey(job, connector string) string { return job + "." + ConnectorToken(connector) }
+
+// StatusKeysOf is the status bucket filter of every target of job: <job>.*.
+func StatusKeysOf(job string) string { return job + ".*" }
+
+// AllKeys is the filter of every key of a bucket.
+const AllKeys = ">"
+
+// LockKey is the locks bucket key of a job's lock: <job>.
+func LockKey(job string) string { return job }
+
+// KVSubject is the subject a bucket's key is stored on: $KV.<bucket>.<key>.
+func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// KVStream is the stream that backs a bucket: KV_<bucket>.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// NotifyConsumerPrefix starts each notification sink's durable's name.
+const NotifyConsumerPrefix = "certrotator-notify-"
+
+// NotifyConsumer is the durable of notification sink sink on the results:
+// certrotator-notify-<sink>.
+func NotifyConsumer(sink string) string { return NotifyConsumerPrefix + sink }
+
+// NotifySentKey is the notify bucket key of an event a sink was told:
+// <sink>.<event id>, the id hashed by the caller when it is not a safe
+// key token.
+func NotifySentKey(sink, id string) string { return sink + "." + id }
+
+// ExpiringKey names one expiry warning in the warnings bucket:
+// <job>.<connector>.<THUMBPRINT>.<threshold>, the thumbprint upper-cased.
+// It is a valid NATS KV key when the parts are (job names and GUIDs are).
+func ExpiringKey(job, connector, thumbprint, threshold string) string {
+	return job + "." + connector + "." + strings.ToUpper(thumbprint) + "." + threshold
+}
+
+// UnauthenticatedKey names one day's unauthenticated warning in the
+// warnings bucket: api-unauthenticated.<job>.<connector>.<YYYY-MM-DD> (UTC).
+func UnauthenticatedKey(job, connector string, now time.Time) string {
+	return "api-unauthenticated." + job + "." + connector + "." + day(now)
+}
+
+// SupersededKey names one day's superseded warning in the warnings
+// bucket: keyset-superseded.<job>.<keyset>.<YYYY-MM-DD> (UTC).
+func SupersededKey(job, keySet string, now time.Time) string {
+	return "keyset-superseded." + job + "." + keySet + "." + day(now)
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// CredentialJob is the job token of a warning about one of the worker's
+// own credentials: its outcome's job and its subject's job token,
+// "_"-prefixed like UnknownJobToken so that it stands apart from the
+// rotation jobs.
+const CredentialJob = "_credential"
+
+// CredentialSubject is where a credential's expiry warning is published:
+// <prefix>.result._credential.<kind>, in the results stream with the
+// certificates' expiring warnings.
+func CredentialSubject(prefix, kind string) string { return ResultSubject(prefix, CredentialJob, kind) }
+
+// CredentialKey names one credential warning in the warnings bucket:
+// _credential.<kind>.<tenant or _>.<unix seconds of its expiry>.<threshold>.
+func CredentialKey(kind, tenant string, expires time.Time, threshold string) string {
+	return CredentialJob + "." + kind + "." + ConnectorToken(tenant) + "." + strconv.FormatInt(expires.Unix(), 10) + "." + threshold
+}
 
 // ConnectorToken is the connector as a subject token or key part: "_" for
 // an outcome with no connector.

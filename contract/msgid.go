@@ -18,3 +18,19 @@ func CronMsgID(job string, slot time.Time) string {
 func WindowMsgID(job string, start time.Time) string {
 	return "window-" + job + "-" + strconv.FormatInt(start.Unix(), 10)
 }
+
+// WatchMsgID is the Nats-Msg-Id of the request a new Vault version of a
+// watched job makes, vault-<job>-<version>-<unix seconds of its creation,
+// 0 when unknown>: every replica that sees the version sends the same id,
+// and a rewritten path's version 1 differs from the old one's.
+func WatchMsgID(job string, version int, created time.Time) string {
+	var at int64
+	if !created.IsZero() {
+		at = created.Unix()
+	}
+	return "vault-" + job + "-" + strconv.Itoa(version) + "-" + strconv.FormatInt(at, 10)
+}
+
+// ManualMsgID is the Nats-Msg-Id of a request a person or program sent
+// without its own id: manual-<random uuid>, never a duplicate.
+func ManualMsgID() string { return "manual-" + newUUID() }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestMsgIDs(t *testing.T) {
@@ -24,7 +22,7 @@ func TestMsgIDs(t *testing.T) {
 // before; one with it carries the instant in UTC.
 func TestNextWindowIsAdditive(t *testing.T) {
 	t.Parallel()
-	plain, err := json.Marshal(NewEvent("r1", jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSkipped}, time.Now()))
+	plain, err := json.Marshal(NewEvent("r1", Outcome{Job: "api", Connector: "c1", Status: StatusSkipped}, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +30,8 @@ func TestNextWindowIsAdditive(t *testing.T) {
 		t.Errorf("an outcome without a window encodes next_window: %s", plain)
 	}
 	next := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
-	held, err := json.Marshal(NewEvent("r1", jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSkipped,
-		Reason: jobs.ReasonOutsideWindow, NextWindow: &next}, time.Now()))
+	held, err := json.Marshal(NewEvent("r1", Outcome{Job: "api", Connector: "c1", Status: StatusSkipped,
+		Reason: ReasonOutsideWindow, NextWindow: &next}, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}

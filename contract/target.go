@@ -1,7 +1,5 @@
 package contract
 
-import "github.com/certrotator/certrotator/jobs"
-
 // keySetTokenPrefix sets a key set's token apart from a connector's, so
 // that a job's status keys and result subjects of the two kinds never
 // collide: <job>.<connector GUID> and <job>.keyset-<B2C_1A_…>.
@@ -12,8 +10,8 @@ func KeySetToken(id string) string { return keySetTokenPrefix + id }
 
 // TargetToken is an outcome's target as a subject token or key part:
 // KeySetToken for a key set, ConnectorToken otherwise.
-func TargetToken(o jobs.Outcome) string {
-	if o.TargetKind == jobs.KindKeySet {
+func TargetToken(o Outcome) string {
+	if o.TargetKind == KindKeySet {
 		return KeySetToken(o.Connector)
 	}
 	return ConnectorToken(o.Connector)
@@ -24,9 +22,9 @@ func TargetToken(o jobs.Outcome) string {
 func KeySetStatusKey(job, id string) string { return job + "." + KeySetToken(id) }
 
 // StatusKeyOf is the status bucket key of an outcome's target.
-func StatusKeyOf(o jobs.Outcome) string { return o.Job + "." + TargetToken(o) }
+func StatusKeyOf(o Outcome) string { return o.Job + "." + TargetToken(o) }
 
 // ResultSubjectOf is <prefix>.result.<job>.<target token> for an outcome.
-func ResultSubjectOf(prefix, job string, o jobs.Outcome) string {
+func ResultSubjectOf(prefix, job string, o Outcome) string {
 	return prefix + ".result." + job + "." + TargetToken(o)
 }

@@ -2,16 +2,14 @@ package contract
 
 import (
 	"testing"
-
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // TestTargetKeysDoNotCollide: a connector and a key set of one job get
 // different status keys and result subjects, and a connector's are what
 // they always were.
 func TestTargetKeysDoNotCollide(t *testing.T) {
-	conn := jobs.Outcome{Job: "api", Connector: "7b3a0c1e-aaaa-bbbb-cccc-000000000001", TargetKind: jobs.KindConnector}
-	ks := jobs.Outcome{Job: "api", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: jobs.KindKeySet}
+	conn := Outcome{Job: "api", Connector: "7b3a0c1e-aaaa-bbbb-cccc-000000000001", TargetKind: KindConnector}
+	ks := Outcome{Job: "api", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: KindKeySet}
 	if got, want := StatusKeyOf(conn), StatusKey("api", conn.Connector); got != want {
 		t.Errorf("connector status key %q, want %q", got, want)
 	}

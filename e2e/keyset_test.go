@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -73,7 +74,7 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status bucket: %v", err)
 	}
-	entries, err := contract.ReadStatus(ctx, kv, j.Name+".>")
+	entries, err := client.ReadStatus(ctx, kv, j.Name+".>")
 	if err != nil {
 		t.Fatalf("reading status: %v", err)
 	}

@@ -3,16 +3,18 @@ package jobs
 import (
 	"fmt"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Codes of failed verifications (rule 6).
 const (
 	// CodeVerifyMissing: Graph answered the upload with a certificateList
 	// that lacks the uploaded thumbprint.
-	CodeVerifyMissing = "verify_missing"
+	CodeVerifyMissing = contract.CodeVerifyMissing
 	// CodeVerifyInactive: the uploaded certificate's notBefore is past but
 	// Graph does not mark it active.
-	CodeVerifyInactive = "verify_inactive"
+	CodeVerifyInactive = contract.CodeVerifyInactive
 )
 
 // candidate is what decide needs to know about the bundle.

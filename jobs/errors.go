@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
-// Class says whether a failure may go away by retrying.
-type Class string
+// Class says whether a failure may go away by retrying (contract.Class).
+type Class = contract.Class
 
+// The classes of a Failure.
 const (
-	ClassTransient Class = "transient"
-	ClassPermanent Class = "permanent"
+	ClassTransient = contract.ClassTransient
+	ClassPermanent = contract.ClassPermanent
 )
 
 // Failure is a classified error. Adapters wrap what they return in one so
@@ -59,9 +62,9 @@ func AsFailure(err error) *Failure {
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &Failure{Class: ClassTransient, Code: "canceled", Err: err}
+		return &Failure{Class: ClassTransient, Code: contract.CodeCanceled, Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &Failure{Class: ClassTransient, Code: "timeout", Err: err}
+		return &Failure{Class: ClassTransient, Code: contract.CodeTimeout, Err: err}
 	}
-	return &Failure{Class: ClassTransient, Code: "internal", Err: err}
+	return &Failure{Class: ClassTransient, Code: contract.CodeInternal, Err: err}
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // expiring applies rule 8 to a connector whose active certificate no bundle
@@ -92,9 +93,7 @@ func FormatThreshold(d time.Duration) string {
 	return d.String()
 }
 
-// WarningKey names one expiry warning for Warnings:
-// "<job>.<connector>.<THUMBPRINT>.<threshold>", the thumbprint upper-cased.
-// It is a valid NATS KV key when the parts are (job names and GUIDs are).
+// WarningKey names one expiry warning for Warnings (contract.ExpiringKey).
 func WarningKey(job, connector, thumbprint, threshold string) string {
-	return job + "." + connector + "." + strings.ToUpper(thumbprint) + "." + threshold
+	return contract.ExpiringKey(job, connector, thumbprint, threshold)
 }

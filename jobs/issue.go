@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Codes of issuance failures.
 const (
 	// CodeIssuerMissing: a job has source.pki but the Rotator has no
 	// Issuer, Writer or VersionLister. Permanent.
-	CodeIssuerMissing = "issuer_missing"
+	CodeIssuerMissing = contract.CodeIssuerMissing
 	// CodeIssuedInvalid: the CA answered with something that does not make
 	// a bundle (unparsable PEM, a key of another type than the job asks
 	// for). Permanent; the certificate is revoked.
-	CodeIssuedInvalid = "issued_invalid"
+	CodeIssuedInvalid = contract.CodeIssuedInvalid
 )
 
 // Why a new certificate is due (IssueResult.Reason).
@@ -29,7 +31,7 @@ const (
 // unusableCodes are the Source failure codes (see Source) that say the
 // current version holds no usable bundle, which a fresh certificate fixes;
 // a denied or rejected read is the operator's to fix and fails the run.
-var unusableCodes = map[string]bool{"source_not_found": true, "source_field_missing": true, "bundle_malformed": true}
+var unusableCodes = map[string]bool{contract.CodeSourceNotFound: true, contract.CodeSourceFieldMissing: true, contract.CodeBundleMalformed: true}
 
 // IssueResult says what the issuance step did for one run.
 type IssueResult struct {

@@ -3,6 +3,8 @@ package jobs
 import (
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Policy says when a valid, newer bundle is uploaded.
@@ -20,7 +22,7 @@ const (
 // Defaults applied by config when a job leaves a field out.
 const (
 	MinValidityDefault = 168 * time.Hour
-	MaxAttemptsDefault = 8
+	MaxAttemptsDefault = contract.MaxAttemptsDefault
 	RenewBeforeDefault = 720 * time.Hour
 )
 
@@ -119,4 +121,22 @@ func (j Job) Connector(id string) (ConnectorRef, bool) {
 		}
 	}
 	return ConnectorRef{}, false
+}
+
+// LargestMaxAttempts is the largest max_attempts of jj, each defaulted
+// (MaxAttemptsDefault when jj is empty): the requests consumer's
+// MaxDeliver, which the worker provisions and `doctor` checks.
+func LargestMaxAttempts(jj []Job) int {
+	n := MaxAttemptsDefault
+	if len(jj) > 0 {
+		n = 1
+	}
+	for _, j := range jj {
+		a := j.MaxAttempts
+		if a <= 0 {
+			a = MaxAttemptsDefault
+		}
+		n = max(n, a)
+	}
+	return n
 }

@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Target kinds of an outcome (Outcome.TargetKind).
 const (
-	KindConnector = "connector"
-	KindKeySet    = "keyset"
+	KindConnector = contract.KindConnector
+	KindKeySet    = contract.KindKeySet
 )
 
 // KeySetRef binds a job to one B2C custom-policy key container

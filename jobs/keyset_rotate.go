@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // A key set is rotated by the rules of a connector, with one difference:
@@ -21,12 +23,12 @@ const (
 	// ReasonSuperseded: a key set's active key is someone else's and
 	// activates later than the bundle, which therefore cannot become
 	// active; the outcome's previous names that key (kid) and its expiry.
-	ReasonSuperseded = "superseded"
+	ReasonSuperseded = contract.ReasonSuperseded
 	// StatusSuperseded is the warning that goes with it (CloudEvent type
 	// certrotator.keyset.superseded), once per key set per day.
-	StatusSuperseded = "superseded"
+	StatusSuperseded = contract.StatusSuperseded
 	// CodeKeySetsMissing: a job has keysets but the Rotator has no KeySets.
-	CodeKeySetsMissing = "keysets_unconfigured"
+	CodeKeySetsMissing = contract.CodeKeySetsUnconfigured
 	// codeGraphNotFound and codeGraphDenied are Graph's codes for a missing
 	// object and a missing permission.
 	codeGraphNotFound = "Request_ResourceNotFound"
@@ -320,8 +322,8 @@ func (r *Rotator) superseded(ctx context.Context, rn *run, ref KeySetRef, active
 	return o, true
 }
 
-// SupersededKey names one day's superseded warning for Warnings:
-// "keyset-superseded.<job>.<keyset>.<YYYY-MM-DD>" (UTC).
+// SupersededKey names one day's superseded warning for Warnings
+// (contract.SupersededKey).
 func SupersededKey(job, keySet string, now time.Time) string {
-	return "keyset-superseded." + job + "." + keySet + "." + now.UTC().Format("2006-01-02")
+	return contract.SupersededKey(job, keySet, now)
 }

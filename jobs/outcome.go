@@ -1,126 +1,48 @@
 package jobs
 
-import "time"
+import "github.com/certrotator/certrotator/contract"
 
-// Outcome statuses; each maps to a CloudEvent type (see EventType).
-const (
-	StatusSucceeded = "succeeded"
-	StatusSkipped   = "skipped"
-	StatusFailed    = "failed"
-	StatusExpiring  = "expiring"
+// The wire types and their codes live in package contract, which the
+// programs that only publish requests or read outcomes import without
+// linking this package; these names keep the pipeline's code short.
+type (
+	// Outcome is contract.Outcome: the result of one run for one target.
+	Outcome = contract.Outcome
+	// CertInfo is contract.CertInfo.
+	CertInfo = contract.CertInfo
+	// ErrorInfo is contract.ErrorInfo.
+	ErrorInfo = contract.ErrorInfo
+	// Request is contract.Request: one run of a job asked for.
+	Request = contract.Request
 )
 
-// Skip reasons.
+// Outcome statuses (contract).
 const (
-	ReasonAlreadyPresent = "already_present"
-	ReasonNotNewer       = "not_newer"
-	ReasonNotDue         = "not_due"
-	ReasonDryRun         = "dry_run"
-	// ReasonReactivated: the bundle's certificate was listed but not
-	// active although valid, while the active one expires earlier; it was
-	// uploaded again so that it is active (rule 2 converges).
-	ReasonReactivated = "reactivated"
-	// ReasonRollback marks a succeeded upload of a forced request pinned to
-	// a KV version: a rollback by version.
-	ReasonRollback = "rollback"
-	// ReasonConfirmedOnRetry marks a succeeded upload that an earlier
-	// attempt of the same request sent, whose end was unclear (its answer
-	// lost, the process killed, its outcome not stored): the retry found the
-	// certificate on the connector and the attempt's recorded intent (see
-	// Intents).
-	ReasonConfirmedOnRetry = "confirmed_on_retry"
+	StatusSucceeded = contract.StatusSucceeded
+	StatusSkipped   = contract.StatusSkipped
+	StatusFailed    = contract.StatusFailed
+	StatusExpiring  = contract.StatusExpiring
 )
 
-// CodeBadRequest is the error code of a request that failed before any
-// connector was in play.
-const CodeBadRequest = "bad_request"
+// Skip and success reasons (contract).
+const (
+	ReasonAlreadyPresent   = contract.ReasonAlreadyPresent
+	ReasonNotNewer         = contract.ReasonNotNewer
+	ReasonNotDue           = contract.ReasonNotDue
+	ReasonDryRun           = contract.ReasonDryRun
+	ReasonReactivated      = contract.ReasonReactivated
+	ReasonRollback         = contract.ReasonRollback
+	ReasonConfirmedOnRetry = contract.ReasonConfirmedOnRetry
+)
 
-// CertInfo describes a certificate in an outcome. It never holds key
-// material.
-type CertInfo struct {
-	Thumbprint string `json:"thumbprint"`
-	// Kid names a policy key (key set targets only).
-	Kid           string    `json:"kid,omitempty"`
-	Subject       string    `json:"subject,omitempty"`
-	NotBefore     time.Time `json:"not_before,omitzero"`
-	NotAfter      time.Time `json:"not_after,omitzero"`
-	SourceVersion int       `json:"source_version,omitempty"`
-}
+// CodeBadRequest is contract.CodeBadRequest.
+const CodeBadRequest = contract.CodeBadRequest
 
-// ErrorInfo is the error object of a failed outcome.
-type ErrorInfo struct {
-	Code      string `json:"code"`
-	Class     Class  `json:"class"`
-	Message   string `json:"message"`
-	RequestID string `json:"request_id,omitempty"`
-}
-
-// Outcome is the result of one run for one connector: the data of the
-// CloudEvent the worker publishes. Connector is empty for a request that
-// failed before any connector was in play.
-//
-// TargetKind says what Connector names: "connector" (an API connector's
-// GUID) or "keyset" (a B2C policy key container's id, B2C_1A_…); it is
-// empty only when no target was in play.
-type Outcome struct {
-	Job        string `json:"job"`
-	Tenant     string `json:"tenant"`
-	Connector  string `json:"connector"`
-	TargetKind string `json:"target_kind,omitempty"`
-	RequestID  string `json:"request_id"`
-	Trigger    string `json:"trigger"`
-	// RequestReason and RequestedBy are the request's own reason and
-	// requester, carried into every outcome so that the events and the
-	// status bucket are an audit trail of who asked for a run and why.
-	// The request's "reason" is renamed here because Reason is the skip
-	// reason.
-	RequestReason string     `json:"request_reason"`
-	RequestedBy   string     `json:"requested_by"`
-	Status        string     `json:"outcome"`
-	Reason        string     `json:"reason"`
-	Staged        bool       `json:"staged"`
-	Certificate   *CertInfo  `json:"certificate"`
-	Previous      *CertInfo  `json:"previous"`
-	Error         *ErrorInfo `json:"error"`
-	Attempt       int        `json:"attempt"`
-	Final         bool       `json:"final"`
-	DurationMS    int64      `json:"duration_ms"`
-	// DaysLeft and Threshold are set on expiring outcomes only.
-	DaysLeft  int    `json:"days_left,omitempty"`
-	Threshold string `json:"threshold,omitempty"`
-	// NextWindow is when the job's next change window opens, set on a
-	// skipped outcome with reason outside_window: the worker requests the
-	// job again then.
-	NextWindow *time.Time `json:"next_window,omitempty"`
-
-	// RetryAfter is the wait the remote asked for (Graph's Retry-After) on a
-	// transient failure, for the worker's NakWithDelay; zero when none. It is
-	// not part of the event.
-	RetryAfter time.Duration `json:"-"`
-}
-
-// EventType returns the CloudEvent type for the outcome's status.
-func (o Outcome) EventType() string {
-	switch o.Status {
-	case StatusExpiring:
-		return "certrotator.certificate.expiring"
-	case StatusUnauthenticated:
-		return "certrotator.api.unauthenticated"
-	case StatusSuperseded:
-		return "certrotator.keyset.superseded"
-	}
-	return "certrotator.rotation." + o.Status
-}
-
-// Warning reports whether the outcome is a warning (expiring,
-// unauthenticated) rather than a rotation's result: warnings are not a
-// connector's status and never settle a request.
-func (o Outcome) Warning() bool {
-	return o.Status == StatusExpiring || o.Status == StatusUnauthenticated || o.Status == StatusSuperseded
-}
-
-// Retryable reports whether the outcome failed transiently and a later
-// attempt may succeed.
-func (o Outcome) Retryable() bool {
-	return o.Status == StatusFailed && !o.Final && o.Error != nil && o.Error.Class == ClassTransient
-}
+// Triggers (contract).
+const (
+	TriggerEvent  = contract.TriggerEvent
+	TriggerCron   = contract.TriggerCron
+	TriggerManual = contract.TriggerManual
+	TriggerWatch  = contract.TriggerWatch
+	TriggerWindow = contract.TriggerWindow
+)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Plan actions.
@@ -119,7 +121,7 @@ func errorInfo(err error) *ErrorInfo {
 		return nil
 	}
 	f := AsFailure(err)
-	return &ErrorInfo{Code: cmp.Or(f.Code, "internal"), Class: cmp.Or(f.Class, ClassTransient), Message: err.Error(), RequestID: f.RequestID}
+	return &ErrorInfo{Code: cmp.Or(f.Code, contract.CodeInternal), Class: cmp.Or(f.Class, ClassTransient), Message: err.Error(), RequestID: f.RequestID}
 }
 
 // planIssue says, for every connector in play, that the run would issue a

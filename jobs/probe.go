@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Probe codes and the warning status. A rejection is transient: the API's
@@ -18,15 +19,15 @@ const (
 	// CodeAPIRejectsCertificate: the API behind the connector refused the
 	// bundle's certificate (a TLS alert or a status not accepted); nothing
 	// was uploaded.
-	CodeAPIRejectsCertificate = "api_rejects_certificate"
+	CodeAPIRejectsCertificate = contract.CodeAPIRejectsCertificate
 	// CodeProbeFailed: the probe got no verdict (the API unreachable, its
 	// server certificate untrusted, no URL to call); nothing was uploaded.
-	CodeProbeFailed = "probe_failed"
+	CodeProbeFailed = contract.CodeProbeFailed
 	// StatusUnauthenticated is the status of the warning that the API
 	// accepted a call with no client certificate at all (event type
 	// certrotator.api.unauthenticated): the certificate then protects
 	// nothing. It is announced once per connector per day.
-	StatusUnauthenticated = "unauthenticated"
+	StatusUnauthenticated = contract.StatusUnauthenticated
 	// ProbeTimeoutDefault bounds one probe call when the job sets none.
 	ProbeTimeoutDefault = 10 * time.Second
 )
@@ -191,10 +192,10 @@ func (r *Rotator) unauthenticated(ctx context.Context, rn *run, ref ConnectorRef
 	}, true
 }
 
-// UnauthenticatedKey names one day's unauthenticated warning for Warnings:
-// "api-unauthenticated.<job>.<connector>.<YYYY-MM-DD>" (UTC).
+// UnauthenticatedKey names one day's unauthenticated warning for Warnings
+// (contract.UnauthenticatedKey).
 func UnauthenticatedKey(job, connector string, now time.Time) string {
-	return "api-unauthenticated." + job + "." + connector + "." + now.UTC().Format("2006-01-02")
+	return contract.UnauthenticatedKey(job, connector, now)
 }
 
 // ProbeInfo is a probe's verdict in a plan: what was called, what the API

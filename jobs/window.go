@@ -1,6 +1,10 @@
 package jobs
 
-import "time"
+import (
+	"time"
+
+	"github.com/certrotator/certrotator/contract"
+)
 
 // Window reasons: why an upload outside every change window was skipped or
 // went ahead anyway.
@@ -8,14 +12,14 @@ const (
 	// ReasonOutsideWindow: the upload was due but no change window of the
 	// job is open; Outcome.NextWindow says when the next one opens, and the
 	// worker requests the job again then.
-	ReasonOutsideWindow = "outside_window"
+	ReasonOutsideWindow = contract.ReasonOutsideWindow
 	// ReasonEmergency: outside every window, the upload went ahead because
 	// the active certificate expires within the job's emergency_within (or
 	// the connector has none active).
-	ReasonEmergency = "emergency"
+	ReasonEmergency = contract.ReasonEmergency
 	// ReasonForcedOutsideWindow: outside every window, a forced request (a
 	// person's rotate --force or rollback) went ahead.
-	ReasonForcedOutsideWindow = "forced_outside_window"
+	ReasonForcedOutsideWindow = contract.ReasonForcedOutsideWindow
 )
 
 // Window is one recurring change window: it opens at every firing of Start

@@ -24,13 +24,13 @@ import (
 // Names and timing of the notification part of the NATS contract.
 const (
 	// ConsumerPrefix starts each sink's durable consumer name.
-	ConsumerPrefix = "certrotator-notify-"
+	ConsumerPrefix = contract.NotifyConsumerPrefix
 	// SentBucket keeps, per sink that cannot deduplicate itself, the ids
 	// of the events it was told, for SentTTL.
-	SentBucket = "certrotation-notify"
+	SentBucket = contract.NotifyBucket
 	// SentTTL outlasts any redelivery: the consumer's backlog of a sink
 	// that was down for days still finds what it sent.
-	SentTTL = 14 * 24 * time.Hour
+	SentTTL = contract.NotifyTTL
 	// AckWait is how long a replica holds an event (its group window and
 	// one delivery) before JetStream hands it to another.
 	AckWait = 2 * time.Minute
@@ -235,16 +235,16 @@ func (k *sink) bind(ctx context.Context, js jetstream.JetStream, err error) bool
 func (k *sink) provision(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
+	b := contract.BucketNamed(SentBucket)
 	sent, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SentBucket, Description: "certrotator: event ids each notification sink was told", History: 1,
-		TTL: SentTTL, Replicas: k.svc.cfg.Replicas,
+		Bucket: b.Name, Description: b.Description, History: uint8(b.History), TTL: b.TTL, Replicas: k.svc.cfg.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("provisioning bucket %s: %w", SentBucket, err)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, contract.ResultsStream, k.consumerConfig(k.svc.cfg.SubjectPrefix))
 	if err != nil {
-		return fmt.Errorf("binding consumer %s: %w", ConsumerPrefix+k.cfg.Name, err)
+		return fmt.Errorf("binding consumer %s: %w", contract.NotifyConsumer(k.cfg.Name), err)
 	}
 	k.sent, k.cons = sent, cons
 	return nil
@@ -263,7 +263,7 @@ func (k *sink) consumerConfig(prefix string) jetstream.ConsumerConfig {
 		}
 	}
 	cc := jetstream.ConsumerConfig{
-		Durable:           ConsumerPrefix + k.cfg.Name,
+		Durable:           contract.NotifyConsumer(k.cfg.Name),
 		Description:       "certrotator notifications: sink " + k.cfg.Name + " (" + k.cfg.Kind + ")",
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
 		AckPolicy:         jetstream.AckExplicitPolicy,

@@ -237,10 +237,10 @@ func (k *sink) sentKey(id string) string {
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
 			sum := sha256.Sum256([]byte(id))
-			return k.cfg.Name + "." + hex.EncodeToString(sum[:16])
+			return contract.NotifySentKey(k.cfg.Name, hex.EncodeToString(sum[:16]))
 		}
 	}
-	return k.cfg.Name + "." + id
+	return contract.NotifySentKey(k.cfg.Name, id)
 }
 
 // retryDelay is the backoff after the group's deliveries so far, or the

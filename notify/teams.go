@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // adaptiveCardType is the attachment content type a Teams Workflows
@@ -64,9 +66,9 @@ func (s teamsSender) send(ctx context.Context, evs []event) error {
 func teamsPayload(s summary) teamsMessage {
 	color := "Good"
 	switch s.First.Status {
-	case "failed":
+	case contract.StatusFailed:
 		color = "Attention"
-	case "expiring":
+	case contract.StatusExpiring:
 		color = "Warning"
 	}
 	body := []adaptiveItem{{Type: "TextBlock", Text: s.Title, Weight: "Bolder", Size: "Medium", Color: color, Wrap: true}}

@@ -10,37 +10,39 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/certrotator/certrotator/jobs"
 	"github.com/hashicorp/vault/api"
+
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
 )
 
 // Failure codes of the errors Fetch and New return, inside a *jobs.Failure.
 const (
 	// CodeUnavailable: Vault is unreachable, sealed, a standby, rate
 	// limiting or answering 5xx. Transient.
-	CodeUnavailable = "source_unavailable"
+	CodeUnavailable = contract.CodeSourceUnavailable
 	// CodeDenied: the token may not read the secret, or a login was
 	// refused. Permanent.
-	CodeDenied = "source_denied"
+	CodeDenied = contract.CodeSourceDenied
 	// CodeNotFound: no such secret, or its latest version is deleted or
 	// destroyed. Permanent.
-	CodeNotFound = "source_not_found"
+	CodeNotFound = contract.CodeSourceNotFound
 	// CodeFieldMissing: the secret has no (or an empty) PFX field.
 	// Permanent.
-	CodeFieldMissing = "source_field_missing"
+	CodeFieldMissing = contract.CodeSourceFieldMissing
 	// CodeMalformed: a field is not a string or not standard base64.
 	// Permanent.
-	CodeMalformed = "bundle_malformed"
+	CodeMalformed = contract.CodeBundleMalformed
 	// CodeRejected: Vault refused the request for another reason (a 4xx
 	// other than 403 and 404, e.g. a bad path). Permanent.
-	CodeRejected = "source_rejected"
+	CodeRejected = contract.CodeSourceRejected
 	// CodeConfig: the Config given to New is unusable (unknown auth
 	// method, missing role, unreadable credential file). Permanent.
-	CodeConfig = "source_config"
+	CodeConfig = contract.CodeSourceConfig
 	// CodeConflict: a check-and-set write lost to another writer (the
 	// error wraps ErrCASConflict and jobs.ErrWriteConflict). Transient: a
 	// retry reads the new version.
-	CodeConflict = "source_conflict"
+	CodeConflict = contract.CodeSourceConflict
 )
 
 // ErrInvalidConfig is wrapped by New's errors about the Config itself.

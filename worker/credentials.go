@@ -27,16 +27,12 @@ const (
 )
 
 // CredentialExpiringType is the CloudEvent type of a warning that one of
-// the worker's own credentials expires soon. It is published on
-// <prefix>.result._credential.<kind>, in the results stream with the
-// certificates' expiring warnings, so `certrotator events` and every
-// subscriber of the results see it.
-const CredentialExpiringType = "certrotator.credential.expiring"
+// the worker's own credentials expires soon (contract.CredentialSubject
+// says where it is published).
+const CredentialExpiringType = contract.TypeCredentialExpiring
 
-// CredentialJob is the job token of a credential warning's subject and its
-// outcome's job, "_"-prefixed like contract.UnknownJobToken so that it
-// stands apart from the rotation jobs.
-const CredentialJob = "_credential"
+// CredentialJob is the job of a credential warning (contract.CredentialJob).
+const CredentialJob = contract.CredentialJob
 
 // CredentialCheckDefault is how often the worker reads its credentials'
 // expiry when Config.CredentialCheck is zero.
@@ -164,7 +160,7 @@ func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.
 		return errNotConnected
 	}
 	label := jobs.FormatThreshold(threshold)
-	key := fmt.Sprintf("%s.%s.%s.%d.%s", CredentialJob, cr.Kind, cmpTenant(cr.Tenant), at.Unix(), label)
+	key := contract.CredentialKey(cr.Kind, cr.Tenant, at, label)
 	ctx, cancel := context.WithTimeout(ctx, c.tune.opTimeout)
 	defer cancel()
 	seen := &Warnings{}
@@ -179,7 +175,7 @@ func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.
 	if err != nil {
 		return fmt.Errorf("encoding credential warning: %w", err)
 	}
-	msg := &nats.Msg{Subject: contract.ResultSubject(c.prefix, CredentialJob, cr.Kind), Data: body, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: contract.CredentialSubject(c.prefix, cr.Kind), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", contract.EventContentType)
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing credential warning on %s: %w", msg.Subject, err)
@@ -205,7 +201,7 @@ func credentialEvent(instance string, cr Credential, at, now time.Time, label st
 	}
 	ev := contract.NewEvent(instance, o, now)
 	ev.Type = CredentialExpiringType
-	ev.Subject = CredentialJob + "/" + cr.Kind + "/" + cmpTenant(cr.Tenant)
+	ev.Subject = CredentialJob + "/" + cr.Kind + "/" + contract.ConnectorToken(cr.Tenant)
 	return ev
 }
 
@@ -229,12 +225,4 @@ func daysUntil(at, now time.Time) int {
 		days--
 	}
 	return days
-}
-
-// cmpTenant is the tenant as a key part: "_" for Vault's credential.
-func cmpTenant(tenant string) string {
-	if tenant == "" {
-		return "_"
-	}
-	return tenant
 }

@@ -33,7 +33,7 @@ func (s *shared) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.Re
 	stamp(&req)
 	subjectJob := s.subjectJob(msg.Subject())
 	if subjectJob == "" {
-		return req, jobs.Job{}, fmt.Errorf("the subject does not name a job: publish on %s.request.<job>", s.prefix)
+		return req, jobs.Job{}, fmt.Errorf("the subject does not name a job: publish on %s", contract.RequestSubject(s.prefix, "<job>"))
 	}
 	if err := decodeStrict(msg.Data(), &req); err != nil {
 		req = jobs.Request{}

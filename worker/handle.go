@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -209,7 +210,7 @@ func (c *consumer) carryOut(msg jetstream.Msg, d decision, req jobs.Request) err
 
 // internalFailure is a transient failed outcome for every connector in play.
 func internalFailure(job jobs.Job, req jobs.Request, msg string) []jobs.Outcome {
-	return failEach(job, req, &jobs.ErrorInfo{Code: "internal", Class: jobs.ClassTransient, Message: msg}, false)
+	return failEach(job, req, &jobs.ErrorInfo{Code: contract.CodeInternal, Class: jobs.ClassTransient, Message: msg}, false)
 }
 
 // failEach builds one failed outcome per connector in play.

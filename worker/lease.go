@@ -93,7 +93,7 @@ func (s *shared) acquire(ctx context.Context, job string, seq uint64) (*lease, e
 	if b == nil {
 		return nil, errNotConnected
 	}
-	l := &lease{kv: b.locks, key: job, value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, elapsed: stopwatch(s.tune.clock)}
+	l := &lease{kv: b.locks, key: contract.LockKey(job), value: fmt.Appendf(nil, "%s seq=%d", s.instance, seq), ttl: contract.LockTTL, elapsed: stopwatch(s.tune.clock)}
 	deadline := s.tune.clock.Now().Add(s.tune.lockWait)
 	for announced := false; ; announced = true {
 		released := s.releases.watch(job)
@@ -143,7 +143,7 @@ func (s *shared) opCreate(ctx context.Context, l *lease) (uint64, error) {
 func (s *shared) lockHolder(ctx context.Context, job string) string {
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	e, err := s.bus().locks.Get(ctx, job)
+	e, err := s.bus().locks.Get(ctx, contract.LockKey(job))
 	if err != nil {
 		return ""
 	}

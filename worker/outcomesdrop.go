@@ -19,7 +19,7 @@ import (
 // or when the purge is refused, it deletes as before.
 func (b *bus) dropOutcomeKey(ctx context.Context, key string) error {
 	if b.outcomesStream != nil {
-		err := b.outcomesStream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+contract.OutcomesBucket+"."+key))
+		err := b.outcomesStream.Purge(ctx, jetstream.WithPurgeSubject(contract.KVSubject(contract.OutcomesBucket, key)))
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -32,7 +32,7 @@ func (b *bus) dropOutcomeKey(ctx context.Context, key string) error {
 // outcomesStreamOf returns the stream behind the outcomes bucket, or nil
 // when it cannot be read (dropOutcomeKey then deletes with markers).
 func outcomesStreamOf(ctx context.Context, js jetstream.JetStream) jetstream.Stream {
-	st, err := js.Stream(ctx, "KV_"+contract.OutcomesBucket)
+	st, err := js.Stream(ctx, contract.KVStream(contract.OutcomesBucket))
 	if err != nil {
 		return nil
 	}

@@ -47,15 +47,11 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 			return err
 		}},
 		{"bucket " + contract.StatusBucket, func(ctx context.Context) (err error) {
-			b.status, err = p.kv(ctx, js, jetstream.KeyValueConfig{
-				Bucket: contract.StatusBucket, Description: "latest outcome per job.connector", History: 1, Storage: jetstream.FileStorage,
-			})
+			b.status, err = p.kv(ctx, js, bucketConfig(contract.StatusBucket))
 			return err
 		}},
 		{"bucket " + contract.LocksBucket, func(ctx context.Context) (err error) {
-			b.locks, err = p.kv(ctx, js, jetstream.KeyValueConfig{
-				Bucket: contract.LocksBucket, Description: "per-job rotation locks", History: 1, TTL: contract.LockTTL, Storage: jetstream.FileStorage,
-			})
+			b.locks, err = p.kv(ctx, js, bucketConfig(contract.LocksBucket))
 			return err
 		}},
 		{"bucket " + contract.WarningsBucket, func(ctx context.Context) (err error) {
@@ -67,22 +63,15 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 			return err
 		}},
 		{"consumer " + contract.AdvisoryConsumer, func(ctx context.Context) (err error) {
-			b.advisories, err = adv.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-				Durable: contract.AdvisoryConsumer, Description: "certrotator workers answering max-deliveries advisories",
-				AckPolicy: jetstream.AckExplicitPolicy, AckWait: contract.AckWait, MaxDeliver: -1,
-			})
+			b.advisories, err = adv.CreateOrUpdateConsumer(ctx, advisoriesConsumerConfig())
 			return err
 		}},
 		{"bucket " + contract.BudgetBucket, func(ctx context.Context) (err error) {
-			b.budget, err = p.kv(ctx, js, jetstream.KeyValueConfig{
-				Bucket: contract.BudgetBucket, Description: "Graph rate-limit token buckets shared by the replicas", History: 1, TTL: contract.BudgetTTL, Storage: jetstream.MemoryStorage,
-			})
+			b.budget, err = p.kv(ctx, js, bucketConfig(contract.BudgetBucket))
 			return err
 		}},
 		{"bucket " + contract.OutcomesBucket, func(ctx context.Context) (err error) {
-			b.outcomes, err = p.kv(ctx, js, jetstream.KeyValueConfig{
-				Bucket: contract.OutcomesBucket, Description: "outcomes of runs not yet settled", History: 1, TTL: contract.OutcomesTTL, Storage: jetstream.FileStorage,
-			})
+			b.outcomes, err = p.kv(ctx, js, bucketConfig(contract.OutcomesBucket))
 			if err == nil {
 				b.outcomesStream = outcomesStreamOf(ctx, js)
 			}
@@ -268,72 +257,4 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, want jetstream.KeyVal
 		want.Replicas = bs.StreamInfo().Config.Replicas // keep the operator's
 	}
 	return js.UpdateKeyValue(ctx, want)
-}
-
-func requestsStreamConfig(prefix string) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        contract.RequestsStream,
-		Description: "certrotator rotation requests",
-		Subjects:    []string{contract.AllRequests(prefix)},
-		Retention:   jetstream.WorkQueuePolicy,
-		Duplicates:  contract.DuplicateWindow,
-		MaxMsgSize:  contract.RequestMaxBytes, // see contract.CheckRequest: a request's text is copied into every outcome
-		Storage:     jetstream.FileStorage,
-	}
-}
-
-func resultsStreamConfig(prefix string) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        contract.ResultsStream,
-		Description: "certrotator outcome events (CloudEvents)",
-		Subjects:    []string{contract.AllResults(prefix)},
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      contract.ResultsMaxAge,
-		Duplicates:  contract.DuplicateWindow, // a republished outcome keeps its id and is dropped
-		Storage:     jetstream.FileStorage,
-	}
-}
-
-// advisoriesStreamConfig keeps the requests consumer's max-deliveries
-// advisories until a replica has answered them.
-func advisoriesStreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        contract.AdvisoriesStream,
-		Description: "max-deliveries advisories of the certrotator consumer, until answered",
-		Subjects:    []string{maxDeliveriesSubject},
-		Retention:   jetstream.WorkQueuePolicy,
-		MaxAge:      7 * 24 * time.Hour,
-		Storage:     jetstream.FileStorage,
-	}
-}
-
-func warningsBucketConfig() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket: contract.WarningsBucket, Description: "expiry warnings already published", History: 1, TTL: contract.WarningsTTL, Storage: jetstream.FileStorage,
-	}
-}
-
-// consumerConfig is the durable every replica binds. A work-queue stream
-// takes one unfiltered consumer, so every replica must ask for the same
-// config. MaxDeliver is the largest max_attempts of any job: the worker
-// terminates a job's request itself at that job's own max_attempts.
-func consumerConfig(jj []jobs.Job) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:     contract.ConsumerName,
-		Description: "certrotator workers",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		AckWait:     contract.AckWait,
-		MaxDeliver:  maxDeliver(jj),
-	}
-}
-
-func maxDeliver(jj []jobs.Job) int {
-	n := jobs.MaxAttemptsDefault
-	if len(jj) > 0 {
-		n = 1
-	}
-	for _, j := range jj {
-		n = max(n, maxAttempts(j))
-	}
-	return n
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
@@ -155,7 +156,7 @@ func (s *scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 	if b == nil {
 		return errNotConnected
 	}
-	entries, err := contract.WatchAll(ctx, b.status, j.Name+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(j.Name))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", j.Name, err)
 	}
@@ -183,7 +184,7 @@ func (s *scheduler) enqueue(ctx context.Context, job, trigger, msgID string) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	ack, err := contract.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: trigger}, msgID)
+	ack, err := client.PublishRequest(ctx, b.js, s.prefix, jobs.Request{Job: job, Trigger: trigger}, msgID)
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func (s *scheduler) catchUp(ctx context.Context, job string, sched jobs.Schedule
 	if b == nil {
 		return errNotConnected
 	}
-	entries, err := contract.WatchAll(ctx, b.status, job+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
 	if err != nil {
 		return fmt.Errorf("reading status of job %s: %w", job, err)
 	}

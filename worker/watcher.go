@@ -3,11 +3,11 @@ package worker
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
@@ -69,13 +69,7 @@ func currentID(h jobs.History) versionID {
 }
 
 // msgID is the request's Msg-Id for version id of job.
-func (id versionID) msgID(job string) string {
-	var created int64
-	if !id.created.IsZero() {
-		created = id.created.Unix()
-	}
-	return "vault-" + job + "-" + strconv.Itoa(id.n) + "-" + strconv.FormatInt(created, 10)
-}
+func (id versionID) msgID(job string) string { return contract.WatchMsgID(job, id.n, id.created) }
 
 // watched is the jobs that set watch, or none when there is no lister.
 func (w *watcher) watched() []jobs.Job {
@@ -204,7 +198,7 @@ func (w *watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := contract.WatchAll(ctx, b.status, job+".*")
+	entries, err := client.WatchAll(ctx, b.status, contract.StatusKeysOf(job))
 	if err != nil {
 		return false, fmt.Errorf("reading status of job %s: %w", job, err)
 	}
@@ -228,7 +222,7 @@ func (w *watcher) request(ctx context.Context, job string, id versionID) error {
 	}
 	msgID, n := id.msgID(job), id.n
 	req := jobs.Request{Job: job, Version: n, Trigger: jobs.TriggerWatch}
-	ack, err := contract.PublishRequest(ctx, b.js, w.prefix, req, msgID)
+	ack, err := client.PublishRequest(ctx, b.js, w.prefix, req, msgID)
 	if err != nil {
 		return err
 	}

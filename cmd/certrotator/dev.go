@@ -15,6 +15,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // The demo's fixed identities: a tenant, an app registration and two API
@@ -271,8 +272,8 @@ The job %[6]q runs every minute and once now, and watches secret/%[4]s every 10s
 The job %[9]q issues a 3-minute certificate from Vault PKI now, uploads it, and issues
 and uploads a new one about every 90s (renew_before 50%%). In another terminal:
 
-%[13]s  nats --server nats://%[1]s pub certrotation.request.%[6]s '{"job":"%[6]s","reason":"hello"}'
-  nats --server nats://%[1]s sub 'certrotation.result.>'
+%[13]s  nats --server nats://%[1]s pub %[14]s '{"job":"%[6]s","reason":"hello"}'
+  nats --server nats://%[1]s sub '%[15]s'
 
 Write a new bundle version: the watch rolls it out within 10s, no event needed.
 Then roll back to the seeded version 1 and read the history:
@@ -283,7 +284,8 @@ Then roll back to the seeded version 1 and read the history:
   ./bin/certrotator history -c %[7]s %[6]s
 
 `, f.natsListen, rel(dir), v.addr, devSecretKV, f.httpListen, devJob, c, bin,
-		devPKIJob, devPKIMount, devPKIRole, devPKISecretKV, devCommands(c))
+		devPKIJob, devPKIMount, devPKIRole, devPKISecretKV, devCommands(c),
+		contract.RequestSubject(contract.SubjectPrefixDefault, devJob), contract.AllResults(contract.SubjectPrefixDefault))
 	if f.api != nil {
 		fmt.Fprintf(e.stdout, `The job %[1]q probes the API behind its connector first: that API pins thumbprints
 (%[2]s/api-pins.txt) and knows none yet, so the rotation fails with api_rejects_certificate and

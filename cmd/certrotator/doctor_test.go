@@ -173,6 +173,7 @@ func TestDoctorHealthy(t *testing.T) {
 		{"nats", "stream " + contract.AdvisoriesStream}, {"nats", "consumer " + contract.RequestsStream},
 		{"nats", "bucket " + contract.StatusBucket}, {"nats", "bucket " + contract.LocksBucket},
 		{"nats", "bucket " + contract.WarningsBucket}, {"nats", "bucket " + contract.OutcomesBucket},
+		{"nats", "bucket " + contract.BudgetBucket}, // every bucket the worker provisions (contract.Buckets)
 		{"nats", "publish certrotation.request."}, {"nats", "publish certrotation.result."},
 	} {
 		f, ok := find(ff, want.area, want.check)

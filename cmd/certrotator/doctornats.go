@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"time"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,12 +68,15 @@ func (d *doctor) checkNATS(cfg *config.Config) {
 		prefix = contract.SubjectPrefixDefault
 	}
 	present := map[string]bool{}
-	for _, want := range expectedStreams(prefix) {
+	for _, want := range contract.Streams(prefix) {
 		f := d.natsStream(p, want, cfg.Jobs)
-		present[want.name] = f.Verdict != verdictFail
+		present[want.Name] = f.Verdict != verdictFail
 		d.report(f)
 	}
-	for _, want := range expectedBuckets() {
+	for _, want := range contract.Buckets() {
+		if want.Only == "notify" && len(cfg.Notify) == 0 {
+			continue // created only by a worker that notifies
+		}
 		d.report(d.natsBucket(p, want))
 	}
 	// Publishing into a stream that failed its check would only repeat it.
@@ -114,34 +118,14 @@ func (d *doctor) natsAccount(p *natsProbe) bool {
 	return f.Verdict == verdictOK
 }
 
-// expectedStream is a stream of the contract with the settings the worker
-// provisions (worker/provision.go) and so relies on.
-type expectedStream struct {
-	name       string
-	subject    string
-	retention  jetstream.RetentionPolicy
-	duplicates time.Duration // 0: not part of the contract
-	maxAge     time.Duration // 0: not part of the contract
-	consumer   string        // the durable the worker binds on it
-}
-
-func expectedStreams(prefix string) []expectedStream {
-	return []expectedStream{
-		{contract.RequestsStream, prefix + ".request.>", jetstream.WorkQueuePolicy, contract.DuplicateWindow, 0, contract.ConsumerName},
-		{contract.ResultsStream, prefix + ".result.>", jetstream.LimitsPolicy, contract.DuplicateWindow, contract.ResultsMaxAge, ""},
-		{contract.AdvisoriesStream, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + contract.RequestsStream + "." + contract.ConsumerName,
-			jetstream.WorkQueuePolicy, 0, 7 * 24 * time.Hour, contract.AdvisoryConsumer},
-	}
-}
-
 // natsStream checks one stream's presence and settings, and its durable.
-func (d *doctor) natsStream(p *natsProbe, want expectedStream, jj []jobs.Job) finding {
-	f := finding{Area: "nats", Check: "stream " + want.name, Verdict: verdictFail}
+func (d *doctor) natsStream(p *natsProbe, want contract.Stream, jj []jobs.Job) finding {
+	f := finding{Area: "nats", Check: "stream " + want.Name, Verdict: verdictFail}
 	var (
 		st  jetstream.Stream
 		err error
 	)
-	if denied := d.probe(p, func(ctx context.Context) error { st, err = p.js.Stream(ctx, want.name); return err }); denied != "" {
+	if denied := d.probe(p, func(ctx context.Context) error { st, err = p.js.Stream(ctx, want.Name); return err }); denied != "" {
 		f.Detail, f.Fix = denied, permissionFix(denied)
 		return f
 	}
@@ -155,26 +139,26 @@ func (d *doctor) natsStream(p *natsProbe, want expectedStream, jj []jobs.Job) fi
 	}
 	c := st.CachedInfo().Config
 	var bad []string
-	if !slices.Equal(c.Subjects, []string{want.subject}) {
-		bad = append(bad, fmt.Sprintf("subjects %v, want [%s]", c.Subjects, want.subject))
+	if !slices.Equal(c.Subjects, want.Subjects) {
+		bad = append(bad, fmt.Sprintf("subjects %v, want %v", c.Subjects, want.Subjects))
 	}
-	if c.Retention != want.retention {
-		bad = append(bad, fmt.Sprintf("retention %s, want %s", c.Retention, want.retention))
+	if have := jsonWord(c.Retention); have != string(want.Retention) {
+		bad = append(bad, fmt.Sprintf("retention %s, want %s", have, want.Retention))
 	}
-	if want.duplicates > 0 && c.Duplicates != want.duplicates {
-		bad = append(bad, fmt.Sprintf("duplicate window %s, want %s", c.Duplicates, want.duplicates))
+	if want.Duplicates > 0 && c.Duplicates != want.Duplicates {
+		bad = append(bad, fmt.Sprintf("duplicate window %s, want %s", c.Duplicates, want.Duplicates))
 	}
-	if want.maxAge > 0 && c.MaxAge != want.maxAge {
-		bad = append(bad, fmt.Sprintf("max age %s, want %s", c.MaxAge, want.maxAge))
+	if want.MaxAge > 0 && c.MaxAge != want.MaxAge {
+		bad = append(bad, fmt.Sprintf("max age %s, want %s", c.MaxAge, want.MaxAge))
 	}
 	if len(bad) > 0 {
 		f.Detail = fmt.Sprintf("%v", bad)
-		f.Fix = "edit the stream to the contract (nats stream edit " + want.name + ", or deploy/nats/stream-*.json); the worker rewrites these at start only when its user may update streams"
+		f.Fix = "edit the stream to the contract (nats stream edit " + want.Name + ", or deploy/nats/stream-*.json); the worker rewrites these at start only when its user may update streams"
 		return f
 	}
 	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("%s retention, %d messages", c.Retention, st.CachedInfo().State.Msgs)
-	if want.consumer != "" {
-		d.report(d.natsConsumer(p, st, want.name, want.consumer, jj))
+	if want.Consumer != "" {
+		d.report(d.natsConsumer(p, st, want.Name, want.Consumer, jj))
 	}
 	return f
 }
@@ -206,7 +190,7 @@ func (d *doctor) natsConsumer(p *natsProbe, st jetstream.Stream, stream, name st
 		return f
 	}
 	if name == contract.ConsumerName {
-		if need := largestMaxAttempts(jj); cc.MaxDeliver >= 0 && cc.MaxDeliver < need {
+		if need := contract.Consumer(jobs.LargestMaxAttempts(jj)).MaxDeliver; cc.MaxDeliver >= 0 && cc.MaxDeliver < need {
 			f.Detail = fmt.Sprintf("max deliver %d, below the largest max_attempts %d", cc.MaxDeliver, need)
 			f.Fix = fmt.Sprintf("nats consumer edit %s %s --max-deliver %d (the worker sets it at start when its user may)", stream, name, need)
 			return f
@@ -216,49 +200,28 @@ func (d *doctor) natsConsumer(p *natsProbe, st jetstream.Stream, stream, name st
 	return f
 }
 
-// largestMaxAttempts is the consumer's MaxDeliver the worker provisions.
-func largestMaxAttempts(jj []jobs.Job) int {
-	n := 1
-	if len(jj) == 0 {
-		n = jobs.MaxAttemptsDefault
+// jsonWord is a JetStream enum as its JSON spells it ("workqueue"), the
+// spelling of the contract's data.
+func jsonWord(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
 	}
-	for _, j := range jj {
-		a := j.MaxAttempts
-		if a <= 0 {
-			a = jobs.MaxAttemptsDefault
-		}
-		n = max(n, a)
-	}
-	return n
-}
-
-// expectedBucket is a KV bucket of the contract and its TTL (0: none).
-type expectedBucket struct {
-	name string
-	ttl  time.Duration
-}
-
-func expectedBuckets() []expectedBucket {
-	return []expectedBucket{
-		{contract.StatusBucket, 0},
-		{contract.LocksBucket, contract.LockTTL},
-		{contract.WarningsBucket, contract.WarningsTTL},
-		{contract.OutcomesBucket, contract.OutcomesTTL},
-	}
+	return strings.Trim(string(b), `"`)
 }
 
 // natsBucket checks one bucket's presence, history and TTL, and that the
 // worker may read it (a get of a key that does not exist) and write it (an
 // update that JetStream refuses for its revision, so nothing is written).
-func (d *doctor) natsBucket(p *natsProbe, want expectedBucket) finding {
-	f := finding{Area: "nats", Check: "bucket " + want.name, Verdict: verdictFail}
+func (d *doctor) natsBucket(p *natsProbe, want contract.Bucket) finding {
+	f := finding{Area: "nats", Check: "bucket " + want.Name, Verdict: verdictFail}
 	var (
 		kv  jetstream.KeyValue
 		sts jetstream.KeyValueStatus
 		err error
 	)
 	denied := d.probe(p, func(ctx context.Context) error {
-		if kv, err = p.js.KeyValue(ctx, want.name); err != nil {
+		if kv, err = p.js.KeyValue(ctx, want.Name); err != nil {
 			return err
 		}
 		sts, err = kv.Status(ctx)
@@ -275,9 +238,9 @@ func (d *doctor) natsBucket(p *natsProbe, want expectedBucket) finding {
 		f.Detail, f.Fix = err.Error(), "check the server's JetStream"
 		return f
 	}
-	if sts.History() != 1 || sts.TTL() != want.ttl {
-		f.Detail = fmt.Sprintf("history %d and TTL %s, want 1 and %s", sts.History(), sts.TTL(), want.ttl)
-		f.Fix = "edit the bucket (nats kv edit " + want.name + "); the worker rewrites these at start only when its user may"
+	if sts.History() != int64(want.History) || sts.TTL() != want.TTL {
+		f.Detail = fmt.Sprintf("history %d and TTL %s, want %d and %s", sts.History(), sts.TTL(), want.History, want.TTL)
+		f.Fix = "edit the bucket (nats kv edit " + want.Name + "); the worker rewrites these at start only when its user may"
 		return f
 	}
 	const probeKey = "certrotator-doctor-probe"
@@ -295,7 +258,7 @@ func (d *doctor) natsBucket(p *natsProbe, want expectedBucket) finding {
 		f.Detail, f.Fix = "may not write: "+denied, permissionFix(denied)
 		return f
 	}
-	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("history 1, TTL %s, readable and writable", want.ttl)
+	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("history %d, TTL %s, readable and writable", want.History, want.TTL)
 	return f
 }
 

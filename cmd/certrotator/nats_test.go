@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -151,7 +152,7 @@ func TestNoStreamsSaysSo(t *testing.T) {
 		{"rotate", "--server", url, "some-job", "--wait", "5s"},
 	} {
 		code, out, errOut := runCLI(t, nil, args...)
-		if code != exitFailed || strings.Count(errOut, contract.ErrNoStreams.Error()) != 1 || strings.Count(errOut, "certrotator:") != 1 {
+		if code != exitFailed || strings.Count(errOut, client.ErrNoStreams.Error()) != 1 || strings.Count(errOut, "certrotator:") != 1 {
 			t.Errorf("%q: exit %d out %q err %q", args, code, out, errOut)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -60,7 +61,7 @@ func TestPrintStatus(t *testing.T) {
 	t.Parallel()
 	cert := &jobs.CertInfo{Thumbprint: "8E71A2B4C3D4E5F60718293A4B5C6D7E8F901234", NotAfter: textNow.Add(30 * 24 * time.Hour), SourceVersion: 7}
 	uploaded := textNow.Add(-3 * time.Hour)
-	entries := []contract.StatusEntry{
+	entries := []client.StatusEntry{
 		{Key: "api.c1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSkipped,
 			Reason: jobs.ReasonAlreadyPresent, Certificate: cert, Trigger: "cron"}},
 		{Key: "api._", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Status: jobs.StatusFailed, Trigger: "event", Final: true,

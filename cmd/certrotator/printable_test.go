@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -46,10 +47,10 @@ func TestHumanOutputEscapesControlCharacters(t *testing.T) {
 	}
 
 	var status bytes.Buffer
-	printStatus(&status, statusRows([]contract.StatusEntry{{Key: "api.c1", Outcome: o, Updated: textNow}}, nil, nil, textNow), textNow)
+	printStatus(&status, statusRows([]client.StatusEntry{{Key: "api.c1", Outcome: o, Updated: textNow}}, nil, nil, textNow), textNow)
 	early := o
 	early.Connector = ""
-	printStatus(&status, statusRows([]contract.StatusEntry{{Key: "api._", Outcome: early, Updated: textNow}}, nil, nil, textNow), textNow)
+	printStatus(&status, statusRows([]client.StatusEntry{{Key: "api._", Outcome: early, Updated: textNow}}, nil, nil, textNow), textNow)
 	controlFree(t, "status", status.String())
 
 	var history bytes.Buffer

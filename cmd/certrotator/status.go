@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
@@ -72,7 +73,7 @@ func cmdStatus(e *env, args []string) int {
 
 // statusRows joins the status entries with the last uploads and, with a
 // config, the next scheduled runs.
-func statusRows(entries []contract.StatusEntry, uploads map[string]contract.Event, cfg *config.Config, now time.Time) []statusRow {
+func statusRows(entries []client.StatusEntry, uploads map[string]contract.Event, cfg *config.Config, now time.Time) []statusRow {
 	rows := make([]statusRow, len(entries))
 	for i, en := range entries {
 		r := statusRow{Outcome: en.Outcome, Updated: en.Updated.UTC()}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -17,7 +17,7 @@ import (
 // config at all know nothing of the jobs and mark nothing.
 func TestStatusMarksNotConfigured(t *testing.T) {
 	t.Parallel()
-	entries := []contract.StatusEntry{
+	entries := []client.StatusEntry{
 		{Key: "api.C1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "C1", Status: jobs.StatusSucceeded}}, // ids match ignoring case
 		{Key: "api.c2", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: jobs.StatusSucceeded}},
 		{Key: "gone.c3", Updated: textNow, Outcome: jobs.Outcome{Job: "gone", Connector: "c3", Status: jobs.StatusSucceeded}},

@@ -1,4 +1,4 @@
-package jobs
+package contract
 
 import "cmp"
 
@@ -15,7 +15,7 @@ const (
 )
 
 // Request asks for one run of a job. It is the JSON body of a message on
-// certrotation.request.<job>; unknown fields are rejected when decoding.
+// <prefix>.request.<job>; unknown fields are rejected when decoding.
 type Request struct {
 	Job         string   `json:"job"`
 	Connectors  []string `json:"connectors,omitempty"`

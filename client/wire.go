@@ -1,8 +1,9 @@
-package contract
+package client
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,14 +11,43 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/contract"
 )
+
+// The JetStream calls of the contract that both the client and the worker
+// make: publishing a request, reading the status bucket.
+
+// ErrNoStreams is returned when the server has no certrotator streams yet.
+var ErrNoStreams = errors.New("no worker has set up the streams on this server: start `certrotator run` or run deploy/nats/setup.sh")
+
+// PublishRequest publishes req on <prefix>.request.<job> with msgID as its
+// Nats-Msg-Id and waits for the stream's ack, whose Duplicate says whether
+// the stream already had it. The worker's scheduler and the client both
+// send requests through it, so every trigger makes the same message.
+func PublishRequest(ctx context.Context, js jetstream.JetStream, prefix string, req contract.Request, msgID string) (*jetstream.PubAck, error) {
+	if err := contract.CheckRequest(req); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encoding request: %w", err)
+	}
+	subject := contract.RequestSubject(prefix, req.Job)
+	ack, err := js.Publish(ctx, subject, body, jetstream.WithMsgID(msgID))
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		err = ErrNoStreams
+	}
+	if err != nil {
+		return nil, fmt.Errorf("publishing request on %s: %w", subject, err)
+	}
+	return ack, nil
+}
 
 // StatusEntry is one connector's latest outcome from the status bucket.
 type StatusEntry struct {
-	Key     string       // <job>.<connector>
-	Outcome jobs.Outcome // the latest outcome's data
-	Updated time.Time    // when it was stored
+	Key     string           // <job>.<connector>
+	Outcome contract.Outcome // the latest outcome's data
+	Updated time.Time        // when it was stored
 }
 
 // ReadStatus decodes the status entries matching filter, sorted by key.
@@ -28,7 +58,7 @@ func ReadStatus(ctx context.Context, kv jetstream.KeyValue, filter string) ([]St
 	}
 	out := make([]StatusEntry, 0, len(entries))
 	for _, e := range entries {
-		var o jobs.Outcome
+		var o contract.Outcome
 		if err := json.Unmarshal(e.Value(), &o); err != nil {
 			continue // never fail a listing on one key
 		}
