@@ -364,7 +364,7 @@ func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, scanID stri
 		return errNotConnected
 	}
 	label := jobs.FormatThreshold(threshold)
-	key := jobs.WarningKey(contract.InventoryJob, it.ID, cmp.Or(it.Active.Thumbprint, it.Active.Kid), label)
+	key := contract.ExpiringKey(contract.InventoryJob, it.ID, cmp.Or(it.Active.Thumbprint, it.Active.Kid), label)
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
 	seen := &Warnings{}
