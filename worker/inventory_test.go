@@ -244,3 +244,55 @@ func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
 		t.Errorf("scan after a denied list = %+v, want the key set kept from the scan before", sc)
 	}
 }
+
+// TestInventoryRunOnceFollowsSlots: the loop's step scans a tenant when its
+// slot is due, only refreshes before the next one, and scans again when
+// the clock reaches it; it sleeps until the next slot, at most a minute.
+func TestInventoryRunOnceFollowsSlots(t *testing.T) {
+	t.Parallel()
+	f := newInventoryFixture(t)
+	s := runServer(t, "")
+	var mu sync.Mutex
+	now := f.start.Truncate(time.Hour).Add(59*time.Minute + 30*time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// No tenants at Start: the loop stays off and the test takes its steps.
+	w := startWorker(t, connect(t, s), testApp(), newFake(nil), func(w *Worker) {
+		w.now = clock
+		w.inventory.lister = f.graph
+	})
+	inv := w.inventory
+	inv.tenants = []InventoryTenant{{Tenant: "contoso", Every: time.Hour}}
+	inv.next = map[string]time.Time{"contoso": now.Truncate(time.Hour)}
+	scans := func() []time.Time {
+		var out []time.Time
+		for _, sc := range w.Inventory() {
+			out = append(out, sc.Slot)
+		}
+		return out
+	}
+	inv.runOnce(t.Context())
+	if got := scans(); len(got) != 1 || !got[0].Equal(f.start.Truncate(time.Hour)) {
+		t.Fatalf("after the first step: scans %v, want the current slot", got)
+	}
+	if d := inv.wake(); d != 30*time.Second {
+		t.Errorf("wake = %s, want 30s (the next slot)", d)
+	}
+	calls := f.listCalls()
+	mu.Lock()
+	now = now.Add(20 * time.Second)
+	mu.Unlock()
+	inv.runOnce(t.Context()) // before the next slot: no scan
+	if n := f.listCalls(); n != calls {
+		t.Errorf("a step before the slot listed %d pages", n-calls)
+	}
+	mu.Lock()
+	now = now.Add(10 * time.Second)
+	mu.Unlock()
+	inv.runOnce(t.Context())
+	if got := scans(); len(got) != 1 || !got[0].Equal(f.start.Truncate(time.Hour).Add(time.Hour)) {
+		t.Errorf("at the next slot: scans %v, want it scanned", got)
+	}
+	if d := inv.wake(); d != time.Minute {
+		t.Errorf("wake = %s, want a minute (the refresh)", d)
+	}
+}
