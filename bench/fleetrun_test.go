@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/budget"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
@@ -108,17 +109,18 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 // that names the fleet's jobs and leaves every tuning key at its default.
 func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *graphsim.Server, url, instance string, reads *atomic.Int64) {
 	t.Helper()
-	// As cmd wires it: the Graph client paces through a budget the worker
-	// binds to the bucket every replica shares.
-	shared := &budget.Shared{}
+	app := &config.Config{Instance: instance, NATS: config.NATS{URL: url, SubjectPrefix: "certrotation"},
+		HTTP: config.HTTP{Listen: "off"}, Jobs: f.jobs}
+	// As cmd wires it: the connection first; the Graph client paces
+	// through the budget bucket every replica shares on it.
+	b := bustest.Config(t, app)
+	shared := &budget.Shared{Buckets: b.JetStream()}
 	rot, err := jobs.New(jobs.Config{Source: newSource(t, v, reads), Connector: newGraphClient(t, s, f, sim, shared)})
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	app := &config.Config{Instance: instance, NATS: config.NATS{URL: url, SubjectPrefix: "certrotation"},
-		HTTP: config.HTTP{Listen: "off"}, Jobs: f.jobs}
 	wc := workerConfigOf(app)
-	wc.Rotator, wc.Budget = rot, shared
+	wc.Rotator, wc.Bus = rot, b
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building worker %s: %v", instance, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
@@ -258,7 +259,11 @@ func startSoak(t *testing.T, seed uint64) *soak {
 func (s *soak) startWorker(ctx context.Context) {
 	s.wnc = s.dialWorker()
 	wc := workerConfigOf(s.app)
-	wc.Rotator, wc.ShutdownTimeout, wc.Logger, wc.Conn, wc.Versions = s.rot, 2*time.Second, s.log, s.wnc, s.src
+	b, err := bus.Open(ctx, bus.Options{Conn: s.wnc})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	wc.Rotator, wc.ShutdownTimeout, wc.Logger, wc.Bus, wc.Versions = s.rot, 2*time.Second, s.log, b, s.src
 	w, err := worker.New(wc)
 	if err != nil {
 		s.t.Fatal(err)

@@ -15,11 +15,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // The soak's mix (issue 15 item 2, issue 20): its jobs spread over
@@ -246,7 +247,9 @@ func vaultSerial(n *big.Int) string {
 // soak fails on any (a dropped message on a subscription the worker
 // depends on is a lost request, reply or lock answer).
 func (s *soak) dialWorker() *nats.Conn {
-	opts, err := worker.NATSOptions(s.app.NATS, "certrotator/"+s.app.Instance, s.log)
+	bo := bustest.Options(s.app)
+	bo.Logger = s.log
+	opts, err := bus.ClientOptions(bo)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -40,7 +41,7 @@ func newLoop(b *testing.B, r *rig) *loop {
 		app.Jobs = append(app.Jobs, j)
 	}
 	wc := workerConfigOf(app)
-	wc.Rotator = r.rotator
+	wc.Rotator, wc.Bus = r.rotator, bustest.Config(b, app)
 	w, err := worker.New(wc)
 	if err != nil {
 		b.Fatal(err)

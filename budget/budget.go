@@ -21,6 +21,7 @@
 package budget
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -61,10 +63,11 @@ const (
 	casAttempts = 8
 )
 
-// Shared is a connector.Budget whose schedules live in NATS KV once Bind
-// gave it a bucket, and in-process (Local) until then: a one-off command
-// such as `rotate --local` paces itself alone. Its zero value is ready. It
-// is safe for concurrent use.
+// Shared is a connector.Budget whose schedules live in a NATS KV bucket,
+// opened through Buckets (the bus cmd opened first) on the first call and
+// kept. A one-off command without NATS, such as `rotate --local`, paces
+// itself alone with a connector.Pacer instead. It is safe for concurrent
+// use.
 type Shared struct {
 	// Margin is the share of each limit used, in (0, 1]. Defaults to
 	// MarginDefault.
@@ -72,16 +75,17 @@ type Shared struct {
 	// Horizon bounds how far ahead one grant reserves. Defaults to
 	// HorizonDefault.
 	Horizon time.Duration
-	// Local paces calls until Bind. Defaults to a connector.Pacer with the
-	// same margin.
-	Local connector.Budget
+	// Buckets opens Bucket. Required.
+	Buckets jetstream.KeyValueManager
+	// Bucket the replicas share. Defaults to contract.BudgetBucket, which
+	// the worker provisions at start.
+	Bucket string
 	// Clock is this replica's clock. Defaults to the wall clock. Only its
 	// durations matter: slot times are the NATS server's.
 	Clock retry.Clock
 
-	kv        atomic.Pointer[kvHolder]
-	localOnce sync.Once
-	pacer     *connector.Pacer
+	kvMu sync.Mutex
+	kv   jetstream.KeyValue // once opened
 
 	mu     sync.Mutex
 	lanes  map[string]*lane // by the names of a call's limits
@@ -90,13 +94,27 @@ type Shared struct {
 	calls  atomic.Int64 // Takes that counted a call
 }
 
-type kvHolder struct{ kv jetstream.KeyValue }
-
 var _ connector.Budget = (*Shared)(nil)
 
-// Bind makes the budget shared through kv (the worker's
-// certrotation-budget bucket).
-func (s *Shared) Bind(kv jetstream.KeyValue) { s.kv.Store(&kvHolder{kv: kv}) }
+// bucket returns the shared bucket, opening it on first use. A failed
+// open is tried again by the next call.
+func (s *Shared) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	if s.kv != nil {
+		return s.kv, nil
+	}
+	if s.Buckets == nil {
+		return nil, errors.New("budget: no NATS to share the budget through (Shared.Buckets)")
+	}
+	name := cmp.Or(s.Bucket, contract.BudgetBucket)
+	kv, err := s.Buckets.KeyValue(ctx, name)
+	if err != nil {
+		return nil, wrapKV("opening", "bucket "+name, err)
+	}
+	s.kv = kv
+	return kv, nil
+}
 
 // Stats is what a Shared budget has cost so far.
 type Stats struct {
@@ -119,10 +137,6 @@ func (s *Shared) Stats() Stats { return Stats{KVOps: s.ops.Load(), Calls: s.call
 // caller. A turn that would come after jobs.WaitBound is refused at once
 // with a *connector.BudgetError.
 func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
-	h := s.kv.Load()
-	if h == nil {
-		return s.local().Take(ctx, limits)
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -130,7 +144,11 @@ func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	if ln == nil {
 		return nil
 	}
-	if err := s.server.sync(ctx, h.kv, s.clock(), &s.ops); err != nil {
+	kv, err := s.bucket(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.server.sync(ctx, kv, s.clock(), &s.ops); err != nil {
 		return err
 	}
 	start := s.now()
@@ -138,7 +156,7 @@ func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	if !ok {
 		turn = s.clock().Now()
 	}
-	slot, err := ln.take(ctx, s, h.kv, turn, start)
+	slot, err := ln.take(ctx, s, kv, turn, start)
 	if err != nil {
 		return err
 	}
@@ -193,14 +211,6 @@ func (s *Shared) lane(limits []connector.Limit) *lane {
 	}
 	ln.resize(sched)
 	return ln
-}
-
-func (s *Shared) local() connector.Budget {
-	if s.Local != nil {
-		return s.Local
-	}
-	s.localOnce.Do(func() { s.pacer = connector.NewPacer(connector.PacerConfig{Margin: s.margin()}) })
-	return s.pacer
 }
 
 func (s *Shared) margin() float64 {

@@ -70,8 +70,9 @@ func replicas(t *testing.T, n, workers, calls int, budgetOf func(i int) connecto
 	return sim.TenantCounts(tenantID)
 }
 
-// newKV returns a fresh budget bucket on an embedded NATS server.
-func newKV(t testing.TB, name string) jetstream.KeyValue {
+// newKV returns a fresh budget bucket on an embedded NATS server, and the
+// JetStream that opens it.
+func newKV(t testing.TB, name string) (jetstream.JetStream, jetstream.KeyValue) {
 	t.Helper()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
 	js, err := jetstream.New(nc)
@@ -82,7 +83,7 @@ func newKV(t testing.TB, name string) jetstream.KeyValue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kv
+	return js, kv
 }
 
 // TestThreeReplicasShareTheLimit: three replicas of one app, each paced by
@@ -92,14 +93,13 @@ func newKV(t testing.TB, name string) jetstream.KeyValue {
 // pacing alone, is throttled.
 func TestThreeReplicasShareTheLimit(t *testing.T) {
 	t.Parallel()
-	kv := newKV(t, "budget-test")
+	js, _ := newKV(t, "budget-test")
 	const perReplica, workers = 60, 4
 	budgets := make([]*budget.Shared, 3)
 	shared := replicas(t, 3, workers, perReplica, func(i int) connector.Budget {
 		// A margin under the default absorbs the scheduling delays of a
 		// loaded, race-instrumented test machine between budget and emulator.
-		budgets[i] = &budget.Shared{Margin: 0.8}
-		budgets[i].Bind(kv)
+		budgets[i] = &budget.Shared{Margin: 0.8, Buckets: js, Bucket: "budget-test"}
 		return budgets[i]
 	})
 	if shared.Throttled != 0 || shared.Calls != 3*perReplica {
@@ -116,7 +116,7 @@ func TestThreeReplicasShareTheLimit(t *testing.T) {
 		t.Errorf("%d KV operations for %d calls (%.3f a call), want at most 0.25 a call", st.KVOps, st.Calls, perCall)
 	}
 	// Long enough that one of graphsim's fixed windows falls inside the run.
-	alone := replicas(t, 3, workers, 150, func(int) connector.Budget { return &budget.Shared{Margin: 0.8} })
+	alone := replicas(t, 3, workers, 150, func(int) connector.Budget { return connector.NewPacer(connector.PacerConfig{Margin: 0.8}) })
 	if alone.Throttled == 0 {
 		t.Errorf("control: three replicas pacing alone saw no 429 (%+v): the test cannot tell", alone)
 	}
@@ -126,9 +126,8 @@ func TestThreeReplicasShareTheLimit(t *testing.T) {
 // refused at once with a BudgetError saying how long it would have waited.
 func TestDeadlineRefusesEarly(t *testing.T) {
 	t.Parallel()
-	kv := newKV(t, "budget-deadline")
-	b := &budget.Shared{}
-	b.Bind(kv)
+	js, _ := newKV(t, "budget-deadline")
+	b := &budget.Shared{Buckets: js, Bucket: "budget-deadline"}
 	l := []connector.Limit{{Name: "tenant.x", Count: 2, Per: time.Hour}}
 	if err := b.Take(context.Background(), l); err != nil {
 		t.Fatalf("first take: %v", err)

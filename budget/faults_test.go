@@ -17,13 +17,12 @@ import (
 // looped on get/create until its deadline.)
 func TestCorruptValueIsReplaced(t *testing.T) {
 	t.Parallel()
-	kv := newKV(t, "budget-corrupt")
+	js, kv := newKV(t, "budget-corrupt")
 	const key = "tenant.corrupt"
 	if _, err := kv.Put(t.Context(), key, []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	b := &budget.Shared{}
-	b.Bind(kv)
+	b := &budget.Shared{Buckets: js, Bucket: "budget-corrupt"}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	limits := []connector.Limit{{Name: "app.corrupt.a", Count: 200, Per: time.Minute}, {Name: key, Count: 300, Per: time.Minute}}
@@ -59,13 +58,11 @@ func (c skewed) After(d time.Duration) <-chan time.Time { return time.After(d) }
 // token (on main the slow one saw the fast one's stamp in the future).
 func TestClockSkewNeitherMintsNorStarves(t *testing.T) {
 	t.Parallel()
-	kv := newKV(t, "budget-skew")
+	js, _ := newKV(t, "budget-skew")
 	// A short horizon: a grant holds the burst and the next slot at most,
 	// so that the waits below are the schedule's, not a grant's.
-	fast := &budget.Shared{Clock: skewed(5 * time.Second), Horizon: 100 * time.Millisecond}
-	slow := &budget.Shared{Clock: skewed(-5 * time.Second), Horizon: 100 * time.Millisecond}
-	fast.Bind(kv)
-	slow.Bind(kv)
+	fast := &budget.Shared{Clock: skewed(5 * time.Second), Horizon: 100 * time.Millisecond, Buckets: js, Bucket: "budget-skew"}
+	slow := &budget.Shared{Clock: skewed(-5 * time.Second), Horizon: 100 * time.Millisecond, Buckets: js, Bucket: "budget-skew"}
 	limits := []connector.Limit{{Name: "tenant.skew", Count: 60, Per: time.Minute}}
 	margin := budget.MarginDefault
 	interval := time.Duration(float64(time.Minute) / (margin * 60))
@@ -114,11 +111,10 @@ func TestClockSkewNeitherMintsNorStarves(t *testing.T) {
 // token (4.2 s) although the tenant had room after 2.1 s.
 func TestFailedWaitCountsNothing(t *testing.T) {
 	t.Parallel()
-	kv := newKV(t, "budget-nothing")
+	js, _ := newKV(t, "budget-nothing")
 	// A short horizon: each grant holds one slot, so that the waits below
 	// are the schedule's, not a grant's lookahead.
-	b := &budget.Shared{Horizon: 100 * time.Millisecond}
-	b.Bind(kv)
+	b := &budget.Shared{Horizon: 100 * time.Millisecond, Buckets: js, Bucket: "budget-nothing"}
 	// Two a window at 95 %, burst 1: the tenant has a slot every 2.1 s,
 	// each app every 4.2 s.
 	tenant := connector.Limit{Name: "tenant.n", Count: 2, Per: 4 * time.Second}

@@ -25,12 +25,10 @@ func TestSharedServesInTurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "budget-turn", History: 1, Storage: jetstream.MemoryStorage})
-	if err != nil {
+	if _, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "budget-turn", History: 1, Storage: jetstream.MemoryStorage}); err != nil {
 		t.Fatal(err)
 	}
-	b := &Shared{Horizon: time.Millisecond}
-	b.Bind(kv)
+	b := &Shared{Horizon: time.Millisecond, Buckets: js, Bucket: "budget-turn"}
 	// Three a second at 95 %, burst 1: saturated after one call, then a
 	// slot about every 350 ms.
 	limits := []connector.Limit{{Name: "tenant.turn", Count: 3, Per: time.Second}}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -65,7 +66,7 @@ func serve(t *testing.T) (string, recorder) {
 	t.Helper()
 	s := testkit.NATS(t, "")
 	rot := recorder{calls: make(chan contract.Request, 100)}
-	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Conn: testkit.Connect(t, s)})
+	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Bus: bustest.On(t, testkit.Connect(t, s))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,3 +183,8 @@ func ConnectorToken(connector string) string {
 	}
 	return connector
 }
+
+// StatusPruneAfter is how long a status entry of a job or connector absent
+// from the config stays, counted from its last update; the worker prunes
+// it then, and the status page and `status` say when.
+const StatusPruneAfter = 24 * time.Hour

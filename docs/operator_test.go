@@ -3,7 +3,6 @@ package docs_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
@@ -68,8 +69,9 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	wc := workerConfig(natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), ""))
-	wc.Rotator = succeeding{}
+	wcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), "")
+	wc := workerConfig(wcfg)
+	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, wcfg)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,9 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	}()
 
 	pcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats-publisher.creds"), publisherInbox)
-	opts, err := worker.NATSOptions(pcfg.NATS, "publisher", slog.New(slog.DiscardHandler))
+	po := bustest.Options(pcfg)
+	po.Name = "publisher"
+	opts, err := bus.ClientOptions(po)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -44,7 +45,9 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	srv := natsServer(t, "")
 	url := srv.ClientURL()
 	for i := range 2 {
-		wc := workerConfig(appConfig("replica-"+strconv.Itoa(i), url, j))
+		app := appConfig("replica-"+strconv.Itoa(i), url, j)
+		wc := workerConfig(app)
+		wc.Bus = bustest.Config(t, app)
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
 		w, err := worker.New(wc)
 		if err != nil {

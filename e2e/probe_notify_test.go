@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
@@ -42,7 +40,7 @@ func TestRejectedRotationReachesTheOwner(t *testing.T) {
 	t.Cleanup(slack.Close)
 	svc, err := notify.New(notify.Config{
 		Sinks: []config.NotifySink{{Name: "api-owners", Kind: config.NotifySlack, URL: slack.URL + "/hook", On: config.NotifyOnDefault()}},
-		Conn:  func() *nats.Conn { return nc },
+		Conn:  nc,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -157,14 +158,14 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats
 	ns := natsServer(t, "")
 	app := appConfig("w1", ns.ClientURL(), j)
 	app.Concurrency = 1
-	warnings := &worker.Warnings{}
-	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: warnings, Logger: loggerTo(s.logs),
+	b := bustest.Config(t, app)
+	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: worker.NewWarnings(b.JetStream()), Logger: loggerTo(s.logs),
 		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
 	wc := workerConfig(app)
-	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, loggerTo(s.logs)
+	wc.Rotator, wc.Bus, wc.Logger = rot, b, loggerTo(s.logs)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building worker: %v", err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -37,7 +39,12 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	app.NATS.Listen = testkit.FreeAddr(t)
 
 	h := &hang{took: make(chan string, 1)}
-	first := startWorker(t, s, app, h, 200*time.Millisecond)
+	// cmd opens the embedded server first and closes it after the worker.
+	firstBus, err := bus.Open(context.Background(), bustest.Options(app))
+	if err != nil {
+		t.Fatalf("opening the embedded server: %v", err)
+	}
+	first := startWorkerOn(t, s, app, firstBus, h, 200*time.Millisecond)
 	c, err := client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{app.Jobs[0].Name: len(app.Jobs[0].Connectors)}})
 	if err != nil {
 		t.Fatalf("dialing the embedded server: %v", err)
@@ -54,6 +61,9 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	}
 	if err := first.Stop(context.Background()); err != nil {
 		t.Logf("stopping the first worker: %v", err)
+	}
+	if err := firstBus.Close(context.Background()); err != nil {
+		t.Logf("closing the first embedded server: %v", err)
 	}
 
 	startWorker(t, s, app, nil, 0)

@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
@@ -38,17 +40,23 @@ func appConfig(instance, url string, j jobs.Job) *config.Config {
 // given, and stops it at the end of the test.
 func startWorker(t *testing.T, s *stack, app *config.Config, rot worker.Rotator, shutdown time.Duration) *worker.Worker {
 	t.Helper()
-	var warnings *worker.Warnings
+	// As cmd wires it: the connection first, handed to the warnings and
+	// the worker.
+	return startWorkerOn(t, s, app, bustest.Config(t, app), rot, shutdown)
+}
+
+// startWorkerOn is startWorker on a bus the caller opened (and closes).
+func startWorkerOn(t *testing.T, s *stack, app *config.Config, b *bus.Bus, rot worker.Rotator, shutdown time.Duration) *worker.Worker {
+	t.Helper()
 	if rot == nil {
-		warnings = &worker.Warnings{}
-		r, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, KeySets: s.conn, Warnings: warnings, Logger: loggerTo(s.logs)})
+		r, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, KeySets: s.conn, Warnings: worker.NewWarnings(b.JetStream()), Logger: loggerTo(s.logs)})
 		if err != nil {
 			t.Fatalf("building rotator: %v", err)
 		}
 		rot = r
 	}
 	wc := workerConfig(app)
-	wc.Rotator, wc.Warnings, wc.Logger, wc.ShutdownTimeout = rot, warnings, loggerTo(s.logs), shutdown
+	wc.Rotator, wc.Bus, wc.Logger, wc.ShutdownTimeout = rot, b, loggerTo(s.logs), shutdown
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatalf("building worker: %v", err)

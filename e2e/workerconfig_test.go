@@ -14,7 +14,7 @@ func workerConfig(c *config.Config) worker.Config {
 		SubjectPrefix: c.NATS.SubjectPrefix,
 		Concurrency:   c.Concurrency,
 		Jobs:          c.Jobs,
-		NATS:          c.NATS,
+		Replicas:      c.NATS.Replicas,
 		HTTPListen:    c.HTTP.Listen,
 	}
 }

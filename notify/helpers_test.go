@@ -104,7 +104,7 @@ func newService(t *testing.T, b *bus, client *http.Client, logs io.Writer, sinks
 		logs = io.Discard
 	}
 	s, err := New(Config{
-		Sinks: sinks, SubjectPrefix: prefix, Conn: func() *nats.Conn { return b.nc },
+		Sinks: sinks, SubjectPrefix: prefix, Conn: b.nc,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: prometheus.NewRegistry(),
 		HTTPClient: client, Quiet: 300 * time.Millisecond, Window: 3 * time.Second,
 		Backoff: &retry.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond},

@@ -63,9 +63,9 @@ type Config struct {
 	SubjectPrefix string
 	// Replicas of the sent bucket (nats.replicas). Defaults to 1.
 	Replicas int
-	// Conn returns the NATS connection at Start: the worker's, started
-	// before this service. Required when there are sinks.
-	Conn func() *nats.Conn
+	// Conn is the NATS connection cmd opened first (the bus's), shared
+	// with the worker. Required when there are sinks.
+	Conn *nats.Conn
 	// Logger defaults to a discarding logger. It never receives a URL, a
 	// signing key or a password.
 	Logger *slog.Logger
@@ -173,12 +173,7 @@ func (s *Service) Start(ctx context.Context) error {
 		go func() { <-runCtx.Done(); stopped() }()
 		return nil
 	}
-	nc := s.cfg.Conn()
-	if nc == nil {
-		stopped()
-		return errors.New("notify: no NATS connection (start the worker first)")
-	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(s.cfg.Conn)
 	if err != nil {
 		stopped()
 		return fmt.Errorf("notify: opening JetStream: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
@@ -68,10 +69,14 @@ func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 	t.Parallel()
 	app := testApp()
-	app.NATS.StoreDir = t.TempDir()
 	var logs testkit.LogBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	cfg := configFor(t, app, newFake(nil), nil)
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	// As cmd opens it: an embedded server, and the bus logs with the
+	// process logger.
+	opts := bustest.Options(app)
+	opts.StoreDir, opts.Logger = t.TempDir(), logger
+	cfg.Bus, cfg.Logger = bustest.Open(t, opts), logger
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +85,7 @@ func TestSlowConsumerIsCountedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	nc := w.conn.nc
+	nc := w.conn.bus.Conn()
 	sub, err := nc.ChanSubscribe("probe.slow", make(chan *nats.Msg, 1)) // never read
 	if err != nil {
 		t.Fatal(err)

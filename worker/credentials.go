@@ -163,8 +163,7 @@ func (c *credentialWatch) warn(ctx context.Context, cr Credential, at, now time.
 	key := contract.CredentialKey(cr.Kind, cr.Tenant, at, label)
 	ctx, cancel := context.WithTimeout(ctx, c.tune.opTimeout)
 	defer cancel()
-	seen := &Warnings{}
-	seen.bind(b.warnings)
+	seen := &Warnings{kv: b.warnings}
 	first, err := seen.First(ctx, key)
 	if err != nil || !first {
 		return err

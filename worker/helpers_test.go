@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	natsbus "github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
@@ -142,7 +144,9 @@ func newWorker(t testing.TB, nc *nats.Conn, app *config.Config, rot Rotator, mod
 }
 
 // configFor is the worker Config cmd would build from app, its schedules
-// parsed as config.Load parses them.
+// parsed as config.Load parses them, on a bus over nc; without nc, on an
+// embedded server when app names a store directory, else on no bus (the
+// worker is built, not started).
 func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Config {
 	t.Helper()
 	jj := slices.Clone(app.Jobs)
@@ -155,9 +159,16 @@ func configFor(t testing.TB, app *config.Config, rot Rotator, nc *nats.Conn) Con
 			jj[i].Next = sched
 		}
 	}
+	var b *natsbus.Bus
+	switch {
+	case nc != nil:
+		b = bustest.On(t, nc)
+	case app.NATS.StoreDir != "":
+		b = bustest.Config(t, app)
+	}
 	return Config{
 		Instance: app.Instance, SubjectPrefix: app.NATS.SubjectPrefix, Concurrency: app.Concurrency,
-		Jobs: jj, Rotator: rot, Conn: nc, NATS: app.NATS, HTTPListen: app.HTTP.Listen, ShutdownTimeout: 5 * time.Second,
+		Jobs: jj, Rotator: rot, Bus: b, Replicas: app.NATS.Replicas, HTTPListen: app.HTTP.Listen, ShutdownTimeout: 5 * time.Second,
 	}
 }
 

@@ -34,7 +34,7 @@ type metrics struct {
 	badRequests *prometheus.CounterVec   // certrotator_bad_requests_total{rotation_job}
 	graphCalls  *prometheus.CounterVec   // certrotator_graph_requests_total{status}
 	vaultCalls  *prometheus.CounterVec   // certrotator_vault_requests_total{status}
-	slowNATS    prometheus.Counter       // certrotator_nats_slow_consumer_total
+	slowNATS    prometheus.CounterFunc   // certrotator_nats_slow_consumer_total, counted by the bus
 	// unauthenticated is certrotator_api_unauthenticated_total{rotation_job}:
 	// probes that found an API accepting calls with no client certificate.
 	unauthenticated *prometheus.CounterVec
@@ -45,7 +45,10 @@ type metrics struct {
 	credentialExpiry *prometheus.GaugeVec
 }
 
-func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+// newMetrics registers the worker's series, requests' among them;
+// slowConsumers reads the bus's count of slow-consumer episodes (0 without
+// a bus).
+func newMetrics(reg *prometheus.Registry, requests *RequestCounter, slowConsumers func() float64) (*metrics, error) {
 	m := &metrics{
 		registry: reg,
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -73,22 +76,16 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "certrotator_credential_expiry_timestamp_seconds",
 			Help: "When the worker's own credential expires (Unix seconds): its Entra client certificate or secret, its Vault AppRole secret id. Absent when it never expires or could not be read.",
 		}, []string{"kind", "tenant"}),
-		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_graph_requests_total",
-			Help: "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).",
-		}, []string{labelStatus}),
-		vaultCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_vault_requests_total",
-			Help: "Requests to Vault, by HTTP status (error when no response came).",
-		}, []string{labelStatus}),
+		graphCalls: requests.graph,
+		vaultCalls: requests.vault,
 		unauthenticated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certrotator_api_unauthenticated_total",
 			Help: "Warnings that the API behind a connector accepted a probe call with no client certificate (at most one per connector per day).",
 		}, []string{labelJob}),
-		slowNATS: prometheus.NewCounter(prometheus.CounterOpts{
+		slowNATS: prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "certrotator_nats_slow_consumer_total",
 			Help: "Times a subscription on the worker's own NATS connection fell behind and the client dropped messages for it.",
-		}),
+		}, slowConsumers),
 	}
 	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
@@ -121,18 +118,49 @@ func (m *metrics) observeOutcome(o jobs.Outcome, jobLabel string) {
 	}
 }
 
-// ObserveGraph counts one request to Microsoft Graph or Entra by its HTTP
-// status; 0 means no response came (network error, timeout). cmd passes it
-// to the Graph client's request hook.
-func (w *Worker) ObserveGraph(status int) {
-	w.metrics.graphCalls.WithLabelValues(statusLabel(status)).Inc()
+// RequestCounter counts the Graph and Vault clients' requests by HTTP
+// status, on the worker's /metrics. cmd makes it before the clients (which
+// the worker's Rotator needs), hands its methods to their request hooks,
+// and gives it to the worker (Config.Requests). A nil one counts nothing.
+type RequestCounter struct {
+	graph, vault *prometheus.CounterVec
 }
 
-// ObserveVault counts one request to Vault by its HTTP status; 0 means no
-// response came. cmd passes it to the Vault source's request hook.
-func (w *Worker) ObserveVault(status int) {
-	w.metrics.vaultCalls.WithLabelValues(statusLabel(status)).Inc()
+// NewRequestCounter makes the counters, not yet registered anywhere.
+func NewRequestCounter() *RequestCounter {
+	return &RequestCounter{
+		graph: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_graph_requests_total",
+			Help: "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).",
+		}, []string{labelStatus}),
+		vault: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certrotator_vault_requests_total",
+			Help: "Requests to Vault, by HTTP status (error when no response came).",
+		}, []string{labelStatus}),
+	}
 }
+
+// Graph counts one request to Microsoft Graph or Entra by its HTTP status;
+// 0 means no response came (network error, timeout).
+func (c *RequestCounter) Graph(status int) {
+	if c != nil {
+		c.graph.WithLabelValues(statusLabel(status)).Inc()
+	}
+}
+
+// Vault counts one request to Vault by its HTTP status; 0 means no
+// response came.
+func (c *RequestCounter) Vault(status int) {
+	if c != nil {
+		c.vault.WithLabelValues(statusLabel(status)).Inc()
+	}
+}
+
+// ObserveGraph counts one Graph request on the worker's counter.
+func (w *Worker) ObserveGraph(status int) { w.requests.Graph(status) }
+
+// ObserveVault counts one Vault request on the worker's counter.
+func (w *Worker) ObserveVault(status int) { w.requests.Vault(status) }
 
 // statusLabel keeps the label set small: a real HTTP status, else "error".
 func statusLabel(status int) string {

@@ -28,13 +28,3 @@ func (b *bus) dropOutcomeKey(ctx context.Context, key string) error {
 	}
 	return b.outcomes.Delete(ctx, key)
 }
-
-// outcomesStreamOf returns the stream behind the outcomes bucket, or nil
-// when it cannot be read (dropOutcomeKey then deletes with markers).
-func outcomesStreamOf(ctx context.Context, js jetstream.JetStream) jetstream.Stream {
-	st, err := js.Stream(ctx, contract.KVStream(contract.OutcomesBucket))
-	if err != nil {
-		return nil
-	}
-	return st
-}

@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"net"
-	"strings"
 	"testing"
 
 	"github.com/certrotator/certrotator/internal/startstop"
@@ -74,45 +72,5 @@ func TestHTTPBusyPortFailsAtOnce(t *testing.T) {
 	}
 	if second.conn.Running() {
 		t.Error("the connection service ran although HTTP, started first, failed")
-	}
-}
-
-// TestEmbeddedBusyPortFailsAtOnce: a taken nats.listen fails the start with
-// the OS's words, not after a readiness wait.
-func TestEmbeddedBusyPortFailsAtOnce(t *testing.T) {
-	t.Parallel()
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	app := testApp()
-	app.NATS.StoreDir = t.TempDir()
-	app.NATS.Listen = taken.Addr().String()
-	w, err := New(configFor(t, app, newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = w.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "address already in use") {
-		t.Fatalf("start on a busy port = %v, want the OS's words", err)
-	}
-}
-
-// TestStartHonoursCancel: a start whose context ends gives up instead of
-// waiting for a server that is slow to come up.
-func TestStartHonoursCancel(t *testing.T) {
-	t.Parallel()
-	app := testApp()
-	app.NATS.StoreDir = t.TempDir()
-	w, err := New(configFor(t, app, newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := w.Start(ctx); err == nil {
-		_ = w.Stop(context.Background())
-		t.Fatal("start with a cancelled context succeeded")
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 // shared is what the services of one worker have in common: identity, jobs,
 // logger, clock, metrics, timing knobs, and the bus once the connection
-// service has opened it. Services read it; only natsConn sets the bus.
+// service has provisioned it. Services read it; only natsConn sets the bus.
 type shared struct {
 	instance string
 	prefix   string
@@ -30,6 +30,7 @@ type shared struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
+	requests *RequestCounter // the Graph and Vault clients' requests
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	tune     tuning
@@ -102,7 +103,16 @@ func newShared(cfg Config) (*shared, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m, err := newMetrics(reg)
+	requests := cfg.Requests
+	if requests == nil {
+		requests = NewRequestCounter()
+	}
+	m, err := newMetrics(reg, requests, func() float64 {
+		if cfg.Bus == nil {
+			return 0
+		}
+		return float64(cfg.Bus.SlowConsumers())
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +136,7 @@ func newShared(cfg Config) (*shared, error) {
 		log:      logger.With("component", "worker"),
 		now:      now,
 		metrics:  m,
+		requests: requests,
 		registry: reg,
 		tune:     defaultTuning(),
 		checks:   cfg.Checks,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
 )
 
@@ -31,8 +32,8 @@ import (
 // Until then the page and `status` mark the entry "not configured".
 
 // StatusPruneAfter is how long an entry absent from the config stays,
-// counted from its last update.
-const StatusPruneAfter = 24 * time.Hour
+// counted from its last update (the contract's).
+const StatusPruneAfter = contract.StatusPruneAfter
 
 // statusPruneEvery is the period of the look for entries to remove.
 const statusPruneEvery = time.Hour

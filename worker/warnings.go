@@ -11,45 +11,60 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-// ErrNotStarted is returned by Warnings.First before the worker that holds
-// it has started.
-var ErrNotStarted = errors.New("worker: not started")
 
 // Warnings remembers in the certrotation-warnings bucket which expiry
 // warnings were published, so that every replica announces each threshold
 // once per certificate (for about 400 days). The probe's
 // certrotator.api.unauthenticated warnings share it: their keys
 // (jobs.UnauthenticatedKey) hold the day, so each is announced once per
-// connector per day across replicas. Its zero value is ready to hand
-// to a jobs.Rotator; a Worker started with it in Config.Warnings binds it to
-// the bucket. It is safe for concurrent use.
+// connector per day across replicas. It opens the bucket on the bus cmd
+// opened at its first use (the worker provisions it at start) and keeps
+// it. It is safe for concurrent use.
 type Warnings struct {
-	mu sync.RWMutex
-	kv jetstream.KeyValue
+	buckets jetstream.KeyValueManager
+
+	mu sync.Mutex
+	kv jetstream.KeyValue // once opened
 }
 
 var _ jobs.Warnings = (*Warnings)(nil)
 
-func (w *Warnings) bind(kv jetstream.KeyValue) {
+// NewWarnings returns the warnings kept in the bucket that buckets opens
+// (a bus's JetStream).
+func NewWarnings(buckets jetstream.KeyValueManager) *Warnings {
+	return &Warnings{buckets: buckets}
+}
+
+// bucket returns the warnings bucket, opening it on first use. A failed
+// open is tried again by the next call.
+func (w *Warnings) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.kv != nil {
+		return w.kv, nil
+	}
+	if w.buckets == nil {
+		return nil, errors.New("worker: warnings without NATS (NewWarnings)")
+	}
+	kv, err := w.buckets.KeyValue(ctx, contract.WarningsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening bucket %s: %w", contract.WarningsBucket, err)
+	}
 	w.kv = kv
+	return kv, nil
 }
 
 // First reports whether key is new, recording it. Keys are free text; they
-// are mapped to valid KV keys. Before the worker starts it returns
-// ErrNotStarted.
+// are mapped to valid KV keys.
 func (w *Warnings) First(ctx context.Context, key string) (bool, error) {
-	w.mu.RLock()
-	kv := w.kv
-	w.mu.RUnlock()
-	if kv == nil {
-		return false, ErrNotStarted
+	kv, err := w.bucket(ctx)
+	if err != nil {
+		return false, err
 	}
-	_, err := kv.Create(ctx, kvKey(key), nil)
+	_, err = kv.Create(ctx, kvKey(key), nil)
 	switch {
 	case err == nil:
 		return true, nil

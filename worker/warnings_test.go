@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestWarningsFirstOnce(t *testing.T) {
 	t.Parallel()
-	var warn Warnings
-	if _, err := warn.First(context.Background(), "k"); !errors.Is(err, ErrNotStarted) {
-		t.Fatalf("First before Start = %v, want ErrNotStarted", err)
-	}
 	s := runServer(t, "")
-	w := newWorker(t, connect(t, s), testApp(), newFake(nil))
-	w.conn.warnings = &warn
+	nc := connect(t, s)
+	warn := NewWarnings(newJS(t, nc))
+	if _, err := warn.First(context.Background(), "k"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("First before the bucket is provisioned = %v, want bucket not found", err)
+	}
+	w := newWorker(t, nc, testApp(), newFake(nil))
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

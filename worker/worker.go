@@ -4,8 +4,8 @@
 //
 //   - httpServer: /metrics, /healthz, /readyz, and the status page
 //     (package statuspage, over pageSource) at /;
-//   - natsConn: the NATS connection (or an embedded server) and the
-//     streams, consumer and buckets it provisions (the bus);
+//   - natsConn: provisions the streams, consumer and buckets on the NATS
+//     connection cmd opened (package bus) and publishes their handles;
 //   - lockKeeper: keeps every request in flight alive (InProgress) and
 //     renews the job leases they hold;
 //   - advisoryListener: answers the requests JetStream gave up on;
@@ -30,10 +30,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	natsbus "github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -75,20 +74,17 @@ type Config struct {
 	Jobs []jobs.Job
 	// Rotator runs the rotations. Required.
 	Rotator Rotator
-	// Warnings, when set, is bound to the warnings bucket at start, so that
-	// a Rotator built before the worker can use it. Defaults to nil.
-	Warnings *Warnings
-	// Budget, when set, is bound to the certrotation-budget bucket at start,
-	// so that the Graph client built before the worker paces its calls
-	// together with the other replicas (a *budget.Shared). Defaults to nil.
-	Budget KVBinder
-	// Conn, when set, is used instead of dialing or embedding; the worker
-	// never closes it. Defaults to nil.
-	Conn *nats.Conn
-	// NATS says how to reach NATS when Conn is nil: nats.url, or an
-	// embedded server on store_dir (and listen). Defaults to an embedded
-	// in-process server on the config's default store_dir.
-	NATS NATSConfig
+	// Bus is the NATS connection cmd opened (bus.Open). The worker
+	// provisions the contract's streams, consumer and buckets on it at
+	// start and never closes it. Required by Start.
+	Bus *natsbus.Bus
+	// Requests counts the Graph and Vault clients' requests on /metrics.
+	// Defaults to a counter of the worker's own (ObserveGraph,
+	// ObserveVault).
+	Requests *RequestCounter
+	// Replicas of the streams and buckets the worker creates
+	// (nats.replicas). Defaults to 1.
+	Replicas int
 	// HTTPListen is the address of the HTTP server; "" or "off" runs none.
 	HTTPListen string
 	// Logger defaults to a discarding logger.
@@ -121,11 +117,6 @@ type Config struct {
 	// (inventory.go); either empty disables the scans. Defaults to none.
 	InventoryTenants []InventoryTenant
 	Inventory        jobs.InventoryLister
-}
-
-// KVBinder is what the worker binds to one of its buckets at start.
-type KVBinder interface {
-	Bind(kv jetstream.KeyValue)
 }
 
 // Worker consumes rotation requests and schedules cron ones. Its methods are
@@ -166,7 +157,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{shared: sh}
 	w.http = &httpServer{shared: sh, addr: cfg.HTTPListen}
-	w.conn = &natsConn{shared: sh, given: cfg.Conn, nats: cfg.NATS, warnings: cfg.Warnings, budget: cfg.Budget}
+	w.conn = &natsConn{shared: sh, bus: cfg.Bus, replicas: cfg.Replicas}
 	w.keeper = &lockKeeper{shared: sh}
 	w.advisory = &advisoryListener{shared: sh}
 	w.consumer = &consumer{shared: sh, rotator: cfg.Rotator, keeper: w.keeper,
@@ -223,6 +214,10 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.log.Info("worker stopped")
 	return err
 }
+
+// Registry is the registry /metrics serves, so that services beside the
+// worker add their metrics to the same page.
+func (w *Worker) Registry() *prometheus.Registry { return w.registry }
 
 // Ready reports whether the worker is connected to NATS and bound to the
 // consumer, and not stopping.

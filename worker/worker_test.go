@@ -164,29 +164,6 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 	}
 }
 
-func TestEmbeddedServerListens(t *testing.T) {
-	t.Parallel()
-	app := testApp()
-	app.NATS.StoreDir = t.TempDir()
-	app.NATS.Listen = "127.0.0.1:0"
-	w, err := New(configFor(t, app, newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if w.conn.srv.Addr() == nil {
-		t.Error("embedded server does not listen")
-	}
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if w.conn.srv.Running() {
-		t.Error("embedded server still running after Stop")
-	}
-}
-
 func TestGracefulStopFinishesInFlight(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
@@ -281,53 +258,6 @@ func TestReadyNeedsConsumer(t *testing.T) {
 	}
 }
 
-func TestStartFailsWithoutServer(t *testing.T) {
-	t.Parallel()
-	app := testApp()
-	app.NATS.URL = "nats://127.0.0.1:1"
-	w, err := New(configFor(t, app, newFake(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err == nil {
-		t.Fatal("Start against no server: no error")
-	}
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop after a failed Start: %v", err)
-	}
-}
-
-func TestProvisioningKeepsOperatorSettings(t *testing.T) {
-	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	js := newJS(t, nc)
-	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: contract.ResultsStream, Subjects: []string{"certrotation.result.>"}, MaxAge: time.Hour, MaxBytes: 1 << 20, Storage: jetstream.FileStorage,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: contract.LocksBucket, History: 5, MaxBytes: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	startWorker(t, connect(t, s), testApp(), newFake(nil))
-	st, err := js.Stream(ctx, contract.ResultsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := st.CachedInfo().Config; c.MaxAge != contract.ResultsMaxAge || c.MaxBytes != 1<<20 {
-		t.Errorf("results stream max age %s max bytes %d; want the contract's age and the operator's size", c.MaxAge, c.MaxBytes)
-	}
-	kv, err := js.KeyValue(ctx, contract.LocksBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := kv.Status(ctx); err != nil || st.TTL() != contract.LockTTL || st.History() != 1 {
-		t.Errorf("locks bucket not brought to the contract: %v", err)
-	}
-}
-
 type nopSource struct{}
 
 func (nopSource) Fetch(context.Context, jobs.SourceRef) (jobs.Material, error) {
@@ -345,19 +275,17 @@ func (nopConnector) Upload(context.Context, string, string, []byte, string) (job
 }
 
 // TestRealRotatorWithWarnings: the worker runs the real pipeline, whose
-// expiry warnings are bound to the worker's bucket at start.
+// expiry warnings use the bucket the worker provisions at start.
 func TestRealRotatorWithWarnings(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	nc := connect(t, s)
-	warn := &Warnings{}
+	warn := NewWarnings(newJS(t, nc))
 	rot, err := jobs.New(jobs.Config{Source: nopSource{}, Connector: nopConnector{}, Warnings: warn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := configFor(t, testApp(), rot, nc)
-	cfg.Warnings = warn
-	w, err := New(cfg)
+	w, err := New(configFor(t, testApp(), rot, nc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +295,7 @@ func TestRealRotatorWithWarnings(t *testing.T) {
 	}
 	defer func() { _ = w.Stop(context.Background()) }()
 	if first, err := warn.First(context.Background(), "k"); err != nil || !first {
-		t.Errorf("warnings not bound: %v %v", first, err)
+		t.Errorf("warnings bucket not usable: %v %v", first, err)
 	}
 	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "real-1")
 	for range 2 {

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // natsSetupFix is how an operator creates what the worker expects when its
@@ -33,7 +30,7 @@ func (d *doctor) checkNATS(cfg *config.Config) {
 		return
 	}
 	p := &natsProbe{violations: make(chan string, 64)}
-	opts, err := worker.NATSOptions(n, "certrotator-doctor/"+cfg.Instance, slog.New(slog.DiscardHandler))
+	opts, err := bus.ClientOptions(natsOptions(n, "certrotator-doctor/"+cfg.Instance, cfg.Instance, nil))
 	if err != nil {
 		d.report(finding{Area: "nats", Check: "credentials", Verdict: verdictFail, Detail: err.Error(), Fix: "check nats.nkey_file"})
 		return
@@ -68,16 +65,10 @@ func (d *doctor) checkNATS(cfg *config.Config) {
 		prefix = contract.SubjectPrefixDefault
 	}
 	present := map[string]bool{}
-	for _, want := range contract.Streams(prefix) {
-		f := d.natsStream(p, want, cfg.Jobs)
-		present[want.Name] = f.Verdict != verdictFail
-		d.report(f)
-	}
-	for _, want := range contract.Buckets() {
-		if want.Only == "notify" && len(cfg.Notify) == 0 {
-			continue // created only by a worker that notifies
-		}
-		d.report(d.natsBucket(p, want))
+	for _, f := range bus.Verify(context.Background(), js, bus.VerifyOptions{Prefix: prefix, MaxDeliver: jobs.LargestMaxAttempts(cfg.Jobs), Notify: len(cfg.Notify) > 0, Call: p.call(d)}) {
+		v := d.natsFinding(p, f, jobs.LargestMaxAttempts(cfg.Jobs))
+		present[f.Name] = v.Verdict != verdictFail
+		d.report(v)
 	}
 	// Publishing into a stream that failed its check would only repeat it.
 	if present[contract.RequestsStream] {
@@ -118,148 +109,83 @@ func (d *doctor) natsAccount(p *natsProbe) bool {
 	return f.Verdict == verdictOK
 }
 
-// natsStream checks one stream's presence and settings, and its durable.
-func (d *doctor) natsStream(p *natsProbe, want contract.Stream, jj []jobs.Job) finding {
-	f := finding{Area: "nats", Check: "stream " + want.Name, Verdict: verdictFail}
-	var (
-		st  jetstream.Stream
-		err error
-	)
-	if denied := d.probe(p, func(ctx context.Context) error { st, err = p.js.Stream(ctx, want.Name); return err }); denied != "" {
-		f.Detail, f.Fix = denied, permissionFix(denied)
-		return f
-	}
+// natsFinding turns what bus.Verify found of one object into doctor's
+// words: a missing stream or bucket fails (setup.sh creates them), a
+// missing consumer is fine (the worker creates it at start), settings
+// other than the contract's fail with the command that fixes them, and a
+// bucket must also be readable and writable by this user.
+func (d *doctor) natsFinding(p *natsProbe, f bus.Finding, maxDeliver int) finding {
+	out := finding{Area: "nats", Check: f.Object(), Verdict: verdictFail}
+	var denied *violation
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		f.Detail, f.Fix = "missing", natsSetupFix
-		return f
-	case err != nil:
-		f.Detail, f.Fix = err.Error(), "check the server's JetStream"
-		return f
+	case f.State == bus.Unreadable && errors.As(f.Err, &denied):
+		out.Detail, out.Fix = denied.text, permissionFix(denied.text)
+	case f.State == bus.Unreadable:
+		out.Detail, out.Fix = f.Err.Error(), "check the server's JetStream"
+	case f.State == bus.Missing && f.Kind == "consumer":
+		out.Verdict, out.Detail = verdictOK, "not created yet: the worker creates it at start"
+	case f.State == bus.Missing:
+		out.Detail, out.Fix = "missing", natsSetupFix
+	case f.State == bus.Differs:
+		out.Detail, out.Fix = f.Detail, differsFix(f, maxDeliver)
+	case f.Kind == "bucket":
+		return d.natsBucketAccess(p, f)
+	default:
+		out.Verdict, out.Detail = verdictOK, f.Detail
 	}
-	c := st.CachedInfo().Config
-	var bad []string
-	if !slices.Equal(c.Subjects, want.Subjects) {
-		bad = append(bad, fmt.Sprintf("subjects %v, want %v", c.Subjects, want.Subjects))
-	}
-	if have := jsonWord(c.Retention); have != string(want.Retention) {
-		bad = append(bad, fmt.Sprintf("retention %s, want %s", have, want.Retention))
-	}
-	if want.Duplicates > 0 && c.Duplicates != want.Duplicates {
-		bad = append(bad, fmt.Sprintf("duplicate window %s, want %s", c.Duplicates, want.Duplicates))
-	}
-	if want.MaxAge > 0 && c.MaxAge != want.MaxAge {
-		bad = append(bad, fmt.Sprintf("max age %s, want %s", c.MaxAge, want.MaxAge))
-	}
-	if len(bad) > 0 {
-		f.Detail = fmt.Sprintf("%v", bad)
-		f.Fix = "edit the stream to the contract (nats stream edit " + want.Name + ", or deploy/nats/stream-*.json); the worker rewrites these at start only when its user may update streams"
-		return f
-	}
-	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("%s retention, %d messages", c.Retention, st.CachedInfo().State.Msgs)
-	if want.Consumer != "" {
-		d.report(d.natsConsumer(p, st, want.Name, want.Consumer, jj))
-	}
-	return f
+	return out
 }
 
-// natsConsumer checks the worker's durable on stream: missing is fine (the
-// worker creates it), but an existing one must redeliver at least as often
-// as the largest max_attempts asks.
-func (d *doctor) natsConsumer(p *natsProbe, st jetstream.Stream, stream, name string, jj []jobs.Job) finding {
-	f := finding{Area: "nats", Check: "consumer " + stream + "/" + name, Verdict: verdictFail}
-	var (
-		c   jetstream.Consumer
-		err error
-	)
-	if denied := d.probe(p, func(ctx context.Context) error { c, err = st.Consumer(ctx, name); return err }); denied != "" {
-		f.Detail, f.Fix = denied, permissionFix(denied)
-		return f
-	}
+// differsFix is how to bring an object whose settings differ to the
+// contract.
+func differsFix(f bus.Finding, maxDeliver int) string {
+	stream, durable, _ := strings.Cut(f.Name, "/")
 	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		f.Verdict, f.Detail = verdictOK, "not created yet: the worker creates it at start"
-		return f
-	case err != nil:
-		f.Detail, f.Fix = err.Error(), "check the server's JetStream"
-		return f
+	case f.Kind == "stream":
+		return "edit the stream to the contract (nats stream edit " + f.Name + ", or deploy/nats/stream-*.json); the worker rewrites these at start only when its user may update streams"
+	case f.Kind == "bucket":
+		return "edit the bucket (nats kv edit " + f.Name + "); the worker rewrites these at start only when its user may"
+	case strings.HasPrefix(f.Detail, "max deliver"):
+		return fmt.Sprintf("nats consumer edit %s %s --max-deliver %d (the worker sets it at start when its user may)", stream, durable, maxDeliver)
+	default:
+		return "delete the consumer (nats consumer rm " + stream + " " + durable + "); the worker recreates it"
 	}
-	cc := c.CachedInfo().Config
-	if cc.AckPolicy != jetstream.AckExplicitPolicy {
-		f.Detail, f.Fix = fmt.Sprintf("ack policy %s, want explicit", cc.AckPolicy), "delete the consumer (nats consumer rm "+stream+" "+name+"); the worker recreates it"
-		return f
-	}
-	if name == contract.ConsumerName {
-		if need := contract.Consumer(jobs.LargestMaxAttempts(jj)).MaxDeliver; cc.MaxDeliver >= 0 && cc.MaxDeliver < need {
-			f.Detail = fmt.Sprintf("max deliver %d, below the largest max_attempts %d", cc.MaxDeliver, need)
-			f.Fix = fmt.Sprintf("nats consumer edit %s %s --max-deliver %d (the worker sets it at start when its user may)", stream, name, need)
-			return f
-		}
-	}
-	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("max deliver %d, %d pending", cc.MaxDeliver, c.CachedInfo().NumPending)
-	return f
 }
 
-// jsonWord is a JetStream enum as its JSON spells it ("workqueue"), the
-// spelling of the contract's data.
-func jsonWord(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.Trim(string(b), `"`)
-}
-
-// natsBucket checks one bucket's presence, history and TTL, and that the
-// worker may read it (a get of a key that does not exist) and write it (an
-// update that JetStream refuses for its revision, so nothing is written).
-func (d *doctor) natsBucket(p *natsProbe, want contract.Bucket) finding {
-	f := finding{Area: "nats", Check: "bucket " + want.Name, Verdict: verdictFail}
+// natsBucketAccess checks that the worker may read a bucket Verify found
+// (a get of a key that does not exist) and write it (an update that
+// JetStream refuses for its revision, so nothing is written).
+func (d *doctor) natsBucketAccess(p *natsProbe, f bus.Finding) finding {
+	out := finding{Area: "nats", Check: f.Object(), Verdict: verdictFail}
 	var (
 		kv  jetstream.KeyValue
-		sts jetstream.KeyValueStatus
 		err error
 	)
-	denied := d.probe(p, func(ctx context.Context) error {
-		if kv, err = p.js.KeyValue(ctx, want.Name); err != nil {
-			return err
-		}
-		sts, err = kv.Status(ctx)
-		return err
-	})
-	switch {
-	case denied != "":
-		f.Detail, f.Fix = denied, permissionFix(denied)
-		return f
-	case errors.Is(err, jetstream.ErrBucketNotFound):
-		f.Detail, f.Fix = "missing", natsSetupFix
-		return f
-	case err != nil:
-		f.Detail, f.Fix = err.Error(), "check the server's JetStream"
-		return f
+	if denied := d.probe(p, func(ctx context.Context) error { kv, err = p.js.KeyValue(ctx, f.Name); return err }); denied != "" {
+		out.Detail, out.Fix = denied, permissionFix(denied)
+		return out
 	}
-	if sts.History() != int64(want.History) || sts.TTL() != want.TTL {
-		f.Detail = fmt.Sprintf("history %d and TTL %s, want %d and %s", sts.History(), sts.TTL(), want.History, want.TTL)
-		f.Fix = "edit the bucket (nats kv edit " + want.Name + "); the worker rewrites these at start only when its user may"
-		return f
+	if err != nil {
+		out.Detail, out.Fix = err.Error(), "check the server's JetStream"
+		return out
 	}
 	const probeKey = "certrotator-doctor-probe"
 	if denied := d.probe(p, func(ctx context.Context) error { _, err = kv.Get(ctx, probeKey); return err }); denied != "" {
-		f.Detail, f.Fix = "may not read: "+denied, permissionFix(denied)
-		return f
+		out.Detail, out.Fix = "may not read: "+denied, permissionFix(denied)
+		return out
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		f.Detail, f.Fix = "reading a key: "+err.Error(), "check the server's JetStream"
-		return f
+		out.Detail, out.Fix = "reading a key: "+err.Error(), "check the server's JetStream"
+		return out
 	}
 	// A revision no key can have: JetStream refuses the write, after the
 	// server has checked the publish permission.
 	if denied := d.probe(p, func(ctx context.Context) error { _, err = kv.Update(ctx, probeKey, nil, 1<<62); return err }); denied != "" {
-		f.Detail, f.Fix = "may not write: "+denied, permissionFix(denied)
-		return f
+		out.Detail, out.Fix = "may not write: "+denied, permissionFix(denied)
+		return out
 	}
-	f.Verdict, f.Detail = verdictOK, fmt.Sprintf("history %d, TTL %s, readable and writable", want.History, want.TTL)
-	return f
+	out.Verdict, out.Detail = verdictOK, f.Detail+", readable and writable"
+	return out
 }
 
 // natsPublish checks the worker may publish on subj (requests from the
@@ -300,6 +226,24 @@ func (p *natsProbe) onError(_ *nats.Conn, _ *nats.Subscription, err error) {
 		case p.violations <- err.Error():
 		default: // full: one per probe is enough
 		}
+	}
+}
+
+// violation is the permission violation that stopped a call of
+// bus.Verify.
+type violation struct{ text string }
+
+func (v *violation) Error() string { return v.text }
+
+// call is bus.Verify's Call: each call runs as a probe, and a denied one
+// fails with the violation.
+func (p *natsProbe) call(d *doctor) func(context.Context, func(context.Context) error) error {
+	return func(_ context.Context, fn func(context.Context) error) error {
+		var err error
+		if denied := d.probe(p, func(ctx context.Context) error { err = fn(ctx); return err }); denied != "" {
+			return &violation{text: denied}
+		}
+		return err
 	}
 }
 

@@ -103,7 +103,7 @@ func expandHome(p, home string) string {
 }
 
 // natsSettings maps the context onto the config's NATS settings, so that
-// one function (worker.NATSOptions) turns either into connection options.
+// one function (bus.ClientOptions) turns either into connection options.
 func (c natsContext) natsSettings() config.NATS {
 	return config.NATS{
 		URL: c.URL, User: c.User, Password: c.Password, CredsFile: c.Creds, NKeyFile: c.NKey,

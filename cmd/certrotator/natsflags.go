@@ -4,13 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"flag"
-	"log/slog"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // errNoNATSTarget: a NATS command found nothing telling it where to connect.
@@ -125,7 +124,7 @@ func (t target) dial(e *env) (*client.Conn, error) {
 	if t.cfg != nil {
 		instance = t.cfg.Instance
 	}
-	opts, err := worker.NATSOptions(t.settings, "certrotator-cli/"+instance, slog.New(slog.DiscardHandler))
+	opts, err := bus.ClientOptions(natsOptions(t.settings, "certrotator-cli/"+instance, instance, nil))
 	if err != nil {
 		return nil, err
 	}

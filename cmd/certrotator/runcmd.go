@@ -39,6 +39,14 @@ func cmdRun(e *env, args []string) int {
 // serve runs the worker until ctx ends, then stops it gracefully. ready,
 // when set, is called once the worker is running.
 func serve(ctx context.Context, cfg *config.Config, w wiring, ready func()) error {
+	// The NATS connection first: everything that talks to NATS is handed
+	// it. It closes last, after what used it (Close is idempotent: this
+	// one only acts when serve returns early).
+	var err error
+	if w.bus, err = openBus(ctx, cfg, w.logger); err != nil {
+		return err
+	}
+	defer func() { _ = w.bus.Close(context.WithoutCancel(ctx)) }()
 	st, err := build(ctx, cfg, w)
 	if err != nil {
 		return err
@@ -67,5 +75,5 @@ func serve(ctx context.Context, cfg *config.Config, w wiring, ready func()) erro
 	// under the pod's and the unit's grace period.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), config.StopBudget)
 	defer cancel()
-	return errors.Join(st.notify.Stop(stopCtx), st.worker.Stop(stopCtx))
+	return errors.Join(st.notify.Stop(stopCtx), st.worker.Stop(stopCtx), w.bus.Close(stopCtx))
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/worker"
 )
 
 // statusRow is one connector's line of `status`: the latest outcome's data,
@@ -96,7 +95,7 @@ func statusRows(entries []client.StatusEntry, uploads map[string]contract.Event,
 			configured := configures(cfg, en.Outcome.Job, en.Outcome.Connector)
 			r.Configured = &configured
 			if !configured {
-				at := en.Updated.Add(worker.StatusPruneAfter).UTC()
+				at := en.Updated.Add(contract.StatusPruneAfter).UTC()
 				r.RemovedAfter, r.NextRun = &at, nil
 			}
 		}
@@ -160,7 +159,7 @@ func printStatus(w io.Writer, rows []statusRow, now time.Time) {
 	tw.Flush()
 	if removed {
 		fmt.Fprintf(w, "\n* not in this config: the worker removes the entry %d h after its last update, unless a replica that has it runs it\n",
-			int(worker.StatusPruneAfter.Hours()))
+			int(contract.StatusPruneAfter.Hours()))
 	}
 	if len(early) == 0 {
 		return

@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/certrotator/certrotator/budget"
+	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/jobs"
@@ -71,7 +72,7 @@ func workerConfig(c *config.Config) worker.Config {
 		SubjectPrefix: c.NATS.SubjectPrefix,
 		Concurrency:   c.Concurrency,
 		Jobs:          c.Jobs,
-		NATS:          c.NATS,
+		Replicas:      c.NATS.Replicas,
 		HTTPListen:    listen,
 		// Tenants with inventory: true, scanned on their schedule.
 		InventoryTenants: inventoryTenants(c),
@@ -125,6 +126,10 @@ func newConnector(cfg *config.Config, logger *slog.Logger, observe func(status i
 type wiring struct {
 	logger *slog.Logger
 	serve  bool
+	// bus is the NATS connection, opened first when the stack is served;
+	// nil for the one-off commands, which pace Graph alone and announce
+	// every expiry warning.
+	bus *bus.Bus
 }
 
 // stack is certrotator built from a loaded config: the Vault source, the
@@ -149,27 +154,30 @@ type offline struct {
 }
 
 func assemble(cfg *config.Config, logger *slog.Logger) (*offline, error) {
-	return assembleWith(cfg, logger, nil)
+	return assembleWith(cfg, logger, nil, nil)
 }
 
-// assembleWith is assemble reporting every Graph and Vault exchange to
-// sink's worker, once there is one.
-func assembleWith(cfg *config.Config, logger *slog.Logger, sink *requestSink) (*offline, error) {
-	if sink == nil {
-		sink = &requestSink{} // never given a worker: counts nothing, paces alone
-	}
+// assembleWith is assemble counting every Graph and Vault exchange on
+// requests (nil: counts nothing) and pacing Graph through the budget the
+// replicas share on b (nil: alone, in-process).
+func assembleWith(cfg *config.Config, logger *slog.Logger, requests *worker.RequestCounter, b *bus.Bus) (*offline, error) {
 	vc := sourceConfig(cfg, logger)
-	vc.ObserveFunc = sink.vault
+	vc.ObserveFunc = requests.Vault
 	if err := vc.Validate(); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	graph, err := newConnector(cfg, logger, sink.graph, &sink.budget)
+	var pace connector.Budget = connector.NewPacer(connector.PacerConfig{Margin: budget.MarginDefault})
+	if b != nil {
+		// Graph's limits are shared with every replica through NATS.
+		pace = &budget.Shared{Buckets: b.JetStream()}
+	}
+	graph, err := newConnector(cfg, logger, requests.Graph, pace)
 	if err != nil {
 		return nil, err
 	}
 	// The worker checks what it is given; a rotator-less dry build is
 	// enough for that.
-	if _, err := newWorker(cfg, nopRotator{}, nil, logger); err != nil {
+	if _, err := newWorker(cfg, nopRotator{}, logger); err != nil {
 		return nil, err
 	}
 	return &offline{vault: vc, graph: graph}, nil
@@ -178,8 +186,14 @@ func assembleWith(cfg *config.Config, logger *slog.Logger, sink *requestSink) (*
 // build wires the stack: everything assemble checks, then the Vault login
 // (so a bad token fails here); nothing else touches the network until used.
 func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
-	sink := &requestSink{}
-	off, err := assembleWith(cfg, w.logger, sink)
+	var requests *worker.RequestCounter
+	if w.serve {
+		if w.bus == nil {
+			return nil, errors.New("building the worker: no NATS connection (open the bus first)")
+		}
+		requests = worker.NewRequestCounter()
+	}
+	off, err := assembleWith(cfg, w.logger, requests, w.bus)
 	if err != nil {
 		return nil, err
 	}
@@ -201,13 +215,11 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	if w.serve && hasKeySets(cfg) {
 		off.graph.AnnounceKeySets()
 	}
-	var warnings *worker.Warnings
 	if w.serve {
 		// Expiry warnings are remembered in the worker's bucket, so each
 		// threshold is announced once across replicas; one-off commands
 		// have no bucket and announce every time.
-		warnings = &worker.Warnings{}
-		rc.Warnings = warnings
+		rc.Warnings = worker.NewWarnings(w.bus.JetStream())
 	}
 	rot, err := jobs.New(rc)
 	if err != nil {
@@ -215,11 +227,13 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 	}
 	st := &stack{source: src, graph: off.graph, rotator: rot}
 	if w.serve {
-		if st.worker, err = newWorker(cfg, rot, warnings, w.logger, func(wc *worker.Config) {
+		if st.worker, err = newWorker(cfg, rot, w.logger, func(wc *worker.Config) {
+			// The connection opened first; the worker provisions on it.
+			wc.Bus = w.bus
 			// Ready only while Vault takes the token, not just while NATS is up.
 			wc.Checks = map[string]func(context.Context) error{"vault": src.CheckToken}
-			// Graph's limits are shared with every replica through NATS.
-			wc.Budget = &sink.budget
+			// The Graph and Vault clients count their requests on its page.
+			wc.Requests = requests
 			// Jobs that set watch are polled through the Vault client.
 			wc.Versions = src
 			// Its own credentials' expiry is exported and warned about.
@@ -229,8 +243,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		}); err != nil {
 			return nil, err
 		}
-		sink.w.Store(st.worker)
-		if st.notify, err = newNotify(cfg, st.worker, w.logger); err != nil {
+		if st.notify, err = newNotify(cfg, w.bus, st.worker, w.logger); err != nil {
 			return nil, err
 		}
 	}
@@ -240,9 +253,9 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 // newWorker builds the worker the config describes around rot; more adds
 // what only a served worker has (readiness checks, the shared budget, the
 // watched versions).
-func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
+func newWorker(cfg *config.Config, rot worker.Rotator, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
 	wc := workerConfig(cfg)
-	wc.Rotator, wc.Warnings, wc.Logger = rot, warnings, logger
+	wc.Rotator, wc.Logger = rot, logger
 	for _, f := range more {
 		f(&wc)
 	}
@@ -253,12 +266,12 @@ func newWorker(cfg *config.Config, rot worker.Rotator, warnings *worker.Warnings
 	return w, nil
 }
 
-// newNotify builds the notification service that runs beside wk, on its
-// NATS connection and its metrics registry.
-func newNotify(cfg *config.Config, wk *worker.Worker, logger *slog.Logger) (*notify.Service, error) {
+// newNotify builds the notification service that runs beside wk, on the
+// bus and wk's metrics registry.
+func newNotify(cfg *config.Config, b *bus.Bus, wk *worker.Worker, logger *slog.Logger) (*notify.Service, error) {
 	n, err := notify.New(notify.Config{
 		Sinks: cfg.Notify, SubjectPrefix: cfg.NATS.SubjectPrefix, Replicas: cfg.NATS.Replicas,
-		Conn: wk.NATSConn, Logger: logger, Registerer: wk.Registry(),
+		Conn: b.Conn(), Logger: logger, Registerer: wk.Registry(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building notifications: %w", err)
@@ -282,35 +295,6 @@ func selectJobs(cfg *config.Config, name string) ([]jobs.Job, error) {
 		return nil, unknownJob(cfg, name)
 	}
 	return []jobs.Job{j}, nil
-}
-
-// requestSink forwards the Graph and Vault clients' request statuses to the
-// worker's metrics. The clients are built before the worker (the worker
-// needs the rotator that needs them), so the worker is set afterwards; a
-// command without a worker counts nothing.
-type requestSink struct {
-	w atomic.Pointer[worker.Worker]
-	// budget paces the Graph client: in-process until a worker binds it
-	// to the bucket every replica shares.
-	budget budget.Shared
-}
-
-func (s *requestSink) graph(status int) {
-	if s == nil {
-		return
-	}
-	if w := s.w.Load(); w != nil {
-		w.ObserveGraph(status)
-	}
-}
-
-func (s *requestSink) vault(status int) {
-	if s == nil {
-		return
-	}
-	if w := s.w.Load(); w != nil {
-		w.ObserveVault(status)
-	}
 }
 
 // hasKeySets reports whether any job binds a B2C policy key container.

@@ -35,7 +35,7 @@ func TestWorkerConfigFromFile(t *testing.T) {
 		Jobs:        []jobs.Job{{Name: "api"}},
 	}
 	wc := workerConfig(c)
-	if wc.Instance != "replica-2" || wc.Concurrency != 7 || wc.SubjectPrefix != "rot" || wc.NATS != c.NATS ||
+	if wc.Instance != "replica-2" || wc.Concurrency != 7 || wc.SubjectPrefix != "rot" || wc.Replicas != 3 ||
 		wc.HTTPListen != worker.HTTPListenOff || len(wc.Jobs) != 1 || wc.Jobs[0].Name != "api" {
 		t.Errorf("workerConfig = %+v", wc)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
@@ -41,8 +42,10 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	wc := workerConfig(appConfig(t, url, workerUser.seedFile, ""))
-	wc.Rotator = succeeding{}
+	app := appConfig(t, url, workerUser.seedFile, "")
+	b := bustest.Config(t, app)
+	wc := workerConfig(app)
+	wc.Rotator, wc.Bus = succeeding{}, b
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +61,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 			{Name: "audit", Kind: config.NotifyWebhook, URL: hook.URL + "/hook", SigningKey: make([]byte, 32), On: []string{jobs.StatusSucceeded}},
 			{Name: "oncall", Kind: config.NotifySlack, URL: hook.URL + "/slack", On: []string{jobs.StatusSucceeded}},
 		},
-		Conn: w.NATSConn, Quiet: 100 * time.Millisecond,
+		Conn: b.Conn(), Quiet: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +90,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	}
 	// Both sinks ack (a denied ack would leave the event pending), and the
 	// Slack sink recorded what it sent first.
-	js, err := jetstream.New(w.NATSConn())
+	js, err := jetstream.New(b.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}

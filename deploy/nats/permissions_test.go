@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/certrotator/certrotator/bus"
+	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
@@ -143,8 +144,9 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	defer cancel()
 
 	// The worker user provisions the streams, consumer and buckets and runs.
-	wc := workerConfig(appConfig(t, url, workerUser.seedFile, ""))
-	wc.Rotator = succeeding{}
+	app := appConfig(t, url, workerUser.seedFile, "")
+	wc := workerConfig(app)
+	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, app)
 	w, err := worker.New(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +366,9 @@ func makeConsumers(t *testing.T, url, workerSeed string) {
 // the CLI prints those to stderr, so a command the user may run must not
 // cause one.
 func dialAs(ctx context.Context, url string, cfg *config.Config, asyncErrs chan<- error) (*client.Conn, error) {
-	opts, err := worker.NATSOptions(cfg.NATS, "publisher", slog.New(slog.DiscardHandler))
+	bo := bustest.Options(cfg)
+	bo.Name = "publisher"
+	opts, err := bus.ClientOptions(bo)
 	if err != nil {
 		return nil, err
 	}

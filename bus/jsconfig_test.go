@@ -1,4 +1,4 @@
-package worker
+package bus
 
 import (
 	"reflect"
@@ -60,15 +60,15 @@ func TestJetStreamConfigsMapTheContract(t *testing.T) {
 	consumers := []struct {
 		got, want jetstream.ConsumerConfig
 	}{
-		{consumerConfig([]jobs.Job{{Name: "a", MaxAttempts: 3}, {Name: "b", MaxAttempts: 12}}), jetstream.ConsumerConfig{
+		{consumerConfig(jobs.LargestMaxAttempts([]jobs.Job{{Name: "a", MaxAttempts: 3}, {Name: "b", MaxAttempts: 12}})), jetstream.ConsumerConfig{
 			Durable: "certrotator", Description: "certrotator workers",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: 12,
 		}},
-		{consumerConfig(nil), jetstream.ConsumerConfig{
+		{consumerConfig(jobs.LargestMaxAttempts(nil)), jetstream.ConsumerConfig{
 			Durable: "certrotator", Description: "certrotator workers",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: 8,
 		}},
-		{advisoriesConsumerConfig(), jetstream.ConsumerConfig{
+		{advisoryConsumerConfig(), jetstream.ConsumerConfig{
 			Durable: "certrotator-advisories", Description: "certrotator workers answering max-deliveries advisories",
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
 		}},

@@ -1,6 +1,7 @@
-package worker
+package bus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,38 +9,91 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
-	"github.com/certrotator/certrotator/jobs"
 )
 
-// provision creates the streams, the consumer and the buckets, or brings
+// ProvisionOptions say what Provision creates and how it waits.
+type ProvisionOptions struct {
+	// Prefix of every subject. Required.
+	Prefix string
+	// MaxDeliver is the requests consumer's: the largest max_attempts of
+	// any job (the worker terminates a job's request itself at that job's
+	// own max_attempts). Required, at least 1.
+	MaxDeliver int
+	// Replicas of what is created. Defaults to 1.
+	Replicas int
+	// Logger receives the retries and a replication other than Replicas.
+	Logger *slog.Logger
+	// AttemptTimeout bounds one try of a step; a step that fails in a way
+	// time can heal is retried with Backoff until ctx ends. Zero tries each
+	// step once, without a deadline of its own.
+	AttemptTimeout time.Duration
+	// Backoff paces the retries. Defaults to 250 ms doubling to 15 s,
+	// jittered by a fifth.
+	Backoff retry.Backoff
+	// Clock times the retries. Defaults to the wall clock.
+	Clock retry.Clock
+	// Waiting, when set, is told what provisioning waits for (what, and
+	// the last error), and ("", nil) once it is done: the worker's /readyz
+	// shows it.
+	Waiting func(what string, err error)
+}
+
+// Objects are the streams, consumers and buckets Provision made sure of.
+type Objects struct {
+	Requests jetstream.Stream
+	Consumer jetstream.Consumer
+	Status   jetstream.KeyValue
+	Locks    jetstream.KeyValue
+	Warnings jetstream.KeyValue
+	Outcomes jetstream.KeyValue // records of runs not yet settled
+	// OutcomesStream is the outcomes bucket's stream, to drop settled keys
+	// without delete markers; nil when it could not be read.
+	OutcomesStream jetstream.Stream
+	Budget         jetstream.KeyValue // Graph rate-limit buckets shared by the replicas
+	// Advisories hands out the max-deliveries advisories kept in their
+	// stream, one replica each.
+	Advisories jetstream.Consumer
+}
+
+// Provision creates the streams, the consumer and the buckets, or brings
 // existing ones to the contract. It is idempotent: replicas starting
 // together all run it, and each step is create, or find and verify. It
 // keeps what an operator may have tuned on existing objects (replicas,
 // placement, size limits) and only enforces the contract's fields. A step
 // that fails in a way time can heal (no answer, no leader yet, peers not
 // all up) is retried with backoff until ctx ends; see provisioner.do.
-func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job, p *provisioner) (*bus, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("opening JetStream: %w", err)
+func Provision(ctx context.Context, b *Bus, o ProvisionOptions) (*Objects, error) {
+	if o.Prefix == "" || o.MaxDeliver < 1 {
+		return nil, fmt.Errorf("provisioning: a subject prefix and a max deliveries of at least 1 are required (got %q, %d)", o.Prefix, o.MaxDeliver)
 	}
-	b := &bus{nc: nc, js: js}
+	p := &provisioner{
+		replicas:       max(o.Replicas, 1),
+		log:            cmp.Or(o.Logger, slog.New(slog.DiscardHandler)),
+		attemptTimeout: o.AttemptTimeout,
+		backoff:        provisionBackoff,
+		clock:          cmp.Or[retry.Clock](o.Clock, retry.System),
+		waitingFunc:    o.Waiting,
+	}
+	if o.Backoff.Base > 0 {
+		p.backoff = o.Backoff
+	}
+	prefix, js := o.Prefix, b.js
+	ob := &Objects{}
 	var adv jetstream.Stream
 	steps := []struct {
 		what string
 		run  func(context.Context) error
 	}{
 		{"stream " + contract.RequestsStream, func(ctx context.Context) (err error) {
-			b.requests, err = p.stream(ctx, js, requestsStreamConfig(prefix))
+			ob.Requests, err = p.stream(ctx, js, requestsStreamConfig(prefix))
 			return err
 		}},
 		{"consumer " + contract.ConsumerName, func(ctx context.Context) (err error) {
-			b.cons, err = b.requests.CreateOrUpdateConsumer(ctx, consumerConfig(jj))
+			ob.Consumer, err = ob.Requests.CreateOrUpdateConsumer(ctx, consumerConfig(o.MaxDeliver))
 			return err
 		}},
 		{"stream " + contract.ResultsStream, func(ctx context.Context) (err error) {
@@ -47,15 +101,15 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 			return err
 		}},
 		{"bucket " + contract.StatusBucket, func(ctx context.Context) (err error) {
-			b.status, err = p.kv(ctx, js, bucketConfig(contract.StatusBucket))
+			ob.Status, err = p.kv(ctx, js, statusBucketConfig())
 			return err
 		}},
 		{"bucket " + contract.LocksBucket, func(ctx context.Context) (err error) {
-			b.locks, err = p.kv(ctx, js, bucketConfig(contract.LocksBucket))
+			ob.Locks, err = p.kv(ctx, js, locksBucketConfig())
 			return err
 		}},
 		{"bucket " + contract.WarningsBucket, func(ctx context.Context) (err error) {
-			b.warnings, err = p.kv(ctx, js, warningsBucketConfig())
+			ob.Warnings, err = p.kv(ctx, js, warningsBucketConfig())
 			return err
 		}},
 		{"stream " + contract.AdvisoriesStream, func(ctx context.Context) (err error) {
@@ -63,17 +117,17 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 			return err
 		}},
 		{"consumer " + contract.AdvisoryConsumer, func(ctx context.Context) (err error) {
-			b.advisories, err = adv.CreateOrUpdateConsumer(ctx, advisoriesConsumerConfig())
+			ob.Advisories, err = adv.CreateOrUpdateConsumer(ctx, advisoryConsumerConfig())
 			return err
 		}},
 		{"bucket " + contract.BudgetBucket, func(ctx context.Context) (err error) {
-			b.budget, err = p.kv(ctx, js, bucketConfig(contract.BudgetBucket))
+			ob.Budget, err = p.kv(ctx, js, budgetBucketConfig())
 			return err
 		}},
 		{"bucket " + contract.OutcomesBucket, func(ctx context.Context) (err error) {
-			b.outcomes, err = p.kv(ctx, js, bucketConfig(contract.OutcomesBucket))
+			ob.Outcomes, err = p.kv(ctx, js, outcomesBucketConfig())
 			if err == nil {
-				b.outcomesStream = outcomesStreamOf(ctx, js)
+				ob.OutcomesStream = outcomesStreamOf(ctx, js)
 			}
 			return err
 		}},
@@ -84,7 +138,7 @@ func provision(ctx context.Context, nc *nats.Conn, prefix string, jj []jobs.Job,
 		}
 	}
 	p.waiting("", nil)
-	return b, nil
+	return ob, nil
 }
 
 // provisioner creates what is missing with the configured replication and
@@ -106,8 +160,9 @@ type provisioner struct {
 // Provisioning pace: a stream or bucket with replicas on a cluster that has
 // just formed may wait for its peers and a meta leader for some seconds;
 // two replicas creating it at once may each see the other's half-done work.
-const provisionAttemptTimeout = 10 * time.Second
+const ProvisionAttemptTimeout = 10 * time.Second
 
+// provisionBackoff paces the retries of a provisioning step by default.
 var provisionBackoff = retry.Backoff{Base: 250 * time.Millisecond, Max: 15 * time.Second, Jitter: 0.2}
 
 // do runs one step until it succeeds, fails for good (permanentJSError),
@@ -257,4 +312,15 @@ func ensureKV(ctx context.Context, js jetstream.JetStream, want jetstream.KeyVal
 		want.Replicas = bs.StreamInfo().Config.Replicas // keep the operator's
 	}
 	return js.UpdateKeyValue(ctx, want)
+}
+
+// outcomesStreamOf returns the stream behind the outcomes bucket, or nil
+// when it cannot be read (the worker then deletes settled keys with
+// markers).
+func outcomesStreamOf(ctx context.Context, js jetstream.JetStream) jetstream.Stream {
+	st, err := js.Stream(ctx, contract.KVStream(contract.OutcomesBucket))
+	if err != nil {
+		return nil
+	}
+	return st
 }

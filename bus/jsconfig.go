@@ -1,13 +1,12 @@
-package worker
+package bus
 
 import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
-// The JetStream configs the worker provisions, mapped from the contract's
+// The JetStream configs Provision creates and Verify expects, mapped from the contract's
 // data (contract.Streams, Consumers, Buckets), which deploy/nats's files
 // and `doctor` are made from too.
 
@@ -32,7 +31,7 @@ func streamConfig(prefix, name string) jetstream.StreamConfig {
 			}
 		}
 	}
-	panic("worker: the contract has no stream " + name)
+	panic("bus: the contract has no stream " + name)
 }
 
 func requestsStreamConfig(prefix string) jetstream.StreamConfig {
@@ -67,15 +66,18 @@ func consumerSpecConfig(c contract.ConsumerSpec) jetstream.ConsumerConfig {
 }
 
 // consumerConfig is the durable every replica binds (contract.Consumer):
-// MaxDeliver is the largest max_attempts of any job.
-func consumerConfig(jj []jobs.Job) jetstream.ConsumerConfig {
-	return consumerSpecConfig(contract.Consumer(maxDeliver(jj)))
+// a work-queue stream takes one unfiltered consumer, so every replica asks
+// for the same config; maxDeliver is the largest max_attempts of any job
+// (the worker ends a job's request itself at that job's own max_attempts).
+func consumerConfig(maxDeliver int) jetstream.ConsumerConfig {
+	return consumerSpecConfig(contract.Consumer(maxDeliver))
 }
 
-func advisoriesConsumerConfig() jetstream.ConsumerConfig {
+func advisoryConsumerConfig() jetstream.ConsumerConfig {
 	return consumerSpecConfig(contract.AdvisoriesConsumer())
 }
 
-// maxDeliver is the requests consumer's MaxDeliver for jj
-// (jobs.LargestMaxAttempts).
-func maxDeliver(jj []jobs.Job) int { return jobs.LargestMaxAttempts(jj) }
+func statusBucketConfig() jetstream.KeyValueConfig   { return bucketConfig(contract.StatusBucket) }
+func locksBucketConfig() jetstream.KeyValueConfig    { return bucketConfig(contract.LocksBucket) }
+func budgetBucketConfig() jetstream.KeyValueConfig   { return bucketConfig(contract.BudgetBucket) }
+func outcomesBucketConfig() jetstream.KeyValueConfig { return bucketConfig(contract.OutcomesBucket) }
