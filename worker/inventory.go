@@ -367,8 +367,7 @@ func (s *inventory) warn(ctx context.Context, it jobs.InventoryItem, scanID stri
 	key := contract.ExpiringKey(contract.InventoryJob, it.ID, cmp.Or(it.Active.Thumbprint, it.Active.Kid), label)
 	ctx, cancel := context.WithTimeout(ctx, s.tune.opTimeout)
 	defer cancel()
-	seen := &Warnings{}
-	seen.bind(b.warnings)
+	seen := &Warnings{kv: b.warnings}
 	if first, err := seen.First(ctx, key); err != nil || !first {
 		return err
 	}
