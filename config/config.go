@@ -118,6 +118,13 @@ type Tenant struct {
 	// end date, for the worker's expiry metric and warning; zero when not
 	// given.
 	ClientSecretExpires time.Time
+	// Inventory (inventory) makes the worker scan the tenant's connectors
+	// and policy key containers every InventoryEvery (inventory_every; zero
+	// means InventoryEveryDefault), once across replicas, and export
+	// and warn about the expiry of the certificates no job manages.
+	// Defaults to false.
+	Inventory      bool
+	InventoryEvery time.Duration
 }
 
 // HTTP is the `http` section.

@@ -29,12 +29,17 @@ var (
 	smtpKeys    = []string{"address", "username", "password_file", "from", "ca_file"}
 	notifyKinds = []string{NotifySlack, NotifyTeams, NotifyWebhook, NotifyEmail}
 	// notifyOn are the outcome statuses a sink may ask for.
-	notifyOn = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSucceeded, jobs.StatusSkipped}
+	notifyOn = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
+		jobs.StatusSucceeded, jobs.StatusSkipped}
 )
 
 // NotifyOnDefault is what a sink hears when it sets no `on`: what needs a
-// person.
-func NotifyOnDefault() []string { return []string{jobs.StatusFailed, jobs.StatusExpiring} }
+// person (a failure; a certificate that expires with nothing to replace
+// it; a key set whose hand-uploaded key keeps ours from activating; an
+// API that takes calls without any certificate).
+func NotifyOnDefault() []string {
+	return []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated}
+}
 
 // webhookSecretPrefix starts a Standard Webhooks secret: whsec_ + base64.
 const webhookSecretPrefix = "whsec_"
@@ -61,8 +66,8 @@ type NotifySink struct {
 	SecretFile string
 	SMTP       SMTP     // email only
 	To         []string // email only: the recipients
-	// On lists the statuses (failed, expiring, succeeded, skipped) the sink
-	// hears; defaults to NotifyOnDefault.
+	// On lists the statuses (failed, expiring, superseded, unauthenticated,
+	// succeeded, skipped) the sink hears; defaults to NotifyOnDefault.
 	On []string
 	// Jobs restricts the sink to these jobs; empty means every job.
 	Jobs []string

@@ -40,17 +40,17 @@ func TestNotifyReadsEverySinkKind(t *testing.T) {
     to: [pki-team@example.org]
 `), nil)
 	want := []NotifySink{
-		{Name: "oncall", Kind: NotifySlack, URL: slackURL, URLFile: urlFile, On: []string{"failed", "expiring"}},
+		{Name: "oncall", Kind: NotifySlack, URL: slackURL, URLFile: urlFile, On: NotifyOnDefault()},
 		{Name: "ops", Kind: NotifyTeams, URL: "https://teams.example/workflows/x", On: []string{"failed", "succeeded"}, Jobs: []string{"contoso-api"}},
 		{Name: "audit", Kind: NotifyWebhook, URL: "http://127.0.0.1:8080/hook", SecretFile: secretFile, SigningKey: key, On: []string{"failed", "expiring", "succeeded", "skipped"}},
-		{Name: "pki-team", Kind: NotifyEmail, On: []string{"failed", "expiring"}, To: []string{"pki-team@example.org"},
+		{Name: "pki-team", Kind: NotifyEmail, On: NotifyOnDefault(), To: []string{"pki-team@example.org"},
 			SMTP: SMTP{Address: "smtp.example:587", Username: "certrotator", Password: "smtp-password", PasswordFile: pw, From: "certrotator@example.org"}},
 	}
 	if !reflect.DeepEqual(c.Notify, want) {
 		t.Errorf("Notify =\n%+v\nwant\n%+v", c.Notify, want)
 	}
 	sum := c.Summary()
-	if !strings.Contains(sum, "notify: 4 sink(s)\n  oncall: slack on failed, expiring, every job\n  ops: teams on failed, succeeded, contoso-api\n") || strings.Contains(sum, "very-secret") {
+	if !strings.Contains(sum, "notify: 4 sink(s)\n  oncall: slack on failed, expiring, superseded, unauthenticated, every job\n  ops: teams on failed, succeeded, contoso-api\n") || strings.Contains(sum, "very-secret") {
 		t.Errorf("Summary lacks the sinks or shows a URL:\n%s", sum)
 	}
 }
@@ -80,7 +80,7 @@ func TestNotifyProblemsNameTheLineAndKey(t *testing.T) {
 		{"url file not https", "  - {name: a, kind: teams, url_file: " + plainURL + "}\n",
 			[]Problem{{32, "notify[0].url_file", `"` + plainURL + `" does not hold an https URL (http only to a loopback address); its content is not shown, a webhook URL is a secret`}}},
 		{"unknown on", "  - name: a\n    kind: slack\n    url: \"https://h.example/x\"\n    on: [failed, exploded]\n",
-			[]Problem{{35, "notify[0].on[1]", `"exploded" is not one of failed, expiring, succeeded, skipped`}}},
+			[]Problem{{35, "notify[0].on[1]", `"exploded" is not one of failed, expiring, superseded, unauthenticated, succeeded, skipped`}}},
 		{"unknown job", "  - name: a\n    kind: slack\n    url: \"https://h.example/x\"\n    jobs: [nope]\n",
 			[]Problem{{35, "notify[0].jobs[0]", `"nope" is not a configured job (the jobs are: contoso-api)`}}},
 		{"webhook without secret", "  - {name: a, kind: webhook, url: \"https://h.example/x\"}\n",

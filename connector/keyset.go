@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -41,10 +42,13 @@ type keyJSON struct {
 	X5t string `json:"x5t"`
 	Nbf *int64 `json:"nbf"`
 	Exp *int64 `json:"exp"`
+	// X5c is the certificate chain, leaf first (standard base64 DER); only
+	// the leaf's subject is read from it.
+	X5c []string `json:"x5c"`
 }
 
 func (k keyJSON) policyKey() jobs.PolicyKey {
-	pk := jobs.PolicyKey{Kid: k.Kid, Use: k.Use, X5t: k.X5t}
+	pk := jobs.PolicyKey{Kid: k.Kid, Use: k.Use, X5t: k.X5t, Subject: leafSubject(k.X5c)}
 	if k.Nbf != nil {
 		pk.NotBefore = time.Unix(*k.Nbf, 0).UTC()
 	}
@@ -52,6 +56,23 @@ func (k keyJSON) policyKey() jobs.PolicyKey {
 		pk.NotAfter = time.Unix(*k.Exp, 0).UTC()
 	}
 	return pk
+}
+
+// leafSubject is the subject of the chain's first certificate, or "" when
+// there is none or it does not parse: the subject only labels a key.
+func leafSubject(x5c []string) string {
+	if len(x5c) == 0 {
+		return ""
+	}
+	der, err := base64.StdEncoding.DecodeString(x5c[0])
+	if err != nil {
+		return ""
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return ""
+	}
+	return cert.Subject.String()
 }
 
 type keySetJSON struct {

@@ -80,6 +80,16 @@ func daysLeft(left time.Duration) int {
 	return int(math.Floor(left.Hours() / 24))
 }
 
+// Crossed is the smallest threshold that left is within, for the warnings
+// the worker publishes beside a job's (its own credentials, certificates
+// no job manages), so that all of them cross thresholds alike.
+func Crossed(left time.Duration, thresholds []time.Duration) (time.Duration, bool) {
+	return crossed(left, thresholds)
+}
+
+// DaysLeft is the whole number of days in left, rounded down.
+func DaysLeft(left time.Duration) int { return daysLeft(left) }
+
 // FormatThreshold writes a warning threshold as whole days ("7d") when it is
 // one, else as whole hours ("36h"), else as time.Duration does.
 func FormatThreshold(d time.Duration) string {

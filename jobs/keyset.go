@@ -51,6 +51,7 @@ type PolicyKey struct {
 	Kid       string
 	Use       string
 	X5t       string    // base64url SHA-1 of the certificate (JWK's x5t), "" for a key without one
+	Subject   string    // the certificate's subject when Graph sent its x5c; "" otherwise
 	NotBefore time.Time // nbf: the activation date; zero when absent
 	NotAfter  time.Time // exp; zero when absent (never expires)
 }

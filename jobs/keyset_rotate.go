@@ -287,7 +287,7 @@ func keyCert(k *PolicyKey) *Certificate {
 
 // keyInfo describes a policy key in an outcome.
 func keyInfo(k PolicyKey) *CertInfo {
-	return &CertInfo{Thumbprint: k.Thumbprint(), Kid: k.Kid, NotBefore: k.NotBefore.UTC(), NotAfter: k.NotAfter.UTC()}
+	return &CertInfo{Thumbprint: k.Thumbprint(), Kid: k.Kid, Subject: k.Subject, NotBefore: k.NotBefore.UTC(), NotAfter: k.NotAfter.UTC()}
 }
 
 // superseded returns the warning that a later-activated key of someone

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/faultproxy"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
@@ -304,4 +305,45 @@ func TestRestartHandsHeldEventsOver(t *testing.T) {
 		t.Errorf("message %s, want the three together", body)
 	}
 	r.requireNone(t)
+}
+
+// TestWarningsReachTheDefaultSink: a key set's superseded warning and an
+// open API's unauthenticated warning need a person, so a sink that sets no
+// `on` is told both, naming the key set as a key set.
+func TestWarningsReachTheDefaultSink(t *testing.T) {
+	t.Parallel()
+	b := newBus(t)
+	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
+	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
+		Name: "owners", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault(),
+	})
+	superseded := contract.Outcome{
+		Job: "contoso-ief", Tenant: "contoso", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: contract.KindKeySet,
+		RequestID: "w1", Trigger: contract.TriggerCron, Status: contract.StatusSuperseded, Final: true,
+		Reason: "key by-hand, activated 2026-12-01T00:00:00Z, is active in key set B2C_1A_RestApiClientCertificate",
+	}
+	open := contract.Outcome{
+		Job: "contoso-api", Tenant: "contoso", Connector: "7b3a0c1e-0000-4000-8000-000000000001",
+		RequestID: "w2", Trigger: contract.TriggerCron, Status: contract.StatusUnauthenticated, Final: true,
+		Reason: "the API behind the connector accepted a call without a client certificate",
+	}
+	want := []string{b.publish(t, superseded).ID, b.publish(t, open).ID}
+	var got []string
+	for len(got) < len(want) {
+		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("told %v, want both warnings %v", got, want)
+	}
+	var bodies string
+	for range want {
+		bodies += string(r.next(t).body)
+	}
+	for _, w := range []string{"blocked by a later key on key set B2C_1A_RestApiClientCertificate", "API open without a certificate on connector 7b3a0c1e"} {
+		if !strings.Contains(bodies, w) {
+			t.Errorf("messages lack %q: %s", w, bodies)
+		}
+	}
 }

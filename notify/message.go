@@ -36,7 +36,8 @@ type fact struct{ Name, Value string }
 type eventLine struct{ Connector, Status, Detail string }
 
 // statusOrder puts what needs a person first.
-var statusOrder = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSucceeded, jobs.StatusSkipped}
+var statusOrder = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
+	jobs.StatusSucceeded, jobs.StatusSkipped}
 
 // summarize builds the summary of events (at least one, of one request).
 func summarize(evs []contract.Event) summary {
@@ -89,6 +90,10 @@ func verb(o jobs.Outcome) string {
 		return "failed"
 	case jobs.StatusExpiring:
 		return fmt.Sprintf("certificate expires in %d days", o.DaysLeft)
+	case jobs.StatusSuperseded:
+		return "blocked by a later key"
+	case jobs.StatusUnauthenticated:
+		return "API open without a certificate"
 	case jobs.StatusSucceeded:
 		return "rotated"
 	default:
@@ -97,8 +102,11 @@ func verb(o jobs.Outcome) string {
 }
 
 func connectorName(o jobs.Outcome) string {
-	if o.Connector == "" {
+	switch {
+	case o.Connector == "":
 		return "the request"
+	case o.TargetKind == jobs.KindKeySet:
+		return "key set " + o.Connector
 	}
 	return "connector " + o.Connector
 }

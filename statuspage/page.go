@@ -15,7 +15,7 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/status.html", "templates/credentials.html"))
+var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/status.html", "templates/credentials.html", "templates/inventory.html"))
 
 // statusPage is what the status template renders.
 type statusPage struct {
@@ -26,6 +26,8 @@ type statusPage struct {
 	Unplaced []unplacedRow
 	// Credentials are the worker's own (credentials.go).
 	Credentials []credentialRow
+	// Inventory is the unmanaged certificates per tenant (worker/inventory).
+	Inventory []inventorySection
 }
 
 // connectorRow is one connector on the status page.
@@ -69,7 +71,8 @@ const timeLayout = "2006-01-02 15:04 MST"
 // replica's config does not, then the requests that failed before any
 // connector.
 func (pg *page) buildStatusPage(entries []*Entry, now time.Time) statusPage {
-	p := statusPage{Instance: pg.instance, Ready: pg.src.Ready(), Now: now.UTC(), Credentials: pg.credentialRows(now)}
+	p := statusPage{Instance: pg.instance, Ready: pg.src.Ready(), Now: now.UTC(), Credentials: pg.credentialRows(now),
+		Inventory: pg.inventorySections(now)}
 	byKey := make(map[string]*Entry, len(entries))
 	for _, e := range entries {
 		byKey[e.Key] = e

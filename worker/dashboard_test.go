@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/internal/workertest"
+	"github.com/certrotator/certrotator/worker/inventory"
 	"github.com/certrotator/certrotator/worker/statusview"
 )
 
@@ -28,6 +29,7 @@ func exportedMetrics(t *testing.T) (names, labels map[string]bool) {
 	for _, c := range append(w.metrics.collectors(), statusview.NewCollector(w.view, w.jobList, time.Now)) {
 		c.Describe(ch)
 	}
+	ch <- inventory.NewCollector(w.inventory).Desc() // unchecked: its Describe sends nothing
 	close(ch)
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
 	varLabels := regexp.MustCompile(`variableLabels: \{([^}]*)\}`)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/statuspage"
 )
 
@@ -66,3 +67,23 @@ func (s pageSource) Credentials() []statuspage.Credential {
 
 // Done is closed when the view stops.
 func (s pageSource) Done() <-chan struct{} { return s.w.view.Done() }
+
+var _ statuspage.InventorySource = pageSource{}
+
+// Inventory is the latest scans for the status page, which shows the
+// unmanaged certificates in a section of their own.
+func (s pageSource) Inventory() []statuspage.Inventory {
+	scans := s.w.Inventory()
+	out := make([]statuspage.Inventory, 0, len(scans))
+	for _, sc := range scans {
+		p := statuspage.Inventory{Tenant: sc.Tenant, Scanned: sc.Scanned, By: sc.By, Total: sc.Total, Managed: sc.Managed,
+			Unmanaged: sc.Unmanaged, Items: sc.Items, WarnBefore: jobs.WarnBeforeDefault()}
+		for _, e := range []string{sc.ConnectorsError, sc.KeySetsError} {
+			if e != "" {
+				p.Errors = append(p.Errors, e)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}

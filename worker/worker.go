@@ -45,6 +45,7 @@ import (
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/credwatch"
+	"github.com/certrotator/certrotator/worker/inventory"
 	"github.com/certrotator/certrotator/worker/lease"
 	"github.com/certrotator/certrotator/worker/schedule"
 	"github.com/certrotator/certrotator/worker/statusview"
@@ -128,6 +129,10 @@ type Config struct {
 	// (defaults to CredentialCheckDefault). Defaults to none.
 	Credentials     []Credential
 	CredentialCheck time.Duration
+	// InventoryTenants are scanned on their schedule through Inventory
+	// (package inventory); either empty disables the scans. Defaults to none.
+	InventoryTenants []InventoryTenant
+	Inventory        jobs.InventoryLister
 }
 
 // Worker consumes rotation requests and schedules cron ones. Its methods are
@@ -154,6 +159,7 @@ type Worker struct {
 	watcher   *vaultwatch.Watcher
 	scheduler *schedule.Scheduler
 	creds     *credwatch.Watch
+	inventory *inventory.Scanner
 
 	checkCache checkCache // the last round of Checks, for /readyz
 
@@ -193,7 +199,9 @@ func New(cfg Config) (*Worker, error) {
 	if err := w.registry.Register(statusview.NewCollector(w.view, cfg.Jobs, func() time.Time { return a.Now() })); err != nil {
 		return nil, fmt.Errorf("registering status metrics: %w", err)
 	}
-	w.locker = lease.NewLocker(a, w.instance, func() jetstream.KeyValue { return pick(h(), func(b *bus) jetstream.KeyValue { return b.locks }) })
+	locks := func() jetstream.KeyValue { return pick(h(), func(b *bus) jetstream.KeyValue { return b.locks }) }
+	seen := func() jobs.Warnings { return pick(h(), func(b *bus) jobs.Warnings { return warnings.On(b.warnings) }) }
+	w.locker = lease.NewLocker(a, w.instance, locks)
 	w.keeper = lease.NewKeeper(a)
 	r := &results{catalog: newCatalog(w.prefix, cfg.Jobs), instance: w.instance, bus: h, metrics: m, opTimeout: opTimeoutDefault}
 	r.Init(a)
@@ -203,10 +211,16 @@ func New(cfg Config) (*Worker, error) {
 	w.watcher = vaultwatch.New(a, vaultwatch.Options{Prefix: w.prefix, Jobs: cfg.Jobs, Versions: cfg.Versions, JetStream: js, Status: status})
 	w.scheduler = schedule.New(a, schedule.Options{Prefix: w.prefix, Jobs: cfg.Jobs, JetStream: js, Status: status})
 	w.creds = credwatch.New(a, credwatch.Options{Instance: w.instance, Prefix: w.prefix, Credentials: cfg.Credentials,
-		Every: cfg.CredentialCheck, Thresholds: jobs.WarnBeforeDefault(), Gauge: m.credentialExpiry, JetStream: js,
-		Seen: func() jobs.Warnings {
-			return pick(h(), func(b *bus) jobs.Warnings { return warnings.On(b.warnings) })
-		}})
+		Every: cfg.CredentialCheck, Thresholds: jobs.WarnBeforeDefault(), Gauge: m.credentialExpiry, JetStream: js, Seen: seen})
+	w.inventory, err = inventory.New(a, inventory.Options{Instance: w.instance, Prefix: w.prefix, Jobs: cfg.Jobs,
+		Lister: cfg.Inventory, Tenants: cfg.InventoryTenants, JetStream: js, Locks: locks,
+		Outcomes: func() jetstream.KeyValue { return pick(h(), func(b *bus) jetstream.KeyValue { return b.outcomes }) }, Seen: seen})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.registry.Register(inventory.NewCollector(w.inventory)); err != nil {
+		return nil, fmt.Errorf("registering inventory metrics: %w", err)
+	}
 	w.mux = w.routes()
 	w.http = newHTTPServer(a, cfg.HTTPListen, w.mux)
 	return w, nil
@@ -232,7 +246,7 @@ func (w *Worker) bus() *bus { return w.conn.handles() }
 // and probes answer while NATS comes up; the watcher and the scheduler
 // last, so that no request is enqueued before a consumer takes them.
 func (w *Worker) services() []startstop.Service {
-	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler, w.creds}
+	return []startstop.Service{w.http, w.conn, w.view, w.keeper, w.advisory, w.consumer, w.watcher, w.scheduler, w.creds, w.inventory}
 }
 
 // Start starts the services in order. It returns once they run, or with the
@@ -321,3 +335,17 @@ func NewWarnings(buckets jetstream.KeyValueManager) *Warnings { return warnings.
 // StatusPruneAfter is how long a status entry absent from the config
 // stays, counted from its last update (package statusview).
 const StatusPruneAfter = statusview.PruneAfter
+
+// InventoryTenant is a tenant the worker scans (package inventory).
+type InventoryTenant = inventory.Tenant
+
+// InventoryScan is the latest scan of a tenant as every replica sees it.
+type InventoryScan = inventory.Scan
+
+// InventoryEveryDefault is how often a tenant with inventory is scanned
+// when its InventoryTenant.Every is zero.
+const InventoryEveryDefault = inventory.EveryDefault
+
+// Inventory returns the latest scan of each tenant with inventory that
+// this replica has seen, by tenant; none before the first.
+func (w *Worker) Inventory() []InventoryScan { return w.inventory.Scans() }

@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"validate":     {"check the config file", cmdValidate, "certrotator validate -c config.yaml"},
 		"inspect":      {"judge a PFX file on disk", cmdInspect, "certrotator inspect bundle.pfx --password-file bundle.password"},
 		"check-source": {"read each job's bundle from Vault and judge it", cmdCheckSource, "certrotator check-source -c config.yaml contoso-api"},
+		"scan":         {"list every connector and key container of the tenants: expiry, managing job or unmanaged", cmdScan, "certrotator scan -c config.yaml --tenant contoso"},
 		"doctor":       {"check the config and everything it points at: Vault, Graph, NATS", cmdDoctor, "certrotator doctor -c config.yaml --read-bundles"},
 		"dev":          {"one-command local demo: NATS, Vault, Graph emulator, worker", cmdDev, "certrotator dev --dir .dev"},
 		"completion":   {"print a shell completion script: bash, zsh or fish", cmdCompletion, "certrotator completion fish > ~/.config/fish/completions/certrotator.fish"},

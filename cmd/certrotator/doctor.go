@@ -75,6 +75,7 @@ func cmdDoctor(e *env, args []string) int {
 	d.checkVault(cfg, off)
 	d.checkGraph(cfg, off)
 	d.checkKeySets(cfg, off)
+	d.checkInventory(cfg, off)
 	d.checkProbes(cfg, off)
 	d.checkCredentials(cfg)
 	d.checkNATS(cfg)

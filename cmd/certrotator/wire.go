@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/certrotator/certrotator/budget"
@@ -73,7 +74,21 @@ func workerConfig(c *config.Config) worker.Config {
 		Jobs:          c.Jobs,
 		Replicas:      c.NATS.Replicas,
 		HTTPListen:    listen,
+		// Tenants with inventory: true, scanned on their schedule.
+		InventoryTenants: inventoryTenants(c),
 	}
+}
+
+// inventoryTenants are the config's tenants with inventory: true, sorted.
+func inventoryTenants(c *config.Config) []worker.InventoryTenant {
+	var out []worker.InventoryTenant
+	for name, t := range c.Tenants {
+		if t.Inventory {
+			out = append(out, worker.InventoryTenant{Tenant: name, Every: t.InventoryEvery})
+		}
+	}
+	slices.SortFunc(out, func(a, b worker.InventoryTenant) int { return strings.Compare(a.Tenant, b.Tenant) })
+	return out
 }
 
 // newConnector builds the Graph client for every tenant of the config. It
@@ -223,6 +238,8 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 			wc.Versions = src
 			// Its own credentials' expiry is exported and warned about.
 			wc.Credentials = ownCredentials(cfg, src)
+			// Tenants with inventory: true are scanned with the list calls.
+			wc.Inventory = off.graph
 		}); err != nil {
 			return nil, err
 		}

@@ -40,7 +40,9 @@
 // as uploadClientCertificate does and appends a JWK key (x5t base64url,
 // nbf/exp from the certificate), getActiveKey applies B2C's rule (the
 // latest activation date that has passed, among keys not expired), and
-// DenyKeySets answers 403 for an app without TrustFrameworkKeySet.ReadWrite.All.
+// DenyKeySets answers 403 for an app with neither TrustFrameworkKeySet.Read.All
+// nor ReadWrite.All; KeySetsReadOnly gives an app Read.All only (lists and
+// reads answer, uploads 403), which is what the inventory needs.
 //
 // The list call pages like Graph: @odata.nextLink is an absolute URL with
 // an opaque $skiptoken, the page size is SetPageSize's (100 by default) and

@@ -207,7 +207,7 @@ func (s *Server) KeyUploads(tenantID, id string) []string {
 
 // DenyKeySets makes every keySets call of the app (client id) in the tenant
 // answer 403 Authorization_RequestDenied, as Graph does when the app lacks
-// TrustFrameworkKeySet.ReadWrite.All; on false the permission is granted
+// TrustFrameworkKeySet.ReadWrite.All and Read.All; on false the permission is granted
 // again. It may be called at any time.
 func (s *Server) DenyKeySets(tenantID, clientID string, deny bool) {
 	s.mu.Lock()
@@ -220,6 +220,24 @@ func (s *Server) DenyKeySets(tenantID, clientID string, deny bool) {
 		t.keySetDenied = map[string]bool{}
 	}
 	t.keySetDenied[clientID] = deny
+}
+
+// KeySetsReadOnly gives the app (client id) in the tenant
+// TrustFrameworkKeySet.Read.All instead of ReadWrite.All: it may list and
+// read containers and their active key, and every upload answers 403
+// Authorization_RequestDenied. On false it may write again. It may be
+// called at any time; DenyKeySets overrides it.
+func (s *Server) KeySetsReadOnly(tenantID, clientID string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		panic(fmt.Sprintf("graphsim: KeySetsReadOnly: unknown tenant %q", tenantID))
+	}
+	if t.keySetReadOnly == nil {
+		t.keySetReadOnly = map[string]bool{}
+	}
+	t.keySetReadOnly[clientID] = on
 }
 
 func (s *Server) keySetLocked(tenantID, id string) *keySet {
@@ -242,7 +260,8 @@ func (s *Server) routeKeySets(x *exchange, t *tenant, segs []string) {
 		return
 	}
 	s.mu.Lock()
-	denied := t.keySetDenied[s.tokenAppLocked(x.r.Header.Get("Authorization"))]
+	app := s.tokenAppLocked(x.r.Header.Get("Authorization"))
+	denied := t.keySetDenied[app] || t.keySetReadOnly[app] && x.r.Method != http.MethodGet
 	s.mu.Unlock()
 	if denied {
 		x.graphError(http.StatusForbidden, codeAuthorizationDenied, "Insufficient privileges to complete the operation.", "")

@@ -46,6 +46,8 @@ type tenant struct {
 	keySets      []*keySet
 	keySetsByID  map[string]*keySet
 	keySetDenied map[string]bool
+	// keySetReadOnly holds the apps KeySetsReadOnly lets read only.
+	keySetReadOnly map[string]bool
 }
 
 func (t *tenant) connector(id string) *connector {

@@ -165,7 +165,7 @@ func (c *Watch) RunOnce(ctx context.Context) {
 			st.Never = true
 			gauge.DeleteLabelValues(cr.Kind, cr.Tenant)
 		default:
-			st.Expires, st.DaysLeft = at, daysUntil(at, now)
+			st.Expires, st.DaysLeft = at, jobs.DaysLeft(at.Sub(now))
 			gauge.WithLabelValues(cr.Kind, cr.Tenant).Set(float64(at.Unix()))
 			if err := c.warn(ctx, cr, at, now); err != nil && ctx.Err() == nil {
 				c.Logger().Warn("publishing a credential expiry warning", "kind", cr.Kind, "tenant", cr.Tenant, "error", err)
@@ -179,7 +179,7 @@ func (c *Watch) RunOnce(ctx context.Context) {
 // warn publishes the warning of the smallest threshold at crosses, unless
 // a replica already did for this credential's expiry and threshold.
 func (c *Watch) warn(ctx context.Context, cr Credential, at, now time.Time) error {
-	threshold, ok := smallestCrossed(at.Sub(now), c.o.Thresholds)
+	threshold, ok := jobs.Crossed(at.Sub(now), c.o.Thresholds)
 	if !ok {
 		return nil
 	}
@@ -223,32 +223,10 @@ func credentialEvent(instance string, cr Credential, at, now time.Time, label st
 		Job: contract.CredentialJob, Tenant: cr.Tenant, Status: jobs.StatusExpiring, Final: true,
 		Reason:      fmt.Sprintf("the worker's own %s expires at %s: renew it before then", what, at.UTC().Format(time.RFC3339)),
 		Certificate: &jobs.CertInfo{NotAfter: at.UTC()},
-		DaysLeft:    daysUntil(at, now), Threshold: label,
+		DaysLeft:    jobs.DaysLeft(at.Sub(now)), Threshold: label,
 	}
 	ev := contract.NewEvent(instance, o, now)
 	ev.Type = contract.TypeCredentialExpiring
 	ev.Subject = contract.CredentialJob + "/" + cr.Kind + "/" + contract.ConnectorToken(cr.Tenant)
 	return ev
-}
-
-// smallestCrossed returns the smallest threshold that left is within.
-func smallestCrossed(left time.Duration, thresholds []time.Duration) (time.Duration, bool) {
-	var best time.Duration
-	found := false
-	for _, t := range thresholds {
-		if left <= t && (!found || t < best) {
-			best, found = t, true
-		}
-	}
-	return best, found
-}
-
-// daysUntil is the whole days from now to at, rounded down.
-func daysUntil(at, now time.Time) int {
-	d := at.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }

@@ -15,6 +15,15 @@ const (
 	labelConnector = "connector"
 )
 
+// ExpiryMetric is the expiry gauge of a job's targets (here) and, with
+// managed="false", of the certificates no job manages (package
+// inventory); both collectors give it ExpiryHelp, as Prometheus requires
+// of one name.
+const (
+	ExpiryMetric = "certrotator_certificate_expiry_timestamp_seconds"
+	ExpiryHelp   = "Unix time at which the target's active certificate expires: a job's connector or key set from the shared status bucket, or, with managed=\"false\", one no job manages, from the inventory scan."
+)
+
 // Collector exports the series every replica must agree on, computed
 // at scrape time from the watched copy of the status bucket (View):
 // a replica that did not do a rotation exports the same expiry as the one
@@ -34,8 +43,7 @@ func NewCollector(view *View, jj []jobs.Job, now func() time.Time) *Collector {
 	lc := []string{labelJob, labelConnector}
 	return &Collector{
 		view: view, jobList: jj, now: now,
-		expiry: prometheus.NewDesc("certrotator_certificate_expiry_timestamp_seconds",
-			"Unix time at which the connector's active certificate expires, from the shared status bucket.", lc, nil),
+		expiry: prometheus.NewDesc(ExpiryMetric, ExpiryHelp, lc, nil),
 		lastSuccess: prometheus.NewDesc("certrotator_last_success_timestamp_seconds",
 			"Unix time of the last succeeded upload to the connector, from the shared status bucket.", lc, nil),
 		failing: prometheus.NewDesc("certrotator_connector_failing",
