@@ -22,11 +22,6 @@ import (
 // request JetStream gave up redelivering (workers crashed or hung on it).
 const CodeMaxDeliveries = "max_deliveries"
 
-// maxDeliveriesSubject is where JetStream announces that the consumer
-// reached MaxDeliver for a message. The advisories stream keeps what is
-// published there.
-const maxDeliveriesSubject = contract.MaxDeliveriesSubject
-
 // maxDeliveriesAdvisory is the part of io.nats.jetstream.advisory.v1.max_deliver
 // the worker reads.
 type maxDeliveriesAdvisory struct {
