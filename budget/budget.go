@@ -151,12 +151,11 @@ func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	if err := s.server.sync(ctx, kv, s.clock(), &s.ops); err != nil {
 		return err
 	}
-	start := s.now()
 	turn, ok := jobs.TurnOf(ctx)
 	if !ok {
 		turn = s.clock().Now()
 	}
-	slot, err := ln.take(ctx, s, kv, turn, start)
+	slot, err := ln.take(ctx, s, kv, turn)
 	if err != nil {
 		return err
 	}

@@ -48,9 +48,9 @@ func (ln *lane) resize(sched schedule) {
 	}
 }
 
-// take waits for w's turn and returns the slot it got. start is when the
-// caller's Take began, for the wait a refusal reports.
-func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn, start time.Time) (time.Time, error) {
+// take waits for w's turn and returns the slot it got. A refusal reports
+// the wait from now, the caller's RetryAfter.
+func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn time.Time) (time.Time, error) {
 	ln.mu.Lock()
 	w := ln.enqueue(turn)
 	for {
@@ -76,7 +76,7 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 		if tooLate(ctx, due.Sub(now)) {
 			ln.leave(w, true)
 			ln.mu.Unlock()
-			return time.Time{}, refusal(ln.key, due.Sub(start))
+			return time.Time{}, refusal(ln.key, due.Sub(now))
 		}
 		changed, interval := ln.changed, ln.interval // read under the lock: resize may change them
 		ln.mu.Unlock()

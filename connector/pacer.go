@@ -106,7 +106,6 @@ func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 		p.mu.Unlock()
 		return nil
 	}
-	start := now
 	for {
 		at, name, first := p.slot(w, now)
 		if first && !at.After(now) {
@@ -121,7 +120,7 @@ func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 		if bound, ok := jobs.WaitBound(ctx); ok && time.Until(bound) < wait {
 			p.dequeue(w, true)
 			p.mu.Unlock()
-			return &BudgetError{Name: name, Wait: at.Sub(start), Err: context.DeadlineExceeded}
+			return &BudgetError{Name: name, Wait: wait, Err: context.DeadlineExceeded}
 		}
 		w.blocked = wait <= 0
 		if w.blocked {

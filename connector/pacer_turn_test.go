@@ -235,3 +235,46 @@ func TestPacerWaitBoundedByLease(t *testing.T) {
 		})
 	}
 }
+
+// agingLease is a lock whose horizon shrinks once the caller has asked:
+// a long first horizon, then a short one, as a lease does while a run
+// waits under it.
+type agingLease struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (l *agingLease) Until() (time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls == 1 {
+		return time.Now().Add(time.Hour), nil
+	}
+	return time.Now().Add(time.Millisecond), nil
+}
+
+// TestPacerRefusalSaysTheWaitLeft: a caller that has waited part of its
+// turn and is then refused is told the wait left from the refusal, which
+// becomes the run's RetryAfter. Counted from when it began to wait, it
+// came back that much later than its turn, and the budget idled.
+func TestPacerRefusalSaysTheWaitLeft(t *testing.T) {
+	t.Parallel()
+	clock := &virtualClock{t: testNow}
+	const step = time.Second
+	// Each sleep moves the clock one second, however long was asked.
+	sleep := func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, min(d, step)) }
+	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: sleep})
+	limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
+	if err := p.Take(t.Context(), limits); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Take(jobs.WithLease(t.Context(), &agingLease{}), limits)
+	var be *BudgetError
+	if !errors.As(err, &be) {
+		t.Fatalf("Take = %v, want a *BudgetError", err)
+	}
+	if want := time.Minute/18 - step; be.Wait < want-time.Millisecond || be.Wait > want+time.Millisecond {
+		t.Errorf("refused with Wait %s, want the %s left after waiting %s", be.Wait, want, step)
+	}
+}
