@@ -154,7 +154,7 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 		return fail(canceled(ctx, keySetReadError(ref, err)))
 	}
 	now := r.now()
-	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
+	c := rn.b.candidate()
 	v := decideKeySet(st, active, hasActive, c, rn.job, rn.req.Force, now)
 	if v.skip == ReasonAlreadyPresent {
 		if in, ok := r.confirmed(ctx, rn, ConnectorRef(ref), c.Thumbprint); ok {
