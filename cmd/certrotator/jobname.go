@@ -43,3 +43,16 @@ func findJob(e *env, cfg *config.Config, name string) (jobs.Job, int) {
 	}
 	return j, exitOK
 }
+
+// loadJob reads the config file at path and looks the named job up in it,
+// for the commands that act on one job of the worker's file (history,
+// rollback). code is the exit code to return when it is not exitOK; the
+// error is printed already.
+func loadJob(e *env, path, name string) (*config.Config, jobs.Job, int) {
+	cfg, ok := loadConfig(e, path)
+	if !ok {
+		return nil, jobs.Job{}, exitUsage
+	}
+	job, code := findJob(e, cfg, name) // did-you-mean, as rotate and plan
+	return cfg, job, code
+}
