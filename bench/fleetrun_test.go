@@ -21,6 +21,7 @@ import (
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 	"github.com/certrotator/certrotator/worker"
@@ -119,7 +120,7 @@ func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	wc := workerConfigOf(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = rot, b
 	w, err := worker.New(wc)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/probe"
@@ -55,24 +56,6 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 			MountPath:    a.MountPath,
 		},
 		Logger: logger,
-	}
-}
-
-// workerConfig is the part of the worker's Config the file gives:
-// instance, subject prefix, concurrency, jobs, NATS and the HTTP address.
-// The caller adds the Rotator and whatever else it wires.
-func workerConfig(c *config.Config) worker.Config {
-	listen := c.HTTP.Listen
-	if listen == config.HTTPOff {
-		listen = worker.HTTPListenOff
-	}
-	return worker.Config{
-		Instance:      c.Instance,
-		SubjectPrefix: c.NATS.SubjectPrefix,
-		Concurrency:   c.Concurrency,
-		Jobs:          c.Jobs,
-		Replicas:      c.NATS.Replicas,
-		HTTPListen:    listen,
 	}
 }
 
@@ -237,7 +220,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 // what only a served worker has (readiness checks, the shared budget, the
 // watched versions).
 func newWorker(cfg *config.Config, rot worker.Rotator, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
-	wc := workerConfig(cfg)
+	wc := workerconfig.From(cfg)
 	wc.Rotator, wc.Logger = rot, logger
 	for _, f := range more {
 		f(&wc)

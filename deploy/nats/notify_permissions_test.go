@@ -14,6 +14,7 @@ import (
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/worker"
@@ -44,7 +45,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 
 	app := appConfig(t, url, workerUser.seedFile, "")
 	b := bustest.Config(t, app)
-	wc := workerConfig(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = succeeding{}, b
 	w, err := worker.New(wc)
 	if err != nil {

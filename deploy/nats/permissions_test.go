@@ -24,6 +24,7 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -145,7 +146,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 
 	// The worker user provisions the streams, consumer and buckets and runs.
 	app := appConfig(t, url, workerUser.seedFile, "")
-	wc := workerConfig(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, app)
 	w, err := worker.New(wc)
 	if err != nil {

@@ -1,0 +1,29 @@
+// Package workerconfig maps the config file onto the worker's own Config.
+// The worker does not import config (its rooms are kept apart by
+// .golangci.yaml), so the mapping lives here once: cmd/certrotator wires
+// the served worker with it, and the tests that start a worker from a
+// config file (bench, docs, deploy, e2e) use the very same mapping.
+package workerconfig
+
+import (
+	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/worker"
+)
+
+// From is the part of the worker's Config the file gives: instance,
+// subject prefix, concurrency, jobs, NATS replicas and the HTTP address.
+// The caller adds the Rotator and whatever else it wires.
+func From(c *config.Config) worker.Config {
+	listen := c.HTTP.Listen
+	if listen == config.HTTPOff {
+		listen = worker.HTTPListenOff
+	}
+	return worker.Config{
+		Instance:      c.Instance,
+		SubjectPrefix: c.NATS.SubjectPrefix,
+		Concurrency:   c.Concurrency,
+		Jobs:          c.Jobs,
+		Replicas:      c.NATS.Replicas,
+		HTTPListen:    listen,
+	}
+}
