@@ -4,12 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,34 +65,11 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 // days and encodes it with enc (LegacyDES is what B2C accepts).
 func newBundle(t *testing.T, enc *pkcs12.Encoder, password string) testBundle {
 	t.Helper()
-	key := testKey()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "api.contoso.example"},
-		NotBefore:    testNow.Add(-time.Hour),
-		NotAfter:     testNow.Add(90 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("creating certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parsing certificate: %v", err)
-	}
-	pfx, err := enc.Encode(key, cert, nil, password)
-	if err != nil {
-		t.Fatalf("encoding pfx: %v", err)
-	}
-	return testBundle{pfx: pfx, password: password, thumbprint: thumbprintOf(der),
-		notBefore: cert.NotBefore, notAfter: cert.NotAfter}
-}
-
-func thumbprintOf(der []byte) string {
-	sum := sha1.Sum(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
+	b := testkit.NewBundle(t, testkit.BundleSpec{
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(90 * 24 * time.Hour),
+		Key: testKey(), SelfSigned: true, Encoder: enc, Password: password, EmptyPassword: password == "",
+	})
+	return testBundle{pfx: b.PFX, password: b.Password, thumbprint: b.Thumbprint, notBefore: b.NotBefore, notAfter: b.NotAfter}
 }
 
 // harness is an emulator and a client pointed at it.

@@ -2,23 +2,15 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -50,53 +42,25 @@ func (c *ksClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-var ksRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// ksBundle is an RSA certificate valid from nb to na in a PFX B2C accepts.
-type ksBundle struct {
-	pfx        []byte
-	thumbprint string
-}
-
-func newKSBundle(t *testing.T, nb, na time.Time) ksBundle {
+// newKSBundle is an RSA certificate valid from nb to na in a PFX B2C
+// accepts (SHA1/3DES), self-signed.
+func newKSBundle(t *testing.T, nb, na time.Time) testkit.Bundle {
 	t.Helper()
-	key := ksRSAKey()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "api.contoso.example"},
-		NotBefore:    nb, NotAfter: na,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pfx, err := pkcs12.LegacyDES.Encode(key, cert, nil, ksPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha1.Sum(der)
-	return ksBundle{pfx: pfx, thumbprint: strings.ToUpper(hex.EncodeToString(sum[:]))}
+	return testkit.NewBundle(t, testkit.BundleSpec{
+		NotBefore: nb, NotAfter: na, Key: testkit.RSAKey(t, 2048), SelfSigned: true, Password: ksPassword,
+	})
 }
 
 // memSource serves one bundle, swappable.
 type memSource struct {
 	mu sync.Mutex
-	b  ksBundle
+	b  testkit.Bundle
 }
 
 func (s *memSource) Fetch(context.Context, jobs.SourceRef) (jobs.Material, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return jobs.Material{PFX: s.b.pfx, Password: ksPassword, Version: 1}, nil
+	return jobs.Material{PFX: s.b.PFX, Password: ksPassword, Version: 1}, nil
 }
 
 type ksHarness struct {
@@ -110,7 +74,7 @@ type ksHarness struct {
 // newKSHarness starts graphsim with one connector and one key set holding
 // seed, and a Rotator whose job binds both (the key set only when
 // connector is false).
-func newKSHarness(t *testing.T, b ksBundle, withConnector bool, seed ...graphsim.Key) *ksHarness {
+func newKSHarness(t *testing.T, b testkit.Bundle, withConnector bool, seed ...graphsim.Key) *ksHarness {
 	t.Helper()
 	clock := &ksClock{t: ksStart}
 	sim := graphsim.NewTest(t).
@@ -197,14 +161,14 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 		t.Errorf("connector outcome %+v", c)
 	}
 	o := keySetOutcome(t, out)
-	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.thumbprint {
+	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint {
 		t.Errorf("first upload: %+v (error %+v)", o, o.Error)
 	}
 	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
 		t.Errorf("%d uploads to the key set, want 1", n)
 	}
-	if got := h.activeThumbprint(t); got != b.thumbprint {
-		t.Errorf("active key %s, want the bundle's %s", got, b.thumbprint)
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
+		t.Errorf("active key %s, want the bundle's %s", got, b.Thumbprint)
 	}
 	o = keySetOutcome(t, h.run(t))
 	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
@@ -224,7 +188,7 @@ func TestKeySetStagedThenActive(t *testing.T) {
 	if o.Status != jobs.StatusSucceeded || !o.Staged || o.Previous == nil || o.Previous.Kid != "old" {
 		t.Fatalf("staged upload: %+v (error %+v)", o, o.Error)
 	}
-	if got := h.activeThumbprint(t); got == b.thumbprint {
+	if got := h.activeThumbprint(t); got == b.Thumbprint {
 		t.Errorf("a key whose nbf is ahead is active already")
 	}
 	o = keySetOutcome(t, h.run(t))
@@ -232,7 +196,7 @@ func TestKeySetStagedThenActive(t *testing.T) {
 		t.Errorf("staged key, second run: %s %s, want skipped already_present", o.Status, o.Reason)
 	}
 	h.clock.Add(3 * ksDay)
-	if got := h.activeThumbprint(t); got != b.thumbprint {
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Fatalf("after its nbf the staged key is not active (active %s)", got)
 	}
 	o = keySetOutcome(t, h.run(t))
@@ -253,7 +217,7 @@ func TestKeySetExpiredActiveKeyReplaced(t *testing.T) {
 	if o.Status != jobs.StatusSucceeded || o.Previous != nil {
 		t.Fatalf("expired active key: %+v (error %+v), want succeeded with no previous active key", o, o.Error)
 	}
-	if got := h.activeThumbprint(t); got != b.thumbprint {
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Errorf("active %s, want the bundle's", got)
 	}
 }

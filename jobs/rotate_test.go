@@ -189,7 +189,7 @@ func TestRotateReencode(t *testing.T) {
 				t.Error("reencode on: uploaded bytes are not a SHA1/3DES re-encoding")
 			}
 			_, leaf, _, err := pkcs12.DecodeChain(got, b.password)
-			if err != nil || thumbprintOf(leaf) != b.thumbprint {
+			if err != nil || testkit.Thumbprint(leaf) != b.thumbprint {
 				t.Errorf("re-encoded bundle decodes to %v, %v; want thumbprint %s", leaf, err, b.thumbprint)
 			}
 		})
