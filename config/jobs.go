@@ -157,7 +157,7 @@ func (d *decoder) connectors(s section, job string, tenants map[string]Tenant, b
 		ref := jobs.ConnectorRef{Tenant: cs.str("tenant", ""), ID: strings.ToLower(cs.str("id", ""))}
 		d.connectorTenant(cs, ref.Tenant, tenants)
 		if d.connectorID(cs, ref.ID) {
-			d.bind(cs, job, ref.ID, bound)
+			d.bind(cs, job, ref.ID, "connector", bound)
 		}
 		out = append(out, ref)
 	}
@@ -197,16 +197,17 @@ func (d *decoder) connectorID(cs section, id string) bool {
 	return false
 }
 
-// bind reports a connector bound twice: within a job it is a duplicate,
-// across jobs two bundles would fight over it.
-func (d *decoder) bind(cs section, job, id string, bound map[string]binding) {
-	first, ok := bound[id]
+// bind reports a target (a connector, a key set: what) bound twice, key
+// being how bound knows it: within a job it is a duplicate, across jobs two
+// bundles would fight over it.
+func (d *decoder) bind(s section, job, key, what string, bound map[string]binding) {
+	first, ok := bound[key]
 	switch {
 	case !ok:
-		bound[id] = binding{job: job, line: cs.lineOf("id")}
+		bound[key] = binding{job: job, line: s.lineOf("id")}
 	case first.job == job:
-		cs.problem("id", "duplicate connector (first at line %d)", first.line)
+		s.problem("id", "duplicate %s (first at line %d)", what, first.line)
 	default:
-		cs.problem("id", "connector already bound to job %q (line %d)", first.job, first.line)
+		s.problem("id", "%s already bound to job %q (line %d)", what, first.job, first.line)
 	}
 }
