@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,19 @@ func (w *waits) all() []time.Duration {
 // builds the pipeline over them, logging at debug level into s.logs.
 func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	t.Helper()
+	return newStack(t, seeds, stackLinks{})
+}
+
+// stackLinks bend the pipeline's connections, for the fault tests; the
+// zero value connects straight to Vault and graphsim.
+type stackLinks struct {
+	vault func(addr string) string                  // the address to dial for the Vault at addr
+	graph func(http.RoundTripper) http.RoundTripper // the Graph client's transport around graphsim's
+}
+
+// newStack is setup with the pipeline's links bent by links.
+func newStack(t *testing.T, seeds map[string][]graphsim.Cert, links stackLinks) *stack {
+	t.Helper()
 	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &waits{}}
 	logger := loggerTo(s.logs)
 	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
@@ -75,15 +89,22 @@ func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	// An empty B2C policy key container, for jobs with keysets.
 	s.graph.AddKeySet(tenantID, keySetID)
 	s.graph.Start()
+	vaultAddr, transport := s.vault.Addr, s.graph.Client().Transport
+	if links.vault != nil {
+		vaultAddr = links.vault(vaultAddr)
+	}
+	if links.graph != nil {
+		transport = links.graph(transport)
+	}
 	ctx := context.Background()
 	var err error
-	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
+	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: vaultAddr, Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
 	if err != nil {
 		t.Fatalf("building vault source: %v", err)
 	}
 	s.conn, err = connector.New(connector.Config{
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
-		Transport: s.graph.Client().Transport,
+		Transport: transport,
 		Logger:    logger,
 		SleepFunc: s.waits.sleep,
 	})
