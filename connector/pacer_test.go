@@ -88,12 +88,7 @@ func TestPacerKeysAreIndependent(t *testing.T) {
 
 func TestPacerDeadlineTakesNothing(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
-	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
-	limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
-	if err := p.Take(t.Context(), limits); err != nil {
-		t.Fatal(err)
-	}
+	p, limits, clock := spentPacer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	err := p.Take(ctx, limits)
@@ -145,4 +140,17 @@ func TestPacerIgnoresEmptyLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// spentPacer is a pacer on a virtual clock and one app budget of 18 calls a
+// minute with a burst of 1, which it has just spent: the next Take waits.
+func spentPacer(t *testing.T) (*Pacer, []Limit, *virtualClock) {
+	t.Helper()
+	clock := &virtualClock{t: testNow}
+	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
+	limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
+	if err := p.Take(t.Context(), limits); err != nil {
+		t.Fatal(err)
+	}
+	return p, limits, clock
 }

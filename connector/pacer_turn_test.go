@@ -205,12 +205,7 @@ func TestPacerWaitBoundedByLease(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &virtualClock{t: testNow}
-			p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
-			limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
-			if err := p.Take(t.Context(), limits); err != nil {
-				t.Fatal(err)
-			}
+			p, limits, clock := spentPacer(t)
 			err := p.Take(jobs.WithLease(t.Context(), tc.lease), limits)
 			var be *BudgetError
 			if !errors.As(err, &be) || !errors.Is(err, context.DeadlineExceeded) {
