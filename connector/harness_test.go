@@ -138,24 +138,13 @@ func (h *harness) tokenCalls() int {
 	return n
 }
 
-// waits records what the client would have slept.
-type waits struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
+// waits records what the client would have slept: the kit's Sleeps, in
+// this package's spelling.
+type waits struct{ testkit.Sleeps }
 
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.d = append(w.d, d)
-	w.mu.Unlock()
-	return ctx.Err()
-}
+func (w *waits) sleep(ctx context.Context, d time.Duration) error { return w.Sleep(ctx, d) }
 
-func (w *waits) all() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]time.Duration(nil), w.d...)
-}
+func (w *waits) all() []time.Duration { return w.All() }
 
 // tokenRecorder passes requests to the emulator's transport and remembers
 // every bearer token sent, so that tests can look for them in errors and

@@ -78,7 +78,7 @@ func TestFaultGraphTimeout(t *testing.T) {
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: fs.graph.URL(), GraphURL: fs.graph.URL()}},
 		Transport: fs.tap,
 		Logger:    loggerTo(fs.logs),
-		SleepFunc: fs.waits.sleep,
+		SleepFunc: fs.waits.Sleep,
 		Timeout:   300 * time.Millisecond,
 	})
 	if err != nil {

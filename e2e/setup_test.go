@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,27 +39,7 @@ type stack struct {
 	conn    *connector.Client
 	rotator *jobs.Rotator
 	logs    *testkit.LogBuffer
-	waits   *waits
-}
-
-// waits records the retry waits the Graph client asked for, so a test
-// asserts Retry-After without sleeping through it.
-type waits struct {
-	sync.Mutex
-	d []time.Duration
-}
-
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	w.Lock()
-	w.d = append(w.d, d)
-	w.Unlock()
-	return ctx.Err()
-}
-
-func (w *waits) all() []time.Duration {
-	w.Lock()
-	defer w.Unlock()
-	return append([]time.Duration(nil), w.d...)
+	waits   *testkit.Sleeps // the retry waits the Graph client asked for
 }
 
 // setup starts Vault and graphsim (with the given seeded connectors) and
@@ -80,7 +59,7 @@ type stackLinks struct {
 // newStack is setup with the pipeline's links bent by links.
 func newStack(t *testing.T, seeds map[string][]graphsim.Cert, links stackLinks) *stack {
 	t.Helper()
-	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &waits{}}
+	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &testkit.Sleeps{}}
 	logger := loggerTo(s.logs)
 	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
 	for _, id := range connectorIDs {
@@ -106,7 +85,7 @@ func newStack(t *testing.T, seeds map[string][]graphsim.Cert, links stackLinks) 
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
 		Transport: transport,
 		Logger:    logger,
-		SleepFunc: s.waits.sleep,
+		SleepFunc: s.waits.Sleep,
 	})
 	if err != nil {
 		t.Fatalf("building graph client: %v", err)

@@ -29,19 +29,6 @@ const (
 
 var ksStart = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-// ksClock is the one clock of the emulator and the Rotator.
-type ksClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ksClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *ksClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newKSBundle is an RSA certificate valid from nb to na in a PFX B2C
 // accepts (SHA1/3DES), self-signed.
 func newKSBundle(t *testing.T, nb, na time.Time) testkit.Bundle {
@@ -65,7 +52,7 @@ func (s *memSource) Fetch(context.Context, jobs.SourceRef) (jobs.Material, error
 
 type ksHarness struct {
 	sim   *graphsim.Server
-	clock *ksClock
+	clock *testkit.Clock
 	src   *memSource
 	rot   *jobs.Rotator
 	job   jobs.Job
@@ -76,7 +63,7 @@ type ksHarness struct {
 // connector is false).
 func newKSHarness(t *testing.T, b testkit.Bundle, withConnector bool, seed ...graphsim.Key) *ksHarness {
 	t.Helper()
-	clock := &ksClock{t: ksStart}
+	clock := testkit.NewClock(ksStart) // the one clock of the emulator and the Rotator
 	sim := graphsim.NewTest(t).
 		AddTenant(ksTenantID, ksClientID, ksSecret).
 		AddConnector(ksTenantID, ksConnID, "contoso-api").
