@@ -26,10 +26,7 @@ import (
 // reaches a webhook.
 func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	t.Parallel()
-	workerUser := &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
-	publisher := &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
-	setup := &user{placeholder: "UREPLACE_WITH_THE_SETUP_USER_PUBLIC_NKEY"}
-	url := startServer(t, workerUser, publisher, setup)
+	url, workerUser, publisher := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
