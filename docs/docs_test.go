@@ -71,7 +71,7 @@ func TestOnboardingRuns(t *testing.T) {
 	writeFile(t, filepath.Join(s.clone, "bundle.pfx"), bundle.PFX, 0o600)
 	writeFile(t, filepath.Join(s.clone, "bundle.password"), []byte(bundle.Password), 0o600)
 
-	var worker *syncBuffer
+	var worker *testkit.LogBuffer
 	s.follow("onboarding.md", func(b block) {
 		switch b.kind {
 		case "background":

@@ -1,7 +1,6 @@
 package docs_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,8 +159,8 @@ func (s *scenario) run(b block) (string, error) {
 }
 
 // background starts a block (the worker) and stops it when the test ends.
-func (s *scenario) background(b block) *syncBuffer {
-	out := &syncBuffer{}
+func (s *scenario) background(b block) *testkit.LogBuffer {
+	out := &testkit.LogBuffer{}
 	cmd := exec.Command("bash", "-c", fmt.Sprintf("[ -f %q ] && . %q\nexec %s", s.state, s.state, strings.TrimSpace(b.body)))
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = s.clone, s.environ(), out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -275,21 +273,4 @@ func (s *scenario) finish() {
 	if len(s.notes) > 0 {
 		s.t.Errorf("the guide ran, but the docs and the code disagree:\n- %s", strings.Join(s.notes, "\n- "))
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
