@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // natsCLIVersion is the nats CLI pinned in tools/natscli; `make nats-cli`
@@ -265,6 +266,14 @@ func (s *scenario) startCluster(n int) string {
 // note records a gap between a guide and the code; see finish.
 func (s *scenario) note(format string, args ...any) {
 	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+}
+
+// startVault starts a Vault dev server for the guide and gives its
+// commands VAULT_ADDR and VAULT_TOKEN, as a reader logged in to Vault.
+func (s *scenario) startVault() {
+	s.t.Helper()
+	v := vaulttest.Start(s.t)
+	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
 }
 
 // finish fails a guide that ran to its end with gaps named by note: the
