@@ -47,14 +47,11 @@ func cmdHistory(e *env, args []string) int {
 	path := fs.String("c", "", "config file")
 	only := fs.String("connector", "", "show only this connector's outcomes")
 	asJSON := fs.Bool("json", false, "one JSON object per outcome")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
+	name, code, ok := oneJob(e, fs, args)
+	if !ok {
+		return code
 	}
-	if len(pos) != 1 {
-		return usageError(e, "history takes one JOB")
-	}
-	cfg, job, code := loadJob(e, *path, pos[0])
+	cfg, job, code := loadJob(e, *path, name)
 	if code != exitOK {
 		return code
 	}

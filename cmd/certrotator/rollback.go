@@ -30,17 +30,14 @@ func cmdRollback(e *env, args []string) int {
 	var wait time.Duration
 	durationVar(fs, &wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	asJSON := fs.Bool("json", false, "with --wait: print the outcomes as CloudEvent JSON lines")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, "rollback takes one JOB")
+	name, code, ok := oneJob(e, fs, args)
+	if !ok {
+		return code
 	}
 	if *version <= 0 {
 		return usageError(e, "rollback needs --to-version N, a KV version (see `certrotator history`)")
 	}
-	cfg, job, code := loadJob(e, *path, pos[0])
+	cfg, job, code := loadJob(e, *path, name)
 	if code != exitOK {
 		return code
 	}
