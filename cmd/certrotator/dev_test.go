@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := prepareDemo(t, ctx, t.TempDir(), nil)
+	d := prepareDemo(t, ctx, false)
 	sim, cfgPath := d.sim, d.cfgPath
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -102,26 +103,33 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 // testDemo is the demo as `certrotator dev` prepares it, on a Vault dev
 // server and the demo's Graph emulator of the test's own.
 type testDemo struct {
+	dir     string // where the demo's files are
 	vault   *devVault
 	sim     *graphsim.Server
 	flags   devFlags
 	cfgPath string
 }
 
-// prepareDemo writes the demo's files into dir as `certrotator dev` does;
-// api is the demo's pinning API (nil: none). The emulator closes when the
-// test ends.
-func prepareDemo(t *testing.T, ctx context.Context, dir string, api *devAPI) testDemo {
+// prepareDemo writes the demo's files into a directory of the test's as
+// `certrotator dev` does, with the demo's pinning API when withAPI is set
+// (its pins file is api-pins.txt there). The emulator and the API stop
+// when the test ends.
+func prepareDemo(t *testing.T, ctx context.Context, withAPI bool) testDemo {
 	t.Helper()
 	srv := vaulttest.Start(t)
-	d := testDemo{vault: &devVault{addr: srv.Addr, token: srv.Token}}
+	d := testDemo{vault: &devVault{addr: srv.Addr, token: srv.Token}, dir: t.TempDir()}
 	const secret = "demo-test-secret"
 	var err error
 	if d.sim, err = startDevGraph(secret); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.sim.Close)
-	if api != nil {
+	var api *devAPI
+	if withAPI {
+		if api, err = startDevAPI(filepath.Join(d.dir, "api-pins.txt")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(api.stop)
 		d.sim.SetTargetURL(devTenantID, devConnector4, api.url)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,7 +138,7 @@ func prepareDemo(t *testing.T, ctx context.Context, dir string, api *devAPI) tes
 	}
 	d.flags = devFlags{natsListen: l.Addr().String(), httpListen: "off", api: api}
 	l.Close()
-	if d.cfgPath, err = writeDevFiles(ctx, dir, d.flags, d.vault, d.sim, secret, "vault"); err != nil {
+	if d.cfgPath, err = writeDevFiles(ctx, d.dir, d.flags, d.vault, d.sim, secret, "vault"); err != nil {
 		t.Fatalf("preparing the demo: %v", err)
 	}
 	return d

@@ -18,15 +18,9 @@ import (
 // rotation uploads.
 func TestDevDemoProbeRejectsThenPinned(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	api, err := startDevAPI(filepath.Join(dir, "api-pins.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	demo := prepareDemo(t, ctx, dir, api)
+	demo := prepareDemo(t, ctx, true)
 	sim, cfgPath := demo.sim, demo.cfgPath
 
 	code, out, errOut := runCLI(t, nil, "rotate", "-c", cfgPath, devProbeJob, "--local")
@@ -42,7 +36,7 @@ func TestDevDemoProbeRejectsThenPinned(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &d); err != nil || code != exitFailed || d.Probe == nil || d.Probe.Accepted || d.Bundle == nil {
 		t.Fatalf("plan --json: exit %d decision %+v (%v) err %q", code, d, err, errOut)
 	}
-	pins, err := os.OpenFile(filepath.Join(dir, "api-pins.txt"), os.O_APPEND|os.O_WRONLY, 0o600)
+	pins, err := os.OpenFile(filepath.Join(demo.dir, "api-pins.txt"), os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
