@@ -119,6 +119,24 @@ func keySetOutcome(t *testing.T, out []jobs.Outcome) jobs.Outcome {
 	return jobs.Outcome{}
 }
 
+// wantAlreadyPresent runs the job again and wants it skipped: the key set
+// holds the bundle already. when names the run in the error.
+func (h *ksHarness) wantAlreadyPresent(t *testing.T, when string) {
+	t.Helper()
+	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+		t.Errorf("%s: %s %s, want skipped already_present", when, o.Status, o.Reason)
+	}
+}
+
+// wantUploads wants n keys uploaded to the key set so far; why says what
+// the count shows.
+func (h *ksHarness) wantUploads(t *testing.T, n int, why string) {
+	t.Helper()
+	if got := len(h.sim.KeyUploads(ksTenantID, ksID)); got != n {
+		t.Errorf("%d uploads to the key set, want %d: %s", got, n, why)
+	}
+}
+
 func (h *ksHarness) activeThumbprint(t *testing.T) string {
 	t.Helper()
 	for _, k := range h.sim.Keys(ksTenantID, ksID) {
@@ -151,19 +169,12 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint {
 		t.Errorf("first upload: %+v (error %+v)", o, o.Error)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads to the key set, want 1", n)
-	}
+	h.wantUploads(t, 1, "after the first run")
 	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Errorf("active key %s, want the bundle's %s", got, b.Thumbprint)
 	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("second run: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads after the second run, want still 1", n)
-	}
+	h.wantAlreadyPresent(t, "second run")
+	h.wantUploads(t, 1, "after the second run")
 }
 
 func TestKeySetStagedThenActive(t *testing.T) {
@@ -178,21 +189,13 @@ func TestKeySetStagedThenActive(t *testing.T) {
 	if got := h.activeThumbprint(t); got == b.Thumbprint {
 		t.Errorf("a key whose nbf is ahead is active already")
 	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("staged key, second run: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
+	h.wantAlreadyPresent(t, "staged key, second run")
 	h.clock.Add(3 * ksDay)
 	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Fatalf("after its nbf the staged key is not active (active %s)", got)
 	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("active key: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads, want 1", n)
-	}
+	h.wantAlreadyPresent(t, "active key")
+	h.wantUploads(t, 1, "one key, staged then active")
 }
 
 func TestKeySetExpiredActiveKeyReplaced(t *testing.T) {
@@ -226,9 +229,7 @@ func TestKeySetMissingContainerAndPermission(t *testing.T) {
 		!strings.Contains(o.Error.Message, "TrustFrameworkKeySet.ReadWrite.All") {
 		t.Errorf("denied: %+v %+v", o, o.Error)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
-		t.Errorf("%d uploads", n)
-	}
+	h.wantUploads(t, 0, "a missing container and a denial upload nothing")
 }
 
 // TestKeySetSupersededByHand: after our upload, someone uploads a key with
@@ -266,9 +267,7 @@ func TestKeySetSupersededByHand(t *testing.T) {
 			t.Errorf("no superseded warning among %+v", out)
 		}
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads, want 1: the hand-made key must not be fought", n)
-	}
+	h.wantUploads(t, 1, "the hand-made key must not be fought")
 }
 
 // onceAt is a Schedule that fires once.
@@ -293,9 +292,7 @@ func TestKeySetOutsideChangeWindow(t *testing.T) {
 	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(opens) {
 		t.Errorf("outside the window: %+v", o)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
-		t.Errorf("%d uploads outside the window", n)
-	}
+	h.wantUploads(t, 0, "outside the window")
 	h.clock.Add(ksDay + time.Minute)
 	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSucceeded {
 		t.Errorf("inside the window: %+v %+v", o, o.Error)
