@@ -293,14 +293,8 @@ func keyInfo(k PolicyKey) *CertInfo {
 // superseded returns the warning that a later-activated key of someone
 // else is active in the container, once per key set per day (Warnings).
 func (r *Rotator) superseded(ctx context.Context, rn *run, ref KeySetRef, active PolicyKey) (Outcome, bool) {
-	if r.cfg.Warnings != nil {
-		key := SupersededKey(rn.job.Name, ref.ID, r.now())
-		first, err := r.cfg.Warnings.First(ctx, key)
-		if err != nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "checking superseded warning", slog.String("key", key), slog.String("error", err.Error()))
-		} else if !first {
-			return Outcome{}, false
-		}
+	if !r.firstWarning(ctx, SupersededKey(rn.job.Name, ref.ID, r.now()), "superseded") {
+		return Outcome{}, false
 	}
 	expiry := "never"
 	if !active.NotAfter.IsZero() {
