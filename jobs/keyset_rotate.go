@@ -46,16 +46,7 @@ func selectKeySets(job Job, req Request) []KeySetRef {
 		}
 		named[strings.ToLower(id)] = true
 	}
-	seen := map[string]bool{}
-	var out []KeySetRef
-	for _, k := range job.KeySets {
-		key := strings.ToLower(k.ID)
-		if (named == nil || named[key]) && !seen[key] {
-			seen[key] = true
-			out = append(out, k)
-		}
-	}
-	return out
+	return inPlay(job.KeySets, func(k KeySetRef) string { return k.ID }, named)
 }
 
 // KeySetsInPlay is selectKeySets for the worker, which narrows a retried
