@@ -34,10 +34,8 @@ func (d *decoder) jobList(root section, tenants map[string]Tenant) []jobs.Job {
 	for i, n := range items {
 		s := d.section(n, fmt.Sprintf("jobs[%d]", i), resolve(n).Line, jobKeys...)
 		j := d.job(s, tenants, bound)
-		if first, dup := names[j.Name]; dup && j.Name != "" {
+		if first, dup := claimName(s, names, j.Name); dup {
 			s.problem("name", "duplicate job name %q (first at line %d)", j.Name, first)
-		} else {
-			names[j.Name] = s.lineOf("name")
 		}
 		out = append(out, j)
 	}
@@ -195,6 +193,18 @@ func (d *decoder) connectorID(cs section, id string) bool {
 		return true
 	}
 	return false
+}
+
+// claimName records the line of section s's name in names, the names
+// of a list's sections so far, unless an earlier section has it: then dup
+// is true and first is that section's line. An empty name is never a
+// duplicate (it is reported as missing).
+func claimName(s section, names map[string]int, name string) (first int, dup bool) {
+	if first, dup = names[name]; dup && name != "" {
+		return first, true
+	}
+	names[name] = s.lineOf("name")
+	return 0, false
 }
 
 // bind reports a target (a connector, a key set: what) bound twice, key
