@@ -3,16 +3,10 @@ package bench
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
@@ -33,18 +27,7 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 		})
 	}
 	tr := newTracker(f)
-	nc := testkit.Connect(t, ns)
-	if _, err := nc.Subscribe("certrotation.result.>", tr.onEvent); err != nil {
-		t.Fatalf("subscribing to outcomes: %v", err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatalf("flushing the subscription: %v", err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("opening jetstream: %v", err)
-	}
-	tick := strconv.FormatInt(time.Now().Unix(), 10)
+	js := tr.watch(t, ns)
 
 	before := make([]procStat, replicas)
 	var vault0 int64
@@ -68,18 +51,8 @@ func runFleetProc(t *testing.T, bin binaries, v *vaulttest.Server, s fleetSpec, 
 			})
 		}
 	}
-	tr.start = time.Now()
-	for _, j := range f.jobs {
-		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
-		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
-			t.Fatalf("publishing the request of %s: %v", j.Name, err)
-		}
-	}
-	select {
-	case <-tr.done:
-	case <-time.After(fleetTimeout):
-		t.Fatalf("after %s, %d of %d jobs finished", fleetTimeout, tr.finishedJobs(), len(f.jobs))
-	}
+	tr.publishTick(t, js, f)
+	tr.wait(t)
 	u1 := readUsage(t)
 	res := Result{Mode: "worker", Connectors: s.Connectors, Tenants: s.Tenants, Replicas: replicas, LatencyMS: s.Latency.Milliseconds()}
 	var vault1 int64

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 	"github.com/certrotator/certrotator/worker"
@@ -45,18 +47,7 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 		startReplica(t, v, s, f, sim, ns.ClientURL(), fmt.Sprintf("bench-%d", r+1), &reads)
 	}
 	tr := newTracker(f)
-	nc := testkit.Connect(t, ns)
-	if _, err := nc.Subscribe("certrotation.result.>", tr.onEvent); err != nil {
-		t.Fatalf("subscribing to outcomes: %v", err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatalf("flushing the subscription: %v", err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("opening jetstream: %v", err)
-	}
-	tick := strconv.FormatInt(time.Now().Unix(), 10)
+	js := tr.watch(t, ns)
 
 	resetPeakRSS()
 	u0 := readUsage(t)
@@ -65,20 +56,8 @@ func runFleet(t *testing.T, v *vaulttest.Server, s fleetSpec, replicas int) Resu
 		profile = fmt.Sprintf("%s.%d-%d", path, s.Connectors, replicas)
 	}
 	peaks := startSampler(profile)
-	tr.start = time.Now()
-	for _, j := range f.jobs {
-		// The message the scheduler sends for a cron slot, so that the runs
-		// share their bundle reads as a tick's do.
-		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
-		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
-			t.Fatalf("publishing the request of %s: %v", j.Name, err)
-		}
-	}
-	select {
-	case <-tr.done:
-	case <-time.After(fleetTimeout):
-		t.Fatalf("after %s, %d of %d jobs finished", fleetTimeout, tr.finishedJobs(), len(f.jobs))
-	}
+	tr.publishTick(t, js, f)
+	tr.wait(t)
 	u1 := readUsage(t)
 	rss := peakRSSMB(t)
 
@@ -119,7 +98,7 @@ func startReplica(t *testing.T, v *vaulttest.Server, s fleetSpec, f fleet, sim *
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	wc := workerConfigOf(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = rot, b
 	workertest.Run(t, workertest.BuildTolerant(t, worker.New, wc))
 }
@@ -149,6 +128,50 @@ func newTracker(f fleet) *tracker {
 		tr.seen[j.Name] = map[string]bool{}
 	}
 	return tr
+}
+
+// watch subscribes the tracker to every outcome event on ns and returns
+// the JetStream to publish the fleet's requests with.
+func (tr *tracker) watch(t *testing.T, ns *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc := testkit.Connect(t, ns)
+	if _, err := nc.Subscribe("certrotation.result.>", tr.onEvent); err != nil {
+		t.Fatalf("subscribing to outcomes: %v", err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("flushing the subscription: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("opening jetstream: %v", err)
+	}
+	return js
+}
+
+// publishTick starts the clock and publishes one request per job, the
+// message the scheduler sends for a cron slot that finds every connector
+// due, so that the runs share their bundle reads as a tick's do.
+func (tr *tracker) publishTick(t *testing.T, js jetstream.JetStream, f fleet) {
+	t.Helper()
+	tick := strconv.FormatInt(time.Now().Unix(), 10)
+	tr.start = time.Now()
+	for _, j := range f.jobs {
+		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
+		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
+			t.Fatalf("publishing the request of %s: %v", j.Name, err)
+		}
+	}
+}
+
+// wait returns when every job has its final outcomes and fails the test
+// after fleetTimeout.
+func (tr *tracker) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-tr.done:
+	case <-time.After(fleetTimeout):
+		t.Fatalf("after %s, %d of %d jobs finished", fleetTimeout, tr.finishedJobs(), len(tr.expect))
+	}
 }
 
 func (tr *tracker) onEvent(m *nats.Msg) {

@@ -30,6 +30,7 @@ import (
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/faultproxy"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -258,7 +259,7 @@ func startSoak(t *testing.T, seed uint64) *soak {
 
 func (s *soak) startWorker(ctx context.Context) {
 	s.wnc = s.dialWorker()
-	wc := workerConfigOf(s.app)
+	wc := workerconfig.From(s.app)
 	b, err := bus.Open(ctx, bus.Options{Conn: s.wnc})
 	if err != nil {
 		s.t.Fatal(err)

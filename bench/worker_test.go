@@ -14,6 +14,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -40,7 +41,7 @@ func newLoop(b *testing.B, r *rig) *loop {
 		j.Connectors = []jobs.ConnectorRef{c}
 		app.Jobs = append(app.Jobs, j)
 	}
-	wc := workerConfigOf(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = r.rotator, bustest.Config(b, app)
 	w, err := worker.New(wc)
 	if err != nil {

@@ -82,24 +82,17 @@ func appendDER(dst, in []byte, depth int) (out, rest []byte, err error) {
 // appendChildren appends the DER form of every child of a constructed
 // element and returns what follows the element.
 func appendChildren(dst []byte, h berHeader, body []byte, depth int) (out, rest []byte, err error) {
-	content, rest := body, []byte(nil)
-	if !h.indefinite {
-		content, rest = body[:h.length], body[h.length:]
-	}
-	for {
-		if h.indefinite && isEOC(content) {
-			return dst, content[2:], nil
-		}
-		if !h.indefinite && len(content) == 0 {
-			return dst, rest, nil
-		}
+	rest, err = walkContents(h, body, func(content []byte) (left []byte, err error) {
 		if len(content) == 0 {
-			return nil, nil, errBERTruncated
+			return nil, errBERTruncated
 		}
-		if dst, content, err = appendDER(dst, content, depth+1); err != nil {
-			return nil, nil, err
-		}
+		dst, left, err = appendDER(dst, content, depth+1)
+		return left, err
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	return dst, rest, nil
 }
 
 // appendChunks appends the contents of the chunks of a constructed OCTET
@@ -108,30 +101,48 @@ func appendChunks(dst []byte, h berHeader, body []byte, depth int) (out, rest []
 	if depth > berMaxDepth {
 		return nil, nil, errBERTooDeep
 	}
-	content, rest := body, []byte(nil)
+	rest, err = walkContents(h, body, func(content []byte) (left []byte, err error) {
+		ch, chBody, err := parseBERHeader(content)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(ch.tag) == 1 && ch.tag[0] == tagOctetString && !ch.indefinite:
+			dst = append(dst, chBody[:ch.length]...)
+			return chBody[ch.length:], nil
+		case len(ch.tag) == 1 && ch.tag[0] == tagOctetStringConstructed:
+			dst, left, err = appendChunks(dst, ch, chBody, depth+1)
+			return left, err
+		default:
+			return nil, errors.New("bundle: constructed OCTET STRING holds something else")
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dst, rest, nil
+}
+
+// walkContents hands the contents of a constructed element to step, one
+// child at a time, until they end: at the length for a definite-length
+// element, at the end-of-contents marker for an indefinite one (BER allows
+// both, and DER conversion and chunk joining must end the same way). step
+// consumes the child at the front and returns the contents after it; what
+// follows the whole element is returned.
+func walkContents(h berHeader, body []byte, step func(content []byte) ([]byte, error)) (rest []byte, err error) {
+	content := body
 	if !h.indefinite {
 		content, rest = body[:h.length], body[h.length:]
 	}
 	for {
 		if h.indefinite && isEOC(content) {
-			return dst, content[2:], nil
+			return content[2:], nil
 		}
 		if !h.indefinite && len(content) == 0 {
-			return dst, rest, nil
+			return rest, nil
 		}
-		ch, chBody, err := parseBERHeader(content)
-		if err != nil {
-			return nil, nil, err
-		}
-		switch {
-		case len(ch.tag) == 1 && ch.tag[0] == tagOctetString && !ch.indefinite:
-			dst, content = append(dst, chBody[:ch.length]...), chBody[ch.length:]
-		case len(ch.tag) == 1 && ch.tag[0] == tagOctetStringConstructed:
-			if dst, content, err = appendChunks(dst, ch, chBody, depth+1); err != nil {
-				return nil, nil, err
-			}
-		default:
-			return nil, nil, errors.New("bundle: constructed OCTET STRING holds something else")
+		if content, err = step(content); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -67,10 +67,7 @@ func slicesChunk(b []byte, n int) func(func([]byte) bool) {
 // a BER-writing exporter would. Decoding it needs the rebuild path.
 func berifyDeep(tb testing.TB, pfx []byte, password string) []byte {
 	tb.Helper()
-	f, e := parsePFX(pfx)
-	if e != nil {
-		tb.Fatalf("berifyDeep: %v", e)
-	}
+	f := mustParsePFX(tb, pfx)
 	var cis []contentInfo
 	for _, it := range f.items {
 		if it.encrypted {

@@ -202,10 +202,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 func checkLegacyDES(tb testing.TB, pfx []byte) {
 	tb.Helper()
 	oid3DES := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
-	f, e := parsePFX(pfx)
-	if e != nil {
-		tb.Fatalf("parsing encoded PFX: %v", e)
-	}
+	f := mustParsePFX(tb, pfx)
 	if !bytes.Equal(f.der, pfx) {
 		tb.Errorf("Encode() output is not DER")
 	}

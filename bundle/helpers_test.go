@@ -225,10 +225,7 @@ func (k kit) shroudedKeyBag(key crypto.Signer, password string) asn1.RawValue {
 	tb := k.tb
 	tb.Helper()
 	cert := issue(tb, leafSpec{key: key})
-	f, e := parsePFX(k.encode(pkcs12.Modern2023, key, cert, nil, password))
-	if e != nil {
-		tb.Fatalf("parsing own encoding: %v", e)
-	}
+	f := mustParsePFX(tb, k.encode(pkcs12.Modern2023, key, cert, nil, password))
 	for _, it := range f.items {
 		for _, b := range it.bags {
 			var bag safeBag
@@ -244,13 +241,20 @@ func (k kit) shroudedKeyBag(key crypto.Signer, password string) asn1.RawValue {
 	return asn1.RawValue{}
 }
 
-// encryptedItem returns the encrypted item of a go-pkcs12 encoding.
-func encryptedItem(tb testing.TB, pfx []byte) contentInfo {
+// mustParsePFX parses a PFX the test made itself: a failure is the test's.
+func mustParsePFX(tb testing.TB, pfx []byte) *pfxFile {
 	tb.Helper()
 	f, e := parsePFX(pfx)
 	if e != nil {
-		tb.Fatalf("parsing own encoding: %v", e)
+		tb.Fatalf("parsing the test's own PFX: %v", e)
 	}
+	return f
+}
+
+// encryptedItem returns the encrypted item of a go-pkcs12 encoding.
+func encryptedItem(tb testing.TB, pfx []byte) contentInfo {
+	tb.Helper()
+	f := mustParsePFX(tb, pfx)
 	for _, it := range f.items {
 		if it.encrypted {
 			return it.ci

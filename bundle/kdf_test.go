@@ -31,10 +31,7 @@ const (
 // not rewritten, is recomputed cheaply so that the file stays consistent.
 func withIterations(tb testing.TB, pfx []byte, password string, n int, which target) []byte {
 	tb.Helper()
-	f, e := parsePFX(pfx)
-	if e != nil {
-		tb.Fatalf("parsing own encoding: %v", e)
-	}
+	f := mustParsePFX(tb, pfx)
 	var items []contentInfo
 	for _, it := range f.items {
 		switch {

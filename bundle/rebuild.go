@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"encoding/asn1"
-	"errors"
 	"fmt"
 )
 
@@ -45,15 +44,10 @@ func (f *pfxFile) rebuild(password string) ([]byte, *Error) {
 	pdu := pfxPDU{Version: 3, AuthSafe: contentInfo{ContentType: oidData, Content: explicitZero(octets)}}
 	switch {
 	case f.hasMAC():
-		form, err := verifyMAC(&f.pdu.MacData, f.macked, password)
-		f.own(form)
-		if errors.Is(err, errMACMismatch) {
-			return nil, errPassword(password, err)
+		form, e := f.verifyPassword(password)
+		if e != nil {
+			return nil, e
 		}
-		if err != nil {
-			return nil, errUnsupported("its MAC algorithm", err)
-		}
-		f.macForm, f.macChecked = form, true
 		pdu.MacData = handoffMAC(safe, form)
 	case password != "":
 		form, _ := encodeBMP(password) // Decode checked the password encodes

@@ -88,6 +88,14 @@ func (f *pfxFile) passwordForm(password string) ([]byte, *Error) {
 		form, _ := encodeBMP(password) // Decode checked the password encodes
 		return f.own(form), nil
 	}
+	return f.verifyPassword(password)
+}
+
+// verifyPassword checks password against the file's MAC and remembers the
+// form it verified with: the form go-pkcs12 decrypts with and the one a
+// rebuilt file's hand-off MAC is keyed with. A mismatch is the wrong
+// password; anything else is a MAC this package cannot check.
+func (f *pfxFile) verifyPassword(password string) ([]byte, *Error) {
 	form, err := verifyMAC(&f.pdu.MacData, f.macked, password)
 	f.own(form)
 	if errors.Is(err, errMACMismatch) {

@@ -34,10 +34,8 @@ func (d *decoder) jobList(root section, tenants map[string]Tenant) []jobs.Job {
 	for i, n := range items {
 		s := d.section(n, fmt.Sprintf("jobs[%d]", i), resolve(n).Line, jobKeys...)
 		j := d.job(s, tenants, bound)
-		if first, dup := names[j.Name]; dup && j.Name != "" {
+		if first, dup := claimName(s, names, j.Name); dup {
 			s.problem("name", "duplicate job name %q (first at line %d)", j.Name, first)
-		} else {
-			names[j.Name] = s.lineOf("name")
 		}
 		out = append(out, j)
 	}
@@ -157,7 +155,7 @@ func (d *decoder) connectors(s section, job string, tenants map[string]Tenant, b
 		ref := jobs.ConnectorRef{Tenant: cs.str("tenant", ""), ID: strings.ToLower(cs.str("id", ""))}
 		d.connectorTenant(cs, ref.Tenant, tenants)
 		if d.connectorID(cs, ref.ID) {
-			d.bind(cs, job, ref.ID, bound)
+			d.bind(cs, job, ref.ID, "connector", bound)
 		}
 		out = append(out, ref)
 	}
@@ -197,16 +195,29 @@ func (d *decoder) connectorID(cs section, id string) bool {
 	return false
 }
 
-// bind reports a connector bound twice: within a job it is a duplicate,
-// across jobs two bundles would fight over it.
-func (d *decoder) bind(cs section, job, id string, bound map[string]binding) {
-	first, ok := bound[id]
+// claimName records the line of section s's name in names, the names
+// of a list's sections so far, unless an earlier section has it: then dup
+// is true and first is that section's line. An empty name is never a
+// duplicate (it is reported as missing).
+func claimName(s section, names map[string]int, name string) (first int, dup bool) {
+	if first, dup = names[name]; dup && name != "" {
+		return first, true
+	}
+	names[name] = s.lineOf("name")
+	return 0, false
+}
+
+// bind reports a target (a connector, a key set: what) bound twice, key
+// being how bound knows it: within a job it is a duplicate, across jobs two
+// bundles would fight over it.
+func (d *decoder) bind(s section, job, key, what string, bound map[string]binding) {
+	first, ok := bound[key]
 	switch {
 	case !ok:
-		bound[id] = binding{job: job, line: cs.lineOf("id")}
+		bound[key] = binding{job: job, line: s.lineOf("id")}
 	case first.job == job:
-		cs.problem("id", "duplicate connector (first at line %d)", first.line)
+		s.problem("id", "duplicate %s (first at line %d)", what, first.line)
 	default:
-		cs.problem("id", "connector already bound to job %q (line %d)", first.job, first.line)
+		s.problem("id", "%s already bound to job %q (line %d)", what, first.job, first.line)
 	}
 }

@@ -26,22 +26,9 @@ func (d *decoder) keySets(s section, job string, tenants map[string]Tenant, boun
 		case !jobs.IsKeySetID(ref.ID):
 			ks.problem("id", "%q is not a policy key container id: want B2C_1A_ followed by letters, digits, _ or - (the portal adds the B2C_1A_ prefix)", ref.ID)
 		default:
-			d.bindKeySet(ks, job, ref, bound)
+			d.bind(ks, job, "keyset:"+ref.Tenant+":"+strings.ToLower(ref.ID), "key set", bound)
 		}
 		out = append(out, ref)
 	}
 	return out
-}
-
-func (d *decoder) bindKeySet(ks section, job string, ref jobs.KeySetRef, bound map[string]binding) {
-	key := "keyset:" + ref.Tenant + ":" + strings.ToLower(ref.ID)
-	first, ok := bound[key]
-	switch {
-	case !ok:
-		bound[key] = binding{job: job, line: ks.lineOf("id")}
-	case first.job == job:
-		ks.problem("id", "duplicate key set (first at line %d)", first.line)
-	default:
-		ks.problem("id", "key set already bound to job %q (line %d)", first.job, first.line)
-	}
 }

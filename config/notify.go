@@ -134,10 +134,8 @@ func (d *decoder) notifyList(root section, jobList []jobs.Job) []NotifySink {
 	for i, n := range items {
 		s := d.section(n, fmt.Sprintf("notify[%d]", i), resolve(n).Line, notifyKeys...)
 		sink := d.notifySink(s, known)
-		if first, dup := names[sink.Name]; dup && sink.Name != "" {
+		if first, dup := claimName(s, names, sink.Name); dup {
 			s.problem("name", "duplicate sink name %q (first at line %d): each sink has a durable consumer of its own named after it", sink.Name, first)
-		} else {
-			names[sink.Name] = s.lineOf("name")
 		}
 		out = append(out, sink)
 	}

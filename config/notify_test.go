@@ -159,16 +159,7 @@ func TestReferenceDocumentsNotifyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the config reference: %v", err)
 	}
-	var keys []string
-	d := &decoder{
-		lookup: func(string) (string, bool) { return "", false },
-		sectionFunc: func(path string, known []string) {
-			for _, k := range known {
-				keys = append(keys, docKey(join(path, k)))
-			}
-		},
-	}
-	d.config(d.document([]byte(schemaProbe+"notify: [{kind: email, smtp: {}}]\n")), func() (string, error) { return "probe", nil })
+	keys := acceptedKeys(t, schemaProbe+"notify: [{kind: email, smtp: {}}]\n")
 	if !slices.Contains(keys, "notify[].smtp.from") {
 		t.Fatalf("the probe did not reach notify[].smtp: %q", keys)
 	}

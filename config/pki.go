@@ -80,16 +80,8 @@ func (d *decoder) stringList(s section, name string) []string {
 // watch reads a job's `watch` interval: 0 when absent, else at least
 // WatchMin so that N replicas polling Vault stay cheap.
 func (d *decoder) watch(s section) time.Duration {
-	v, ok := s.scalar("watch", "a duration")
-	if !ok {
-		return 0
-	}
-	w, ok := parseDuration(v)
-	switch {
-	case !ok:
-		s.problem("watch", "%s is not a duration (such as 30s, 1m or 1h)", shown(s.key("watch"), v))
-		return 0
-	case w < WatchMin:
+	w, v, ok := s.parsedDuration("watch", "30s, 1m or 1h")
+	if ok && w < WatchMin {
 		s.problem("watch", "%s is shorter than %s", v, WatchMin)
 	}
 	return w

@@ -59,11 +59,7 @@ func TestParsePKIDefaults(t *testing.T) {
 
 func TestParsePKIRules(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name, old, new string
-		line           int
-		key, message   string
-	}{
+	tests := []editCase{
 		{"role required", "        role: b2c-api\n", "", 20, "jobs[0].source.pki.role", "required"},
 		{"common_name required", "        common_name: api.contoso.example\n", "", 20, "jobs[0].source.pki.common_name", "required"},
 		{"key_type", "key_type: ec", "key_type: dsa", 26, "jobs[0].source.pki.key_type", `"dsa" is not rsa or ec`},
@@ -77,19 +73,5 @@ func TestParsePKIRules(t *testing.T) {
 		{"watch not a duration", "watch: 1m", "watch: often", 28, "jobs[0].watch", `"often" is not a duration`},
 	}
 	base := edit(t, "source: {path: b2c/contoso-api}", pkiSource)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if n := strings.Count(base, tt.old); n != 1 {
-				t.Fatalf("%q occurs %d times", tt.old, n)
-			}
-			got := problems(t, strings.Replace(base, tt.old, tt.new, 1), nil)
-			for _, p := range got {
-				if p.Key == tt.key && p.Line == tt.line && strings.HasPrefix(p.Message, tt.message) {
-					return
-				}
-			}
-			t.Errorf("no problem at line %d %s: %s...; got\n%s", tt.line, tt.key, tt.message, joinProblems(got))
-		})
-	}
+	wantEditProblems(t, base, tests)
 }

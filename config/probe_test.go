@@ -66,11 +66,7 @@ func TestParseProbeCAFile(t *testing.T) {
 
 func TestParseProbeRules(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name, old, new string
-		line           int
-		key, message   string
-	}{
+	tests := []editCase{
 		{"plain http", "url: https://api.contoso.example/signup", "url: http://api.contoso.example/signup", 20, "jobs[0].probe.url", `"http://api.contoso.example/signup" is not an https:// URL`},
 		{"method", "method: put", "method: TRACE", 21, "jobs[0].probe.method", `"TRACE" is not one of`},
 		{"status out of range", "[200, 400]", "[200, 999]", 23, "jobs[0].probe.accept_status[1]", `"999" is not an HTTP status`},
@@ -81,18 +77,7 @@ func TestParseProbeRules(t *testing.T) {
 		{"unknown key", "timeout: 5s", "timeout: 5s\n      retries: 3", 25, "jobs[0].probe.retries", "unknown key"},
 	}
 	base := edit(t, "source: {path: b2c/contoso-api}", probeBlock)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if n := strings.Count(base, tt.old); n != 1 {
-				t.Fatalf("%q occurs %d times", tt.old, n)
-			}
-			got := problems(t, strings.Replace(base, tt.old, tt.new, 1), nil)
-			if !hasProblem(got, tt.line, tt.key, tt.message) {
-				t.Errorf("no problem at line %d %s: %s...; got\n%s", tt.line, tt.key, tt.message, joinProblems(got))
-			}
-		})
-	}
+	wantEditProblems(t, base, tests)
 }
 
 func hasProblem(got []Problem, line int, key, message string) bool {

@@ -63,6 +63,37 @@ func TestParseReportsEveryProblemWithLineAndKey(t *testing.T) {
 	}
 }
 
+// editCase is one edit of a config file, old (which must occur once)
+// replaced by new, and the problem it must cause: at line and key, with a
+// message that starts with message.
+type editCase struct {
+	name, old, new string
+	line           int
+	key, message   string
+}
+
+// wantEditProblems parses base with each case's edit and fails the case
+// when its problem is not among those reported. The rule tables of every
+// config section run through it.
+func wantEditProblems(t *testing.T, base string, tests []editCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if n := strings.Count(base, tt.old); n != 1 {
+				t.Fatalf("%q occurs %d times, want 1", tt.old, n)
+			}
+			got := problems(t, strings.Replace(base, tt.old, tt.new, 1), nil)
+			for _, p := range got {
+				if p.Key == tt.key && p.Line == tt.line && strings.HasPrefix(p.Message, tt.message) {
+					return
+				}
+			}
+			t.Errorf("no problem at line %d %s: %s...; got\n%s", tt.line, tt.key, tt.message, joinProblems(got))
+		})
+	}
+}
+
 func joinProblems(ps []Problem) string {
 	var b strings.Builder
 	for _, p := range ps {

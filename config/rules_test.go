@@ -62,11 +62,7 @@ func TestValidConfigHasNoProblems(t *testing.T) {
 
 func TestParseRules(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name, old, new string
-		line           int
-		key, message   string
-	}{
+	tests := []editCase{
 		// Structure and types.
 		{"unknown root key", "instance: r1", "instanse: r1", 1, "instanse", `unknown key; did you mean "instance"?`},
 		{"unknown key without suggestion", "concurrency: 4", "colour: red", 30, "colour", "unknown key"},
@@ -142,18 +138,7 @@ func TestParseRules(t *testing.T) {
 		{"log format", "format: json", "format: logfmt", 29, "log.format", `"logfmt" is not json or text`},
 		{"concurrency", "concurrency: 4", "concurrency: 0", 30, "concurrency", "must be 1 to 1024, got 0"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := problems(t, edit(t, tt.old, tt.new), nil)
-			for _, p := range got {
-				if p.Key == tt.key && p.Line == tt.line && strings.HasPrefix(p.Message, tt.message) {
-					return
-				}
-			}
-			t.Errorf("no problem at line %d %s: %s...; got\n%s", tt.line, tt.key, tt.message, joinProblems(got))
-		})
-	}
+	wantEditProblems(t, valid, tests)
 }
 
 func TestParseAccepts(t *testing.T) {

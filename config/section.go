@@ -130,16 +130,26 @@ func (s section) boolean(name string, def bool) bool {
 // duration returns the field as a duration (Go syntax plus d for days), or
 // def when it is absent.
 func (s section) duration(name string, def time.Duration) time.Duration {
+	if d, _, ok := s.parsedDuration(name, "90m, 1h30m or 30d"); ok {
+		return d
+	}
+	return def
+}
+
+// parsedDuration reads the field as a duration and returns it with the
+// text it was written as. ok is false when the field is absent, null or
+// not a scalar (scalar reports the last), or when the text does not parse:
+// that is reported here with examples of the spellings the field takes.
+func (s section) parsedDuration(name, examples string) (d time.Duration, text string, ok bool) {
 	v, ok := s.scalar(name, "a duration")
 	if !ok {
-		return def
+		return 0, "", false
 	}
-	d, ok := parseDuration(v)
-	if !ok {
-		s.problem(name, "%s is not a duration (such as 90m, 1h30m or 30d)", shown(s.key(name), v))
-		return def
+	if d, ok = parseDuration(v); !ok {
+		s.problem(name, "%s is not a duration (such as %s)", shown(s.key(name), v), examples)
+		return 0, v, false
 	}
-	return d
+	return d, v, true
 }
 
 // sub reads the field as a nested section with the given keys.

@@ -55,18 +55,13 @@ func (d *decoder) window(ws section) (jobs.Window, bool) {
 	} else {
 		w.Start = onGrid(sched)
 	}
-	v, has := ws.scalar("duration", "a duration")
-	if !has {
-		if !ws.has("duration") {
-			ws.problem("duration", "required: how long the window stays open, such as 8h")
-		}
-		return w, false
-	}
-	dur, parsed := parseDuration(v)
+	dur, v, parsed := ws.parsedDuration("duration", "8h or 90m")
 	switch {
+	case !parsed && !ws.has("duration"):
+		ws.problem("duration", "required: how long the window stays open, such as 8h")
+		return w, false
 	case !parsed:
-		ws.problem("duration", "%s is not a duration (such as 8h or 90m)", shown(ws.key("duration"), v))
-		ok = false
+		return w, false
 	case dur < WindowMin:
 		ws.problem("duration", "%s is shorter than %s", v, WindowMin)
 		ok = false
@@ -81,14 +76,9 @@ func (d *decoder) emergencyWithin(s section, windows bool) time.Duration {
 	if !s.has("emergency_within") {
 		return 0
 	}
-	v, ok := s.scalar("emergency_within", "a duration")
-	if !ok {
-		return 0
-	}
-	e, ok := parseDuration(v)
+	e, _, ok := s.parsedDuration("emergency_within", "72h or 3d")
 	switch {
 	case !ok:
-		s.problem("emergency_within", "%s is not a duration (such as 72h or 3d)", shown(s.key("emergency_within"), v))
 		return 0
 	case e <= 0:
 		s.problem("emergency_within", "must be positive, such as 72h")

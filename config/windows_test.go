@@ -51,11 +51,7 @@ func TestParseWindows(t *testing.T) {
 
 func TestParseWindowsRules(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name, old, new string
-		line           int
-		key, message   string
-	}{
+	tests := []editCase{
 		{"start not cron", "0 8 * * 1-5", "0 8 * * mon-fry", 26, "jobs[0].windows[0].start", `"CRON_TZ=Europe/Amsterdam 0 8 * * mon-fry" is not a schedule`},
 		{"unknown zone", "CRON_TZ=Europe/Amsterdam 0 8", "CRON_TZ=Europe/Amsterdamm 0 8", 26, "jobs[0].windows[0].start", "\"CRON_TZ=Europe/Amsterdamm"},
 		{"start required", `{start: "CRON_TZ=Europe/Amsterdam 0 8 * * 1-5", duration: 8h}`, "{duration: 8h}", 26, "jobs[0].windows[0].start", "required"},
@@ -74,19 +70,5 @@ func TestParseWindowsRules(t *testing.T) {
 	}
 	base := edit(t, "max_attempts: 8", windowsBlock)
 	mustParse(t, base, nil)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if n := strings.Count(base, tt.old); n != 1 {
-				t.Fatalf("%q occurs %d times", tt.old, n)
-			}
-			got := problems(t, strings.Replace(base, tt.old, tt.new, 1), nil)
-			for _, p := range got {
-				if p.Key == tt.key && p.Line == tt.line && strings.HasPrefix(p.Message, tt.message) {
-					return
-				}
-			}
-			t.Errorf("no problem at line %d %s: %s...; got\n%s", tt.line, tt.key, tt.message, joinProblems(got))
-		})
-	}
+	wantEditProblems(t, base, tests)
 }

@@ -50,13 +50,13 @@ type Limit struct {
 // Client passes on as the failure's RetryAfter so that the worker comes
 // back when the budget has room.
 type BudgetError struct {
-	Name string        // the limit that would have made the call wait longest
+	Name string // the limit that would have made the call wait longest
 	// Wait is how long from the refusal the turn would have come: the
 	// RetryAfter of the run, which comes back then. (Counted from when
 	// Take began, it sent back a caller that had already waited 16 s of a
 	// 25 s bound 16 s too late, and the budget idled meanwhile.)
 	Wait time.Duration
-	Err  error         // context.DeadlineExceeded
+	Err  error // context.DeadlineExceeded
 }
 
 // Error says which budget and how long.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,29 +15,6 @@ const (
 	otherTenantKey = "fabrikam"
 	otherTenantID  = "8a1c2b3d-0000-4000-8000-00000000beef"
 )
-
-// virtualClock is a clock that moves only when someone sleeps on it, so
-// that pacing over many windows runs in no time and exactly.
-type virtualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *virtualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return nil
-}
 
 // fleetIDs returns n connector ids numbered from 1 under a prefix digit.
 func fleetIDs(prefix, n int) []string {

@@ -161,11 +161,7 @@ func TestPermanentFailures(t *testing.T) {
 
 func TestUnauthorizedRefreshesTokenOnce(t *testing.T) {
 	t.Parallel()
-	h := setup(t)
-	if _, err := h.client.Get(t.Context(), testTenantKey, testConnectorID); err != nil {
-		t.Fatalf("first Get: %v", err)
-	}
-	h.sim.ExpireTokens()
+	h := setupExpired(t)
 	if _, err := h.client.Get(t.Context(), testTenantKey, testConnectorID); err != nil {
 		t.Fatalf("Get after ExpireTokens: %v", err)
 	}
@@ -244,11 +240,7 @@ func TestRefreshRebuildsOncePerGeneration(t *testing.T) {
 
 func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 	t.Parallel()
-	h := setup(t)
-	if _, err := h.client.Get(t.Context(), testTenantKey, testConnectorID); err != nil {
-		t.Fatalf("first Get: %v", err)
-	}
-	h.sim.ExpireTokens()
+	h := setupExpired(t)
 	const n = 8
 	errs := make(chan error, n)
 	for range n {
@@ -265,4 +257,16 @@ func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 	if got := h.tokenCalls(); got != 2 {
 		t.Errorf("token requests = %d, want 2: a burst of 401s must rebuild the credential once", got)
 	}
+}
+
+// setupExpired is setup with a client that holds a token Graph no longer
+// accepts: one Get fetched it, then the emulator expired every token.
+func setupExpired(t *testing.T) *harness {
+	t.Helper()
+	h := setup(t)
+	if _, err := h.client.Get(t.Context(), testTenantKey, testConnectorID); err != nil {
+		t.Fatalf("first Get: %v", err)
+	}
+	h.sim.ExpireTokens()
+	return h
 }

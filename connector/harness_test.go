@@ -4,12 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,34 +65,11 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 // days and encodes it with enc (LegacyDES is what B2C accepts).
 func newBundle(t *testing.T, enc *pkcs12.Encoder, password string) testBundle {
 	t.Helper()
-	key := testKey()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "api.contoso.example"},
-		NotBefore:    testNow.Add(-time.Hour),
-		NotAfter:     testNow.Add(90 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("creating certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parsing certificate: %v", err)
-	}
-	pfx, err := enc.Encode(key, cert, nil, password)
-	if err != nil {
-		t.Fatalf("encoding pfx: %v", err)
-	}
-	return testBundle{pfx: pfx, password: password, thumbprint: thumbprintOf(der),
-		notBefore: cert.NotBefore, notAfter: cert.NotAfter}
-}
-
-func thumbprintOf(der []byte) string {
-	sum := sha1.Sum(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
+	b := testkit.NewBundle(t, testkit.BundleSpec{
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(90 * 24 * time.Hour),
+		Key: testKey(), SelfSigned: true, Encoder: enc, Password: password, EmptyPassword: password == "",
+	})
+	return testBundle{pfx: b.PFX, password: b.Password, thumbprint: b.Thumbprint, notBefore: b.NotBefore, notAfter: b.NotAfter}
 }
 
 // harness is an emulator and a client pointed at it.
@@ -166,24 +138,13 @@ func (h *harness) tokenCalls() int {
 	return n
 }
 
-// waits records what the client would have slept.
-type waits struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
+// waits records what the client would have slept: the kit's Sleeps, in
+// this package's spelling.
+type waits struct{ testkit.Sleeps }
 
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.d = append(w.d, d)
-	w.mu.Unlock()
-	return ctx.Err()
-}
+func (w *waits) sleep(ctx context.Context, d time.Duration) error { return w.Sleep(ctx, d) }
 
-func (w *waits) all() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]time.Duration(nil), w.d...)
-}
+func (w *waits) all() []time.Duration { return w.All() }
 
 // tokenRecorder passes requests to the emulator's transport and remembers
 // every bearer token sent, so that tests can look for them in errors and

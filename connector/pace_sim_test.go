@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -16,7 +17,7 @@ import (
 var compressed = graphsim.Limits{AppPerWindow: 20, TenantPerWindow: 30, Window: 6 * time.Second}
 
 // compressedConfig paces a client for compressed on clock.
-func compressedConfig(clock *virtualClock) func(*Config) {
+func compressedConfig(clock *testkit.Clock) func(*Config) {
 	return func(c *Config) {
 		c.Budget = NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
 		c.RateWindow = compressed.Window
@@ -29,7 +30,7 @@ func compressedConfig(clock *virtualClock) func(*Config) {
 
 func TestPacedClientSeesNo429(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
+	clock := testkit.NewClock(testNow)
 	f := newFleet(t, 10, clock.Now, compressedConfig(clock))
 	f.sim.SetLimits(compressed)
 	const calls = 100 // five limits' worth: 30s of compressed clock
@@ -50,7 +51,7 @@ func TestPacedClientSeesNo429(t *testing.T) {
 
 func TestUnpacedClientIsThrottledByBothLimits(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
+	clock := testkit.NewClock(testNow)
 	f := newFleet(t, 3, clock.Now, func(c *Config) { c.Budget = Unpaced; c.MaxRetries = -1 })
 	// The app limit binds in testTenantID, the tenant limit in the other.
 	f.sim.SetTenantLimits(testTenantID, graphsim.Limits{AppPerWindow: 2, TenantPerWindow: 5, Window: 6 * time.Second})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // maxInWindow returns the most calls that started in any interval of
@@ -39,7 +41,7 @@ func TestPacerStaysUnderEveryLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &virtualClock{t: testNow}
+			clock := testkit.NewClock(testNow)
 			p := NewPacer(PacerConfig{Margin: tt.margin, NowFunc: clock.Now, SleepFunc: clock.Sleep})
 			var starts []time.Time
 			for range tt.calls {
@@ -68,7 +70,7 @@ func TestPacerStaysUnderEveryLimit(t *testing.T) {
 
 func TestPacerKeysAreIndependent(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
+	clock := testkit.NewClock(testNow)
 	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
 	a := []Limit{{Name: "app.a.x", Count: 20, Per: time.Minute}, {Name: "tenant.a", Count: 30, Per: time.Minute}}
 	b := []Limit{{Name: "app.b.x", Count: 20, Per: time.Minute}, {Name: "tenant.b", Count: 30, Per: time.Minute}}
@@ -88,12 +90,7 @@ func TestPacerKeysAreIndependent(t *testing.T) {
 
 func TestPacerDeadlineTakesNothing(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
-	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
-	limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
-	if err := p.Take(t.Context(), limits); err != nil {
-		t.Fatal(err)
-	}
+	p, limits, clock := spentPacer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	err := p.Take(ctx, limits)
@@ -145,4 +142,17 @@ func TestPacerIgnoresEmptyLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// spentPacer is a pacer on a virtual clock and one app budget of 18 calls a
+// minute with a burst of 1, which it has just spent: the next Take waits.
+func spentPacer(t *testing.T) (*Pacer, []Limit, *testkit.Clock) {
+	t.Helper()
+	clock := testkit.NewClock(testNow)
+	p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
+	limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
+	if err := p.Take(t.Context(), limits); err != nil {
+		t.Fatal(err)
+	}
+	return p, limits, clock
 }

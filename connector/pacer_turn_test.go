@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -205,12 +206,7 @@ func TestPacerWaitBoundedByLease(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &virtualClock{t: testNow}
-			p := NewPacer(PacerConfig{NowFunc: clock.Now, SleepFunc: clock.Sleep})
-			limits := []Limit{{Name: "app", Count: 20, Per: time.Minute}} // 18 a minute, burst 1
-			if err := p.Take(t.Context(), limits); err != nil {
-				t.Fatal(err)
-			}
+			p, limits, clock := spentPacer(t)
 			err := p.Take(jobs.WithLease(t.Context(), tc.lease), limits)
 			var be *BudgetError
 			if !errors.As(err, &be) || !errors.Is(err, context.DeadlineExceeded) {
@@ -260,7 +256,7 @@ func (l *agingLease) Until() (time.Time, error) {
 // came back that much later than its turn, and the budget idled.
 func TestPacerRefusalSaysTheWaitLeft(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{t: testNow}
+	clock := testkit.NewClock(testNow)
 	const step = time.Second
 	// Each sleep moves the clock one second, however long was asked.
 	sleep := func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, min(d, step)) }

@@ -88,29 +88,34 @@ func TestTransientStatusesRetried(t *testing.T) {
 	}
 }
 
-func TestConflictOtherThanConcurrencyIsPermanent(t *testing.T) {
+// TestGetFailsAfterGraphFaults: a conflict other than a concurrency one is
+// permanent at once; 500s are retried twice, then the failure is
+// transient.
+func TestGetFailsAfterGraphFaults(t *testing.T) {
 	t.Parallel()
-	h := setup(t)
-	h.sim.FailNext(1, graphsimFault(409, "Request_MultipleObjectsWithSameKeyValue", ""))
-	_, err := h.client.Get(t.Context(), testTenantKey, testConnectorID)
-	if f := jobs.AsFailure(err); f == nil || f.Class != jobs.ClassPermanent || f.Code != "Request_MultipleObjectsWithSameKeyValue" {
-		t.Fatalf("error = %v, want permanent Request_MultipleObjectsWithSameKeyValue", err)
-	}
-	if n := len(h.graphCalls()); n != 1 {
-		t.Errorf("graph calls = %d, want 1", n)
-	}
-}
-
-func TestServerErrorsBounded(t *testing.T) {
-	t.Parallel()
-	h := setup(t)
-	h.sim.FailNext(10, graphsimFault(500, "", ""))
-	_, err := h.client.Get(t.Context(), testTenantKey, testConnectorID)
-	if f := jobs.AsFailure(err); f == nil || f.Class != jobs.ClassTransient || f.Code != "generalException" {
-		t.Fatalf("error = %v, want transient generalException", err)
-	}
-	if n := len(h.graphCalls()); n != 3 {
-		t.Errorf("graph calls = %d, want 3 (two retries of a 500)", n)
+	for _, tt := range []struct {
+		name  string
+		n     int
+		fault graphsim.Fault
+		class jobs.Class
+		code  string
+		calls int
+	}{
+		{"conflict other than concurrency", 1, graphsimFault(409, "Request_MultipleObjectsWithSameKeyValue", ""), jobs.ClassPermanent, "Request_MultipleObjectsWithSameKeyValue", 1},
+		{"server errors bounded", 10, graphsimFault(500, "", ""), jobs.ClassTransient, "generalException", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t)
+			h.sim.FailNext(tt.n, tt.fault)
+			_, err := h.client.Get(t.Context(), testTenantKey, testConnectorID)
+			if f := jobs.AsFailure(err); f == nil || f.Class != tt.class || f.Code != tt.code {
+				t.Fatalf("error = %v, want %s %s", err, tt.class, tt.code)
+			}
+			if n := len(h.graphCalls()); n != tt.calls {
+				t.Errorf("graph calls = %d, want %d", n, tt.calls)
+			}
+		})
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // TestMain lets the test binary stand in for az (see azShim) when a guide
@@ -48,8 +47,7 @@ func TestOnboardingRuns(t *testing.T) {
 		t.Skip("runs the whole onboarding guide (about a minute)")
 	}
 	s := newScenario(t)
-	v := vaulttest.Start(t)
-	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+	s.startVault()
 
 	// The connector holds a certificate uploaded in the portal, 20 days
 	// from expiry, as a connector moving to certrotator does.
@@ -71,7 +69,7 @@ func TestOnboardingRuns(t *testing.T) {
 	writeFile(t, filepath.Join(s.clone, "bundle.pfx"), bundle.PFX, 0o600)
 	writeFile(t, filepath.Join(s.clone, "bundle.password"), []byte(bundle.Password), 0o600)
 
-	var worker *syncBuffer
+	var worker *testkit.LogBuffer
 	s.follow("onboarding.md", func(b block) {
 		switch b.kind {
 		case "background":

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // TestKubernetesGuideRuns runs docs/kubernetes.md's vault, nats and
@@ -21,8 +20,7 @@ func TestKubernetesGuideRuns(t *testing.T) {
 		t.Skip("starts Vault and a NATS cluster")
 	}
 	s := newScenario(t)
-	v := vaulttest.Start(t)
-	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+	s.startVault()
 	shippedConf(t, s)
 	s.env["NATS_URL"] = s.startCluster(3)
 	// Creating streams at three replicas on a machine shared by many test

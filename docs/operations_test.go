@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // shippedConf writes what onboarding step 4 leaves in the clone: the three
@@ -58,8 +57,7 @@ func TestOperationsRuns(t *testing.T) {
 		t.Skip("starts Vault and NATS")
 	}
 	s := newScenario(t)
-	v := vaulttest.Start(t)
-	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+	s.startVault()
 	s.env["APP_ID"] = recordedApp
 	natsWithShippedConf(t, s)
 	if out, err := s.run(block{file: "harness", body: "deploy/vault/approle.sh\n"}); err != nil {
@@ -95,8 +93,7 @@ func TestPKIRecipeRuns(t *testing.T) {
 		t.Skip("starts Vault")
 	}
 	s := newScenario(t)
-	v := vaulttest.Start(t)
-	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+	s.startVault()
 	s.follow("pki.md", nil)
 	// The role refuses a name outside allowed_domains and a server certificate's use.
 	out, err := s.run(block{file: "harness", body: "vault write pki/issue/b2c-api common_name=evil.example.org 2>&1 || echo refused\n"})

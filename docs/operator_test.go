@@ -16,6 +16,7 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -70,7 +71,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 	defer cancel()
 
 	wcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), "")
-	wc := workerConfig(wcfg)
+	wc := workerconfig.From(wcfg)
 	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, wcfg)
 	w, err := worker.New(wc)
 	if err != nil {

@@ -1,7 +1,6 @@
 package docs_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // natsCLIVersion is the nats CLI pinned in tools/natscli; `make nats-cli`
@@ -161,8 +160,8 @@ func (s *scenario) run(b block) (string, error) {
 }
 
 // background starts a block (the worker) and stops it when the test ends.
-func (s *scenario) background(b block) *syncBuffer {
-	out := &syncBuffer{}
+func (s *scenario) background(b block) *testkit.LogBuffer {
+	out := &testkit.LogBuffer{}
 	cmd := exec.Command("bash", "-c", fmt.Sprintf("[ -f %q ] && . %q\nexec %s", s.state, s.state, strings.TrimSpace(b.body)))
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = s.clone, s.environ(), out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -269,27 +268,18 @@ func (s *scenario) note(format string, args ...any) {
 	s.notes = append(s.notes, fmt.Sprintf(format, args...))
 }
 
+// startVault starts a Vault dev server for the guide and gives its
+// commands VAULT_ADDR and VAULT_TOKEN, as a reader logged in to Vault.
+func (s *scenario) startVault() {
+	s.t.Helper()
+	v := vaulttest.Start(s.t)
+	s.env["VAULT_ADDR"], s.env["VAULT_TOKEN"] = v.Addr, v.Token
+}
+
 // finish fails a guide that ran to its end with gaps named by note: the
 // guide and the code must agree (the notes say which side to mend).
 func (s *scenario) finish() {
 	if len(s.notes) > 0 {
 		s.t.Errorf("the guide ran, but the docs and the code disagree:\n- %s", strings.Join(s.notes, "\n- "))
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

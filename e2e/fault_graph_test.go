@@ -21,11 +21,8 @@ func TestFaultGraphLostUploadResponse(t *testing.T) {
 	fs := setupFaults(t)
 	b := validFor(t, 60*24*time.Hour, "p4ss-lost")
 	fs.vault.PutBundle(t, mount, "b2c/lost", b.PFX, b.Password)
-	ns := natsServer(t, "")
 	j := job("b2c/lost", connectorIDs[0])
-	startWorker(t, fs.stack, appConfig("w-lost", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	nc, ch := fs.runWorker(t, "w-lost", j)
 	fs.tap.dropResponses(1)
 	publish(t, nc, j.Name, "lost-1", `{"job":"contoso-api"}`)
 	fin := finals(t, ch, "lost-1")
@@ -51,11 +48,8 @@ func TestFaultGraph503(t *testing.T) {
 	fs := setupFaults(t)
 	b := validFor(t, 60*24*time.Hour, "p4ss-503")
 	fs.vault.PutBundle(t, mount, "b2c/503", b.PFX, b.Password)
-	ns := natsServer(t, "")
 	j := job("b2c/503", connectorIDs[0])
-	startWorker(t, fs.stack, appConfig("w-503", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	nc, ch := fs.runWorker(t, "w-503", j)
 	fs.graph.FailNext(connector.MaxRetriesDefault+1, graphsim.Fault{Status: 503, RetryAfter: "1"})
 	publish(t, nc, j.Name, "503-1", `{"job":"contoso-api"}`)
 	f := waitFailure(t, ch, "503-1", "")
@@ -84,7 +78,7 @@ func TestFaultGraphTimeout(t *testing.T) {
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: fs.graph.URL(), GraphURL: fs.graph.URL()}},
 		Transport: fs.tap,
 		Logger:    loggerTo(fs.logs),
-		SleepFunc: fs.waits.sleep,
+		SleepFunc: fs.waits.Sleep,
 		Timeout:   300 * time.Millisecond,
 	})
 	if err != nil {

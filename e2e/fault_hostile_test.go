@@ -45,11 +45,8 @@ func TestFaultHostileRequests(t *testing.T) {
 	fs := setupFaults(t)
 	b := validFor(t, 60*24*time.Hour, "p4ss-hostile")
 	fs.vault.PutBundle(t, mount, "b2c/hostile", b.PFX, b.Password)
-	ns := natsServer(t, "")
 	j := job("b2c/hostile", connectorIDs...)
-	startWorker(t, fs.stack, appConfig("w-hostile", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	nc, ch := fs.runWorker(t, "w-hostile", j)
 
 	hugeID := strings.Repeat("7", 200_000)
 	type hostile struct {

@@ -1,18 +1,17 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -28,28 +27,10 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-// syncBuf is a bytes.Buffer a child process and the test may share.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is the real binary running `certrotator run`.
 type process struct {
 	cmd    *exec.Cmd
-	stderr *syncBuf
+	stderr *testkit.LogBuffer // a child process writes, the test reads
 	exited chan struct{}
 	err    error
 }
@@ -86,7 +67,7 @@ log: {level: debug, format: json}
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{stderr: &syncBuf{}, exited: make(chan struct{})}
+	p := &process{stderr: &testkit.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "run", "-c", file)
 	p.cmd.Env = append(os.Environ(), "VAULT_TOKEN="+fs.vault.Token, "GRAPH_SECRET="+secret)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/connector"
-	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/nats-io/nats.go"
+
 	"github.com/certrotator/certrotator/internal/faultproxy"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/vaultsrc"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // faultStack is a stack whose links can fail: Vault is reached through a
@@ -32,37 +28,29 @@ type faultStack struct {
 // setupFaults is setup with the fault points in place.
 func setupFaults(t *testing.T) *faultStack {
 	t.Helper()
-	fs := &faultStack{stack: &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &waits{}}}
-	s := fs.stack
-	logger := loggerTo(s.logs)
-	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
-	for _, id := range connectorIDs {
-		s.graph.AddConnector(tenantID, id, "connector "+id[len(id)-1:])
-	}
-	s.graph.AddKeySet(tenantID, keySetID)
-	s.graph.Start()
-	fs.vaultLink = newProxy(t, strings.TrimPrefix(s.vault.Addr, "http://"))
-	ctx := context.Background()
-	var err error
-	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: "http://" + fs.vaultLink.Addr(), Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
-	if err != nil {
-		t.Fatalf("building vault source: %v", err)
-	}
-	fs.tap = &graphTap{base: s.graph.Client().Transport, held: make(chan struct{}, 16), abandoned: make(chan struct{}, 16)}
-	s.conn, err = connector.New(connector.Config{
-		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
-		Transport: fs.tap,
-		Logger:    logger,
-		SleepFunc: s.waits.sleep,
+	fs := &faultStack{}
+	fs.stack = newStack(t, nil, stackLinks{
+		vault: func(addr string) string {
+			fs.vaultLink = newProxy(t, strings.TrimPrefix(addr, "http://"))
+			return "http://" + fs.vaultLink.Addr()
+		},
+		graph: func(base http.RoundTripper) http.RoundTripper {
+			fs.tap = &graphTap{base: base, held: make(chan struct{}, 16), abandoned: make(chan struct{}, 16)}
+			return fs.tap
+		},
 	})
-	if err != nil {
-		t.Fatalf("building graph client: %v", err)
-	}
-	s.rotator, err = jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Logger: logger})
-	if err != nil {
-		t.Fatalf("building rotator: %v", err)
-	}
 	return fs
+}
+
+// runWorker starts a worker named instance that rotates j on a NATS server
+// of its own, and returns a connection to that server and the events it
+// carries.
+func (fs *faultStack) runWorker(t *testing.T, instance string, j jobs.Job) (*nats.Conn, *collector) {
+	t.Helper()
+	ns := natsServer(t, "")
+	startWorker(t, fs.stack, appConfig(instance, ns.ClientURL(), j), nil, 0)
+	nc := connect(t, ns.ClientURL())
+	return nc, events(t, nc)
 }
 
 func newProxy(t *testing.T, target string) *faultproxy.Proxy {
@@ -201,7 +189,22 @@ func finals(t *testing.T, c *collector, requestID string) []jobs.Outcome {
 // returns every final one seen.
 func finalsN(t *testing.T, c *collector, requestID string, n int) []jobs.Outcome {
 	t.Helper()
-	deadline := time.After(eventTimeout)
+	return waitFinals(t, c, requestID, n, eventTimeout)
+}
+
+// finalsWithin is finals with its own deadline, for faults whose recovery
+// waits out a lock TTL.
+func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration) []jobs.Outcome {
+	t.Helper()
+	return waitFinals(t, c, requestID, 1, d)
+}
+
+// waitFinals returns every final outcome of the request once there are at
+// least n, waking on each event the collector gets; it fails the test when
+// d passes first.
+func waitFinals(t *testing.T, c *collector, requestID string, n int, d time.Duration) []jobs.Outcome {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		var out []jobs.Outcome
 		for _, ev := range c.of(requestID) {
@@ -215,30 +218,7 @@ func finalsN(t *testing.T, c *collector, requestID string, n int) []jobs.Outcome
 		select {
 		case <-c.notify:
 		case <-deadline:
-			t.Fatalf("%d of %d final events for request %s", len(out), n, requestID)
-		}
-	}
-}
-
-// finalsWithin is finals with its own deadline, for faults whose recovery
-// waits out a lock TTL.
-func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration) []jobs.Outcome {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		var out []jobs.Outcome
-		for _, ev := range c.of(requestID) {
-			if ev.Data.Final {
-				out = append(out, ev.Data)
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-		select {
-		case <-c.notify:
-		case <-deadline:
-			t.Fatalf("no final event for request %s; events so far: %+v", requestID, c.of(requestID))
+			t.Fatalf("%d of %d final events for request %s after %s; events so far: %+v", len(out), n, requestID, d, c.of(requestID))
 		}
 	}
 }

@@ -38,11 +38,8 @@ func TestFaultVaultDown(t *testing.T) {
 	b1 := validFor(t, 60*24*time.Hour, "p4ss-vdown-1")
 	fs.vault.PutBundle(t, mount, "b2c/vdown", b1.PFX, b1.Password)
 	fs.vaultLink.Down()
-	ns := natsServer(t, "")
 	j := job("b2c/vdown", connectorIDs[0])
-	startWorker(t, fs.stack, appConfig("w-vdown", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	nc, ch := fs.runWorker(t, "w-vdown", j)
 
 	for i, b := range []struct {
 		id   string
@@ -88,12 +85,9 @@ func TestFaultVaultSealed(t *testing.T) {
 	if err := fs.vault.Client(t).Sys().SealWithContext(ctx); err != nil {
 		t.Fatalf("sealing vault: %v", err)
 	}
-	ns := natsServer(t, "")
 	j := job("b2c/sealed", connectorIDs[0])
 	j.MaxAttempts = 2
-	startWorker(t, fs.stack, appConfig("w-sealed", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	nc, ch := fs.runWorker(t, "w-sealed", j)
 	publish(t, nc, j.Name, "sealed-1", `{"job":"contoso-api"}`)
 	first := waitFailure(t, ch, "sealed-1", vaultsrc.CodeUnavailable)
 	fin := finals(t, ch, "sealed-1")

@@ -137,7 +137,7 @@ func TestRotateThrottledThenSucceeds(t *testing.T) {
 	s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "3"})
 	o := byConnector(t, s.rotate(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
-	if w := s.waits.all(); len(w) != 1 || w[0] != 3*time.Second {
+	if w := s.waits.All(); len(w) != 1 || w[0] != 3*time.Second {
 		t.Errorf("waits %v, want one of 3s as Retry-After said", w)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {

@@ -164,16 +164,7 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	wc := workerConfig(app)
-	wc.Rotator, wc.Bus, wc.Logger = rot, b, loggerTo(s.logs)
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatalf("building worker: %v", err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatalf("starting worker: %v", err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	startWorkerOn(t, s, app, b, rot, 0)
 	nc := connect(t, ns.ClientURL())
 	ch := events(t, nc)
 	return nc, ch, func(id string, force bool) {

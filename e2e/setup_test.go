@@ -3,7 +3,7 @@ package e2e
 import (
 	"context"
 	"log/slog"
-	"sync"
+	"net/http"
 	"testing"
 	"time"
 
@@ -39,34 +39,27 @@ type stack struct {
 	conn    *connector.Client
 	rotator *jobs.Rotator
 	logs    *testkit.LogBuffer
-	waits   *waits
-}
-
-// waits records the retry waits the Graph client asked for, so a test
-// asserts Retry-After without sleeping through it.
-type waits struct {
-	sync.Mutex
-	d []time.Duration
-}
-
-func (w *waits) sleep(ctx context.Context, d time.Duration) error {
-	w.Lock()
-	w.d = append(w.d, d)
-	w.Unlock()
-	return ctx.Err()
-}
-
-func (w *waits) all() []time.Duration {
-	w.Lock()
-	defer w.Unlock()
-	return append([]time.Duration(nil), w.d...)
+	waits   *testkit.Sleeps // the retry waits the Graph client asked for
 }
 
 // setup starts Vault and graphsim (with the given seeded connectors) and
 // builds the pipeline over them, logging at debug level into s.logs.
 func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	t.Helper()
-	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &waits{}}
+	return newStack(t, seeds, stackLinks{})
+}
+
+// stackLinks bend the pipeline's connections, for the fault tests; the
+// zero value connects straight to Vault and graphsim.
+type stackLinks struct {
+	vault func(addr string) string                  // the address to dial for the Vault at addr
+	graph func(http.RoundTripper) http.RoundTripper // the Graph client's transport around graphsim's
+}
+
+// newStack is setup with the pipeline's links bent by links.
+func newStack(t *testing.T, seeds map[string][]graphsim.Cert, links stackLinks) *stack {
+	t.Helper()
+	s := &stack{vault: vaulttest.Start(t), logs: &testkit.LogBuffer{}, waits: &testkit.Sleeps{}}
 	logger := loggerTo(s.logs)
 	s.graph = graphsim.NewTest(t).AddTenant(tenantID, clientID, secret)
 	for _, id := range connectorIDs {
@@ -75,17 +68,24 @@ func setup(t *testing.T, seeds map[string][]graphsim.Cert) *stack {
 	// An empty B2C policy key container, for jobs with keysets.
 	s.graph.AddKeySet(tenantID, keySetID)
 	s.graph.Start()
+	vaultAddr, transport := s.vault.Addr, s.graph.Client().Transport
+	if links.vault != nil {
+		vaultAddr = links.vault(vaultAddr)
+	}
+	if links.graph != nil {
+		transport = links.graph(transport)
+	}
 	ctx := context.Background()
 	var err error
-	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: s.vault.Addr, Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
+	s.source, err = vaultsrc.New(ctx, vaultsrc.Config{Address: vaultAddr, Auth: vaultsrc.Auth{Method: "token", Token: s.vault.Token}, Logger: logger})
 	if err != nil {
 		t.Fatalf("building vault source: %v", err)
 	}
 	s.conn, err = connector.New(connector.Config{
 		Tenants:   map[string]connector.Tenant{tenantKey: {TenantID: tenantID, ClientID: clientID, ClientSecret: secret, AuthorityURL: s.graph.URL(), GraphURL: s.graph.URL()}},
-		Transport: s.graph.Client().Transport,
+		Transport: transport,
 		Logger:    logger,
-		SleepFunc: s.waits.sleep,
+		SleepFunc: s.waits.Sleep,
 	})
 	if err != nil {
 		t.Fatalf("building graph client: %v", err)

@@ -2,19 +2,10 @@ package e2e
 
 import (
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/worker"
 )
 
-// workerConfig is the worker's Config from the file's instance, subject
-// prefix, concurrency, jobs, NATS section and HTTP address, as
-// cmd/certrotator's wire.go maps them (the worker does not import config).
-func workerConfig(c *config.Config) worker.Config {
-	return worker.Config{
-		Instance:      c.Instance,
-		SubjectPrefix: c.NATS.SubjectPrefix,
-		Concurrency:   c.Concurrency,
-		Jobs:          c.Jobs,
-		Replicas:      c.NATS.Replicas,
-		HTTPListen:    c.HTTP.Listen,
-	}
-}
+// workerConfig is the worker's Config from the file, mapped as
+// cmd/certrotator maps it (internal/workerconfig).
+func workerConfig(c *config.Config) worker.Config { return workerconfig.From(c) }

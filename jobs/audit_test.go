@@ -41,7 +41,7 @@ func TestOutcomesCarryTheAuditTrail(t *testing.T) {
 	g := newGraph()
 	g.seed(conn1, soonCert)
 	b := makeBundle(t, bundleSpec{notBefore: testNow.Add(-100 * day), notAfter: testNow.Add(-day)})
-	er, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), NowFunc: newClock(testNow).now})
+	er, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), NowFunc: testkit.NewClock(testNow).Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,14 +23,8 @@ func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, activ
 		return Outcome{}, false
 	}
 	label := FormatThreshold(threshold)
-	if r.cfg.Warnings != nil {
-		key := WarningKey(rn.job.Name, ref.ID, active.Thumbprint, label)
-		first, err := r.cfg.Warnings.First(ctx, key)
-		if err != nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "checking expiry warning", slog.String("key", key), slog.String("error", err.Error()))
-		} else if !first {
-			return Outcome{}, false
-		}
+	if !r.firstWarning(ctx, WarningKey(rn.job.Name, ref.ID, active.Thumbprint, label), "expiry") {
+		return Outcome{}, false
 	}
 	info := activeInfo(&active)
 	cert := *info
@@ -51,6 +45,23 @@ func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, activ
 		DaysLeft:      daysLeft(active.NotAfter.Sub(now)),
 		Threshold:     label,
 	}, true
+}
+
+// firstWarning reports whether the warning under key (what: expiry,
+// superseded, unauthenticated) is announced: the first time its key is
+// seen, or every time when there is no Warnings store. A store that cannot
+// answer is logged and the warning announced anyway: a duplicate beats a
+// silent one.
+func (r *Rotator) firstWarning(ctx context.Context, key, what string) bool {
+	if r.cfg.Warnings == nil {
+		return true
+	}
+	first, err := r.cfg.Warnings.First(ctx, key)
+	if err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "checking "+what+" warning", slog.String("key", key), slog.String("error", err.Error()))
+		return true
+	}
+	return first
 }
 
 // warnBefore returns the job's thresholds: WarnBeforeDefault when the job

@@ -3,29 +3,22 @@ package jobs
 import (
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
-
-// clock is a settable NowFunc.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock        { c := &clock{}; c.set(t); return c }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // expiringSetup runs an expired bundle (which never replaces anything)
 // against conn1 holding soonCert.
-func expiringSetup(t *testing.T, w Warnings, clk *clock, warnBefore []time.Duration) (func() []Outcome, *graph) {
+func expiringSetup(t *testing.T, w Warnings, clk *testkit.Clock, warnBefore []time.Duration) (func() []Outcome, *graph) {
 	t.Helper()
 	job := testJob(1)
 	job.WarnBefore = warnBefore
 	g := newGraph()
 	g.seed(conn1, soonCert)
 	b := makeBundle(t, bundleSpec{notBefore: testNow.Add(-100 * day), notAfter: testNow.Add(-day)})
-	r, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), Warnings: w, NowFunc: clk.now})
+	r, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), Warnings: w, NowFunc: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +28,13 @@ func expiringSetup(t *testing.T, w Warnings, clk *clock, warnBefore []time.Durat
 func TestRotateExpiringOncePerThreshold(t *testing.T) {
 	t.Parallel()
 	w := &fakeWarnings{}
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	rotate, _ := expiringSetup(t, w, clk, nil)
 	checkWarning(t, rotate(), "14d", 10)
 	if out := rotate(); len(out) != 1 {
 		t.Errorf("second run: %d outcomes, want the failure only", len(out))
 	}
-	clk.advance(5 * day)
+	clk.Add(5 * day)
 	checkWarning(t, rotate(), "7d", 5)
 	key := WarningKey("contoso-api", conn1, soonCert.Thumbprint, "14d")
 	if len(w.keys) != 3 || w.keys[0] != key || w.keys[1] != key || !strings.HasSuffix(w.keys[2], ".7d") {
@@ -51,18 +44,18 @@ func TestRotateExpiringOncePerThreshold(t *testing.T) {
 
 func TestRotateExpiringWarningsErrorStillWarns(t *testing.T) {
 	t.Parallel()
-	rotate, _ := expiringSetup(t, &fakeWarnings{err: errors.New("kv down")}, newClock(testNow), nil)
+	rotate, _ := expiringSetup(t, &fakeWarnings{err: errors.New("kv down")}, testkit.NewClock(testNow), nil)
 	checkWarning(t, rotate(), "14d", 10)
 	checkWarning(t, rotate(), "14d", 10)
 }
 
 func TestRotateExpiringThresholds(t *testing.T) {
 	t.Parallel()
-	clk := newClock(soonCert.NotAfter.Add(-30 * time.Hour))
+	clk := testkit.NewClock(soonCert.NotAfter.Add(-30 * time.Hour))
 	rotate, _ := expiringSetup(t, nil, clk, []time.Duration{72 * time.Hour, 36 * time.Hour})
 	checkWarning(t, rotate(), "36h", 1)
 	checkWarning(t, rotate(), "36h", 1) // no Warnings: every run announces
-	rotateNone, _ := expiringSetup(t, nil, newClock(testNow), []time.Duration{})
+	rotateNone, _ := expiringSetup(t, nil, testkit.NewClock(testNow), []time.Duration{})
 	if out := rotateNone(); len(out) != 1 {
 		t.Errorf("empty warn_before: %d outcomes, want no warning", len(out))
 	}

@@ -8,12 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +18,8 @@ import (
 	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // testNow is the fixed clock of every test.
@@ -75,60 +74,25 @@ type bundleSpec struct {
 	noKey               bool // trust store only
 }
 
-// makeCert returns a self-signed certificate for key's public half.
-func makeCert(t testing.TB, key any, nb, na time.Time) *x509.Certificate {
-	t.Helper()
-	signer := key.(crypto.Signer)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial.Add(1)),
-		Subject:      pkix.Name{CommonName: "api.contoso.example"},
-		NotBefore:    nb,
-		NotAfter:     na,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
-	if err != nil {
-		t.Fatalf("creating certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parsing certificate: %v", err)
-	}
-	return cert
-}
-
+// makeBundle generates the self-signed PFX s describes with the shared
+// kit, encoded as the worker re-encodes (pkcs12.Modern).
 func makeBundle(t testing.TB, s bundleSpec) testBundle {
 	t.Helper()
-	if s.key == nil {
-		s.key = testKey(t)
+	key, _ := s.key.(crypto.Signer)
+	if key == nil {
+		key = testKey(t)
 	}
-	if s.pfxKey == nil {
-		s.pfxKey = s.key
-	}
-	cert := makeCert(t, s.key, s.notBefore, s.notAfter)
-	var pfx []byte
-	var err error
-	if s.noKey {
-		pfx, err = pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{cert}, testPassword)
-	} else {
-		pfx, err = pkcs12.Modern.Encode(s.pfxKey, cert, nil, testPassword)
-	}
-	if err != nil {
-		t.Fatalf("encoding pfx: %v", err)
-	}
-	return testBundle{pfx: pfx, password: testPassword, thumbprint: thumbprintOf(cert),
-		notBefore: cert.NotBefore, notAfter: cert.NotAfter}
+	pfxKey, _ := s.pfxKey.(crypto.Signer)
+	b := testkit.NewBundle(t, testkit.BundleSpec{
+		NotBefore: s.notBefore, NotAfter: s.notAfter, Key: key, PFXKey: pfxKey, NoKey: s.noKey,
+		SelfSigned: true, Encoder: pkcs12.Modern, Password: testPassword,
+	})
+	return testBundle{pfx: b.PFX, password: b.Password, thumbprint: b.Thumbprint, notBefore: b.NotBefore, notAfter: b.NotAfter}
 }
 
 // validBundle is valid from a day ago for 90 days.
 func validBundle(t testing.TB) testBundle {
 	return makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day)})
-}
-
-func thumbprintOf(c *x509.Certificate) string {
-	sum := sha1.Sum(c.Raw)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 func (b testBundle) material(version int) Material {
@@ -232,7 +196,7 @@ func (g *graph) upload(_ context.Context, _, id string, pfx []byte, password str
 	defer g.mu.Unlock()
 	g.uploads[id]++
 	g.uploaded = append(g.uploaded, pfx)
-	tp := thumbprintOf(cert)
+	tp := testkit.Thumbprint(cert)
 	list := g.lists[id][:0:0]
 	for _, c := range g.lists[id] {
 		if !strings.EqualFold(c.Thumbprint, tp) {

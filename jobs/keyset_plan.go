@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 )
@@ -44,27 +43,15 @@ func (r *Rotator) planKeySet(ctx context.Context, rn *run, ref KeySetRef) Decisi
 			d.ActiveDaysLeft = &days
 		}
 	}
-	if rn.b.bundle != nil {
-		d.Staged = rn.b.bundle.Staged(now)
-	}
-	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
+	planBundle(&d, rn, now)
 	switch {
 	case rn.b.err != nil:
 		d.Error = errorInfo(rn.b.err)
 	case err != nil:
 		d.Error = errorInfo(canceled(ctx, keySetReadError(ref, err)))
 	default:
-		c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
-		v := decideKeySet(st, active, hasActive, c, rn.job, rn.req.Force, now)
-		d.Reason = cmp.Or(v.skip, v.reason)
-		d.Action = ActionUpload
-		if v.skip != "" {
-			d.Action = ActionSkip
-		} else if g := gate(rn.job, keyCert(hasActiveKey(active, hasActive)), rn.req.Force, now); g.skip {
-			d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
-		} else {
-			d.Reason = cmp.Or(g.reason, d.Reason)
-		}
+		v := decideKeySet(st, active, hasActive, rn.b.candidate(), rn.job, rn.req.Force, now)
+		planAction(&d, rn, v, keyCert(hasActiveKey(active, hasActive)), now)
 	}
 	return d
 }

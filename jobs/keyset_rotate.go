@@ -46,16 +46,7 @@ func selectKeySets(job Job, req Request) []KeySetRef {
 		}
 		named[strings.ToLower(id)] = true
 	}
-	seen := map[string]bool{}
-	var out []KeySetRef
-	for _, k := range job.KeySets {
-		key := strings.ToLower(k.ID)
-		if (named == nil || named[key]) && !seen[key] {
-			seen[key] = true
-			out = append(out, k)
-		}
-	}
-	return out
+	return inPlay(job.KeySets, func(k KeySetRef) string { return k.ID }, named)
 }
 
 // KeySetsInPlay is selectKeySets for the worker, which narrows a retried
@@ -154,7 +145,7 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 		return fail(canceled(ctx, keySetReadError(ref, err)))
 	}
 	now := r.now()
-	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
+	c := rn.b.candidate()
 	v := decideKeySet(st, active, hasActive, c, rn.job, rn.req.Force, now)
 	if v.skip == ReasonAlreadyPresent {
 		if in, ok := r.confirmed(ctx, rn, ConnectorRef(ref), c.Thumbprint); ok {
@@ -293,14 +284,8 @@ func keyInfo(k PolicyKey) *CertInfo {
 // superseded returns the warning that a later-activated key of someone
 // else is active in the container, once per key set per day (Warnings).
 func (r *Rotator) superseded(ctx context.Context, rn *run, ref KeySetRef, active PolicyKey) (Outcome, bool) {
-	if r.cfg.Warnings != nil {
-		key := SupersededKey(rn.job.Name, ref.ID, r.now())
-		first, err := r.cfg.Warnings.First(ctx, key)
-		if err != nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "checking superseded warning", slog.String("key", key), slog.String("error", err.Error()))
-		} else if !first {
-			return Outcome{}, false
-		}
+	if !r.firstWarning(ctx, SupersededKey(rn.job.Name, ref.ID, r.now()), "superseded") {
+		return Outcome{}, false
 	}
 	expiry := "never"
 	if !active.NotAfter.IsZero() {

@@ -2,23 +2,15 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"software.sslmate.com/src/go-pkcs12"
-
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -37,71 +29,30 @@ const (
 
 var ksStart = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-// ksClock is the one clock of the emulator and the Rotator.
-type ksClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ksClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *ksClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-var ksRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// ksBundle is an RSA certificate valid from nb to na in a PFX B2C accepts.
-type ksBundle struct {
-	pfx        []byte
-	thumbprint string
-}
-
-func newKSBundle(t *testing.T, nb, na time.Time) ksBundle {
+// newKSBundle is an RSA certificate valid from nb to na in a PFX B2C
+// accepts (SHA1/3DES), self-signed.
+func newKSBundle(t *testing.T, nb, na time.Time) testkit.Bundle {
 	t.Helper()
-	key := ksRSAKey()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "api.contoso.example"},
-		NotBefore:    nb, NotAfter: na,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pfx, err := pkcs12.LegacyDES.Encode(key, cert, nil, ksPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha1.Sum(der)
-	return ksBundle{pfx: pfx, thumbprint: strings.ToUpper(hex.EncodeToString(sum[:]))}
+	return testkit.NewBundle(t, testkit.BundleSpec{
+		NotBefore: nb, NotAfter: na, Key: testkit.RSAKey(t, 2048), SelfSigned: true, Password: ksPassword,
+	})
 }
 
 // memSource serves one bundle, swappable.
 type memSource struct {
 	mu sync.Mutex
-	b  ksBundle
+	b  testkit.Bundle
 }
 
 func (s *memSource) Fetch(context.Context, jobs.SourceRef) (jobs.Material, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return jobs.Material{PFX: s.b.pfx, Password: ksPassword, Version: 1}, nil
+	return jobs.Material{PFX: s.b.PFX, Password: ksPassword, Version: 1}, nil
 }
 
 type ksHarness struct {
 	sim   *graphsim.Server
-	clock *ksClock
+	clock *testkit.Clock
 	src   *memSource
 	rot   *jobs.Rotator
 	job   jobs.Job
@@ -110,9 +61,9 @@ type ksHarness struct {
 // newKSHarness starts graphsim with one connector and one key set holding
 // seed, and a Rotator whose job binds both (the key set only when
 // connector is false).
-func newKSHarness(t *testing.T, b ksBundle, withConnector bool, seed ...graphsim.Key) *ksHarness {
+func newKSHarness(t *testing.T, b testkit.Bundle, withConnector bool, seed ...graphsim.Key) *ksHarness {
 	t.Helper()
-	clock := &ksClock{t: ksStart}
+	clock := testkit.NewClock(ksStart) // the one clock of the emulator and the Rotator
 	sim := graphsim.NewTest(t).
 		AddTenant(ksTenantID, ksClientID, ksSecret).
 		AddConnector(ksTenantID, ksConnID, "contoso-api").
@@ -168,6 +119,24 @@ func keySetOutcome(t *testing.T, out []jobs.Outcome) jobs.Outcome {
 	return jobs.Outcome{}
 }
 
+// wantAlreadyPresent runs the job again and wants it skipped: the key set
+// holds the bundle already. when names the run in the error.
+func (h *ksHarness) wantAlreadyPresent(t *testing.T, when string) {
+	t.Helper()
+	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+		t.Errorf("%s: %s %s, want skipped already_present", when, o.Status, o.Reason)
+	}
+}
+
+// wantUploads wants n keys uploaded to the key set so far; why says what
+// the count shows.
+func (h *ksHarness) wantUploads(t *testing.T, n int, why string) {
+	t.Helper()
+	if got := len(h.sim.KeyUploads(ksTenantID, ksID)); got != n {
+		t.Errorf("%d uploads to the key set, want %d: %s", got, n, why)
+	}
+}
+
 func (h *ksHarness) activeThumbprint(t *testing.T) string {
 	t.Helper()
 	for _, k := range h.sim.Keys(ksTenantID, ksID) {
@@ -197,22 +166,15 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 		t.Errorf("connector outcome %+v", c)
 	}
 	o := keySetOutcome(t, out)
-	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.thumbprint {
+	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint {
 		t.Errorf("first upload: %+v (error %+v)", o, o.Error)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads to the key set, want 1", n)
+	h.wantUploads(t, 1, "after the first run")
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
+		t.Errorf("active key %s, want the bundle's %s", got, b.Thumbprint)
 	}
-	if got := h.activeThumbprint(t); got != b.thumbprint {
-		t.Errorf("active key %s, want the bundle's %s", got, b.thumbprint)
-	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("second run: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads after the second run, want still 1", n)
-	}
+	h.wantAlreadyPresent(t, "second run")
+	h.wantUploads(t, 1, "after the second run")
 }
 
 func TestKeySetStagedThenActive(t *testing.T) {
@@ -224,24 +186,16 @@ func TestKeySetStagedThenActive(t *testing.T) {
 	if o.Status != jobs.StatusSucceeded || !o.Staged || o.Previous == nil || o.Previous.Kid != "old" {
 		t.Fatalf("staged upload: %+v (error %+v)", o, o.Error)
 	}
-	if got := h.activeThumbprint(t); got == b.thumbprint {
+	if got := h.activeThumbprint(t); got == b.Thumbprint {
 		t.Errorf("a key whose nbf is ahead is active already")
 	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("staged key, second run: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
+	h.wantAlreadyPresent(t, "staged key, second run")
 	h.clock.Add(3 * ksDay)
-	if got := h.activeThumbprint(t); got != b.thumbprint {
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Fatalf("after its nbf the staged key is not active (active %s)", got)
 	}
-	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
-		t.Errorf("active key: %s %s, want skipped already_present", o.Status, o.Reason)
-	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads, want 1", n)
-	}
+	h.wantAlreadyPresent(t, "active key")
+	h.wantUploads(t, 1, "one key, staged then active")
 }
 
 func TestKeySetExpiredActiveKeyReplaced(t *testing.T) {
@@ -253,7 +207,7 @@ func TestKeySetExpiredActiveKeyReplaced(t *testing.T) {
 	if o.Status != jobs.StatusSucceeded || o.Previous != nil {
 		t.Fatalf("expired active key: %+v (error %+v), want succeeded with no previous active key", o, o.Error)
 	}
-	if got := h.activeThumbprint(t); got != b.thumbprint {
+	if got := h.activeThumbprint(t); got != b.Thumbprint {
 		t.Errorf("active %s, want the bundle's", got)
 	}
 }
@@ -275,9 +229,7 @@ func TestKeySetMissingContainerAndPermission(t *testing.T) {
 		!strings.Contains(o.Error.Message, "TrustFrameworkKeySet.ReadWrite.All") {
 		t.Errorf("denied: %+v %+v", o, o.Error)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
-		t.Errorf("%d uploads", n)
-	}
+	h.wantUploads(t, 0, "a missing container and a denial upload nothing")
 }
 
 // TestKeySetSupersededByHand: after our upload, someone uploads a key with
@@ -315,9 +267,7 @@ func TestKeySetSupersededByHand(t *testing.T) {
 			t.Errorf("no superseded warning among %+v", out)
 		}
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 1 {
-		t.Errorf("%d uploads, want 1: the hand-made key must not be fought", n)
-	}
+	h.wantUploads(t, 1, "the hand-made key must not be fought")
 }
 
 // onceAt is a Schedule that fires once.
@@ -342,9 +292,7 @@ func TestKeySetOutsideChangeWindow(t *testing.T) {
 	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(opens) {
 		t.Errorf("outside the window: %+v", o)
 	}
-	if n := len(h.sim.KeyUploads(ksTenantID, ksID)); n != 0 {
-		t.Errorf("%d uploads outside the window", n)
-	}
+	h.wantUploads(t, 0, "outside the window")
 	h.clock.Add(ksDay + time.Minute)
 	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSucceeded {
 		t.Errorf("inside the window: %+v %+v", o, o.Error)

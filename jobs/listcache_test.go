@@ -11,14 +11,10 @@ import (
 // with another trigger lists afresh.
 func TestTickSharesTenantList(t *testing.T) {
 	t.Parallel()
-	b := validBundle(t)
 	g := newGraph()
 	all := testJob(6)
-	for _, ref := range all.Connectors {
-		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(10*day)))
-	}
-	lc := &listingConnector{fakeConnector: g.connector(), g: g}
-	r := newTestRotator(t, sourceOf(b.material(1)), lc, nil)
+	seedDue(g, all)
+	r, lc := newListingRotator(t, g)
 	// Three jobs, two connectors each, in one tenant.
 	jobs := make([]Job, 3)
 	for i := range jobs {

@@ -24,19 +24,31 @@ func (l *listingConnector) List(_ context.Context, _ string) ([]ConnectorState, 
 	return out, nil
 }
 
+// newListingRotator is a Rotator that reads g through a listing connector
+// and rotates to a valid bundle (version 1); lc counts the list calls.
+func newListingRotator(t *testing.T, g *graph) (r *Rotator, lc *listingConnector) {
+	t.Helper()
+	lc = &listingConnector{fakeConnector: g.connector(), g: g}
+	return newTestRotator(t, sourceOf(validBundle(t).material(1)), lc, nil), lc
+}
+
+// seedDue gives every connector of job a certificate ten days from expiry:
+// due for rotation.
+func seedDue(g *graph, job Job) {
+	for _, ref := range job.Connectors {
+		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(10*day)))
+	}
+}
+
 // TestRunReadsCheaply: a run over several connectors of a tenant lists them
 // once; nothing due costs no GET, and each upload costs exactly one GET and
 // one POST.
 func TestRunReadsCheaply(t *testing.T) {
 	t.Parallel()
-	b := validBundle(t)
 	g := newGraph()
 	job := testJob(3)
-	for _, ref := range job.Connectors {
-		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(10*day)))
-	}
-	lc := &listingConnector{fakeConnector: g.connector(), g: g}
-	r := newTestRotator(t, sourceOf(b.material(1)), lc, nil)
+	seedDue(g, job)
+	r, lc := newListingRotator(t, g)
 
 	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r1", Attempt: 1}) {
 		if o.Status != StatusSucceeded {

@@ -33,6 +33,12 @@ func (p prepared) thumbprint() string {
 	return p.cert.Thumbprint
 }
 
+// candidate is the leaf as the rotation rules weigh it against what a
+// connector or key set holds. Only for a bundle that was read (cert set).
+func (p prepared) candidate() candidate {
+	return candidate{Thumbprint: p.thumbprint(), NotBefore: p.cert.NotBefore, NotAfter: p.cert.NotAfter}
+}
+
 // prepareRun runs the issuance step (for jobs with source.pki), then reads
 // the bundle to roll out: the version the request pins, the version just
 // written, or the latest.

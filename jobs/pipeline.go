@@ -83,7 +83,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err))}
 	}
 	active := activeOf(st)
-	c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
+	c := rn.b.candidate()
 	v := decide(st, c, rn.job, rn.req.Force, r.now())
 	if v.skip == "" && fromList && !gate(rn.job, active, rn.req.Force, r.now()).skip {
 		// The list is a cheap first look; right before an upload the

@@ -78,30 +78,45 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 		days := daysLeft(a.NotAfter.Sub(now))
 		d.ActiveDaysLeft = &days
 	}
-	if rn.b.bundle != nil {
-		d.Staged = rn.b.bundle.Staged(now)
-	}
-	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
+	planBundle(&d, rn, now)
 	switch {
 	case rn.b.err != nil:
 		d.Error = errorInfo(rn.b.err)
 	case getErr != nil:
 		d.Error = errorInfo(canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, getErr)))
 	default:
-		c := candidate{Thumbprint: rn.b.thumbprint(), NotBefore: rn.b.cert.NotBefore, NotAfter: rn.b.cert.NotAfter}
-		v := decide(st, c, rn.job, rn.req.Force, now)
-		d.Reason = cmp.Or(v.skip, v.reason)
-		d.Action = ActionUpload
-		if v.skip != "" {
-			d.Action = ActionSkip
-		} else if g := gate(rn.job, activeOf(st), rn.req.Force, now); g.skip {
-			d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
-		} else {
-			d.Reason = cmp.Or(g.reason, d.Reason)
-		}
+		v := decide(st, rn.b.candidate(), rn.job, rn.req.Force, now)
+		planAction(&d, rn, v, activeOf(st), now)
 		r.planProbe(ctx, rn, st, &d)
 	}
 	return d
+}
+
+// planBundle fills in what a Decision tells of the bundle and the job
+// alone, the same for a connector and a key set: the staged validity and
+// the rotation window.
+func planBundle(d *Decision, rn *run, now time.Time) {
+	if rn.b.bundle != nil {
+		d.Staged = rn.b.bundle.Staged(now)
+	}
+	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
+}
+
+// planAction sets d's Action and Reason as a run would act, the same rule
+// for a connector and a key set: skip when the verdict v skips, skip when
+// the rotation window is shut (active is what the target holds now, nil
+// for nothing), upload otherwise with the reason the verdict or the window
+// gives.
+func planAction(d *Decision, rn *run, v decision, active *Certificate, now time.Time) {
+	d.Reason = cmp.Or(v.skip, v.reason)
+	d.Action = ActionUpload
+	if v.skip != "" {
+		d.Action = ActionSkip
+	} else if g := gate(rn.job, active, rn.req.Force, now); g.skip {
+		d.Action, d.Reason = ActionSkip, ReasonOutsideWindow
+	} else {
+		d.Reason = cmp.Or(g.reason, d.Reason)
+	}
 }
 
 // planFailed returns a connector's Decision with the bundle filled in, failed

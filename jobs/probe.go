@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -174,14 +173,8 @@ func (r *Rotator) probeGate(ctx context.Context, rn *run, ref ConnectorRef, st C
 // unauthenticated returns the warning that the API behind ref accepted a
 // call with no client certificate, once per connector per day (Warnings).
 func (r *Rotator) unauthenticated(ctx context.Context, rn *run, ref ConnectorRef) (Outcome, bool) {
-	if r.cfg.Warnings != nil {
-		key := UnauthenticatedKey(rn.job.Name, ref.ID, r.now())
-		first, err := r.cfg.Warnings.First(ctx, key)
-		if err != nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "checking unauthenticated warning", slog.String("key", key), slog.String("error", err.Error()))
-		} else if !first {
-			return Outcome{}, false
-		}
+	if !r.firstWarning(ctx, UnauthenticatedKey(rn.job.Name, ref.ID, r.now()), "unauthenticated") {
+		return Outcome{}, false
 	}
 	return Outcome{
 		Job: rn.job.Name, Tenant: ref.Tenant, Connector: ref.ID, TargetKind: KindConnector,

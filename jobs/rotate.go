@@ -179,16 +179,23 @@ func selectConnectors(job Job, req Request) ([]ConnectorRef, error) {
 		}
 		named[strings.ToLower(ref.ID)] = true
 	}
+	return inPlay(job.Connectors, func(c ConnectorRef) string { return c.ID }, named), nil
+}
+
+// inPlay returns the targets of all whose id named holds (every one when
+// named is nil), in all's order and each once, even when the job binds it
+// twice. named holds ids in lower case: Graph's ids compare without case.
+func inPlay[T any](all []T, id func(T) string, named map[string]bool) []T {
 	seen := map[string]bool{}
-	var refs []ConnectorRef
-	for _, ref := range job.Connectors {
-		key := strings.ToLower(ref.ID)
+	var out []T
+	for _, t := range all {
+		key := strings.ToLower(id(t))
 		if (named == nil || named[key]) && !seen[key] {
 			seen[key] = true
-			refs = append(refs, ref)
+			out = append(out, t)
 		}
 	}
-	return refs, nil
+	return out
 }
 
 // forEach calls fn for every ref with at most n calls at once and returns the

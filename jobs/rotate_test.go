@@ -189,7 +189,7 @@ func TestRotateReencode(t *testing.T) {
 				t.Error("reencode on: uploaded bytes are not a SHA1/3DES re-encoding")
 			}
 			_, leaf, _, err := pkcs12.DecodeChain(got, b.password)
-			if err != nil || thumbprintOf(leaf) != b.thumbprint {
+			if err != nil || testkit.Thumbprint(leaf) != b.thumbprint {
 				t.Errorf("re-encoded bundle decodes to %v, %v; want thumbprint %s", leaf, err, b.thumbprint)
 			}
 		})
@@ -310,8 +310,8 @@ func TestRotateMeasuresDuration(t *testing.T) {
 	for _, c := range job.Connectors {
 		g.seed(c.ID)
 	}
-	clk := newClock(testNow)
-	tick := func() time.Time { clk.advance(3 * time.Millisecond); return clk.now() }
+	clk := testkit.NewClock(testNow)
+	tick := func() time.Time { clk.Add(3 * time.Millisecond); return clk.Now() }
 	r, err := New(Config{Source: sourceOf(validBundle(t).material(1)), Connector: g.connector(), NowFunc: tick})
 	if err != nil {
 		t.Fatal(err)

@@ -187,7 +187,6 @@ func TestPlanShowsWindows(t *testing.T) {
 // due does; an emergency among them is read again before its upload.
 func TestHeldBackCostsNoGet(t *testing.T) {
 	t.Parallel()
-	b := validBundle(t)
 	g := newGraph()
 	job := testJob(3)
 	job.Windows, job.EmergencyWithin = []Window{evening}, 72*time.Hour
@@ -198,8 +197,7 @@ func TestHeldBackCostsNoGet(t *testing.T) {
 		}
 		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(left)))
 	}
-	lc := &listingConnector{fakeConnector: g.connector(), g: g}
-	r := newTestRotator(t, sourceOf(b.material(1)), lc, nil)
+	r, lc := newListingRotator(t, g)
 	out := r.Rotate(t.Context(), job, Request{ID: "r1", Attempt: 1})
 	if len(out) != 3 || out[0].Reason != ReasonEmergency || out[1].Reason != ReasonOutsideWindow || out[2].Reason != ReasonOutsideWindow {
 		t.Fatalf("outcomes = %+v", out)

@@ -190,6 +190,18 @@ func (r *receiver) next(t *testing.T) received {
 	return received{}
 }
 
+// nextIDs waits for the next n accepted requests and returns their
+// CloudEvent ids in the order they came.
+func (r *receiver) nextIDs(t *testing.T, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for range n {
+		ev, _ := checkCloudEvent(r.next(t))
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
 // requireNone fails when the receiver accepted a request not yet read.
 func (r *receiver) requireNone(t *testing.T) {
 	t.Helper()

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,16 @@ type sendError struct {
 
 func (e *sendError) Error() string { return e.err.Error() }
 func (e *sendError) Unwrap() error { return e.err }
+
+// postJSON encodes payload, a chat service's message (what: "message",
+// "card"), as JSON and posts it to the kind's webhook (slack, teams).
+func postJSON(ctx context.Context, client *http.Client, kind, what, rawURL string, payload any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encoding the %s %s: %w", kind, what, err)
+	}
+	return post(ctx, client, kind, rawURL, http.Header{"Content-Type": {"application/json"}}, body)
+}
 
 // post sends body to a webhook URL and succeeds on any 2xx. The URL is a
 // secret (a Slack or Teams webhook URL is its own credential): no error

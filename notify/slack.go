@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -40,11 +39,7 @@ type slackText struct {
 }
 
 func (s slackSender) send(ctx context.Context, evs []event) error {
-	body, err := json.Marshal(slackPayload(summarize(plain(evs))))
-	if err != nil {
-		return fmt.Errorf("encoding the slack message: %w", err)
-	}
-	return post(ctx, s.client, "slack", s.url, http.Header{"Content-Type": {"application/json"}}, body)
+	return postJSON(ctx, s.client, "slack", "message", s.url, slackPayload(summarize(plain(evs))))
 }
 
 func slackPayload(s summary) slackMessage {

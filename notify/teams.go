@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -56,11 +55,7 @@ type adaptiveFact struct {
 }
 
 func (s teamsSender) send(ctx context.Context, evs []event) error {
-	body, err := json.Marshal(teamsPayload(summarize(plain(evs))))
-	if err != nil {
-		return fmt.Errorf("encoding the teams card: %w", err)
-	}
-	return post(ctx, s.client, "teams", s.url, http.Header{"Content-Type": {"application/json"}}, body)
+	return postJSON(ctx, s.client, "teams", "card", s.url, teamsPayload(summarize(plain(evs))))
 }
 
 func teamsPayload(s summary) teamsMessage {

@@ -100,15 +100,7 @@ func rollbackTarget(doing string, md *api.KVMetadata, from int) error {
 // writeOnce writes data as the version after cas, sent once; a lost answer
 // is settled by reading version cas+1 and comparing its data with data.
 func (c *Client) writeOnce(ctx context.Context, ref jobs.SourceRef, cas int, data map[string]any, doing string) (int, error) {
-	var kv *api.KVSecret
-	err := c.call(ctx, func() error {
-		once, err := c.sendOnce()
-		if err != nil {
-			return err
-		}
-		kv, err = once.KVv2(ref.Mount).Put(ctx, ref.Path, data, api.WithCheckAndSet(cas))
-		return err
-	})
+	kv, err := c.putOnce(ctx, ref, cas, data)
 	hint := "the token's policy must allow create and update on " + ref.Mount + "/data/" + ref.Path +
 		" (rollback runs with your own credentials: VAULT_TOKEN, or the config's vault section)"
 	switch {

@@ -28,16 +28,7 @@ func testPinnedVersion(t *testing.T, srv *vaulttest.Server) {
 
 func testPinnedGone(t *testing.T, srv *vaulttest.Server) {
 	ctx := testContext(t)
-	for _, v := range []string{"a", "b", "c"} {
-		srv.PutBundle(t, "secret", "b2c/gone", []byte(v), "")
-	}
-	kv := srv.Client(t).KVv2("secret")
-	if err := kv.DeleteVersions(ctx, "b2c/gone", []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kv.Destroy(ctx, "b2c/gone", []int{2}); err != nil {
-		t.Fatal(err)
-	}
+	putGoneVersions(t, srv, "b2c/gone", "")
 	c, _ := tokenClient(t, srv, srv.Token)
 	for _, tc := range []struct {
 		version int
@@ -60,16 +51,7 @@ func testPinnedGone(t *testing.T, srv *vaulttest.Server) {
 
 func testVersionsMetadataOnly(t *testing.T, srv *vaulttest.Server) {
 	ctx := testContext(t)
-	for _, v := range []string{"a", "b", "c"} {
-		srv.PutBundle(t, "secret", "b2c/meta", []byte(v), "sekrit-meta-pw")
-	}
-	kv := srv.Client(t).KVv2("secret")
-	if err := kv.DeleteVersions(ctx, "b2c/meta", []int{1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kv.Destroy(ctx, "b2c/meta", []int{2}); err != nil {
-		t.Fatal(err)
-	}
+	putGoneVersions(t, srv, "b2c/meta", "sekrit-meta-pw")
 	// This token can read metadata and nothing else: Versions working with
 	// it proves that it never reads the data.
 	token := srv.TokenWithPolicy(t, "meta-only", `path "secret/metadata/b2c/*" { capabilities = ["read"] }`)
@@ -145,5 +127,23 @@ func TestVersionMetadataWindow(t *testing.T) {
 	}
 	if len(versionMetadata(2, jobs.NewVersion{})) != 3 {
 		t.Errorf("an early version drops keys")
+	}
+}
+
+// putGoneVersions writes three versions at secret/<path> (bundles "a",
+// "b" and "c" with password), then deletes the first and destroys the
+// second: a history with each kind of gone version.
+func putGoneVersions(t *testing.T, srv *vaulttest.Server, path, password string) {
+	t.Helper()
+	for _, v := range []string{"a", "b", "c"} {
+		srv.PutBundle(t, "secret", path, []byte(v), password)
+	}
+	ctx := testContext(t)
+	kv := srv.Client(t).KVv2("secret")
+	if err := kv.DeleteVersions(ctx, path, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Destroy(ctx, path, []int{2}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,15 +52,7 @@ func (c *Client) Write(ctx context.Context, ref jobs.SourceRef, cas int, v jobs.
 		FieldNotAfter:     v.NotAfter.UTC().Format(time.RFC3339),
 		FieldIssuer:       v.Issuer,
 	}
-	var kv *api.KVSecret
-	err := c.call(ctx, func() error {
-		once, err := c.sendOnce()
-		if err != nil {
-			return err
-		}
-		kv, err = once.KVv2(ref.Mount).Put(ctx, ref.Path, data, api.WithCheckAndSet(cas))
-		return err
-	})
+	kv, err := c.putOnce(ctx, ref, cas, data)
 	switch {
 	case isCASConflict(err):
 		return 0, jobs.Transient(CodeConflict, fmt.Errorf("%s: %w", doing, ErrCASConflict))
@@ -81,6 +73,21 @@ func (c *Client) Write(ctx context.Context, ref jobs.SourceRef, cas int, v jobs.
 	}
 	c.logger.Info("bundle written", "path", name, "vault_version", version, "serial", v.Serial)
 	return version, nil
+}
+
+// putOnce writes data as the version after cas (check-and-set), sent once
+// through sendOnce: Write and rollback settle a lost answer by reading the
+// path, never by sending the write again.
+func (c *Client) putOnce(ctx context.Context, ref jobs.SourceRef, cas int, data map[string]any) (kv *api.KVSecret, err error) {
+	err = c.call(ctx, func() error {
+		once, err := c.sendOnce()
+		if err != nil {
+			return err
+		}
+		kv, err = once.KVv2(ref.Mount).Put(ctx, ref.Path, data, api.WithCheckAndSet(cas))
+		return err
+	})
+	return kv, err
 }
 
 // sendOnce returns a client like c's that sends each request once: the

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -23,15 +22,10 @@ type sourceReport struct {
 func cmdCheckSource(e *env, args []string) int {
 	fs := newFlags(e, "check-source", "-c FILE [JOB]")
 	path := configFlag(e, fs)
-	cfg, selected, code := jobsFromFlags(e, fs, args, path)
-	if cfg == nil {
+	st, selected, code := jobsFromFlags(e, fs, args, path)
+	if st == nil {
 		return code
 	}
-	st, err := build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)})
-	if err != nil {
-		return failure(e, err) // exit 3 when Vault cannot be reached
-	}
-	code = exitOK
 	for _, j := range selected {
 		r := checkOne(e, st.source, j)
 		if r.Verdict == bundle.VerdictReject {
@@ -59,9 +53,11 @@ func checkOne(e *env, src jobs.Source, j jobs.Job) sourceReport {
 }
 
 // jobsFromFlags parses the flags of a command that takes `-c FILE [JOB]`,
-// loads the config and picks the named job or all of them. On failure cfg
-// is nil and code is the exit code.
-func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*config.Config, []jobs.Job, int) {
+// loads the config, picks the named job or all of them, and builds the
+// parts the config describes with their logs discarded: check-source and
+// plan read and decide, they do not serve. On failure st is nil and code
+// is the exit code (3 when Vault cannot be reached).
+func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (st *stack, selected []jobs.Job, code int) {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, nil, flagError(err)
@@ -80,9 +76,11 @@ func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (*conf
 	if cfg.Publisher() { // it lists no job to read or plan
 		return nil, nil, usageError(e, "%v", unknownJob(cfg, name))
 	}
-	selected, err := selectJobs(cfg, name)
-	if err != nil {
+	if selected, err = selectJobs(cfg, name); err != nil {
 		return nil, nil, usageError(e, "%v", err)
 	}
-	return cfg, selected, exitOK
+	if st, err = build(e.ctx, cfg, wiring{logger: newLogger(cfg.Log, io.Discard)}); err != nil {
+		return nil, nil, failure(e, err)
+	}
+	return st, selected, exitOK
 }

@@ -1,42 +1,35 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
-// testPFX makes a LegacyDES bundle valid from notBefore to notAfter.
+// testPFX makes a self-signed LegacyDES bundle valid from notBefore to
+// notAfter ("" for a bundle encrypted with the empty password).
 func testPFX(t *testing.T, notBefore, notAfter time.Time, password string) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "cli.example"}, NotBefore: notBefore, NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pfx, err := pkcs12.LegacyDES.Encode(key, leaf, nil, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pfx
+	return testkit.NewBundle(t, testkit.BundleSpec{
+		CN: "cli.example", NotBefore: notBefore, NotAfter: notAfter, SelfSigned: true,
+		Password: password, EmptyPassword: password == "",
+	}).PFX
+}
+
+// vaultHolding starts a dev Vault holding, at secret/<path>, a bundle valid
+// from an hour ago for three months with the password "pw".
+func vaultHolding(t *testing.T, path string) *vaulttest.Server {
+	t.Helper()
+	v := vaulttest.Start(t)
+	now := time.Now()
+	v.PutBundle(t, "secret", path, testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
+	return v
 }
 
 func TestInspect(t *testing.T) {
@@ -102,11 +95,19 @@ func cliConfig(t *testing.T, v *vaulttest.Server, path string, conns ...string) 
 	dir := t.TempDir()
 	token := writeFile(t, dir, "token", v.Token)
 	sec := writeFile(t, dir, "secret", testSecret)
-	var cs strings.Builder
-	for _, c := range conns {
-		fmt.Fprintf(&cs, "      - {tenant: contoso, id: %s}\n", c)
-	}
-	return writeFile(t, dir, "config.yaml", fmt.Sprintf(`instance: cli-test
+	return writeFile(t, dir, "config.yaml", contosoConfigHead("cli-test", v.Addr, token, sec)+fmt.Sprintf(`jobs:
+  - name: cli-job
+    source: {path: %s}
+    connectors:
+%shttp: {listen: "off"}
+`, path, connectorLines("contoso", conns...)))
+}
+
+// contosoConfigHead is how the CLI tests' config files start: the
+// instance, Vault with a token file, and the contoso tenant on the Graph
+// emulator with a secret file.
+func contosoConfigHead(instance, vaultAddr, tokenFile, secretFile string) string {
+	return fmt.Sprintf(`instance: %s
 vault:
   address: %s
   auth: {method: token, token_file: %s}
@@ -117,12 +118,16 @@ tenants:
     client_secret_file: %s
     authority_url: %s
     graph_url: %s
-jobs:
-  - name: cli-job
-    source: {path: %s}
-    connectors:
-%shttp: {listen: "off"}
-`, v.Addr, token, testTenantID, testClientID, sec, graph.URL(), graph.URL(), path, cs.String()))
+`, instance, vaultAddr, tokenFile, testTenantID, testClientID, secretFile, graph.URL(), graph.URL())
+}
+
+// connectorLines lists connector ids of tenant as a job's connectors.
+func connectorLines(tenant string, ids ...string) string {
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "      - {tenant: %s, id: %s}\n", tenant, id)
+	}
+	return b.String()
 }
 
 func TestValidate(t *testing.T) {

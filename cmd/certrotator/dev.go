@@ -93,15 +93,9 @@ func runDev(e *env, f devFlags) error {
 		return err
 	}
 	defer f.api.stop()
-	sim := graphsim.New().
-		AddTenant(devTenantID, devClientID, secret).
-		AddConnector(devTenantID, devConnector1, "demo signup validation").
-		AddConnector(devTenantID, devConnector2, "demo token enrichment").
-		AddConnector(devTenantID, devConnector3, "demo PKI-issued").
-		AddConnector(devTenantID, devConnector4, "demo pinning API").
-		AddKeySet(devTenantID, devKeySet)
-	if err := sim.StartOn("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("starting graph emulator: %w", err)
+	sim, err := startDevGraph(secret)
+	if err != nil {
+		return err
 	}
 	defer sim.Close()
 	sim.SetTargetURL(devTenantID, devConnector4, f.api.url)
@@ -116,6 +110,23 @@ func runDev(e *env, f devFlags) error {
 	logger := newLogger(config.Log{Level: "info", Format: "text"}, e.stderr)
 	ready := func() { printGuide(e, dir, cfgPath, f, v, bin) }
 	return serve(e.ctx, cfg, wiring{logger: logger, serve: true}, ready)
+}
+
+// startDevGraph starts the demo's Graph emulator on a loopback port: one
+// tenant whose client secret is secret, with the four connectors and the
+// key set the demo's jobs rotate.
+func startDevGraph(secret string) (*graphsim.Server, error) {
+	sim := graphsim.New().
+		AddTenant(devTenantID, devClientID, secret).
+		AddConnector(devTenantID, devConnector1, "demo signup validation").
+		AddConnector(devTenantID, devConnector2, "demo token enrichment").
+		AddConnector(devTenantID, devConnector3, "demo PKI-issued").
+		AddConnector(devTenantID, devConnector4, "demo pinning API").
+		AddKeySet(devTenantID, devKeySet)
+	if err := sim.StartOn("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("starting graph emulator: %w", err)
+	}
+	return sim, nil
 }
 
 // writeDevFiles seeds Vault with a bundle, prepares the next one for the

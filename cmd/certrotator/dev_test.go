@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,31 +22,10 @@ import (
 // uploads, and that the guide names history and rollback.
 func TestDevDemoIssuesFromPKI(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Start(t)
-	v := &devVault{addr: srv.Addr, token: srv.Token}
-	const secret = "demo-test-secret"
-	sim := graphsim.New().
-		AddTenant(devTenantID, devClientID, secret).
-		AddConnector(devTenantID, devConnector1, "one").
-		AddConnector(devTenantID, devConnector2, "two").
-		AddConnector(devTenantID, devConnector3, "three").
-		AddKeySet(devTenantID, devKeySet)
-	if err := sim.StartOn("127.0.0.1:0"); err != nil {
-		t.Fatalf("starting graph emulator: %v", err)
-	}
-	defer sim.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := devFlags{natsListen: l.Addr().String(), httpListen: "off"}
-	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfgPath, err := writeDevFiles(ctx, t.TempDir(), f, v, sim, secret, "vault")
-	if err != nil {
-		t.Fatalf("preparing the demo: %v", err)
-	}
+	d := prepareDemo(t, ctx, false)
+	sim, cfgPath := d.sim, d.cfgPath
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatalf("loading the demo's config: %v", err)
@@ -112,10 +92,54 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 	}
 
 	var guide bytes.Buffer
-	printGuide(&env{stdout: &guide}, "/tmp/demo", cfgPath, f, v, "vault")
+	printGuide(&env{stdout: &guide}, "/tmp/demo", cfgPath, d.flags, d.vault, "vault")
 	for _, want := range []string{"history -c", "rollback -c", "--to-version 1", devPKIJob, "every 10s"} {
 		if !strings.Contains(guide.String(), want) {
 			t.Errorf("the guide does not say %q:\n%s", want, guide.String())
 		}
 	}
+}
+
+// testDemo is the demo as `certrotator dev` prepares it, on a Vault dev
+// server and the demo's Graph emulator of the test's own.
+type testDemo struct {
+	dir     string // where the demo's files are
+	vault   *devVault
+	sim     *graphsim.Server
+	flags   devFlags
+	cfgPath string
+}
+
+// prepareDemo writes the demo's files into a directory of the test's as
+// `certrotator dev` does, with the demo's pinning API when withAPI is set
+// (its pins file is api-pins.txt there). The emulator and the API stop
+// when the test ends.
+func prepareDemo(t *testing.T, ctx context.Context, withAPI bool) testDemo {
+	t.Helper()
+	srv := vaulttest.Start(t)
+	d := testDemo{vault: &devVault{addr: srv.Addr, token: srv.Token}, dir: t.TempDir()}
+	const secret = "demo-test-secret"
+	var err error
+	if d.sim, err = startDevGraph(secret); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.sim.Close)
+	var api *devAPI
+	if withAPI {
+		if api, err = startDevAPI(filepath.Join(d.dir, "api-pins.txt")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(api.stop)
+		d.sim.SetTargetURL(devTenantID, devConnector4, api.url)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.flags = devFlags{natsListen: l.Addr().String(), httpListen: "off", api: api}
+	l.Close()
+	if d.cfgPath, err = writeDevFiles(ctx, d.dir, d.flags, d.vault, d.sim, secret, "vault"); err != nil {
+		t.Fatalf("preparing the demo: %v", err)
+	}
+	return d
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/jobs"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // TestDevDemoProbeRejectsThenPinned runs the demo's probe story as its
@@ -21,35 +18,10 @@ import (
 // rotation uploads.
 func TestDevDemoProbeRejectsThenPinned(t *testing.T) {
 	t.Parallel()
-	srv := vaulttest.Start(t)
-	v := &devVault{addr: srv.Addr, token: srv.Token}
-	dir := t.TempDir()
-	api, err := startDevAPI(filepath.Join(dir, "api-pins.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer api.stop()
-	const secret = "demo-test-secret"
-	sim := graphsim.New().AddTenant(devTenantID, devClientID, secret).
-		AddConnector(devTenantID, devConnector1, "one").AddConnector(devTenantID, devConnector2, "two").
-		AddConnector(devTenantID, devConnector3, "three").AddConnector(devTenantID, devConnector4, "pinned")
-	if err := sim.StartOn("127.0.0.1:0"); err != nil {
-		t.Fatalf("starting graph emulator: %v", err)
-	}
-	defer sim.Close()
-	sim.SetTargetURL(devTenantID, devConnector4, api.url)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := devFlags{natsListen: l.Addr().String(), httpListen: "off", api: api}
-	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfgPath, err := writeDevFiles(ctx, dir, f, v, sim, secret, "vault")
-	if err != nil {
-		t.Fatalf("preparing the demo: %v", err)
-	}
+	demo := prepareDemo(t, ctx, true)
+	sim, cfgPath := demo.sim, demo.cfgPath
 
 	code, out, errOut := runCLI(t, nil, "rotate", "-c", cfgPath, devProbeJob, "--local")
 	if code != exitFailed || !strings.Contains(out, jobs.CodeAPIRejectsCertificate) || !strings.Contains(out, "HTTP 403") {
@@ -64,7 +36,7 @@ func TestDevDemoProbeRejectsThenPinned(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &d); err != nil || code != exitFailed || d.Probe == nil || d.Probe.Accepted || d.Bundle == nil {
 		t.Fatalf("plan --json: exit %d decision %+v (%v) err %q", code, d, err, errOut)
 	}
-	pins, err := os.OpenFile(filepath.Join(dir, "api-pins.txt"), os.O_APPEND|os.O_WRONLY, 0o600)
+	pins, err := os.OpenFile(filepath.Join(demo.dir, "api-pins.txt"), os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,18 +47,11 @@ func cmdHistory(e *env, args []string) int {
 	path := fs.String("c", "", "config file")
 	only := fs.String("connector", "", "show only this connector's outcomes")
 	asJSON := fs.Bool("json", false, "one JSON object per outcome")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, "history takes one JOB")
-	}
-	cfg, ok := loadConfig(e, *path)
+	name, code, ok := oneJob(e, fs, args)
 	if !ok {
-		return exitUsage
+		return code
 	}
-	job, code := findJob(e, cfg, pos[0]) // did-you-mean, as rotate and plan
+	cfg, job, code := loadJob(e, *path, name)
 	if code != exitOK {
 		return code
 	}
@@ -93,12 +86,21 @@ func cmdHistory(e *env, args []string) int {
 
 // versionsOf reads the metadata of a job's KV path with a client of its own.
 func versionsOf(ctx context.Context, vc vaultsrc.Config, ref jobs.SourceRef) (jobs.History, error) {
+	return withVault(ctx, vc, func(src *vaultsrc.Client) (jobs.History, error) {
+		return src.Versions(ctx, ref)
+	})
+}
+
+// withVault runs one call with a Vault client of its own, opened for it
+// and stopped after: history and rollback talk to Vault once per command.
+func withVault[T any](ctx context.Context, vc vaultsrc.Config, call func(*vaultsrc.Client) (T, error)) (T, error) {
 	src, err := vaultsrc.New(ctx, vc)
 	if err != nil {
-		return jobs.History{}, fmt.Errorf("connecting to vault %s: %w", vc.Address, err)
+		var zero T
+		return zero, fmt.Errorf("connecting to vault %s: %w", vc.Address, err)
 	}
 	defer func() { _ = src.Stop(context.WithoutCancel(ctx)) }()
-	return src.Versions(ctx, ref)
+	return call(src)
 }
 
 // historyRows joins events (newest first) with h, keeping only connector's

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strings"
 
@@ -42,4 +43,31 @@ func findJob(e *env, cfg *config.Config, name string) (jobs.Job, int) {
 		return jobs.Job{}, usageError(e, "%v", unknownJob(cfg, name))
 	}
 	return j, exitOK
+}
+
+// loadJob reads the config file at path and looks the named job up in it,
+// for the commands that act on one job of the worker's file (history,
+// rollback). code is the exit code to return when it is not exitOK; the
+// error is printed already.
+func loadJob(e *env, path, name string) (*config.Config, jobs.Job, int) {
+	cfg, ok := loadConfig(e, path)
+	if !ok {
+		return nil, jobs.Job{}, exitUsage
+	}
+	job, code := findJob(e, cfg, name) // did-you-mean, as rotate and plan
+	return cfg, job, code
+}
+
+// oneJob parses args and returns the one JOB they must name, for the
+// commands that act on one job (rotate, history, rollback); when they do
+// not, the error is printed and code is the exit code.
+func oneJob(e *env, fs *flag.FlagSet, args []string) (job string, code int, ok bool) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", flagError(err), false
+	}
+	if len(pos) != 1 {
+		return "", usageError(e, "%s takes one JOB", fs.Name()), false
+	}
+	return pos[0], exitOK, true
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // TestNATSCommands runs `run` (embedded NATS listening on loopback), then
@@ -21,9 +20,8 @@ import (
 // CLI context.
 func TestNATSCommands(t *testing.T) {
 	t.Parallel()
-	v := vaulttest.Start(t)
 	now := time.Now()
-	v.PutBundle(t, "secret", "b2c/nats", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
+	v := vaultHolding(t, "b2c/nats")
 	conn := freshConn(t)
 	path := cliConfig(t, v, "b2c/nats", conn)
 	listen := addNATSListen(t, path)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // TestRunNotifiesSlack: `run` with a notify section starts the
@@ -25,10 +24,8 @@ func TestRunNotifiesSlack(t *testing.T) {
 		got <- b
 	}))
 	defer slack.Close()
-	v := vaulttest.Start(t)
-	now := time.Now()
 	const kvPath = "b2c/notify"
-	v.PutBundle(t, "secret", kvPath, testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
+	v := vaultHolding(t, kvPath)
 	conn := freshConn(t)
 	path := cliConfig(t, v, kvPath, conn)
 	urlFile := writeFile(t, t.TempDir(), "slack-url", slack.URL+"/services/T0/B0/secret\n")

@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nkeys"
-
-	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
 // publisherCreds writes a creds file as `nsc generate creds` does: a user
@@ -43,9 +40,7 @@ NKEY Seed printed below can be used to sign and prove identity.
 // commands that need the worker's config say so.
 func TestPublisherConfig(t *testing.T) {
 	t.Parallel()
-	v := vaulttest.Start(t)
-	now := time.Now()
-	v.PutBundle(t, "secret", "b2c/publisher", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
+	v := vaultHolding(t, "b2c/publisher")
 	conn := freshConn(t)
 	path := cliConfig(t, v, "b2c/publisher", conn)
 	listen := addNATSListen(t, path)

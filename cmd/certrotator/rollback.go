@@ -30,21 +30,14 @@ func cmdRollback(e *env, args []string) int {
 	var wait time.Duration
 	durationVar(fs, &wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	asJSON := fs.Bool("json", false, "with --wait: print the outcomes as CloudEvent JSON lines")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, "rollback takes one JOB")
+	name, code, ok := oneJob(e, fs, args)
+	if !ok {
+		return code
 	}
 	if *version <= 0 {
 		return usageError(e, "rollback needs --to-version N, a KV version (see `certrotator history`)")
 	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
-	}
-	job, code := findJob(e, cfg, pos[0]) // did-you-mean, as rotate and plan
+	cfg, job, code := loadJob(e, *path, name)
 	if code != exitOK {
 		return code
 	}
@@ -75,12 +68,9 @@ func rollbackInVault(e *env, cfg *config.Config, job jobs.Job, to int, by string
 	vc := callerVault(e, cfg, newLogger(cfg.Log, e.stderr))
 	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
 	defer cancel()
-	src, err := vaultsrc.New(ctx, vc)
-	if err != nil {
-		return 0, fmt.Errorf("connecting to vault %s: %w", vc.Address, err)
-	}
-	defer func() { _ = src.Stop(context.WithoutCancel(ctx)) }()
-	return src.Rollback(ctx, job.Source, to, by)
+	return withVault(ctx, vc, func(src *vaultsrc.Client) (int, error) {
+		return src.Rollback(ctx, job.Source, to, by)
+	})
 }
 
 // callerVault is the config's vault section, with the caller's token and

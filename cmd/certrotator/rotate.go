@@ -34,18 +34,15 @@ func cmdRotate(e *env, args []string) int {
 	durationVar(fs, &f.wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	fs.BoolVar(&f.local, "local", false, "run the pipeline in this process, without NATS (needs -c)")
 	fs.BoolVar(&f.json, "json", false, "with --wait: print each outcome as a raw CloudEvent JSON line")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, "rotate takes one JOB")
+	name, code, ok := oneJob(e, fs, args)
+	if !ok {
+		return code
 	}
 	if f.local && f.wait > 0 {
 		return usageError(e, "--wait goes with a NATS request, not --local")
 	}
 	req := jobs.Request{
-		Job: pos[0], Connectors: f.connectors, Force: f.force, Reason: f.reason,
+		Job: name, Connectors: f.connectors, Force: f.force, Reason: f.reason,
 		RequestedBy: requester(e), Trigger: jobs.TriggerManual,
 	}
 	if f.local {
@@ -56,7 +53,7 @@ func cmdRotate(e *env, args []string) int {
 		if cfg.Publisher() {
 			return usageError(e, "--local runs the rotation here and needs the worker's config (vault, tenants, jobs); %s is a publisher config (NATS only)", cfg.Path)
 		}
-		job, code := findJob(e, cfg, pos[0])
+		job, code := findJob(e, cfg, name)
 		if code != exitOK {
 			return code
 		}
@@ -67,11 +64,11 @@ func cmdRotate(e *env, args []string) int {
 		return code
 	}
 	if t.cfg != nil {
-		if _, code := findJob(e, t.cfg, pos[0]); code != exitOK {
+		if _, code := findJob(e, t.cfg, name); code != exitOK {
 			return code
 		}
-	} else if !jobs.ValidName(pos[0]) {
-		return usageError(e, "%q is not a job name: letters, digits, - and _", pos[0])
+	} else if !jobs.ValidName(name) {
+		return usageError(e, "%q is not a job name: letters, digits, - and _", name)
 	}
 	if code := t.check(e); code != exitOK {
 		return code

@@ -13,9 +13,8 @@ import (
 // real Vault dev server and the shared Graph emulator.
 func TestVaultCommands(t *testing.T) {
 	t.Parallel()
-	v := vaulttest.Start(t)
+	v := vaultHolding(t, "b2c/good")
 	now := time.Now()
-	v.PutBundle(t, "secret", "b2c/good", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "pw")
 	v.PutBundle(t, "secret", "b2c/wrongpw", testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw"), "not-pw")
 	t.Run("check-source", func(t *testing.T) { t.Parallel(); testCheckSource(t, v) })
 	t.Run("plan", func(t *testing.T) { t.Parallel(); testPlan(t, v) })

@@ -12,6 +12,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -238,7 +239,7 @@ func TestInventoryWorkerConfigFromFile(t *testing.T) {
 		"alpha": {Inventory: true, InventoryEvery: 30 * time.Minute},
 		"off":   {InventoryEvery: time.Hour},
 	}}
-	got := workerConfig(c).InventoryTenants
+	got := workerconfig.From(c).InventoryTenants
 	want := []worker.InventoryTenant{{Tenant: "alpha", Every: 30 * time.Minute}, {Tenant: "zeta"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("InventoryTenants = %+v, want %+v", got, want)

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/certrotator/certrotator/budget"
 	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/probe"
@@ -57,38 +57,6 @@ func sourceConfig(cfg *config.Config, logger *slog.Logger) vaultsrc.Config {
 		},
 		Logger: logger,
 	}
-}
-
-// workerConfig is the part of the worker's Config the file gives:
-// instance, subject prefix, concurrency, jobs, NATS and the HTTP address.
-// The caller adds the Rotator and whatever else it wires.
-func workerConfig(c *config.Config) worker.Config {
-	listen := c.HTTP.Listen
-	if listen == config.HTTPOff {
-		listen = worker.HTTPListenOff
-	}
-	return worker.Config{
-		Instance:      c.Instance,
-		SubjectPrefix: c.NATS.SubjectPrefix,
-		Concurrency:   c.Concurrency,
-		Jobs:          c.Jobs,
-		Replicas:      c.NATS.Replicas,
-		HTTPListen:    listen,
-		// Tenants with inventory: true, scanned on their schedule.
-		InventoryTenants: inventoryTenants(c),
-	}
-}
-
-// inventoryTenants are the config's tenants with inventory: true, sorted.
-func inventoryTenants(c *config.Config) []worker.InventoryTenant {
-	var out []worker.InventoryTenant
-	for name, t := range c.Tenants {
-		if t.Inventory {
-			out = append(out, worker.InventoryTenant{Tenant: name, Every: t.InventoryEvery})
-		}
-	}
-	slices.SortFunc(out, func(a, b worker.InventoryTenant) int { return strings.Compare(a.Tenant, b.Tenant) })
-	return out
 }
 
 // newConnector builds the Graph client for every tenant of the config. It
@@ -254,7 +222,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 // what only a served worker has (readiness checks, the shared budget, the
 // watched versions).
 func newWorker(cfg *config.Config, rot worker.Rotator, logger *slog.Logger, more ...func(*worker.Config)) (*worker.Worker, error) {
-	wc := workerConfig(cfg)
+	wc := workerconfig.From(cfg)
 	wc.Rotator, wc.Logger = rot, logger
 	for _, f := range more {
 		f(&wc)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestActiveCertificateRule(t *testing.T) {
@@ -33,7 +34,7 @@ func TestActiveCertificateRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newStubClock(tt.at)
+			clock := testkit.NewClock(tt.at)
 			s, token := setup(t, func(s *graphsim.Server) {
 				s.WithClock(clock.Now).AddConnector(tenantID, "rule", "rule-api", tt.seed...)
 			})
@@ -52,7 +53,7 @@ func TestActiveCertificateRule(t *testing.T) {
 func TestActiveFollowsTheClock(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	clock := newStubClock(t0)
+	clock := testkit.NewClock(t0)
 	old := graphsim.Cert{Thumbprint: "01" + fmt.Sprintf("%038d", 0), NotBefore: t0.AddDate(0, -6, 0), NotAfter: t0.AddDate(0, 0, 7)}
 	staged := graphsim.Cert{Thumbprint: "02" + fmt.Sprintf("%038d", 0), NotBefore: t0.AddDate(0, 0, 1), NotAfter: t0.AddDate(1, 0, 0)}
 	s, _ := setup(t, func(s *graphsim.Server) {

@@ -58,10 +58,7 @@ type credentialState struct {
 // appLocked returns the credentials of an app, creating them; the tenant
 // must exist.
 func (s *Server) appLocked(method, tenantID, clientID string) *appCredentials {
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: %s: unknown tenant %q; call AddTenant first", method, tenantID))
-	}
+	t := s.knownTenantLocked(method, tenantID)
 	if _, ok := t.clients[clientID]; !ok {
 		panic(fmt.Sprintf("graphsim: %s: unknown app %q in tenant %q; call AddTenant first", method, clientID, tenantID))
 	}
@@ -80,11 +77,7 @@ func (s *Server) appLocked(method, tenantID, clientID string) *appCredentials {
 func (s *Server) AddDomain(tenantID, domain string) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustNotBeStarted("AddDomain")
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: AddDomain: unknown tenant %q; call AddTenant first", tenantID))
-	}
+	t := s.setupTenantLocked("AddDomain", tenantID)
 	s.tenants[strings.ToLower(domain)] = t
 	return s
 }
@@ -152,11 +145,7 @@ func (s *Server) AddIssuerKey(issuer string, key crypto.PublicKey) *Server {
 func (s *Server) AddManagedIdentity(tenantID, clientID string) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustNotBeStarted("AddManagedIdentity")
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: AddManagedIdentity: unknown tenant %q; call AddTenant first", tenantID))
-	}
+	t := s.setupTenantLocked("AddManagedIdentity", tenantID)
 	if s.creds.identityHeader == "" {
 		var b [24]byte
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails

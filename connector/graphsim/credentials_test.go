@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 const (
@@ -46,7 +47,7 @@ var otherRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
 // subject, a federated credential and a domain, plus the keys behind them.
 type credFixture struct {
 	s      *graphsim.Server
-	clock  *stubClock
+	clock  *testkit.Clock
 	leaf   testCert // registered on certClient
 	caLeaf testCert // signed by ca, not registered: SNI only
 }
@@ -54,7 +55,7 @@ type credFixture struct {
 func credSetup(t *testing.T) credFixture {
 	t.Helper()
 	now := time.Now()
-	clock := newStubClock(now)
+	clock := testkit.NewClock(now)
 	leaf := newCert(t, "certrotator", rsaKey(), now.Add(-time.Hour), now.Add(24*time.Hour), nil)
 	ca := newCert(t, "Contoso Issuing CA", ecKey(t), now.Add(-time.Hour), now.Add(48*time.Hour), nil)
 	caLeaf := newCert(t, "certrotator.contoso.example", otherRSAKey(), now.Add(-time.Hour), now.Add(24*time.Hour), &ca)

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestGetConnectorSeeded(t *testing.T) {
 	t.Parallel()
 	nb := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	seed := graphsim.Cert{Thumbprint: "0eb2aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa97ad", NotBefore: nb, NotAfter: nb.AddDate(1, 0, 0)}
-	clock := newStubClock(nb.AddDate(0, 6, 0))
+	clock := testkit.NewClock(nb.AddDate(0, 6, 0))
 	s, token := setup(t, func(s *graphsim.Server) {
 		s.WithClock(clock.Now).AddConnector(tenantID, "seeded", "seeded-api", seed)
 	})

@@ -43,26 +43,6 @@ const (
 	otherConnID  = "7b3a0c1e-aaaa-bbbb-cccc-000000000009"
 )
 
-// stubClock is a settable clock safe for the server's goroutines.
-type stubClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newStubClock(t time.Time) *stubClock { return &stubClock{t: t} }
-
-func (c *stubClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stubClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // setup starts an emulator with two tenants, one connector each, and
 // returns it with a token for tenantID.
 func setup(t *testing.T, configure ...func(*graphsim.Server)) (*graphsim.Server, string) {

@@ -11,6 +11,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 const keySetID = "B2C_1A_RestApiClientCertificate"
@@ -31,7 +32,7 @@ type keyJSON struct {
 
 func ksPath(rest string) string { return "/beta/trustFramework/keySets/" + keySetID + rest }
 
-func ksSetup(t *testing.T, clock *stubClock, seed ...graphsim.Key) (*graphsim.Server, string) {
+func ksSetup(t *testing.T, clock *testkit.Clock, seed ...graphsim.Key) (*graphsim.Server, string) {
 	t.Helper()
 	return setup(t, func(s *graphsim.Server) {
 		s.WithClock(clock.Now).AddKeySet(tenantID, keySetID, seed...)
@@ -68,7 +69,7 @@ func activeKid(t *testing.T, s *graphsim.Server, token string) (string, int) {
 // and the next valid one takes over when it expires.
 func TestKeySetActiveKeyOverTime(t *testing.T) {
 	t.Parallel()
-	clock := newStubClock(ksNow)
+	clock := testkit.NewClock(ksNow)
 	seed := []graphsim.Key{
 		// Uploaded first but activating last.
 		{Kid: "late", NotBefore: ksNow.Add(10 * 24 * time.Hour), NotAfter: ksNow.Add(100 * 24 * time.Hour)},
@@ -114,7 +115,7 @@ func TestKeySetActiveKeyOverTime(t *testing.T) {
 // active one does not become active by being uploaded.
 func TestKeySetUploadPkcs12(t *testing.T) {
 	t.Parallel()
-	clock := newStubClock(ksNow)
+	clock := testkit.NewClock(ksNow)
 	later := graphsim.Key{Kid: "by-hand", NotBefore: ksNow.Add(-time.Minute), NotAfter: ksNow.Add(400 * 24 * time.Hour)}
 	s, token := ksSetup(t, clock, later)
 	b, x5t := rsaBundle(t, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
@@ -151,7 +152,7 @@ func TestKeySetUploadPkcs12(t *testing.T) {
 
 func TestKeySetErrors(t *testing.T) {
 	t.Parallel()
-	clock := newStubClock(ksNow)
+	clock := testkit.NewClock(ksNow)
 	s, token := ksSetup(t, clock)
 	good, _ := rsaBundle(t, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 	wrongPass := good
@@ -240,7 +241,7 @@ func TestKeySetListPages(t *testing.T) {
 // per-tenant limits as API-connector calls, and are refused the same way.
 func TestKeySetRateLimited(t *testing.T) {
 	t.Parallel()
-	clock := newStubClock(ksNow)
+	clock := testkit.NewClock(ksNow)
 	s, token := ksSetup(t, clock)
 	s.SetLimits(graphsim.Limits{AppPerWindow: 2, Window: time.Minute})
 	if resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", ""); resp.StatusCode != http.StatusOK {

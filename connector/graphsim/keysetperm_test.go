@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestInventoryKeySetsReadOnly: an app with TrustFrameworkKeySet.Read.All
@@ -11,7 +13,7 @@ import (
 // upload; with no key set permission at all even the list is refused.
 func TestInventoryKeySetsReadOnly(t *testing.T) {
 	t.Parallel()
-	s, token := ksSetup(t, newStubClock(ksNow))
+	s, token := ksSetup(t, testkit.NewClock(ksNow))
 	good, _ := rsaBundle(t, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 	s.KeySetsReadOnly(tenantID, clientID, true)
 	for _, p := range []string{"/beta/trustFramework/keySets", ksPath("")} {

@@ -16,6 +16,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestFailNext(t *testing.T) {
@@ -64,7 +65,7 @@ func TestFailNextPrecedesAuthentication(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	clock := newStubClock(time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC))
+	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC))
 	s, token := setup(t, func(s *graphsim.Server) { s.WithClock(clock.Now) })
 	s.SetRateLimit(tenantID, 2)
 	other := fetchToken(t, s, otherTenant, otherClient, otherSecret)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 const (
@@ -29,9 +30,9 @@ func call(t *testing.T, s *graphsim.Server, token string) (int, string) {
 
 // limitsSetup starts an emulator whose tenantID has a second app, on a
 // stub clock 2s into a compressed 6s window.
-func limitsSetup(t *testing.T, l graphsim.Limits) (s *graphsim.Server, first, second, other string, clock *stubClock) {
+func limitsSetup(t *testing.T, l graphsim.Limits) (s *graphsim.Server, first, second, other string, clock *testkit.Clock) {
 	t.Helper()
-	clock = newStubClock(time.Date(2026, 11, 25, 10, 0, 2, 0, time.UTC))
+	clock = testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 2, 0, time.UTC))
 	s, first = setup(t, func(s *graphsim.Server) {
 		s.WithClock(clock.Now).AddTenant(tenantID, secondApp, secondSecret)
 	})

@@ -98,11 +98,7 @@ func (s *Server) AddTenant(tenantID, clientID, clientSecret string) *Server {
 func (s *Server) AddConnector(tenantID, id, displayName string, seed ...Cert) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustNotBeStarted("AddConnector")
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: AddConnector: unknown tenant %q; call AddTenant first", tenantID))
-	}
+	t := s.setupTenantLocked("AddConnector", tenantID)
 	if t.connector(id) != nil {
 		panic(fmt.Sprintf("graphsim: AddConnector: connector %q already exists", id))
 	}
@@ -131,6 +127,24 @@ func (s *Server) mustNotBeStarted(method string) {
 	if s.started {
 		panic("graphsim: " + method + " called after Start")
 	}
+}
+
+// setupTenantLocked is the tenant a setup method (named method) adds to:
+// it panics after Start, or for a tenant AddTenant did not add. s.mu is
+// held.
+func (s *Server) setupTenantLocked(method, tenantID string) *tenant {
+	s.mustNotBeStarted(method)
+	return s.knownTenantLocked(method, tenantID)
+}
+
+// knownTenantLocked returns the tenant AddTenant added, or panics naming
+// method. s.mu is held.
+func (s *Server) knownTenantLocked(method, tenantID string) *tenant {
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		panic(fmt.Sprintf("graphsim: %s: unknown tenant %q; call AddTenant first", method, tenantID))
+	}
+	return t
 }
 
 // Start serves HTTPS on 127.0.0.1 at a free port and returns s. It panics

@@ -14,6 +14,7 @@ import (
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/worker"
@@ -25,10 +26,7 @@ import (
 // reaches a webhook.
 func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	t.Parallel()
-	workerUser := &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
-	publisher := &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
-	setup := &user{placeholder: "UREPLACE_WITH_THE_SETUP_USER_PUBLIC_NKEY"}
-	url := startServer(t, workerUser, publisher, setup)
+	url, workerUser, publisher := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -44,7 +42,7 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 
 	app := appConfig(t, url, workerUser.seedFile, "")
 	b := bustest.Config(t, app)
-	wc := workerConfig(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = succeeding{}, b
 	w, err := worker.New(wc)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -57,16 +58,21 @@ type user struct {
 }
 
 // startServer runs a NATS server whose accounts are nats-permissions.conf
-// with the placeholders replaced by fresh nkeys, and returns its URL.
-func startServer(t *testing.T, users ...*user) string {
+// with the placeholders of its three users (worker, publisher, setup)
+// replaced by fresh nkeys, and returns its URL and the worker and the
+// publisher users.
+func startServer(t *testing.T) (url string, workerUser, publisher *user) {
 	t.Helper()
+	workerUser = &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
+	publisher = &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
+	setup := &user{placeholder: "UREPLACE_WITH_THE_SETUP_USER_PUBLIC_NKEY"}
 	dir := t.TempDir()
 	perms, err := os.ReadFile("nats-permissions.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(perms)
-	for _, u := range users {
+	for _, u := range []*user{workerUser, publisher, setup} {
 		kp, err := nkeys.CreateUser()
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +111,7 @@ func startServer(t *testing.T, users ...*user) string {
 	if !s.ReadyForConnections(opDeadline) {
 		t.Fatal("the NATS server did not start")
 	}
-	return s.ClientURL()
+	return s.ClientURL(), workerUser, publisher
 }
 
 // appConfig is a config for the given NATS user (and reply prefix, empty
@@ -136,16 +142,13 @@ http: {listen: "off"}
 
 func TestWorkerAndPublisherPermissions(t *testing.T) {
 	t.Parallel()
-	workerUser := &user{placeholder: "UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY"}
-	publisher := &user{placeholder: "UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY"}
-	setup := &user{placeholder: "UREPLACE_WITH_THE_SETUP_USER_PUBLIC_NKEY"}
-	url := startServer(t, workerUser, publisher, setup)
+	url, workerUser, publisher := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	// The worker user provisions the streams, consumer and buckets and runs.
 	app := appConfig(t, url, workerUser.seedFile, "")
-	wc := workerConfig(app)
+	wc := workerconfig.From(app)
 	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, app)
 	w, err := worker.New(wc)
 	if err != nil {

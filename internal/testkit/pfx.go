@@ -56,6 +56,7 @@ type BundleSpec struct {
 	PFXKey              crypto.Signer   // the key put in the file; defaults to Key (set it to test a mismatch)
 	NoKey               bool            // a trust store: certificates only
 	SelfSigned          bool            // no CA: the leaf signs itself and there is no chain
+	EmptyPassword       bool            // encrypt and MAC with the empty password (Password is ignored)
 }
 
 // DefaultPassword protects a Bundle whose spec names none.
@@ -75,7 +76,9 @@ func NewBundle(tb testing.TB, spec BundleSpec) Bundle {
 	if spec.Encoder == nil {
 		spec.Encoder = SHA1DES
 	}
-	if spec.Password == "" && spec.Encoder != NoPassword {
+	if spec.EmptyPassword {
+		spec.Password = ""
+	} else if spec.Password == "" && spec.Encoder != NoPassword {
 		spec.Password = DefaultPassword
 	}
 	tmpl := &x509.Certificate{

@@ -17,9 +17,13 @@ func TestBundlesDecode(t *testing.T) {
 		"no password": {Encoder: NoPassword},
 		"rsa":         {Key: RSAKey(t, 2048)},
 		"self-signed": {SelfSigned: true},
+		"empty":       {EmptyPassword: true, Password: "ignored"},
 	} {
 		spec.NotBefore, spec.NotAfter = now.Add(-time.Hour), now.Add(90*24*time.Hour)
 		b := NewBundle(t, spec)
+		if spec.EmptyPassword && b.Password != "" {
+			t.Errorf("%s: password %q, want the empty one", name, b.Password)
+		}
 		key, leaf, chain, err := pkcs12.DecodeChain(b.PFX, b.Password)
 		if err != nil {
 			t.Errorf("%s: decoding: %v", name, err)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -33,7 +34,7 @@ func (idleRotator) Rotate(context.Context, jobs.Job, jobs.Request) []jobs.Outcom
 // path. The worker is not started, so /readyz answers 503.
 func servedStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
-	wc := workerConfig(cfg)
+	wc := workerconfig.From(cfg)
 	wc.Rotator = idleRotator{}
 	w, err := worker.New(wc)
 	if err != nil {

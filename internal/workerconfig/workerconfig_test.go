@@ -1,4 +1,4 @@
-package main
+package workerconfig
 
 import (
 	"testing"
@@ -23,9 +23,9 @@ func TestWorkerDefaultsAreTheConfigs(t *testing.T) {
 	}
 }
 
-// TestWorkerConfigFromFile: wire.go gives the worker the file's instance,
-// subject prefix, concurrency, jobs, NATS section and HTTP address.
-func TestWorkerConfigFromFile(t *testing.T) {
+// TestFromFile: the worker gets the file's instance, subject prefix,
+// concurrency, jobs, NATS section and HTTP address.
+func TestFromFile(t *testing.T) {
 	t.Parallel()
 	c := &config.Config{
 		Instance:    "replica-2",
@@ -34,13 +34,13 @@ func TestWorkerConfigFromFile(t *testing.T) {
 		HTTP:        config.HTTP{Listen: config.HTTPOff},
 		Jobs:        []jobs.Job{{Name: "api"}},
 	}
-	wc := workerConfig(c)
+	wc := From(c)
 	if wc.Instance != "replica-2" || wc.Concurrency != 7 || wc.SubjectPrefix != "rot" || wc.Replicas != 3 ||
 		wc.HTTPListen != worker.HTTPListenOff || len(wc.Jobs) != 1 || wc.Jobs[0].Name != "api" {
-		t.Errorf("workerConfig = %+v", wc)
+		t.Errorf("From = %+v", wc)
 	}
 	c.HTTP.Listen = "127.0.0.1:9090"
-	if wc := workerConfig(c); wc.HTTPListen != "127.0.0.1:9090" {
+	if wc := From(c); wc.HTTPListen != "127.0.0.1:9090" {
 		t.Errorf("HTTPListen = %q", wc.HTTPListen)
 	}
 }
