@@ -69,7 +69,7 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 			s, err = nil, errors.New("the cron parser cannot read it")
 		}
 	}()
-	s, err = scheduleParser.Parse(spec)
+	s, err = scheduleParser.Parse(inUTC(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -80,4 +80,15 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 		return nil, fmt.Errorf("@every must be at least %s", EveryMin)
 	}
 	return s, nil
+}
+
+// inUTC gives a spec without a zone prefix the zone UTC: robfig/cron would
+// read its fields in the host's local zone (time.Local), so one config
+// would fire at different instants on a laptop and in a UTC container, and
+// replicas on hosts of different zones would fire different slots.
+func inUTC(spec string) string {
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return spec
+	}
+	return "CRON_TZ=UTC " + spec
 }

@@ -104,3 +104,27 @@ func mustSchedule(t *testing.T, spec string) cron.Schedule {
 	}
 	return s
 }
+
+// TestScheduleWithoutZoneIsUTC: a spec without CRON_TZ= runs in UTC, as
+// docs/config.md says, whatever the host's zone (robfig/cron would take
+// time.Local); a CRON_TZ= prefix keeps its zone.
+func TestScheduleWithoutZoneIsUTC(t *testing.T) {
+	t.Parallel()
+	for spec, want := range map[string]string{
+		"0 3 * * *":                       "UTC",
+		"@daily":                          "UTC",
+		"CRON_TZ=Europe/Berlin 0 3 * * *": "Europe/Berlin",
+	} {
+		s, err := ParseSchedule(spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		spec2, ok := s.(*cron.SpecSchedule)
+		if !ok {
+			t.Fatalf("%s parsed to %T", spec, s)
+		}
+		if spec2.Location != time.UTC && want == "UTC" || spec2.Location.String() != want {
+			t.Errorf("%s runs in %v, want %s", spec, spec2.Location, want)
+		}
+	}
+}
