@@ -312,32 +312,8 @@ func (s *Server) getKeySet(x *exchange, t *tenant, id, context string) {
 
 // listKeySets pages the tenant's containers exactly as listConnectors does.
 func (s *Server) listKeySets(x *exchange, t *tenant, context string) {
-	q := x.r.URL.Query()
-	top, ok := x.topParam(q.Get("$top"), q.Has("$top"))
-	if !ok {
-		return
-	}
-	offset, ok := x.skipParam(q.Get("$skiptoken"), q.Has("$skiptoken"))
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	size := s.paging.size
-	if top > 0 {
-		size = min(top, size)
-	}
-	end := min(offset+size, len(t.keySets))
-	items := make([]map[string]any, 0, max(end-offset, 0))
-	for i := offset; i < end; i++ {
-		items = append(items, t.keySets[i].entity(""))
-	}
-	more := end < len(t.keySets)
-	s.mu.Unlock()
-	body := map[string]any{"@odata.context": context, "value": items}
-	if more {
-		body["@odata.nextLink"] = s.nextLink(x, top, end)
-	}
-	x.writeJSON(http.StatusOK, entityContentType, body)
+	listPage(s, x, context, func() int { return len(t.keySets) },
+		func(i int) map[string]any { return t.keySets[i].entity("") })
 }
 
 // keyUploadBody is uploadPkcs12's parameters.

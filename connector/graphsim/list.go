@@ -38,6 +38,14 @@ func (s *Server) SetPageSize(n int) {
 // link absent on the last page. The link is absolute and carries $top
 // (when the client sent one) and an opaque $skiptoken.
 func (s *Server) listConnectors(x *exchange, t *tenant, context string) {
+	listPage(s, x, context, func() int { return len(t.connectors) },
+		func(i int) map[string]any { return t.connectors[i].entity("", x.now) })
+}
+
+// listPage answers one page of a tenant's collection of count() items,
+// item(i) being the i-th as the collection shows it; both are called with
+// s.mu held. Connectors and key sets page alike, as Graph's collections do.
+func listPage(s *Server, x *exchange, context string, count func() int, item func(i int) map[string]any) {
 	q := x.r.URL.Query()
 	top, ok := x.topParam(q.Get("$top"), q.Has("$top"))
 	if !ok {
@@ -52,12 +60,13 @@ func (s *Server) listConnectors(x *exchange, t *tenant, context string) {
 	if top > 0 {
 		size = min(top, size)
 	}
-	end := min(offset+size, len(t.connectors))
+	n := count()
+	end := min(offset+size, n)
 	items := make([]map[string]any, 0, max(end-offset, 0))
 	for i := offset; i < end; i++ {
-		items = append(items, t.connectors[i].entity("", x.now))
+		items = append(items, item(i))
 	}
-	more := end < len(t.connectors)
+	more := end < n
 	s.mu.Unlock()
 	body := map[string]any{"@odata.context": context, "value": items}
 	if more {
