@@ -17,22 +17,10 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workerconfig"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
-
-// succeeding reports every connector as rotated: the operator-mode story
-// is about NATS users, so the worker runs without Vault and Graph.
-type succeeding struct{}
-
-func (succeeding) Rotate(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-	var out []jobs.Outcome
-	for _, c := range job.Connectors {
-		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: req.ID,
-			Trigger: req.Trigger, Status: jobs.StatusSucceeded, Attempt: 1, Final: true})
-	}
-	return out
-}
 
 // TestOnboardingOperatorMode runs mode 2 of onboarding step 4 with the real
 // nsc (tools/nsc): operator, account, the three users from
@@ -72,19 +60,9 @@ func TestOnboardingOperatorMode(t *testing.T) {
 
 	wcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats.creds"), "")
 	wc := workerconfig.From(wcfg)
-	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, wcfg)
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatalf("starting the worker with nats.creds: %v", err)
-	}
-	defer func() {
-		if err := w.Stop(context.Background()); err != nil {
-			t.Errorf("stopping the worker: %v", err)
-		}
-	}()
+	// The story is about NATS users: the worker runs without Vault and Graph.
+	wc.Rotator, wc.Bus = workertest.Succeeding, bustest.Config(t, wcfg)
+	workertest.Start(t, worker.New, wc)
 
 	pcfg := natsOnlyConfig(t, url, filepath.Join(s.clone, "nats-publisher.creds"), publisherInbox)
 	po := bustest.Options(pcfg)
@@ -137,7 +115,7 @@ const publisherInbox = "_INBOX_publisher"
 
 // natsOnlyConfig is a worker config whose NATS user is the creds file
 // given (and reply prefix, empty for the default), with one job and no
-// Vault or Graph calls (succeeding rotates).
+// Vault or Graph calls (workertest.Succeed rotates).
 func natsOnlyConfig(t *testing.T, url, creds, inboxPrefix string) *config.Config {
 	t.Helper()
 	doc := fmt.Sprintf(`nats: {url: %q, creds_file: %q, inbox_prefix: %q}

@@ -11,6 +11,7 @@ import (
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
@@ -49,14 +50,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		wc := workerConfig(app)
 		wc.Bus = bustest.Config(t, app)
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
-		w, err := worker.New(wc)
-		if err != nil {
-			t.Fatalf("building worker: %v", err)
-		}
-		if err := w.Start(context.Background()); err != nil {
-			t.Fatalf("starting worker: %v", err)
-		}
-		t.Cleanup(func() { _ = w.Stop(context.Background()) })
+		workertest.Run(t, workertest.BuildTolerant(t, worker.New, wc))
 	}
 	nc := connect(t, url)
 	evs := events(t, nc)

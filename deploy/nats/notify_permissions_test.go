@@ -15,6 +15,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workerconfig"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/notify"
 	"github.com/certrotator/certrotator/worker"
@@ -43,15 +44,8 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	app := appConfig(t, url, workerUser.seedFile, "")
 	b := bustest.Config(t, app)
 	wc := workerconfig.From(app)
-	wc.Rotator, wc.Bus = succeeding{}, b
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatalf("starting the worker as the worker user: %v", err)
-	}
-	defer func() { _ = w.Stop(context.Background()) }()
+	wc.Rotator, wc.Bus = workertest.Succeeding, b
+	workertest.Start(t, worker.New, wc)
 	// Slack-like sinks record what they sent; a webhook and a Slack sink
 	// together use every permission the service needs.
 	n, err := notify.New(notify.Config{

@@ -25,6 +25,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workerconfig"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -37,19 +38,6 @@ const (
 	// opDeadline bounds each NATS round trip of the test.
 	opDeadline = 10 * time.Second
 )
-
-// succeeding reports every connector of a job as rotated, so that the
-// worker publishes outcomes and status without Vault or Graph.
-type succeeding struct{}
-
-func (succeeding) Rotate(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-	out := make([]jobs.Outcome, 0, len(job.Connectors))
-	for _, c := range job.Connectors {
-		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: req.ID,
-			Trigger: req.Trigger, Status: jobs.StatusSucceeded, Attempt: 1, Final: true})
-	}
-	return out
-}
 
 // user is one nkey user of the permissions file.
 type user struct {
@@ -149,19 +137,10 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 	// The worker user provisions the streams, consumer and buckets and runs.
 	app := appConfig(t, url, workerUser.seedFile, "")
 	wc := workerconfig.From(app)
-	wc.Rotator, wc.Bus = succeeding{}, bustest.Config(t, app)
-	w, err := worker.New(wc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatalf("starting the worker as the worker user: %v", err)
-	}
-	defer func() {
-		if err := w.Stop(context.Background()); err != nil {
-			t.Errorf("stopping the worker: %v", err)
-		}
-	}()
+	// Every connector rotated, so that the worker publishes outcomes and
+	// status without Vault or Graph.
+	wc.Rotator, wc.Bus = workertest.Succeeding, bustest.Config(t, app)
+	workertest.Start(t, worker.New, wc)
 
 	// The publisher requests a rotation and reads its outcome, the status
 	// and the event history.

@@ -27,6 +27,13 @@ func (f Func) Rotate(ctx context.Context, job jobs.Job, req jobs.Request) []jobs
 	return f(ctx, job, req)
 }
 
+// Succeeding answers every request with Succeed: for tests about NATS
+// (users, permissions, notifications) that need outcomes and status but
+// no Vault or Graph.
+var Succeeding Rotator = Func(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
+	return Succeed(job, req)
+})
+
 // Around runs Rotator between Before and After. After may change the
 // outcomes (a test that loses them, as a crash would).
 type Around struct {
