@@ -116,6 +116,12 @@ func (c *Client) target(tenant, id string) (*tenantClient, error) {
 	if !jobs.IsGUID(id) {
 		return nil, jobs.Permanent(CodeInvalidConnectorID, fmt.Errorf("connector id %q is not a GUID", id))
 	}
+	return c.tenantNamed(tenant)
+}
+
+// tenantNamed is the configured tenant of that name; an unknown one is a
+// permanent failure (the config names no such tenant).
+func (c *Client) tenantNamed(tenant string) (*tenantClient, error) {
 	tc, ok := c.tenants[tenant]
 	if !ok {
 		return nil, jobs.Permanent(CodeUnknownTenant, fmt.Errorf("no tenant %q configured", tenant))

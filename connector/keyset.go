@@ -95,11 +95,7 @@ func (c *Client) keySetTarget(tenant, id string) (*tenantClient, error) {
 	if !jobs.IsKeySetID(id) {
 		return nil, jobs.Permanent(CodeInvalidKeySetID, fmt.Errorf("key set id %q is not B2C_1A_ followed by letters, digits, _ or -", id))
 	}
-	tc, ok := c.tenants[tenant]
-	if !ok {
-		return nil, jobs.Permanent(CodeUnknownTenant, fmt.Errorf("no tenant %q configured", tenant))
-	}
-	return tc, nil
+	return c.tenantNamed(tenant)
 }
 
 // GetKeySet reads a container and its keys. Failures are classified as
@@ -186,9 +182,9 @@ type keySetPage struct {
 func (c *Client) ListKeySets(ctx context.Context, tenant string) ([]jobs.KeySetState, error) {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
-	tc, ok := c.tenants[tenant]
-	if !ok {
-		return nil, jobs.Permanent(CodeUnknownTenant, fmt.Errorf("listing key sets: no tenant %q configured", tenant))
+	tc, err := c.tenantNamed(tenant)
+	if err != nil {
+		return nil, fmt.Errorf("listing key sets: %w", err)
 	}
 	path := keySetsPath
 	var out []jobs.KeySetState

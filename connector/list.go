@@ -43,9 +43,9 @@ func (c *Client) List(ctx context.Context, tenant string) ([]jobs.ConnectorState
 }
 
 func (c *Client) list(ctx context.Context, tenant string) ([]jobs.ConnectorState, error) {
-	tc, ok := c.tenants[tenant]
-	if !ok {
-		return nil, jobs.Permanent(CodeUnknownTenant, fmt.Errorf("no tenant %q configured", tenant))
+	tc, err := c.tenantNamed(tenant)
+	if err != nil {
+		return nil, err
 	}
 	path := listPath
 	if c.cfg.ListTop > 0 {

@@ -333,8 +333,7 @@ func (s *Server) uploadKey(x *exchange, t *tenant, id string) {
 	if !x.readJSON(&body, uploadPkcs12) {
 		return
 	}
-	if missing := missingParams(body.Key, "key", body.Password, "password"); missing != "" {
-		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("The parameter '%s' is required for the operation '%s'.", missing, uploadPkcs12), codeInvalidRequest)
+	if !x.requireParams(uploadPkcs12, body.Key, "key", body.Password, "password") {
 		return
 	}
 	pfx, err := base64.StdEncoding.DecodeString(*body.Key)

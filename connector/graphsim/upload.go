@@ -49,8 +49,7 @@ func (s *Server) uploadCertificate(x *exchange, t *tenant, id, context string) {
 	if !x.readJSON(&body, uploadAction) {
 		return
 	}
-	if missing := missingParams(body.PKCS12Value, "pkcs12Value", body.Password, "password"); missing != "" {
-		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("The parameter '%s' is required for the operation '%s'.", missing, uploadAction), codeInvalidRequest)
+	if !x.requireParams(uploadAction, body.PKCS12Value, "pkcs12Value", body.Password, "password") {
 		return
 	}
 	cert, rej := s.decodeUploadCached(*body.PKCS12Value, *body.Password)
@@ -138,6 +137,16 @@ func missingParams(a *string, aName string, b *string, bName string) string {
 		return bName
 	}
 	return ""
+}
+
+// requireParams answers Graph's 400 for an action's missing parameter
+// and reports whether both were given.
+func (x *exchange) requireParams(operation string, a *string, aName string, b *string, bName string) bool {
+	missing := missingParams(a, aName, b, bName)
+	if missing != "" {
+		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("The parameter '%s' is required for the operation '%s'.", missing, operation), codeInvalidRequest)
+	}
+	return missing == ""
 }
 
 // readJSON checks the Content-Type and strictly decodes the body into v,
