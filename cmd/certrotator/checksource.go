@@ -19,8 +19,7 @@ type sourceReport struct {
 	Error *jobs.ErrorInfo `json:"error,omitempty"`
 }
 
-func cmdCheckSource(e *env, args []string) int {
-	fs := newFlags(e, "check-source", "-c FILE [JOB]")
+func cmdCheckSource(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	st, selected, code := jobsFromFlags(e, fs, args, path)
 	if st == nil {
@@ -58,16 +57,9 @@ func checkOne(e *env, src jobs.Source, j jobs.Job) sourceReport {
 // plan read and decide, they do not serve. On failure st is nil and code
 // is the exit code (3 when Vault cannot be reached).
 func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (st *stack, selected []jobs.Job, code int) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return nil, nil, flagError(err)
-	}
-	if len(pos) > 1 {
-		return nil, nil, usageError(e, "%s takes at most one JOB", fs.Name())
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return nil, nil, exitUsage
+	cfg, pos, code := parseConfig(e, fs, args, path)
+	if cfg == nil {
+		return nil, nil, code
 	}
 	name := ""
 	if len(pos) == 1 {
@@ -76,6 +68,7 @@ func jobsFromFlags(e *env, fs *flag.FlagSet, args []string, path *string) (st *s
 	if cfg.Publisher() { // it lists no job to read or plan
 		return nil, nil, usageError(e, "%v", unknownJob(cfg, name))
 	}
+	var err error
 	if selected, err = selectJobs(cfg, name); err != nil {
 		return nil, nil, usageError(e, "%v", err)
 	}

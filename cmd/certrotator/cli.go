@@ -35,30 +35,40 @@ type env struct {
 	natsDenied atomic.Pointer[string]
 }
 
-// command is one subcommand: it parses its own args and returns an exit code.
+// command is one subcommand as the table states it: what it does, its
+// synopsis (flags and arguments, as its help and usage errors print them),
+// the arguments it takes after its flags, and run, which defines its flags
+// on fs, parses args and returns an exit code.
 type command struct {
-	summary string
-	run     func(e *env, args []string) int
-	example string // one typical use, shown by its help
+	summary  string
+	synopsis string
+	args     arguments
+	run      func(e *env, fs *flag.FlagSet, args []string) int
+	example  string // one typical use, shown by its help
+}
+
+// invoke runs the command named name on a flag set of its own.
+func (c command) invoke(e *env, name string, args []string) int {
+	return c.run(e, newFlags(e, name, c.synopsis), args)
 }
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":          {"run the worker", cmdRun, "certrotator run -c /etc/certrotator/config.yaml"},
-		"rotate":       {"request a rotation (or run one with --local)", cmdRotate, `certrotator rotate -c config.yaml contoso-api --reason "new bundle" --wait 5m`},
-		"plan":         {"dry run: what a rotation would do, changing nothing", cmdPlan, "certrotator plan -c config.yaml contoso-api"},
-		"status":       {"latest outcome per connector", cmdStatus, "certrotator status --server nats://nats.example:4222"},
-		"history":      {"every outcome of a job, newest first, with its Vault versions", cmdHistory, "certrotator history -c config.yaml contoso-api"},
-		"rollback":     {"roll a job's connectors back to a Vault KV version", cmdRollback, "certrotator rollback -c config.yaml contoso-api --to-version 3 --wait 5m"},
-		"events":       {"outcome events, one line each (--json: CloudEvents)", cmdEvents, "certrotator events -c config.yaml --since 7d --follow"},
-		"validate":     {"check the config file", cmdValidate, "certrotator validate -c config.yaml"},
-		"inspect":      {"judge a PFX file on disk", cmdInspect, "certrotator inspect bundle.pfx --password-file bundle.password"},
-		"check-source": {"read each job's bundle from Vault and judge it", cmdCheckSource, "certrotator check-source -c config.yaml contoso-api"},
-		"scan":         {"list every connector and key container of the tenants: expiry, managing job or unmanaged", cmdScan, "certrotator scan -c config.yaml --tenant contoso"},
-		"doctor":       {"check the config and everything it points at: Vault, Graph, NATS", cmdDoctor, "certrotator doctor -c config.yaml --read-bundles"},
-		"dev":          {"one-command local demo: NATS, Vault, Graph emulator, worker", cmdDev, "certrotator dev --dir .dev"},
-		"completion":   {"print a shell completion script: bash, zsh or fish", cmdCompletion, "certrotator completion fish > ~/.config/fish/completions/certrotator.fish"},
-		"__jobs":       {"", cmdJobs, ""},
+		"run":          {"run the worker", "-c FILE", "", cmdRun, "certrotator run -c /etc/certrotator/config.yaml"},
+		"rotate":       {"request a rotation (or run one with --local)", "[-c FILE | --server URL | --context NAME] JOB [--connector ID]... [--force] [--reason TEXT] [--wait DURATION [--json] | --local]", "JOB", cmdRotate, `certrotator rotate -c config.yaml contoso-api --reason "new bundle" --wait 5m`},
+		"plan":         {"dry run: what a rotation would do, changing nothing", "-c FILE [JOB] [--json]", "[JOB]", cmdPlan, "certrotator plan -c config.yaml contoso-api"},
+		"status":       {"latest outcome per connector", "[-c FILE | --server URL | --context NAME] [--json]", "", cmdStatus, "certrotator status --server nats://nats.example:4222"},
+		"history":      {"every outcome of a job, newest first, with its Vault versions", "-c FILE JOB [--connector ID] [--json]", "JOB", cmdHistory, "certrotator history -c config.yaml contoso-api"},
+		"rollback":     {"roll a job's connectors back to a Vault KV version", "-c FILE JOB --to-version N [--connector ID]... [--wait DURATION [--json]]", "JOB", cmdRollback, "certrotator rollback -c config.yaml contoso-api --to-version 3 --wait 5m"},
+		"events":       {"outcome events, one line each (--json: CloudEvents)", "[-c FILE | --server URL | --context NAME] [--since DURATION] [--follow] [--json]", "", cmdEvents, "certrotator events -c config.yaml --since 7d --follow"},
+		"validate":     {"check the config file", "-c FILE [--json]", "", cmdValidate, "certrotator validate -c config.yaml"},
+		"inspect":      {"judge a PFX file on disk", "FILE [--password-env VAR | --password-file F] [--min-validity 168h]", "FILE", cmdInspect, "certrotator inspect bundle.pfx --password-file bundle.password"},
+		"check-source": {"read each job's bundle from Vault and judge it", "-c FILE [JOB]", "[JOB]", cmdCheckSource, "certrotator check-source -c config.yaml contoso-api"},
+		"scan":         {"list every connector and key container of the tenants: expiry, managing job or unmanaged", "-c FILE [--tenant T] [--json] [--timeout D]", "", cmdScan, "certrotator scan -c config.yaml --tenant contoso"},
+		"doctor":       {"check the config and everything it points at: Vault, Graph, NATS", "-c FILE [--read-bundles] [--json] [--timeout D]", "", cmdDoctor, "certrotator doctor -c config.yaml --read-bundles"},
+		"dev":          {"one-command local demo: NATS, Vault, Graph emulator, worker", "[--dir .dev] [--nats-listen 127.0.0.1:4222] [--http 127.0.0.1:9090]", "", cmdDev, "certrotator dev --dir .dev"},
+		"completion":   {"print a shell completion script: bash, zsh or fish", "bash|zsh|fish", "SHELL", cmdCompletion, "certrotator completion fish > ~/.config/fish/completions/certrotator.fish"},
+		"__jobs":       {"", "[-c FILE]", "", cmdJobs, ""},
 	}
 }
 
@@ -101,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		usage(stderr)
 		return exitUsage
 	}
-	return cmd.run(e, args[1:])
+	return cmd.invoke(e, args[0], args[1:])
 }
 
 // commandNames are the commands people type, sorted, with version.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -23,16 +24,13 @@ type cliFlag struct {
 // fileFlags are the flags whose value is a path, completed from files.
 var fileFlags = []string{"c", "password-file", "dir"}
 
-// jobArgs are the commands whose argument is a job of the config.
-var jobArgs = []string{"rotate", "plan", "check-source"}
-
 // commandFlags lists a command's flags by asking the command itself for
 // -h, so that completion never drifts from the flags the commands define.
 // Every command parses its flags before doing anything else.
 func commandFlags(ctx context.Context, name string) []cliFlag {
 	var help bytes.Buffer
 	e := &env{ctx: ctx, stdout: &help, stderr: io.Discard, lookup: func(string) (string, bool) { return "", false }}
-	commands()[name].run(e, []string{"--help"})
+	commands()[name].invoke(e, name, []string{"--help"})
 	var flags []cliFlag
 	lines := strings.Split(help.String(), "\n")
 	for i, l := range lines {
@@ -53,15 +51,14 @@ func commandFlags(ctx context.Context, name string) []cliFlag {
 	return flags
 }
 
-func cmdCompletion(e *env, args []string) int {
-	fs := newFlags(e, "completion", "bash|zsh|fish")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
+func cmdCompletion(e *env, fs *flag.FlagSet, args []string) int {
+	pos, code, ok := parseArgs(e, fs, args)
+	if !ok {
+		return code
 	}
 	templates := map[string]string{"bash": bashCompletion, "zsh": zshCompletion, "fish": fishCompletion}
-	if len(pos) != 1 || templates[pos[0]] == "" {
-		return usageError(e, "completion takes one shell: bash, zsh or fish")
+	if templates[pos[0]] == "" {
+		return usageError(e, "completion takes one shell: bash, zsh or fish, got %q", pos[0])
 	}
 	type cmdInfo struct {
 		Name, Summary string
@@ -70,7 +67,7 @@ func cmdCompletion(e *env, args []string) int {
 	}
 	var cmds []cmdInfo
 	for name, c := range commands() {
-		info := cmdInfo{Name: name, Summary: c.summary, Job: slices.Contains(jobArgs, name)}
+		info := cmdInfo{Name: name, Summary: c.summary, Job: c.args.name() == "JOB"}
 		if name != "completion" && name != "__jobs" {
 			info.Flags = commandFlags(e.ctx, name)
 		}
@@ -110,8 +107,7 @@ func fishQuote(s string) string {
 
 // cmdJobs prints the config's job names, one a line: completion asks it for
 // the JOB argument. It is not listed in the usage.
-func cmdJobs(e *env, args []string) int {
-	fs := newFlags(e, "__jobs", "[-c FILE]")
+func cmdJobs(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	if _, err := parse(fs, args); err != nil || *path == "" {
 		return exitUsage

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,19 +44,14 @@ type devFlags struct {
 	api *devAPI
 }
 
-func cmdDev(e *env, args []string) int {
-	fs := newFlags(e, "dev", "[--dir .dev] [--nats-listen 127.0.0.1:4222] [--http 127.0.0.1:9090]")
+func cmdDev(e *env, fs *flag.FlagSet, args []string) int {
 	var f devFlags
 	fs.StringVar(&f.dir, "dir", ".dev", "folder for the demo's config, secrets and NATS store")
 	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens")
 	fs.StringVar(&f.httpListen, "http", "127.0.0.1:9090", "status page and metrics")
 	fs.StringVar(&f.vaultBin, "vault", "", "vault binary (default: vault on PATH, else bin/vault)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "dev takes no arguments")
+	if _, code, ok := parseArgs(e, fs, args); !ok {
+		return code
 	}
 	if err := runDev(e, f); err != nil {
 		fmt.Fprintf(e.stderr, "certrotator dev: %v\n", err)

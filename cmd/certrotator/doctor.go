@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -42,19 +43,14 @@ type doctor struct {
 	vault       *vaultsrc.Client // logged in by checkVault; nil when it failed
 }
 
-func cmdDoctor(e *env, args []string) int {
-	fs := newFlags(e, "doctor", "-c FILE [--read-bundles] [--json] [--timeout D]")
+func cmdDoctor(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	d := &doctor{e: e}
 	fs.BoolVar(&d.readBundles, "read-bundles", false, "read each job's bundle and judge it (default: its metadata only)")
 	fs.BoolVar(&d.json, "json", false, "print one JSON object per check")
 	durationVar(fs, &d.timeout, "timeout", doctorTimeoutDefault, "bound on each network check")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "doctor takes no arguments, got %q", pos)
+	if _, code, ok := parseArgs(e, fs, args); !ok {
+		return code
 	}
 	cfg, ok := loadConfig(e, *path)
 	if !ok {

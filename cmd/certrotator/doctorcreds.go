@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/certrotator/certrotator/config"
@@ -46,26 +47,28 @@ func credentialFinding(c worker.Credential, at time.Time, err error, now time.Ti
 	return f
 }
 
+// credentialKinds names each kind of the worker's own credentials as
+// doctor says it (the tenant follows) and says how to renew it.
+var credentialKinds = map[string]struct{ name, renew string }{
+	worker.CredentialClientCertificate: {"client certificate of tenant",
+		"upload a new certificate to the app registration (Certificates & secrets), then replace client_certificate_file"},
+	worker.CredentialClientSecret: {"client secret of tenant",
+		"add a new client secret to the app registration, update the worker's secret and client_secret_expires, then remove the old one"},
+	worker.CredentialVaultSecretID: {"vault AppRole secret id",
+		"issue a new secret id (deploy/vault/approle.sh) and update secret_id_file before this one expires: the next login fails after it"},
+}
+
 func credentialName(c worker.Credential) string {
-	switch c.Kind {
-	case worker.CredentialClientCertificate:
-		return "client certificate of tenant " + c.Tenant
-	case worker.CredentialClientSecret:
-		return "client secret of tenant " + c.Tenant
-	case worker.CredentialVaultSecretID:
-		return "vault AppRole secret id"
+	name := c.Kind
+	if k, ok := credentialKinds[c.Kind]; ok {
+		name = k.name
 	}
-	return c.Kind + " " + c.Tenant
+	return strings.TrimSpace(name + " " + c.Tenant)
 }
 
 func credentialRenewal(c worker.Credential) string {
-	switch c.Kind {
-	case worker.CredentialClientCertificate:
-		return "upload a new certificate to the app registration (Certificates & secrets), then replace client_certificate_file"
-	case worker.CredentialClientSecret:
-		return "add a new client secret to the app registration, update the worker's secret and client_secret_expires, then remove the old one"
-	case worker.CredentialVaultSecretID:
-		return "issue a new secret id (deploy/vault/approle.sh) and update secret_id_file before this one expires: the next login fails after it"
+	if k, ok := credentialKinds[c.Kind]; ok {
+		return k.renew
 	}
 	return "renew it"
 }

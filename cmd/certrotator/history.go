@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,17 +43,12 @@ type historyRow struct {
 	RolledBackBy   string `json:"rolled_back_by,omitempty"`
 }
 
-func cmdHistory(e *env, args []string) int {
-	fs := newFlags(e, "history", "-c FILE JOB [--connector ID] [--json]")
+func cmdHistory(e *env, fs *flag.FlagSet, args []string) int {
 	path := fs.String("c", "", "config file")
 	only := fs.String("connector", "", "show only this connector's outcomes")
 	asJSON := fs.Bool("json", false, "one JSON object per outcome")
-	name, code, ok := oneJob(e, fs, args)
-	if !ok {
-		return code
-	}
-	cfg, job, code := loadJob(e, *path, name)
-	if code != exitOK {
+	cfg, job, code := parseJob(e, fs, args, path)
+	if cfg == nil {
 		return code
 	}
 	c, err := dialConfig(e, cfg)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,18 +12,14 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-func cmdInspect(e *env, args []string) int {
-	fs := newFlags(e, "inspect", "FILE [--password-env VAR | --password-file F] [--min-validity 168h]")
+func cmdInspect(e *env, fs *flag.FlagSet, args []string) int {
 	passEnv := fs.String("password-env", "", "environment variable holding the password (empty variable: no password)")
 	passFile := fs.String("password-file", "", "file holding the password (trailing newline ignored)")
 	var minValidity time.Duration
 	durationVar(fs, &minValidity, "min-validity", jobs.MinValidityDefault, "reject bundles valid for less than this (e.g. 7d)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, "inspect takes one FILE, got %d arguments", len(pos))
+	pos, code, ok := parseArgs(e, fs, args)
+	if !ok {
+		return code
 	}
 	if *passEnv != "" && *passFile != "" {
 		return usageError(e, "give --password-env or --password-file, not both")

@@ -45,29 +45,17 @@ func findJob(e *env, cfg *config.Config, name string) (jobs.Job, int) {
 	return j, exitOK
 }
 
-// loadJob reads the config file at path and looks the named job up in it,
-// for the commands that act on one job of the worker's file (history,
-// rollback). code is the exit code to return when it is not exitOK; the
-// error is printed already.
-func loadJob(e *env, path, name string) (*config.Config, jobs.Job, int) {
-	cfg, ok := loadConfig(e, path)
-	if !ok {
-		return nil, jobs.Job{}, exitUsage
+// parseJob is parseConfig for the commands that act on one JOB of the
+// worker's file (history, rollback), with the job looked up in it. cfg is
+// nil when the command should exit with code; the error is printed.
+func parseJob(e *env, fs *flag.FlagSet, args []string, path *string) (*config.Config, jobs.Job, int) {
+	cfg, pos, code := parseConfig(e, fs, args, path)
+	if cfg == nil {
+		return nil, jobs.Job{}, code
 	}
-	job, code := findJob(e, cfg, name) // did-you-mean, as rotate and plan
-	return cfg, job, code
-}
-
-// oneJob parses args and returns the one JOB they must name, for the
-// commands that act on one job (rotate, history, rollback); when they do
-// not, the error is printed and code is the exit code.
-func oneJob(e *env, fs *flag.FlagSet, args []string) (job string, code int, ok bool) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return "", flagError(err), false
+	job, code := findJob(e, cfg, pos[0]) // did-you-mean, as rotate and plan
+	if code != exitOK {
+		return nil, jobs.Job{}, code
 	}
-	if len(pos) != 1 {
-		return "", usageError(e, "%s takes one JOB", fs.Name()), false
-	}
-	return pos[0], exitOK, true
+	return cfg, job, exitOK
 }

@@ -142,19 +142,26 @@ func (t target) dial(e *env) (*client.Conn, error) {
 	return client.Dial(e.ctx, t.url, client.Options{SubjectPrefix: t.settings.SubjectPrefix, Jobs: sizes, NATS: opts})
 }
 
-// connect parses nothing: it resolves the flags already parsed and dials.
-// On failure the client is nil and code is the exit code.
-func (f *natsFlags) connect(e *env) (*client.Conn, *config.Config, int) {
+// session is the body of a command that reads a deployment over NATS
+// (status, events): it parses args as parseArgs does, resolves the flags
+// and dials, then hands use the connection and the config (nil without a
+// file) and closes the connection after. A failure before use is printed
+// and its exit code returned.
+func (f *natsFlags) session(e *env, fs *flag.FlagSet, args []string, use func(*client.Conn, *config.Config) int) int {
+	if _, code, ok := parseArgs(e, fs, args); !ok {
+		return code
+	}
 	t, code := f.resolve(e)
 	if code == exitOK {
 		code = t.check(e)
 	}
 	if code != exitOK {
-		return nil, nil, code
+		return code
 	}
 	c, err := t.dial(e)
 	if err != nil {
-		return nil, nil, failure(e, err)
+		return failure(e, err)
 	}
-	return c, t.cfg, exitOK
+	defer c.Close()
+	return use(c, t.cfg)
 }

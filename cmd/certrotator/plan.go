@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -10,8 +11,7 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-func cmdPlan(e *env, args []string) int {
-	fs := newFlags(e, "plan", "-c FILE [JOB] [--json]")
+func cmdPlan(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
 	p, selected, code := jobsFromFlags(e, fs, args, path)

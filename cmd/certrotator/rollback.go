@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -21,8 +22,7 @@ import (
 // it until someone writes a newer one; the worker itself needs no write on
 // the path. A version Vault deleted or destroyed is refused before
 // anything is written.
-func cmdRollback(e *env, args []string) int {
-	fs := newFlags(e, "rollback", "-c FILE JOB --to-version N [--connector ID]... [--wait DURATION [--json]]")
+func cmdRollback(e *env, fs *flag.FlagSet, args []string) int {
 	path := fs.String("c", "", "config file")
 	version := fs.Int("to-version", 0, "the Vault KV version to roll back to (required; see `certrotator history`)")
 	var connectors stringList
@@ -30,16 +30,12 @@ func cmdRollback(e *env, args []string) int {
 	var wait time.Duration
 	durationVar(fs, &wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	asJSON := fs.Bool("json", false, "with --wait: print the outcomes as CloudEvent JSON lines")
-	name, code, ok := oneJob(e, fs, args)
-	if !ok {
+	cfg, job, code := parseJob(e, fs, args, path)
+	if cfg == nil {
 		return code
 	}
 	if *version <= 0 {
 		return usageError(e, "rollback needs --to-version N, a KV version (see `certrotator history`)")
-	}
-	cfg, job, code := loadJob(e, *path, name)
-	if code != exitOK {
-		return code
 	}
 	by := requester(e)
 	written, err := rollbackInVault(e, cfg, job, *version, by)

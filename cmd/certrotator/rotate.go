@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"flag"
 	"fmt"
 	"os"
 	"os/user"
@@ -24,8 +25,7 @@ type rotateFlags struct {
 	json       bool
 }
 
-func cmdRotate(e *env, args []string) int {
-	fs := newFlags(e, "rotate", "[-c FILE | --server URL | --context NAME] JOB [--connector ID]... [--force] [--reason TEXT] [--wait DURATION [--json] | --local]")
+func cmdRotate(e *env, fs *flag.FlagSet, args []string) int {
 	var f rotateFlags
 	nf := addNATSFlags(e, fs)
 	fs.Var(&f.connectors, "connector", "connector id to rotate (repeatable; default: all of the job's)")
@@ -34,10 +34,11 @@ func cmdRotate(e *env, args []string) int {
 	durationVar(fs, &f.wait, "wait", 0, "wait this long for the outcomes, print them, exit 1 if any failed")
 	fs.BoolVar(&f.local, "local", false, "run the pipeline in this process, without NATS (needs -c)")
 	fs.BoolVar(&f.json, "json", false, "with --wait: print each outcome as a raw CloudEvent JSON line")
-	name, code, ok := oneJob(e, fs, args)
+	pos, code, ok := parseArgs(e, fs, args)
 	if !ok {
 		return code
 	}
+	name := pos[0]
 	if f.local && f.wait > 0 {
 		return usageError(e, "--wait goes with a NATS request, not --local")
 	}

@@ -3,24 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 
 	"github.com/certrotator/certrotator/config"
 )
 
-func cmdRun(e *env, args []string) int {
-	fs := newFlags(e, "run", "-c FILE")
-	path := configFlag(e, fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "run takes no arguments")
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
+func cmdRun(e *env, fs *flag.FlagSet, args []string) int {
+	cfg, _, code := parseConfig(e, fs, args, configFlag(e, fs))
+	if cfg == nil {
+		return code
 	}
 	logger := newLogger(cfg.Log, e.stderr)
 	stopPprof, err := startPprof(e, logger)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,23 +34,15 @@ type scanLine struct {
 	Fix   string `json:"fix,omitempty"`
 }
 
-func cmdScan(e *env, args []string) int {
-	fs := newFlags(e, "scan", "-c FILE [--tenant T] [--json] [--timeout D]")
+func cmdScan(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	tenant := fs.String("tenant", "", "scan this tenant only (default: every tenant of the config)")
 	asJSON := fs.Bool("json", false, "one JSON object per connector or key container")
 	var timeout time.Duration
 	durationVar(fs, &timeout, "timeout", scanTimeoutDefault, "bound on the scan of each tenant")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "scan takes no arguments, got %q: name a tenant with --tenant", pos)
-	}
-	cfg, ok := loadConfig(e, *path)
-	if !ok {
-		return exitUsage
+	cfg, _, code := parseConfig(e, fs, args, path)
+	if cfg == nil {
+		return code
 	}
 	tenants, err := scanTenants(cfg, *tenant)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -37,37 +38,30 @@ type statusRow struct {
 	RemovedAfter *time.Time `json:"removed_after,omitempty"`
 }
 
-func cmdStatus(e *env, args []string) int {
-	fs := newFlags(e, "status", "[-c FILE | --server URL | --context NAME] [--json]")
+func cmdStatus(e *env, fs *flag.FlagSet, args []string) int {
 	nf := addNATSFlags(e, fs)
 	asJSON := fs.Bool("json", false, "one JSON object per connector")
-	if code, ok := noArgs(e, fs, args); !ok {
-		return code
-	}
-	c, cfg, code := nf.connect(e)
-	if c == nil {
-		return code
-	}
-	defer c.Close()
-	entries, err := c.Status(e.ctx)
-	if err != nil {
-		return failure(e, err)
-	}
-	uploads, err := c.LastSucceeded(e.ctx)
-	if err != nil {
-		return failure(e, err)
-	}
-	rows := statusRows(entries, uploads, cfg, e.now())
-	if *asJSON {
-		for _, r := range rows {
-			if printJSON(e, r) != nil {
-				return exitFailed
-			}
+	return nf.session(e, fs, args, func(c *client.Conn, cfg *config.Config) int {
+		entries, err := c.Status(e.ctx)
+		if err != nil {
+			return failure(e, err)
 		}
+		uploads, err := c.LastSucceeded(e.ctx)
+		if err != nil {
+			return failure(e, err)
+		}
+		rows := statusRows(entries, uploads, cfg, e.now())
+		if *asJSON {
+			for _, r := range rows {
+				if printJSON(e, r) != nil {
+					return exitFailed
+				}
+			}
+			return exitOK
+		}
+		printStatus(e.stdout, rows, e.now())
 		return exitOK
-	}
-	printStatus(e.stdout, rows, e.now())
-	return exitOK
+	})
 }
 
 // statusRows joins the status entries with the last uploads and, with a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -48,16 +49,11 @@ type validation struct {
 const publisherNote = "a publisher config (NATS only): it serves rotate, status, events and history; " +
 	"run, plan, check-source and doctor need the worker's config"
 
-func cmdValidate(e *env, args []string) int {
-	fs := newFlags(e, "validate", "-c FILE [--json]")
+func cmdValidate(e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(e, fs)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object: file, valid, kind, problems (line, key, message), summary")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
-	if len(pos) > 0 {
-		return usageError(e, "validate takes no arguments, got %q", pos)
+	if _, code, ok := parseArgs(e, fs, args); !ok {
+		return code
 	}
 	if *path == "" {
 		return usageError(e, "-c FILE is required (or set CERTROTATOR_CONFIG)")
