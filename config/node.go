@@ -68,7 +68,12 @@ func isNull(n *yaml.Node) bool {
 
 // kindName says what a node is, for "expected X, got Y" messages.
 func kindName(n *yaml.Node) string {
-	switch n = resolve(n); n.Kind {
+	return kindText(resolve(n).Kind)
+}
+
+// kindText says what a node of kind k is.
+func kindText(k yaml.Kind) string {
+	switch k {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:

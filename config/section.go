@@ -164,26 +164,27 @@ func (s section) sub(name string, known ...string) section {
 // list returns the items of a list field, nil when absent, null or not a
 // list (reported).
 func (s section) list(name string) []*yaml.Node {
-	n := s.node(name)
-	if n == nil {
-		return nil
+	if n := s.nodeOfKind(name, yaml.SequenceNode); n != nil {
+		return n.Content
 	}
-	if n.Kind != yaml.SequenceNode {
-		s.problem(name, "expected a list, got %s", kindName(n))
-		return nil
-	}
-	return n.Content
+	return nil
 }
 
 // mapping returns the node of a mapping field with free-form keys, nil when
 // absent, null or not a mapping (reported).
 func (s section) mapping(name string) *yaml.Node {
+	return s.nodeOfKind(name, yaml.MappingNode)
+}
+
+// nodeOfKind returns the field's node when it is of kind k, nil when it is
+// absent, null or of another kind (reported).
+func (s section) nodeOfKind(name string, k yaml.Kind) *yaml.Node {
 	n := s.node(name)
 	if n == nil {
 		return nil
 	}
-	if n.Kind != yaml.MappingNode {
-		s.problem(name, "expected a mapping, got %s", kindName(n))
+	if n.Kind != k {
+		s.problem(name, "expected %s, got %s", kindText(k), kindName(n))
 		return nil
 	}
 	return n

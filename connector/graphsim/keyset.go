@@ -122,11 +122,7 @@ func (ks *keySet) entity(context string) map[string]any {
 func (s *Server) AddKeySet(tenantID, id string, seed ...Key) *Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustNotBeStarted("AddKeySet")
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: AddKeySet: unknown tenant %q; call AddTenant first", tenantID))
-	}
+	t := s.setupTenantLocked("AddKeySet", tenantID)
 	if t.keySetsByID == nil {
 		t.keySetsByID = map[string]*keySet{}
 	}
@@ -210,16 +206,7 @@ func (s *Server) KeyUploads(tenantID, id string) []string {
 // TrustFrameworkKeySet.ReadWrite.All and Read.All; on false the permission is granted
 // again. It may be called at any time.
 func (s *Server) DenyKeySets(tenantID, clientID string, deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: DenyKeySets: unknown tenant %q", tenantID))
-	}
-	if t.keySetDenied == nil {
-		t.keySetDenied = map[string]bool{}
-	}
-	t.keySetDenied[clientID] = deny
+	s.setAppFlag("DenyKeySets", tenantID, clientID, func(t *tenant) *map[string]bool { return &t.keySetDenied }, deny)
 }
 
 // KeySetsReadOnly gives the app (client id) in the tenant
@@ -228,16 +215,20 @@ func (s *Server) DenyKeySets(tenantID, clientID string, deny bool) {
 // Authorization_RequestDenied. On false it may write again. It may be
 // called at any time; DenyKeySets overrides it.
 func (s *Server) KeySetsReadOnly(tenantID, clientID string, on bool) {
+	s.setAppFlag("KeySetsReadOnly", tenantID, clientID, func(t *tenant) *map[string]bool { return &t.keySetReadOnly }, on)
+}
+
+// setAppFlag sets the app's entry in the per-app map of the tenant that
+// flags picks, at any time; it panics for a tenant AddTenant did not add,
+// naming method.
+func (s *Server) setAppFlag(method, tenantID, clientID string, flags func(*tenant) *map[string]bool, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		panic(fmt.Sprintf("graphsim: KeySetsReadOnly: unknown tenant %q", tenantID))
+	m := flags(s.knownTenantLocked(method, tenantID))
+	if *m == nil {
+		*m = map[string]bool{}
 	}
-	if t.keySetReadOnly == nil {
-		t.keySetReadOnly = map[string]bool{}
-	}
-	t.keySetReadOnly[clientID] = on
+	(*m)[clientID] = on
 }
 
 func (s *Server) keySetLocked(tenantID, id string) *keySet {

@@ -23,7 +23,7 @@ var funcs = template.FuncMap{
 	"bucketDoc":          bucketDoc,
 	"plain":              plain,
 	"replicas":           func() int { return deployReplicas },
-	"allow":              allow,
+	"permissions":        permissions,
 	"workerPublish":      func() []contract.Permission { return contract.WorkerPublish(contract.SubjectPrefixDefault) },
 	"workerSubscribe":    func() []contract.Permission { return contract.WorkerSubscribe(contract.SubjectPrefixDefault) },
 	"publisherPublish":   func() []contract.Permission { return contract.PublisherPublish(contract.SubjectPrefixDefault) },
@@ -37,6 +37,13 @@ func bucketDoc(b contract.Bucket) string {
 		s += " Used only with " + b.Only + "."
 	}
 	return s
+}
+
+// permissions is a user's permissions block of the permissions conf: what
+// it may publish and what it may subscribe to.
+func permissions(publish, subscribe []contract.Permission) string {
+	return "        permissions {\n          publish {\n" + allow(publish) +
+		"\n          }\n          subscribe {\n" + allow(subscribe) + "\n          }\n        }"
 }
 
 // allow is an allow list of the permissions conf, its groups apart.
@@ -116,14 +123,7 @@ accounts {
     users: [
       {
         nkey: UREPLACE_WITH_THE_WORKER_USER_PUBLIC_NKEY
-        permissions {
-          publish {
-{{allow (workerPublish)}}
-          }
-          subscribe {
-{{allow (workerSubscribe)}}
-          }
-        }
+{{permissions (workerPublish) (workerSubscribe)}}
       }
       {
         # The publisher: ` + "`" + `certrotator rotate [--wait]` + "`" + `, ` + "`" + `status` + "`" + `, ` + "`" + `events` + "`" + ` and ` + "`" + `history` + "`" + ` with a
@@ -144,14 +144,7 @@ accounts {
         #     make a read-only consumer on CERTROTATION_RESULTS or the status bucket durable. It
         #     reads nothing more than it may read anyway.
         nkey: UREPLACE_WITH_THE_PUBLISHER_USER_PUBLIC_NKEY
-        permissions {
-          publish {
-{{allow (publisherPublish)}}
-          }
-          subscribe {
-{{allow (publisherSubscribe)}}
-          }
-        }
+{{permissions (publisherPublish) (publisherSubscribe)}}
       }
       {
         # The setup user: you, running deploy/nats/setup.sh and looking around with the nats CLI.
