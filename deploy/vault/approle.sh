@@ -19,13 +19,8 @@ case "$(cd "$out" && pwd)" in
   ;;
 esac
 
-vault policy write certrotator "$here/policy.hcl"
-policies=certrotator
-if [ "${PKI:-0}" = 1 ]; then
-  vault policy write certrotator-pki "$here/policy-pki.hcl"
-  policies=certrotator,certrotator-pki
-fi
-vault auth list | grep -q '^approle/' || vault auth enable approle
+. "$here/role.sh"
+prepare_role approle
 
 # Service tokens (batch tokens cannot be renewed) of 15 minutes, renewed by the worker
 # while it runs; after token_max_ttl it logs in again with the secret_id.

@@ -9,13 +9,8 @@ set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${NAMESPACE:=certrotator}"
 
-vault policy write certrotator "$here/policy.hcl"
-policies=certrotator
-if [ "${PKI:-0}" = 1 ]; then
-  vault policy write certrotator-pki "$here/policy-pki.hcl"
-  policies=certrotator,certrotator-pki
-fi
-vault auth list | grep -q '^kubernetes/' || vault auth enable kubernetes
+. "$here/role.sh"
+prepare_role kubernetes
 
 # Vault checks each login token with the TokenReview API. Outside the cluster, also pass
 # token_reviewer_jwt=<token of a ServiceAccount bound to system:auth-delegator>.
