@@ -43,13 +43,8 @@ func (r *Rotator) planKeySet(ctx context.Context, rn *run, ref KeySetRef) Decisi
 			d.ActiveDaysLeft = &days
 		}
 	}
-	planBundle(&d, rn, now)
-	switch {
-	case rn.b.err != nil:
-		d.Error = errorInfo(rn.b.err)
-	case err != nil:
-		d.Error = errorInfo(canceled(ctx, keySetReadError(ref, err)))
-	default:
+	readErr := func(err error) error { return keySetReadError(ref, err) }
+	if planRead(ctx, &d, rn, now, err, readErr) {
 		v := decideKeySet(st, active, hasActive, rn.b.candidate(), rn.job, rn.req.Force, now)
 		planAction(&d, rn, v, keyCert(hasActiveKey(active, hasActive)), now)
 	}

@@ -78,13 +78,8 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 		days := daysLeft(a.NotAfter.Sub(now))
 		d.ActiveDaysLeft = &days
 	}
-	planBundle(&d, rn, now)
-	switch {
-	case rn.b.err != nil:
-		d.Error = errorInfo(rn.b.err)
-	case getErr != nil:
-		d.Error = errorInfo(canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, getErr)))
-	default:
+	readErr := func(err error) error { return fmt.Errorf("reading connector %s: %w", ref.ID, err) }
+	if planRead(ctx, &d, rn, now, getErr, readErr) {
 		v := decide(st, rn.b.candidate(), rn.job, rn.req.Force, now)
 		planAction(&d, rn, v, activeOf(st), now)
 		r.planProbe(ctx, rn, st, &d)
@@ -92,14 +87,25 @@ func (r *Rotator) planOne(ctx context.Context, rn *run, ref ConnectorRef) Decisi
 	return d
 }
 
-// planBundle fills in what a Decision tells of the bundle and the job
-// alone, the same for a connector and a key set: the staged validity and
-// the rotation window.
-func planBundle(d *Decision, rn *run, now time.Time) {
+// planRead fills in what a Decision tells of the bundle and the job alone,
+// the same for a connector and a key set (the staged validity and the
+// rotation window), then the first failure by the same rule: the bundle's
+// error, else the target's read error err as wrap words it. ok is true
+// when neither failed and the caller decides.
+func planRead(ctx context.Context, d *Decision, rn *run, now time.Time, err error, wrap func(error) error) (ok bool) {
 	if rn.b.bundle != nil {
 		d.Staged = rn.b.bundle.Staged(now)
 	}
 	d.WindowOpen, d.NextWindow = windowFields(rn.job, now)
+	switch {
+	case rn.b.err != nil:
+		d.Error = errorInfo(rn.b.err)
+	case err != nil:
+		d.Error = errorInfo(canceled(ctx, wrap(err)))
+	default:
+		return true
+	}
+	return false
 }
 
 // planAction sets d's Action and Reason as a run would act, the same rule
