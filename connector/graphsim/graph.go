@@ -55,22 +55,13 @@ func (s *Server) routeGraph(x *exchange, t *tenant, segs []string) {
 		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", firstUnknown(segs)), "")
 		return
 	}
-	base := s.url + "/" + segs[0] + "/$metadata#identity/apiConnectors"
-	m := x.r.Method
-	switch {
-	case len(segs) == 3 && m == http.MethodGet:
-		s.listConnectors(x, t, base)
-	case len(segs) == 4 && m == http.MethodGet:
-		s.getConnector(x, t, segs[3], base+"/$entity")
-	case len(segs) == 4 && m == http.MethodPatch:
-		s.patchConnector(x, t, segs[3])
-	case len(segs) == 5 && isUploadAction(segs[4]) && m == http.MethodPost:
-		s.uploadCertificate(x, t, segs[3], base+"/$entity")
-	case len(segs) == 5 && !isUploadAction(segs[4]), len(segs) > 5:
-		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", segs[4]), "")
-	default:
-		x.graphError(http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.", "")
-	}
+	collection{
+		context: s.url + "/" + segs[0] + "/$metadata#identity/apiConnectors",
+		list:    s.listConnectors,
+		get:     s.getConnector,
+		patch:   s.patchConnector,
+		actions: []action{{name: uploadAction, method: http.MethodPost, serve: s.uploadCertificate}},
+	}.route(x, t, segs)
 }
 
 // throttled answers a call the limits refused, the way Graph does: 429
@@ -93,10 +84,6 @@ func firstUnknown(segs []string) string {
 		}
 	}
 	return segs[len(segs)-1]
-}
-
-func isUploadAction(seg string) bool {
-	return strings.EqualFold(seg, uploadAction) || strings.EqualFold(seg, "microsoft.graph."+uploadAction)
 }
 
 func (s *Server) getConnector(x *exchange, t *tenant, id, context string) {

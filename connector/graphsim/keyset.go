@@ -258,26 +258,15 @@ func (s *Server) routeKeySets(x *exchange, t *tenant, segs []string) {
 		x.graphError(http.StatusForbidden, codeAuthorizationDenied, "Insufficient privileges to complete the operation.", "")
 		return
 	}
-	base := s.url + "/beta/$metadata#trustFramework/keySets"
-	m := x.r.Method
-	switch {
-	case len(segs) == 3 && m == http.MethodGet:
-		s.listKeySets(x, t, base)
-	case len(segs) == 4 && m == http.MethodGet:
-		s.getKeySet(x, t, segs[3], base+"/$entity")
-	case len(segs) == 5 && isAction(segs[4], uploadPkcs12) && m == http.MethodPost:
-		s.uploadKey(x, t, segs[3])
-	case len(segs) == 5 && isAction(segs[4], getActiveKeyName) && m == http.MethodGet:
-		s.getActiveKey(x, t, segs[3])
-	case len(segs) == 5 && !isAction(segs[4], uploadPkcs12) && !isAction(segs[4], getActiveKeyName), len(segs) > 5:
-		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("Resource not found for the segment '%s'.", segs[len(segs)-1]), "")
-	default:
-		x.graphError(http.StatusMethodNotAllowed, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.", "")
-	}
-}
-
-func isAction(seg, name string) bool {
-	return strings.EqualFold(seg, name) || strings.EqualFold(seg, "microsoft.graph."+name)
+	collection{
+		context: s.url + "/beta/$metadata#trustFramework/keySets",
+		list:    s.listKeySets,
+		get:     s.getKeySet,
+		actions: []action{
+			{name: uploadPkcs12, method: http.MethodPost, serve: func(x *exchange, t *tenant, id, _ string) { s.uploadKey(x, t, id) }},
+			{name: getActiveKeyName, method: http.MethodGet, serve: func(x *exchange, t *tenant, id, _ string) { s.getActiveKey(x, t, id) }},
+		},
+	}.route(x, t, segs)
 }
 
 func (s *Server) findKeySet(x *exchange, t *tenant, id string) *keySet {
