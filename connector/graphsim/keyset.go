@@ -316,22 +316,20 @@ func (s *Server) uploadKey(x *exchange, t *tenant, id string) {
 	if !x.requireParams(uploadPkcs12, body.Key, "key", body.Password, "password") {
 		return
 	}
-	pfx, err := base64.StdEncoding.DecodeString(*body.Key)
-	if err != nil {
-		rej := malformed("not a valid base64 encoded PKCS#12 (.pfx) file")
-		x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
+	pfx, rej := decodeBase64PFX(*body.Key)
+	if rej != nil {
+		x.rejected(rej)
 		return
 	}
 	cert, rej := decodePFXCert(pfx, *body.Password)
 	if rej != nil {
-		x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
+		x.rejected(rej)
 		return
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
 		// Policy keys are RSA; the code for another kind is inferred.
-		rej := malformed("the key is not an RSA key")
-		x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
+		x.rejected(malformed("the key is not an RSA key"))
 		return
 	}
 	if !x.now.Before(cert.NotAfter) {

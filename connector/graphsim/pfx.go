@@ -45,11 +45,21 @@ func (s *Server) Thumbprint(pfx []byte, password string) (string, error) {
 // decodeUpload turns the base64 pkcs12Value and its password into the
 // certificate Graph would store, or the rejection B2C would answer with.
 func decodeUpload(value, password string) (Cert, *pfxRejection) {
-	pfx, err := base64.StdEncoding.DecodeString(value)
-	if err != nil {
-		return Cert{}, malformed("not a valid base64 encoded PKCS#12 (.pfx) file")
+	pfx, rej := decodeBase64PFX(value)
+	if rej != nil {
+		return Cert{}, rej
 	}
 	return decodePFX(pfx, password)
+}
+
+// decodeBase64PFX is an upload's base64 PFX parameter decoded, as both
+// upload actions (uploadClientCertificate, uploadPkcs12) read it.
+func decodeBase64PFX(value string) ([]byte, *pfxRejection) {
+	pfx, err := base64.StdEncoding.DecodeString(value)
+	if err != nil {
+		return nil, malformed("not a valid base64 encoded PKCS#12 (.pfx) file")
+	}
+	return pfx, nil
 }
 
 // decodePFX applies B2C's rules: TripleDES-SHA1 (or weaker legacy) PBE only,

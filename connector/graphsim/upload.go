@@ -54,7 +54,7 @@ func (s *Server) uploadCertificate(x *exchange, t *tenant, id, context string) {
 	}
 	cert, rej := s.decodeUploadCached(*body.PKCS12Value, *body.Password)
 	if rej != nil {
-		x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
+		x.rejected(rej)
 		return
 	}
 	s.mu.Lock()
@@ -110,7 +110,7 @@ func (x *exchange) authUpdate(a *authConfig) (func(*connector), bool) {
 		}
 		cert, rej := decodeUpload(*a.PKCS12Value, *a.Password)
 		if rej != nil {
-			x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
+			x.rejected(rej)
 			return nil, false
 		}
 		return func(c *connector) { c.certs = []Cert{cert} }, true
@@ -147,6 +147,11 @@ func (x *exchange) requireParams(operation string, a *string, aName string, b *s
 		x.graphError(http.StatusBadRequest, codeBadRequest, fmt.Sprintf("The parameter '%s' is required for the operation '%s'.", missing, operation), codeInvalidRequest)
 	}
 	return missing == ""
+}
+
+// rejected answers a bad PFX as B2C does: 400 with its AADB2C code.
+func (x *exchange) rejected(rej *pfxRejection) {
+	x.graphError(http.StatusBadRequest, rej.code, rej.message, "")
 }
 
 // readJSON checks the Content-Type and strictly decodes the body into v,
