@@ -86,6 +86,28 @@ func ReadStatus(ctx context.Context, kv jetstream.KeyValue, filter string) ([]St
 	return out, nil
 }
 
+// RanSince reads job's status entries and reports whether an outcome of
+// job was stored at t or later (since), and whether any ever was (ever).
+// A bad request's entry (contract.StatusKey(job, "")) is no run. The
+// worker's scheduler and Vault watch ask it to tell what ran while no
+// worker watched.
+func RanSince(ctx context.Context, kv jetstream.KeyValue, job string, t time.Time) (since, ever bool, err error) {
+	entries, err := WatchAll(ctx, kv, contract.StatusKeysOf(job))
+	if err != nil {
+		return false, false, fmt.Errorf("reading status of job %s: %w", job, err)
+	}
+	for _, e := range entries {
+		if e.Key() == contract.StatusKey(job, "") {
+			continue
+		}
+		if !e.Created().Before(t) {
+			return true, true, nil
+		}
+		ever = true
+	}
+	return false, ever, nil
+}
+
 // WatchAll reads the current entries of a bucket matching filter, without
 // deleted ones.
 func WatchAll(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/certrotator/certrotator/client"
@@ -215,23 +214,13 @@ func (s *Scheduler) CatchUp(ctx context.Context, job string, sched jobs.Schedule
 	if kv == nil {
 		return baseservice.ErrNotConnected
 	}
-	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
-	if err != nil {
-		return fmt.Errorf("reading status of job %s: %w", job, err)
-	}
-	ran := false
-	for _, e := range entries {
-		if strings.HasSuffix(e.Key(), "._") {
-			continue // a bad request is no rotation
-		}
-		if !e.Created().Before(slot) {
-			return nil
-		}
-		ran = true
-	}
-	if ran {
+	since, ran, err := client.RanSince(ctx, kv, job, slot)
+	switch {
+	case err != nil || since:
+		return err
+	case ran:
 		s.Logger().Info("schedule missed while no worker ran, catching up", "job", job, "slot", slot)
-	} else {
+	default:
 		s.Logger().Info("first run of the schedule", "job", job)
 	}
 	return s.Fire(ctx, job, slot)

@@ -6,8 +6,6 @@ package vaultwatch
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -214,19 +212,8 @@ func (w *Watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
-	if err != nil {
-		return false, fmt.Errorf("reading status of job %s: %w", job, err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Key(), "._") {
-			continue // a bad request is no rotation
-		}
-		if !e.Created().Before(created) {
-			return true, nil
-		}
-	}
-	return false, nil
+	since, _, err := client.RanSince(ctx, kv, job, created)
+	return since, err
 }
 
 // request enqueues the request for version id of job. Every replica sends
