@@ -109,11 +109,12 @@ func (s *Scheduler) runOnce(ctx context.Context, now time.Time) {
 	for _, k := range []struct {
 		due    map[string]time.Time
 		fire   func(context.Context, string, time.Time) error
-		what   string // of the log line
+		what   string // the log line's message, and its key for the time
+		key    string
 		moveOn func(jobs.Job, time.Time)
 	}{
-		{s.next, s.Fire, "publishing scheduled request", func(j jobs.Job, now time.Time) { s.next[j.Name] = j.Next.Next(now) }},
-		{s.windowNext, s.FireWindow, "publishing window request", s.planWindow},
+		{s.next, s.Fire, "publishing scheduled request", "slot", func(j jobs.Job, now time.Time) { s.next[j.Name] = j.Next.Next(now) }},
+		{s.windowNext, s.FireWindow, "publishing window request", "window_start", s.planWindow},
 	} {
 		for _, j := range s.jobList {
 			at, ok := k.due[j.Name]
@@ -121,7 +122,7 @@ func (s *Scheduler) runOnce(ctx context.Context, now time.Time) {
 				continue
 			}
 			if err := k.fire(ctx, j.Name, at); err != nil {
-				s.Logger().Warn(k.what, "job", j.Name, "at", at, "error", err)
+				s.Logger().Warn(k.what, "job", j.Name, k.key, at, "error", err)
 			}
 			k.moveOn(j, now)
 		}
