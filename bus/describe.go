@@ -53,12 +53,20 @@ func describeAPIError(api *jetstream.APIError) string {
 	}
 }
 
-// More JetStream API error codes (nats-server's errors.json): these heal
-// with time on a cluster that is forming or failing over.
+// The JetStream API error codes (nats-server's errors.json) that bus
+// names: Describe words them, and provisioning gives up at once on those
+// that cannot heal by waiting (permanentJSError) while it retries the
+// others, which heal with time on a cluster that is forming or failing
+// over.
 const (
 	jsErrNoPeers               jetstream.ErrorCode = 10005
 	jsErrClusterNotAvailable   jetstream.ErrorCode = 10008
-	jsErrInsufficientResources jetstream.ErrorCode = 10023
 	jsErrConsumerNotFound      jetstream.ErrorCode = 10014
+	jsErrInsufficientResources jetstream.ErrorCode = 10023
+	jsErrNotEnabledForAccount  jetstream.ErrorCode = 10039
+	jsErrStreamInvalidConfig   jetstream.ErrorCode = 10052
 	jsErrStreamNotFound        jetstream.ErrorCode = 10059
+	jsErrSubjectOverlap        jetstream.ErrorCode = 10065
+	jsErrReplicasNotSupported  jetstream.ErrorCode = 10074
+	jsErrNotEnabled            jetstream.ErrorCode = 10076
 )

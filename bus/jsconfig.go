@@ -56,8 +56,6 @@ func bucketConfig(name string) jetstream.KeyValueConfig {
 	}
 }
 
-func warningsBucketConfig() jetstream.KeyValueConfig { return bucketConfig(contract.WarningsBucket) }
-
 func consumerSpecConfig(c contract.ConsumerSpec) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable: c.Durable, Description: c.Description,
@@ -76,8 +74,3 @@ func consumerConfig(maxDeliver int) jetstream.ConsumerConfig {
 func advisoryConsumerConfig() jetstream.ConsumerConfig {
 	return consumerSpecConfig(contract.AdvisoriesConsumer())
 }
-
-func statusBucketConfig() jetstream.KeyValueConfig   { return bucketConfig(contract.StatusBucket) }
-func locksBucketConfig() jetstream.KeyValueConfig    { return bucketConfig(contract.LocksBucket) }
-func budgetBucketConfig() jetstream.KeyValueConfig   { return bucketConfig(contract.BudgetBucket) }
-func outcomesBucketConfig() jetstream.KeyValueConfig { return bucketConfig(contract.OutcomesBucket) }

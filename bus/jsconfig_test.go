@@ -54,7 +54,7 @@ func TestJetStreamConfigsMapTheContract(t *testing.T) {
 			t.Errorf("bucket %s:\n got %+v\nwant %+v", want.Bucket, got, want)
 		}
 	}
-	if got := warningsBucketConfig(); got.Bucket != contract.WarningsBucket {
+	if got := bucketConfig(contract.WarningsBucket); got.Bucket != contract.WarningsBucket {
 		t.Errorf("warningsBucketConfig is bucket %s", got.Bucket)
 	}
 	consumers := []struct {

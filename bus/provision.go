@@ -84,10 +84,17 @@ func Provision(ctx context.Context, b *Bus, o ProvisionOptions) (*Objects, error
 	prefix, js := o.Prefix, b.js
 	ob := &Objects{}
 	var adv jetstream.Stream
-	steps := []struct {
+	type step struct {
 		what string
 		run  func(context.Context) error
-	}{
+	}
+	bucket := func(into *jetstream.KeyValue, name string) step {
+		return step{"bucket " + name, func(ctx context.Context) (err error) {
+			*into, err = p.kv(ctx, js, bucketConfig(name))
+			return err
+		}}
+	}
+	steps := []step{
 		{"stream " + contract.RequestsStream, func(ctx context.Context) (err error) {
 			ob.Requests, err = p.stream(ctx, js, requestsStreamConfig(prefix))
 			return err
@@ -100,18 +107,9 @@ func Provision(ctx context.Context, b *Bus, o ProvisionOptions) (*Objects, error
 			_, err = p.stream(ctx, js, resultsStreamConfig(prefix))
 			return err
 		}},
-		{"bucket " + contract.StatusBucket, func(ctx context.Context) (err error) {
-			ob.Status, err = p.kv(ctx, js, statusBucketConfig())
-			return err
-		}},
-		{"bucket " + contract.LocksBucket, func(ctx context.Context) (err error) {
-			ob.Locks, err = p.kv(ctx, js, locksBucketConfig())
-			return err
-		}},
-		{"bucket " + contract.WarningsBucket, func(ctx context.Context) (err error) {
-			ob.Warnings, err = p.kv(ctx, js, warningsBucketConfig())
-			return err
-		}},
+		bucket(&ob.Status, contract.StatusBucket),
+		bucket(&ob.Locks, contract.LocksBucket),
+		bucket(&ob.Warnings, contract.WarningsBucket),
 		{"stream " + contract.AdvisoriesStream, func(ctx context.Context) (err error) {
 			adv, err = p.stream(ctx, js, advisoriesStreamConfig())
 			return err
@@ -120,12 +118,9 @@ func Provision(ctx context.Context, b *Bus, o ProvisionOptions) (*Objects, error
 			ob.Advisories, err = adv.CreateOrUpdateConsumer(ctx, advisoryConsumerConfig())
 			return err
 		}},
-		{"bucket " + contract.BudgetBucket, func(ctx context.Context) (err error) {
-			ob.Budget, err = p.kv(ctx, js, budgetBucketConfig())
-			return err
-		}},
+		bucket(&ob.Budget, contract.BudgetBucket),
 		{"bucket " + contract.OutcomesBucket, func(ctx context.Context) (err error) {
-			ob.Outcomes, err = p.kv(ctx, js, outcomesBucketConfig())
+			ob.Outcomes, err = p.kv(ctx, js, bucketConfig(contract.OutcomesBucket))
 			if err == nil {
 				ob.OutcomesStream = outcomesStreamOf(ctx, js)
 			}
@@ -215,16 +210,6 @@ func permanentJSError(err error) bool {
 	}
 	return false
 }
-
-// JetStream API error codes (nats-server's errors.json) that provisioning
-// treats as permanent.
-const (
-	jsErrNotEnabledForAccount jetstream.ErrorCode = 10039
-	jsErrStreamInvalidConfig  jetstream.ErrorCode = 10052
-	jsErrSubjectOverlap       jetstream.ErrorCode = 10065
-	jsErrReplicasNotSupported jetstream.ErrorCode = 10074
-	jsErrNotEnabled           jetstream.ErrorCode = 10076
-)
 
 func (p *provisioner) stream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
 	want.Replicas = p.replicas

@@ -97,6 +97,21 @@ func Verify(ctx context.Context, js jetstream.JetStream, o VerifyOptions) []Find
 	return out
 }
 
+// read reports whether the lookup of f's object succeeded; when it did
+// not, it sets f's state: Missing when the error is notFound, Unreadable
+// with the error otherwise.
+func (f *Finding) read(err, notFound error) bool {
+	switch {
+	case errors.Is(err, notFound):
+		f.State = Missing
+	case err != nil:
+		f.State, f.Err = Unreadable, err
+	default:
+		return true
+	}
+	return false
+}
+
 type verifier struct {
 	js   jetstream.JetStream
 	call func(context.Context, func(context.Context) error) error
@@ -109,12 +124,7 @@ func (v verifier) stream(want jetstream.StreamConfig) (Finding, jetstream.Stream
 	f := Finding{Kind: "stream", Name: want.Name}
 	var st jetstream.Stream
 	err := v.call(v.ctx, func(ctx context.Context) (err error) { st, err = v.js.Stream(ctx, want.Name); return err })
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		f.State = Missing
-		return f, nil
-	case err != nil:
-		f.State, f.Err = Unreadable, err
+	if !f.read(err, jetstream.ErrStreamNotFound) {
 		return f, nil
 	}
 	c := st.CachedInfo().Config
@@ -143,12 +153,7 @@ func (v verifier) consumer(st jetstream.Stream, stream string, want jetstream.Co
 	f := Finding{Kind: "consumer", Name: stream + "/" + want.Durable}
 	var c jetstream.Consumer
 	err := v.call(v.ctx, func(ctx context.Context) (err error) { c, err = st.Consumer(ctx, want.Durable); return err })
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		f.State = Missing
-		return f
-	case err != nil:
-		f.State, f.Err = Unreadable, err
+	if !f.read(err, jetstream.ErrConsumerNotFound) {
 		return f
 	}
 	info := c.CachedInfo()
@@ -175,12 +180,7 @@ func (v verifier) bucket(want jetstream.KeyValueConfig) Finding {
 		sts, err = kv.Status(ctx)
 		return err
 	})
-	switch {
-	case errors.Is(err, jetstream.ErrBucketNotFound):
-		f.State = Missing
-		return f
-	case err != nil:
-		f.State, f.Err = Unreadable, err
+	if !f.read(err, jetstream.ErrBucketNotFound) {
 		return f
 	}
 	if sts.History() != int64(want.History) || sts.TTL() != want.TTL {

@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
 )
 
 // The JetStream calls of the contract that both the client and the worker
-// make: publishing a request, reading the status bucket.
+// make: publishing a request or an event, reading the status bucket.
 
 // ErrNoStreams is returned when the server has no certrotator streams yet.
 var ErrNoStreams = errors.New("no worker has set up the streams on this server: start `certrotator run` or run deploy/nats/setup.sh")
@@ -43,6 +44,23 @@ func PublishRequest(ctx context.Context, js jetstream.JetStream, prefix string, 
 	return ack, nil
 }
 
+// PublishEvent publishes ev on subject with its id as the Nats-Msg-Id and
+// waits for the stream's ack: an event published twice (a republished
+// outcome, a warning two replicas announce) is kept once. The worker's
+// outcomes and every warning go out through it.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, subject string, ev contract.Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding event %s: %w", ev.Type, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", contract.EventContentType)
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
+		return fmt.Errorf("publishing event on %s: %w", subject, err)
+	}
+	return nil
+}
+
 // StatusEntry is one connector's latest outcome from the status bucket.
 type StatusEntry struct {
 	Key     string           // <job>.<connector>
@@ -66,6 +84,28 @@ func ReadStatus(ctx context.Context, kv jetstream.KeyValue, filter string) ([]St
 	}
 	slices.SortFunc(out, func(a, b StatusEntry) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
+}
+
+// RanSince reads job's status entries and reports whether an outcome of
+// job was stored at t or later (since), and whether any ever was (ever).
+// A bad request's entry (contract.StatusKey(job, "")) is no run. The
+// worker's scheduler and Vault watch ask it to tell what ran while no
+// worker watched.
+func RanSince(ctx context.Context, kv jetstream.KeyValue, job string, t time.Time) (since, ever bool, err error) {
+	entries, err := WatchAll(ctx, kv, contract.StatusKeysOf(job))
+	if err != nil {
+		return false, false, fmt.Errorf("reading status of job %s: %w", job, err)
+	}
+	for _, e := range entries {
+		if e.Key() == contract.StatusKey(job, "") {
+			continue
+		}
+		if !e.Created().Before(t) {
+			return true, true, nil
+		}
+		ever = true
+	}
+	return false, ever, nil
 }
 
 // WatchAll reads the current entries of a bucket matching filter, without

@@ -98,23 +98,34 @@ func (c *Client) keySetTarget(tenant, id string) (*tenantClient, error) {
 	return c.tenantNamed(tenant)
 }
 
-// GetKeySet reads a container and its keys. Failures are classified as
-// for Get: a missing container is permanent (ErrNotFound), a missing
-// TrustFrameworkKeySet.ReadWrite.All permanent (ErrDenied).
-func (c *Client) GetKeySet(ctx context.Context, tenant, id string) (jobs.KeySetState, error) {
+// keySetCall sends r to key set id of tenant, at r.path under the key
+// set's own, and decodes the answer into out. The tenant and the id are
+// checked before any request.
+func (c *Client) keySetCall(ctx context.Context, tenant, id string, r request, out any) error {
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	tc, err := c.keySetTarget(tenant, id)
 	if err != nil {
-		return jobs.KeySetState{}, fmt.Errorf("getting key set %s: %w", id, err)
+		return err
 	}
-	body, err := c.do(ctx, &request{tenant: tc, method: http.MethodGet, path: keySetPath(id), safe: true})
+	r.tenant, r.path = tc, keySetPath(id)+r.path
+	body, err := c.do(ctx, &r)
 	if err != nil {
-		return jobs.KeySetState{}, fmt.Errorf("getting key set %s: %w", id, err)
+		return err
 	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding the answer: %w", err))
+	}
+	return nil
+}
+
+// GetKeySet reads a container and its keys. Failures are classified as
+// for Get: a missing container is permanent (ErrNotFound), a missing
+// TrustFrameworkKeySet.ReadWrite.All permanent (ErrDenied).
+func (c *Client) GetKeySet(ctx context.Context, tenant, id string) (jobs.KeySetState, error) {
 	var ks keySetJSON
-	if err := json.Unmarshal(body, &ks); err != nil {
-		return jobs.KeySetState{}, fmt.Errorf("getting key set %s: %w", id, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding key set: %w", err)))
+	if err := c.keySetCall(ctx, tenant, id, request{method: http.MethodGet, safe: true}, &ks); err != nil {
+		return jobs.KeySetState{}, fmt.Errorf("getting key set %s: %w", id, err)
 	}
 	return ks.state(), nil
 }
@@ -124,26 +135,15 @@ func (c *Client) GetKeySet(ctx context.Context, tenant, id string) (jobs.KeySetS
 // request may have taken effect: jobs reads the container before uploading
 // again.
 func (c *Client) UploadKey(ctx context.Context, tenant, id string, pfx []byte, password string) (jobs.PolicyKey, error) {
-	ctx, cancel := c.callContext(ctx)
-	defer cancel()
-	tc, err := c.keySetTarget(tenant, id)
-	if err != nil {
-		return jobs.PolicyKey{}, fmt.Errorf("uploading key to key set %s: %w", id, err)
-	}
 	value := base64.StdEncoding.EncodeToString(pfx)
 	payload, err := json.Marshal(map[string]string{"key": value, "password": password})
 	if err != nil {
 		return jobs.PolicyKey{}, jobs.Permanent("invalid_request", errors.New("encoding upload body"))
 	}
-	r := &request{tenant: tc, method: http.MethodPost, path: keySetPath(id) + "/uploadPkcs12", body: payload,
-		secrets: []string{value, password}}
-	body, err := c.do(ctx, r)
-	if err != nil {
-		return jobs.PolicyKey{}, fmt.Errorf("uploading key to key set %s: %w", id, err)
-	}
 	var k keyJSON
-	if err := json.Unmarshal(body, &k); err != nil {
-		return jobs.PolicyKey{}, fmt.Errorf("uploading key to key set %s: %w", id, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding key: %w", err)))
+	r := request{method: http.MethodPost, path: "/uploadPkcs12", body: payload, secrets: []string{value, password}}
+	if err := c.keySetCall(ctx, tenant, id, r, &k); err != nil {
+		return jobs.PolicyKey{}, fmt.Errorf("uploading key to key set %s: %w", id, err)
 	}
 	return k.policyKey(), nil
 }
@@ -151,30 +151,15 @@ func (c *Client) UploadKey(ctx context.Context, tenant, id string, pfx []byte, p
 // ActiveKey asks getActiveKey which key B2C uses now. A 404 means no key
 // is valid (the container itself is read with GetKeySet first): ok false.
 func (c *Client) ActiveKey(ctx context.Context, tenant, id string) (jobs.PolicyKey, bool, error) {
-	ctx, cancel := c.callContext(ctx)
-	defer cancel()
-	tc, err := c.keySetTarget(tenant, id)
-	if err != nil {
-		return jobs.PolicyKey{}, false, fmt.Errorf("getting active key of key set %s: %w", id, err)
-	}
-	body, err := c.do(ctx, &request{tenant: tc, method: http.MethodGet, path: keySetPath(id) + "/getActiveKey", safe: true})
-	if errors.Is(err, ErrNotFound) {
-		return jobs.PolicyKey{}, false, nil
-	}
-	if err != nil {
-		return jobs.PolicyKey{}, false, fmt.Errorf("getting active key of key set %s: %w", id, err)
-	}
 	var k keyJSON
-	if err := json.Unmarshal(body, &k); err != nil {
-		return jobs.PolicyKey{}, false, fmt.Errorf("getting active key of key set %s: %w", id, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding key: %w", err)))
+	err := c.keySetCall(ctx, tenant, id, request{method: http.MethodGet, path: "/getActiveKey", safe: true}, &k)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return jobs.PolicyKey{}, false, nil
+	case err != nil:
+		return jobs.PolicyKey{}, false, fmt.Errorf("getting active key of key set %s: %w", id, err)
 	}
 	return k.policyKey(), true, nil
-}
-
-// keySetPage is one page of the key set collection.
-type keySetPage struct {
-	Value    []keySetJSON `json:"value"`
-	NextLink string       `json:"@odata.nextLink"`
 }
 
 // ListKeySets reads every container of the tenant, following
@@ -186,28 +171,15 @@ func (c *Client) ListKeySets(ctx context.Context, tenant string) ([]jobs.KeySetS
 	if err != nil {
 		return nil, fmt.Errorf("listing key sets: %w", err)
 	}
-	path := keySetsPath
 	var out []jobs.KeySetState
-	for pages := 1; ; pages++ {
-		body, err := c.do(ctx, &request{tenant: tc, method: http.MethodGet, path: path, safe: true})
-		if err != nil {
-			return nil, fmt.Errorf("listing key sets of tenant %s: %w", tenant, err)
-		}
-		var p keySetPage
-		if err := json.Unmarshal(body, &p); err != nil {
-			return nil, fmt.Errorf("listing key sets of tenant %s: %w", tenant, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding page %d: %w", pages, err)))
-		}
-		for _, ks := range p.Value {
+	err = pages(ctx, c, tc, keySetsPath, func(v []keySetJSON) error {
+		for _, ks := range v {
 			out = append(out, ks.state())
 		}
-		if p.NextLink == "" {
-			return out, nil
-		}
-		if pages == listPagesMax {
-			return nil, jobs.Transient(CodeInvalidResponse, fmt.Errorf("listing key sets of tenant %s: more than %d pages", tenant, listPagesMax))
-		}
-		if path, err = nextPath(tc.graphURL, p.NextLink); err != nil {
-			return nil, jobs.Permanent(CodeInvalidNextLink, fmt.Errorf("listing key sets of tenant %s: %w", tenant, err))
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing key sets of tenant %s: %w", tenant, err)
 	}
+	return out, nil
 }

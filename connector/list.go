@@ -20,10 +20,10 @@ const listPath = "/v1.0/identity/apiConnectors"
 // proxy that links pages in a circle cannot keep a call alive forever.
 const listPagesMax = 10_000
 
-// listPage is one page of the collection.
-type listPage struct {
-	Value    []connectorJSON `json:"value"`
-	NextLink string          `json:"@odata.nextLink"`
+// page is one page of a Graph collection.
+type page[T any] struct {
+	Value    []T    `json:"value"`
+	NextLink string `json:"@odata.nextLink"`
 }
 
 // List reads every API connector of the tenant key tenant with the list
@@ -52,33 +52,49 @@ func (c *Client) list(ctx context.Context, tenant string) ([]jobs.ConnectorState
 		path += fmt.Sprintf("?$top=%d", c.cfg.ListTop)
 	}
 	var out []jobs.ConnectorState
-	for pages := 1; ; pages++ {
-		body, err := c.do(ctx, &request{tenant: tc, method: http.MethodGet, path: path, safe: true})
-		if err != nil {
-			return nil, err
-		}
-		var p listPage
-		if err := json.Unmarshal(body, &p); err != nil {
-			return nil, jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding page %d: %w", pages, err))
-		}
-		// Decoded in one pass with the page: a fleet's list is most of what
-		// a run reads.
-		out = slices.Grow(out, len(p.Value))
-		for i := range p.Value {
-			st, err := p.Value[i].state()
+	err = pages(ctx, c, tc, path, func(v []connectorJSON) error {
+		// Decoded in one pass with the page: a fleet's list is most of
+		// what a run reads.
+		out = slices.Grow(out, len(v))
+		for i := range v {
+			st, err := v[i].state()
 			if err != nil {
-				return nil, jobs.Transient(CodeInvalidResponse, err)
+				return jobs.Transient(CodeInvalidResponse, err)
 			}
 			out = append(out, st)
 		}
-		if p.NextLink == "" {
-			return out, nil
+		return nil
+	})
+	return out, err
+}
+
+// pages reads the collection at path page by page, following
+// @odata.nextLink until it is absent, and hands each page's values to
+// add. One page is one Graph call, paced and retried like Get; a nextLink
+// that leaves the tenant's Graph root is permanent (the bearer token is
+// never sent elsewhere), and no more than listPagesMax pages are followed.
+// API connectors and key sets are listed through it.
+func pages[T any](ctx context.Context, c *Client, tc *tenantClient, path string, add func([]T) error) error {
+	for n := 1; ; n++ {
+		body, err := c.do(ctx, &request{tenant: tc, method: http.MethodGet, path: path, safe: true})
+		if err != nil {
+			return err
 		}
-		if pages == listPagesMax {
-			return nil, jobs.Transient(CodeInvalidResponse, fmt.Errorf("following nextLink: more than %d pages", listPagesMax))
+		var p page[T]
+		if err := json.Unmarshal(body, &p); err != nil {
+			return jobs.Transient(CodeInvalidResponse, fmt.Errorf("decoding page %d: %w", n, err))
+		}
+		if err := add(p.Value); err != nil {
+			return err
+		}
+		if p.NextLink == "" {
+			return nil
+		}
+		if n == listPagesMax {
+			return jobs.Transient(CodeInvalidResponse, fmt.Errorf("following nextLink: more than %d pages", listPagesMax))
 		}
 		if path, err = nextPath(tc.graphURL, p.NextLink); err != nil {
-			return nil, jobs.Permanent(CodeInvalidNextLink, err)
+			return jobs.Permanent(CodeInvalidNextLink, err)
 		}
 	}
 }

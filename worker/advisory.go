@@ -60,29 +60,21 @@ func newAdvisoryListener(a *baseservice.Archetype, r *results) *advisoryListener
 
 // Start binds the advisories consumer and launches the loop.
 func (a *advisoryListener) Start(ctx context.Context) error {
-	runCtx, ok, stopped := a.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	advisories, _ := a.advisories()
-	if advisories == nil {
-		stopped()
-		return errNotConnected
-	}
-	iter, err := advisories.Messages(jetstream.PullMaxMessages(4))
-	if err != nil {
-		stopped()
-		return fmt.Errorf("consuming %s: %w", contract.AdvisoriesStream, err)
-	}
-	go func() {
-		<-runCtx.Done() // Stop: closing the iterator ends the loop
-		iter.Stop()
-	}()
-	go func() {
-		defer stopped()
-		a.loop(runCtx, iter)
-	}()
-	return nil
+	return a.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		advisories, _ := a.advisories()
+		if advisories == nil {
+			return nil, errNotConnected
+		}
+		iter, err := advisories.Messages(jetstream.PullMaxMessages(4))
+		if err != nil {
+			return nil, fmt.Errorf("consuming %s: %w", contract.AdvisoriesStream, err)
+		}
+		go func() {
+			<-runCtx.Done() // Stop: closing the iterator ends the loop
+			iter.Stop()
+		}()
+		return func() { a.loop(runCtx, iter) }, nil
+	})
 }
 
 func (a *advisoryListener) loop(ctx context.Context, iter jetstream.MessagesContext) {

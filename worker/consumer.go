@@ -84,23 +84,17 @@ const fetchWaitDefault = time.Second
 
 // Start checks that the consumer is there and launches the loop.
 func (c *consumer) Start(ctx context.Context) error {
-	_, ok, stopped := c.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	b := c.bus()
-	if b == nil {
-		stopped()
-		return errNotConnected
-	}
-	c.runCtx, c.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
-	c.stopC = make(chan struct{})
-	c.bound.Store(true)
-	go func() {
-		defer stopped()
-		c.loop(b.cons, c.stopC)
-	}()
-	return nil
+	return c.Launch(ctx, func(context.Context) (func(), error) {
+		b := c.bus()
+		if b == nil {
+			return nil, errNotConnected
+		}
+		c.runCtx, c.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
+		c.stopC = make(chan struct{})
+		c.bound.Store(true)
+		stopC := c.stopC
+		return func() { c.loop(b.cons, stopC) }, nil
+	})
 }
 
 // loop takes every free slot (waiting for one when none is), pulls at most

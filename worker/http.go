@@ -48,37 +48,31 @@ func newHTTPServer(a *baseservice.Archetype, addr string, handler http.Handler) 
 
 // Start listens on addr unless it is empty or "off".
 func (h *httpServer) Start(ctx context.Context) error {
-	_, ok, stopped := h.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	if h.addr == "" || h.addr == HTTPListenOff {
-		stopped()
-		return nil
-	}
-	ln, err := net.Listen("tcp", h.addr)
-	if err != nil {
-		stopped()
-		return fmt.Errorf("listening on %s: %w", h.addr, err)
-	}
-	h.srv = &http.Server{
-		Handler:           h.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// A response that takes longer than this is cut off; the event
-		// streams move their own deadline on before each write (sse.go).
-		WriteTimeout: 30 * time.Second,
-		// A kept-alive connection with no request is closed after this.
-		IdleTimeout: 2 * time.Minute,
-	}
-	srv := h.srv
-	go func() {
-		defer stopped()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.Logger().Error("serving HTTP", "addr", h.addr, "error", err)
+	return h.Launch(ctx, func(context.Context) (func(), error) {
+		if h.addr == "" || h.addr == HTTPListenOff {
+			return nil, nil
 		}
-	}()
-	h.Logger().Info("http listening", "addr", ln.Addr().String())
-	return nil
+		ln, err := net.Listen("tcp", h.addr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", h.addr, err)
+		}
+		h.srv = &http.Server{
+			Handler:           h.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			// A response that takes longer than this is cut off; the event
+			// streams move their own deadline on before each write (sse.go).
+			WriteTimeout: 30 * time.Second,
+			// A kept-alive connection with no request is closed after this.
+			IdleTimeout: 2 * time.Minute,
+		}
+		h.Logger().Info("http listening", "addr", ln.Addr().String())
+		srv := h.srv
+		return func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.Logger().Error("serving HTTP", "addr", h.addr, "error", err)
+			}
+		}, nil
+	})
 }
 
 // Stop shuts the server down, letting open requests end for up to 5s.

@@ -75,15 +75,12 @@ func (w *Worker) newMetrics(cfg Config) (*metrics, error) {
 // a bus).
 func newMetrics(reg *prometheus.Registry, requests *RequestCounter, slowConsumers func() float64) (*metrics, error) {
 	m := &metrics{
-		registry: reg,
-		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_rotations_total",
-			Help: "Outcomes this replica published, by rotation job and outcome (succeeded, skipped, failed, expiring).",
-		}, []string{labelJob, labelOutcome}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_failures_total",
-			Help: "Failed outcomes this replica published, by rotation job and error code.",
-		}, []string{labelJob, labelCode}),
+		registry:    reg,
+		rotations:   counterVec("certrotator_rotations_total", "Outcomes this replica published, by rotation job and outcome (succeeded, skipped, failed, expiring).", labelJob, labelOutcome),
+		failures:    counterVec("certrotator_failures_total", "Failed outcomes this replica published, by rotation job and error code.", labelJob, labelCode),
+		badRequests: counterVec("certrotator_bad_requests_total", "Requests rejected as malformed or naming an unknown job or connector.", labelJob),
+		unauthenticated: counterVec("certrotator_api_unauthenticated_total",
+			"Warnings that the API behind a connector accepted a probe call with no client certificate (at most one per connector per day).", labelJob),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "certrotator_rotation_duration_seconds",
 			Help:    "Time one rotation run took, lock wait excluded.",
@@ -93,20 +90,12 @@ func newMetrics(reg *prometheus.Registry, requests *RequestCounter, slowConsumer
 			Name: "certrotator_requests_inflight",
 			Help: "Requests being handled by this worker.",
 		}),
-		badRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_bad_requests_total",
-			Help: "Requests rejected as malformed or naming an unknown job or connector.",
-		}, []string{labelJob}),
 		credentialExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "certrotator_credential_expiry_timestamp_seconds",
 			Help: "When the worker's own credential expires (Unix seconds): its Entra client certificate or secret, its Vault AppRole secret id. Absent when it never expires or could not be read.",
 		}, []string{"kind", "tenant"}),
 		graphCalls: requests.graph,
 		vaultCalls: requests.vault,
-		unauthenticated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_api_unauthenticated_total",
-			Help: "Warnings that the API behind a connector accepted a probe call with no client certificate (at most one per connector per day).",
-		}, []string{labelJob}),
 		slowNATS: prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "certrotator_nats_slow_consumer_total",
 			Help: "Times a subscription on the worker's own NATS connection fell behind and the client dropped messages for it.",
@@ -154,15 +143,15 @@ type RequestCounter struct {
 // NewRequestCounter makes the counters, not yet registered anywhere.
 func NewRequestCounter() *RequestCounter {
 	return &RequestCounter{
-		graph: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_graph_requests_total",
-			Help: "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).",
-		}, []string{labelStatus}),
-		vault: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "certrotator_vault_requests_total",
-			Help: "Requests to Vault, by HTTP status (error when no response came).",
-		}, []string{labelStatus}),
+		graph: counterVec("certrotator_graph_requests_total", "Requests to Microsoft Graph and Entra, by HTTP status (error when no response came).", labelStatus),
+		vault: counterVec("certrotator_vault_requests_total", "Requests to Vault, by HTTP status (error when no response came).", labelStatus),
 	}
+}
+
+// counterVec is a counter of the worker's, by labels: most of its series
+// are.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Graph counts one request to Microsoft Graph or Entra by its HTTP status;

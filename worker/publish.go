@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -37,14 +37,8 @@ func (s *results) publishEvent(ctx context.Context, ev contract.Event, subjectJo
 			return err
 		}
 	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encoding outcome event: %w", err)
-	}
-	msg := &nats.Msg{Subject: contract.ResultSubjectOf(s.prefix, subjectJob, o), Data: body, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", contract.EventContentType)
-	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
-		return fmt.Errorf("publishing outcome on %s: %w", msg.Subject, err)
+	if err := client.PublishEvent(ctx, b.js, contract.ResultSubjectOf(s.prefix, subjectJob, o), ev); err != nil {
+		return err
 	}
 	s.metrics.observeOutcome(o, s.jobLabel(o.Job))
 	return nil

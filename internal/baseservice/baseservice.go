@@ -5,17 +5,29 @@
 // service needs is written where it is built, not found in a struct every
 // service shares.
 //
+// Besides, the services share the loop of those that work on a schedule
+// (Repeat) and the error of a service that runs before the worker
+// provisioned what it uses (ErrNotConnected).
+//
 // The archetype is shared by reference: a test that swaps the clock before
 // Start swaps it for every service of the worker at once.
 package baseservice
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/certrotator/certrotator/internal/retry"
 )
+
+// ErrNotConnected is returned by a service that needs the worker's NATS
+// handles (its JetStream, a bucket) before the worker provisioned them or
+// after it closed them. It is one error for every service, so that the
+// worker's /readyz names it whichever service met it.
+var ErrNotConnected = errors.New("worker: not connected to NATS")
 
 // Archetype is what every service of one worker has in common.
 type Archetype struct {
@@ -74,4 +86,17 @@ func (b *BaseService) Clock() retry.Clock {
 		return retry.System
 	}
 	return b.arch.Clock
+}
+
+// Repeat runs step, sleeps on the service's clock for as long as step
+// returns, and again, until ctx ends: the loop of the services that work on
+// a schedule (the scheduler, the watches, the inventory). A step that
+// returns zero or less runs again at once; one that has nothing left to
+// wait for blocks until ctx ends.
+func (b *BaseService) Repeat(ctx context.Context, step func(context.Context) time.Duration) {
+	for {
+		if retry.Sleep(ctx, b.Clock(), step(ctx)) != nil {
+			return
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package baseservice
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -40,5 +41,46 @@ func TestZeroServiceWorks(t *testing.T) {
 	}
 	if s.Clock() == nil {
 		t.Error("no clock")
+	}
+}
+
+// stepClock fires every After at once, counting the durations asked.
+type stepClock struct{ asked chan time.Duration }
+
+func (c stepClock) Now() time.Time { return time.Time{} }
+func (c stepClock) After(d time.Duration) <-chan time.Time {
+	c.asked <- d
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{}
+	return ch
+}
+
+// TestRepeat: Repeat sleeps what each step returns on the service's
+// clock, runs a step that returns zero again at once, and ends with ctx.
+func TestRepeat(t *testing.T) {
+	t.Parallel()
+	a := NewArchetype(nil, nil)
+	clock := stepClock{asked: make(chan time.Duration, 8)}
+	a.Clock = clock
+	var s BaseService
+	s.Init(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	waits := []time.Duration{time.Minute, 0, time.Hour}
+	steps := 0
+	s.Repeat(ctx, func(context.Context) time.Duration {
+		if steps == len(waits) {
+			cancel()
+			return 0 // ends the loop: no sleep is asked once ctx ended
+		}
+		steps++
+		return waits[steps-1]
+	})
+	close(clock.asked)
+	var asked []time.Duration
+	for d := range clock.asked {
+		asked = append(asked, d)
+	}
+	if steps != len(waits) || len(asked) != 2 || asked[0] != time.Minute || asked[1] != time.Hour {
+		t.Fatalf("steps %d, sleeps asked %v: want 3 steps and sleeps [1m 1h] (none for 0, none after cancel)", steps, asked)
 	}
 }

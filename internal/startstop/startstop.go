@@ -11,6 +11,13 @@
 //	if err := s.open(); err != nil { stopped(); return err }
 //	go func() { defer stopped(); s.loop(ctx) }()
 //
+// or, the common case, hands Launch the part between the two:
+//
+//	return s.Launch(ctx, func(ctx context.Context) (func(), error) {
+//		if err := s.open(); err != nil { return nil, err }
+//		return func() { s.loop(ctx) }, nil
+//	})
+//
 // and either uses Base.Stop (cancel, then wait) or builds its own from
 // StopInit when it must drain before cancelling.
 package startstop
@@ -71,6 +78,28 @@ func (b *Base) StartInit(ctx context.Context) (runCtx context.Context, ok bool, 
 			close(done)
 		})
 	}
+}
+
+// Launch starts the service in one call: it returns nil at once when the
+// service already runs; otherwise open prepares the run with the run
+// context (see StartInit) and returns what the service's goroutine runs.
+// When open fails, or returns no run because the service has nothing to
+// do, the service counts as stopped again and open's error is returned.
+func (b *Base) Launch(ctx context.Context, open func(runCtx context.Context) (run func(), err error)) error {
+	runCtx, ok, stopped := b.StartInit(ctx)
+	if !ok {
+		return nil
+	}
+	run, err := open(runCtx)
+	if err != nil || run == nil {
+		stopped()
+		return err
+	}
+	go func() {
+		defer stopped()
+		run()
+	}()
+	return nil
 }
 
 // StopInit begins a stop. ok is false when the service does not run (never

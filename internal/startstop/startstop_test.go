@@ -115,3 +115,38 @@ func TestStartAllUndoesOnFailure(t *testing.T) {
 		t.Fatal("services started before the failure are still running")
 	}
 }
+
+// TestLaunch: Launch runs what open returns until Stop, refuses a second
+// start, and leaves the service stopped when open fails or has nothing to
+// run.
+func TestLaunch(t *testing.T) {
+	t.Parallel()
+	var b Base
+	ran := make(chan struct{})
+	open := func(ctx context.Context) (func(), error) {
+		return func() { close(ran); <-ctx.Done() }, nil
+	}
+	if err := b.Launch(context.Background(), open); err != nil {
+		t.Fatal(err)
+	}
+	<-ran
+	if err := b.Launch(context.Background(), func(context.Context) (func(), error) {
+		t.Error("open called while running")
+		return nil, nil
+	}); err != nil || !b.Running() {
+		t.Fatalf("second launch: err %v, running %v", err, b.Running())
+	}
+	if err := b.Stop(context.Background()); err != nil || b.Running() {
+		t.Fatalf("stop: err %v, running %v", err, b.Running())
+	}
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		err  error
+		want error
+	}{{boom, boom}, {nil, nil}} {
+		err := b.Launch(context.Background(), func(context.Context) (func(), error) { return nil, c.err })
+		if !errors.Is(err, c.want) || (c.want == nil && err != nil) || b.Running() {
+			t.Fatalf("open returning (nil, %v): err %v, running %v", c.err, err, b.Running())
+		}
+	}
+}

@@ -6,23 +6,19 @@ package credwatch
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/baseservice"
-	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
+	"github.com/certrotator/certrotator/worker/warnings"
 )
 
 // Kinds of the worker's own credentials, the kind label of
@@ -103,33 +99,19 @@ func New(a *baseservice.Archetype, o Options) *Watch {
 // Thresholds are the thresholds at which the watch warns.
 func (c *Watch) Thresholds() []time.Duration { return c.o.Thresholds }
 
-// errNotConnected: the worker has not provisioned the buckets.
-var errNotConnected = errors.New("worker: not connected to NATS")
-
 // Start launches the loop, whose first check happens at once in it.
 func (c *Watch) Start(ctx context.Context) error {
-	runCtx, ok, stopped := c.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	if len(c.o.Credentials) == 0 {
-		stopped()
-		return nil
-	}
-	if c.o.JetStream == nil || c.o.Seen() == nil {
-		stopped()
-		return errNotConnected
-	}
-	go func() {
-		defer stopped()
-		for {
-			c.RunOnce(runCtx)
-			if retry.Sleep(runCtx, c.Clock(), c.o.Every) != nil {
-				return
-			}
+	return c.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		switch {
+		case len(c.o.Credentials) == 0:
+			return nil, nil
+		case c.o.JetStream == nil || c.o.Seen() == nil:
+			return nil, baseservice.ErrNotConnected
 		}
-	}()
-	return nil
+		return func() {
+			c.Repeat(runCtx, func(ctx context.Context) time.Duration { c.RunOnce(ctx); return c.o.Every })
+		}, nil
+	})
 }
 
 // States returns what the last check of each credential found, in config
@@ -183,32 +165,16 @@ func (c *Watch) warn(ctx context.Context, cr Credential, at, now time.Time) erro
 	if !ok {
 		return nil
 	}
-	seen := c.o.Seen()
-	if seen == nil {
-		return errNotConnected
-	}
 	label := jobs.FormatThreshold(threshold)
-	key := contract.CredentialKey(cr.Kind, cr.Tenant, at, label)
 	ctx, cancel := context.WithTimeout(ctx, c.OpTimeout)
 	defer cancel()
-	first, err := seen.First(ctx, key)
-	if err != nil || !first {
-		return err
+	published, err := warnings.Announce(ctx, c.o.JetStream, c.o.Seen(), contract.CredentialKey(cr.Kind, cr.Tenant, at, label),
+		contract.CredentialSubject(c.o.Prefix, cr.Kind), credentialEvent(c.o.Instance, cr, at, now, label))
+	if published {
+		c.Logger().Warn("the worker's own credential expires soon", "kind", cr.Kind, "tenant", cr.Tenant,
+			"expires", at.UTC().Format(time.RFC3339), "threshold", label)
 	}
-	ev := credentialEvent(c.o.Instance, cr, at, now, label)
-	ev.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String() // the same on every replica: the stream keeps one
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encoding credential warning: %w", err)
-	}
-	msg := &nats.Msg{Subject: contract.CredentialSubject(c.o.Prefix, cr.Kind), Data: body, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", contract.EventContentType)
-	if _, err := c.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
-		return fmt.Errorf("publishing credential warning on %s: %w", msg.Subject, err)
-	}
-	c.Logger().Warn("the worker's own credential expires soon", "kind", cr.Kind, "tenant", cr.Tenant,
-		"expires", at.UTC().Format(time.RFC3339), "threshold", label)
-	return nil
+	return err
 }
 
 // credentialEvent is the CloudEvent of a credential warning: an expiring

@@ -15,17 +15,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/baseservice"
-	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/statusview"
+	"github.com/certrotator/certrotator/worker/warnings"
 )
 
 // EveryDefault is how often a tenant with inventory is scanned when its
@@ -171,33 +169,19 @@ func New(a *baseservice.Archetype, o Options) (*Scanner, error) {
 	return s, nil
 }
 
-// errNotConnected: the worker has not provisioned the buckets.
-var errNotConnected = errors.New("worker: not connected to NATS")
-
 // Start launches the loop when a tenant has inventory and a lister is set.
 func (s *Scanner) Start(ctx context.Context) error {
-	runCtx, ok, stopped := s.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	if len(s.tenants) == 0 || s.o.Lister == nil {
-		stopped()
-		return nil
-	}
-	if s.o.JetStream == nil || s.o.Locks() == nil {
-		stopped()
-		return errNotConnected
-	}
-	go func() {
-		defer stopped()
-		for {
-			s.RunOnce(runCtx)
-			if retry.Sleep(runCtx, s.Clock(), s.Wake()) != nil {
-				return
-			}
+	return s.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		switch {
+		case len(s.tenants) == 0 || s.o.Lister == nil:
+			return nil, nil
+		case s.o.JetStream == nil || s.o.Locks() == nil:
+			return nil, baseservice.ErrNotConnected
 		}
-	}()
-	return nil
+		return func() {
+			s.Repeat(runCtx, func(ctx context.Context) time.Duration { s.RunOnce(ctx); return s.Wake() })
+		}, nil
+	})
 }
 
 // Wake is how long the loop sleeps: until the next slot, at most
@@ -240,7 +224,7 @@ func (s *Scanner) RunOnce(ctx context.Context) {
 func (s *Scanner) RunSlot(ctx context.Context, tenant string, slot time.Time) (scanned bool, err error) {
 	locks := s.o.Locks()
 	if locks == nil {
-		return false, errNotConnected
+		return false, baseservice.ErrNotConnected
 	}
 	prev, ok, err := s.load(ctx, tenant)
 	if err != nil {
@@ -292,7 +276,7 @@ func (s *Scanner) Refresh(ctx context.Context, tenant string) {
 func (s *Scanner) load(ctx context.Context, tenant string) (Scan, bool, error) {
 	kv := s.o.Outcomes()
 	if kv == nil {
-		return Scan{}, false, errNotConnected
+		return Scan{}, false, baseservice.ErrNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
 	defer cancel()
@@ -317,7 +301,7 @@ func (s *Scanner) store(ctx context.Context, sc Scan) error {
 	}
 	kv := s.o.Outcomes()
 	if kv == nil {
-		return errNotConnected
+		return baseservice.ErrNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
 	defer cancel()
@@ -374,33 +358,19 @@ func (s *Scanner) warn(ctx context.Context, it jobs.InventoryItem, scanID string
 	if !ok {
 		return nil
 	}
-	seen := s.o.Seen()
-	if seen == nil {
-		return errNotConnected
-	}
 	label := jobs.FormatThreshold(threshold)
 	key := contract.ExpiringKey(contract.InventoryJob, it.ID, cmp.Or(it.Active.Thumbprint, it.Active.Kid), label)
-	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
-	defer cancel()
-	if first, err := seen.First(ctx, key); err != nil || !first {
-		return err
-	}
 	o := unmanagedExpiring(it, now, label)
 	o.RequestID = scanID // one scan's warnings are one notification
 	ev := contract.NewEvent(s.o.Instance, o, now)
-	ev.ID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String() // the same on every replica: the stream keeps one
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encoding expiry warning: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
+	defer cancel()
+	published, err := warnings.Announce(ctx, s.o.JetStream, s.o.Seen(), key, contract.ResultSubjectOf(s.o.Prefix, contract.InventoryJob, ev.Data), ev)
+	if published {
+		s.Logger().Warn("an unmanaged certificate expires soon", "tenant", it.Tenant, "kind", it.Kind, "id", it.ID,
+			"expires", it.Active.NotAfter.UTC().Format(time.RFC3339), "threshold", label)
 	}
-	msg := &nats.Msg{Subject: contract.ResultSubjectOf(s.o.Prefix, contract.InventoryJob, ev.Data), Data: body, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", contract.EventContentType)
-	if _, err := s.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
-		return fmt.Errorf("publishing expiry warning on %s: %w", msg.Subject, err)
-	}
-	s.Logger().Warn("an unmanaged certificate expires soon", "tenant", it.Tenant, "kind", it.Kind, "id", it.ID,
-		"expires", it.Active.NotAfter.UTC().Format(time.RFC3339), "threshold", label)
-	return nil
+	return err
 }
 
 // unmanagedExpiring is the expiring outcome of an unmanaged target: job

@@ -45,24 +45,20 @@ type Work struct {
 
 // Start launches the keep-alive loop.
 func (k *Keeper) Start(ctx context.Context) error {
-	ctx, ok, stopped := k.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	go func() {
-		defer stopped()
-		t := time.NewTicker(k.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				k.runOnce(ctx)
+	return k.Launch(ctx, func(ctx context.Context) (func(), error) {
+		return func() {
+			t := time.NewTicker(k.Every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					k.runOnce(ctx)
+				}
 			}
-		}
-	}()
-	return nil
+		}, nil
+	})
 }
 
 // Track adds a request in flight; the returned func removes it.

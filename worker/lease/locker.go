@@ -46,10 +46,6 @@ func NewLocker(a *baseservice.Archetype, instance string, locks func() jetstream
 	return lk
 }
 
-// errNoBucket: the locks bucket is not provisioned (the worker is not
-// connected).
-var errNoBucket = errors.New("worker: not connected to NATS")
-
 // Acquire takes the job's lock, waiting in-process while another replica
 // holds it: the request keeps its slot and the Keeper sends InProgress
 // meanwhile, so lock contention does not spend deliveries (max_attempts).
@@ -58,7 +54,7 @@ var errNoBucket = errors.New("worker: not connected to NATS")
 func (lk *Locker) Acquire(ctx context.Context, job string, seq uint64) (*Lease, error) {
 	kv := lk.locks()
 	if kv == nil {
-		return nil, errNoBucket
+		return nil, baseservice.ErrNotConnected
 	}
 	clock, log := lk.Clock(), lk.Logger()
 	l := &Lease{kv: kv, key: contract.LockKey(job), value: fmt.Appendf(nil, "%s seq=%d", lk.instance, seq), ttl: contract.LockTTL, elapsed: stopwatch(clock)}

@@ -7,9 +7,7 @@ package schedule
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/certrotator/certrotator/client"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/baseservice"
-	"github.com/certrotator/certrotator/internal/retry"
 	"github.com/certrotator/certrotator/internal/startstop"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -60,58 +57,37 @@ func New(a *baseservice.Archetype, o Options) *Scheduler {
 	return s
 }
 
-// errNotConnected: the worker has not provisioned the buckets.
-var errNotConnected = errors.New("worker: not connected to NATS")
-
 // Start catches up missed slots and launches the loop.
 func (s *Scheduler) Start(ctx context.Context) error {
-	runCtx, ok, stopped := s.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	if s.js == nil || s.status() == nil {
-		stopped()
-		return errNotConnected
-	}
-	now := s.Clock().Now()
-	s.next = map[string]time.Time{}
-	s.windowNext = map[string]time.Time{}
-	for _, j := range s.jobList {
-		s.planWindow(j, now)
-		if err := s.catchUpWindow(ctx, j, now); err != nil {
-			s.Logger().Warn("catching up an open change window", "job", j.Name, "error", err)
+	return s.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		if s.js == nil || s.status() == nil {
+			return nil, baseservice.ErrNotConnected
 		}
-		if j.Next == nil {
-			continue
+		now := s.Clock().Now()
+		s.next = map[string]time.Time{}
+		s.windowNext = map[string]time.Time{}
+		for _, j := range s.jobList {
+			s.planWindow(j, now)
+			if err := s.catchUpWindow(ctx, j, now); err != nil {
+				s.Logger().Warn("catching up an open change window", "job", j.Name, "error", err)
+			}
+			if j.Next == nil {
+				continue
+			}
+			if err := s.CatchUp(ctx, j.Name, j.Next); err != nil {
+				s.Logger().Warn("catching up missed schedule", "job", j.Name, "error", err)
+			}
+			s.next[j.Name] = j.Next.Next(now)
 		}
-		if err := s.CatchUp(ctx, j.Name, j.Next); err != nil {
-			s.Logger().Warn("catching up missed schedule", "job", j.Name, "error", err)
-		}
-		s.next[j.Name] = j.Next.Next(now)
-	}
-	go func() {
-		defer stopped()
-		s.loop(runCtx)
-	}()
-	return nil
+		return func() { s.Repeat(runCtx, s.step) }, nil
+	})
 }
 
-func (s *Scheduler) loop(ctx context.Context) {
-	for {
-		wake, ok := s.earliest()
-		if !ok {
-			<-ctx.Done()
-			return
-		}
-		if err := retry.Sleep(ctx, s.Clock(), wake.Sub(s.Clock().Now())); err != nil {
-			return
-		}
-		s.runOnce(ctx, s.Clock().Now())
-	}
-}
-
-// earliest is the soonest next slot (cron or window start) of any job.
-func (s *Scheduler) earliest() (time.Time, bool) {
+// step fires what is due and returns how long to sleep until the soonest
+// next slot (cron or window start) of any job; with none left it waits
+// for Stop.
+func (s *Scheduler) step(ctx context.Context) time.Duration {
+	s.runOnce(ctx, s.Clock().Now())
 	var first time.Time
 	for _, m := range []map[string]time.Time{s.next, s.windowNext} {
 		for _, t := range m {
@@ -120,23 +96,37 @@ func (s *Scheduler) earliest() (time.Time, bool) {
 			}
 		}
 	}
-	return first, !first.IsZero()
+	if first.IsZero() {
+		<-ctx.Done()
+	}
+	return first.Sub(s.Clock().Now())
 }
 
-// runOnce fires every job whose next slot is due at now and moves it to the
-// slot after now.
+// runOnce fires every job whose next cron slot, then every job whose next
+// change window start, is due at now, and moves each on to its next one
+// after now.
 func (s *Scheduler) runOnce(ctx context.Context, now time.Time) {
-	for _, j := range s.jobList {
-		slot, ok := s.next[j.Name]
-		if !ok || slot.After(now) {
-			continue
+	for _, k := range []struct {
+		due    map[string]time.Time
+		fire   func(context.Context, string, time.Time) error
+		what   string // the log line's message, and its key for the time
+		key    string
+		moveOn func(jobs.Job, time.Time)
+	}{
+		{s.next, s.Fire, "publishing scheduled request", "slot", func(j jobs.Job, now time.Time) { s.next[j.Name] = j.Next.Next(now) }},
+		{s.windowNext, s.FireWindow, "publishing window request", "window_start", s.planWindow},
+	} {
+		for _, j := range s.jobList {
+			at, ok := k.due[j.Name]
+			if !ok || at.After(now) {
+				continue
+			}
+			if err := k.fire(ctx, j.Name, at); err != nil {
+				s.Logger().Warn(k.what, "job", j.Name, k.key, at, "error", err)
+			}
+			k.moveOn(j, now)
 		}
-		if err := s.Fire(ctx, j.Name, slot); err != nil {
-			s.Logger().Warn("publishing scheduled request", "job", j.Name, "slot", slot, "error", err)
-		}
-		s.next[j.Name] = j.Next.Next(now)
 	}
-	s.runWindows(ctx, now)
 }
 
 // Fire enqueues the cron request of one slot. Every replica fires it with
@@ -159,21 +149,6 @@ func (s *Scheduler) planWindow(j jobs.Job, now time.Time) {
 	delete(s.windowNext, j.Name)
 }
 
-// runWindows requests every job whose change window opens at or before now,
-// and moves it to its next window start.
-func (s *Scheduler) runWindows(ctx context.Context, now time.Time) {
-	for _, j := range s.jobList {
-		start, ok := s.windowNext[j.Name]
-		if !ok || start.After(now) {
-			continue
-		}
-		if err := s.FireWindow(ctx, j.Name, start); err != nil {
-			s.Logger().Warn("publishing window request", "job", j.Name, "window_start", start, "error", err)
-		}
-		s.planWindow(j, now)
-	}
-}
-
 // catchUpWindow requests a job whose change window is open at start while
 // a connector of it is still held back (its latest outcome a skip with
 // reason outside_window): no worker ran when the window opened. It uses the
@@ -189,7 +164,7 @@ func (s *Scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 	}
 	kv := s.status()
 	if kv == nil {
-		return errNotConnected
+		return baseservice.ErrNotConnected
 	}
 	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(j.Name))
 	if err != nil {
@@ -214,7 +189,7 @@ func (s *Scheduler) FireWindow(ctx context.Context, job string, start time.Time)
 
 func (s *Scheduler) enqueue(ctx context.Context, job, trigger, msgID string) error {
 	if s.js == nil {
-		return errNotConnected
+		return baseservice.ErrNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.OpTimeout)
 	defer cancel()
@@ -238,25 +213,15 @@ func (s *Scheduler) CatchUp(ctx context.Context, job string, sched jobs.Schedule
 	}
 	kv := s.status()
 	if kv == nil {
-		return errNotConnected
+		return baseservice.ErrNotConnected
 	}
-	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
-	if err != nil {
-		return fmt.Errorf("reading status of job %s: %w", job, err)
-	}
-	ran := false
-	for _, e := range entries {
-		if strings.HasSuffix(e.Key(), "._") {
-			continue // a bad request is no rotation
-		}
-		if !e.Created().Before(slot) {
-			return nil
-		}
-		ran = true
-	}
-	if ran {
+	since, ran, err := client.RanSince(ctx, kv, job, slot)
+	switch {
+	case err != nil || since:
+		return err
+	case ran:
 		s.Logger().Info("schedule missed while no worker ran, catching up", "job", job, "slot", slot)
-	} else {
+	default:
 		s.Logger().Info("first run of the schedule", "job", job)
 	}
 	return s.Fire(ctx, job, slot)

@@ -9,7 +9,6 @@ package statusview
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -69,48 +68,44 @@ func New(a *baseservice.Archetype, status func() jetstream.KeyValue, jj []jobs.J
 	return v
 }
 
-// errNotConnected: the bucket is not provisioned.
-var errNotConnected = errors.New("worker: not connected to NATS")
-
 // Start watches the bucket and returns once the view holds every key that
 // existed at start, so that the first scrape after a start already exports
 // the shared values.
 func (v *View) Start(ctx context.Context) error {
-	runCtx, ok, stopped := v.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	kv := v.status()
-	if kv == nil {
-		stopped()
-		return errNotConnected
-	}
-	w, err := kv.WatchAll(runCtx)
-	if err != nil {
-		stopped()
-		return fmt.Errorf("watching bucket %s: %w", contract.StatusBucket, err)
-	}
-	v.watcher = w
-	synced := make(chan struct{})
-	// The prune loop (prune.go) ends with the watch: a failed start
-	// stops the watch and must not wait for an hour's sleep.
-	pruneCtx, endPrune := context.WithCancel(runCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer endPrune()
-		v.follow(runCtx, w.Updates(), synced)
-	})
-	wg.Go(func() {
-		select {
-		case <-synced: // judge only a complete view
-			v.pruneLoop(pruneCtx)
-		case <-pruneCtx.Done():
+	var (
+		w      jetstream.KeyWatcher
+		synced chan struct{}
+	)
+	err := v.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		kv := v.status()
+		if kv == nil {
+			return nil, baseservice.ErrNotConnected
 		}
+		var err error
+		if w, err = kv.WatchAll(runCtx); err != nil {
+			return nil, fmt.Errorf("watching bucket %s: %w", contract.StatusBucket, err)
+		}
+		v.watcher, synced = w, make(chan struct{})
+		// The prune loop (prune.go) ends with the watch: a failed start
+		// stops the watch and must not wait for an hour's sleep.
+		pruneCtx, endPrune := context.WithCancel(runCtx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer endPrune()
+			v.follow(runCtx, w.Updates(), synced)
+		})
+		wg.Go(func() {
+			select {
+			case <-synced: // judge only a complete view
+				v.pruneLoop(pruneCtx)
+			case <-pruneCtx.Done():
+			}
+		})
+		return wg.Wait, nil
 	})
-	go func() {
-		defer stopped()
-		wg.Wait()
-	}()
+	if err != nil || synced == nil {
+		return err
+	}
 	timeout := time.NewTimer(v.OpTimeout)
 	defer timeout.Stop()
 	select {

@@ -6,9 +6,6 @@ package vaultwatch
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -85,9 +82,6 @@ func New(a *baseservice.Archetype, o Options) *Watcher {
 	return w
 }
 
-// errNotConnected: the worker has not provisioned the buckets.
-var errNotConnected = errors.New("worker: not connected to NATS")
-
 // versionID tells one KV version from another: its number, and its
 // created_time, which tells a rewritten path's version 1 from the old one.
 type versionID struct {
@@ -124,54 +118,38 @@ func (w *Watcher) Watched() []jobs.Job {
 // Start launches the loop; the first poll of every watched job happens at
 // once in it, so that a slow Vault does not hold up the worker's start.
 func (w *Watcher) Start(ctx context.Context) error {
-	runCtx, ok, stopped := w.StartInit(ctx)
-	if !ok {
-		return nil
-	}
-	watched := w.Watched()
-	if len(watched) == 0 {
-		stopped()
-		return nil
-	}
-	if w.js == nil || w.status() == nil {
-		stopped()
-		return errNotConnected
-	}
-	w.mu.Lock()
-	now := w.Clock().Now()
-	w.seen, w.next = map[string]versionID{}, map[string]time.Time{}
-	for _, j := range watched {
-		w.next[j.Name] = now
-	}
-	w.mu.Unlock()
-	go func() {
-		defer stopped()
-		w.loop(runCtx)
-	}()
-	return nil
-}
-
-func (w *Watcher) loop(ctx context.Context) {
-	for {
-		w.mu.Lock()
-		wake := w.earliest()
-		w.mu.Unlock()
-		if err := retry.Sleep(ctx, w.Clock(), wake.Sub(w.Clock().Now())); err != nil {
-			return
+	return w.Launch(ctx, func(runCtx context.Context) (func(), error) {
+		watched := w.Watched()
+		switch {
+		case len(watched) == 0:
+			return nil, nil
+		case w.js == nil || w.status() == nil:
+			return nil, baseservice.ErrNotConnected
 		}
-		w.RunOnce(ctx, w.Clock().Now())
-	}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		now := w.Clock().Now()
+		w.seen, w.next = map[string]versionID{}, map[string]time.Time{}
+		for _, j := range watched {
+			w.next[j.Name] = now
+		}
+		return func() { w.Repeat(runCtx, w.step) }, nil
+	})
 }
 
-// earliest is the soonest next poll of any job. Called with mu held.
-func (w *Watcher) earliest() time.Time {
+// step polls the jobs due and returns how long to sleep until the soonest
+// next poll of any job.
+func (w *Watcher) step(ctx context.Context) time.Duration {
+	w.RunOnce(ctx, w.Clock().Now())
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var first time.Time
 	for _, t := range w.next {
 		if first.IsZero() || t.Before(first) {
 			first = t
 		}
 	}
-	return first
+	return first.Sub(w.Clock().Now())
 }
 
 // RunOnce polls every watched job whose next poll is due at now, requests
@@ -228,25 +206,14 @@ func (w *Watcher) poll(ctx context.Context, j jobs.Job) error {
 func (w *Watcher) handledSince(ctx context.Context, job string, h jobs.History) (bool, error) {
 	kv := w.status()
 	if kv == nil {
-		return false, errNotConnected
+		return false, baseservice.ErrNotConnected
 	}
 	var created time.Time
 	if v, ok := h.Version(h.Current); ok {
 		created = v.Created
 	}
-	entries, err := client.WatchAll(ctx, kv, contract.StatusKeysOf(job))
-	if err != nil {
-		return false, fmt.Errorf("reading status of job %s: %w", job, err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Key(), "._") {
-			continue // a bad request is no rotation
-		}
-		if !e.Created().Before(created) {
-			return true, nil
-		}
-	}
-	return false, nil
+	since, _, err := client.RanSince(ctx, kv, job, created)
+	return since, err
 }
 
 // request enqueues the request for version id of job. Every replica sends

@@ -1,7 +1,8 @@
 // Package warnings owns the memory of the warnings published: which
 // expiry and probe warnings some replica already announced, kept in the
 // warnings bucket, so that every replica together announces each once. It
-// is the jobs.Warnings the Rotator and the worker's credential watch use.
+// is the jobs.Warnings the Rotator and the worker's credential watch use;
+// Announce publishes a warning once across the replicas through it.
 package warnings
 
 import (
