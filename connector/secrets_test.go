@@ -26,19 +26,19 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 
 	collect(h.client.Get(t.Context(), testTenantKey, testConnectorID))
 	h.sim.FailNext(1, graphsimFault(429, "", "1"))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.pfx, aes.password))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, "wrong-pa55word"))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.PFX, aes.Password))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, "wrong-pa55word"))
 	h.sim.ExpireTokens()
 	h.sim.FailNext(10, graphsimFault(503, "", ""))
-	collect(h.client.Upload(t.Context(), testTenantKey, missingConn, b.pfx, b.password))
+	collect(h.client.Upload(t.Context(), testTenantKey, missingConn, b.PFX, b.Password))
 
 	wrong := setup(t, func(c *Config) {
 		ten := c.Tenants[testTenantKey]
 		ten.ClientSecret = "wrong-" + testSecret
 		c.Tenants[testTenantKey] = ten
 	})
-	collect(wrong.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password))
+	collect(wrong.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password))
 
 	var text strings.Builder
 	failures := 0
@@ -57,9 +57,9 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 		"client secret":   testSecret,
 		"pfx password":    testPassword,
 		"wrong password":  "wrong-pa55word",
-		"base64 pfx":      base64.StdEncoding.EncodeToString(b.pfx),
-		"base64 AES pfx":  base64.StdEncoding.EncodeToString(aes.pfx),
-		"base64 pfx head": base64.StdEncoding.EncodeToString(b.pfx)[:24],
+		"base64 pfx":      base64.StdEncoding.EncodeToString(b.PFX),
+		"base64 AES pfx":  base64.StdEncoding.EncodeToString(aes.PFX),
+		"base64 pfx head": base64.StdEncoding.EncodeToString(b.PFX)[:24],
 	}
 	tokens := h.tokens.all()
 	if len(tokens) < 2 {
