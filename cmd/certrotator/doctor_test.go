@@ -74,22 +74,8 @@ func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 	token := writeFile(t, dir, "token", c.token)
 	sec := writeFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
 	var b strings.Builder
-	fmt.Fprintf(&b, `instance: doctor-test
-vault:
-  address: %s
-  auth: {method: token, token_file: %s}
-tenants:
-  contoso:
-    tenant_id: %s
-    client_id: %s
-    client_secret_file: %s
-    authority_url: %s
-    graph_url: %s
-`, cmp.Or(c.vaultAddr, s.vault.Addr), token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
-	conns := ""
-	for _, id := range c.conns {
-		conns += fmt.Sprintf("      - {tenant: contoso, id: %s}\n", id)
-	}
+	b.WriteString(contosoConfigHead("doctor-test", cmp.Or(c.vaultAddr, s.vault.Addr), token, sec))
+	conns := connectorLines("contoso", c.conns...)
 	if c.withDenied {
 		ca := writeFile(t, dir, "denied-ca.pem", string(s.denied.CACertPEM()))
 		dsec := writeFile(t, dir, "denied-secret", deniedSecret)
@@ -102,7 +88,7 @@ tenants:
     ca_file: %s
 `, deniedTenantID, deniedClientID, dsec, s.denied.URL(), s.denied.URL(), ca)
 		if !c.unbound {
-			conns += fmt.Sprintf("      - {tenant: fabrikam, id: %s}\n", deniedConn)
+			conns += connectorLines("fabrikam", deniedConn)
 		}
 	}
 	fmt.Fprintf(&b, `jobs:

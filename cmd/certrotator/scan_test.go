@@ -50,10 +50,18 @@ func newScanFixture(t *testing.T) scanFixture {
 		AddKeySet(scanTenantID, "B2C_1A_Empty").
 		Start()
 	sim.SetPageSize(2)
-	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.pem", string(sim.CACertPEM()))
-	path := writeFile(t, dir, "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
-tenants:
+	f := scanFixture{sim: sim}
+	f.path = f.writeConfig(t, t.TempDir(), `vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}`+"\n", "")
+	return f
+}
+
+// writeConfig writes a config to dir and returns its path: head (the
+// instance and Vault), the contoso tenant on the fixture's emulator with
+// tenantExtra's lines, and a job for the managed connector and key set.
+func (f scanFixture) writeConfig(t *testing.T, dir, head, tenantExtra string) string {
+	t.Helper()
+	ca := writeFile(t, dir, "ca.pem", string(f.sim.CACertPEM()))
+	return writeFile(t, dir, "config.yaml", head+fmt.Sprintf(`tenants:
   contoso:
     tenant_id: %s
     client_id: %s
@@ -61,14 +69,13 @@ tenants:
     authority_url: %s
     graph_url: %s
     ca_file: %s
-jobs:
+%sjobs:
   - name: managed-job
     source: {path: b2c/managed}
     connectors: [{tenant: contoso, id: %s}]
     keysets: [{tenant: contoso, id: B2C_1A_managed}]
 http: {listen: "off"}
-`, scanTenantID, scanClientID, scanSecret, sim.URL(), sim.URL(), ca, scanManaged))
-	return scanFixture{sim: sim, path: path}
+`, scanTenantID, scanClientID, scanSecret, f.sim.URL(), f.sim.URL(), ca, tenantExtra, scanManaged))
 }
 
 // scanJSON runs scan --json and decodes its lines.
