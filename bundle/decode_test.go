@@ -62,9 +62,7 @@ func TestCheckBase64Size(t *testing.T) {
 func TestDecodeContextStopsBeforeDerivation(t *testing.T) {
 	t.Parallel()
 	x := kit{tb: t, iter: 1, key: testkit.P256Key}
-	c, k := testkit.TwoTier(t), testkit.P256Key(t)
-	leaf := issue(t, leafSpec{key: k})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.Inter.Cert}, testPassword)
+	_, _, modern := x.modern()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, pfx := range [][]byte{modern, berifyDeep(t, modern, testPassword)} {
@@ -88,9 +86,8 @@ func TestDecodeContextStopsBeforeDerivation(t *testing.T) {
 func TestDecodeWipesItsCopies(t *testing.T) {
 	t.Parallel()
 	x := kit{tb: t, iter: 1, key: testkit.P256Key}
-	c, k := testkit.TwoTier(t), testkit.P256Key(t)
-	leaf := issue(t, leafSpec{key: k})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.Inter.Cert}, testPassword)
+	c := testkit.TwoTier(t)
+	leaf, k, modern := x.modern()
 	for _, tc := range []struct {
 		name    string
 		pfx     []byte

@@ -94,10 +94,9 @@ func (x kit) goodFixtures() []fixture {
 func (x kit) badFixtures() []fixture {
 	tb := x.tb
 	tb.Helper()
-	c, k, pw := testkit.TwoTier(tb), x.leafKey(), testPassword
-	leaf := issue(tb, leafSpec{key: k})
+	c, pw := testkit.TwoTier(tb), testPassword
+	leaf, k, modern := x.modern()
 	other := issue(tb, leafSpec{cn: "other", key: testkit.Ed25519Key(tb)})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.Inter.Cert}, pw)
 	trust := func(certs ...*x509.Certificate) []byte { return x.trustStore(pw, certs...) }
 	pemText := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), "-----BEGIN PRIVATE KEY-----\n...\n"...)
 	bad := func(name string, pfx []byte, password string, code Code) fixture {

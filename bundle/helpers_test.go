@@ -101,6 +101,15 @@ func (k kit) encode(enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certifica
 	return testkit.EncodePFX(k.tb, k.encoder(enc), key, leaf, chain, password)
 }
 
+// modern issues a leaf for the kit's key and encodes them as OpenSSL 3
+// does (AES-256), with the intermediate as chain, under testPassword.
+func (k kit) modern() (leaf *x509.Certificate, key crypto.Signer, pfx []byte) {
+	k.tb.Helper()
+	key = k.leafKey()
+	leaf = issue(k.tb, leafSpec{key: key})
+	return leaf, key, k.encode(pkcs12.Modern2023, key, leaf, []*x509.Certificate{testkit.TwoTier(k.tb).Inter.Cert}, testPassword)
+}
+
 func (k kit) trustStore(password string, certs ...*x509.Certificate) []byte {
 	k.tb.Helper()
 	pfx, err := k.encoder(pkcs12.Modern2023).EncodeTrustStore(certs, password)
