@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -111,17 +110,7 @@ func provision(t *testing.T, path string) {
 // doctorLines runs doctor --json and returns its exit code and findings.
 func doctorLines(t *testing.T, args ...string) (int, []finding, string) {
 	t.Helper()
-	code, out, errOut := runCLI(t, nil, append([]string{"doctor", "--json", "--timeout", "10s"}, args...)...)
-	var ff []finding
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var f finding
-		if err := dec.Decode(&f); err != nil {
-			t.Fatalf("doctor output is not JSON lines: %v\n%s", err, out)
-		}
-		ff = append(ff, f)
-	}
-	return code, ff, errOut
+	return runJSONLines[finding](t, append([]string{"doctor", "--json", "--timeout", "10s"}, args...)...)
 }
 
 // find returns the first finding of area whose check contains check.

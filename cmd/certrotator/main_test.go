@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,6 +88,23 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	code := run(context.Background(), args, &out, &errOut, lookup)
 	return code, out.String(), errOut.String()
+}
+
+// runJSONLines runs the CLI with args and decodes what it prints as JSON
+// lines of T (doctor --json, scan --json).
+func runJSONLines[T any](t *testing.T, args ...string) (int, []T, string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, nil, args...)
+	var lines []T
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var l T
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("%s output is not JSON lines: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		lines = append(lines, l)
+	}
+	return code, lines, errOut
 }
 
 func writeFile(t *testing.T, dir, name, body string) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -81,17 +80,7 @@ http: {listen: "off"}
 // scanJSON runs scan --json and decodes its lines.
 func scanJSON(t *testing.T, args ...string) (int, []scanLine, string) {
 	t.Helper()
-	code, out, errOut := runCLI(t, nil, append([]string{"scan", "--json"}, args...)...)
-	var lines []scanLine
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var l scanLine
-		if err := dec.Decode(&l); err != nil {
-			t.Fatalf("scan --json output is not JSON lines: %v\n%s", err, out)
-		}
-		lines = append(lines, l)
-	}
-	return code, lines, errOut
+	return runJSONLines[scanLine](t, append([]string{"scan", "--json"}, args...)...)
 }
 
 func TestScanListsManagedAndUnmanaged(t *testing.T) {
