@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,14 +33,6 @@ const (
 	issuer     = "https://oidc.aks.example/tenant/issuer/"
 	saSubject  = "system:serviceaccount:certrotator:worker"
 )
-
-var otherRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
 
 // credFixture is an emulator with a certificate app, an SNI-trusted
 // subject, a federated credential and a domain, plus the keys behind them.
