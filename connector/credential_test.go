@@ -105,11 +105,7 @@ func (h *credHarness) mustGet(t *testing.T, c *Client) {
 
 func (h *credHarness) write(t *testing.T, name string, data []byte) string {
 	t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteFile(t, h.dir, name, string(data))
 }
 
 func keyPEM(t *testing.T, key *rsa.PrivateKey) []byte {

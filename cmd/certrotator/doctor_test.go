@@ -70,14 +70,14 @@ type doctorCase struct {
 func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 	t.Helper()
 	dir := t.TempDir()
-	token := writeFile(t, dir, "token", c.token)
-	sec := writeFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
+	token := testkit.WriteFile(t, dir, "token", c.token)
+	sec := testkit.WriteFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
 	var b strings.Builder
 	b.WriteString(contosoConfigHead("doctor-test", cmp.Or(c.vaultAddr, s.vault.Addr), token, sec))
 	conns := connectorLines("contoso", c.conns...)
 	if c.withDenied {
-		ca := writeFile(t, dir, "denied-ca.pem", string(s.denied.CACertPEM()))
-		dsec := writeFile(t, dir, "denied-secret", deniedSecret)
+		ca := testkit.WriteFile(t, dir, "denied-ca.pem", string(s.denied.CACertPEM()))
+		dsec := testkit.WriteFile(t, dir, "denied-secret", deniedSecret)
 		fmt.Fprintf(&b, `  fabrikam:
     tenant_id: %s
     client_id: %s
@@ -97,7 +97,7 @@ func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 %snats: {url: %s%s}
 http: {listen: "off"}
 `, cmp.Or(c.path, "b2c/doctor"), conns, s.nats.ClientURL(), c.natsExtra)
-	return writeFile(t, dir, "config.yaml", b.String())
+	return testkit.WriteFile(t, dir, "config.yaml", b.String())
 }
 
 // provision runs the worker with the config until it has started, so that
@@ -265,7 +265,7 @@ func TestDoctorUsage(t *testing.T) {
 	if code, _, _ := runCLI(t, nil, "doctor", "-c", "x.yaml", "extra"); code != exitUsage {
 		t.Errorf("with an argument: exit %d", code)
 	}
-	bad := writeFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n")
+	bad := testkit.WriteFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n")
 	code, out, errOut := runCLI(t, nil, "doctor", "-c", bad)
 	if code != exitUsage || !strings.Contains(out, "FAIL  config") || !strings.Contains(errOut, "jobs[0].name") {
 		t.Errorf("invalid config: exit %d out %q err %q", code, out, errOut)

@@ -107,15 +107,6 @@ func runJSONLines[T any](t *testing.T, args ...string) (int, []T, string) {
 	return code, lines, errOut
 }
 
-func writeFile(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatalf("writing %s: %v", p, err)
-	}
-	return p
-}
-
 // startServing runs `certrotator run` in-process on the config at path
 // until it has started; stop ends it and fails the test when it did not
 // stop cleanly. The test's cleanup stops it too.

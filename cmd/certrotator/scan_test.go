@@ -11,6 +11,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
@@ -59,8 +60,8 @@ func newScanFixture(t *testing.T) scanFixture {
 // tenantExtra's lines, and a job for the managed connector and key set.
 func (f scanFixture) writeConfig(t *testing.T, dir, head, tenantExtra string) string {
 	t.Helper()
-	ca := writeFile(t, dir, "ca.pem", string(f.sim.CACertPEM()))
-	return writeFile(t, dir, "config.yaml", head+fmt.Sprintf(`tenants:
+	ca := testkit.WriteFile(t, dir, "ca.pem", string(f.sim.CACertPEM()))
+	return testkit.WriteFile(t, dir, "config.yaml", head+fmt.Sprintf(`tenants:
   contoso:
     tenant_id: %s
     client_id: %s
@@ -252,7 +253,7 @@ func TestScanUnreachable(t *testing.T) {
 	}
 	closed := "https://" + ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
-	path := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
+	path := testkit.WriteFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
 tenants:
   contoso: {tenant_id: %s, client_id: %s, client_secret: s, authority_url: %s, graph_url: %s}
 jobs:

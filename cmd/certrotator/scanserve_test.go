@@ -23,7 +23,7 @@ func TestInventoryServedWorkerWarns(t *testing.T) {
 	f := newScanFixture(t)
 	v := vaulttest.Start(t)
 	dir := t.TempDir()
-	head := fmt.Sprintf("instance: inventory-test\nvault: {address: %s, auth: {method: token, token_file: %s}}\n", v.Addr, writeFile(t, dir, "token", v.Token))
+	head := fmt.Sprintf("instance: inventory-test\nvault: {address: %s, auth: {method: token, token_file: %s}}\n", v.Addr, testkit.WriteFile(t, dir, "token", v.Token))
 	path := f.writeConfig(t, dir, head, "    inventory: true\n")
 	listen := addNATSListen(t, path)
 	startServing(t, path)
