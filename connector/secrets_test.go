@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -92,10 +92,7 @@ func TestSSLCertFile(t *testing.T) {
 	}
 	sim := graphsim.NewTest(t).AddTenant(testTenantID, testClientID, testSecret).
 		AddConnector(testTenantID, testConnectorID, "contoso-api", seedCert).Start()
-	caFile := filepath.Join(t.TempDir(), "graphsim-ca.pem")
-	if err := os.WriteFile(caFile, sim.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testkit.WriteFile(t, t.TempDir(), "graphsim-ca.pem", string(sim.CACertPEM()))
 	run := func(certFile string) (string, error) {
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSSLCertFile$", "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), sslHelperEnv+"="+sim.URL(), "SSL_CERT_FILE="+certFile, "SSL_CERT_DIR="+t.TempDir())
@@ -107,10 +104,7 @@ func TestSSLCertFile(t *testing.T) {
 	}
 	// The control: without the CA the same child must fail, or the test
 	// above proves nothing.
-	empty := filepath.Join(t.TempDir(), "empty.pem")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	empty := testkit.WriteFile(t, t.TempDir(), "empty.pem", "")
 	if out, err := run(empty); err == nil || !strings.Contains(out, "x509") {
 		t.Errorf("without the CA the child succeeded or failed for another reason: %v\n%s", err, out)
 	}
