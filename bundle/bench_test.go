@@ -8,24 +8,26 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // benchPFX returns an RSA 2048 leaf with its two CA certificates.
 func benchPFX(b *testing.B, enc *pkcs12.Encoder) []byte {
 	b.Helper()
-	return benchPFXWith(b, enc, rsaKey(b), true, testPassword)
+	return benchPFXWith(b, enc, testkit.RSA2048Key(b), true, testPassword)
 }
 
 // benchPFXWith returns a leaf for key, with the two CA certificates when
 // chain is set, protected with password.
 func benchPFXWith(b *testing.B, enc *pkcs12.Encoder, key crypto.Signer, chain bool, password string) []byte {
 	b.Helper()
-	c := ca(b)
+	c := testkit.TwoTier(b)
 	var cas []*x509.Certificate
 	if chain {
-		cas = []*x509.Certificate{c.inter, c.root}
+		cas = []*x509.Certificate{c.Inter.Cert, c.Root.Cert}
 	}
-	return encode(b, enc, key, issue(b, leafSpec{key: key}), cas, password)
+	return testkit.EncodePFX(b, enc, key, issue(b, leafSpec{key: key}), cas, password)
 }
 
 // BenchmarkDecode measures Decode per encoding a real export uses, each
@@ -42,10 +44,10 @@ func BenchmarkDecode(b *testing.B) {
 		{"AES256-PBES2", modern, testPassword},
 		{"AES256-PBES2-PBMAC1", benchPFX(b, pkcs12.Modern2026), testPassword},
 		{"RC2-40", benchPFX(b, pkcs12.LegacyRC2), testPassword},
-		{"EmptyPassword", benchPFXWith(b, pkcs12.Modern2023, rsaKey(b), true, ""), ""},
-		{"Passwordless", benchPFXWith(b, pkcs12.Passwordless, rsaKey(b), true, ""), ""},
-		{"LeafOnly", benchPFXWith(b, pkcs12.Modern2023, rsaKey(b), false, testPassword), testPassword},
-		{"EC-P256", benchPFXWith(b, pkcs12.Modern2023, p256Key(b), true, testPassword), testPassword},
+		{"EmptyPassword", benchPFXWith(b, pkcs12.Modern2023, testkit.RSA2048Key(b), true, ""), ""},
+		{"Passwordless", benchPFXWith(b, pkcs12.Passwordless, testkit.RSA2048Key(b), true, ""), ""},
+		{"LeafOnly", benchPFXWith(b, pkcs12.Modern2023, testkit.RSA2048Key(b), false, testPassword), testPassword},
+		{"EC-P256", benchPFXWith(b, pkcs12.Modern2023, testkit.P256Key(b), true, testPassword), testPassword},
 		{"AES256-PBES2-BER", berifyDeep(b, modern, testPassword), testPassword}, // the rebuild path
 	}
 	for _, bc := range cases {
@@ -150,9 +152,9 @@ func BenchmarkKDFAtCap(b *testing.B) {
 // ("old-worst"), now refused before any derivation.
 func BenchmarkDecodeAtWorkCap(b *testing.B) {
 	n := KDFWorkMax / 5 // MAC twice, section twice, key once
-	k := p256Key(b)
-	atCap := encode(b, pkcs12.Modern2023.WithIterations(n), k, issue(b, leafSpec{key: k}), nil, testPassword)
-	oldWorst := encode(b, pkcs12.LegacyDES.WithIterations(KDFIterationsMax), k, issue(b, leafSpec{key: k}), nil, testPassword)
+	k := testkit.P256Key(b)
+	atCap := testkit.EncodePFX(b, pkcs12.Modern2023.WithIterations(n), k, issue(b, leafSpec{key: k}), nil, testPassword)
+	oldWorst := testkit.EncodePFX(b, pkcs12.LegacyDES.WithIterations(KDFIterationsMax), k, issue(b, leafSpec{key: k}), nil, testPassword)
 	b.Run("at-cap", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := Decode(atCap, testPassword); err != nil {

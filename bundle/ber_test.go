@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // berChunk is the size berify splits OCTET STRINGs into.
@@ -175,7 +177,7 @@ func TestToDERLongContent(t *testing.T) {
 
 func TestBerifyProducesBER(t *testing.T) {
 	t.Parallel()
-	pfx := encode(t, pkcs12.Modern2023, rsaKey(t), issue(t, leafSpec{key: rsaKey(t)}), nil, "pw")
+	pfx := testkit.EncodePFX(t, pkcs12.Modern2023, testkit.RSA2048Key(t), issue(t, leafSpec{key: testkit.RSA2048Key(t)}), nil, "pw")
 	ber := berifyDeep(t, pfx, "pw")
 	if bytes.Equal(ber, pfx) || !bytes.HasPrefix(ber, []byte{0x30, 0x80}) {
 		t.Fatalf("berifyDeep did not produce indefinite lengths: % x", ber[:4])

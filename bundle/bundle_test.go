@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 var thumbprintRE = regexp.MustCompile(`^[0-9A-F]{40}$`)
@@ -246,8 +248,8 @@ func checkLegacyDES(tb testing.TB, pfx []byte) {
 
 func TestThumbprint(t *testing.T) {
 	t.Parallel()
-	leaf := issue(t, leafSpec{key: p256Key(t)})
-	b := &Bundle{Leaf: leaf, Key: p256Key(t)}
+	leaf := issue(t, leafSpec{key: testkit.P256Key(t)})
+	b := &Bundle{Leaf: leaf, Key: testkit.P256Key(t)}
 	sum := sha1.Sum(leaf.Raw)
 	want := strings.ToUpper(hex.EncodeToString(sum[:]))
 	if got := b.Thumbprint(); got != want || !thumbprintRE.MatchString(got) {
@@ -260,7 +262,7 @@ func TestThumbprint(t *testing.T) {
 
 func TestLogValueRedactsKey(t *testing.T) {
 	t.Parallel()
-	b, err := Decode(encode(t, pkcs12.Modern2023, p256Key(t), issue(t, leafSpec{key: p256Key(t)}), nil, ""), "")
+	b, err := Decode(testkit.EncodePFX(t, pkcs12.Modern2023, testkit.P256Key(t), issue(t, leafSpec{key: testkit.P256Key(t)}), nil, ""), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +272,7 @@ func TestLogValueRedactsKey(t *testing.T) {
 	if !strings.Contains(out, `"key":"REDACTED"`) || !strings.Contains(out, b.Thumbprint()) {
 		t.Errorf("log line = %s, want the thumbprint and a redacted key", out)
 	}
-	raw, err := p256Key(t).(*ecdsa.PrivateKey).Bytes()
+	raw, err := testkit.P256Key(t).(*ecdsa.PrivateKey).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +286,11 @@ func TestLogValueRedactsKey(t *testing.T) {
 // checks the other direction, as go-pkcs12 verifies a MAC written here.
 func TestMACMatchesGoPKCS12(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
+	k := testkit.P256Key(t)
 	leaf := issue(t, leafSpec{key: k})
 	for _, enc := range []*pkcs12.Encoder{pkcs12.LegacyDES, pkcs12.Modern2023, pkcs12.Modern2026} {
 		for _, password := range []string{testPassword, ""} {
-			f, e := parsePFX(encode(t, enc, k, leaf, nil, password))
+			f, e := parsePFX(testkit.EncodePFX(t, enc, k, leaf, nil, password))
 			if e != nil {
 				t.Fatal(e)
 			}

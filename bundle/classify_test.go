@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestLibraryMessages makes go-pkcs12 produce every message
@@ -20,7 +22,7 @@ import (
 func TestLibraryMessages(t *testing.T) {
 	t.Parallel()
 	x := kit{tb: t, iter: 1}
-	k, pw := p256Key(t), testPassword
+	k, pw := testkit.P256Key(t), testPassword
 	leaf := issue(t, leafSpec{key: k})
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {

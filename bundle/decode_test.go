@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestDecodeSizeCap(t *testing.T) {
@@ -30,9 +32,9 @@ func TestDecodeSizeCap(t *testing.T) {
 		}
 	}
 	// The cap leaves real bundles room: an RSA leaf with two CAs.
-	k := rsaKey(t)
-	c := ca(t)
-	real := encode(t, pkcs12.LegacyDES, k, issue(t, leafSpec{key: k}), []*x509.Certificate{c.inter, c.root}, testPassword)
+	k := testkit.RSA2048Key(t)
+	c := testkit.TwoTier(t)
+	real := testkit.EncodePFX(t, pkcs12.LegacyDES, k, issue(t, leafSpec{key: k}), []*x509.Certificate{c.Inter.Cert, c.Root.Cert}, testPassword)
 	if len(real)*20 > SizeMax {
 		t.Errorf("a real bundle of %d bytes is within 20x of SizeMax (%d)", len(real), SizeMax)
 	}
@@ -59,10 +61,8 @@ func TestCheckBase64Size(t *testing.T) {
 // wrong password is not even noticed.
 func TestDecodeContextStopsBeforeDerivation(t *testing.T) {
 	t.Parallel()
-	x := kit{tb: t, iter: 1, key: p256Key}
-	c, k := ca(t), p256Key(t)
-	leaf := issue(t, leafSpec{key: k})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.inter}, testPassword)
+	x := kit{tb: t, iter: 1, key: testkit.P256Key}
+	_, _, modern := x.modern()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, pfx := range [][]byte{modern, berifyDeep(t, modern, testPassword)} {
@@ -85,10 +85,9 @@ func TestDecodeContextStopsBeforeDerivation(t *testing.T) {
 // left alone.
 func TestDecodeWipesItsCopies(t *testing.T) {
 	t.Parallel()
-	x := kit{tb: t, iter: 1, key: p256Key}
-	c, k := ca(t), p256Key(t)
-	leaf := issue(t, leafSpec{key: k})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.inter}, testPassword)
+	x := kit{tb: t, iter: 1, key: testkit.P256Key}
+	c := testkit.TwoTier(t)
+	leaf, k, modern := x.modern()
 	for _, tc := range []struct {
 		name    string
 		pfx     []byte
@@ -97,7 +96,7 @@ func TestDecodeWipesItsCopies(t *testing.T) {
 		{"DER", modern, false},
 		{"BER throughout", berifyDeep(t, modern, testPassword), true},
 		{"three safe contents", x.buildPFX(testPassword, macBMP, plain(t, x.shroudedKeyBag(k, testPassword)),
-			plain(t, certBags(t, c.inter)...), plain(t, certBags(t, leaf)...)), true},
+			plain(t, certBags(t, c.Inter.Cert)...), plain(t, certBags(t, leaf)...)), true},
 	} {
 		orig := bytes.Clone(tc.pfx)
 		f, e := parsePFX(tc.pfx)
@@ -168,8 +167,8 @@ func TestPKCS12KDFKeepsPassword(t *testing.T) {
 // encoded once (inspect), bytes from the Vault field twice (Decode).
 func TestJudgeFileBase64(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
-	pfx := encode(t, pkcs12.LegacyDES.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
+	k := testkit.P256Key(t)
+	pfx := testkit.EncodePFX(t, pkcs12.LegacyDES.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
 	text := []byte(base64.StdEncoding.EncodeToString(pfx))
 	r := JudgeFile(text, testPassword, testNow, minValidity)
 	if r.Verdict != VerdictReject || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, "base64 -d") ||

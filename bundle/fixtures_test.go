@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // testPassword is the password of the generated files. Its non-ASCII
@@ -38,16 +40,16 @@ func fixtures(tb testing.TB) []fixture {
 func (x kit) goodFixtures() []fixture {
 	tb := x.tb
 	tb.Helper()
-	c, k, pw := ca(tb), x.leafKey(), testPassword
+	c, k, pw := testkit.TwoTier(tb), x.leafKey(), testPassword
 	leaf := issue(tb, leafSpec{key: k})
-	chain, rev := []*x509.Certificate{c.inter, c.root}, []*x509.Certificate{c.root, c.inter}
+	chain, rev := []*x509.Certificate{c.Inter.Cert, c.Root.Cert}, []*x509.Certificate{c.Root.Cert, c.Inter.Cert}
 	modern := x.encode(pkcs12.Modern2023, k, leaf, chain, pw)
 	des := x.encode(pkcs12.LegacyDES, k, leaf, chain, pw)
 	pbmac1 := x.encode(pkcs12.Modern2026, k, leaf, chain, pw)
 	none := x.encode(pkcs12.Passwordless, k, leaf, chain, "")
-	nilMAC := x.buildPFX("", macNil, plain(tb, certBags(tb, c.root, c.inter, leaf)...), plain(tb, plainKeyBag(tb, k)))
-	sha512MAC := x.buildPFX(pw, macSHA512, plain(tb, certBags(tb, leaf, c.root, c.inter)...), plain(tb, x.shroudedKeyBag(k, pw)))
-	trust := x.trustStore(pw, c.root, c.inter, leaf)
+	nilMAC := x.buildPFX("", macNil, plain(tb, certBags(tb, c.Root.Cert, c.Inter.Cert, leaf)...), plain(tb, plainKeyBag(tb, k)))
+	sha512MAC := x.buildPFX(pw, macSHA512, plain(tb, certBags(tb, leaf, c.Root.Cert, c.Inter.Cert)...), plain(tb, x.shroudedKeyBag(k, pw)))
+	trust := x.trustStore(pw, c.Root.Cert, c.Inter.Cert, leaf)
 	ok := func(name string, pfx []byte, password string) fixture {
 		return fixture{name: name, pfx: pfx, password: password, leaf: leaf.Subject.CommonName, chain: caNames}
 	}
@@ -60,14 +62,14 @@ func (x kit) goodFixtures() []fixture {
 		ok("passwordless given a password", none, pw),
 		ok("empty password", x.encode(pkcs12.Modern2023, k, leaf, chain, ""), ""),
 		ok("empty password MAC'd as empty bytes", nilMAC, ""),
-		ok("no MAC, plain key bag", x.buildPFX("", macNone, plain(tb, plainKeyBag(tb, k)), plain(tb, certBags(tb, c.root, leaf, c.inter)...)), ""),
+		ok("no MAC, plain key bag", x.buildPFX("", macNone, plain(tb, plainKeyBag(tb, k)), plain(tb, certBags(tb, c.Root.Cert, leaf, c.Inter.Cert)...)), ""),
 		ok("chain root first", x.encode(pkcs12.Modern2023, k, leaf, rev, pw), pw),
 		ok("CA before leaf, no local key id", x.buildPFX(pw, macBMP,
-			plain(tb, certBags(tb, c.root, c.inter, leaf)...), plain(tb, x.shroudedKeyBag(k, pw))), pw),
+			plain(tb, certBags(tb, c.Root.Cert, c.Inter.Cert, leaf)...), plain(tb, x.shroudedKeyBag(k, pw))), pw),
 		ok("CA before leaf, encrypted, key first", x.buildPFX(pw, macBMP,
 			plain(tb, x.shroudedKeyBag(k, pw)), encryptedItem(tb, trust)), pw),
 		ok("three safe contents", x.buildPFX(pw, macBMP, plain(tb, x.shroudedKeyBag(k, pw)),
-			plain(tb, certBags(tb, c.root)...), plain(tb, certBags(tb, leaf, c.inter)...)), pw),
+			plain(tb, certBags(tb, c.Root.Cert)...), plain(tb, certBags(tb, leaf, c.Inter.Cert)...)), pw),
 		ok("SHA-512 MAC", sha512MAC, pw),
 		ok("BER outside the MAC", berify(tb, modern), pw),
 		ok("BER throughout, modern2023", berifyDeep(tb, modern, pw), pw),
@@ -82,7 +84,7 @@ func (x kit) goodFixtures() []fixture {
 	for _, kc := range []struct {
 		name string
 		key  crypto.Signer
-	}{{"EC P-256", p256Key(tb)}, {"EC P-384", p384Key(tb)}, {"EC P-224", p224Key(tb)}, {"RSA 1024", rsaWeakKey(tb)}, {"Ed25519", edKey(tb)}} {
+	}{{"EC P-256", testkit.P256Key(tb)}, {"EC P-384", testkit.P384Key(tb)}, {"EC P-224", testkit.P224Key(tb)}, {"RSA 1024", testkit.RSA1024Key(tb)}, {"Ed25519", testkit.Ed25519Key(tb)}} {
 		l := issue(tb, leafSpec{cn: kc.name, key: kc.key})
 		fs = append(fs, fixture{name: kc.name, pfx: x.encode(pkcs12.Modern2023, kc.key, l, chain, pw), password: pw, leaf: kc.name, chain: caNames})
 	}
@@ -92,10 +94,9 @@ func (x kit) goodFixtures() []fixture {
 func (x kit) badFixtures() []fixture {
 	tb := x.tb
 	tb.Helper()
-	c, k, pw := ca(tb), x.leafKey(), testPassword
-	leaf := issue(tb, leafSpec{key: k})
-	other := issue(tb, leafSpec{cn: "other", key: edKey(tb)})
-	modern := x.encode(pkcs12.Modern2023, k, leaf, []*x509.Certificate{c.inter}, pw)
+	c, pw := testkit.TwoTier(tb), testPassword
+	leaf, k, modern := x.modern()
+	other := issue(tb, leafSpec{cn: "other", key: testkit.Ed25519Key(tb)})
 	trust := func(certs ...*x509.Certificate) []byte { return x.trustStore(pw, certs...) }
 	pemText := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), "-----BEGIN PRIVATE KEY-----\n...\n"...)
 	bad := func(name string, pfx []byte, password string, code Code) fixture {
@@ -111,15 +112,15 @@ func (x kit) badFixtures() []fixture {
 		bad("key encrypted with another password", x.buildPFX(pw, macBMP,
 			plain(tb, certBags(tb, leaf)...), plain(tb, x.shroudedKeyBag(k, "another"))), pw, CodePassword),
 		bad("key with no certificate", x.buildPFX(pw, macBMP, plain(tb, x.shroudedKeyBag(k, pw))), pw, CodeKeyMismatch),
-		bad("key without its certificate", x.encode(pkcs12.Modern2023, k, other, []*x509.Certificate{c.inter}, pw), pw, CodeKeyMismatch),
-		bad("certificates without key", trust(leaf, c.inter), pw, CodeNoKey),
-		bad("certificates without key, plaintext", x.buildPFX(pw, macBMP, plain(tb, certBags(tb, leaf, c.inter)...)), pw, CodeNoKey),
+		bad("key without its certificate", x.encode(pkcs12.Modern2023, k, other, []*x509.Certificate{c.Inter.Cert}, pw), pw, CodeKeyMismatch),
+		bad("certificates without key", trust(leaf, c.Inter.Cert), pw, CodeNoKey),
+		bad("certificates without key, plaintext", x.buildPFX(pw, macBMP, plain(tb, certBags(tb, leaf, c.Inter.Cert)...)), pw, CodeNoKey),
 		bad("empty safe contents", x.buildPFX(pw, macBMP, plain(tb)), pw, CodeNoKey),
 		bad("empty authenticated safe", x.buildPFX(pw, macBMP), pw, CodeNoKey),
 		bad("two keys", x.buildPFX(pw, macBMP, plain(tb, certBags(tb, leaf)...),
-			plain(tb, x.shroudedKeyBag(k, pw), x.shroudedKeyBag(edKey(tb), pw))), pw, CodeMalformed),
+			plain(tb, x.shroudedKeyBag(k, pw), x.shroudedKeyBag(testkit.Ed25519Key(tb), pw))), pw, CodeMalformed),
 		bad("three encrypted safe contents", x.buildPFX(pw, macBMP, encryptedItem(tb, trust(leaf)),
-			encryptedItem(tb, trust(c.inter)), plain(tb, x.shroudedKeyBag(k, pw))), pw, CodeMalformed),
+			encryptedItem(tb, trust(c.Inter.Cert)), plain(tb, x.shroudedKeyBag(k, pw))), pw, CodeMalformed),
 		bad("truncated by half", modern[:len(modern)/2], pw, CodeMalformed),
 		bad("truncated by one byte", modern[:len(modern)-1], pw, CodeMalformed),
 		bad("BER truncated", berifyDeep(tb, modern, pw)[:len(modern)/3], pw, CodeMalformed),

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 var cheapDES = pkcs12.LegacyDES.WithIterations(1)
@@ -18,7 +20,7 @@ func FuzzDecode(f *testing.F) {
 	// leaf: the same structures, but cheaper to execute and smaller, so
 	// that fuzzing is not spent in key derivation, and minimizing a new
 	// input (quadratic in its size) ends sooner.
-	x := kit{tb: f, iter: 1, key: p256Key}
+	x := kit{tb: f, iter: 1, key: testkit.P256Key}
 	for _, fx := range append(x.goodFixtures(), x.badFixtures()...) {
 		f.Add(fx.pfx, fx.password)
 	}

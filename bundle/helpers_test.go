@@ -3,142 +3,33 @@ package bundle
 import (
 	"cmp"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
-	"sync"
 	"testing"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // testNow is the clock every test judges at.
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// Keys are generated once per test binary: RSA generation is slow under
-// -race, and every test and fuzz seed can share them.
-var (
-	rsaKey     = onceKey(func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) })
-	rsaWeakKey = onceKey(func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 1024) })
-	p256Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
-	p384Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) })
-	p224Key    = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P224(), rand.Reader) })
-	edKey      = onceKey(func() (crypto.Signer, error) {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	})
-	rootKey  = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
-	interKey = onceKey(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) })
-)
-
-// onceKey memoizes a key generator.
-func onceKey(gen func() (crypto.Signer, error)) func(testing.TB) crypto.Signer {
-	get := sync.OnceValues(gen)
-	return func(tb testing.TB) crypto.Signer {
-		tb.Helper()
-		k, err := get()
-		if err != nil {
-			tb.Fatalf("generating key: %v", err)
-		}
-		return k
-	}
-}
-
-// testCA is a root and an intermediate, built once.
-type testCA struct {
-	root, inter *x509.Certificate
-}
-
-var (
-	caOnce sync.Once
-	caVal  testCA
-)
-
-func ca(tb testing.TB) testCA {
-	tb.Helper()
-	caOnce.Do(func() {
-		root := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root CA"},
-			NotBefore: testNow.Add(-10 * 365 * 24 * time.Hour), NotAfter: testNow.Add(10 * 365 * 24 * time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
-		caVal.root = sign(tb, root, root, rootKey(tb).Public(), rootKey(tb))
-		inter := &x509.Certificate{
-			SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test Intermediate CA"},
-			NotBefore: root.NotBefore, NotAfter: root.NotAfter,
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
-		caVal.inter = sign(tb, inter, caVal.root, interKey(tb).Public(), rootKey(tb))
-	})
-	if caVal.inter == nil {
-		tb.Fatal("building the test CA failed earlier")
-	}
-	return caVal
-}
-
-func sign(tb testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, by crypto.Signer) *x509.Certificate {
-	tb.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, by)
-	if err != nil {
-		tb.Fatalf("creating certificate %s: %v", tmpl.Subject.CommonName, err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatalf("parsing certificate: %v", err)
-	}
-	return c
-}
-
-// leafSpec describes a leaf to issue from the intermediate. Zero times mean
-// valid from a day before testNow for a year.
+// leafSpec describes a leaf to issue from the kit's intermediate. Zero
+// times mean valid from a day before testNow for a year.
 type leafSpec struct {
 	cn                  string
 	key                 crypto.Signer
 	notBefore, notAfter time.Time
 }
 
-var serial = struct {
-	sync.Mutex
-	n int64
-}{n: 100}
-
+// issue is a leaf of O=Contoso from testkit's two-tier chain, its dates
+// judged at testNow.
 func issue(tb testing.TB, s leafSpec) *x509.Certificate {
 	tb.Helper()
-	if s.cn == "" {
-		s.cn = "api.contoso.example"
-	}
-	if s.notBefore.IsZero() {
-		s.notBefore = testNow.Add(-24 * time.Hour)
-	}
-	if s.notAfter.IsZero() {
-		s.notAfter = testNow.Add(365 * 24 * time.Hour)
-	}
-	serial.Lock()
-	serial.n++
-	n := serial.n
-	serial.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: s.cn, Organization: []string{"Contoso"}},
-		NotBefore: s.notBefore, NotAfter: s.notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	return sign(tb, tmpl, ca(tb).inter, s.key.Public(), interKey(tb))
-}
-
-func encode(tb testing.TB, enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certificate, chain []*x509.Certificate, password string) []byte {
-	tb.Helper()
-	pfx, err := enc.Encode(key, leaf, chain, password)
-	if err != nil {
-		tb.Fatalf("encoding PFX: %v", err)
-	}
-	return pfx
+	return testkit.TwoTier(tb).Issue(tb, testkit.CertSpec{CN: s.cn, Org: "Contoso", Key: s.key,
+		NotBefore: cmp.Or(s.notBefore, testNow.Add(-24*time.Hour)), NotAfter: cmp.Or(s.notAfter, testNow.Add(365*24*time.Hour))})
 }
 
 // --- building PFX files by hand ---
@@ -193,7 +84,7 @@ type kit struct {
 
 func (k kit) leafKey() crypto.Signer {
 	if k.key == nil {
-		return rsaKey(k.tb)
+		return testkit.RSA2048Key(k.tb)
 	}
 	return k.key(k.tb)
 }
@@ -207,7 +98,16 @@ func (k kit) encoder(enc *pkcs12.Encoder) *pkcs12.Encoder {
 
 func (k kit) encode(enc *pkcs12.Encoder, key crypto.Signer, leaf *x509.Certificate, chain []*x509.Certificate, password string) []byte {
 	k.tb.Helper()
-	return encode(k.tb, k.encoder(enc), key, leaf, chain, password)
+	return testkit.EncodePFX(k.tb, k.encoder(enc), key, leaf, chain, password)
+}
+
+// modern issues a leaf for the kit's key and encodes them as OpenSSL 3
+// does (AES-256), with the intermediate as chain, under testPassword.
+func (k kit) modern() (leaf *x509.Certificate, key crypto.Signer, pfx []byte) {
+	k.tb.Helper()
+	key = k.leafKey()
+	leaf = issue(k.tb, leafSpec{key: key})
+	return leaf, key, k.encode(pkcs12.Modern2023, key, leaf, []*x509.Certificate{testkit.TwoTier(k.tb).Inter.Cert}, testPassword)
 }
 
 func (k kit) trustStore(password string, certs ...*x509.Certificate) []byte {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // hostileIterations is what issue 8's crafted file asks for: about 27 s of
@@ -140,8 +142,8 @@ func pbmac1WithIterations(tb testing.TB, params asn1.RawValue, n int) asn1.RawVa
 // which ask for n iterations.
 func hostileFixture(tb testing.TB, enc *pkcs12.Encoder, n int, which target) []byte {
 	tb.Helper()
-	k := p256Key(tb)
-	pfx := encode(tb, enc.WithIterations(1), k, issue(tb, leafSpec{key: k}), nil, testPassword)
+	k := testkit.P256Key(tb)
+	pfx := testkit.EncodePFX(tb, enc.WithIterations(1), k, issue(tb, leafSpec{key: k}), nil, testPassword)
 	return withIterations(tb, pfx, testPassword, n, which)
 }
 

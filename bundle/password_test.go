@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestPasswordNewline: a password written with `password=@file` keeps the
@@ -14,8 +16,8 @@ import (
 // that names the line break, never the password.
 func TestPasswordNewline(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
-	pfx := encode(t, pkcs12.Modern2023.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
+	k := testkit.P256Key(t)
+	pfx := testkit.EncodePFX(t, pkcs12.Modern2023.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
 	for _, raw := range []string{testPassword + "\n", testPassword + "\r\n"} {
 		if _, err := Decode(pfx, PasswordFromText(raw)); err != nil {
 			t.Errorf("Decode(PasswordFromText(%q)) = %v, want the file opened", raw, err)

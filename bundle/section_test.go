@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestDecryptSectionMatchesGoPKCS12 checks that every kind of section
@@ -23,15 +25,15 @@ import (
 // keys from the iteration check.
 func TestDecryptSectionMatchesGoPKCS12(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
+	k := testkit.P256Key(t)
 	leaf := issue(t, leafSpec{key: k})
-	chain := []*x509.Certificate{ca(t).inter}
+	chain := []*x509.Certificate{testkit.TwoTier(t).Inter.Cert}
 	for _, enc := range []struct {
 		name string
 		enc  *pkcs12.Encoder
 	}{{"RC2-40", pkcs12.LegacyRC2}, {"3DES", pkcs12.LegacyDES}, {"AES-256", pkcs12.Modern2023}, {"AES-256 PBMAC1", pkcs12.Modern2026}} {
 		for _, password := range []string{testPassword, ""} {
-			f, e := parsePFX(encode(t, enc.enc.WithIterations(3), k, leaf, chain, password))
+			f, e := parsePFX(testkit.EncodePFX(t, enc.enc.WithIterations(3), k, leaf, chain, password))
 			if e != nil {
 				t.Fatal(e)
 			}
@@ -66,7 +68,7 @@ func TestDecryptSectionMatchesGoPKCS12(t *testing.T) {
 func TestDecodeRefusesCostlyKeyInsideSection(t *testing.T) {
 	t.Parallel()
 	x := kit{tb: t, iter: 1}
-	k, pw := p256Key(t), testPassword
+	k, pw := testkit.P256Key(t), testPassword
 	leaf := issue(t, leafSpec{key: k})
 	hostile := keyBagsWithIterations(t, []asn1.RawValue{x.shroudedKeyBag(k, pw)}, hostileIterations)
 	bags := append(certBags(t, leaf), hostile...)
@@ -92,7 +94,7 @@ func TestDecodeRefusesCostlyKeyInsideSection(t *testing.T) {
 func TestDecodeRefusesUnreadableSection(t *testing.T) {
 	t.Parallel()
 	x := kit{tb: t, iter: 1}
-	k, pw := p256Key(t), testPassword
+	k, pw := testkit.P256Key(t), testPassword
 	deep := marshal(t, asn1.NullRawValue)
 	for range berMaxDepth + 2 {
 		deep = marshal(t, asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: deep})
@@ -112,8 +114,8 @@ func TestDecodeRefusesUnreadableSection(t *testing.T) {
 // never as whatever a wrongly decrypted section looks like.
 func TestDecodeWrongPasswordBeforeSections(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
-	pfx := encode(t, pkcs12.LegacyRC2.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
+	k := testkit.P256Key(t)
+	pfx := testkit.EncodePFX(t, pkcs12.LegacyRC2.WithIterations(1), k, issue(t, leafSpec{key: k}), nil, testPassword)
 	for i := range 300 { // a wrong password pads correctly about once in 256 tries
 		_, err := Decode(pfx, fmt.Sprintf("wrong-%d", i))
 		if e, ok := errors.AsType[*Error](err); !ok || e.Code != CodePassword {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 const minValidity = 168 * time.Hour
@@ -30,19 +32,19 @@ func TestJudge(t *testing.T) {
 		codes               []Code
 		keyType             string
 	}{
-		{name: "ok RSA", key: rsaKey, verdict: VerdictOK, keyType: "rsa-2048"},
-		{name: "ok EC P-256", key: p256Key, verdict: VerdictOK, keyType: "ec-p256"},
-		{name: "ok EC P-384", key: p384Key, verdict: VerdictOK, keyType: "ec-p384"},
-		{name: "staged", key: rsaKey, notBefore: 2 * day, notAfter: 400 * day, verdict: VerdictStaged, keyType: "rsa-2048"},
-		{name: "expired", key: rsaKey, notBefore: -400 * day, notAfter: -time.Hour, verdict: VerdictReject, codes: []Code{CodeExpired}, keyType: "rsa-2048"},
-		{name: "expires now is short, not expired", key: rsaKey, notAfter: time.Nanosecond, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
-		{name: "short validity", key: rsaKey, notAfter: 3 * day, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
-		{name: "exactly min validity", key: rsaKey, notAfter: minValidity, verdict: VerdictOK, keyType: "rsa-2048"},
-		{name: "staged and short", key: rsaKey, notBefore: day, notAfter: 2 * day, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
-		{name: "RSA 1024", key: rsaWeakKey, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "rsa-1024"},
-		{name: "RSA 1024 and expired", key: rsaWeakKey, notBefore: -400 * day, notAfter: -day, verdict: VerdictReject, codes: []Code{CodeWeakKey, CodeExpired}, keyType: "rsa-1024"},
-		{name: "EC P-224", key: p224Key, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "ec-p224"},
-		{name: "Ed25519", key: edKey, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "ed25519"},
+		{name: "ok RSA", key: testkit.RSA2048Key, verdict: VerdictOK, keyType: "rsa-2048"},
+		{name: "ok EC P-256", key: testkit.P256Key, verdict: VerdictOK, keyType: "ec-p256"},
+		{name: "ok EC P-384", key: testkit.P384Key, verdict: VerdictOK, keyType: "ec-p384"},
+		{name: "staged", key: testkit.RSA2048Key, notBefore: 2 * day, notAfter: 400 * day, verdict: VerdictStaged, keyType: "rsa-2048"},
+		{name: "expired", key: testkit.RSA2048Key, notBefore: -400 * day, notAfter: -time.Hour, verdict: VerdictReject, codes: []Code{CodeExpired}, keyType: "rsa-2048"},
+		{name: "expires now is short, not expired", key: testkit.RSA2048Key, notAfter: time.Nanosecond, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
+		{name: "short validity", key: testkit.RSA2048Key, notAfter: 3 * day, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
+		{name: "exactly min validity", key: testkit.RSA2048Key, notAfter: minValidity, verdict: VerdictOK, keyType: "rsa-2048"},
+		{name: "staged and short", key: testkit.RSA2048Key, notBefore: day, notAfter: 2 * day, verdict: VerdictReject, codes: []Code{CodeShortValidity}, keyType: "rsa-2048"},
+		{name: "RSA 1024", key: testkit.RSA1024Key, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "rsa-1024"},
+		{name: "RSA 1024 and expired", key: testkit.RSA1024Key, notBefore: -400 * day, notAfter: -day, verdict: VerdictReject, codes: []Code{CodeWeakKey, CodeExpired}, keyType: "rsa-1024"},
+		{name: "EC P-224", key: testkit.P224Key, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "ec-p224"},
+		{name: "Ed25519", key: testkit.Ed25519Key, verdict: VerdictReject, codes: []Code{CodeWeakKey}, keyType: "ed25519"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,9 +56,9 @@ func TestJudge(t *testing.T) {
 			if tt.notAfter != 0 {
 				spec.notAfter = testNow.Add(tt.notAfter)
 			}
-			c := ca(t)
+			c := testkit.TwoTier(t)
 			leaf := issue(t, spec)
-			pfx := encode(t, pkcs12.Modern2023, spec.key, leaf, []*x509.Certificate{c.root, c.inter}, testPassword)
+			pfx := testkit.EncodePFX(t, pkcs12.Modern2023, spec.key, leaf, []*x509.Certificate{c.Root.Cert, c.Inter.Cert}, testPassword)
 
 			r := Judge(pfx, testPassword, testNow, minValidity)
 			var codes []Code
@@ -107,8 +109,8 @@ func TestJudgeDecodeFailure(t *testing.T) {
 
 func TestJudgeJSON(t *testing.T) {
 	t.Parallel()
-	k := p256Key(t)
-	pfx := encode(t, pkcs12.Modern2023, k, issue(t, leafSpec{key: k}), nil, "")
+	k := testkit.P256Key(t)
+	pfx := testkit.EncodePFX(t, pkcs12.Modern2023, k, issue(t, leafSpec{key: k}), nil, "")
 	out, err := json.Marshal(Judge(pfx, "", testNow, minValidity))
 	if err != nil {
 		t.Fatal(err)
@@ -133,12 +135,12 @@ func TestKeyType(t *testing.T) {
 		weak bool
 	}{
 		{rsa4096, "rsa-4096", false},
-		{rsaKey(t).Public(), "rsa-2048", false},
+		{testkit.RSA2048Key(t).Public(), "rsa-2048", false},
 		{p521.Public(), "ec-p521", false},
-		{p384Key(t).Public(), "ec-p384", false},
-		{p256Key(t).Public(), "ec-p256", false},
-		{p224Key(t).Public(), "ec-p224", true},
-		{edKey(t).Public(), "ed25519", true},
+		{testkit.P384Key(t).Public(), "ec-p384", false},
+		{testkit.P256Key(t).Public(), "ec-p256", false},
+		{testkit.P224Key(t).Public(), "ec-p224", true},
+		{testkit.Ed25519Key(t).Public(), "ed25519", true},
 		{"not a key", "unknown", true},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"go.uber.org/goleak"
 )
@@ -173,10 +174,7 @@ func TestParseEmptyFileHasDefaults(t *testing.T) {
 
 func TestParseVaultAuthMethods(t *testing.T) {
 	t.Parallel()
-	secretID := filepath.Join(t.TempDir(), "secret-id")
-	if err := os.WriteFile(secretID, []byte("s-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretID := testkit.WriteFile(t, t.TempDir(), "secret-id", "s-1\n")
 	tests := []struct {
 		auth string
 		want VaultAuth
@@ -243,10 +241,7 @@ func TestParseAliasesAndMergeKeys(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "certrotator.yaml")
-	if err := os.WriteFile(path, []byte(minimal), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testkit.WriteFile(t, t.TempDir(), "certrotator.yaml", minimal)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatalf("Load: %s", err.Error())
@@ -258,10 +253,7 @@ func TestLoad(t *testing.T) {
 
 func TestLoadProblemsNameTheFile(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(path, []byte("concurrency: 0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testkit.WriteFile(t, t.TempDir(), "bad.yaml", "concurrency: 0\n")
 	_, err := Load(path)
 	ve, ok := errors.AsType[*ValidationError](err)
 	if !ok || ve.Path != path {

@@ -1,10 +1,10 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // secretLine is the valid config's credential, which the cases replace.
@@ -64,10 +64,7 @@ func TestCredentialRules(t *testing.T) {
 func TestCredentialKindsAccepted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pwFile := filepath.Join(dir, "pfx-password")
-	if err := os.WriteFile(pwFile, []byte("pfx-pass\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := testkit.WriteFile(t, dir, "pfx-password", "pfx-pass\n")
 	tests := []struct {
 		name, new string
 		env       map[string]string

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestDeployExampleLoads keeps deploy/config.example.yaml, the file
@@ -16,9 +18,7 @@ func TestDeployExampleLoads(t *testing.T) {
 	}
 	creds := t.TempDir()
 	for _, f := range []string{"nats.creds", "nats.nk", "vault-secret-id", "graph-client-secret-global", "graph-client-secret-china"} {
-		if err := os.WriteFile(filepath.Join(creds, f), []byte("x\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, creds, f, "x\n")
 	}
 	env := map[string]string{"CREDENTIALS_DIRECTORY": creds, "VAULT_ADDR": "https://vault.example:8200", "VAULT_ROLE_ID": "role"}
 	cfg, err := Parse(data, func(k string) (string, bool) { v, ok := env[k]; return v, ok })

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // notifyConfig is valid with a notify section appended; its first line is
@@ -21,16 +23,16 @@ func notifyConfig(section string) string { return valid + "notify:\n" + section 
 func webhookSecret(t *testing.T, dir string, n int) (string, []byte) {
 	t.Helper()
 	key := bytes.Repeat([]byte{0xA5}, n)
-	return writeFile(t, dir, "whsec", "whsec_"+base64.StdEncoding.EncodeToString(key)+"\n"), key
+	return testkit.WriteFile(t, dir, "whsec", "whsec_"+base64.StdEncoding.EncodeToString(key)+"\n"), key
 }
 
 func TestNotifyReadsEverySinkKind(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	const slackURL = "https://hooks.slack.example/services/T0/B0/very-secret"
-	urlFile := writeFile(t, dir, "slack-url", slackURL+"\n")
+	urlFile := testkit.WriteFile(t, dir, "slack-url", slackURL+"\n")
 	secretFile, key := webhookSecret(t, dir, 32)
-	pw := writeFile(t, dir, "smtp-pw", "smtp-password\n")
+	pw := testkit.WriteFile(t, dir, "smtp-pw", "smtp-password\n")
 	c := mustParse(t, notifyConfig(`  - {name: oncall, kind: slack, url_file: `+urlFile+`}
   - {name: ops, kind: teams, url: "https://teams.example/workflows/x", on: [failed, succeeded], jobs: [contoso-api]}
   - {name: audit, kind: webhook, url: "http://127.0.0.1:8080/hook", secret_file: `+secretFile+`, on: [failed, expiring, succeeded, skipped]}
@@ -58,9 +60,9 @@ func TestNotifyReadsEverySinkKind(t *testing.T) {
 func TestNotifyProblemsNameTheLineAndKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	badSecret := writeFile(t, dir, "bad-secret", "not-a-whsec\n")
+	badSecret := testkit.WriteFile(t, dir, "bad-secret", "not-a-whsec\n")
 	shortSecret, _ := webhookSecret(t, dir, 8)
-	plainURL := writeFile(t, dir, "plain-url", "http://hooks.example/secret-path-token\n")
+	plainURL := testkit.WriteFile(t, dir, "plain-url", "http://hooks.example/secret-path-token\n")
 	tests := []struct {
 		name, section string
 		want          []Problem
@@ -124,8 +126,8 @@ func TestNotifySecretsNeverShown(t *testing.T) {
 	const urlSecret, pwSecret = "xoxb-url-token-77", "pw-secret-77"
 	secretFile, _ := webhookSecret(t, dir, 32)
 	secretText, _ := os.ReadFile(secretFile)
-	urlFile := writeFile(t, dir, "url", "http://hooks.example/"+urlSecret+"\n")
-	pw := writeFile(t, dir, "pw", pwSecret+"\n")
+	urlFile := testkit.WriteFile(t, dir, "url", "http://hooks.example/"+urlSecret+"\n")
+	pw := testkit.WriteFile(t, dir, "pw", pwSecret+"\n")
 	got := problems(t, notifyConfig(`  - {name: a, kind: webhook, url_file: `+urlFile+`, secret_file: `+secretFile+`, on: []}
   - {name: b, kind: email, smtp: {address: "m.example:587", password_file: `+pw+`, from: a@example.org}, to: [b@example.org]}
 `), nil)

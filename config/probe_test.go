@@ -1,13 +1,13 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -49,10 +49,7 @@ func TestParseProbeDefaults(t *testing.T) {
 func TestParseProbeCAFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.txt")
-	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	notPEM := testkit.WriteFile(t, dir, "ca.txt", "not a certificate\n")
 	for _, tt := range []struct{ file, message string }{
 		{notPEM, "holds no PEM certificate"},
 		{filepath.Join(dir, "missing.pem"), "reading"},

@@ -1,26 +1,18 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/certrotator/certrotator/internal/testkit"
+)
 
 func TestParseReadsSecretFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, dir, "graph-secret", "graph-secret-value\n")
-	writeFile(t, dir, "vault-token", "hvs.file-token\r\n")
+	testkit.WriteFile(t, dir, "graph-secret", "graph-secret-value\n")
+	testkit.WriteFile(t, dir, "vault-token", "hvs.file-token\r\n")
 	data := edit(t, "token: root", "token_file: ${SECRETS}/vault-token")
 	data = strings.Replace(data, "client_secret: s3cr3t", "client_secret_file: ${SECRETS}/graph-secret", 1)
 	c := mustParse(t, data, map[string]string{"SECRETS": dir})
@@ -36,7 +28,7 @@ func TestParseReadsSecretFiles(t *testing.T) {
 func TestParseSecretFileProblems(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	empty := writeFile(t, dir, "empty", "\n")
+	empty := testkit.WriteFile(t, dir, "empty", "\n")
 	missing := filepath.Join(dir, "missing")
 	tests := []struct {
 		name, file, key, message string
@@ -80,7 +72,7 @@ tenants:
     tenant_id: 00000000-0000-0000-0000-000000000000
     client_id: 11111111-1111-1111-1111-111111111111
     client_secret: ${GRAPH_SECRET}
-    client_secret_file: ` + writeFile(t, dir, "secret", "hunter2-file\n") + `
+    client_secret_file: ` + testkit.WriteFile(t, dir, "secret", "hunter2-file\n") + `
     client_secrt: hunter2-typo
     secret: hunter2-unknown
   other:
@@ -124,8 +116,8 @@ func TestParseChecksCredentialFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing")
-	empty := writeFile(t, dir, "empty", "")
-	good := writeFile(t, dir, "good", "x\n")
+	empty := testkit.WriteFile(t, dir, "empty", "")
+	good := testkit.WriteFile(t, dir, "good", "x\n")
 	tests := []struct {
 		name, data, key, message string
 	}{

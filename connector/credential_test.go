@@ -7,18 +7,15 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,40 +38,6 @@ const (
 	sniSubject   = "certrotator.contoso.example"
 )
 
-// otherKey signs what the emulator must refuse, and the OIDC issuer's
-// tokens.
-var otherKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// credCert is a certificate and its key, signed by issuer (nil: self).
-func credCert(t *testing.T, cn string, key *rsa.PrivateKey, isCA bool, issuer *x509.Certificate, issuerKey crypto.Signer) *x509.Certificate {
-	t.Helper()
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour),
-		BasicConstraintsValid: true, IsCA: isCA,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	if issuer == nil {
-		issuer, issuerKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, issuerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // credHarness is an emulator registering every credential kind, and the
 // material behind them.
 type credHarness struct {
@@ -82,16 +45,19 @@ type credHarness struct {
 	clock   *atomic.Pointer[time.Time]
 	leaf    *x509.Certificate // registered on certClientID, key testKey
 	ca      *x509.Certificate // trusted for sniSubject
-	sniLeaf *x509.Certificate // signed by ca, key otherKey, not registered
+	sniLeaf *x509.Certificate // signed by ca, key testkit.OtherRSAKey, not registered
 	dir     string
 }
 
 func credSetup(t *testing.T) *credHarness {
 	t.Helper()
 	h := &credHarness{clock: &atomic.Pointer[time.Time]{}, dir: t.TempDir()}
-	h.leaf = credCert(t, "certrotator", testKey(), false, nil, nil)
-	h.ca = credCert(t, "Contoso CA", testKey(), true, nil, nil)
-	h.sniLeaf = credCert(t, sniSubject, otherKey(), false, h.ca, testKey())
+	now := time.Now()
+	nb, na := now.Add(-time.Hour), now.Add(48*time.Hour)
+	ca := testkit.NewCert(t, testkit.CertSpec{CN: "Contoso CA", Key: testkit.RSAKey(t, 2048), NotBefore: nb, NotAfter: na})
+	h.leaf = testkit.NewCert(t, testkit.CertSpec{CN: "certrotator", Key: testkit.RSAKey(t, 2048), NotBefore: nb, NotAfter: na}).Cert
+	h.ca = ca.Cert
+	h.sniLeaf = testkit.NewCert(t, testkit.CertSpec{CN: sniSubject, Key: testkit.OtherRSAKey(t), NotBefore: nb, NotAfter: na, Issuer: &ca}).Cert
 	h.sim = graphsim.NewTest(t).
 		WithClock(func() time.Time {
 			if p := h.clock.Load(); p != nil {
@@ -106,7 +72,7 @@ func credSetup(t *testing.T) *credHarness {
 		AddCertificate(testTenantID, certClientID, h.leaf).
 		AddTrustedSubject(testTenantID, certClientID, sniSubject, h.ca).
 		AddFederatedCredential(testTenantID, wiClientID, graphsim.FederatedCredential{Issuer: testIssuer, Subject: testSubject}).
-		AddIssuerKey(testIssuer, otherKey().Public()).
+		AddIssuerKey(testIssuer, testkit.OtherRSAKey(t).Public()).
 		AddManagedIdentity(testTenantID, miClientID).
 		Start()
 	return h
@@ -139,11 +105,7 @@ func (h *credHarness) mustGet(t *testing.T, c *Client) {
 
 func (h *credHarness) write(t *testing.T, name string, data []byte) string {
 	t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteFile(t, h.dir, name, string(data))
 }
 
 func keyPEM(t *testing.T, key *rsa.PrivateKey) []byte {
@@ -162,18 +124,18 @@ func certPEM(c *x509.Certificate) []byte {
 func TestCertificateFiles(t *testing.T) {
 	t.Parallel()
 	h := credSetup(t)
-	pemFile := h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testKey())...))
-	pfx, err := pkcs12.LegacyDES.Encode(testKey(), h.leaf, nil, testPassword)
+	pemFile := h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testkit.RSAKey(t, 2048))...))
+	pfx, err := pkcs12.LegacyDES.Encode(testkit.RSAKey(t, 2048), h.leaf, nil, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pfxFile := h.write(t, "app.pfx", pfx)
-	aes, err := pkcs12.Modern2023.Encode(testKey(), h.leaf, nil, testPassword)
+	aes, err := pkcs12.Modern2023.Encode(testkit.RSAKey(t, 2048), h.leaf, nil, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	aesFile := h.write(t, "aes.pfx", aes)
-	sniFile := h.write(t, "sni.pem", append(append(certPEM(h.sniLeaf), certPEM(h.ca)...), keyPEM(t, otherKey())...))
+	sniFile := h.write(t, "sni.pem", append(append(certPEM(h.sniLeaf), certPEM(h.ca)...), keyPEM(t, testkit.OtherRSAKey(t))...))
 	for name, ten := range map[string]Tenant{
 		"pem":            {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: pemFile},
 		"pfx":            {TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: pfxFile, ClientCertificatePassword: testPassword},
@@ -210,9 +172,9 @@ func wantAuthFailure(t *testing.T, c *Client, class jobs.Class, code string) err
 func TestCertificateRefusedByEntra(t *testing.T) {
 	t.Parallel()
 	h := credSetup(t)
-	stranger := credCert(t, "certrotator", otherKey(), false, nil, nil)
+	stranger := testkit.NewCert(t, testkit.CertSpec{CN: "certrotator", Key: testkit.OtherRSAKey(t), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour)}).Cert
 	logs := &testkit.LogBuffer{}
-	keyText := keyPEM(t, otherKey())
+	keyText := keyPEM(t, testkit.OtherRSAKey(t))
 	c, err := h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID,
 		ClientCertificateFile: h.write(t, "stranger.pem", append(certPEM(stranger), keyText...))}, logs)
 	if err != nil {
@@ -226,14 +188,14 @@ func TestCertificateRefusedByEntra(t *testing.T) {
 
 	// The file is replaced by the certificate Entra knows (a renewal): the
 	// same Client picks it up at its next token request.
-	h.write(t, "stranger.pem", append(certPEM(h.leaf), keyPEM(t, testKey())...))
+	h.write(t, "stranger.pem", append(certPEM(h.leaf), keyPEM(t, testkit.RSAKey(t, 2048))...))
 	h.mustGet(t, c)
 
 	// MSAL dates its assertion by the wall clock; Entra's is a day on.
 	later := time.Now().Add(24 * time.Hour)
 	h.clock.Store(&later)
 	c, err = h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID,
-		ClientCertificateFile: h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testKey())...))}, nil)
+		ClientCertificateFile: h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testkit.RSAKey(t, 2048))...))}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +208,7 @@ func TestCertificateFuncSeam(t *testing.T) {
 	var calls atomic.Int32
 	seam := func(ctx context.Context) ([]*x509.Certificate, crypto.PrivateKey, error) {
 		calls.Add(1)
-		return []*x509.Certificate{h.leaf}, testKey(), ctx.Err()
+		return []*x509.Certificate{h.leaf}, testkit.RSAKey(t, 2048), ctx.Err()
 	}
 	c, err := h.client(t, Tenant{TenantID: testTenantID, ClientID: certClientID, Certificate: seam}, nil)
 	if err != nil {
@@ -267,7 +229,7 @@ func TestCertificateFuncSeam(t *testing.T) {
 	}
 
 	// The Vault seam: a PKCS#12 bundle and its password from memory.
-	bundle, err := pkcs12.Modern2023.Encode(testKey(), h.leaf, nil, testPassword)
+	bundle, err := pkcs12.Modern2023.Encode(testkit.RSAKey(t, 2048), h.leaf, nil, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +277,7 @@ func federatedJWT(t *testing.T, sub string) string {
 		"iss": testIssuer, "sub": sub, "aud": []string{graphsim.FederatedAudienceDefault},
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	sum := sha256.Sum256([]byte(signed))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, otherKey(), crypto.SHA256, sum[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, testkit.OtherRSAKey(t), crypto.SHA256, sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +360,7 @@ func TestManagedIdentity(t *testing.T) {
 func TestCAFile(t *testing.T) {
 	t.Parallel()
 	h := credSetup(t)
-	pemFile := h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testKey())...))
+	pemFile := h.write(t, "app.pem", append(certPEM(h.leaf), keyPEM(t, testkit.RSAKey(t, 2048))...))
 	ten := Tenant{TenantID: testDomain, ClientID: certClientID, ClientCertificateFile: pemFile,
 		AuthorityURL: h.sim.URL(), GraphURL: h.sim.URL()}
 	newClient := func(ten Tenant) *Client {

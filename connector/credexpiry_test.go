@@ -2,8 +2,6 @@ package connector
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +16,8 @@ func TestCertificateExpiryReadsTheFile(t *testing.T) {
 	t.Parallel()
 	now := time.Now().Truncate(time.Second)
 	first := testkit.NewBundle(t, testkit.BundleSpec{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(40 * 24 * time.Hour), Password: "cert-pw-1"})
-	path := filepath.Join(t.TempDir(), "app.pfx")
-	if err := os.WriteFile(path, first.PFX, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	path := testkit.WriteFile(t, dir, "app.pfx", string(first.PFX))
 	ten := Tenant{TenantID: testTenantID, ClientID: certClientID, ClientCertificateFile: path, ClientCertificatePassword: "cert-pw-1"}
 	got, ok, err := ten.CertificateExpiry(context.Background())
 	if err != nil || !ok || !got.Equal(first.NotAfter) {
@@ -29,9 +25,7 @@ func TestCertificateExpiryReadsTheFile(t *testing.T) {
 	}
 
 	renewed := testkit.NewBundle(t, testkit.BundleSpec{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(400 * 24 * time.Hour), Password: "cert-pw-1"})
-	if err := os.WriteFile(path, renewed.PFX, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, dir, "app.pfx", string(renewed.PFX))
 	if got, _, _ := ten.CertificateExpiry(context.Background()); !got.Equal(renewed.NotAfter) {
 		t.Errorf("after renewal CertificateExpiry = %v, want the new file's %v", got, renewed.NotAfter)
 	}

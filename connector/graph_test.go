@@ -62,19 +62,19 @@ func TestUpload(t *testing.T) {
 			t.Parallel()
 			h := setup(t)
 			b := newBundle(t, pkcs12.LegacyDES, password)
-			st, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password)
+			st, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password)
 			if err != nil {
 				t.Fatalf("Upload: %v", err)
 			}
-			got, ok := st.Has(b.thumbprint)
-			if !ok || !got.IsActive || !got.NotAfter.Equal(b.notAfter.Truncate(time.Second)) {
-				t.Errorf("Upload answered %+v, want %s active until %s", st.Certificates, b.thumbprint, b.notAfter)
+			got, ok := st.Has(b.Thumbprint)
+			if !ok || !got.IsActive || !got.NotAfter.Equal(b.NotAfter.Truncate(time.Second)) {
+				t.Errorf("Upload answered %+v, want %s active until %s", st.Certificates, b.Thumbprint, b.NotAfter)
 			}
 			if old, ok := st.Has(seedCert.Thumbprint); !ok || old.IsActive || len(st.Certificates) != 2 {
 				t.Errorf("Upload answered %+v, want the seed kept inactive next to the new one", st.Certificates)
 			}
-			if up := h.sim.Uploads(testTenantID, testConnectorID); len(up) != 1 || up[0] != b.thumbprint {
-				t.Errorf("emulator uploads = %v, want [%s]", up, b.thumbprint)
+			if up := h.sim.Uploads(testTenantID, testConnectorID); len(up) != 1 || up[0] != b.Thumbprint {
+				t.Errorf("emulator uploads = %v, want [%s]", up, b.Thumbprint)
 			}
 			calls := h.graphCalls()
 			if len(calls) != 1 {
@@ -82,8 +82,8 @@ func TestUpload(t *testing.T) {
 			}
 			c := calls[0]
 			wantPath := "/v1.0/identity/apiConnectors/" + testConnectorID + "/uploadClientCertificate"
-			if c.Method != "POST" || c.Path != wantPath || c.Thumbprint != b.thumbprint {
-				t.Errorf("request = %s %s (%s), want POST %s (%s)", c.Method, c.Path, c.Thumbprint, wantPath, b.thumbprint)
+			if c.Method != "POST" || c.Path != wantPath || c.Thumbprint != b.Thumbprint {
+				t.Errorf("request = %s %s (%s), want POST %s (%s)", c.Method, c.Path, c.Thumbprint, wantPath, b.Thumbprint)
 			}
 			if ct := c.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q, want application/json", ct)
@@ -105,7 +105,7 @@ func TestPermanentFailures(t *testing.T) {
 		{
 			name: "AES pfx is refused as a wrong password",
 			call: func(h *harness) error {
-				_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.pfx, aes.password)
+				_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.PFX, aes.Password)
 				return err
 			},
 			wantCode: "AADB2C90213",
@@ -113,7 +113,7 @@ func TestPermanentFailures(t *testing.T) {
 		{
 			name: "wrong password",
 			call: func(h *harness) error {
-				_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, legacy.pfx, "not-the-password")
+				_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, legacy.PFX, "not-the-password")
 				return err
 			},
 			wantCode: "AADB2C90213",

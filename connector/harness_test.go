@@ -2,8 +2,6 @@ package connector
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,33 +41,14 @@ var seedCert = graphsim.Cert{
 	NotAfter:   testNow.Add(20 * 24 * time.Hour),
 }
 
-// testBundle is a PFX made the way the worker re-encodes one.
-type testBundle struct {
-	pfx        []byte
-	password   string
-	thumbprint string
-	notBefore  time.Time
-	notAfter   time.Time
-}
-
-// testKey is generated once: RSA 2048 under -race costs a second each.
-var testKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
 // newBundle makes a self-signed certificate valid from testNow-1h for 90
 // days and encodes it with enc (LegacyDES is what B2C accepts).
-func newBundle(t *testing.T, enc *pkcs12.Encoder, password string) testBundle {
+func newBundle(t *testing.T, enc *pkcs12.Encoder, password string) testkit.Bundle {
 	t.Helper()
-	b := testkit.NewBundle(t, testkit.BundleSpec{
+	return testkit.NewBundle(t, testkit.BundleSpec{
 		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(90 * 24 * time.Hour),
-		Key: testKey(), SelfSigned: true, Encoder: enc, Password: password, EmptyPassword: password == "",
+		Key: testkit.RSAKey(t, 2048), SelfSigned: true, Encoder: enc, Password: password, EmptyPassword: password == "",
 	})
-	return testBundle{pfx: b.PFX, password: b.Password, thumbprint: b.Thumbprint, notBefore: b.NotBefore, notAfter: b.NotAfter}
 }
 
 // harness is an emulator and a client pointed at it.

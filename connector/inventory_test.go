@@ -19,7 +19,7 @@ func TestInventoryListsKeySets(t *testing.T) {
 	old := graphsim.Key{Kid: "old", NotBefore: testNow.Add(-100 * 24 * time.Hour), NotAfter: testNow.Add(10 * 24 * time.Hour)}
 	sim, c, _ := keySetHarness(t, old)
 	b := newBundle(t, pkcs12.LegacyDES, testPassword)
-	if _, err := c.UploadKey(t.Context(), testTenantKey, testKeySet, b.pfx, b.password); err != nil {
+	if _, err := c.UploadKey(t.Context(), testTenantKey, testKeySet, b.PFX, b.Password); err != nil {
 		t.Fatalf("UploadKey: %v", err)
 	}
 	sim.KeySetsReadOnly(testTenantID, testClientID, true)
@@ -33,8 +33,8 @@ func TestInventoryListsKeySets(t *testing.T) {
 		byID[it.ID] = it
 	}
 	rest := byID[testKeySet]
-	if rest.Managed || rest.Count != 2 || rest.Active == nil || rest.Active.Thumbprint != b.thumbprint ||
-		rest.Active.Subject != "CN=api.contoso.example" || !rest.Active.NotAfter.Equal(b.notAfter.Truncate(time.Second)) {
+	if rest.Managed || rest.Count != 2 || rest.Active == nil || rest.Active.Thumbprint != b.Thumbprint ||
+		rest.Active.Subject != "CN=api.contoso.example" || !rest.Active.NotAfter.Equal(b.NotAfter.Truncate(time.Second)) {
 		t.Errorf("%s = %+v (active %+v), want unmanaged with the uploaded key active and its subject", testKeySet, rest, rest.Active)
 	}
 	if s := byID["B2C_1A_TokenSigningKeyContainer"]; !s.Managed || s.Job != "signing" || s.Active != nil {

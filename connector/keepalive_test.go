@@ -2,12 +2,11 @@ package connector
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestDefaultTransportReusesConnections makes rounds of IdleConnsPerHostDefault
@@ -22,10 +21,7 @@ func TestDefaultTransportReusesConnections(t *testing.T) {
 		AddTenant(testTenantID, testClientID, testSecret).
 		AddConnector(testTenantID, testConnectorID, "contoso-api", seedCert).
 		Start()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := testkit.WriteFile(t, t.TempDir(), "ca.pem", string(sim.CACertPEM()))
 	c, err := New(Config{Tenants: map[string]Tenant{testTenantKey: {
 		TenantID: testTenantID, ClientID: testClientID, ClientSecret: testSecret,
 		AuthorityURL: sim.URL(), GraphURL: sim.URL(), CAFile: ca,

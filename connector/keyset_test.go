@@ -59,12 +59,12 @@ func TestKeySetClient(t *testing.T) {
 		t.Fatalf("GetKeySet after a 429: %+v, %v", st, err)
 	}
 	b := newBundle(t, pkcs12.LegacyDES, testPassword)
-	k, err := c.UploadKey(ctx, testTenantKey, testKeySet, b.pfx, b.password)
+	k, err := c.UploadKey(ctx, testTenantKey, testKeySet, b.PFX, b.Password)
 	if err != nil {
 		t.Fatalf("UploadKey: %v", err)
 	}
-	if k.Thumbprint() != b.thumbprint || !k.NotBefore.Equal(b.notBefore.Truncate(time.Second)) {
-		t.Errorf("uploaded key %+v (thumbprint %s), want %s", k, k.Thumbprint(), b.thumbprint)
+	if k.Thumbprint() != b.Thumbprint || !k.NotBefore.Equal(b.NotBefore.Truncate(time.Second)) {
+		t.Errorf("uploaded key %+v (thumbprint %s), want %s", k, k.Thumbprint(), b.Thumbprint)
 	}
 	active, ok, err := c.ActiveKey(ctx, testTenantKey, testKeySet)
 	if err != nil || !ok || active.Kid != k.Kid {
@@ -101,7 +101,7 @@ func TestKeySetClientErrors(t *testing.T) {
 		t.Errorf("id without B2C_1A_: %v", err)
 	}
 	b := newBundle(t, pkcs12.LegacyDES, testPassword)
-	_, err = c.UploadKey(ctx, testTenantKey, testKeySet, b.pfx, "wrong-password")
+	_, err = c.UploadKey(ctx, testTenantKey, testKeySet, b.PFX, "wrong-password")
 	if f := jobs.AsFailure(err); f.Code != "AADB2C90213" || f.Class != jobs.ClassPermanent || strings.Contains(err.Error(), "wrong-password") {
 		t.Errorf("wrong password: %v (code %s class %s)", err, f.Code, f.Class)
 	}

@@ -185,7 +185,7 @@ func TestAmbiguousUploadFailureNotRetried(t *testing.T) {
 		h := setup(t)
 		b := newBundle(t, pkcs12.LegacyDES, testPassword)
 		h.sim.FailNext(1, graphsimFault(status, "", ""))
-		_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password)
+		_, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password)
 		if f := jobs.AsFailure(err); f == nil || f.Class != jobs.ClassTransient {
 			t.Fatalf("%d: error = %v, want transient", status, err)
 		}
@@ -200,12 +200,12 @@ func TestUploadRetriedWhenSurelyNotApplied(t *testing.T) {
 	h := setup(t)
 	b := newBundle(t, pkcs12.LegacyDES, testPassword)
 	h.sim.FailNext(2, graphsimFault(429, "", "3"))
-	st, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password)
+	st, err := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password)
 	if err != nil {
 		t.Fatalf("Upload: %v", err)
 	}
-	if _, ok := st.Has(b.thumbprint); !ok {
-		t.Errorf("Upload answered %+v, want %s in it", st.Certificates, b.thumbprint)
+	if _, ok := st.Has(b.Thumbprint); !ok {
+		t.Errorf("Upload answered %+v, want %s in it", st.Certificates, b.Thumbprint)
 	}
 	if up, w := h.sim.Uploads(testTenantID, testConnectorID), h.waits.all(); len(up) != 1 || len(w) != 2 {
 		t.Errorf("uploads = %v, waits = %v; want one upload after two waits", up, w)
@@ -221,7 +221,7 @@ func TestNetworkErrorsRetried(t *testing.T) {
 	})
 	b := newBundle(t, pkcs12.LegacyDES, testPassword)
 	_, getErr := h.client.Get(t.Context(), testTenantKey, testConnectorID)
-	_, upErr := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password)
+	_, upErr := h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password)
 	for _, err := range []error{getErr, upErr} {
 		if f := jobs.AsFailure(err); f == nil || f.Class != jobs.ClassTransient || f.Code != CodeNetwork {
 			t.Errorf("error = %v, want transient network", err)

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -26,19 +26,19 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 
 	collect(h.client.Get(t.Context(), testTenantKey, testConnectorID))
 	h.sim.FailNext(1, graphsimFault(429, "", "1"))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.pfx, aes.password))
-	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, "wrong-pa55word"))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, aes.PFX, aes.Password))
+	collect(h.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, "wrong-pa55word"))
 	h.sim.ExpireTokens()
 	h.sim.FailNext(10, graphsimFault(503, "", ""))
-	collect(h.client.Upload(t.Context(), testTenantKey, missingConn, b.pfx, b.password))
+	collect(h.client.Upload(t.Context(), testTenantKey, missingConn, b.PFX, b.Password))
 
 	wrong := setup(t, func(c *Config) {
 		ten := c.Tenants[testTenantKey]
 		ten.ClientSecret = "wrong-" + testSecret
 		c.Tenants[testTenantKey] = ten
 	})
-	collect(wrong.client.Upload(t.Context(), testTenantKey, testConnectorID, b.pfx, b.password))
+	collect(wrong.client.Upload(t.Context(), testTenantKey, testConnectorID, b.PFX, b.Password))
 
 	var text strings.Builder
 	failures := 0
@@ -57,9 +57,9 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 		"client secret":   testSecret,
 		"pfx password":    testPassword,
 		"wrong password":  "wrong-pa55word",
-		"base64 pfx":      base64.StdEncoding.EncodeToString(b.pfx),
-		"base64 AES pfx":  base64.StdEncoding.EncodeToString(aes.pfx),
-		"base64 pfx head": base64.StdEncoding.EncodeToString(b.pfx)[:24],
+		"base64 pfx":      base64.StdEncoding.EncodeToString(b.PFX),
+		"base64 AES pfx":  base64.StdEncoding.EncodeToString(aes.PFX),
+		"base64 pfx head": base64.StdEncoding.EncodeToString(b.PFX)[:24],
 	}
 	tokens := h.tokens.all()
 	if len(tokens) < 2 {
@@ -92,10 +92,7 @@ func TestSSLCertFile(t *testing.T) {
 	}
 	sim := graphsim.NewTest(t).AddTenant(testTenantID, testClientID, testSecret).
 		AddConnector(testTenantID, testConnectorID, "contoso-api", seedCert).Start()
-	caFile := filepath.Join(t.TempDir(), "graphsim-ca.pem")
-	if err := os.WriteFile(caFile, sim.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testkit.WriteFile(t, t.TempDir(), "graphsim-ca.pem", string(sim.CACertPEM()))
 	run := func(certFile string) (string, error) {
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSSLCertFile$", "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), sslHelperEnv+"="+sim.URL(), "SSL_CERT_FILE="+certFile, "SSL_CERT_DIR="+t.TempDir())
@@ -107,10 +104,7 @@ func TestSSLCertFile(t *testing.T) {
 	}
 	// The control: without the CA the same child must fail, or the test
 	// above proves nothing.
-	empty := filepath.Join(t.TempDir(), "empty.pem")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	empty := testkit.WriteFile(t, t.TempDir(), "empty.pem", "")
 	if out, err := run(empty); err == nil || !strings.Contains(out, "x509") {
 		t.Errorf("without the CA the child succeeded or failed for another reason: %v\n%s", err, out)
 	}

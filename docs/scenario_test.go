@@ -193,10 +193,7 @@ func (s *scenario) startNATS(b block) {
 	s.t.Helper()
 	conf := regexp.MustCompile(`(?m)^listen:.*$`).ReplaceAllString(b.body, `listen: "127.0.0.1:-1"`)
 	conf = regexp.MustCompile(`store_dir:\s*\S+`).ReplaceAllString(conf, fmt.Sprintf("store_dir: %q", filepath.Join(s.t.TempDir(), "js")))
-	path := filepath.Join(s.clone, "nats-server.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
+	path := testkit.WriteFile(s.t, s.clone, "nats-server.conf", conf)
 	opts, err := server.ProcessConfigFile(path)
 	if err != nil {
 		s.t.Fatalf("%s: nats-server refuses the guide's config: %v", b.where(), err)

@@ -3,10 +3,6 @@ package jobs
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -30,31 +26,8 @@ const (
 	day          = 24 * time.Hour
 )
 
-// Keys are generated once per test binary: RSA keygen is slow under -race.
-var (
-	ecKeyOnce, ecOtherOnce, rsaWeakOnce, ecWeakOnce sync.Once
-	ecKey, ecOther, ecWeak                          *ecdsa.PrivateKey
-	rsaWeak                                         *rsa.PrivateKey
-	serial                                          atomic.Int64
-)
-
-func mustKey[K any](t testing.TB, once *sync.Once, dst *K, gen func() (K, error)) K {
-	t.Helper()
-	var err error
-	once.Do(func() { *dst, err = gen() })
-	if err != nil {
-		t.Fatalf("generating key: %v", err)
-	}
-	return *dst
-}
-
-func testKey(t testing.TB) *ecdsa.PrivateKey {
-	return mustKey(t, &ecKeyOnce, &ecKey, func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
-}
-
-func otherKey(t testing.TB) *ecdsa.PrivateKey {
-	return mustKey(t, &ecOtherOnce, &ecOther, func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
-}
+// serial numbers the certificates the fake CA issues.
+var serial atomic.Int64
 
 // testBundle is a generated PFX with what the tests need to know about it.
 type testBundle struct {
@@ -80,7 +53,7 @@ func makeBundle(t testing.TB, s bundleSpec) testBundle {
 	t.Helper()
 	key, _ := s.key.(crypto.Signer)
 	if key == nil {
-		key = testKey(t)
+		key = testkit.P256Key(t)
 	}
 	pfxKey, _ := s.pfxKey.(crypto.Signer)
 	b := testkit.NewBundle(t, testkit.BundleSpec{

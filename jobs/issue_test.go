@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // fakeCA issues EC P-256 leaves from an in-memory CA and records revocations.
@@ -33,17 +34,8 @@ type fakeCA struct {
 
 func newFakeCA(t testing.TB) *fakeCA {
 	t.Helper()
-	key := otherKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: "Test Issuing CA"},
-		NotBefore: testNow.Add(-day), NotAfter: testNow.Add(3650 * day), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
+	key := testkit.ECKey(t)
+	c := testkit.NewCert(t, testkit.CertSpec{CN: "Test Issuing CA", Key: key, NotBefore: testNow.Add(-day), NotAfter: testNow.Add(3650 * day)}).Cert
 	return &fakeCA{key: key, cert: c, lifetime: 90 * day}
 }
 

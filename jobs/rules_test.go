@@ -2,25 +2,14 @@ package jobs
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
-
-func weakRSA(t testing.TB) *rsa.PrivateKey {
-	return mustKey(t, &rsaWeakOnce, &rsaWeak, func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 1024) })
-}
-
-func weakEC(t testing.TB) *ecdsa.PrivateKey {
-	return mustKey(t, &ecWeakOnce, &ecWeak, func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P224(), rand.Reader) })
-}
 
 // ruleCase is one connector, one bundle, one run.
 type ruleCase struct {
@@ -364,10 +353,10 @@ func invalidBundleCases() []ruleCase {
 			return bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day), noKey: true}
 		}, want: bad(bundle.CodeNoKey, false)},
 		{name: "key does not match", spec: func(t testing.TB) bundleSpec {
-			return bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day), pfxKey: otherKey(t)}
+			return bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day), pfxKey: testkit.ECKey(t)}
 		}, want: bad(bundle.CodeKeyMismatch, false)},
-		{name: "rsa 1024", spec: withKey(func(t testing.TB) any { return weakRSA(t) }), want: bad(bundle.CodeWeakKey, true)},
-		{name: "ec p-224", spec: withKey(func(t testing.TB) any { return weakEC(t) }), want: bad(bundle.CodeWeakKey, true)},
+		{name: "rsa 1024", spec: withKey(func(t testing.TB) any { return testkit.RSAKey(t, 1024) }), want: bad(bundle.CodeWeakKey, true)},
+		{name: "ec p-224", spec: withKey(func(t testing.TB) any { return testkit.P224Key(t) }), want: bad(bundle.CodeWeakKey, true)},
 		{name: "expired, still warns", spec: specOf(-100*day, -day), seed: seedOf(soonCert),
 			want: func() ruleWant {
 				w := bad(bundle.CodeExpired, true)

@@ -12,13 +12,11 @@ import (
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
-// TestSecretIDExpiry looks up the AppRole secret id against the dev server:
+// testSecretIDExpiry looks up the AppRole secret id against the dev server:
 // its expiry under a policy that allows the lookup, none for a secret id
 // without TTL, a denial that names the path to grant, and nothing to look
 // up for a token.
-func TestSecretIDExpiry(t *testing.T) {
-	t.Parallel()
-	srv := vaulttest.Start(t)
+func testSecretIDExpiry(t *testing.T, srv *vaulttest.Server) {
 	grantLookup := func(t *testing.T, mount string) {
 		t.Helper()
 		policy := `path "secret/data/b2c/*" { capabilities = ["read"] }

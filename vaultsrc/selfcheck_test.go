@@ -9,9 +9,7 @@ import (
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
 
-func TestSelfCheck(t *testing.T) {
-	t.Parallel()
-	srv := vaulttest.Start(t)
+func testSelfCheck(t *testing.T, srv *vaulttest.Server) {
 	token := srv.TokenWithPolicy(t, "selfcheck", `path "secret/data/b2c/*" { capabilities = ["read"] }`)
 
 	c, logs := tokenClient(t, srv, token)

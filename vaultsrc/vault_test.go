@@ -45,6 +45,8 @@ func TestVault(t *testing.T) {
 		"token file renewal":     testTokenFileRenewalLoop,
 		"shipped policy":         testShippedPolicy,
 		"shipped pki policy":     testShippedPKIPolicy,
+		"self check":             testSelfCheck,
+		"secret id expiry":       testSecretIDExpiry,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

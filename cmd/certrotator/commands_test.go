@@ -36,10 +36,10 @@ func TestInspect(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	now := time.Now()
-	good := writeFile(t, dir, "good.pfx", string(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
-	staged := writeFile(t, dir, "staged.pfx", string(testPFX(t, now.Add(48*time.Hour), now.AddDate(0, 3, 0), "")))
-	short := writeFile(t, dir, "short.pfx", string(testPFX(t, now.Add(-time.Hour), now.Add(72*time.Hour), "pw")))
-	pwFile := writeFile(t, dir, "pw.txt", "pw\n")
+	good := testkit.WriteFile(t, dir, "good.pfx", string(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
+	staged := testkit.WriteFile(t, dir, "staged.pfx", string(testPFX(t, now.Add(48*time.Hour), now.AddDate(0, 3, 0), "")))
+	short := testkit.WriteFile(t, dir, "short.pfx", string(testPFX(t, now.Add(-time.Hour), now.Add(72*time.Hour), "pw")))
+	pwFile := testkit.WriteFile(t, dir, "pw.txt", "pw\n")
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -81,7 +81,7 @@ func TestInspect(t *testing.T) {
 	}
 	// A file holding the base64 of a .pfx (what the Vault field holds) is
 	// encoded once, not twice, and the answer says how to decode it.
-	once := writeFile(t, dir, "good.b64", base64.StdEncoding.EncodeToString(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
+	once := testkit.WriteFile(t, dir, "good.b64", base64.StdEncoding.EncodeToString(testPFX(t, now.Add(-time.Hour), now.AddDate(0, 3, 0), "pw")))
 	code, out, _ := runCLI(t, map[string]string{"PW": "pw"}, "inspect", once, "--password-env", "PW")
 	if code != exitFailed || !strings.Contains(out, "base64 -d") || strings.Contains(out, "twice") {
 		t.Errorf("base64 file: exit %d output %q, want a rejection saying to decode it once", code, out)
@@ -93,9 +93,9 @@ func TestInspect(t *testing.T) {
 func cliConfig(t *testing.T, v *vaulttest.Server, path string, conns ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	token := writeFile(t, dir, "token", v.Token)
-	sec := writeFile(t, dir, "secret", testSecret)
-	return writeFile(t, dir, "config.yaml", contosoConfigHead("cli-test", v.Addr, token, sec)+fmt.Sprintf(`jobs:
+	token := testkit.WriteFile(t, dir, "token", v.Token)
+	sec := testkit.WriteFile(t, dir, "secret", testSecret)
+	return testkit.WriteFile(t, dir, "config.yaml", contosoConfigHead("cli-test", v.Addr, token, sec)+fmt.Sprintf(`jobs:
   - name: cli-job
     source: {path: %s}
     connectors:
@@ -138,7 +138,7 @@ func TestValidate(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "cli-job") {
 		t.Errorf("valid config: exit %d out %q err %q", code, out, errOut)
 	}
-	bad := writeFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n    renew_before: 3O%\n    sorce: {}\n")
+	bad := testkit.WriteFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n    renew_before: 3O%\n    sorce: {}\n")
 	code, _, errOut = runCLI(t, nil, "validate", "-c", bad)
 	if code != exitUsage {
 		t.Errorf("invalid config: exit %d, want %d", code, exitUsage)

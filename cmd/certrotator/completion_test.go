@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestCompletionScriptsParse: each shell parses its script (bash -n, zsh
@@ -23,7 +25,7 @@ func TestCompletionScriptsParse(t *testing.T) {
 			t.Logf("%s is not installed: its script is not parsed", shell)
 			continue
 		}
-		script := writeFile(t, dir, "certrotator."+shell, out)
+		script := testkit.WriteFile(t, dir, "certrotator."+shell, out)
 		if msg, err := exec.Command(bin, "-n", script).CombinedOutput(); err != nil {
 			t.Errorf("%s -n: %v\n%s", shell, err, msg)
 		}
@@ -41,9 +43,9 @@ func TestBashCompletes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	_, script, _ := runCLI(t, nil, "completion", "bash")
-	path := writeFile(t, dir, "c.bash", script)
+	path := testkit.WriteFile(t, dir, "c.bash", script)
 	// A stand-in certrotator on PATH answers the script's __jobs question.
-	writeFile(t, dir, "certrotator", "#!/bin/sh\n[ \"$1\" = __jobs ] && printf 'contoso-api\\ncontoso-web\\nfabrikam\\n'\n")
+	testkit.WriteFile(t, dir, "certrotator", "#!/bin/sh\n[ \"$1\" = __jobs ] && printf 'contoso-api\\ncontoso-web\\nfabrikam\\n'\n")
 	if err := exec.Command("chmod", "+x", filepath.Join(dir, "certrotator")).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // Every command that takes -c reads $CERTROTATOR_CONFIG when -c is not
@@ -11,7 +13,7 @@ func TestEveryCommandReadsConfigEnv(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// Invalid on purpose: the command must get as far as loading it.
-	path := writeFile(t, dir, "env.yaml", "instance: a\nbogus_key: 1\n")
+	path := testkit.WriteFile(t, dir, "env.yaml", "instance: a\nbogus_key: 1\n")
 	env := map[string]string{"CERTROTATOR_CONFIG": path}
 	for _, args := range [][]string{
 		{"validate"}, {"doctor"}, {"history", "api"}, {"rollback", "api", "--to-version", "1"},

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // Help that was asked for goes to stdout with exit 0, so that `--help |
@@ -110,8 +112,8 @@ func TestUnreachableExitCode(t *testing.T) {
 	closed := ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
 	dir := t.TempDir()
-	publisher := writeFile(t, dir, "publisher.yaml", "nats:\n  url: nats://"+closed+"\n")
-	worker := writeFile(t, dir, "worker.yaml", `
+	publisher := testkit.WriteFile(t, dir, "publisher.yaml", "nats:\n  url: nats://"+closed+"\n")
+	worker := testkit.WriteFile(t, dir, "worker.yaml", `
 nats: {url: "nats://`+closed+`"}
 vault: {address: "http://`+closed+`", auth: {method: token, token: t}}
 tenants:
@@ -141,8 +143,8 @@ http: {listen: "off"}
 func TestValidateJSON(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bad := writeFile(t, dir, "bad.yaml", "instance: a\nnats:\n  urll: nats://x:4222\n")
-	publisher := writeFile(t, dir, "publisher.yaml", "nats:\n  url: nats://nats.example:4222\n")
+	bad := testkit.WriteFile(t, dir, "bad.yaml", "instance: a\nnats:\n  urll: nats://x:4222\n")
+	publisher := testkit.WriteFile(t, dir, "publisher.yaml", "nats:\n  url: nats://nats.example:4222\n")
 	for _, tt := range []struct {
 		path  string
 		code  int

@@ -24,7 +24,7 @@ func TestDevDemoIssuesFromPKI(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := prepareDemo(t, ctx, false)
+	d := prepareDemo(t, false)
 	sim, cfgPath := d.sim, d.cfgPath
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -114,8 +114,10 @@ type testDemo struct {
 // `certrotator dev` does, with the demo's pinning API when withAPI is set
 // (its pins file is api-pins.txt there). The emulator and the API stop
 // when the test ends.
-func prepareDemo(t *testing.T, ctx context.Context, withAPI bool) testDemo {
+func prepareDemo(t *testing.T, withAPI bool) testDemo {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	srv := vaulttest.Start(t)
 	d := testDemo{vault: &devVault{addr: srv.Addr, token: srv.Token}, dir: t.TempDir()}
 	const secret = "demo-test-secret"

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -18,9 +16,7 @@ import (
 // rotation uploads.
 func TestDevDemoProbeRejectsThenPinned(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	demo := prepareDemo(t, ctx, true)
+	demo := prepareDemo(t, true)
 	sim, cfgPath := demo.sim, demo.cfgPath
 
 	code, out, errOut := runCLI(t, nil, "rotate", "-c", cfgPath, devProbeJob, "--local")

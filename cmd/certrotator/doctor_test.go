@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -71,28 +70,14 @@ type doctorCase struct {
 func (s *doctorSetup) config(t *testing.T, c doctorCase) string {
 	t.Helper()
 	dir := t.TempDir()
-	token := writeFile(t, dir, "token", c.token)
-	sec := writeFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
+	token := testkit.WriteFile(t, dir, "token", c.token)
+	sec := testkit.WriteFile(t, dir, "secret", cmp.Or(c.secret, testSecret))
 	var b strings.Builder
-	fmt.Fprintf(&b, `instance: doctor-test
-vault:
-  address: %s
-  auth: {method: token, token_file: %s}
-tenants:
-  contoso:
-    tenant_id: %s
-    client_id: %s
-    client_secret_file: %s
-    authority_url: %s
-    graph_url: %s
-`, cmp.Or(c.vaultAddr, s.vault.Addr), token, testTenantID, testClientID, sec, graph.URL(), graph.URL())
-	conns := ""
-	for _, id := range c.conns {
-		conns += fmt.Sprintf("      - {tenant: contoso, id: %s}\n", id)
-	}
+	b.WriteString(contosoConfigHead("doctor-test", cmp.Or(c.vaultAddr, s.vault.Addr), token, sec))
+	conns := connectorLines("contoso", c.conns...)
 	if c.withDenied {
-		ca := writeFile(t, dir, "denied-ca.pem", string(s.denied.CACertPEM()))
-		dsec := writeFile(t, dir, "denied-secret", deniedSecret)
+		ca := testkit.WriteFile(t, dir, "denied-ca.pem", string(s.denied.CACertPEM()))
+		dsec := testkit.WriteFile(t, dir, "denied-secret", deniedSecret)
 		fmt.Fprintf(&b, `  fabrikam:
     tenant_id: %s
     client_id: %s
@@ -102,7 +87,7 @@ tenants:
     ca_file: %s
 `, deniedTenantID, deniedClientID, dsec, s.denied.URL(), s.denied.URL(), ca)
 		if !c.unbound {
-			conns += fmt.Sprintf("      - {tenant: fabrikam, id: %s}\n", deniedConn)
+			conns += connectorLines("fabrikam", deniedConn)
 		}
 	}
 	fmt.Fprintf(&b, `jobs:
@@ -112,7 +97,7 @@ tenants:
 %snats: {url: %s%s}
 http: {listen: "off"}
 `, cmp.Or(c.path, "b2c/doctor"), conns, s.nats.ClientURL(), c.natsExtra)
-	return writeFile(t, dir, "config.yaml", b.String())
+	return testkit.WriteFile(t, dir, "config.yaml", b.String())
 }
 
 // provision runs the worker with the config until it has started, so that
@@ -125,17 +110,7 @@ func provision(t *testing.T, path string) {
 // doctorLines runs doctor --json and returns its exit code and findings.
 func doctorLines(t *testing.T, args ...string) (int, []finding, string) {
 	t.Helper()
-	code, out, errOut := runCLI(t, nil, append([]string{"doctor", "--json", "--timeout", "10s"}, args...)...)
-	var ff []finding
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var f finding
-		if err := dec.Decode(&f); err != nil {
-			t.Fatalf("doctor output is not JSON lines: %v\n%s", err, out)
-		}
-		ff = append(ff, f)
-	}
-	return code, ff, errOut
+	return runJSONLines[finding](t, append([]string{"doctor", "--json", "--timeout", "10s"}, args...)...)
 }
 
 // find returns the first finding of area whose check contains check.
@@ -290,7 +265,7 @@ func TestDoctorUsage(t *testing.T) {
 	if code, _, _ := runCLI(t, nil, "doctor", "-c", "x.yaml", "extra"); code != exitUsage {
 		t.Errorf("with an argument: exit %d", code)
 	}
-	bad := writeFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n")
+	bad := testkit.WriteFile(t, t.TempDir(), "bad.yaml", "jobs:\n  - name: bad name\n")
 	code, out, errOut := runCLI(t, nil, "doctor", "-c", bad)
 	if code != exitUsage || !strings.Contains(out, "FAIL  config") || !strings.Contains(errOut, "jobs[0].name") {
 		t.Errorf("invalid config: exit %d out %q err %q", code, out, errOut)

@@ -26,7 +26,7 @@ func TestDoctorCredentials(t *testing.T) {
 	cfgText := readFileT(t, path)
 	secretEnds := now.Add(10 * 24 * time.Hour).UTC().Format(time.DateOnly)
 	app := testkit.NewBundle(t, testkit.BundleSpec{NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), Password: "app-pw", Key: testkit.RSAKey(t, 2048)})
-	cert := writeFile(t, t.TempDir(), "app.pfx", string(app.PFX))
+	cert := testkit.WriteFile(t, t.TempDir(), "app.pfx", string(app.PFX))
 	cfgText = strings.Replace(cfgText, "    client_secret_file:", "    client_secret_expires: "+secretEnds+"\n    client_secret_file:", 1)
 	cfgText = strings.Replace(cfgText, "jobs:\n", `  certtenant:
     tenant_id: 00000000-0000-4000-8000-0000000000c7
@@ -35,7 +35,7 @@ func TestDoctorCredentials(t *testing.T) {
     client_certificate_password: app-pw
 jobs:
 `, 1)
-	path = writeFile(t, t.TempDir(), "config.yaml", cfgText)
+	path = testkit.WriteFile(t, t.TempDir(), "config.yaml", cfgText)
 
 	_, ff, errOut := doctorLines(t, "-c", path)
 	f, ok := find(ff, "creds", "client secret of tenant contoso")
@@ -115,12 +115,12 @@ func TestDoctorAppRoleSecretID(t *testing.T) {
 	}
 	secretID, _ := sid.Data["secret_id"].(string)
 	dir := t.TempDir()
-	sidFile := writeFile(t, dir, "secret-id", secretID+"\n")
+	sidFile := testkit.WriteFile(t, dir, "secret-id", secretID+"\n")
 	cfgText := readFileT(t, s.config(t, doctorCase{token: s.token, conns: []string{s.conn}}))
 	start := strings.Index(cfgText, "  auth: {")
 	end := start + strings.Index(cfgText[start:], "\n")
 	cfgText = cfgText[:start] + fmt.Sprintf("  auth: {method: approle, role_id: %s, secret_id_file: %s}", rid.Data["role_id"], sidFile) + cfgText[end:]
-	path := writeFile(t, dir, "config.yaml", cfgText)
+	path := testkit.WriteFile(t, dir, "config.yaml", cfgText)
 
 	_, ff, errOut := doctorLines(t, "-c", path)
 	f, ok := find(ff, "creds", "vault AppRole secret id")

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/probe/probetest"
 )
@@ -24,10 +25,10 @@ func TestDoctorRunsProbes(t *testing.T) {
 		{"pinning", probetest.Pinning(t), verdictFail, "rejects certificate"},
 		{"open", probetest.Open(t), verdictWarn, "also a call without one"},
 	} {
-		ca := writeFile(t, t.TempDir(), "api-ca.pem", string(tc.api.CAPEM()))
+		ca := testkit.WriteFile(t, t.TempDir(), "api-ca.pem", string(tc.api.CAPEM()))
 		cfg := strings.Replace(readFileT(t, base), "    source: {path: b2c/doctor}\n",
 			"    source: {path: b2c/doctor}\n    probe: {url: "+tc.api.URL()+", ca_file: "+ca+"}\n", 1)
-		path := writeFile(t, t.TempDir(), "config.yaml", cfg)
+		path := testkit.WriteFile(t, t.TempDir(), "config.yaml", cfg)
 		_, ff, errOut := doctorLines(t, "-c", path)
 		f, ok := find(ff, "probe", s.conn)
 		if !ok || f.Verdict != tc.verdict || !strings.Contains(f.Detail, tc.detail) {

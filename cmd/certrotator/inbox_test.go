@@ -26,7 +26,7 @@ func TestInboxPrefixFromConfigAndContext(t *testing.T) {
 	url := s.ClientURL()
 
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "ci.yaml", "nats: {url: "+url+", user: ci, password: "+password+", inbox_prefix: _INBOX_ci}\n")
+	cfg := testkit.WriteFile(t, dir, "ci.yaml", "nats: {url: "+url+", user: ci, password: "+password+", inbox_prefix: _INBOX_ci}\n")
 	code, out, errOut := runCLI(t, nil, "status", "-c", cfg)
 	if code != exitOK || !strings.Contains(out, "JOB") || errOut != "" {
 		t.Errorf("status with nats.inbox_prefix: exit %d out %q err %q", code, out, errOut)
@@ -34,7 +34,7 @@ func TestInboxPrefixFromConfigAndContext(t *testing.T) {
 
 	// Without the prefix the replies are refused: the command says which
 	// key to set, and exits 1 (retrying would not help), not 3.
-	plain := writeFile(t, dir, "plain.yaml", "nats: {url: "+url+", user: ci, password: "+password+"}\n")
+	plain := testkit.WriteFile(t, dir, "plain.yaml", "nats: {url: "+url+", user: ci, password: "+password+"}\n")
 	code, _, errOut = runCLI(t, nil, "status", "-c", plain)
 	if code != exitFailed || !strings.Contains(errOut, "nats.inbox_prefix") || !strings.Contains(strings.ToLower(errOut), "_inbox.") {
 		t.Errorf("status without nats.inbox_prefix: exit %d err %q", code, errOut)

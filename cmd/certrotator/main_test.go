@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,13 +90,21 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
-func writeFile(t *testing.T, dir, name, body string) string {
+// runJSONLines runs the CLI with args and decodes what it prints as JSON
+// lines of T (doctor --json, scan --json).
+func runJSONLines[T any](t *testing.T, args ...string) (int, []T, string) {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatalf("writing %s: %v", p, err)
+	code, out, errOut := runCLI(t, nil, args...)
+	var lines []T
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var l T
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("%s output is not JSON lines: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		lines = append(lines, l)
 	}
-	return p
+	return code, lines, errOut
 }
 
 // startServing runs `certrotator run` in-process on the config at path

@@ -31,7 +31,7 @@ func TestNATSCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheduled := writeFile(t, t.TempDir(), "scheduled.yaml",
+	scheduled := testkit.WriteFile(t, t.TempDir(), "scheduled.yaml",
 		strings.Replace(string(body), "    source: {path: b2c/nats}\n", "    source: {path: b2c/nats}\n    schedule: \"0 */6 * * *\"\n", 1))
 
 	defer startServing(t, path)()
@@ -134,8 +134,8 @@ func natsContextHome(t *testing.T, name, body string) string {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, name+".json", body)
-	writeFile(t, filepath.Dir(dir), "context.txt", name+"\n")
+	testkit.WriteFile(t, dir, name+".json", body)
+	testkit.WriteFile(t, filepath.Dir(dir), "context.txt", name+"\n")
 	return home
 }
 

@@ -28,7 +28,7 @@ func TestRunNotifiesSlack(t *testing.T) {
 	v := vaultHolding(t, kvPath)
 	conn := freshConn(t)
 	path := cliConfig(t, v, kvPath, conn)
-	urlFile := writeFile(t, t.TempDir(), "slack-url", slack.URL+"/services/T0/B0/secret\n")
+	urlFile := testkit.WriteFile(t, t.TempDir(), "slack-url", slack.URL+"/services/T0/B0/secret\n")
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // publisherCreds writes a creds file as `nsc generate creds` does: a user
@@ -20,7 +22,7 @@ func publisherCreds(t *testing.T, dir string) string {
 	}
 	seed, _ := kp.Seed()
 	const jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJzdWIiOiJwdWJsaXNoZXIifQ.c2ln"
-	return writeFile(t, dir, "publisher.creds", fmt.Sprintf(`-----BEGIN NATS USER JWT-----
+	return testkit.WriteFile(t, dir, "publisher.creds", fmt.Sprintf(`-----BEGIN NATS USER JWT-----
 %s
 ------END NATS USER JWT------
 
@@ -47,7 +49,7 @@ func TestPublisherConfig(t *testing.T) {
 	defer startServing(t, path)()
 
 	dir := t.TempDir()
-	publisher := writeFile(t, dir, "publisher.yaml", fmt.Sprintf(`nats:
+	publisher := testkit.WriteFile(t, dir, "publisher.yaml", fmt.Sprintf(`nats:
   url: nats://%s
   creds_file: %s
 `, listen, publisherCreds(t, dir)))

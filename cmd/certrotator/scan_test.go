@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
@@ -50,10 +50,18 @@ func newScanFixture(t *testing.T) scanFixture {
 		AddKeySet(scanTenantID, "B2C_1A_Empty").
 		Start()
 	sim.SetPageSize(2)
-	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.pem", string(sim.CACertPEM()))
-	path := writeFile(t, dir, "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
-tenants:
+	f := scanFixture{sim: sim}
+	f.path = f.writeConfig(t, t.TempDir(), `vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}`+"\n", "")
+	return f
+}
+
+// writeConfig writes a config to dir and returns its path: head (the
+// instance and Vault), the contoso tenant on the fixture's emulator with
+// tenantExtra's lines, and a job for the managed connector and key set.
+func (f scanFixture) writeConfig(t *testing.T, dir, head, tenantExtra string) string {
+	t.Helper()
+	ca := testkit.WriteFile(t, dir, "ca.pem", string(f.sim.CACertPEM()))
+	return testkit.WriteFile(t, dir, "config.yaml", head+fmt.Sprintf(`tenants:
   contoso:
     tenant_id: %s
     client_id: %s
@@ -61,30 +69,19 @@ tenants:
     authority_url: %s
     graph_url: %s
     ca_file: %s
-jobs:
+%sjobs:
   - name: managed-job
     source: {path: b2c/managed}
     connectors: [{tenant: contoso, id: %s}]
     keysets: [{tenant: contoso, id: B2C_1A_managed}]
 http: {listen: "off"}
-`, scanTenantID, scanClientID, scanSecret, sim.URL(), sim.URL(), ca, scanManaged))
-	return scanFixture{sim: sim, path: path}
+`, scanTenantID, scanClientID, scanSecret, f.sim.URL(), f.sim.URL(), ca, tenantExtra, scanManaged))
 }
 
 // scanJSON runs scan --json and decodes its lines.
 func scanJSON(t *testing.T, args ...string) (int, []scanLine, string) {
 	t.Helper()
-	code, out, errOut := runCLI(t, nil, append([]string{"scan", "--json"}, args...)...)
-	var lines []scanLine
-	dec := json.NewDecoder(strings.NewReader(out))
-	for dec.More() {
-		var l scanLine
-		if err := dec.Decode(&l); err != nil {
-			t.Fatalf("scan --json output is not JSON lines: %v\n%s", err, out)
-		}
-		lines = append(lines, l)
-	}
-	return code, lines, errOut
+	return runJSONLines[scanLine](t, append([]string{"scan", "--json"}, args...)...)
 }
 
 func TestScanListsManagedAndUnmanaged(t *testing.T) {
@@ -256,7 +253,7 @@ func TestScanUnreachable(t *testing.T) {
 	}
 	closed := "https://" + ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
-	path := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
+	path := testkit.WriteFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`vault: {address: "http://127.0.0.1:1", auth: {method: token, token: t}}
 tenants:
   contoso: {tenant_id: %s, client_id: %s, client_secret: s, authority_url: %s, graph_url: %s}
 jobs:

@@ -23,25 +23,8 @@ func TestInventoryServedWorkerWarns(t *testing.T) {
 	f := newScanFixture(t)
 	v := vaulttest.Start(t)
 	dir := t.TempDir()
-	path := writeFile(t, dir, "config.yaml", fmt.Sprintf(`instance: inventory-test
-vault: {address: %s, auth: {method: token, token_file: %s}}
-tenants:
-  contoso:
-    tenant_id: %s
-    client_id: %s
-    client_secret: %s
-    authority_url: %s
-    graph_url: %s
-    ca_file: %s
-    inventory: true
-jobs:
-  - name: managed-job
-    source: {path: b2c/managed}
-    connectors: [{tenant: contoso, id: %s}]
-    keysets: [{tenant: contoso, id: B2C_1A_managed}]
-http: {listen: "off"}
-`, v.Addr, writeFile(t, dir, "token", v.Token), scanTenantID, scanClientID, scanSecret, f.sim.URL(), f.sim.URL(),
-		writeFile(t, dir, "ca.pem", string(f.sim.CACertPEM())), scanManaged))
+	head := fmt.Sprintf("instance: inventory-test\nvault: {address: %s, auth: {method: token, token_file: %s}}\n", v.Addr, testkit.WriteFile(t, dir, "token", v.Token))
+	path := f.writeConfig(t, dir, head, "    inventory: true\n")
 	listen := addNATSListen(t, path)
 	startServing(t, path)
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestValidateRefusesWhatRunRefuses feeds configs that load but cannot run
@@ -37,7 +39,7 @@ http: {listen: "off"}
 			dir := t.TempDir()
 			body := strings.NewReplacer("%TENANT%", tt.tenant, "%VAULT%", tt.vault).Replace(base)
 			body = strings.ReplaceAll(body, "%DIR%", dir)
-			path := writeFile(t, dir, "c.yaml", body)
+			path := testkit.WriteFile(t, dir, "c.yaml", body)
 
 			code, _, verr := runCLI(t, nil, "validate", "-c", path)
 			if code != exitUsage || !strings.Contains(verr, tt.want) {

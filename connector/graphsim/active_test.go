@@ -68,13 +68,13 @@ func TestActiveFollowsTheClock(t *testing.T) {
 	}
 }
 
-func getConnectorID(t *testing.T, s *graphsim.Server, token, id string) connectorJSON {
+func getConnectorID(t *testing.T, s *graphsim.Server, token, id string) testkit.ConnectorJSON {
 	t.Helper()
-	resp, body := do(t, s, "GET", "/v1.0/identity/apiConnectors/"+id, token, "", "")
+	resp, body := testkit.GraphDo(t, s, "GET", "/v1.0/identity/apiConnectors/"+id, token, "", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d %s", id, resp.StatusCode, body)
 	}
-	var c connectorJSON
-	mustJSON(t, body, &c)
+	var c testkit.ConnectorJSON
+	testkit.MustJSON(t, body, &c)
 	return c
 }

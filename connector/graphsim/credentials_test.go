@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,39 +34,31 @@ const (
 	saSubject  = "system:serviceaccount:certrotator:worker"
 )
 
-var otherRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
 // credFixture is an emulator with a certificate app, an SNI-trusted
 // subject, a federated credential and a domain, plus the keys behind them.
 type credFixture struct {
 	s      *graphsim.Server
 	clock  *testkit.Clock
-	leaf   testCert // registered on certClient
-	caLeaf testCert // signed by ca, not registered: SNI only
+	leaf   testkit.Cert // registered on certClient
+	caLeaf testkit.Cert // signed by ca, not registered: SNI only
 }
 
 func credSetup(t *testing.T) credFixture {
 	t.Helper()
 	now := time.Now()
 	clock := testkit.NewClock(now)
-	leaf := newCert(t, "certrotator", rsaKey(), now.Add(-time.Hour), now.Add(24*time.Hour), nil)
-	ca := newCert(t, "Contoso Issuing CA", ecKey(t), now.Add(-time.Hour), now.Add(48*time.Hour), nil)
-	caLeaf := newCert(t, "certrotator.contoso.example", otherRSAKey(), now.Add(-time.Hour), now.Add(24*time.Hour), &ca)
+	leaf := testkit.NewCert(t, testkit.CertSpec{CN: "certrotator", Key: testkit.RSAKey(t, 2048), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	ca := testkit.NewCert(t, testkit.CertSpec{CN: "Contoso Issuing CA", Key: testkit.ECKey(t), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour)})
+	caLeaf := testkit.NewCert(t, testkit.CertSpec{CN: "certrotator.contoso.example", Key: testkit.OtherRSAKey(t), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), Issuer: &ca})
 	s := graphsim.NewTest(t).WithClock(clock.Now).
 		AddTenant(tenantID, certClient, "").
 		AddTenant(tenantID, wiClient, "").
 		AddDomain(tenantID, domain).
 		AddConnector(tenantID, connID, "contoso-api").
-		AddCertificate(tenantID, certClient, leaf.cert).
-		AddTrustedSubject(tenantID, certClient, "certrotator.contoso.example", ca.cert).
+		AddCertificate(tenantID, certClient, leaf.Cert).
+		AddTrustedSubject(tenantID, certClient, "certrotator.contoso.example", ca.Cert).
 		AddFederatedCredential(tenantID, wiClient, graphsim.FederatedCredential{Issuer: issuer, Subject: saSubject}).
-		AddIssuerKey(issuer, otherRSAKey().Public()).
+		AddIssuerKey(issuer, testkit.OtherRSAKey(t).Public()).
 		Start()
 	return credFixture{s: s, clock: clock, leaf: leaf, caLeaf: caLeaf}
 }
@@ -80,9 +71,9 @@ func clientOptions(s *graphsim.Server) azcore.ClientOptions {
 	}
 }
 
-func certCredential(t *testing.T, s *graphsim.Server, tenant string, c testCert, x5c bool) *azidentity.ClientCertificateCredential {
+func certCredential(t *testing.T, s *graphsim.Server, tenant string, c testkit.Cert, x5c bool) *azidentity.ClientCertificateCredential {
 	t.Helper()
-	cred, err := azidentity.NewClientCertificateCredential(tenant, certClient, []*x509.Certificate{c.cert}, c.key,
+	cred, err := azidentity.NewClientCertificateCredential(tenant, certClient, []*x509.Certificate{c.Cert}, c.Key,
 		&azidentity.ClientCertificateCredentialOptions{ClientOptions: clientOptions(s), DisableInstanceDiscovery: true, SendCertificateChain: x5c})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +94,7 @@ func wantAADSTS(t *testing.T, err error, status int, code string, secrets ...str
 	if afe.RawResponse.StatusCode != status || !strings.Contains(err.Error(), code) {
 		t.Errorf("status %d, error %q: want %d and %s", afe.RawResponse.StatusCode, err, status, code)
 	}
-	noSecrets(t, "error", []byte(err.Error()), secrets...)
+	testkit.NoSecrets(t, "error", []byte(err.Error()), secrets...)
 }
 
 func TestCertificateCredentialGetsGraphToken(t *testing.T) {
@@ -114,7 +105,7 @@ func TestCertificateCredentialGetsGraphToken(t *testing.T) {
 		if err != nil {
 			t.Fatalf("tenant %s: %s", tenant, err)
 		}
-		if c := getConnector(t, f.s, tok.Token); c.ID != connID {
+		if c := testkit.GetConnector(t, f.s, tok.Token, connID); c.ID != connID {
 			t.Errorf("tenant %s: connector %q", tenant, c.ID)
 		}
 	}
@@ -133,7 +124,7 @@ func TestCertificateRefusals(t *testing.T) {
 	t.Parallel()
 	f := credSetup(t)
 	now := time.Now()
-	stranger := newCert(t, "certrotator", otherRSAKey(), now.Add(-time.Hour), now.Add(time.Hour), nil)
+	stranger := testkit.NewCert(t, testkit.CertSpec{CN: "certrotator", Key: testkit.OtherRSAKey(t), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
 	_, err := certCredential(t, f.s, tenantID, stranger, false).GetToken(t.Context(), graphScope)
 	wantAADSTS(t, err, http.StatusUnauthorized, "AADSTS700027")
 	if !strings.Contains(err.Error(), "The key was not found") {
@@ -184,9 +175,9 @@ func postAssertion(t *testing.T, s *graphsim.Server, client, jwt string) (int, [
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "scope": {"https://graph.microsoft.com/.default"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {jwt}}
-	resp, body := do(t, s, http.MethodPost, "/"+tenantID+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", form.Encode())
+	resp, body := testkit.GraphDo(t, s, http.MethodPost, "/"+tenantID+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", form.Encode())
 	parts := strings.Split(jwt, ".")
-	noSecrets(t, "token answer", body, jwt, parts[len(parts)-1])
+	testkit.NoSecrets(t, "token answer", body, jwt, parts[len(parts)-1])
 	return resp.StatusCode, body
 }
 
@@ -194,7 +185,7 @@ func TestHandMadeAssertions(t *testing.T) {
 	t.Parallel()
 	f := credSetup(t)
 	now := time.Now()
-	s1, s256 := sha1.Sum(f.leaf.cert.Raw), sha256.Sum256(f.leaf.cert.Raw)
+	s1, s256 := sha1.Sum(f.leaf.Cert.Raw), sha256.Sum256(f.leaf.Cert.Raw)
 	x5t := base64.RawURLEncoding.EncodeToString(s1[:])
 	aud := f.s.URL() + "/" + tenantID + "/oauth2/v2.0/token"
 	claims := func(mod func(map[string]any)) map[string]any {
@@ -214,22 +205,22 @@ func TestHandMadeAssertions(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"RS256 with x5t", rsaKey(), "RS256", map[string]any{"x5t": x5t}, claims(nil), 200, ""},
-		{"PS256 with x5t#S256", rsaKey(), "PS256", map[string]any{"x5t#S256": base64.StdEncoding.EncodeToString(s256[:])}, claims(nil), 200, ""},
-		{"audience by domain", rsaKey(), "RS256", map[string]any{"x5t": x5t},
+		{"RS256 with x5t", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t}, claims(nil), 200, ""},
+		{"PS256 with x5t#S256", testkit.RSAKey(t, 2048), "PS256", map[string]any{"x5t#S256": base64.StdEncoding.EncodeToString(s256[:])}, claims(nil), 200, ""},
+		{"audience by domain", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t},
 			claims(func(c map[string]any) { c["aud"] = f.s.URL() + "/" + domain + "/oauth2/v2.0/token" }), 200, ""},
-		{"wrong audience", rsaKey(), "RS256", map[string]any{"x5t": x5t},
+		{"wrong audience", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t},
 			claims(func(c map[string]any) {
 				c["aud"] = "https://login.microsoftonline.com/" + tenantID + "/oauth2/v2.0/token"
 			}), 401, "AADSTS700023"},
-		{"sub is not the client", rsaKey(), "RS256", map[string]any{"x5t": x5t},
+		{"sub is not the client", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t},
 			claims(func(c map[string]any) { c["sub"] = otherClient }), 401, "AADSTS700021"},
-		{"expired", rsaKey(), "RS256", map[string]any{"x5t": x5t},
+		{"expired", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t},
 			claims(func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix() }), 401, "AADSTS700024"},
-		{"not yet valid", rsaKey(), "RS256", map[string]any{"x5t": x5t},
+		{"not yet valid", testkit.RSAKey(t, 2048), "RS256", map[string]any{"x5t": x5t},
 			claims(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), 401, "AADSTS700024"},
-		{"signed by another key", otherRSAKey(), "RS256", map[string]any{"x5t": x5t}, claims(nil), 401, "AADSTS700027"},
-		{"alg none", rsaKey(), "none", map[string]any{"x5t": x5t}, claims(nil), 401, "AADSTS700027"},
+		{"signed by another key", testkit.OtherRSAKey(t), "RS256", map[string]any{"x5t": x5t}, claims(nil), 401, "AADSTS700027"},
+		{"alg none", testkit.RSAKey(t, 2048), "none", map[string]any{"x5t": x5t}, claims(nil), 401, "AADSTS700027"},
 	}
 	for _, c := range cases {
 		status, body := postAssertion(t, f.s, certClient, assertion(t, c.key, c.alg, c.header, c.claims))
@@ -255,7 +246,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	var calls int
 	cred, err := azidentity.NewClientAssertionCredential(tenantID, wiClient, func(ctx context.Context) (string, error) {
 		calls++
-		return federatedToken(t, otherRSAKey(), issuer, saSubject, graphsim.FederatedAudienceDefault, exp), nil
+		return federatedToken(t, testkit.OtherRSAKey(t), issuer, saSubject, graphsim.FederatedAudienceDefault, exp), nil
 	}, &azidentity.ClientAssertionCredentialOptions{ClientOptions: clientOptions(f.s), DisableInstanceDiscovery: true})
 	if err != nil {
 		t.Fatal(err)
@@ -264,18 +255,18 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := getConnector(t, f.s, tok.Token); c.ID != connID || calls != 1 {
+	if c := testkit.GetConnector(t, f.s, tok.Token, connID); c.ID != connID || calls != 1 {
 		t.Errorf("connector %q after %d assertion calls", c.ID, calls)
 	}
 
 	cases := []struct {
 		name, jwt, code string
 	}{
-		{"unknown subject", federatedToken(t, otherRSAKey(), issuer, "system:serviceaccount:default:default", graphsim.FederatedAudienceDefault, exp), "AADSTS700213"},
-		{"wrong audience", federatedToken(t, otherRSAKey(), issuer, saSubject, "api://AzureADMyOrg", exp), "AADSTS700212"},
-		{"unknown issuer", federatedToken(t, otherRSAKey(), "https://evil.example/", saSubject, graphsim.FederatedAudienceDefault, exp), "AADSTS700211"},
-		{"not the issuer's key", federatedToken(t, rsaKey(), issuer, saSubject, graphsim.FederatedAudienceDefault, exp), "AADSTS700027"},
-		{"expired", federatedToken(t, otherRSAKey(), issuer, saSubject, graphsim.FederatedAudienceDefault, time.Now().Add(-time.Hour)), "AADSTS700024"},
+		{"unknown subject", federatedToken(t, testkit.OtherRSAKey(t), issuer, "system:serviceaccount:default:default", graphsim.FederatedAudienceDefault, exp), "AADSTS700213"},
+		{"wrong audience", federatedToken(t, testkit.OtherRSAKey(t), issuer, saSubject, "api://AzureADMyOrg", exp), "AADSTS700212"},
+		{"unknown issuer", federatedToken(t, testkit.OtherRSAKey(t), "https://evil.example/", saSubject, graphsim.FederatedAudienceDefault, exp), "AADSTS700211"},
+		{"not the issuer's key", federatedToken(t, testkit.RSAKey(t, 2048), issuer, saSubject, graphsim.FederatedAudienceDefault, exp), "AADSTS700027"},
+		{"expired", federatedToken(t, testkit.OtherRSAKey(t), issuer, saSubject, graphsim.FederatedAudienceDefault, time.Now().Add(-time.Hour)), "AADSTS700024"},
 	}
 	for _, c := range cases {
 		status, body := postAssertion(t, f.s, wiClient, c.jwt)
@@ -290,7 +281,7 @@ func TestAppWithoutSecretRefusesSecrets(t *testing.T) {
 	f := credSetup(t)
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {certClient}, "client_secret": {"guess"},
 		"scope": {"https://graph.microsoft.com/.default"}}
-	resp, body := do(t, f.s, http.MethodPost, "/"+tenantID+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", form.Encode())
+	resp, body := testkit.GraphDo(t, f.s, http.MethodPost, "/"+tenantID+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", form.Encode())
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "AADSTS7000215") {
 		t.Errorf("secret for an app without one: %d %s", resp.StatusCode, body)
 	}
@@ -323,7 +314,7 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 	if status != 200 || out["client_id"] != certClient {
 		t.Fatalf("system-assigned: %d %v", status, out)
 	}
-	if c := getConnector(t, s, out["access_token"].(string)); c.ID != connID {
+	if c := testkit.GetConnector(t, s, out["access_token"].(string), connID); c.ID != connID {
 		t.Errorf("connector %q with a managed identity token", c.ID)
 	}
 	if status, out := get(header, q+"&client_id="+wiClient); status != 200 || out["client_id"] != wiClient {

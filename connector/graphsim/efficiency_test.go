@@ -9,6 +9,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestPFXCacheDecodesEachBundleOnce(t *testing.T) {
@@ -16,19 +17,19 @@ func TestPFXCacheDecodesEachBundleOnce(t *testing.T) {
 	now := time.Now()
 	good := newBundle(t, pkcs12.LegacyDES, now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	wrong := good
-	wrong.password = "not-the-password"
+	wrong.Password = "not-the-password"
 	for _, cached := range []bool{false, true} {
 		s, token := setup(t)
 		s.SetPFXCache(cached)
 		for range 3 {
-			if resp, body := upload(t, s, token, good); resp.StatusCode != http.StatusOK {
+			if resp, body := testkit.Upload(t, s, token, connID, good); resp.StatusCode != http.StatusOK {
 				t.Fatalf("cache %v: upload: %d %s", cached, resp.StatusCode, body)
 			}
 		}
 		// The same PFX with another password is another verdict.
 		for range 2 {
-			resp, body := upload(t, s, token, wrong)
-			wantGraphError(t, resp, body, http.StatusBadRequest, "AADB2C90213")
+			resp, body := testkit.Upload(t, s, token, connID, wrong)
+			testkit.WantGraphError(t, resp, body, http.StatusBadRequest, "AADB2C90213")
 		}
 		want := 5
 		if cached {
@@ -37,7 +38,7 @@ func TestPFXCacheDecodesEachBundleOnce(t *testing.T) {
 		if got := s.PFXDecodes(); got != want {
 			t.Errorf("cache %v: %d decodes, want %d", cached, got, want)
 		}
-		if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{good.thumbprint, good.thumbprint, good.thumbprint}) {
+		if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{good.Thumbprint, good.Thumbprint, good.Thumbprint}) {
 			t.Errorf("cache %v: uploads %v, want the bundle's thumbprint three times", cached, got)
 		}
 	}
@@ -51,7 +52,7 @@ func TestHTTP2IsOptIn(t *testing.T) {
 				s.WithHTTP2()
 			}
 		})
-		resp, _ := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", "", "", "")
+		resp, _ := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", "", "", "")
 		want := 1
 		if h2 {
 			want = 2

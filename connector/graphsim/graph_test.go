@@ -19,12 +19,12 @@ func TestGetConnectorSeeded(t *testing.T) {
 	s, token := setup(t, func(s *graphsim.Server) {
 		s.WithClock(clock.Now).AddConnector(tenantID, "seeded", "seeded-api", seed)
 	})
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/seeded", token, "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/seeded", token, "", "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	var c connectorJSON
-	mustJSON(t, body, &c)
+	var c testkit.ConnectorJSON
+	testkit.MustJSON(t, body, &c)
 	if c.Context != s.URL()+"/v1.0/$metadata#identity/apiConnectors/$entity" {
 		t.Errorf("@odata.context = %q", c.Context)
 	}
@@ -41,7 +41,7 @@ func TestGetConnectorSeeded(t *testing.T) {
 func TestGetConnectorWithoutCertsIsBasicAuth(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
-	c := getConnector(t, s, token)
+	c := testkit.GetConnector(t, s, token, connID)
 	if c.ID != connID || c.DisplayName != "contoso-api" || c.TargetURL == "" {
 		t.Errorf("connector = %+v", c)
 	}
@@ -53,30 +53,30 @@ func TestGetConnectorWithoutCertsIsBasicAuth(t *testing.T) {
 func TestListConnectorsIsScopedToTheTokensTenant(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", token, "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", token, "", "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	var list struct {
-		Context string          `json:"@odata.context"`
-		Value   []connectorJSON `json:"value"`
+		Context string                  `json:"@odata.context"`
+		Value   []testkit.ConnectorJSON `json:"value"`
 	}
-	mustJSON(t, body, &list)
+	testkit.MustJSON(t, body, &list)
 	if list.Context != s.URL()+"/v1.0/$metadata#identity/apiConnectors" {
 		t.Errorf("@odata.context = %q", list.Context)
 	}
 	if len(list.Value) != 1 || list.Value[0].ID != connID {
 		t.Errorf("value = %+v, want only %s", list.Value, connID)
 	}
-	resp, body = do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+otherConnID, token, "", "")
-	wantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+otherConnID, token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
 }
 
 func TestPathIsCaseInsensitive(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
 	for _, p := range []string{"/v1.0/identity/apiconnectors/" + connID, "/V1.0/Identity/APICONNECTORS/" + connID} {
-		if resp, body := do(t, s, http.MethodGet, p, token, "", ""); resp.StatusCode != http.StatusOK {
+		if resp, body := testkit.GraphDo(t, s, http.MethodGet, p, token, "", ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
 		}
 	}
@@ -101,8 +101,8 @@ func TestGraphErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, body := do(t, s, tt.method, tt.path, tt.token, "application/json", "{}")
-			wantGraphError(t, resp, body, tt.status, tt.code)
+			resp, body := testkit.GraphDo(t, s, tt.method, tt.path, tt.token, "application/json", "{}")
+			testkit.WantGraphError(t, resp, body, tt.status, tt.code)
 			if tt.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
@@ -113,12 +113,12 @@ func TestGraphErrors(t *testing.T) {
 func TestExpireTokens(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 	s.ExpireTokens()
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
-	wantGraphError(t, resp, body, http.StatusUnauthorized, "InvalidAuthenticationToken")
-	fresh := fetchToken(t, s, tenantID, clientID, clientSecret)
-	if c := getConnector(t, s, fresh); c.ID != connID {
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusUnauthorized, "InvalidAuthenticationToken")
+	fresh := testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
+	if c := testkit.GetConnector(t, s, fresh, connID); c.ID != connID {
 		t.Errorf("fresh token read %q", c.ID)
 	}
 }
@@ -145,7 +145,7 @@ func TestRequestIDHeaders(t *testing.T) {
 	if !uuidRE.MatchString(resp.Header.Get("request-id")) || resp.Header.Get("Date") == "" {
 		t.Errorf("request-id %q, Date %q", resp.Header.Get("request-id"), resp.Header.Get("Date"))
 	}
-	resp2, _ := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
+	resp2, _ := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
 	if !uuidRE.MatchString(resp2.Header.Get("client-request-id")) {
 		t.Errorf("generated client-request-id %q is no UUID", resp2.Header.Get("client-request-id"))
 	}
@@ -164,7 +164,7 @@ func TestSetTargetURL(t *testing.T) {
 	if got := s.TargetURL(tenantID, connID); got != api {
 		t.Errorf("TargetURL = %q", got)
 	}
-	resp, body := do(t, s, "GET", "/v1.0/identity/apiConnectors", token, "", "")
+	resp, body := testkit.GraphDo(t, s, "GET", "/v1.0/identity/apiConnectors", token, "", "")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"targetUrl":"`+api+`"`) {
 		t.Errorf("list: %d %s", resp.StatusCode, body)
 	}

@@ -39,28 +39,28 @@ func ksSetup(t *testing.T, clock *testkit.Clock, seed ...graphsim.Key) (*graphsi
 	})
 }
 
-func rsaBundle(t *testing.T, nb, na time.Time) (testBundle, string) {
+func rsaBundle(t *testing.T, nb, na time.Time) (testkit.Bundle, string) {
 	t.Helper()
-	leaf := newCert(t, "api.contoso.example", rsaKey(), nb, na, nil)
-	b := encodeBundle(t, pkcs12.LegacyDES, leaf, leaf.cert, nil)
-	sum := sha1.Sum(leaf.cert.Raw)
+	leaf := testkit.NewCert(t, testkit.CertSpec{CN: "api.contoso.example", Key: testkit.RSAKey(t, 2048), NotBefore: nb, NotAfter: na})
+	b := testkit.BundleOf(t, pkcs12.LegacyDES, leaf, testkit.DefaultPassword, leaf.Cert)
+	sum := sha1.Sum(leaf.Cert.Raw)
 	return b, base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func uploadKey(t *testing.T, s *graphsim.Server, token string, b testBundle) (*http.Response, []byte) {
+func uploadKey(t *testing.T, s *graphsim.Server, token string, b testkit.Bundle) (*http.Response, []byte) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"key": base64.StdEncoding.EncodeToString(b.pfx), "password": b.password})
-	return do(t, s, http.MethodPost, ksPath("/uploadPkcs12"), token, "application/json", string(body))
+	body, _ := json.Marshal(map[string]string{"key": base64.StdEncoding.EncodeToString(b.PFX), "password": b.Password})
+	return testkit.GraphDo(t, s, http.MethodPost, ksPath("/uploadPkcs12"), token, "application/json", string(body))
 }
 
 func activeKid(t *testing.T, s *graphsim.Server, token string) (string, int) {
 	t.Helper()
-	resp, body := do(t, s, http.MethodGet, ksPath("/getActiveKey"), token, "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, ksPath("/getActiveKey"), token, "", "")
 	if resp.StatusCode != http.StatusOK {
 		return "", resp.StatusCode
 	}
 	var k keyJSON
-	mustJSON(t, body, &k)
+	testkit.MustJSON(t, body, &k)
 	return k.Kid, resp.StatusCode
 }
 
@@ -123,12 +123,12 @@ func TestKeySetUploadPkcs12(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("upload: %d %s", resp.StatusCode, body)
 	}
-	noSecrets(t, "upload answer", body, b.password)
+	testkit.NoSecrets(t, "upload answer", body, b.Password)
 	var k keyJSON
-	mustJSON(t, body, &k)
-	if k.X5t != x5t || k.Nbf != b.notBefore.Unix() || k.Exp != b.notAfter.Unix() || k.Kty != "RSA" || k.Use != "sig" ||
+	testkit.MustJSON(t, body, &k)
+	if k.X5t != x5t || k.Nbf != b.NotBefore.Unix() || k.Exp != b.NotAfter.Unix() || k.Kty != "RSA" || k.Use != "sig" ||
 		k.N == "" || k.E != "AQAB" || len(k.X5c) != 1 || k.Kid == "" {
-		t.Errorf("uploaded key %+v, want x5t %s nbf %d exp %d", k, x5t, b.notBefore.Unix(), b.notAfter.Unix())
+		t.Errorf("uploaded key %+v, want x5t %s nbf %d exp %d", k, x5t, b.NotBefore.Unix(), b.NotAfter.Unix())
 	}
 	if kid, _ := activeKid(t, s, token); kid != "by-hand" {
 		t.Errorf("active key %q: a key with an earlier nbf must not take over by upload", kid)
@@ -139,12 +139,12 @@ func TestKeySetUploadPkcs12(t *testing.T) {
 	if got := s.KeyUploads(tenantID, keySetID); len(got) != 2 || got[0] != x5t || got[1] != x5t {
 		t.Errorf("KeyUploads %v, want the x5t twice", got)
 	}
-	resp, body = do(t, s, http.MethodGet, ksPath(""), token, "", "")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, ksPath(""), token, "", "")
 	var ks struct {
 		ID   string    `json:"id"`
 		Keys []keyJSON `json:"keys"`
 	}
-	mustJSON(t, body, &ks)
+	testkit.MustJSON(t, body, &ks)
 	if resp.StatusCode != http.StatusOK || ks.ID != keySetID || len(ks.Keys) != 3 {
 		t.Errorf("GET keyset: %d %s", resp.StatusCode, body)
 	}
@@ -156,22 +156,22 @@ func TestKeySetErrors(t *testing.T) {
 	s, token := ksSetup(t, clock)
 	good, _ := rsaBundle(t, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 	wrongPass := good
-	wrongPass.password = "not-the-password"
+	wrongPass.Password = "not-the-password"
 	expired, _ := rsaBundle(t, ksNow.Add(-90*24*time.Hour), ksNow.Add(-time.Hour))
-	aesLeaf := newCert(t, "aes", rsaKey(), ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour), nil)
-	aes := encodeBundle(t, pkcs12.Modern2023, aesLeaf, aesLeaf.cert, nil)
+	aesLeaf := testkit.NewCert(t, testkit.CertSpec{CN: "aes", Key: testkit.RSAKey(t, 2048), NotBefore: ksNow.Add(-time.Hour), NotAfter: ksNow.Add(90 * 24 * time.Hour)})
+	aes := testkit.BundleOf(t, pkcs12.Modern2023, aesLeaf, testkit.DefaultPassword, aesLeaf.Cert)
 	ec := newBundle(t, pkcs12.LegacyDES, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 
-	resp, body := do(t, s, http.MethodGet, "/beta/trustFramework/keySets/B2C_1A_Missing", token, "", "")
-	wantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
-	resp, body = do(t, s, http.MethodPost, "/beta/trustFramework/keySets/B2C_1A_Missing/uploadPkcs12", token, "application/json", `{"key":"","password":""}`)
-	wantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
-	resp, body = do(t, s, http.MethodGet, "/v1.0/trustFramework/keySets/"+keySetID, token, "", "")
-	wantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/beta/trustFramework/keySets/B2C_1A_Missing", token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
+	resp, body = testkit.GraphDo(t, s, http.MethodPost, "/beta/trustFramework/keySets/B2C_1A_Missing/uploadPkcs12", token, "application/json", `{"key":"","password":""}`)
+	testkit.WantGraphError(t, resp, body, http.StatusNotFound, "Request_ResourceNotFound")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, "/v1.0/trustFramework/keySets/"+keySetID, token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
 
 	for _, tc := range []struct {
 		name string
-		b    testBundle
+		b    testkit.Bundle
 		code string
 	}{
 		{"wrong password", wrongPass, "AADB2C90213"},
@@ -180,17 +180,17 @@ func TestKeySetErrors(t *testing.T) {
 		{"EC key", ec, "AADB2C90215"},
 	} {
 		resp, body := uploadKey(t, s, token, tc.b)
-		wantGraphError(t, resp, body, http.StatusBadRequest, tc.code)
-		noSecrets(t, tc.name, body, tc.b.password)
+		testkit.WantGraphError(t, resp, body, http.StatusBadRequest, tc.code)
+		testkit.NoSecrets(t, tc.name, body, tc.b.Password)
 	}
-	resp, body = do(t, s, http.MethodPost, ksPath("/uploadPkcs12"), token, "application/json", `{"key":"!!","password":""}`)
-	wantGraphError(t, resp, body, http.StatusBadRequest, "AADB2C90215")
+	resp, body = testkit.GraphDo(t, s, http.MethodPost, ksPath("/uploadPkcs12"), token, "application/json", `{"key":"!!","password":""}`)
+	testkit.WantGraphError(t, resp, body, http.StatusBadRequest, "AADB2C90215")
 
 	s.DenyKeySets(tenantID, clientID, true)
-	resp, body = do(t, s, http.MethodGet, ksPath(""), token, "", "")
-	wantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, ksPath(""), token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
 	resp, body = uploadKey(t, s, token, good)
-	wantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
+	testkit.WantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
 	if n := len(s.KeyUploads(tenantID, keySetID)); n != 0 {
 		t.Errorf("%d uploads reached a denied container", n)
 	}
@@ -209,11 +209,11 @@ func TestKeySetListPages(t *testing.T) {
 	}
 	s.Start()
 	s.SetPageSize(2)
-	token := fetchToken(t, s, tenantID, clientID, clientSecret)
+	token := testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
 	var got []string
 	path := "/beta/trustFramework/keySets"
 	for pages := 0; path != "" && pages < 5; pages++ {
-		resp, body := do(t, s, http.MethodGet, path, token, "", "")
+		resp, body := testkit.GraphDo(t, s, http.MethodGet, path, token, "", "")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("page %d: %d %s", pages, resp.StatusCode, body)
 		}
@@ -223,7 +223,7 @@ func TestKeySetListPages(t *testing.T) {
 			} `json:"value"`
 			Next string `json:"@odata.nextLink"`
 		}
-		mustJSON(t, body, &p)
+		testkit.MustJSON(t, body, &p)
 		for _, v := range p.Value {
 			got = append(got, v.ID)
 		}
@@ -244,19 +244,19 @@ func TestKeySetRateLimited(t *testing.T) {
 	clock := testkit.NewClock(ksNow)
 	s, token := ksSetup(t, clock)
 	s.SetLimits(graphsim.Limits{AppPerWindow: 2, Window: time.Minute})
-	if resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", ""); resp.StatusCode != http.StatusOK {
+	if resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("connector GET: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := do(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
+	if resp, body := testkit.GraphDo(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("key set GET: %d %s", resp.StatusCode, body)
 	}
-	resp, body := do(t, s, http.MethodGet, ksPath("/getActiveKey"), token, "", "")
-	wantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, ksPath("/getActiveKey"), token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
 	clock.Set(ksNow.Add(time.Minute))
-	if resp, body := do(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
+	if resp, body := testkit.GraphDo(t, s, http.MethodGet, ksPath(""), token, "", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("next window: %d %s", resp.StatusCode, body)
 	}
 }

@@ -17,18 +17,18 @@ func TestInventoryKeySetsReadOnly(t *testing.T) {
 	good, _ := rsaBundle(t, ksNow.Add(-time.Hour), ksNow.Add(90*24*time.Hour))
 	s.KeySetsReadOnly(tenantID, clientID, true)
 	for _, p := range []string{"/beta/trustFramework/keySets", ksPath("")} {
-		if resp, body := do(t, s, http.MethodGet, p, token, "", ""); resp.StatusCode != http.StatusOK {
+		if resp, body := testkit.GraphDo(t, s, http.MethodGet, p, token, "", ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("read-only GET %s: %d %s", p, resp.StatusCode, body)
 		}
 	}
 	resp, body := uploadKey(t, s, token, good)
-	wantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
+	testkit.WantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
 	if n := len(s.KeyUploads(tenantID, keySetID)); n != 0 {
 		t.Errorf("%d uploads reached the container of a read-only app", n)
 	}
 	s.DenyKeySets(tenantID, clientID, true)
-	resp, body = do(t, s, http.MethodGet, "/beta/trustFramework/keySets", token, "", "")
-	wantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, "/beta/trustFramework/keySets", token, "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusForbidden, "Authorization_RequestDenied")
 	s.DenyKeySets(tenantID, clientID, false)
 	s.KeySetsReadOnly(tenantID, clientID, false)
 	if resp, body := uploadKey(t, s, token, good); resp.StatusCode != http.StatusOK {

@@ -38,15 +38,15 @@ func TestFailNext(t *testing.T) {
 			s, _ := setup(t)
 			s.FailNext(2, tt.fault)
 			// Token calls are not Graph calls: they neither fail nor use up the faults.
-			token := fetchToken(t, s, tenantID, clientID, clientSecret)
+			token := testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
 			for range 2 {
-				resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
-				wantGraphError(t, resp, body, tt.status, tt.code)
+				resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
+				testkit.WantGraphError(t, resp, body, tt.status, tt.code)
 				if got := resp.Header.Get("Retry-After"); got != tt.retryAfter {
 					t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
 				}
 			}
-			getConnector(t, s, token)
+			testkit.GetConnector(t, s, token, connID)
 			reqs := s.Requests()
 			if r := reqs[len(reqs)-2]; r.Status != tt.status || r.TenantID != tenantID {
 				t.Errorf("faulted request recorded as %+v", r)
@@ -59,8 +59,8 @@ func TestFailNextPrecedesAuthentication(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	s.FailNext(1, graphsim.Fault{Status: 503})
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, "", "", "")
-	wantGraphError(t, resp, body, http.StatusServiceUnavailable, "serviceNotAvailable")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, "", "", "")
+	testkit.WantGraphError(t, resp, body, http.StatusServiceUnavailable, "serviceNotAvailable")
 }
 
 func TestRateLimit(t *testing.T) {
@@ -68,25 +68,25 @@ func TestRateLimit(t *testing.T) {
 	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC))
 	s, token := setup(t, func(s *graphsim.Server) { s.WithClock(clock.Now) })
 	s.SetRateLimit(tenantID, 2)
-	other := fetchToken(t, s, otherTenant, otherClient, otherSecret)
-	getConnector(t, s, token)
-	getConnector(t, s, token)
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
-	e := wantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
+	other := testkit.GraphToken(t, s, otherTenant, otherClient, otherSecret)
+	testkit.GetConnector(t, s, token, connID)
+	testkit.GetConnector(t, s, token, connID)
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+connID, token, "", "")
+	e := testkit.WantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
 	if got := resp.Header.Get("Retry-After"); got != "30" {
 		t.Errorf("Retry-After = %q, want 30 (seconds left in the minute)", got)
 	}
 	if e.Error.InnerError.Code != "activityLimitReached" {
 		t.Errorf("innerError.code = %q", e.Error.InnerError.Code)
 	}
-	if resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+otherConnID, other, "", ""); resp.StatusCode != http.StatusOK {
+	if resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors/"+otherConnID, other, "", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("the other tenant was throttled: %d %s", resp.StatusCode, body)
 	}
 	clock.Set(time.Date(2026, 11, 25, 10, 1, 0, 0, time.UTC))
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 	s.SetRateLimit(tenantID, 0)
 	for range 3 {
-		getConnector(t, s, token)
+		testkit.GetConnector(t, s, token, connID)
 	}
 }
 
@@ -108,16 +108,16 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("err = %v, want a deadline exceeded while the server holds the request", err)
 	}
 	// Token calls are not delayed.
-	fetchToken(t, s, tenantID, clientID, clientSecret)
+	testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
 	s.SetLatency(time.Millisecond)
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 }
 
 func TestRequestsAreRecordedWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
 	b := newBundle(t, pkcs12.LegacyDES, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", strings.NewReader(b.uploadBody()))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", strings.NewReader(testkit.UploadBody(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +138,14 @@ func TestRequestsAreRecordedWithoutSecrets(t *testing.T) {
 		t.Errorf("token request = %+v", tok)
 	}
 	if up.Path != "/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate" || up.TenantID != tenantID ||
-		up.Status != 200 || up.Thumbprint != b.thumbprint || up.ClientRequestID != "c1c1c1c1-0000-4000-8000-000000000001" {
+		up.Status != 200 || up.Thumbprint != b.Thumbprint || up.ClientRequestID != "c1c1c1c1-0000-4000-8000-000000000001" {
 		t.Errorf("upload request = %+v", up)
 	}
 	if up.Header.Get("Authorization") != "" || up.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("upload headers = %v", up.Header)
 	}
 	dump := fmt.Sprintf("%+v", reqs)
-	noSecrets(t, "Requests()", []byte(dump), clientSecret, token, b.password, base64.StdEncoding.EncodeToString(b.pfx))
+	testkit.NoSecrets(t, "Requests()", []byte(dump), clientSecret, token, b.Password, base64.StdEncoding.EncodeToString(b.PFX))
 }
 
 func TestSetupPanicsAfterStart(t *testing.T) {
@@ -177,8 +177,8 @@ func TestStartOn(t *testing.T) {
 	if err != nil || !ca.IsCA {
 		t.Fatalf("CA: %v, %v", ca, err)
 	}
-	token := fetchToken(t, s, tenantID, clientID, clientSecret)
-	if c := getConnector(t, s, token); c.DisplayName != "demo" {
+	token := testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
+	if c := testkit.GetConnector(t, s, token, connID); c.DisplayName != "demo" {
 		t.Errorf("displayName = %q", c.DisplayName)
 	}
 }
@@ -186,7 +186,7 @@ func TestStartOn(t *testing.T) {
 func TestIssuedTokens(t *testing.T) {
 	t.Parallel()
 	s, first := setup(t)
-	second := fetchToken(t, s, tenantID, clientID, clientSecret)
+	second := testkit.GraphToken(t, s, tenantID, clientID, clientSecret)
 	got := s.IssuedTokens()
 	if len(got) != 2 || !slices.Contains(got, first) || !slices.Contains(got, second) {
 		t.Fatalf("IssuedTokens() has %d tokens, want exactly the two issued", len(got))
@@ -196,7 +196,7 @@ func TestIssuedTokens(t *testing.T) {
 func TestForgetRequests(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 	if len(s.Requests()) == 0 {
 		t.Fatal("no request recorded before ForgetRequests")
 	}
@@ -204,7 +204,7 @@ func TestForgetRequests(t *testing.T) {
 	if n := len(s.Requests()); n != 0 {
 		t.Fatalf("%d requests recorded after ForgetRequests", n)
 	}
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 	if n := len(s.Requests()); n != 1 {
 		t.Fatalf("%d requests recorded after one more call, want 1", n)
 	}

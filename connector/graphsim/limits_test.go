@@ -18,9 +18,9 @@ const (
 // call makes one list call and returns the status and Retry-After.
 func call(t *testing.T, s *graphsim.Server, token string) (int, string) {
 	t.Helper()
-	resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", token, "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors", token, "", "")
 	if resp.StatusCode == http.StatusTooManyRequests {
-		e := wantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
+		e := testkit.WantGraphError(t, resp, body, http.StatusTooManyRequests, "TooManyRequests")
 		if e.Error.InnerError.Code != "activityLimitReached" {
 			t.Errorf("innerError.code = %q, want activityLimitReached", e.Error.InnerError.Code)
 		}
@@ -37,8 +37,8 @@ func limitsSetup(t *testing.T, l graphsim.Limits) (s *graphsim.Server, first, se
 		s.WithClock(clock.Now).AddTenant(tenantID, secondApp, secondSecret)
 	})
 	s.SetLimits(l)
-	second = fetchToken(t, s, tenantID, secondApp, secondSecret)
-	other = fetchToken(t, s, otherTenant, otherClient, otherSecret)
+	second = testkit.GraphToken(t, s, tenantID, secondApp, secondSecret)
+	other = testkit.GraphToken(t, s, otherTenant, otherClient, otherSecret)
 	return s, first, second, other, clock
 }
 
@@ -133,7 +133,7 @@ func TestRecordingOff(t *testing.T) {
 	s, token := setup(t)
 	s.SetRecording(false)
 	before := len(s.Requests())
-	getConnector(t, s, token)
+	testkit.GetConnector(t, s, token, connID)
 	if got := len(s.Requests()); got != before {
 		t.Errorf("Requests grew from %d to %d with recording off", before, got)
 	}

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // page is one answer of the list call.
 type page struct {
-	Context  string          `json:"@odata.context"`
-	Value    []connectorJSON `json:"value"`
-	NextLink string          `json:"@odata.nextLink"`
+	Context  string                  `json:"@odata.context"`
+	Value    []testkit.ConnectorJSON `json:"value"`
+	NextLink string                  `json:"@odata.nextLink"`
 }
 
 // manyConnectors returns a setup option adding n connectors to tenantID
@@ -35,12 +36,12 @@ func listAll(t *testing.T, s *graphsim.Server, token, path string) []page {
 	t.Helper()
 	var pages []page
 	for path != "" && len(pages) < 100 {
-		resp, body := do(t, s, http.MethodGet, path, token, "", "")
+		resp, body := testkit.GraphDo(t, s, http.MethodGet, path, token, "", "")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
 		}
 		var p page
-		mustJSON(t, body, &p)
+		testkit.MustJSON(t, body, &p)
 		pages = append(pages, p)
 		path = ""
 		if p.NextLink != "" {
@@ -111,7 +112,7 @@ func TestListBadQuery(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
 	for _, q := range []string{"$top=0", "$top=ten", "$skiptoken=not-ours", "$skiptoken=" + url.QueryEscape("b2Zmc2V0OjE")} {
-		resp, body := do(t, s, http.MethodGet, "/v1.0/identity/apiConnectors?"+q, token, "", "")
-		wantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
+		resp, body := testkit.GraphDo(t, s, http.MethodGet, "/v1.0/identity/apiConnectors?"+q, token, "", "")
+		testkit.WantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
 	}
 }

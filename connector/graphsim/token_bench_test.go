@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // BenchmarkTokenGrant measures one client-credentials grant through the
@@ -16,15 +17,15 @@ import (
 // whose RSA signature the emulator verifies.
 func BenchmarkTokenGrant(b *testing.B) {
 	now := time.Now()
-	leaf := newCert(b, "certrotator", rsaKey(), now.Add(-time.Hour), now.Add(24*time.Hour), nil)
+	leaf := testkit.NewCert(b, testkit.CertSpec{CN: "certrotator", Key: testkit.RSAKey(b, 2048), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
 	s := graphsim.NewTest(b).AddTenant(tenantID, clientID, clientSecret).AddTenant(tenantID, certClient, "").
-		AddCertificate(tenantID, certClient, leaf.cert).Start()
+		AddCertificate(tenantID, certClient, leaf.Cert).Start()
 	hc := s.Client()
 	b.Cleanup(hc.CloseIdleConnections)
-	sum := sha1.Sum(leaf.cert.Raw)
+	sum := sha1.Sum(leaf.Cert.Raw)
 	claims := map[string]any{"aud": s.URL() + "/" + tenantID + "/oauth2/v2.0/token", "iss": certClient, "sub": certClient,
 		"nbf": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	jwt := assertion(b, rsaKey(), "RS256", map[string]any{"x5t": base64.RawURLEncoding.EncodeToString(sum[:])}, claims)
+	jwt := assertion(b, testkit.RSAKey(b, 2048), "RS256", map[string]any{"x5t": base64.RawURLEncoding.EncodeToString(sum[:])}, claims)
 	forms := map[string]url.Values{
 		"secret": {"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret},
 			"scope": {"https://graph.microsoft.com/.default"}},

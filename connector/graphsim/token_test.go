@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func credential(t *testing.T, s *graphsim.Server, tenant, id, secret string) *azidentity.ClientSecretCredential {
@@ -38,7 +39,7 @@ func TestAzidentityTokenWorksOnGraph(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetToken(%s): %s", scope, err)
 		}
-		if c := getConnector(t, s, tok.Token); c.ID != connID {
+		if c := testkit.GetConnector(t, s, tok.Token, connID); c.ID != connID {
 			t.Errorf("connector id = %q through an azidentity token", c.ID)
 		}
 	}
@@ -102,7 +103,7 @@ func TestTokenErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, body := do(t, s, http.MethodPost, "/"+tt.tenant+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", tt.body)
+			resp, body := testkit.GraphDo(t, s, http.MethodPost, "/"+tt.tenant+"/oauth2/v2.0/token", "", "application/x-www-form-urlencoded", tt.body)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
@@ -114,14 +115,14 @@ func TestTokenErrors(t *testing.T) {
 				TraceID       string `json:"trace_id"`
 				CorrelationID string `json:"correlation_id"`
 			}
-			mustJSON(t, body, &e)
+			testkit.MustJSON(t, body, &e)
 			if e.Error != tt.error || len(e.Codes) != 1 || e.Codes[0] != tt.code {
 				t.Errorf("error %q codes %v, want %q [%d]", e.Error, e.Codes, tt.error, tt.code)
 			}
 			if !strings.HasPrefix(e.Description, "AADSTS") || e.Timestamp == "" || e.TraceID == "" || e.CorrelationID == "" {
 				t.Errorf("incomplete Entra error: %s", body)
 			}
-			noSecrets(t, "token error", body, clientSecret, "nope-nope")
+			testkit.NoSecrets(t, "token error", body, clientSecret, "nope-nope")
 		})
 	}
 }
@@ -129,12 +130,12 @@ func TestTokenErrors(t *testing.T) {
 func TestOpenIDConfiguration(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
-	resp, body := do(t, s, http.MethodGet, "/"+tenantID+"/v2.0/.well-known/openid-configuration", "", "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/"+tenantID+"/v2.0/.well-known/openid-configuration", "", "", "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	var cfg map[string]any
-	mustJSON(t, body, &cfg)
+	testkit.MustJSON(t, body, &cfg)
 	want := map[string]string{
 		"issuer":                 s.URL() + "/" + tenantID + "/v2.0",
 		"token_endpoint":         s.URL() + "/" + tenantID + "/oauth2/v2.0/token",
@@ -146,7 +147,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 			t.Errorf("%s = %v, want %s", k, cfg[k], v)
 		}
 	}
-	resp, body = do(t, s, http.MethodGet, "/unknown-tenant/v2.0/.well-known/openid-configuration", "", "", "")
+	resp, body = testkit.GraphDo(t, s, http.MethodGet, "/unknown-tenant/v2.0/.well-known/openid-configuration", "", "", "")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "AADSTS90002") {
 		t.Errorf("unknown tenant: %d %s", resp.StatusCode, body)
 	}
@@ -155,7 +156,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 func TestTokenEndpointRejectsGet(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
-	resp, body := do(t, s, http.MethodGet, "/"+tenantID+"/oauth2/v2.0/token", "", "", "")
+	resp, body := testkit.GraphDo(t, s, http.MethodGet, "/"+tenantID+"/oauth2/v2.0/token", "", "", "")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "AADSTS900561") {
 		t.Errorf("GET token: %d %s", resp.StatusCode, body)
 	}

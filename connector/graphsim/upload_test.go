@@ -12,28 +12,29 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestUploadAcceptedBundles(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	nb, na := now.Add(-time.Hour), now.AddDate(1, 0, 0)
-	chain := func(t *testing.T) testBundle {
-		root := newCert(t, "root", ecKey(t), nb, na, nil)
-		leaf := newCert(t, "leaf", ecKey(t), nb, na, &root)
+	chain := func(t *testing.T) testkit.Bundle {
+		root := testkit.NewCert(t, testkit.CertSpec{CN: "root", Key: testkit.ECKey(t), NotBefore: nb, NotAfter: na})
+		leaf := testkit.NewCert(t, testkit.CertSpec{CN: "leaf", Key: testkit.ECKey(t), NotBefore: nb, NotAfter: na, Issuer: &root})
 		// The leaf sits after the CA: it must be found by its key.
-		return encodeBundle(t, pkcs12.LegacyDES, leaf, root.cert, []*x509.Certificate{leaf.cert})
+		return testkit.BundleOf(t, pkcs12.LegacyDES, leaf, testkit.DefaultPassword, root.Cert, leaf.Cert)
 	}
 	tests := []struct {
 		name   string
-		bundle func(t *testing.T) testBundle
+		bundle func(t *testing.T) testkit.Bundle
 	}{
-		{"LegacyDES EC", func(t *testing.T) testBundle { return newBundle(t, pkcs12.LegacyDES, nb, na) }},
-		{"LegacyRC2", func(t *testing.T) testBundle { return newBundle(t, pkcs12.LegacyRC2, nb, na) }},
-		{"Passwordless", func(t *testing.T) testBundle { return newBundle(t, pkcs12.Passwordless, nb, na) }},
-		{"LegacyDES RSA", func(t *testing.T) testBundle {
-			leaf := newCert(t, "rsa", rsaKey(), nb, na, nil)
-			return encodeBundle(t, pkcs12.LegacyDES, leaf, leaf.cert, nil)
+		{"LegacyDES EC", func(t *testing.T) testkit.Bundle { return newBundle(t, pkcs12.LegacyDES, nb, na) }},
+		{"LegacyRC2", func(t *testing.T) testkit.Bundle { return newBundle(t, pkcs12.LegacyRC2, nb, na) }},
+		{"Passwordless", func(t *testing.T) testkit.Bundle { return newBundle(t, pkcs12.Passwordless, nb, na) }},
+		{"LegacyDES RSA", func(t *testing.T) testkit.Bundle {
+			leaf := testkit.NewCert(t, testkit.CertSpec{CN: "rsa", Key: testkit.RSAKey(t, 2048), NotBefore: nb, NotAfter: na})
+			return testkit.BundleOf(t, pkcs12.LegacyDES, leaf, testkit.DefaultPassword, leaf.Cert)
 		}},
 		{"chain, leaf last", chain},
 	}
@@ -42,14 +43,14 @@ func TestUploadAcceptedBundles(t *testing.T) {
 			t.Parallel()
 			s, token := setup(t)
 			b := tt.bundle(t)
-			resp, body := upload(t, s, token, b)
+			resp, body := testkit.Upload(t, s, token, connID, b)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			var c connectorJSON
-			mustJSON(t, body, &c)
+			var c testkit.ConnectorJSON
+			testkit.MustJSON(t, body, &c)
 			var raw map[string]any
-			mustJSON(t, body, &raw)
+			testkit.MustJSON(t, body, &raw)
 			if _, wrapped := raw["value"]; wrapped || c.ID != connID {
 				t.Errorf("upload must answer the entity itself: %s", body)
 			}
@@ -57,13 +58,13 @@ func TestUploadAcceptedBundles(t *testing.T) {
 			if a.Type != "#microsoft.graph.clientCertificateAuthentication" || len(a.List) != 1 {
 				t.Fatalf("authenticationConfiguration %+v", a)
 			}
-			if got := a.List[0]; got.Thumbprint != b.thumbprint || got.NotAfter != b.notAfter.Unix() || !got.IsActive {
-				t.Errorf("certificate %+v, want thumbprint %s", got, b.thumbprint)
+			if got := a.List[0]; got.Thumbprint != b.Thumbprint || got.NotAfter != b.NotAfter.Unix() || !got.IsActive {
+				t.Errorf("certificate %+v, want thumbprint %s", got, b.Thumbprint)
 			}
-			if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{b.thumbprint}) {
+			if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{b.Thumbprint}) {
 				t.Errorf("Uploads = %v", got)
 			}
-			if tp, err := s.Thumbprint(b.pfx, b.password); err != nil || tp != b.thumbprint {
+			if tp, err := s.Thumbprint(b.PFX, b.Password); err != nil || tp != b.Thumbprint {
 				t.Errorf("Thumbprint = %q, %v", tp, err)
 			}
 		})
@@ -82,22 +83,22 @@ func TestUploadRejectedBundles(t *testing.T) {
 	modern := newBundle(t, pkcs12.Modern2023, nb, na)
 	modern26 := newBundle(t, pkcs12.Modern2026, nb, na)
 	passwordless := newBundle(t, pkcs12.Passwordless, nb, na)
-	noKey, err := pkcs12.LegacyDES.EncodeTrustStore([]*x509.Certificate{newCert(t, "ca", ecKey(t), nb, na, nil).cert}, "pw")
+	noKey, err := pkcs12.LegacyDES.EncodeTrustStore([]*x509.Certificate{testkit.NewCert(t, testkit.CertSpec{CN: "ca", Key: testkit.ECKey(t), NotBefore: nb, NotAfter: na}).Cert}, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := newCert(t, "other", ecKey(t), nb, na, nil)
-	mismatch, err := pkcs12.LegacyDES.Encode(ecKey(t), other.cert, nil, "pw")
+	other := testkit.NewCert(t, testkit.CertSpec{CN: "other", Key: testkit.ECKey(t), NotBefore: nb, NotAfter: na})
+	mismatch, err := pkcs12.LegacyDES.Encode(testkit.ECKey(t), other.Cert, nil, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name, body, code string
 	}{
-		{"AES Modern2023 with the right password", body(modern.pfx, modern.password), "AADB2C90213"},
-		{"AES Modern2026 with the right password", body(modern26.pfx, modern26.password), "AADB2C90213"},
-		{"wrong password", body(good.pfx, "not-the-password"), "AADB2C90213"},
-		{"passwordless file given a password", body(passwordless.pfx, "pw"), "AADB2C90213"},
+		{"AES Modern2023 with the right password", body(modern.PFX, modern.Password), "AADB2C90213"},
+		{"AES Modern2026 with the right password", body(modern26.PFX, modern26.Password), "AADB2C90213"},
+		{"wrong password", body(good.PFX, "not-the-password"), "AADB2C90213"},
+		{"passwordless file given a password", body(passwordless.PFX, "pw"), "AADB2C90213"},
 		{"no private key", body(noKey, "pw"), "AADB2C90176"},
 		{"key matches no certificate", body(mismatch, "pw"), "AADB2C90215"},
 		{"not base64", `{"pkcs12Value":"%%%not base64","password":"pw"}`, "AADB2C90215"},
@@ -112,9 +113,9 @@ func TestUploadRejectedBundles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, b := do(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", token, "application/json", tt.body)
-			wantGraphError(t, resp, b, http.StatusBadRequest, tt.code)
-			noSecrets(t, "error body", b, "not-the-password", good.password)
+			resp, b := testkit.GraphDo(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", token, "application/json", tt.body)
+			testkit.WantGraphError(t, resp, b, http.StatusBadRequest, tt.code)
+			testkit.NoSecrets(t, "error body", b, "not-the-password", good.Password)
 		})
 	}
 	t.Cleanup(func() {
@@ -128,9 +129,9 @@ func TestUploadNeedsJSONContentType(t *testing.T) {
 	t.Parallel()
 	s, token := setup(t)
 	b := newBundle(t, pkcs12.LegacyDES, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
-	resp, body := do(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", token, "text/plain", b.uploadBody())
-	wantGraphError(t, resp, body, http.StatusUnsupportedMediaType, "UnsupportedMediaType")
-	resp, body = do(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/microsoft.graph.uploadClientCertificate", token, "application/json; charset=utf-8", b.uploadBody())
+	resp, body := testkit.GraphDo(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/uploadClientCertificate", token, "text/plain", testkit.UploadBody(b))
+	testkit.WantGraphError(t, resp, body, http.StatusUnsupportedMediaType, "UnsupportedMediaType")
+	resp, body = testkit.GraphDo(t, s, http.MethodPost, "/v1.0/identity/apiConnectors/"+connID+"/microsoft.graph.uploadClientCertificate", token, "application/json; charset=utf-8", testkit.UploadBody(b))
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("qualified action with charset: %d %s", resp.StatusCode, body)
 	}
@@ -142,20 +143,20 @@ func TestDuplicateUploadAppends(t *testing.T) {
 	now := time.Now()
 	a := newBundle(t, pkcs12.LegacyDES, now.Add(-2*time.Hour), now.AddDate(1, 0, 0))
 	b := newBundle(t, pkcs12.LegacyDES, now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	for _, x := range []testBundle{a, b, a} {
-		if resp, body := upload(t, s, token, x); resp.StatusCode != http.StatusOK {
+	for _, x := range []testkit.Bundle{a, b, a} {
+		if resp, body := testkit.Upload(t, s, token, connID, x); resp.StatusCode != http.StatusOK {
 			t.Fatalf("upload: %d %s", resp.StatusCode, body)
 		}
 	}
-	list := getConnector(t, s, token).Authentication.List
-	if len(list) != 3 || list[0].Thumbprint != a.thumbprint || list[2].Thumbprint != a.thumbprint {
+	list := testkit.GetConnector(t, s, token, connID).Authentication.List
+	if len(list) != 3 || list[0].Thumbprint != a.Thumbprint || list[2].Thumbprint != a.Thumbprint {
 		t.Fatalf("list = %+v, want a, b, a", list)
 	}
 	// Re-uploading makes a the newest valid one again: that is rollback.
 	if !list[2].IsActive || list[0].IsActive || list[1].IsActive {
 		t.Errorf("active flags = %v %v %v, want only the last", list[0].IsActive, list[1].IsActive, list[2].IsActive)
 	}
-	if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{a.thumbprint, b.thumbprint, a.thumbprint}) {
+	if got := s.Uploads(tenantID, connID); !slices.Equal(got, []string{a.Thumbprint, b.Thumbprint, a.Thumbprint}) {
 		t.Errorf("Uploads = %v", got)
 	}
 }
@@ -171,23 +172,23 @@ func TestPatchReplacesTheList(t *testing.T) {
 	b := newBundle(t, pkcs12.LegacyDES, now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	patch, _ := json.Marshal(map[string]any{"authenticationConfiguration": map[string]string{
 		"@odata.type": "#microsoft.graph.pkcs12Certificate",
-		"pkcs12Value": base64.StdEncoding.EncodeToString(b.pfx), "password": b.password}})
-	resp, body := do(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", string(patch))
+		"pkcs12Value": base64.StdEncoding.EncodeToString(b.PFX), "password": b.Password}})
+	resp, body := testkit.GraphDo(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", string(patch))
 	if resp.StatusCode != http.StatusNoContent || len(body) != 0 {
 		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
 	}
 	got := s.Certificates(tenantID, "patched")
-	if len(got) != 1 || got[0].Thumbprint != b.thumbprint || !got[0].IsActive {
-		t.Errorf("after PATCH: %+v, want only %s", got, b.thumbprint)
+	if len(got) != 1 || got[0].Thumbprint != b.Thumbprint || !got[0].IsActive {
+		t.Errorf("after PATCH: %+v, want only %s", got, b.Thumbprint)
 	}
 	if len(s.Uploads(tenantID, "patched")) != 0 {
 		t.Error("a PATCH counted as an upload")
 	}
 	bad, _ := json.Marshal(map[string]any{"authenticationConfiguration": map[string]string{"@odata.type": "#microsoft.graph.pkcs12Certificate", "password": "x"}})
-	resp, body = do(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", string(bad))
-	wantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
+	resp, body = testkit.GraphDo(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", string(bad))
+	testkit.WantGraphError(t, resp, body, http.StatusBadRequest, "BadRequest")
 	basic := `{"displayName":"renamed","authenticationConfiguration":{"@odata.type":"#microsoft.graph.basicAuthentication","username":"u","password":"p"}}`
-	if resp, body := do(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", basic); resp.StatusCode != http.StatusNoContent {
+	if resp, body := testkit.GraphDo(t, s, http.MethodPatch, "/v1.0/identity/apiConnectors/patched", token, "application/json", basic); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("PATCH basic: %d %s", resp.StatusCode, body)
 	}
 	if got := s.Certificates(tenantID, "patched"); got != nil {

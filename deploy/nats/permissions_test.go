@@ -24,6 +24,7 @@ import (
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workerconfig"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
@@ -71,20 +72,10 @@ func startServer(t *testing.T) (url string, workerUser, publisher *user) {
 			t.Fatalf("nats-permissions.conf has no %s", u.placeholder)
 		}
 		conf = strings.ReplaceAll(conf, u.placeholder, pub)
-		u.seedFile = filepath.Join(dir, u.placeholder+".nk")
-		if err := os.WriteFile(u.seedFile, seed, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		u.seedFile = testkit.WriteFile(t, dir, u.placeholder+".nk", string(seed))
 	}
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("permissions.conf", conf)
-	main := write("server.conf", fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream {store_dir: %q}\ninclude ./permissions.conf\n", filepath.Join(dir, "js")))
+	testkit.WriteFile(t, dir, "permissions.conf", conf)
+	main := testkit.WriteFile(t, dir, "server.conf", fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream {store_dir: %q}\ninclude ./permissions.conf\n", filepath.Join(dir, "js")))
 	opts, err := server.ProcessConfigFile(main)
 	if err != nil {
 		t.Fatalf("loading nats-permissions.conf into a server config: %v", err)
