@@ -77,7 +77,7 @@ func TestFaultHostileRequests(t *testing.T) {
 	}
 
 	hugeMsgID := strings.Repeat("m", 60_000)
-	seq := publishAck(t, f.nc, j.Name, hugeMsgID, []byte(`{"job":"contoso-api"}`)).Sequence
+	seq := f.publishAck(t, j.Name, hugeMsgID, []byte(`{"job":"contoso-api"}`)).Sequence
 	id := fmt.Sprintf("seq-%d", seq)
 	fin := finalsN(t, f.ev, id, len(connectorIDs))
 	if len(fin) != len(connectorIDs) {

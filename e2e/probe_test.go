@@ -160,7 +160,7 @@ func startProbing(t *testing.T, s *stack, api *probetest.API, name string) *scen
 func (sc *scenario) ask(t *testing.T, id string, force bool) {
 	t.Helper()
 	body, _ := json.Marshal(jobs.Request{Job: sc.j.Name, Force: force, RequestedBy: "e2e"})
-	publishPlain(t, sc.nc, sc.j.Name, id, body)
+	sc.publishPlain(t, sc.j.Name, id, body)
 }
 
 // TestWorkerProbeRejectedThenRetryUploads: through NATS, the API rejects

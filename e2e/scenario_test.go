@@ -14,9 +14,10 @@ import (
 	"github.com/certrotator/certrotator/worker"
 )
 
-// fleet is a worker test's NATS side: a server that workers (replicas) and
-// plain clients share, a client connection on it, and the outcome events
-// that connection has seen since the fleet started.
+// fleet is a worker test's NATS side: a JetStream server on loopback that
+// workers (replicas) and plain clients share, as a NATS cluster would, a
+// client connection on it, and the outcome events that connection has seen
+// since the fleet started.
 type fleet struct {
 	url string
 	nc  *nats.Conn
@@ -27,9 +28,9 @@ type fleet struct {
 // outcome events; start runs workers on it.
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
-	url := natsServer(t, "").ClientURL()
-	nc := connect(t, url)
-	return &fleet{url: url, nc: nc, ev: events(t, nc)}
+	srv := testkit.NATS(t, "")
+	nc := testkit.Connect(t, srv)
+	return &fleet{url: srv.ClientURL(), nc: nc, ev: events(t, nc)}
 }
 
 // start runs a worker named instance for j on the fleet's server, over
@@ -86,7 +87,34 @@ func (sc *scenario) request(t *testing.T, id, body string) bool {
 // reports whether the server took it for a duplicate.
 func (f *fleet) publish(t *testing.T, job, msgID, body string) bool {
 	t.Helper()
-	return publish(t, f.nc, job, msgID, body)
+	return f.publishAck(t, job, msgID, []byte(body)).Duplicate
+}
+
+// publishAck is publish's answer from the server, whose stream sequence
+// names the request when its Msg-Id is unusable.
+func (f *fleet) publishAck(t *testing.T, job, msgID string, body []byte) *nats.PubAck {
+	t.Helper()
+	js, err := f.nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := js.Publish("certrotation.request."+job, body, nats.MsgId(msgID))
+	if err != nil {
+		t.Fatalf("publishing a %d-byte request (Msg-Id %.64s): %v", len(body), msgID, err)
+	}
+	return ack
+}
+
+// publishPlain sends a request body for job with a Msg-Id as a plain NATS
+// client would: a core publish on the request subject, no JetStream answer.
+func (f *fleet) publishPlain(t *testing.T, job, msgID string, body []byte) {
+	t.Helper()
+	msg := nats.NewMsg("certrotation.request." + job)
+	msg.Header.Set(nats.MsgIdHdr, msgID)
+	msg.Data = body
+	if err := f.nc.PublishMsg(msg); err != nil {
+		t.Fatalf("publishing request %s: %v", msgID, err)
+	}
 }
 
 // wait waits until n events of the request were seen and returns them.

@@ -4,14 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
-	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
@@ -19,10 +17,6 @@ import (
 
 // eventTimeout bounds every wait for an outcome event.
 const eventTimeout = 30 * time.Second
-
-// natsServer starts a JetStream server on loopback that several workers
-// (replicas) and plain clients share, as a NATS cluster would.
-func natsServer(t *testing.T, dir string) *server.Server { return testkit.NATS(t, dir) }
 
 func appConfig(instance, url string, j jobs.Job) *config.Config {
 	return &config.Config{
@@ -72,16 +66,6 @@ func jetStream(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 	return js
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatalf("connecting to %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
 // events subscribes to outcome events before anything is published, so
 // that a test can wait for the events of one request while others arrive
 // in any order; each wait is bounded by eventTimeout.
@@ -90,38 +74,4 @@ func events(t *testing.T, nc *nats.Conn) *workertest.Events {
 	ev := workertest.Subscribe(t, nc, "certrotation.result.>")
 	ev.Timeout = eventTimeout
 	return ev
-}
-
-// publish sends a request body with a Msg-Id through JetStream and
-// reports whether the server took it for a duplicate.
-func publish(t *testing.T, nc *nats.Conn, job, msgID string, body string) bool {
-	t.Helper()
-	return publishAck(t, nc, job, msgID, []byte(body)).Duplicate
-}
-
-// publishPlain sends a request body with a Msg-Id as a plain NATS client
-// would: a core publish on the request subject, no JetStream answer.
-func publishPlain(t *testing.T, nc *nats.Conn, job, msgID string, body []byte) {
-	t.Helper()
-	msg := nats.NewMsg("certrotation.request." + job)
-	msg.Header.Set(nats.MsgIdHdr, msgID)
-	msg.Data = body
-	if err := nc.PublishMsg(msg); err != nil {
-		t.Fatalf("publishing request %s: %v", msgID, err)
-	}
-}
-
-// publishAck is publish's answer from the server, whose stream sequence
-// names the request when its Msg-Id is unusable.
-func publishAck(t *testing.T, nc *nats.Conn, job, msgID string, body []byte) *nats.PubAck {
-	t.Helper()
-	js, err := nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := js.Publish("certrotation.request."+job, body, nats.MsgId(msgID))
-	if err != nil {
-		t.Fatalf("publishing a %d-byte request (Msg-Id %.64s): %v", len(body), msgID, err)
-	}
-	return ack
 }

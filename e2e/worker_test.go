@@ -22,7 +22,7 @@ func TestWorkerPlainClientRequest(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	sc := s.serve(t, "worker", connectorIDs...)
-	publishPlain(t, sc.nc, sc.j.Name, "plain-1", []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`))
+	sc.publishPlain(t, sc.j.Name, "plain-1", []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`))
 	got := sc.wait(t, "plain-1", len(connectorIDs))
 	for _, ev := range got {
 		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != jobs.TriggerEvent || ev.Subject != sc.j.Name+"/"+ev.Data.Connector {
