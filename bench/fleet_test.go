@@ -117,28 +117,32 @@ func emit(t *testing.T, r Result) {
 	fmt.Fprintln(os.Stdout, string(line))
 }
 
+// envInt is the positive integer in the environment variable name, def
+// when it is unset.
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return n
+	return envParse(t, name, def, strconv.Atoi, func(n int) bool { return n >= 1 }, "a positive integer")
 }
 
+// envDuration is the duration in the environment variable name, def when
+// it is unset.
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	return envParse(t, name, def, time.ParseDuration, func(d time.Duration) bool { return d >= 0 }, "a duration such as 80ms")
+}
+
+// envParse reads the environment variable name with parse, def when it is
+// unset; a value parse refuses or ok rejects fails the test, naming the
+// variable and what it wants.
+func envParse[T any](t *testing.T, name string, def T, parse func(string) (T, error), ok func(T) bool, want string) T {
 	t.Helper()
 	s := os.Getenv(name)
 	if s == "" {
 		return def
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		t.Fatalf("%s=%q: want a duration such as 80ms", name, s)
+	v, err := parse(s)
+	if err != nil || !ok(v) {
+		t.Fatalf("%s=%q: want %s", name, s, want)
 	}
-	return d
+	return v
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/bundle"
@@ -19,21 +18,6 @@ import (
 // maxErrorText is what issue 8 calls bounded: a few hundred bytes.
 const maxErrorText = 512
 
-// publishSeq sends a request and returns the stream sequence it got, which
-// names the request when its Msg-Id is unusable.
-func publishSeq(t *testing.T, nc *nats.Conn, job, msgID string, body []byte) uint64 {
-	t.Helper()
-	js, err := nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := js.Publish("certrotation.request."+job, body, nats.MsgId(msgID))
-	if err != nil {
-		t.Fatalf("publishing a %d-byte request: %v", len(body), err)
-	}
-	return ack.Sequence
-}
-
 // TestFaultHostileRequests: requests crafted to hurt (a 200 KB connector
 // id, unknown fields, wrong types, garbage) each get exactly one final
 // bad_request outcome that names no connector, quotes none of the input and
@@ -43,10 +27,9 @@ func publishSeq(t *testing.T, nc *nats.Conn, job, msgID string, body []byte) uin
 func TestFaultHostileRequests(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	b := validFor(t, 60*24*time.Hour, "p4ss-hostile")
-	fs.vault.PutBundle(t, mount, "b2c/hostile", b.PFX, b.Password)
+	fs.put(t, "b2c/hostile", validFor(t, 60*24*time.Hour, "p4ss-hostile"))
 	j := job("b2c/hostile", connectorIDs...)
-	nc, ch := fs.runWorker(t, "w-hostile", j)
+	f := fs.runWorker(t, "w-hostile", j)
 
 	hugeID := strings.Repeat("7", 200_000)
 	type hostile struct {
@@ -60,11 +43,11 @@ func TestFaultHostileRequests(t *testing.T) {
 		"not json":          {"hostile-garbage", "\x00\xff" + strings.Repeat("{", 10_000), strings.Repeat("{", 64)},
 	}
 	for _, c := range cases {
-		publishSeq(t, nc, j.Name, c.msgID, []byte(c.body))
+		f.publish(t, j.Name, c.msgID, c.body)
 	}
 	for name, c := range cases {
 		id := c.msgID
-		fin := finals(t, ch, id)
+		fin := finals(t, f.ev, id)
 		if len(fin) != 1 {
 			t.Errorf("%s: %d final outcomes, want 1", name, len(fin))
 			continue
@@ -76,7 +59,7 @@ func TestFaultHostileRequests(t *testing.T) {
 		if o.Error != nil && len(o.Error.Message) > maxErrorText {
 			t.Errorf("%s: error text of %d bytes, want at most %d", name, len(o.Error.Message), maxErrorText)
 		}
-		raw, _ := json.Marshal(ch.of(id))
+		raw, _ := json.Marshal(f.ev.Of(id))
 		if strings.Contains(string(raw), c.marker) {
 			t.Errorf("%s: the outcome quotes the input", name)
 		}
@@ -84,21 +67,19 @@ func TestFaultHostileRequests(t *testing.T) {
 			t.Errorf("%s: %d bytes of events for one bad request", name, len(raw))
 		}
 	}
-	ch.mu.Lock()
-	for _, ev := range ch.evs {
+	for _, ev := range f.ev.All() {
 		if ev.Data.Connector != "" {
 			t.Errorf("a hostile request produced an outcome for connector %s", ev.Data.Connector)
 		}
 	}
-	ch.mu.Unlock()
 	if got := fs.uploads(connectorIDs[0]); len(got) != 0 {
 		t.Errorf("uploads %v for hostile requests", got)
 	}
 
 	hugeMsgID := strings.Repeat("m", 60_000)
-	seq := publishSeq(t, nc, j.Name, hugeMsgID, []byte(`{"job":"contoso-api"}`))
+	seq := f.publishAck(t, j.Name, hugeMsgID, []byte(`{"job":"contoso-api"}`)).Sequence
 	id := fmt.Sprintf("seq-%d", seq)
-	fin := finalsN(t, ch, id, len(connectorIDs))
+	fin := finalsN(t, f.ev, id, len(connectorIDs))
 	if len(fin) != len(connectorIDs) {
 		t.Errorf("huge Msg-Id: %d final outcomes, want one per connector", len(fin))
 	}
@@ -107,7 +88,7 @@ func TestFaultHostileRequests(t *testing.T) {
 			t.Errorf("huge Msg-Id: connector %s %s, want succeeded", o.Connector, o.Status)
 		}
 	}
-	raw, _ := json.Marshal(ch.of(id))
+	raw, _ := json.Marshal(f.ev.Of(id))
 	if strings.Contains(string(raw), hugeMsgID[:64]) {
 		t.Error("huge Msg-Id: the events carry it")
 	}
@@ -121,9 +102,7 @@ func TestFaultHostileRequests(t *testing.T) {
 // matter: the file must be refused before anything is derived.
 func hostileKDF(t *testing.T) testkit.Bundle {
 	t.Helper()
-	now := time.Now()
-	b := testkit.NewBundle(t, testkit.BundleSpec{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(60 * 24 * time.Hour),
-		Password: "p4ss-kdf", Encoder: pkcs12.LegacyDES.WithIterations(1 << 16)})
+	b := bundleFrom(t, -time.Hour, 60*24*time.Hour, testkit.BundleSpec{Password: "p4ss-kdf", Encoder: pkcs12.LegacyDES.WithIterations(1 << 16)})
 	count := []byte{0x02, 0x03, 0x01, 0x00, 0x00} // INTEGER 65536
 	if n := bytes.Count(b.PFX, count); n < 3 {
 		t.Fatalf("found %d iteration counts to rewrite, want the key bag's, the section's and the MAC's", n)
@@ -142,8 +121,7 @@ func hostileKDF(t *testing.T) testkit.Bundle {
 func TestFaultHostileBundles(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	kdf := hostileKDF(t)
-	fs.vault.PutBundle(t, mount, "b2c/kdf", kdf.PFX, kdf.Password)
+	fs.put(t, "b2c/kdf", hostileKDF(t))
 	big := append(validFor(t, 60*24*time.Hour, "p4ss-big").PFX, make([]byte, bundle.SizeMax)...)
 	fs.vault.PutBundle(t, mount, "b2c/big", big, "p4ss-big")
 	for _, c := range []struct {
@@ -151,7 +129,7 @@ func TestFaultHostileBundles(t *testing.T) {
 		want bundle.Code
 	}{{"b2c/kdf", bundle.CodeKDFIterations}, {"b2c/big", bundle.CodeTooLarge}} {
 		start := time.Now()
-		out := byConnector(t, fs.rotate(t, job(c.path, connectorIDs[0]), jobs.Request{ID: "hostile-" + c.path}))[connectorIDs[0]]
+		out := fs.rotateFirst(t, job(c.path, connectorIDs[0]), jobs.Request{ID: "hostile-" + c.path})
 		took := time.Since(start)
 		if out.Status != jobs.StatusFailed || code(out) != string(c.want) || out.Error.Class != jobs.ClassPermanent {
 			t.Errorf("%s: outcome %s code %s, want a permanent %s", c.path, out.Status, code(out), c.want)

@@ -21,13 +21,11 @@ const intentKeys = "*.intent.*"
 // bucket (provisioned by the worker, so it may not exist yet).
 func waitIntent(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
 	var kv jetstream.KeyValue
+	var err error
 	eventually(t, "the outcomes bucket", func() bool { kv, err = js.KeyValue(ctx, contract.OutcomesBucket); return err == nil })
 	w, err := kv.Watch(ctx, intentKeys)
 	if err != nil {
@@ -55,14 +53,9 @@ func waitIntent(t *testing.T, nc *nats.Conn) {
 func TestFaultRecordStoreFailsAfterUpload(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	b := validFor(t, 60*24*time.Hour, "p4ss-store")
-	fs.vault.PutBundle(t, mount, "b2c/store", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	nc := connect(t, ns.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := fs.put(t, "b2c/store", validFor(t, 60*24*time.Hour, "p4ss-store"))
+	f := newFleet(t)
+	js := jetStream(t, f.nc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A record (an outcome event) is far larger than an intent: with the
@@ -93,10 +86,9 @@ func TestFaultRecordStoreFailsAfterUpload(t *testing.T) {
 			}
 			return out
 		}}
-	startWorker(t, fs.stack, appConfig("w-store", ns.ClientURL(), j), rot, 0)
-	ch := events(t, nc)
-	publish(t, nc, j.Name, "store-1", `{"job":"contoso-api"}`)
-	fin := finals(t, ch, "store-1")
+	f.start(t, fs.stack, "w-store", j, rot)
+	f.publish(t, j.Name, "store-1", `{"job":"contoso-api"}`)
+	fin := finals(t, f.ev, "store-1")
 	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Reason != jobs.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
 		t.Fatalf("finals %+v, want one succeeded/%s on attempt 2", fin, jobs.ReasonConfirmedOnRetry)
 	}

@@ -65,14 +65,9 @@ func storedEvents(t *testing.T, js jetstream.JetStream, requestID string) []cont
 func TestFaultResultsStreamFull(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	b := validFor(t, 60*24*time.Hour, "p4ss-full")
-	fs.vault.PutBundle(t, mount, "b2c/full", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	nc := connect(t, ns.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs.put(t, "b2c/full", validFor(t, 60*24*time.Hour, "p4ss-full"))
+	f := newFleet(t)
+	js := jetStream(t, f.nc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	full := jetstream.StreamConfig{
@@ -87,9 +82,8 @@ func TestFaultResultsStreamFull(t *testing.T) {
 		t.Fatalf("filling the results stream: %v", err)
 	}
 	j := job("b2c/full", connectorIDs[0])
-	startWorker(t, fs.stack, appConfig("w-full", ns.ClientURL(), j), nil, 0)
-	ch := events(t, nc)
-	publish(t, nc, j.Name, "full-1", `{"job":"contoso-api"}`)
+	f.start(t, fs.stack, "w-full", j, nil)
+	f.publish(t, j.Name, "full-1", `{"job":"contoso-api"}`)
 	eventually(t, "the upload", func() bool { return len(fs.uploads(connectorIDs[0])) == 1 })
 	eventually(t, "a failed publish", func() bool { return strings.Contains(fs.logs.String(), "publishing outcomes, will retry") })
 	if got := storedEvents(t, js, "full-1"); len(got) != 0 {
@@ -100,7 +94,7 @@ func TestFaultResultsStreamFull(t *testing.T) {
 	if _, err := js.UpdateStream(ctx, full); err != nil {
 		t.Fatalf("making room in the results stream: %v", err)
 	}
-	fin := finalsWithin(t, ch, "full-1", 2*contract.LockTTL)
+	fin := finalsWithin(t, f.ev, "full-1", 2*contract.LockTTL)
 	for _, o := range fin {
 		if o.Status != jobs.StatusSucceeded {
 			t.Errorf("final outcome %s/%s on attempt %d after the stream had room, want succeeded (the true outcome)", o.Status, o.Reason, o.Attempt)
@@ -111,7 +105,7 @@ func TestFaultResultsStreamFull(t *testing.T) {
 	if len(stored) != 1 || stored[0].Data.Status != jobs.StatusSucceeded || !stored[0].Data.Final {
 		t.Errorf("stored events %+v, want exactly one final succeeded", stored)
 	}
-	for _, ev := range ch.of("full-1") {
+	for _, ev := range f.ev.Of("full-1") {
 		if ev.Data.Status != jobs.StatusSucceeded {
 			t.Errorf("an event says %s/%s: the request's outcome changed", ev.Data.Status, ev.Data.Reason)
 		}

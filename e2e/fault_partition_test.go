@@ -19,28 +19,20 @@ import (
 func TestFaultReplicaCutOffFromNATS(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	old := validFor(t, 60*24*time.Hour, "p4ss-cutoff-old")
-	fs.vault.PutBundle(t, mount, "b2c/cutoff", old.PFX, old.Password)
-	ns := natsServer(t, "")
-	link := newProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	fs.put(t, "b2c/cutoff", validFor(t, 60*24*time.Hour, "p4ss-cutoff-old"))
+	f := newFleet(t)
+	link := newProxy(t, strings.TrimPrefix(f.url, "nats://"))
 	j := job("b2c/cutoff", connectorIDs[0])
 	startWorker(t, fs.stack, appConfig("w-cutoff", link.URL("nats"), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
 
 	release := fs.tap.holdUploads()
 	defer release()
-	publish(t, nc, j.Name, "cutoff-1", `{"job":"contoso-api"}`)
+	f.publish(t, j.Name, "cutoff-1", `{"job":"contoso-api"}`)
 	fs.tap.waitHeld(t)
 	link.Freeze()
-	newer := validFor(t, 90*24*time.Hour, "p4ss-cutoff-new")
-	fs.vault.PutBundle(t, mount, "b2c/cutoff", newer.PFX, newer.Password)
+	newer := fs.put(t, "b2c/cutoff", validFor(t, 90*24*time.Hour, "p4ss-cutoff-new"))
 	start := time.Now()
-	select {
-	case <-fs.tap.abandoned:
-	case <-time.After(eventTimeout):
-		t.Fatal("the cut-off replica kept its upload of the older bundle going past the lease's TTL")
-	}
+	await(t, fs.tap.abandoned, "the cut-off replica kept its upload of the older bundle going past the lease's TTL")
 	t.Logf("upload given up %s after the link froze", time.Since(start).Round(100*time.Millisecond))
 	if got := fs.uploads(connectorIDs[0]); len(got) != 0 {
 		t.Fatalf("uploads %v while the replica was cut off, want none", got)
@@ -63,7 +55,7 @@ func TestFaultReplicaCutOffFromNATS(t *testing.T) {
 	// The retry waits for the lease the cut-off replica could not release:
 	// a renewal sent into the frozen link lands after the thaw, so the
 	// release's revision no longer matches and the lock lives out its TTL.
-	fin := finalsWithin(t, ch, "cutoff-1", 2*contract.LockTTL)
+	fin := finalsWithin(t, f.ev, "cutoff-1", 2*contract.LockTTL)
 	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Certificate == nil || fin[0].Certificate.Thumbprint != newer.Thumbprint {
 		t.Fatalf("finals %+v, want one succeeded with the newer bundle", fin)
 	}

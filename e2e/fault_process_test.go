@@ -131,18 +131,15 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 	fs := setupFaults(t)
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	ns := natsServer(t, "")
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	f := newFleet(t)
 
 	t.Run("SIGTERM", func(t *testing.T) {
-		b := validFor(t, 60*24*time.Hour, "p4ss-sigterm")
-		fs.vault.PutBundle(t, mount, "b2c/sigterm", b.PFX, b.Password)
-		p := runBinary(t, fs, bin, dir, "term", ns.ClientURL(), "b2c/sigterm")
+		b := fs.put(t, "b2c/sigterm", validFor(t, 60*24*time.Hour, "p4ss-sigterm"))
+		p := runBinary(t, fs, bin, dir, "term", f.url, "b2c/sigterm")
 		fs.graph.SetLatency(2 * time.Second)
 		defer fs.graph.SetLatency(0)
 		seen := len(fs.graph.Requests())
-		publish(t, nc, "contoso-api", "sigterm-1", `{"job":"contoso-api"}`)
+		f.publish(t, "contoso-api", "sigterm-1", `{"job":"contoso-api"}`)
 		waitRead(t, fs, seen)
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -150,7 +147,7 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 		if err := p.wait(t); err != nil {
 			t.Errorf("exit after SIGTERM: %v, want 0", err)
 		}
-		fin := finals(t, ch, "sigterm-1")
+		fin := finals(t, f.ev, "sigterm-1")
 		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt != 1 {
 			t.Errorf("finals %+v, want one succeeded on attempt 1 (finished during the grace period)", fin)
 		}
@@ -162,15 +159,14 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 	})
 
 	t.Run("SIGKILL", func(t *testing.T) {
-		b := validFor(t, 90*24*time.Hour, "p4ss-sigkill")
-		fs.vault.PutBundle(t, mount, "b2c/sigterm", b.PFX, b.Password)
+		b := fs.put(t, "b2c/sigterm", validFor(t, 90*24*time.Hour, "p4ss-sigkill"))
 		before := len(fs.uploads(connectorIDs[0]))
-		p := runBinary(t, fs, bin, dir, "killed", ns.ClientURL(), "b2c/sigterm")
+		p := runBinary(t, fs, bin, dir, "killed", f.url, "b2c/sigterm")
 		fs.graph.SetLatency(5 * time.Second)
 		seen := len(fs.graph.Requests())
-		publish(t, nc, "contoso-api", "sigkill-1", `{"job":"contoso-api"}`)
+		f.publish(t, "contoso-api", "sigkill-1", `{"job":"contoso-api"}`)
 		waitRead(t, fs, seen)
-		waitIntent(t, nc) // the upload goes out right after its intent is kept
+		waitIntent(t, f.nc) // the upload goes out right after its intent is kept
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +176,8 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 		}
 		fs.graph.SetLatency(0)
 		j := job("b2c/sigterm", connectorIDs[0])
-		startWorker(t, fs.stack, appConfig("survivor", ns.ClientURL(), j), nil, 0)
-		fin := finalsWithin(t, ch, "sigkill-1", 3*contract.LockTTL)
+		f.start(t, fs.stack, "survivor", j, nil)
+		fin := finalsWithin(t, f.ev, "sigkill-1", 3*contract.LockTTL)
 		// Killed after its intent was kept, the process had (almost surely)
 		// sent the upload: the survivor confirms it. Had the kill come
 		// between the intent and the send, the survivor uploads itself:

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/faultproxy"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -40,17 +40,6 @@ func setupFaults(t *testing.T) *faultStack {
 		},
 	})
 	return fs
-}
-
-// runWorker starts a worker named instance that rotates j on a NATS server
-// of its own, and returns a connection to that server and the events it
-// carries.
-func (fs *faultStack) runWorker(t *testing.T, instance string, j jobs.Job) (*nats.Conn, *collector) {
-	t.Helper()
-	ns := natsServer(t, "")
-	startWorker(t, fs.stack, appConfig(instance, ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	return nc, events(t, nc)
 }
 
 func newProxy(t *testing.T, target string) *faultproxy.Proxy {
@@ -113,11 +102,7 @@ func (g *graphTap) uploadBodies() [][]byte {
 // waitHeld waits until an upload is held, failing at the deadline.
 func (g *graphTap) waitHeld(t *testing.T) {
 	t.Helper()
-	select {
-	case <-g.held:
-	case <-time.After(eventTimeout):
-		t.Fatal("no upload started")
-	}
+	await(t, g.held, "no upload started")
 }
 
 func isUpload(r *http.Request) bool {
@@ -180,21 +165,21 @@ func (g *graphTap) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // finals waits until the request has a final outcome event and returns
 // every final one seen (a test asserts there is exactly one per connector).
-func finals(t *testing.T, c *collector, requestID string) []jobs.Outcome {
+func finals(t *testing.T, c *workertest.Events, requestID string) []jobs.Outcome {
 	t.Helper()
 	return finalsWithin(t, c, requestID, eventTimeout)
 }
 
 // finalsN waits for n final outcomes of the request (one per connector) and
 // returns every final one seen.
-func finalsN(t *testing.T, c *collector, requestID string, n int) []jobs.Outcome {
+func finalsN(t *testing.T, c *workertest.Events, requestID string, n int) []jobs.Outcome {
 	t.Helper()
 	return waitFinals(t, c, requestID, n, eventTimeout)
 }
 
 // finalsWithin is finals with its own deadline, for faults whose recovery
 // waits out a lock TTL.
-func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration) []jobs.Outcome {
+func finalsWithin(t *testing.T, c *workertest.Events, requestID string, d time.Duration) []jobs.Outcome {
 	t.Helper()
 	return waitFinals(t, c, requestID, 1, d)
 }
@@ -202,25 +187,24 @@ func finalsWithin(t *testing.T, c *collector, requestID string, d time.Duration)
 // waitFinals returns every final outcome of the request once there are at
 // least n, waking on each event the collector gets; it fails the test when
 // d passes first.
-func waitFinals(t *testing.T, c *collector, requestID string, n int, d time.Duration) []jobs.Outcome {
+func waitFinals(t *testing.T, c *workertest.Events, requestID string, n int, d time.Duration) []jobs.Outcome {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		var out []jobs.Outcome
-		for _, ev := range c.of(requestID) {
-			if ev.Data.Final {
-				out = append(out, ev.Data)
-			}
-		}
-		if len(out) >= n {
-			return out
-		}
-		select {
-		case <-c.notify:
-		case <-deadline:
-			t.Fatalf("%d of %d final events for request %s after %s; events so far: %+v", len(out), n, requestID, d, c.of(requestID))
+	var out []jobs.Outcome
+	if !c.Until(d, func() bool { out = finalsOf(c.Of(requestID)); return len(out) >= n }) {
+		t.Fatalf("%d of %d final events for request %s after %s; events so far: %+v", len(out), n, requestID, d, c.Of(requestID))
+	}
+	return out
+}
+
+// finalsOf keeps the final outcomes of evs.
+func finalsOf(evs []contract.Event) []jobs.Outcome {
+	var out []jobs.Outcome
+	for _, ev := range evs {
+		if ev.Data.Final {
+			out = append(out, ev.Data)
 		}
 	}
+	return out
 }
 
 // code is an outcome's error code, "" when it has none.

@@ -5,27 +5,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 )
 
 // waitFailure waits for a non-final failed event of the request with the
 // given code ("" for any): the worker published the attempt.
-func waitFailure(t *testing.T, c *collector, requestID, code string) jobs.Outcome {
+func waitFailure(t *testing.T, c *workertest.Events, requestID, code string) jobs.Outcome {
 	t.Helper()
-	deadline := time.After(eventTimeout)
-	for {
-		for _, ev := range c.of(requestID) {
-			if ev.Data.Status == jobs.StatusFailed && ev.Data.Error != nil && (code == "" || ev.Data.Error.Code == code) {
-				return ev.Data
-			}
-		}
-		select {
-		case <-c.notify:
-		case <-deadline:
-			t.Fatalf("no failed %s event for request %s; events: %+v", code, requestID, c.of(requestID))
-		}
-	}
+	return waitFor(t, c, requestID, "failed "+code, func(ev contract.Event) bool {
+		return ev.Data.Status == jobs.StatusFailed && ev.Data.Error != nil && (code == "" || ev.Data.Error.Code == code)
+	}).Data
 }
 
 // TestFaultVaultDown: Vault refusing connections when the worker starts,
@@ -35,32 +27,29 @@ func waitFailure(t *testing.T, c *collector, requestID, code string) jobs.Outcom
 func TestFaultVaultDown(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	b1 := validFor(t, 60*24*time.Hour, "p4ss-vdown-1")
-	fs.vault.PutBundle(t, mount, "b2c/vdown", b1.PFX, b1.Password)
+	b1 := fs.put(t, "b2c/vdown", validFor(t, 60*24*time.Hour, "p4ss-vdown-1"))
 	fs.vaultLink.Down()
 	j := job("b2c/vdown", connectorIDs[0])
-	nc, ch := fs.runWorker(t, "w-vdown", j)
+	f := fs.runWorker(t, "w-vdown", j)
 
 	for i, b := range []struct {
 		id   string
 		want string
 	}{{"vdown-at-start", b1.Thumbprint}, {"vdown-mid-run", ""}} {
 		if i == 1 {
-			b2 := validFor(t, 90*24*time.Hour, "p4ss-vdown-2")
-			fs.vault.PutBundle(t, mount, "b2c/vdown", b2.PFX, b2.Password)
-			b.want = b2.Thumbprint
+			b.want = fs.put(t, "b2c/vdown", validFor(t, 90*24*time.Hour, "p4ss-vdown-2")).Thumbprint
 			fs.vaultLink.Down()
 		}
-		publish(t, nc, j.Name, b.id, `{"job":"contoso-api"}`)
-		f := waitFailure(t, ch, b.id, vaultsrc.CodeUnavailable)
-		if f.Final || f.Error.Class != jobs.ClassTransient {
-			t.Errorf("%s: Vault down gave final=%v class %s, want a transient, retried failure", b.id, f.Final, f.Error.Class)
+		f.publish(t, j.Name, b.id, `{"job":"contoso-api"}`)
+		fail := waitFailure(t, f.ev, b.id, vaultsrc.CodeUnavailable)
+		if fail.Final || fail.Error.Class != jobs.ClassTransient {
+			t.Errorf("%s: Vault down gave final=%v class %s, want a transient, retried failure", b.id, fail.Final, fail.Error.Class)
 		}
 		if n := len(fs.uploads(connectorIDs[0])); n != i {
 			t.Errorf("%s: %d uploads while Vault was down, want %d", b.id, n, i)
 		}
 		fs.vaultLink.Up()
-		fin := finals(t, ch, b.id)
+		fin := finals(t, f.ev, b.id)
 		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt < 2 {
 			t.Fatalf("%s: final outcomes %+v, want one succeeded on a later attempt", b.id, fin)
 		}
@@ -78,8 +67,7 @@ func TestFaultVaultDown(t *testing.T) {
 func TestFaultVaultSealed(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
-	b := validFor(t, 60*24*time.Hour, "p4ss-sealed")
-	fs.vault.PutBundle(t, mount, "b2c/sealed", b.PFX, b.Password)
+	fs.put(t, "b2c/sealed", validFor(t, 60*24*time.Hour, "p4ss-sealed"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := fs.vault.Client(t).Sys().SealWithContext(ctx); err != nil {
@@ -87,10 +75,10 @@ func TestFaultVaultSealed(t *testing.T) {
 	}
 	j := job("b2c/sealed", connectorIDs[0])
 	j.MaxAttempts = 2
-	nc, ch := fs.runWorker(t, "w-sealed", j)
-	publish(t, nc, j.Name, "sealed-1", `{"job":"contoso-api"}`)
-	first := waitFailure(t, ch, "sealed-1", vaultsrc.CodeUnavailable)
-	fin := finals(t, ch, "sealed-1")
+	f := fs.runWorker(t, "w-sealed", j)
+	f.publish(t, j.Name, "sealed-1", `{"job":"contoso-api"}`)
+	first := waitFailure(t, f.ev, "sealed-1", vaultsrc.CodeUnavailable)
+	fin := finals(t, f.ev, "sealed-1")
 	if first.Error.Class != jobs.ClassTransient {
 		t.Errorf("sealed: class %s, want transient", first.Error.Class)
 	}

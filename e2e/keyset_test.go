@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
@@ -25,17 +23,12 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 	now := time.Now()
 	// Someone's key from the last rotation by hand, active until next week.
 	s.graph.AddKey(tenantID, keySetID, graphsim.Key{Kid: "by-hand-2025", NotBefore: now.Add(-300 * 24 * time.Hour), NotAfter: now.Add(7 * 24 * time.Hour)})
-	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "api.e2e.example", Key: testkit.RSAKey(t, 2048),
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), Password: "p4ss-keyset"})
-	s.vault.PutBundle(t, mount, "b2c/keyset", b.PFX, b.Password)
-	ns := natsServer(t, "")
+	b := s.put(t, "b2c/keyset", rsaBundle(t, 90*24*time.Hour, "p4ss-keyset"))
 	j := job("b2c/keyset", connectorIDs...)
 	j.KeySets = []jobs.KeySetRef{{Tenant: tenantKey, ID: keySetID}}
-	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-	publish(t, nc, j.Name, "keyset-1", `{"job":"contoso-api","reason":"new bundle written"}`)
-	got := waitEvents(t, ch, "keyset-1", len(connectorIDs)+1)
+	f := s.runWorker(t, "w1", j)
+	f.publish(t, j.Name, "keyset-1", `{"job":"contoso-api","reason":"new bundle written"}`)
+	got := f.wait(t, "keyset-1", len(connectorIDs)+1)
 	kinds := map[string]int{}
 	for _, ev := range got {
 		o := ev.Data
@@ -55,19 +48,10 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 			t.Errorf("connector %s: active %s, uploads %v", id, s.active(t, id), s.uploads(id))
 		}
 	}
-	var active string
-	for _, k := range s.graph.Keys(tenantID, keySetID) {
-		if k.Active {
-			active = jobs.PolicyKey{X5t: k.X5t}.Thumbprint()
-		}
-	}
-	if active != b.Thumbprint || len(s.graph.KeyUploads(tenantID, keySetID)) != 1 {
+	if active := s.activeKey(); active != b.Thumbprint || len(s.graph.KeyUploads(tenantID, keySetID)) != 1 {
 		t.Errorf("key set: active %s, uploads %v; want the bundle's %s once", active, s.graph.KeyUploads(tenantID, keySetID), b.Thumbprint)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, f.nc)
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, contract.StatusBucket)
@@ -86,16 +70,49 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 		t.Errorf("status keys %v, want one per connector and %s", keys, contract.KeySetStatusKey(j.Name, keySetID))
 	}
 	// The same request again finds every target up to date.
-	publish(t, nc, j.Name, "keyset-2", `{"job":"contoso-api"}`)
-	for _, ev := range waitEvents(t, ch, "keyset-2", len(connectorIDs)+1) {
+	f.publish(t, j.Name, "keyset-2", `{"job":"contoso-api"}`)
+	for _, ev := range f.wait(t, "keyset-2", len(connectorIDs)+1) {
 		if ev.Data.Status != jobs.StatusSkipped || ev.Data.Reason != jobs.ReasonAlreadyPresent {
 			t.Errorf("second run, %s %s: %s %s", ev.Data.TargetKind, ev.Data.Connector, ev.Data.Status, ev.Data.Reason)
 		}
 	}
 	// A request may name the key set alone.
-	publish(t, nc, j.Name, "keyset-3", `{"job":"contoso-api","connectors":["`+keySetID+`"]}`)
-	only := waitEvents(t, ch, "keyset-3", 1)
+	f.publish(t, j.Name, "keyset-3", `{"job":"contoso-api","connectors":["`+keySetID+`"]}`)
+	only := f.wait(t, "keyset-3", 1)
 	if o := only[0].Data; len(only) != 1 || o.TargetKind != jobs.KindKeySet || o.Status != jobs.StatusSkipped {
 		t.Errorf("a request naming the key set: %+v", only)
 	}
+}
+
+// keySetJob binds the bundle at secret/<path> to the key set alone.
+func keySetJob(path string) jobs.Job {
+	j := job(path)
+	j.KeySets = []jobs.KeySetRef{{Tenant: tenantKey, ID: keySetID}}
+	return j
+}
+
+// rsaBundle is validFor with an RSA 2048 key, as a key set requires.
+func rsaBundle(t *testing.T, d time.Duration, password string) testkit.Bundle {
+	t.Helper()
+	return bundleFrom(t, -time.Hour, d, testkit.BundleSpec{CN: "api.e2e.example", Key: testkit.RSAKey(t, 2048), Password: password})
+}
+
+// keyUploads is the key set's uploads as certificate thumbprints.
+func (s *stack) keyUploads() []string {
+	var out []string
+	for _, x5t := range s.graph.KeyUploads(tenantID, keySetID) {
+		out = append(out, jobs.PolicyKey{X5t: x5t}.Thumbprint())
+	}
+	return out
+}
+
+// activeKey is the thumbprint of the key set's active key by getActiveKey's
+// rule, "" when none is.
+func (s *stack) activeKey() string {
+	for _, k := range s.graph.Keys(tenantID, keySetID) {
+		if k.Active {
+			return jobs.PolicyKey{X5t: k.X5t}.Thumbprint()
+		}
+	}
+	return ""
 }

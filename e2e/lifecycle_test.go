@@ -43,25 +43,15 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	srv := natsServer(t, "")
-	url := srv.ClientURL()
+	f := newFleet(t)
 	for i := range 2 {
-		app := appConfig("replica-"+strconv.Itoa(i), url, j)
+		app := appConfig("replica-"+strconv.Itoa(i), f.url, j)
 		wc := workerConfig(app)
 		wc.Bus = bustest.Config(t, app)
 		wc.Rotator, wc.Versions, wc.Logger, wc.ShutdownTimeout = rot, s.source, loggerTo(s.logs), 10*time.Second
 		workertest.Run(t, workertest.BuildTolerant(t, worker.New, wc))
 	}
-	nc := connect(t, url)
-	evs := events(t, nc)
-	active := func() string {
-		for _, c := range s.graph.Certificates(tenantID, conn) {
-			if c.IsActive {
-				return c.Thumbprint
-			}
-		}
-		return ""
-	}
+	active := func() string { return s.active(t, conn) }
 	watchID := func(v int) string {
 		t.Helper()
 		h, err := s.source.Versions(context.Background(), j.Source)
@@ -76,7 +66,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	}
 	one := func(id string) jobs.Outcome {
 		t.Helper()
-		ev := waitEvents(t, evs, id, 1)[0]
+		ev := f.wait(t, id, 1)[0]
 		if ev.Data.Status != jobs.StatusSucceeded {
 			t.Fatalf("request %s: %+v, want succeeded", id, ev.Data)
 		}
@@ -84,7 +74,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	}
 
 	// Issue: nothing is in KV yet, so the run issues version 1.
-	publish(t, nc, j.Name, "issue-1", `{"job":"contoso-api"}`)
+	f.publish(t, j.Name, "issue-1", `{"job":"contoso-api"}`)
 	v1 := one("issue-1")
 	if v1.Certificate.SourceVersion != 1 || active() != v1.Certificate.Thumbprint {
 		t.Fatalf("issued %+v; Graph's active %s", v1.Certificate, active())
@@ -111,7 +101,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		t.Errorf("KV version 1 holds %s, the outcome says %s", b.Thumbprint(), v1.Certificate.Thumbprint)
 	}
 	// The watch notices the version the worker wrote; it is present already.
-	if o := waitEvents(t, evs, watchID(1), 1)[0].Data; o.Reason != jobs.ReasonAlreadyPresent || o.Trigger != jobs.TriggerWatch {
+	if o := f.wait(t, watchID(1), 1)[0].Data; o.Reason != jobs.ReasonAlreadyPresent || o.Trigger != jobs.TriggerWatch {
 		t.Errorf("the watch's request for version 1: %+v", o)
 	}
 
@@ -138,7 +128,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	if err != nil || v4 != 4 {
 		t.Fatalf("rollback wrote version %d, %v; want 4", v4, err)
 	}
-	publish(t, nc, j.Name, "rollback-1", `{"job":"contoso-api","version":4,"force":true,"trigger":"manual","reason":"rollback to version 1"}`)
+	f.publish(t, j.Name, "rollback-1", `{"job":"contoso-api","version":4,"force":true,"trigger":"manual","reason":"rollback to version 1"}`)
 	rb := one("rollback-1")
 	if rb.Reason != jobs.ReasonRollback || rb.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
 		t.Fatalf("rollback: %+v; Graph's active %s, version 1's %s", rb, active(), v1.Certificate.Thumbprint)
@@ -147,18 +137,18 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	// both leave the rolled-back certificate active.
 	for _, id := range []string{watchID(4), "plain-after-rollback"} {
 		if id == "plain-after-rollback" {
-			publish(t, nc, j.Name, id, `{"job":"contoso-api"}`)
+			f.publish(t, j.Name, id, `{"job":"contoso-api"}`)
 		}
-		o := waitEvents(t, evs, id, 1)[0].Data
+		o := f.wait(t, id, 1)[0].Data
 		if o.Status == jobs.StatusFailed || o.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
 			t.Fatalf("%s after the rollback: %+v; Graph's active %s, want version 1's %s", id, o, active(), v1.Certificate.Thumbprint)
 		}
 	}
-	if o := waitEvents(t, evs, "plain-after-rollback", 1)[0].Data; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+	if o := f.wait(t, "plain-after-rollback", 1)[0].Data; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
 		t.Errorf("a plain run after the rollback: %+v, want skipped/already_present", o)
 	}
 
-	c, err := client.Dial(ctx, url, client.Options{})
+	c, err := client.Dial(ctx, f.url, client.Options{})
 	if err != nil {
 		t.Fatalf("dialing: %v", err)
 	}

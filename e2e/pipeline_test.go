@@ -55,11 +55,10 @@ func TestRotateSeveralConnectors(t *testing.T) {
 func TestRotateIdenticalBundleSkips(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-same")
-	s.vault.PutBundle(t, mount, "b2c/same", b.PFX, b.Password)
+	s.put(t, "b2c/same", validFor(t, 90*24*time.Hour, "p4ss-same"))
 	j := job("b2c/same", connectorIDs[0])
-	wantOutcome(t, byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]], jobs.StatusSucceeded, "", "")
-	again := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), jobs.StatusSucceeded, "", "")
+	again := s.rotateFirst(t, j, jobs.Request{})
 	wantOutcome(t, again, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
 		t.Errorf("uploads %v, want exactly one", got)
@@ -71,9 +70,8 @@ func TestRotateOlderBundleNotNewer(t *testing.T) {
 	now := time.Now()
 	held := graphsim.Cert{Thumbprint: strings.Repeat("AB", 20), NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour)}
 	s := setup(t, map[string][]graphsim.Cert{connectorIDs[0]: {held}})
-	b := validFor(t, 90*24*time.Hour, "p4ss-older")
-	s.vault.PutBundle(t, mount, "b2c/older", b.PFX, b.Password)
-	o := byConnector(t, s.rotate(t, job("b2c/older", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	s.put(t, "b2c/older", validFor(t, 90*24*time.Hour, "p4ss-older"))
+	o := s.rotateFirst(t, job("b2c/older", connectorIDs[0]), jobs.Request{})
 	wantOutcome(t, o, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
 	if o.Previous == nil || o.Previous.Thumbprint != held.Thumbprint {
 		t.Errorf("previous %+v, want the held certificate", o.Previous)
@@ -99,11 +97,11 @@ func TestRotateForceRollsBack(t *testing.T) {
 		t.Fatalf("active %s after the newer bundle, want %s", got, bNew.Thumbprint)
 	}
 	s.vault.PutBundle(t, mount, "b2c/rollback", a.PFX, a.Password)
-	plain := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	plain := s.rotateFirst(t, j, jobs.Request{})
 	// A is listed but B, active, expires later: rule 3 says not_newer (rule 2
 	// skips as present only an active listing).
 	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
-	forced := byConnector(t, s.rotate(t, j, jobs.Request{Force: true, Reason: "rollback"}))[connectorIDs[0]]
+	forced := s.rotateFirst(t, j, jobs.Request{Force: true, Reason: "rollback"})
 	wantOutcome(t, forced, jobs.StatusSucceeded, "", "")
 	if got := s.active(t, connectorIDs[0]); got != a.Thumbprint {
 		t.Errorf("active %s after the forced rollback, want %s", got, a.Thumbprint)
@@ -116,10 +114,8 @@ func TestRotateForceRollsBack(t *testing.T) {
 func TestRotateStagedBundle(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	now := time.Now()
-	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "staged.e2e.example", NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), Password: "p4ss-staged"})
-	s.vault.PutBundle(t, mount, "b2c/staged", b.PFX, b.Password)
-	o := byConnector(t, s.rotate(t, job("b2c/staged", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	s.put(t, "b2c/staged", bundleFrom(t, 48*time.Hour, 90*24*time.Hour, testkit.BundleSpec{CN: "staged.e2e.example", Password: "p4ss-staged"}))
+	o := s.rotateFirst(t, job("b2c/staged", connectorIDs[0]), jobs.Request{})
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
 	if !o.Staged {
 		t.Errorf("staged = false, want true for a future notBefore")
@@ -132,10 +128,9 @@ func TestRotateStagedBundle(t *testing.T) {
 func TestRotateThrottledThenSucceeds(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-429")
-	s.vault.PutBundle(t, mount, "b2c/throttled", b.PFX, b.Password)
+	s.put(t, "b2c/throttled", validFor(t, 90*24*time.Hour, "p4ss-429"))
 	s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "3"})
-	o := byConnector(t, s.rotate(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	o := s.rotateFirst(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{})
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
 	if w := s.waits.All(); len(w) != 1 || w[0] != 3*time.Second {
 		t.Errorf("waits %v, want one of 3s as Retry-After said", w)
@@ -150,19 +145,17 @@ func TestRotateThrottledThenSucceeds(t *testing.T) {
 func TestRotatePermanent400(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	now := time.Now()
-	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "aes.e2e.example", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), Password: "p4ss-aes", Encoder: testkit.AES256})
-	s.vault.PutBundle(t, mount, "b2c/aes", b.PFX, b.Password)
+	s.put(t, "b2c/aes", bundleFrom(t, -time.Hour, 90*24*time.Hour, testkit.BundleSpec{CN: "aes.e2e.example", Password: "p4ss-aes", Encoder: testkit.AES256}))
 	j := job("b2c/aes", connectorIDs[0])
 	j.Reencode = false
-	o := byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]]
+	o := s.rotateFirst(t, j, jobs.Request{})
 	wantOutcome(t, o, jobs.StatusFailed, "", "AADB2C90213")
 	if o.Error == nil || o.Error.Class != jobs.ClassPermanent || !o.Final || o.Error.RequestID == "" {
 		t.Errorf("error %+v final %v, want permanent, final, with Graph's request id", o.Error, o.Final)
 	}
 	// The same file re-encoded as SHA1/3DES is accepted.
 	j.Reencode = true
-	wantOutcome(t, byConnector(t, s.rotate(t, j, jobs.Request{}))[connectorIDs[0]], jobs.StatusSucceeded, "", "")
+	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), jobs.StatusSucceeded, "", "")
 }
 
 func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
@@ -187,7 +180,7 @@ func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
 func TestRotateMissingSecretIsPermanent(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	o := byConnector(t, s.rotate(t, job("b2c/nothing-here", connectorIDs[0]), jobs.Request{}))[connectorIDs[0]]
+	o := s.rotateFirst(t, job("b2c/nothing-here", connectorIDs[0]), jobs.Request{})
 	wantOutcome(t, o, jobs.StatusFailed, "", "source_not_found")
 	if o.Error != nil && o.Error.Class != jobs.ClassPermanent {
 		t.Errorf("class %s, want permanent", o.Error.Class)

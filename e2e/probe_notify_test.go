@@ -25,11 +25,8 @@ func TestRejectedRotationReachesTheOwner(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	api := probetest.Pinning(t)
-	b := validFor(t, 90*24*time.Hour, "p4ss-owner")
-	s.vault.PutBundle(t, mount, "b2c/owner", b.PFX, b.Password)
-	_, j := probing(t, s, api, "b2c/owner")
 	before := s.graph.Certificates(tenantID, connectorIDs[0])
-	nc, ch, request := startProbing(t, s, api, j)
+	p := startProbing(t, s, api, "owner")
 
 	got := make(chan string, 4)
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +37,7 @@ func TestRejectedRotationReachesTheOwner(t *testing.T) {
 	t.Cleanup(slack.Close)
 	svc, err := notify.New(notify.Config{
 		Sinks: []config.NotifySink{{Name: "api-owners", Kind: config.NotifySlack, URL: slack.URL + "/hook", On: config.NotifyOnDefault()}},
-		Conn:  nc,
+		Conn:  p.nc,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,14 +47,14 @@ func TestRejectedRotationReachesTheOwner(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
 
-	request("owner-1", false)
-	first := waitEvents(t, ch, "owner-1", 1)[0]
+	p.ask(t, "owner-1", false)
+	first := p.wait(t, "owner-1", 1)[0]
 	if first.Data.Error == nil || first.Data.Error.Code != jobs.CodeAPIRejectsCertificate {
 		t.Fatalf("first event %+v, want api_rejects_certificate", first)
 	}
 	select {
 	case msg := <-got:
-		if !strings.Contains(msg, jobs.CodeAPIRejectsCertificate) || !strings.Contains(msg, j.Name) {
+		if !strings.Contains(msg, jobs.CodeAPIRejectsCertificate) || !strings.Contains(msg, p.j.Name) {
 			t.Errorf("the Slack message does not name the job and the code: %s", msg)
 		}
 	case <-time.After(time.Minute):

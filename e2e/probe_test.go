@@ -54,10 +54,8 @@ func TestProbePinningAPIRejectsThenRetryUploads(t *testing.T) {
 	j.MaxAttempts = 2
 	before := s.graph.Certificates(tenantID, connectorIDs[0])
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	for attempt, final := range []bool{false, true} {
-		outs := byConnector(t, rot.Rotate(ctx, j, jobs.Request{Job: j.Name, ID: "pin-1", Attempt: attempt + 1}))
+		outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "pin-1", Attempt: attempt + 1}))
 		o := outs[connectorIDs[0]]
 		wantOutcome(t, o, jobs.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
 		if o.Error.Class != jobs.ClassTransient || o.Final != final {
@@ -75,7 +73,7 @@ func TestProbePinningAPIRejectsThenRetryUploads(t *testing.T) {
 	}
 
 	api.Pin(b.Thumbprint)
-	outs := byConnector(t, rot.Rotate(ctx, j, jobs.Request{Job: j.Name, ID: "pin-2", Attempt: 1}))
+	outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "pin-2", Attempt: 1}))
 	wantOutcome(t, outs[connectorIDs[0]], jobs.StatusSucceeded, "", "")
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
 		t.Fatalf("uploads %v, want [%s]", got, b.Thumbprint)
@@ -92,18 +90,11 @@ func TestProbeVerifyingAPIAcceptsKitCertificate(t *testing.T) {
 	api := probetest.VerifyingCA(t, testkit.CA(t).Cert) // the bundle's issuer
 	s.vault.PutBundle(t, mount, "b2c/mtls", b.PFX, b.Password)
 	rot, j := probing(t, s, api, "b2c/mtls")
-	outs := s.rotateWith(t, rot, j, "mtls-1")
+	outs := s.rotateBy(t, rot, j, jobs.Request{ID: "mtls-1"})
 	if len(outs) != 1 {
 		t.Fatalf("outcomes %+v, want one (no warning)", outs)
 	}
 	wantOutcome(t, outs[0], jobs.StatusSucceeded, "", "")
-}
-
-func (s *stack) rotateWith(t *testing.T, rot *jobs.Rotator, j jobs.Job, id string) []jobs.Outcome {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	return rot.Rotate(ctx, j, jobs.Request{Job: j.Name, ID: id})
 }
 
 // TestWorkerProbeOpenAPIWarnsOncePerDay: through NATS, an API that accepts
@@ -113,14 +104,10 @@ func (s *stack) rotateWith(t *testing.T, rot *jobs.Rotator, j jobs.Job, id strin
 // rotation the same day announces it no more.
 func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 	t.Parallel()
-	s := setup(t, nil)
 	api := probetest.Open(t)
-	b := validFor(t, 90*24*time.Hour, "p4ss-open")
-	s.vault.PutBundle(t, mount, "b2c/open", b.PFX, b.Password)
-	_, j := probing(t, s, api, "b2c/open")
-	nc, ch, request := startProbing(t, s, api, j)
-	request("open-1", false)
-	got := waitEvents(t, ch, "open-1", 2)
+	p := startProbing(t, setup(t, nil), api, "open")
+	p.ask(t, "open-1", false)
+	got := p.wait(t, "open-1", 2)
 	types := map[string]bool{}
 	for _, ev := range got {
 		types[ev.Type] = true
@@ -128,18 +115,18 @@ func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 	if !types["certrotator.rotation.succeeded"] || !types["certrotator.api.unauthenticated"] {
 		t.Fatalf("event types %v, want a success and an unauthenticated warning", types)
 	}
-	status := statusOf(t, nc, j.Name, connectorIDs[0])
+	status := statusOf(t, p.nc, p.j.Name, connectorIDs[0])
 	if status.Status != jobs.StatusSucceeded {
 		t.Errorf("the status record holds %q, want the rotation's succeeded (a warning is no status)", status.Status)
 	}
 
 	// Two forced rotations later the same day: each uploads again and is
 	// probed again, and neither announces the warning a second time.
-	request("open-2", true)
-	request("open-3", true)
-	waitEvents(t, ch, "open-3", 1)
+	p.ask(t, "open-2", true)
+	p.ask(t, "open-3", true)
+	p.wait(t, "open-3", 1)
 	for _, id := range []string{"open-2", "open-3"} {
-		for _, ev := range ch.of(id) {
+		for _, ev := range p.ev.Of(id) {
 			if ev.Type == "certrotator.api.unauthenticated" {
 				t.Errorf("request %s announced the unauthenticated API again the same day", id)
 			}
@@ -150,33 +137,30 @@ func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 	}
 }
 
-// startProbing starts a worker (one request at a time, so that events
-// arrive in order) whose rotator probes api, and returns a connection, the
-// events it collects, and a way to request a rotation of j.
-func startProbing(t *testing.T, s *stack, api *probetest.API, j jobs.Job) (*nats.Conn, *collector, func(id string, force bool)) {
+// startProbing prepares the scenario name on the first connector and
+// starts its worker (one request at a time, so that events arrive in
+// order) with a rotator that probes api.
+func startProbing(t *testing.T, s *stack, api *probetest.API, name string) *scenario {
 	t.Helper()
-	ns := natsServer(t, "")
-	app := appConfig("w1", ns.ClientURL(), j)
+	sc := s.prepare(t, name, connectorIDs[0])
+	_, sc.j = probing(t, s, api, sc.j.Source.Path)
+	app := appConfig("w1", sc.url, sc.j)
 	app.Concurrency = 1
-	b := bustest.Config(t, app)
-	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: worker.NewWarnings(b.JetStream()), Logger: loggerTo(s.logs),
+	wbus := bustest.Config(t, app)
+	rot, err := jobs.New(jobs.Config{Source: s.source, Connector: s.conn, Warnings: worker.NewWarnings(wbus.JetStream()), Logger: loggerTo(s.logs),
 		Prober: &probe.Prober{RootCAs: api.RootCAs()}})
 	if err != nil {
 		t.Fatalf("building rotator: %v", err)
 	}
-	startWorkerOn(t, s, app, b, rot, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-	return nc, ch, func(id string, force bool) {
-		t.Helper()
-		msg := nats.NewMsg("certrotation.request." + j.Name)
-		msg.Header.Set(nats.MsgIdHdr, id)
-		body, _ := json.Marshal(jobs.Request{Job: j.Name, Force: force, RequestedBy: "e2e"})
-		msg.Data = body
-		if err := nc.PublishMsg(msg); err != nil {
-			t.Fatalf("publishing: %v", err)
-		}
-	}
+	startWorkerOn(t, s, app, wbus, rot, 0)
+	return sc
+}
+
+// ask requests a rotation of the scenario's job as a plain client would.
+func (sc *scenario) ask(t *testing.T, id string, force bool) {
+	t.Helper()
+	body, _ := json.Marshal(jobs.Request{Job: sc.j.Name, Force: force, RequestedBy: "e2e"})
+	sc.publishPlain(t, sc.j.Name, id, body)
 }
 
 // TestWorkerProbeRejectedThenRetryUploads: through NATS, the API rejects
@@ -187,37 +171,22 @@ func TestWorkerProbeRejectedThenRetryUploads(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	api := probetest.Pinning(t)
-	b := validFor(t, 90*24*time.Hour, "p4ss-retry")
-	s.vault.PutBundle(t, mount, "b2c/retry", b.PFX, b.Password)
-	_, j := probing(t, s, api, "b2c/retry")
-	_, ch, request := startProbing(t, s, api, j)
-	request("retry-1", false)
-	first := waitEvents(t, ch, "retry-1", 1)[0]
+	p := startProbing(t, s, api, "retry")
+	p.ask(t, "retry-1", false)
+	first := p.wait(t, "retry-1", 1)[0]
 	if first.Type != "certrotator.rotation.failed" || first.Data.Error == nil || first.Data.Error.Code != jobs.CodeAPIRejectsCertificate || first.Data.Final {
 		t.Fatalf("first event %+v, want a failed, non-final api_rejects_certificate", first)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
 		t.Fatalf("uploads %v after a rejection", got)
 	}
-	api.Pin(b.Thumbprint)
-	deadline := time.After(eventTimeout)
-	for {
-		for _, ev := range ch.of("retry-1") {
-			if ev.Type == "certrotator.rotation.succeeded" {
-				if ev.Data.Attempt < 2 {
-					t.Errorf("succeeded on attempt %d, want a retry", ev.Data.Attempt)
-				}
-				if got := s.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
-					t.Errorf("uploads %v, want [%s]", got, b.Thumbprint)
-				}
-				return
-			}
-		}
-		select {
-		case <-ch.notify:
-		case <-deadline:
-			t.Fatalf("no success for retry-1 after pinning; events %+v", ch.of("retry-1"))
-		}
+	api.Pin(p.b.Thumbprint)
+	won := waitFor(t, p.ev, "retry-1", "success after pinning", func(ev contract.Event) bool { return ev.Type == "certrotator.rotation.succeeded" })
+	if won.Data.Attempt < 2 {
+		t.Errorf("succeeded on attempt %d, want a retry", won.Data.Attempt)
+	}
+	if got := s.uploads(connectorIDs[0]); len(got) != 1 || got[0] != p.b.Thumbprint {
+		t.Errorf("uploads %v, want [%s]", got, p.b.Thumbprint)
 	}
 }
 
@@ -252,13 +221,11 @@ func statusOf(t *testing.T, nc *nats.Conn, job, id string) contract.StatusRecord
 func TestProbeStagedBundle(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	now := time.Now()
-	b := testkit.NewBundle(t, testkit.BundleSpec{CN: "api.e2e.example", NotBefore: now.Add(48 * time.Hour), NotAfter: now.Add(120 * 24 * time.Hour), Password: "p4ss-staged"})
-	s.vault.PutBundle(t, mount, "b2c/staged", b.PFX, b.Password)
+	b := s.put(t, "b2c/staged", bundleFrom(t, 48*time.Hour, 120*24*time.Hour, testkit.BundleSpec{CN: "api.e2e.example", Password: "p4ss-staged"}))
 
 	verifying := probetest.VerifyingCA(t, testkit.CA(t).Cert)
 	rot, j := probing(t, s, verifying, "b2c/staged")
-	outs := byConnector(t, s.rotateWith(t, rot, j, "staged-1"))
+	outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "staged-1"}))
 	wantOutcome(t, outs[connectorIDs[0]], jobs.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
 	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
 		t.Fatalf("uploads %v, want none", got)
@@ -267,7 +234,7 @@ func TestProbeStagedBundle(t *testing.T) {
 	pinning := probetest.Pinning(t)
 	pinning.Pin(b.Thumbprint)
 	rot, j = probing(t, s, pinning, "b2c/staged")
-	outs = byConnector(t, s.rotateWith(t, rot, j, "staged-2"))
+	outs = byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "staged-2"}))
 	o := outs[connectorIDs[0]]
 	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
 	if !o.Staged {

@@ -23,12 +23,19 @@ import (
 func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-restart")
-	s.vault.PutBundle(t, mount, "b2c/restart", b.PFX, b.Password)
+	s.put(t, "b2c/restart", validFor(t, 90*24*time.Hour, "p4ss-restart"))
 	j := job("b2c/restart", connectorIDs[0])
 	app := appConfig("embedded", "", j)
 	app.NATS.StoreDir = t.TempDir()
 	app.NATS.Listen = testkit.FreeAddr(t)
+	dial := func(what string) *client.Conn {
+		t.Helper()
+		c, err := client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{j.Name: len(j.Connectors)}})
+		if err != nil {
+			t.Fatalf("dialing the %s server: %v", what, err)
+		}
+		return c
+	}
 
 	// The first worker takes the request and holds it until it stops.
 	took := make(chan string, 1)
@@ -43,32 +50,20 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 		t.Fatalf("opening the embedded server: %v", err)
 	}
 	first := startWorkerOn(t, s, app, firstBus, h, 200*time.Millisecond)
-	c, err := client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{app.Jobs[0].Name: len(app.Jobs[0].Connectors)}})
-	if err != nil {
-		t.Fatalf("dialing the embedded server: %v", err)
-	}
+	c := dial("embedded")
 	id, err := c.Publish(context.Background(), jobs.Request{Job: j.Name, Reason: "restart test"})
 	c.Close()
 	if err != nil {
 		t.Fatalf("publishing: %v", err)
 	}
-	select {
-	case <-took:
-	case <-time.After(eventTimeout):
-		t.Fatal("the first worker never took the request")
-	}
-	if err := first.Stop(context.Background()); err != nil {
-		t.Logf("stopping the first worker: %v", err)
-	}
+	await(t, took, "the first worker never took the request")
+	stopFirst(t, first)
 	if err := firstBus.Close(context.Background()); err != nil {
 		t.Logf("closing the first embedded server: %v", err)
 	}
 
 	startWorker(t, s, app, nil, 0)
-	c, err = client.Dial(context.Background(), "nats://"+app.NATS.Listen, client.Options{Jobs: map[string]int{app.Jobs[0].Name: len(app.Jobs[0].Connectors)}})
-	if err != nil {
-		t.Fatalf("dialing the restarted server: %v", err)
-	}
+	c = dial("restarted")
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 	defer cancel()

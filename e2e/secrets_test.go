@@ -128,9 +128,8 @@ func TestSecretsStayOut(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
 	s := fs.stack
-	good := validFor(t, 90*24*time.Hour, "hunter2-correct-horse")
+	good := s.put(t, "b2c/good", validFor(t, 90*24*time.Hour, "hunter2-correct-horse"))
 	bad := validFor(t, 90*24*time.Hour, "battery-staple-9000")
-	s.vault.PutBundle(t, mount, "b2c/good", good.PFX, good.Password)
 	s.vault.PutBundle(t, mount, "b2c/bad", bad.PFX, "not-"+bad.Password)
 	s.vault.Put(t, mount, "b2c/notb64", map[string]any{"pfx": "%%%not base64 at all%%%", "password": good.Password})
 
@@ -179,23 +178,20 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	t.Parallel()
 	fs := setupFaults(t)
 	s := fs.stack
-	good := validFor(t, 90*24*time.Hour, "w0rker-correct-horse")
-	s.vault.PutBundle(t, mount, "b2c/wgood", good.PFX, good.Password)
+	good := s.put(t, "b2c/wgood", validFor(t, 90*24*time.Hour, "w0rker-correct-horse"))
 	s.vault.PutBundle(t, mount, "b2c/wbad", good.PFX, "wrong-"+good.Password)
-	ns := natsServer(t, "")
 	j := job("b2c/wgood", connectorIDs[0])
-	w := startWorker(t, s, appConfig("w-secrets", ns.ClientURL(), j), nil, 0)
+	f := newFleet(t)
+	w := f.start(t, s, "w-secrets", j, nil)
 	bad := job("b2c/wbad", connectorIDs[1])
 	bad.Name = "bad-job"
-	startWorker(t, s, appConfig("w-secrets-bad", ns.ClientURL(), bad), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-	publish(t, nc, j.Name, "sec-good", `{"job":"contoso-api"}`)
-	publish(t, nc, bad.Name, "sec-bad", `{"job":"bad-job"}`)
-	publish(t, nc, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.Password+`"}`)
+	f.start(t, s, "w-secrets-bad", bad, nil)
+	f.publish(t, j.Name, "sec-good", `{"job":"contoso-api"}`)
+	f.publish(t, bad.Name, "sec-bad", `{"job":"bad-job"}`)
+	f.publish(t, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.Password+`"}`)
 	var all []string
 	for _, id := range []string{"sec-good", "sec-bad", "sec-junk"} {
-		for _, ev := range waitEvents(t, ch, id, 1) {
+		for _, ev := range f.wait(t, id, 1) {
 			b, _ := json.Marshal(ev)
 			all = append(all, string(b))
 		}

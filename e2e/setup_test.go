@@ -120,7 +120,22 @@ func job(path string, ids ...string) jobs.Job {
 	return j
 }
 
+// rotate runs one rotation of j by the stack's pipeline.
 func (s *stack) rotate(t *testing.T, j jobs.Job, req jobs.Request) []jobs.Outcome {
+	t.Helper()
+	return s.rotateBy(t, s.rotator, j, req)
+}
+
+// rotateFirst is rotate's outcome for the first connector.
+func (s *stack) rotateFirst(t *testing.T, j jobs.Job, req jobs.Request) jobs.Outcome {
+	t.Helper()
+	return byConnector(t, s.rotate(t, j, req))[connectorIDs[0]]
+}
+
+// rotateBy runs one rotation of j by rot (a pipeline over the stack's
+// parts, built for the test), within a minute; the request names the job
+// and the test unless req does.
+func (s *stack) rotateBy(t *testing.T, rot *jobs.Rotator, j jobs.Job, req jobs.Request) []jobs.Outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -130,7 +145,7 @@ func (s *stack) rotate(t *testing.T, j jobs.Job, req jobs.Request) []jobs.Outcom
 	if req.ID == "" {
 		req.ID = "e2e-" + t.Name()
 	}
-	return s.rotator.Rotate(ctx, j, req)
+	return rot.Rotate(ctx, j, req)
 }
 
 // byConnector keeps the rotation outcomes (not the expiring warnings) by
@@ -148,6 +163,13 @@ func byConnector(t *testing.T, outs []jobs.Outcome) map[string]jobs.Outcome {
 		m[o.Connector] = o
 	}
 	return m
+}
+
+// put writes b to secret/<path> (a new KV version) and returns it.
+func (s *stack) put(t *testing.T, path string, b testkit.Bundle) testkit.Bundle {
+	t.Helper()
+	s.vault.PutBundle(t, mount, path, b.PFX, b.Password)
+	return b
 }
 
 func (s *stack) uploads(id string) []string { return s.graph.Uploads(tenantID, id) }

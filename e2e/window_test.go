@@ -9,6 +9,7 @@ import (
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -37,8 +38,7 @@ func TestWorkerChangeWindows(t *testing.T) {
 		soon:  {oldCert("bb", 48*time.Hour)},
 		other: {oldCert("ccc", 60*24*time.Hour)},
 	})
-	b := validFor(t, 90*24*time.Hour, "p4ss-window")
-	s.vault.PutBundle(t, mount, "b2c/window", b.PFX, b.Password)
+	b := s.put(t, "b2c/window", validFor(t, 90*24*time.Hour, "p4ss-window"))
 
 	spec := fmt.Sprintf("CRON_TZ=UTC 0 %d * * *", next.Hour())
 	start, err := config.ParseSchedule(spec)
@@ -52,14 +52,12 @@ func TestWorkerChangeWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := natsServer(t, "")
-	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), rot, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	f := newFleet(t)
+	f.start(t, s, "w1", j, rot)
 
 	// Outside the window: held back, except the one expiring within 72h.
-	publish(t, nc, j.Name, "outside-1", fmt.Sprintf(`{"job":%q,"connectors":[%q,%q]}`, j.Name, held, soon))
-	got := outcomesOf(t, ch, "outside-1", 2)
+	f.publish(t, j.Name, "outside-1", fmt.Sprintf(`{"job":%q,"connectors":[%q,%q]}`, j.Name, held, soon))
+	got := outcomesOf(t, f.ev, "outside-1", 2)
 	if o := got[held]; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(next) {
 		t.Errorf("held connector: %s/%s next_window %v, want skipped/outside_window next_window %s", o.Status, o.Reason, o.NextWindow, next)
 	}
@@ -71,16 +69,16 @@ func TestWorkerChangeWindows(t *testing.T) {
 	}
 
 	// A person's forced request goes ahead outside the window and says so.
-	publish(t, nc, j.Name, "forced-1", fmt.Sprintf(`{"job":%q,"connectors":[%q],"force":true,"trigger":"manual","requested_by":"alice"}`, j.Name, other))
-	if o := outcomesOf(t, ch, "forced-1", 1)[other]; o.Status != jobs.StatusSucceeded || o.Reason != jobs.ReasonForcedOutsideWindow || o.RequestedBy != "alice" {
+	f.publish(t, j.Name, "forced-1", fmt.Sprintf(`{"job":%q,"connectors":[%q],"force":true,"trigger":"manual","requested_by":"alice"}`, j.Name, other))
+	if o := outcomesOf(t, f.ev, "forced-1", 1)[other]; o.Status != jobs.StatusSucceeded || o.Reason != jobs.ReasonForcedOutsideWindow || o.RequestedBy != "alice" {
 		t.Errorf("forced: %s/%s by %q, want succeeded/forced_outside_window by alice", o.Status, o.Reason, o.RequestedBy)
 	}
 
 	// The window opens: the request its start makes uploads what was held.
 	clock.Store(next.Add(time.Minute).UnixNano())
 	id := contract.WindowMsgID(j.Name, next)
-	publish(t, nc, j.Name, id, fmt.Sprintf(`{"job":%q,"trigger":"window"}`, j.Name))
-	got = outcomesOf(t, ch, id, 3)
+	f.publish(t, j.Name, id, fmt.Sprintf(`{"job":%q,"trigger":"window"}`, j.Name))
+	got = outcomesOf(t, f.ev, id, 3)
 	if o := got[held]; o.Status != jobs.StatusSucceeded || o.Reason != "" || o.Trigger != jobs.TriggerWindow || o.NextWindow != nil {
 		t.Errorf("held connector in the window: %s/%q trigger %s, want succeeded by the window", o.Status, o.Reason, o.Trigger)
 	}
@@ -98,9 +96,9 @@ func TestWorkerChangeWindows(t *testing.T) {
 
 // outcomesOf waits for n rotation outcomes of the request and returns them
 // by connector.
-func outcomesOf(t *testing.T, c *collector, requestID string, n int) map[string]jobs.Outcome {
+func outcomesOf(t *testing.T, c *workertest.Events, requestID string, n int) map[string]jobs.Outcome {
 	t.Helper()
-	evs := waitEvents(t, c, requestID, n)
+	evs := c.Wait(t, requestID, n)
 	outs := make([]jobs.Outcome, 0, len(evs))
 	for _, ev := range evs {
 		outs = append(outs, ev.Data)

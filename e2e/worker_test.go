@@ -21,27 +21,16 @@ import (
 func TestWorkerPlainClientRequest(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-worker")
-	s.vault.PutBundle(t, mount, "b2c/worker", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	j := job("b2c/worker", connectorIDs...)
-	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-	msg := nats.NewMsg("certrotation.request." + j.Name)
-	msg.Header.Set(nats.MsgIdHdr, "plain-1")
-	msg.Data = []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`)
-	if err := nc.PublishMsg(msg); err != nil {
-		t.Fatalf("publishing: %v", err)
-	}
-	got := waitEvents(t, ch, "plain-1", len(connectorIDs))
+	sc := s.serve(t, "worker", connectorIDs...)
+	sc.publishPlain(t, sc.j.Name, "plain-1", []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`))
+	got := sc.wait(t, "plain-1", len(connectorIDs))
 	for _, ev := range got {
-		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != jobs.TriggerEvent || ev.Subject != j.Name+"/"+ev.Data.Connector {
+		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != jobs.TriggerEvent || ev.Subject != sc.j.Name+"/"+ev.Data.Connector {
 			t.Errorf("event %+v", ev)
 		}
 	}
 	for _, id := range connectorIDs {
-		if s.active(t, id) != b.Thumbprint || len(s.uploads(id)) != 1 {
+		if s.active(t, id) != sc.b.Thumbprint || len(s.uploads(id)) != 1 {
 			t.Errorf("connector %s: active %s, uploads %v", id, s.active(t, id), s.uploads(id))
 		}
 	}
@@ -52,30 +41,24 @@ func TestWorkerPlainClientRequest(t *testing.T) {
 func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-dup")
-	s.vault.PutBundle(t, mount, "b2c/dup", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	j := job("b2c/dup", connectorIDs[0])
-	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	sc := s.serve(t, "dup", connectorIDs[0])
 	body := `{"job":"contoso-api","force":true}`
-	if publish(t, nc, j.Name, "dup-1", body) {
+	if sc.request(t, "dup-1", body) {
 		t.Fatal("the first send was taken for a duplicate")
 	}
-	if !publish(t, nc, j.Name, "dup-1", body) {
+	if !sc.request(t, "dup-1", body) {
 		t.Error("the second send with the same Msg-Id was not dropped")
 	}
-	js, _ := nc.JetStream()
+	js, _ := sc.nc.JetStream()
 	if info, err := js.StreamInfo(contract.RequestsStream); err != nil || info.State.LastSeq != 1 {
 		t.Errorf("stream state %+v (%v): want one stored request for two sends", info.State, err)
 	}
-	waitEvents(t, ch, "dup-1", 1)
+	sc.wait(t, "dup-1", 1)
 	// A later request of the same job, once the first is done, finds the
 	// thumbprint present: a stored copy of the forced duplicate would have
 	// uploaded again.
-	publish(t, nc, j.Name, "after-dup", `{"job":"contoso-api"}`)
-	after := waitEvents(t, ch, "after-dup", 1)
+	sc.request(t, "after-dup", `{"job":"contoso-api"}`)
+	after := sc.wait(t, "after-dup", 1)
 	if after[0].Data.Status != jobs.StatusSkipped {
 		t.Errorf("the request after the duplicate: %s, want skipped", after[0].Data.Status)
 	}
@@ -88,30 +71,23 @@ func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 // worker keeps serving.
 func TestWorkerMalformedRequest(t *testing.T) {
 	t.Parallel()
-	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-malformed")
-	s.vault.PutBundle(t, mount, "b2c/malformed", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	j := job("b2c/malformed", connectorIDs[0])
-	startWorker(t, s, appConfig("w1", ns.ClientURL(), j), nil, 0)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
+	sc := setup(t, nil).serve(t, "malformed", connectorIDs[0])
 	bad := map[string]string{
 		"bad-json":      `{"job": "contoso-api"`,
 		"unknown-field": `{"job": "contoso-api", "forse": true}`,
 		"unknown-conn":  `{"job": "contoso-api", "connectors": ["7b3a0c1e-0000-4000-8000-00000000dead"]}`,
 	}
 	for id, body := range bad {
-		publish(t, nc, j.Name, id, body)
+		sc.request(t, id, body)
 	}
 	for id := range bad {
-		ev := waitEvents(t, ch, id, 1)[0]
+		ev := sc.wait(t, id, 1)[0]
 		if ev.Type != "certrotator.rotation.failed" || ev.Data.Error == nil || ev.Data.Error.Code != jobs.CodeBadRequest || ev.Data.Connector != "" || !ev.Data.Final {
 			t.Errorf("%s: event %+v error %+v", id, ev, ev.Data.Error)
 		}
 	}
-	publish(t, nc, j.Name, "good-after-bad", `{"job":"contoso-api"}`)
-	if ev := waitEvents(t, ch, "good-after-bad", 1)[0]; ev.Data.Status != jobs.StatusSucceeded {
+	sc.request(t, "good-after-bad", `{"job":"contoso-api"}`)
+	if ev := sc.wait(t, "good-after-bad", 1)[0]; ev.Data.Status != jobs.StatusSucceeded {
 		t.Errorf("the good request after the bad ones: %s", ev.Data.Status)
 	}
 }
@@ -121,27 +97,22 @@ func TestWorkerMalformedRequest(t *testing.T) {
 func TestWorkerReplicasOneRotationPerTick(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-cron")
-	s.vault.PutBundle(t, mount, "b2c/cron", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	j := job("b2c/cron", connectorIDs[0], connectorIDs[1])
+	sc := s.prepare(t, "cron", connectorIDs[0], connectorIDs[1])
 	// Config refuses @every under 10s; the test builds the 2s grid itself
 	// so that it sees real ticks quickly.
-	j.Schedule = "@every 2s"
-	j.Next = grid(2 * time.Second)
-	nc := connect(t, ns.ClientURL())
-	fired := cronCopies(t, nc)
-	ch := events(t, nc)
+	sc.j.Schedule = "@every 2s"
+	sc.j.Next = grid(2 * time.Second)
+	fired := cronCopies(t, sc.nc)
 	var ws []*worker.Worker
 	for i := range 3 {
-		ws = append(ws, startWorker(t, s, appConfig(fmt.Sprintf("replica-%d", i), ns.ClientURL(), j), nil, 0))
+		ws = append(ws, sc.start(t, s, fmt.Sprintf("replica-%d", i), sc.j, nil))
 	}
 	tick := waitTick(t, fired, 3)
-	waitEvents(t, ch, tick, 2)
+	sc.wait(t, tick, 2)
 	for _, w := range ws {
 		_ = w.Stop(context.Background())
 	}
-	assertNoCopyStored(t, nc, tick)
+	assertNoCopyStored(t, sc.nc, tick)
 	for _, id := range connectorIDs[:2] {
 		if got := s.uploads(id); len(got) != 1 {
 			t.Errorf("connector %s: uploads %v, want one", id, got)
@@ -210,10 +181,7 @@ func assertNoCopyStored(t *testing.T, nc *nats.Conn, msgID string) {
 func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
-	b := validFor(t, 90*24*time.Hour, "p4ss-takeover")
-	s.vault.PutBundle(t, mount, "b2c/takeover", b.PFX, b.Password)
-	ns := natsServer(t, "")
-	j := job("b2c/takeover", connectorIDs[0])
+	sc := s.prepare(t, "takeover", connectorIDs[0])
 	// The first worker runs the real rotation, then hangs as a worker would
 	// that dies between the upload and the ack, and loses the outcome: what
 	// a killed process leaves is the upload (and its kept intent).
@@ -228,20 +196,12 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 		}
 		return out
 	}}
-	first := startWorker(t, s, appConfig("doomed", ns.ClientURL(), j), crash, 200*time.Millisecond)
-	nc := connect(t, ns.ClientURL())
-	ch := events(t, nc)
-	publish(t, nc, j.Name, "takeover-1", `{"job":"contoso-api"}`)
-	select {
-	case <-uploaded:
-	case <-time.After(eventTimeout):
-		t.Fatal("the first worker never uploaded")
-	}
-	if err := first.Stop(context.Background()); err != nil {
-		t.Logf("stopping the first worker: %v", err)
-	}
-	startWorker(t, s, appConfig("survivor", ns.ClientURL(), j), nil, 0)
-	ev := waitEvents(t, ch, "takeover-1", 1)[0]
+	first := startWorker(t, s, appConfig("doomed", sc.url, sc.j), crash, 200*time.Millisecond)
+	sc.request(t, "takeover-1", `{"job":"contoso-api"}`)
+	await(t, uploaded, "the first worker never uploaded")
+	stopFirst(t, first)
+	sc.start(t, s, "survivor", sc.j, nil)
+	ev := sc.wait(t, "takeover-1", 1)[0]
 	if ev.Data.Status != jobs.StatusSucceeded || ev.Data.Reason != jobs.ReasonConfirmedOnRetry || ev.Data.Attempt < 2 {
 		t.Errorf("takeover outcome %s/%s attempt %d, want succeeded/%s on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt, jobs.ReasonConfirmedOnRetry)
 	}
