@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/config"
@@ -42,9 +41,7 @@ func TestSinkDownGetsWhatItMissed(t *testing.T) {
 	}
 	r.setDown(false)
 	got := r.nextIDs(t, len(want))
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if !sameIDs(got, want) {
 		t.Errorf("after the outage the receiver got %v, want %v", got, want)
 	}
 	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
@@ -150,13 +147,7 @@ func TestFiltersJobsAndRetries(t *testing.T) {
 	want := []string{b.publish(t, first).ID}
 	b.publish(t, retry)
 	want = append(want, b.publish(t, final).ID)
-	var got []string
-	for len(got) < len(want) {
-		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if got := told(t, s, len(want)); !sameIDs(got, want) {
 		t.Errorf("told %v, want the first attempt and the final one %v", got, want)
 	}
 	s.signals.delivered.RequireEmpty(t)
@@ -288,9 +279,7 @@ func TestRestartHandsHeldEventsOver(t *testing.T) {
 
 	second := startService(t, b, r.srv.Client(), nil, sink)
 	got := second.signals.delivered.WaitOrTimeout(t)
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if !sameIDs(got, want) {
 		t.Errorf("the next replica told %v, want the held %v in one message", got, want)
 	}
 	if body := string(r.next(t).body); !strings.Contains(body, "3 failed of 3 connectors") {
@@ -320,13 +309,7 @@ func TestWarningsReachTheDefaultSink(t *testing.T) {
 		Reason: "the API behind the connector accepted a call without a client certificate",
 	}
 	want := []string{b.publish(t, superseded).ID, b.publish(t, open).ID}
-	var got []string
-	for len(got) < len(want) {
-		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if got := told(t, s, len(want)); !sameIDs(got, want) {
 		t.Fatalf("told %v, want both warnings %v", got, want)
 	}
 	var bodies string

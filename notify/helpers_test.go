@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -181,13 +182,7 @@ func (r *receiver) setDown(down bool) {
 // next waits for the next accepted request.
 func (r *receiver) next(t *testing.T) received {
 	t.Helper()
-	select {
-	case rc := <-r.got:
-		return rc
-	case <-time.After(testkit.WaitTimeout):
-		t.Fatal("the receiver got nothing")
-	}
-	return received{}
+	return testkit.Receive(t, r.got, "the receiver got nothing")
 }
 
 // nextIDs waits for the next n accepted requests and returns their
@@ -200,6 +195,25 @@ func (r *receiver) nextIDs(t *testing.T, n int) []string {
 		ids = append(ids, ev.ID)
 	}
 	return ids
+}
+
+// told waits until s told n events (a message may tell several) and
+// returns their ids.
+func told(t *testing.T, s *Service, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
+	}
+	return got
+}
+
+// sameIDs reports whether got and want hold the same ids in any order.
+func sameIDs(got, want []string) bool {
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.Sort(got)
+	slices.Sort(want)
+	return slices.Equal(got, want)
 }
 
 // requireNone fails when the receiver accepted a request not yet read.

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -50,7 +51,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
 	start := time.Now()
 	const newThumb = "0123456789ABCDEF0123456789ABCDEF01234567"
-	job := testJob()
+	job := workertest.Job()
 	job.Schedule = "0 */6 * * *"
 	next, err := config.ParseSchedule(job.Schedule)
 	if err != nil {

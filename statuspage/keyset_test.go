@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 const keySetID = "B2C_1A_RestApiClientCertificate"
 
 func keySetJob() jobs.Job {
-	j := testJob()
+	j := workertest.Job()
 	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: keySetID}, {Tenant: "contoso", ID: "B2C_1A_Other"}}
 	return j
 }

@@ -3,7 +3,6 @@ package statuspage
 import (
 	"bufio"
 	"context"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,15 +16,16 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testsignal"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 const (
 	waitTimeout = testsignal.WaitTimeout
-	jobName     = "contoso-api"
-	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
-	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
-	thumb       = "8E71C7B4D7A7F4A1D4C1A0C1B1C2D3E4F5A6B7C8"
+	jobName     = workertest.JobName
+	conn1       = workertest.Conn1
+	conn2       = workertest.Conn2
+	thumb       = workertest.Thumbprint
 )
 
 func TestMain(m *testing.M) {
@@ -101,17 +101,6 @@ func (s *memSource) Done() <-chan struct{} { return s.done }
 // stop ends the source as a stopping worker does.
 func (s *memSource) stop() { s.stopOne.Do(func() { close(s.done) }) }
 
-func testJob() jobs.Job {
-	return jobs.Job{
-		Name:        jobName,
-		Source:      jobs.SourceRef{Mount: "secret", Path: "b2c/contoso-api", PFXField: "pfx", PasswordField: "password"},
-		Policy:      jobs.PolicyOnChange,
-		MaxAttempts: 3,
-		Reencode:    true,
-		Connectors:  []jobs.ConnectorRef{{Tenant: "contoso", ID: conn1}, {Tenant: "contoso", ID: conn2}},
-	}
-}
-
 // succeeded is one succeeded outcome per connector of job (or of only),
 // uploading the certificate thumb, valid until 2027-01-01.
 func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
@@ -131,7 +120,7 @@ func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
 // newTestPage is the page over src for the jobs (testJob when none).
 func newTestPage(src Source, jj ...jobs.Job) *page {
 	if len(jj) == 0 {
-		jj = []jobs.Job{testJob()}
+		jj = []jobs.Job{workertest.Job()}
 	}
 	return newPage(Options{Source: src, Jobs: jj, Instance: "test-1", RemoveAfter: 24 * time.Hour})
 }
@@ -141,20 +130,6 @@ func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
-	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
 }
 
 // openEvents opens /events and returns its events; the stream ends with

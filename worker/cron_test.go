@@ -19,7 +19,7 @@ import (
 // scheduledApp is the test app with a daily schedule, which never fires
 // during a test: ticks are driven through fire.
 func scheduledApp(instance string) *config.Config {
-	j := testJob()
+	j := workertest.Job()
 	j.Schedule = "0 3 * * *"
 	app := testApp(j)
 	app.Instance = instance
@@ -28,19 +28,17 @@ func scheduledApp(instance string) *config.Config {
 
 func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
 	var ww []*Worker
 	for i := range 3 {
-		ww = append(ww, startWorker(t, connect(t, s), scheduledApp("replica-"+strconv.Itoa(i)), rot))
+		ww = append(ww, r.start(t, scheduledApp("replica-"+strconv.Itoa(i)), rot))
 	}
 	// Start published one catch-up request (no status yet); let it run.
 	if got := rot.NextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("first call %+v, want the catch-up", got)
 	}
-	js := newJS(t, nc)
-	workertest.Eventually(t, "catch-up settled", workertest.Settled(js))
+	workertest.Eventually(t, "catch-up settled", workertest.Settled(r.JS))
 	rot.NoMoreCalls(t)
 
 	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
@@ -57,7 +55,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	if got := rot.NextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
 	}
-	workertest.Eventually(t, "tick settled", workertest.Settled(js))
+	workertest.Eventually(t, "tick settled", workertest.Settled(r.JS))
 	rot.NoMoreCalls(t)
 }
 
@@ -67,7 +65,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 func TestCronEveryPublishes(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	j := testJob()
+	j := workertest.Job()
 	j.Schedule = "@every 10m"
 	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)

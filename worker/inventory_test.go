@@ -155,7 +155,7 @@ func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
 		cfg.NowFunc, cfg.Inventory = clock, f.graph
 		ww = append(ww, startConfigured(t, cfg))
 	}
-	js := newJS(t, connect(t, s))
+	js := workertest.JetStream(t, connect(t, s))
 	stored := func() uint64 {
 		t.Helper()
 		st, err := js.Stream(t.Context(), contract.ResultsStream)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 )
 
@@ -20,7 +21,7 @@ func TestRemoteCallCounters(t *testing.T) {
 	w.ObserveVault(0)
 	w.ObserveVault(403)
 	srv := newHTTPTestServer(t, w)
-	_, metrics := get(t, srv, "/metrics")
+	_, metrics := testkit.Get(t, srv, "/metrics")
 	for _, want := range []string{
 		`certrotator_graph_requests_total{status="200"} 1`,
 		`certrotator_graph_requests_total{status="429"} 2`,

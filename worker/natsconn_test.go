@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 )
 
@@ -23,13 +24,13 @@ func TestReadyzSaysWhatProvisioningWaitsFor(t *testing.T) {
 	srv := httptest.NewServer(w.Handler())
 	defer srv.Close()
 	w.conn.waiting("stream "+contract.RequestsStream, context.DeadlineExceeded)
-	code, body := get(t, srv, "/readyz")
+	code, body := testkit.Get(t, srv, "/readyz")
 	want := "nats: provisioning stream " + contract.RequestsStream + ": no answer from JetStream in time (retrying)"
 	if code != 503 || !strings.Contains(body, want) {
 		t.Fatalf("/readyz = %d %q, want 503 naming %q", code, body, want)
 	}
 	w.conn.waiting("", nil)
-	if _, body := get(t, srv, "/readyz"); strings.Contains(body, "provisioning") {
+	if _, body := testkit.Get(t, srv, "/readyz"); strings.Contains(body, "provisioning") {
 		t.Fatalf("/readyz after provisioning = %q, still waiting", body)
 	}
 }

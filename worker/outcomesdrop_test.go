@@ -36,7 +36,7 @@ func TestDroppedRecordLeavesNoMarker(t *testing.T) {
 			t.Errorf("%s after the drop: %v, want not found", key, err)
 		}
 	}
-	st, err := newJS(t, connect(t, s)).Stream(ctx, "KV_"+contract.OutcomesBucket)
+	st, err := workertest.JetStream(t, connect(t, s)).Stream(ctx, "KV_"+contract.OutcomesBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

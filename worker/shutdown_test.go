@@ -17,8 +17,7 @@ import (
 // outcome, the uploaded one succeeded rather than already_present.
 func TestShutdownKeepsWhatFinished(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	started := newSignal()
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		started.fire()
@@ -28,13 +27,13 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 		out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "context canceled"}
 		return out
 	})
-	w := newWorker(t, connect(t, s), testApp(), rot)
+	w := newWorker(t, connect(t, r.Server), testApp(), rot)
 	w.consumer.shutdownTimeout = 50 * time.Millisecond
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "shutdown-1")
+	events := r.Outcomes(t)
+	r.Request(t, jobName, requestOf(), "shutdown-1")
 	started.wait(t, "rotation started")
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -48,7 +47,7 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 	}
 
 	rot2 := workertest.NewRecorder(nil)
-	w2 := startWorker(t, connect(t, s), testApp(), rot2)
+	w2 := r.start(t, testApp(), rot2)
 	got := rot2.NextCall(t)
 	if got.Attempt != 2 || len(got.Connectors) != 1 || !strings.EqualFold(got.Connectors[0], conn2) {
 		t.Fatalf("after the shutdown: attempt %d ran %v, want attempt 2 with %s only", got.Attempt, got.Connectors, conn2)
