@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/bus/bustest"
@@ -215,10 +214,7 @@ func waitStatusKeys(t *testing.T, url string, keys ...string) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, nc)
 	kv, err := js.KeyValue(ctx, contract.StatusBucket)
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func (l *listingConnector) List(_ context.Context, _ string) ([]ConnectorState, 
 func newListingRotator(t *testing.T, g *graph) (r *Rotator, lc *listingConnector) {
 	t.Helper()
 	lc = &listingConnector{fakeConnector: g.connector(), g: g}
-	return newTestRotator(t, sourceOf(validBundle(t).material(1)), lc, nil), lc
+	return newTestRotator(t, sourceOf(materialOf(validBundle(t), 1)), lc, nil), lc
 }
 
 // dueListing is a graph where every connector of testJob(n) holds a

@@ -20,13 +20,7 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
-const (
-	waitTimeout = testsignal.WaitTimeout
-	jobName     = workertest.JobName
-	conn1       = workertest.Conn1
-	conn2       = workertest.Conn2
-	thumb       = workertest.Thumbprint
-)
+const waitTimeout = testsignal.WaitTimeout
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -111,7 +105,7 @@ func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
 		}
 		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: requestID,
 			Status: jobs.StatusSucceeded, Final: true, TargetKind: jobs.KindConnector,
-			Certificate: &jobs.CertInfo{Thumbprint: thumb, Subject: "CN=api.contoso.example",
+			Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, Subject: "CN=api.contoso.example",
 				NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), SourceVersion: 3}})
 	}
 	return out
@@ -132,10 +126,15 @@ func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
-// openEvents opens /events and returns its events; the stream ends with
-// the test's deadline context.
-func openEvents(t *testing.T, ctx context.Context, srv *httptest.Server) <-chan sseEvent {
+// openLive serves the page of a new memSource for the jobs (testJob when
+// none) and opens /events; the stream ends with the returned context,
+// which ends with the test or at its deadline.
+func openLive(t *testing.T, jj ...jobs.Job) (*memSource, context.Context, <-chan sseEvent) {
 	t.Helper()
+	src := newMemSource()
+	srv := newTestServer(t, newTestPage(src, jj...))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -145,7 +144,7 @@ func openEvents(t *testing.T, ctx context.Context, srv *httptest.Server) <-chan 
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type = %q", ct)
 	}
-	return readEvents(ctx, resp)
+	return src, ctx, readEvents(ctx, resp)
 }
 
 // sseEvent is one server-sent event: its name and its data lines joined.

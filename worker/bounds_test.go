@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -37,7 +38,7 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 
 	for _, field := range []string{"trigger", "reason", "requested_by"} {
 		body, _ := json.Marshal(map[string]string{"job": jobName, field: strings.Repeat("x", 200_000)})
-		workertest.Publish(t, r.JS, subject, string(body), "huge-"+field)
+		testkit.Publish(t, r.JS, subject, string(body), "huge-"+field)
 		ev, subj := events.Next(t)
 		d := ev.Data
 		if subj != "certrotation.result."+jobName+"._" || d.RequestID != "huge-"+field || d.Error == nil ||
@@ -59,7 +60,7 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 	}
 
 	// A valid request whose outcomes carry a remote's 2 MB error text.
-	workertest.Publish(t, r.JS, subject, `{"job":"`+jobName+`","reason":"`+strings.Repeat("r", contract.RequestMaxReason)+`"}`, "huge-error")
+	testkit.Publish(t, r.JS, subject, `{"job":"`+jobName+`","reason":"`+strings.Repeat("r", contract.RequestMaxReason)+`"}`, "huge-error")
 	for range len(workertest.Job().Connectors) {
 		ev, subj := events.Next(t)
 		d := ev.Data

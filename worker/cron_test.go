@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
@@ -131,7 +129,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	slot, _ := schedule.PrevSlot(mustSchedule(t, "0 3 * * *"), later)
+	slot, _ := schedule.PrevSlot(workertest.Schedule(t, "0 3 * * *"), later)
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10) // the tick's own id: one request per slot
 	if got := rot.NextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
@@ -147,7 +145,7 @@ func TestNoCatchUpWhenRecent(t *testing.T) {
 	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.
-	if err := a.scheduler.CatchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
+	if err := a.scheduler.CatchUp(context.Background(), jobName, workertest.Schedule(t, "0 3 * * *")); err != nil {
 		t.Fatal(err)
 	}
 	info, err := a.bus().requests.Info(context.Background())
@@ -157,13 +155,4 @@ func TestNoCatchUpWhenRecent(t *testing.T) {
 	if info.State.Msgs != 0 || info.State.LastSeq != 1 {
 		t.Errorf("catch-up published with fresh status: %+v", info.State)
 	}
-}
-
-func mustSchedule(t *testing.T, spec string) cron.Schedule {
-	t.Helper()
-	s, err := config.ParseSchedule(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/lease"
@@ -101,7 +102,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 	}
 	for i, tt := range tests {
 		id := "bad-" + string(rune('a'+i))
-		workertest.Publish(t, r.JS, tt.subject, tt.body, id)
+		testkit.Publish(t, r.JS, tt.subject, tt.body, id)
 		ev, subj := events.Next(t)
 		d := ev.Data
 		wantCode := jobs.CodeBadRequest

@@ -157,6 +157,13 @@ func requestOf(connectors ...string) string {
 	return `{"job":"contoso-api","connectors":["` + strings.Join(connectors, `","`) + `"]}`
 }
 
+// listening is the test config with the HTTP server on a free port.
+func listening() *config.Config {
+	app := testApp()
+	app.HTTP.Listen = "127.0.0.1:0"
+	return app
+}
+
 // attempts is the test config with the test job's MaxAttempts at n.
 func attempts(n int) *config.Config {
 	app := testApp()

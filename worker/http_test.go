@@ -90,10 +90,7 @@ func TestHTTPEndpoints(t *testing.T) {
 
 func TestHTTPListens(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	app := testApp()
-	app.HTTP.Listen = "127.0.0.1:0"
-	w := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	w := newRig(t).start(t, listening(), workertest.NewRecorder(nil))
 	if w.http.srv == nil {
 		t.Fatal("no HTTP server")
 	}

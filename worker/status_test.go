@@ -120,7 +120,7 @@ func TestReplicasExportTheSameExpiry(t *testing.T) {
 	rotA, rotB := workertest.NewRecorder(nil), workertest.NewRecorder(nil)
 	a := startWorker(t, connect(t, s), testApp(), rotA)
 	b := startWorker(t, connect(t, s), testApp(), rotB)
-	workertest.Publish(t, workertest.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
 	select {
 	case <-rotA.Calls():
 	case <-rotB.Calls():
@@ -297,7 +297,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	other := workertest.Job()
 	other.Name = "other-api"
 	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
-	workertest.Publish(t, workertest.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
 	waitSettled(t, a, "request settled")
 	// b starts after: the replicas share one consumer, and b would answer
 	// contoso-api's request as naming an unknown job.
@@ -331,7 +331,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 		return append(out, ks)
 	})
 	w := startWorker(t, connect(t, s), testApp(j), rot)
-	workertest.Publish(t, workertest.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
 	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
 	viewHas(t, w, "key set stored", func(m map[string]statusview.Entry) bool {
 		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded

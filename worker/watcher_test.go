@@ -12,6 +12,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -89,7 +90,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		app.Instance = "replica-" + strconv.Itoa(i)
 		ww = append(ww, watching(t, connect(t, s), app))
 	}
-	js := workertest.JetStream(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 
 	// Version 1 was written before any worker watched and has no outcome:
 	// the first polls request it, once.
@@ -173,7 +174,7 @@ func TestWatchRewrittenPath(t *testing.T) {
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
 	w := startWatching(t, connect(t, s), testApp(job), rot, src)
-	js := workertest.JetStream(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 	old := rot.NextCall(t)
 	if old.Version != first || old.ID != watchMsgID(t, src, job) {
 		t.Fatalf("first call %+v, want version %d", old, first)

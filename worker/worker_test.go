@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -134,7 +135,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 		if err := w.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		workertest.Publish(t, workertest.JetStream(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "kept-1")
+		testkit.Publish(t, testkit.JetStream(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "kept-1")
 		nc.Close()
 		s.Shutdown()
 		s.WaitForShutdown()

@@ -1,7 +1,6 @@
 package workertest
 
 import (
-	"context"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -30,40 +29,18 @@ func NewClient(tb testing.TB) *Client {
 	tb.Helper()
 	s := testkit.NATS(tb, "")
 	nc := testkit.Connect(tb, s)
-	return &Client{Server: s, NC: nc, JS: JetStream(tb, nc)}
+	return &Client{Server: s, NC: nc, JS: testkit.JetStream(tb, nc)}
 }
 
 // Request publishes body as a request of job with Msg-Id id and waits
 // for the stream's ack.
 func (c *Client) Request(tb testing.TB, job, body, id string) *jetstream.PubAck {
 	tb.Helper()
-	return Publish(tb, c.JS, contract.RequestSubject(Prefix, job), body, id)
+	return testkit.Publish(tb, c.JS, contract.RequestSubject(Prefix, job), body, id)
 }
 
 // Outcomes keeps every outcome event published from now on.
 func (c *Client) Outcomes(tb testing.TB) *Events {
 	tb.Helper()
 	return Subscribe(tb, c.NC, Prefix+".result.>")
-}
-
-// JetStream is the JetStream context of nc.
-func JetStream(tb testing.TB, nc *nats.Conn) jetstream.JetStream {
-	tb.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatalf("jetstream: %v", err)
-	}
-	return js
-}
-
-// Publish sends a raw body on subject with a Msg-Id and waits for the ack.
-func Publish(tb testing.TB, js jetstream.JetStream, subject, body, id string) *jetstream.PubAck {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
-	defer cancel()
-	ack, err := js.Publish(ctx, subject, []byte(body), jetstream.WithMsgID(id))
-	if err != nil {
-		tb.Fatalf("publishing %s: %v", subject, err)
-	}
-	return ack
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -30,17 +32,22 @@ func Job() jobs.Job {
 	}
 }
 
-// WindowJob is Job with one change window a day, 08:00-09:00 UTC, parsed
-// as config.Load parses it.
-func WindowJob(tb testing.TB) jobs.Job {
+// Schedule is spec parsed as config.Load parses a job's schedule.
+func Schedule(tb testing.TB, spec string) cron.Schedule {
 	tb.Helper()
-	const spec = "CRON_TZ=UTC 0 8 * * *"
-	start, err := config.ParseSchedule(spec)
+	s, err := config.ParseSchedule(spec)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return s
+}
+
+// WindowJob is Job with one change window a day, 08:00-09:00 UTC.
+func WindowJob(tb testing.TB) jobs.Job {
+	tb.Helper()
+	const spec = "CRON_TZ=UTC 0 8 * * *"
 	j := Job()
-	j.Windows = []jobs.Window{{Spec: spec, Start: start, Duration: time.Hour}}
+	j.Windows = []jobs.Window{{Spec: spec, Start: Schedule(tb, spec), Duration: time.Hour}}
 	return j
 }
 
