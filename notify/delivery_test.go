@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
@@ -41,7 +42,7 @@ func TestSinkDownGetsWhatItMissed(t *testing.T) {
 	if !sameIDs(got, want) {
 		t.Errorf("after the outage the receiver got %v, want %v", got, want)
 	}
-	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
+	if n := testutil.ToFloat64(s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
 		t.Errorf("certrotator_notify_failures_total = %v, want at least 2", n)
 	}
 }
@@ -227,7 +228,7 @@ func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
 	if err := s.signals.failed.WaitOrTimeout(t); !strings.Contains(err.Error(), "binding consumer certrotator-notify-audit") {
 		t.Fatalf("failure %v, want the consumer binding", err)
 	}
-	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 1 {
+	if n := testutil.ToFloat64(s.metrics.failures.WithLabelValues("audit", "webhook")); n < 1 {
 		t.Errorf("certrotator_notify_failures_total = %v, want the failed binding counted", n)
 	}
 	b := busWith(t, nc) // the worker provisions the stream

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/config"
@@ -189,11 +188,6 @@ func succeeded(job, req string, n int) jobs.Outcome {
 		Trigger: jobs.TriggerManual, RequestedBy: "alice", Status: jobs.StatusSucceeded, Attempt: 1, Final: true,
 		Certificate: &jobs.CertInfo{Thumbprint: "A1B2C3", Subject: "CN=api.contoso.example", NotAfter: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)},
 	}
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	return testutil.ToFloat64(c)
 }
 
 func decodeJSON(t *testing.T, body []byte) map[string]any {

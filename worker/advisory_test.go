@@ -28,7 +28,7 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	if err := first.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r.Request(t, jobName, requestOf(conn1), "crash-1")
+	r.Request(t, jobName, workertest.RequestBody(conn1), "crash-1")
 	ctx := context.Background()
 	cons, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 	if err != nil {
@@ -67,7 +67,7 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 	r := newRig(t)
 	a := provisioned(t, connect(t, r.Server))
 	b := provisioned(t, connect(t, r.Server))
-	ack := r.Request(t, jobName, requestOf(), "twice-1")
+	ack := r.Request(t, jobName, workertest.RequestBody(), "twice-1")
 	events := r.Outcomes(t)
 	body := []byte(`{"stream_seq":` + strconv.FormatUint(ack.Sequence, 10) + `,"deliveries":8}`)
 	var wg sync.WaitGroup
@@ -123,7 +123,7 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = first.conn.Stop(context.Background()) })
-	ack := r.Request(t, jobName, requestOf(), "crash-2")
+	ack := r.Request(t, jobName, workertest.RequestBody(), "crash-2")
 	ctx := context.Background()
 	cons, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 	if err != nil {

@@ -40,15 +40,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	rot.NoMoreCalls(t)
 
 	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	for _, w := range ww {
-		wg.Go(func() {
-			if err := w.scheduler.Fire(context.Background(), jobName, slot); err != nil {
-				t.Errorf("fire: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	fireAll(t, ww, func(w *Worker) error { return w.scheduler.Fire(context.Background(), jobName, slot) })
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
 	if got := rot.NextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
@@ -83,6 +75,21 @@ func TestCronEveryPublishes(t *testing.T) {
 			t.Fatal("no cron request before the deadline")
 		}
 	}
+}
+
+// fireAll has every replica fire at once, as replicas whose schedules
+// wake together do.
+func fireAll(t *testing.T, ww []*Worker, fire func(*Worker) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, w := range ww {
+		wg.Go(func() {
+			if err := fire(w); err != nil {
+				t.Errorf("firing on %s: %v", w.instance, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // jumpClock is a retry.Clock whose After fires at once and moves the clock

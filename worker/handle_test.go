@@ -71,8 +71,8 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
 	w := r.start(t, testApp(), rot)
-	first := r.Request(t, jobName, requestOf(), "dup-1")
-	second := r.Request(t, jobName, requestOf(), "dup-1")
+	first := r.Request(t, jobName, workertest.RequestBody(), "dup-1")
+	second := r.Request(t, jobName, workertest.RequestBody(), "dup-1")
 	if first.Duplicate || !second.Duplicate {
 		t.Errorf("duplicate flags = %v, %v; want false, true", first.Duplicate, second.Duplicate)
 	}
@@ -118,7 +118,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 		}
 	}
 	// The worker keeps serving.
-	r.Request(t, jobName, requestOf(), "good-1")
+	r.Request(t, jobName, workertest.RequestBody(), "good-1")
 	if got := rot.NextCall(t); got.ID != "good-1" {
 		t.Fatalf("Rotate got %q, want good-1", got.ID)
 	}
@@ -143,7 +143,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	w, events := newRig(t).serve(t, attempts(5), rot, requestOf(conn1), "retry-1")
+	w, events := newRig(t).serve(t, attempts(5), rot, workertest.RequestBody(conn1), "retry-1")
 	for want := 1; want <= 3; want++ {
 		if got := rot.NextCall(t); got.Attempt != want || got.ID != "retry-1" {
 			t.Fatalf("call %d: attempt %d id %q", want, got.Attempt, got.ID)
@@ -167,7 +167,7 @@ func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		return transient(job, req) // never final by itself
 	})
-	w, events := newRig(t).serve(t, attempts(2), rot, requestOf(conn2), "last-1")
+	w, events := newRig(t).serve(t, attempts(2), rot, workertest.RequestBody(conn2), "last-1")
 	rot.NextCall(t)
 	rot.NextCall(t)
 	first, _ := events.Next(t)
@@ -183,7 +183,7 @@ func TestPermanentFailureIsTerminated(t *testing.T) {
 	t.Parallel()
 	permanent := workertest.Fail(jobs.ClassPermanent, "bundle_expired")
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
-	w, events := newRig(t).serve(t, testApp(), rot, requestOf(), "perm-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(), "perm-1")
 	rot.NextCall(t)
 	for range 2 {
 		if ev, _ := events.Next(t); !ev.Data.Final || ev.Data.Error.Code != "bundle_expired" {
@@ -202,7 +202,7 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	w, events := newRig(t).serve(t, testApp(), rot, requestOf(conn1), "panic-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(conn1), "panic-1")
 	ev, _ := events.Next(t)
 	if d := ev.Data; d.Status != jobs.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
 		t.Errorf("panic outcome = %+v", d)
@@ -216,7 +216,7 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 func TestEmptyAnswerIsInternalFailure(t *testing.T) {
 	t.Parallel()
 	rot := workertest.NewRecorder(func(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil })
-	_, events := newRig(t).serve(t, attempts(1), rot, requestOf(), "empty-1")
+	_, events := newRig(t).serve(t, attempts(1), rot, workertest.RequestBody(), "empty-1")
 	for range 2 {
 		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "internal" || !ev.Data.Final {
 			t.Errorf("outcome = %+v", ev.Data)
@@ -234,7 +234,7 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Request(t, jobName, requestOf(), "locked-1")
+	r.Request(t, jobName, workertest.RequestBody(), "locked-1")
 	if job := w.locker.TestSignals.Busy.WaitOrTimeout(t); job != jobName {
 		t.Fatalf("lock busy for %q, want %s", job, jobName)
 	}
@@ -263,7 +263,7 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 	if _, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
 		t.Fatal(err)
 	}
-	r.Request(t, jobName, requestOf(), "locked-2")
+	r.Request(t, jobName, workertest.RequestBody(), "locked-2")
 	workertest.Eventually(t, "request redelivered", func() bool {
 		c, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 		if err != nil {
@@ -284,21 +284,21 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 func TestLostLockCancelsTheRun(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	started := newSignal()
+	started := workertest.NewLatch()
 	causes := make(chan error, 1)
 	transient := workertest.Fail(jobs.ClassTransient, "canceled")
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt > 1 {
 			return workertest.Succeed(job, req)
 		}
-		started.fire()
+		started.Fire()
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return transient(job, req)
 	})
 	w := r.start(t, testApp(), rot, func(w *Worker) { w.keeper.Every = 10 * time.Millisecond })
-	r.Request(t, jobName, requestOf(), "lost-1")
-	started.wait(t, "rotation started")
+	r.Request(t, jobName, workertest.RequestBody(), "lost-1")
+	started.Wait(t, "rotation started")
 	// Another replica's view: the lock expired and someone took it.
 	if err := w.bus().locks.Purge(context.Background(), jobName); err != nil {
 		t.Fatal(err)
@@ -332,7 +332,7 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 		return out
 	})
 	r.start(t, testApp(), rot)
-	r.Request(t, jobName, requestOf(conn1), "ra-1")
+	r.Request(t, jobName, workertest.RequestBody(conn1), "ra-1")
 	rot.NextCall(t)
 	first := time.Now()
 	rot.NextCall(t)
@@ -355,7 +355,7 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	w, events := newRig(t).serve(t, testApp(), rot, requestOf(), "partial-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(), "partial-1")
 	if first := rot.NextCall(t); len(first.Connectors) != 0 {
 		t.Fatalf("first attempt named %v, want every connector", first.Connectors)
 	}
@@ -387,7 +387,7 @@ func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 	if _, err := w.bus().locks.Create(context.Background(), jobName, fmt.Appendf(nil, "%s seq=%d", w.instance, seq)); err != nil {
 		t.Fatal(err)
 	}
-	r.Request(t, jobName, requestOf(), "adopt-1")
+	r.Request(t, jobName, workertest.RequestBody(), "adopt-1")
 	if got := rot.NextCall(t); got.ID != "adopt-1" {
 		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
 	}

@@ -1,8 +1,6 @@
 package worker
 
 import (
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -148,15 +146,6 @@ func (r rig) serve(t testing.TB, app *config.Config, rot Rotator, body, id strin
 	return w, events
 }
 
-// requestOf is the body of a request of the test job for the connectors
-// (every one when none).
-func requestOf(connectors ...string) string {
-	if len(connectors) == 0 {
-		return `{"job":"contoso-api"}`
-	}
-	return `{"job":"contoso-api","connectors":["` + strings.Join(connectors, `","`) + `"]}`
-}
-
 // listening is the test config with the HTTP server on a free port.
 func listening() *config.Config {
 	app := testApp()
@@ -169,17 +158,4 @@ func attempts(n int) *config.Config {
 	app := testApp()
 	app.Jobs[0].MaxAttempts = n
 	return app
-}
-
-// signal is a one-shot test signal.
-type signal struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-func (s *signal) fire()  { s.once.Do(func() { close(s.ch) }) }
-func (s *signal) wait(t testing.TB, what string) {
-	t.Helper()
-	testkit.Receive(t, s.ch, what+": not before the deadline")
 }

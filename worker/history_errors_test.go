@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -18,8 +17,7 @@ func TestHistorySaysWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	w := r.start(t, testApp(), workertest.NewRecorder(nil))
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	if err := r.JS.DeleteStream(context.Background(), contract.ResultsStream); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,8 +41,7 @@ func TestHTTPEndpoints(t *testing.T) {
 		return out
 	})
 	w := newWorker(t, connect(t, r.Server), testApp(), rot)
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	if code, _ := testkit.Get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before Start = %d", code)
 	}
@@ -56,7 +54,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := testkit.Get(t, srv, "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz after Start = %d", code)
 	}
-	r.Request(t, jobName, requestOf(), "http-1")
+	r.Request(t, jobName, workertest.RequestBody(), "http-1")
 	rot.NextCall(t)
 	waitSettled(t, w, "request settled")
 	workertest.Eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })

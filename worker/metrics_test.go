@@ -5,16 +5,12 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // Graph and Vault requests are counted by HTTP status; no answer is error.
 func TestRemoteCallCounters(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := offline(t)
 	w.ObserveGraph(200)
 	w.ObserveGraph(429)
 	w.ObserveGraph(429)

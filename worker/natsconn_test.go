@@ -2,13 +2,11 @@ package worker
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // TestReadyzSaysWhatProvisioningWaitsFor: while bus.Provision retries a
@@ -17,12 +15,8 @@ import (
 // is done it says so no more.
 func TestReadyzSaysWhatProvisioningWaitsFor(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	w := offline(t)
+	srv := newHTTPTestServer(t, w)
 	w.conn.waiting("stream "+contract.RequestsStream, context.DeadlineExceeded)
 	code, body := testkit.Get(t, srv, "/readyz")
 	want := "nats: provisioning stream " + contract.RequestsStream + ": no answer from JetStream in time (retrying)"

@@ -10,6 +10,20 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
+// shutDownMidRun starts a worker answering with rot whose shutdown waits
+// 50ms for its runs, requests the test job as id, and stops the worker
+// once started fires: a shutdown in the middle of a run. It returns the
+// outcome events kept from before the request.
+func (r rig) shutDownMidRun(t *testing.T, rot Rotator, started *workertest.Latch, id string) *workertest.Events {
+	t.Helper()
+	w, events := r.serve(t, testApp(), rot, workertest.RequestBody(), id, func(w *Worker) { w.consumer.shutdownTimeout = 50 * time.Millisecond })
+	started.Wait(t, "rotation started")
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	return events
+}
+
 // TestShutdownKeepsWhatFinished: a run cancelled by shutdown after one of
 // its connectors was uploaded keeps that connector's outcome (kept and
 // published, final) and hands back only the other: the next replica runs
@@ -18,26 +32,16 @@ import (
 func TestShutdownKeepsWhatFinished(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	started := newSignal()
+	started := workertest.NewLatch()
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-ctx.Done() // conn1 was uploaded; conn2 is cut short by the shutdown
 		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, req.Attempt >= job.MaxAttempts, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "context canceled"}
 		return out
 	})
-	w := newWorker(t, connect(t, r.Server), testApp(), rot)
-	w.consumer.shutdownTimeout = 50 * time.Millisecond
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	events := r.Outcomes(t)
-	r.Request(t, jobName, requestOf(), "shutdown-1")
-	started.wait(t, "rotation started")
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
+	events := r.shutDownMidRun(t, rot, started, "shutdown-1")
 	ev, _ := events.Next(t)
 	if ev.Data.Connector != conn1 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
 		t.Fatalf("event on shutdown = %s %s final=%v, want %s succeeded, final", ev.Data.Connector, ev.Data.Status, ev.Data.Final, conn1)

@@ -76,12 +76,12 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 		return out
 	})
 	w := startWorker(t, r.NC, testApp(), rot, func(w *Worker) { w.arch.Now = func() time.Time { return *now.Load() } })
-	r.Request(t, jobName, requestOf(), "ls-1")
+	r.Request(t, jobName, workertest.RequestBody(), "ls-1")
 	rot.NextCall(t)
 	waitSettled(t, w, "first request settled")
 	later := uploaded.Add(6 * time.Hour)
 	now.Store(&later)
-	r.Request(t, jobName, requestOf(), "ls-2")
+	r.Request(t, jobName, workertest.RequestBody(), "ls-2")
 	rot.NextCall(t)
 	waitSettled(t, w, "second request settled")
 
@@ -99,8 +99,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	viewHas(t, w, "skipped seen", func(m map[string]statusview.Entry) bool {
 		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
 	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	_, page := testkit.Get(t, srv, "/")
 	if !strings.Contains(page, "2026-11-30 10:00 UTC") || !strings.Contains(page, "already_present") {
 		t.Errorf("page lacks the last upload time or the skip reason:\n%s", page)
@@ -153,7 +152,7 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	w := startWorker(t, r.NC, testApp(), workertest.NewRecorder(nil))
-	r.Request(t, jobName, requestOf(), "ok-1")
+	r.Request(t, jobName, workertest.RequestBody(), "ok-1")
 	waitSettled(t, w, "good request settled")
 	r.Request(t, jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
 	waitSettled(t, w, "bad request settled")
@@ -161,8 +160,7 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 		_, ok := m[jobName+"._"]
 		return ok
 	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	_, page := testkit.Get(t, srv, "/")
 	workertest.BadRequestApart(t, page)
 	_, metrics := testkit.Get(t, srv, "/metrics")
@@ -197,8 +195,7 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	code, body := testkit.Get(t, srv, "/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: not connected") ||
 		!strings.Contains(body, "consumer: not bound") {
@@ -237,11 +234,10 @@ func TestHistoryNewestFirst(t *testing.T) {
 	r := newRig(t)
 	w := startWorker(t, r.NC, testApp(), workertest.NewRecorder(nil))
 	for _, id := range []string{"hist-1", "hist-2"} {
-		r.Request(t, jobName, requestOf(conn1), id)
+		r.Request(t, jobName, workertest.RequestBody(conn1), id)
 		waitSettled(t, w, id+" settled")
 	}
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	srv := newHTTPTestServer(t, w)
 	code, page := testkit.Get(t, srv, "/history?job="+jobName+"&connector="+conn1)
 	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
 	if code != http.StatusOK || first < 0 || second < 0 || first > second {
@@ -252,6 +248,18 @@ func TestHistoryNewestFirst(t *testing.T) {
 	}
 }
 
+// offline is a worker of the test config on no bus: built, not started,
+// and not stopped by the test.
+func offline(t *testing.T) *Worker {
+	t.Helper()
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// newHTTPTestServer serves w's handler until the test ends.
 func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(w.Handler())

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,15 +48,7 @@ func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 		ww = append(ww, r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = clock }))
 	}
 	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	for _, w := range ww {
-		wg.Go(func() {
-			if err := w.scheduler.FireWindow(context.Background(), jobName, start); err != nil {
-				t.Errorf("fireWindow: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	fireAll(t, ww, func(w *Worker) error { return w.scheduler.FireWindow(context.Background(), jobName, start) })
 	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
 	}

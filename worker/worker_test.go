@@ -28,10 +28,7 @@ func TestNewChecksConfig(t *testing.T) {
 
 func TestStopBeforeStartAndTwice(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := offline(t)
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
@@ -167,16 +164,16 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 func TestGracefulStopFinishesInFlight(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	started, release := newSignal(), make(chan struct{})
+	started, release := workertest.NewLatch(), make(chan struct{})
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-release
 		return workertest.Succeed(job, req)
 	})
 	w := r.start(t, testApp(), rot)
 	events := r.Outcomes(t)
-	r.Request(t, jobName, requestOf(), "graceful-1")
-	started.wait(t, "rotation started")
+	r.Request(t, jobName, workertest.RequestBody(), "graceful-1")
+	started.Wait(t, "rotation started")
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.Stop(context.Background()) }()
@@ -204,25 +201,15 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 func TestStopTimeoutNaksInFlight(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	started := newSignal()
+	started := workertest.NewLatch()
 	causes := make(chan error, 1)
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return workertest.Fail(jobs.ClassTransient, "canceled")(job, req)
 	})
-	w := newWorker(t, connect(t, r.Server), testApp(), rot)
-	w.consumer.shutdownTimeout = 50 * time.Millisecond
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	events := r.Outcomes(t)
-	r.Request(t, jobName, requestOf(), "timeout-1")
-	started.wait(t, "rotation started")
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
+	events := r.shutDownMidRun(t, rot, started, "timeout-1")
 	if cause := <-causes; !errors.Is(cause, errShuttingDown) {
 		t.Errorf("rotation cancelled with %v, want errShuttingDown", cause)
 	}
@@ -290,7 +277,7 @@ func TestRealRotatorWithWarnings(t *testing.T) {
 	if first, err := warn.First(context.Background(), "k"); err != nil || !first {
 		t.Errorf("warnings bucket not usable: %v %v", first, err)
 	}
-	r.Request(t, jobName, requestOf(), "real-1")
+	r.Request(t, jobName, workertest.RequestBody(), "real-1")
 	for range 2 {
 		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "source_not_found" || !ev.Data.Final {
 			t.Errorf("event = %+v", ev.Data)

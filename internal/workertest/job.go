@@ -32,6 +32,15 @@ func Job() jobs.Job {
 	}
 }
 
+// RequestBody is the body of a request of Job for the connectors (every
+// one when none).
+func RequestBody(connectors ...string) string {
+	if len(connectors) == 0 {
+		return `{"job":"` + JobName + `"}`
+	}
+	return `{"job":"` + JobName + `","connectors":["` + strings.Join(connectors, `","`) + `"]}`
+}
+
 // Schedule is spec parsed as config.Load parses a job's schedule.
 func Schedule(tb testing.TB, spec string) cron.Schedule {
 	tb.Helper()
