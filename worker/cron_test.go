@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/schedule"
@@ -59,7 +60,7 @@ func TestCronEveryPublishes(t *testing.T) {
 	j.Schedule = "@every 10m"
 	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)
-	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = jumpClock{testkit.NewClock(start)} })
 	deadline := time.After(waitTimeout)
 	for {
 		select {
@@ -94,34 +95,30 @@ func fireAll(t *testing.T, ww []*Worker, fire func(*Worker) error) {
 
 // jumpClock is a retry.Clock whose After fires at once and moves the clock
 // to the end of the wait.
-type jumpClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type jumpClock struct{ *testkit.Clock }
 
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *jumpClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(max(d, 0))
-	now := c.now
-	c.mu.Unlock()
+func (c jumpClock) After(d time.Duration) <-chan time.Time {
+	c.Add(max(d, 0))
 	ch := make(chan time.Time, 1)
-	ch <- now
+	ch <- c.Now()
 	return ch
+}
+
+// caughtUp starts the scheduled worker "a" where no status is stored
+// yet, so that it catches up, and waits for the catch-up's run.
+func caughtUp(t *testing.T) (rig, *workertest.Recorder, *Worker) {
+	t.Helper()
+	r := newRig(t)
+	rot := workertest.NewRecorder(nil)
+	a := r.start(t, scheduledApp("a"), rot)
+	rot.NextCall(t)
+	return r, rot, a
 }
 
 func TestCatchUpAfterMissedSlot(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	rot := workertest.NewRecorder(nil)
 	// First start: no status at all, so it catches up; the run stores status.
-	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.NextCall(t)
+	r, rot, a := caughtUp(t)
 	workertest.Eventually(t, "status stored", func() bool {
 		e, err := a.bus().status.Get(context.Background(), jobName+"."+conn2)
 		return err == nil && e != nil
@@ -131,7 +128,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	}
 	// Two days later the worker was down over two 03:00 slots.
 	later := time.Now().Add(48 * time.Hour)
-	b := newWorker(t, connect(t, s), scheduledApp("b"), rot)
+	b := newWorker(t, connect(t, r.Server), scheduledApp("b"), rot)
 	b.arch.Now = func() time.Time { return later }
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -145,10 +142,7 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 
 func TestNoCatchUpWhenRecent(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	rot := workertest.NewRecorder(nil)
-	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.NextCall(t)
+	_, _, a := caughtUp(t)
 	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -21,7 +22,7 @@ func TestWindowStartPublishes(t *testing.T) {
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
-	startWorker(t, connect(t, s), testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = jumpClock{testkit.NewClock(start)} })
 	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
 		t.Fatalf("WindowMsgID = %q", id)
 	}
