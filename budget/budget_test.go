@@ -75,10 +75,7 @@ func replicas(t *testing.T, n, workers, calls int, budgetOf func(i int) connecto
 func newKV(t testing.TB, name string) (jetstream.JetStream, jetstream.KeyValue) {
 	t.Helper()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, nc)
 	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: name, History: 1, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)

@@ -21,10 +21,7 @@ import (
 func TestSharedServesInTurn(t *testing.T) {
 	t.Parallel()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, nc)
 	if _, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "budget-turn", History: 1, Storage: jetstream.MemoryStorage}); err != nil {
 		t.Fatal(err)
 	}

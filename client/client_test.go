@@ -8,72 +8,33 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
 
 const (
 	waitTimeout = testkit.WaitTimeout
-	jobName     = "contoso-api"
-	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
-	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
+	jobName     = workertest.JobName
+	conn1       = workertest.Conn1
+	conn2       = workertest.Conn2
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// recorder is a Rotator that succeeds on every connector in play and
-// records each request it runs.
-type recorder struct{ calls chan contract.Request }
-
-func (r recorder) Rotate(_ context.Context, job jobs.Job, req contract.Request) []contract.Outcome {
-	r.calls <- req
-	var out []contract.Outcome
-	for _, c := range job.Connectors {
-		if len(req.Connectors) > 0 && !strings.EqualFold(req.Connectors[0], c.ID) {
-			continue
-		}
-		out = append(out, contract.Outcome{Tenant: c.Tenant, Connector: c.ID, Status: contract.StatusSucceeded, Final: true})
-	}
-	return out
-}
-
-func (r recorder) next(t *testing.T) contract.Request {
-	t.Helper()
-	select {
-	case req := <-r.calls:
-		return req
-	case <-time.After(waitTimeout):
-		t.Fatal("Rotate not called")
-	}
-	return contract.Request{}
-}
-
-func testJob() jobs.Job {
-	return jobs.Job{Name: jobName, MaxAttempts: 3,
-		Connectors: []jobs.ConnectorRef{{Tenant: "contoso", ID: conn1}, {Tenant: "contoso", ID: conn2}}}
-}
-
 // serve runs a worker over a fresh embedded server and returns the
 // server's URL and the recorder behind the worker.
-func serve(t *testing.T) (string, recorder) {
+func serve(t *testing.T) (string, *workertest.Recorder) {
 	t.Helper()
 	s := testkit.NATS(t, "")
-	rot := recorder{calls: make(chan contract.Request, 100)}
-	w, err := worker.New(worker.Config{Instance: "test-1", Jobs: []jobs.Job{testJob()}, Rotator: rot, Bus: bustest.On(t, testkit.Connect(t, s))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.Stop(context.Background()) })
+	rot := workertest.NewRecorder(nil)
+	workertest.Start(t, worker.New, worker.Config{Instance: "test-1", Jobs: []jobs.Job{workertest.Job()}, Rotator: rot, Bus: bustest.On(t, testkit.Connect(t, s))})
 	return s.ClientURL(), rot
 }
 
@@ -110,7 +71,7 @@ func TestClientPublishAndWaitThenStatusAndEvents(t *testing.T) {
 	if !strings.HasPrefix(id, "manual-") {
 		t.Fatalf("id %q, %d events", id, len(seen))
 	}
-	if got := rot.next(t); got.ID != id || got.Trigger != contract.TriggerManual || got.Reason != "test" {
+	if got := rot.NextCall(t); got.ID != id || got.Trigger != contract.TriggerManual || got.Reason != "test" {
 		t.Errorf("Rotate got %+v", got)
 	}
 
@@ -253,10 +214,7 @@ func waitStatusKeys(t *testing.T, url string, keys ...string) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, nc)
 	kv, err := js.KeyValue(ctx, contract.StatusBucket)
 	if err != nil {
 		t.Fatal(err)

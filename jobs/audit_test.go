@@ -41,7 +41,7 @@ func TestOutcomesCarryTheAuditTrail(t *testing.T) {
 	g := newGraph()
 	g.seed(conn1, soonCert)
 	b := makeBundle(t, bundleSpec{notBefore: testNow.Add(-100 * day), notAfter: testNow.Add(-day)})
-	er, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), NowFunc: testkit.NewClock(testNow).Now})
+	er, err := New(Config{Source: sourceOf(materialOf(b, 1)), Connector: g.connector(), NowFunc: testkit.NewClock(testNow).Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestOutcomeLogLineCarriesTheAuditTrail(t *testing.T) {
 	g := newGraph()
 	g.seed(job.Connectors[0].ID)
 	var buf testkit.LogBuffer
-	r, err := New(Config{Source: sourceOf(validBundle(t).material(1)), Connector: g.connector(),
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: g.connector(),
 		Logger: slog.New(slog.NewJSONHandler(&buf, nil)), NowFunc: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)

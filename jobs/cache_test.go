@@ -16,7 +16,7 @@ import (
 // and so does a later tick.
 func TestTickSharesOneVaultRead(t *testing.T) {
 	t.Parallel()
-	src := sourceOf(validBundle(t).material(1))
+	src := sourceOf(materialOf(validBundle(t), 1))
 	g := newGraph()
 	now := testNow
 	var mu sync.Mutex
@@ -67,7 +67,7 @@ func countDecodes(r *Rotator) *atomic.Int32 {
 func TestDecodeReusedAcrossTriggers(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	m := validBundle(t).material(1)
+	m := materialOf(validBundle(t), 1)
 	src := fakeSource{calls: new(atomic.Int32), FetchFunc: func(context.Context, SourceRef) (Material, error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -86,14 +86,14 @@ func TestDecodeReusedAcrossTriggers(t *testing.T) {
 		t.Fatalf("five runs of version 1: %d Vault reads and %d decodes, want 5 and 1", reads, n)
 	}
 	mu.Lock()
-	m = validBundle(t).material(2)
+	m = materialOf(validBundle(t), 2)
 	mu.Unlock()
 	r.Rotate(context.Background(), testJob(1), Request{ID: "v2", Trigger: TriggerEvent, Attempt: 1})
 	if n := decodes.Load(); n != 2 {
 		t.Fatalf("a new version was not decoded: %d decodes", n)
 	}
 	mu.Lock()
-	m = makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(80 * day)}).material(2)
+	m = materialOf(makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(80 * day)}), 2)
 	mu.Unlock()
 	r.Rotate(context.Background(), testJob(1), Request{ID: "rewritten", Trigger: TriggerEvent, Attempt: 1})
 	if n := decodes.Load(); n != 3 {

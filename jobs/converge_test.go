@@ -45,14 +45,14 @@ func TestRolledBackConnectorIsRepaired(t *testing.T) {
 	t.Parallel()
 	b := validBundle(t)
 	g := newGraph()
-	ours := Certificate{Thumbprint: b.thumbprint, NotBefore: b.notBefore, NotAfter: b.notAfter}
+	ours := Certificate{Thumbprint: b.Thumbprint, NotBefore: b.NotBefore, NotAfter: b.NotAfter}
 	g.seed(conn1, ours, cert("older", testNow.Add(-30*day), testNow.Add(30*day)))
-	r := newTestRotator(t, sourceOf(b.material(1)), g.connector(), nil)
+	r := newTestRotator(t, sourceOf(materialOf(b, 1)), g.connector(), nil)
 	out := r.Rotate(context.Background(), testJob(1), Request{ID: "r1", Attempt: 1})
 	if out[0].Status != StatusSucceeded || out[0].Reason != ReasonReactivated {
 		t.Fatalf("outcome = %s %s %+v", out[0].Status, out[0].Reason, out[0].Error)
 	}
-	if a, ok := g.state(conn1).Active(); !ok || a.Thumbprint != b.thumbprint {
+	if a, ok := g.state(conn1).Active(); !ok || a.Thumbprint != b.Thumbprint {
 		t.Fatalf("active after repair = %+v", a)
 	}
 	// Converged: the next run skips.
@@ -74,7 +74,7 @@ func TestNoUploadWithoutLease(t *testing.T) {
 	t.Parallel()
 	g := newGraph()
 	g.seed(conn1, cert("old", testNow.Add(-30*day), testNow.Add(10*day)))
-	r := newTestRotator(t, sourceOf(validBundle(t).material(1)), g.connector(), nil)
+	r := newTestRotator(t, sourceOf(materialOf(validBundle(t), 1)), g.connector(), nil)
 	out := r.Rotate(WithLease(context.Background(), staleLease{}), testJob(1), Request{ID: "r1", Attempt: 1})
 	if len(out) == 0 || out[0].Status != StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeLeaseLost || out[0].Error.Class != ClassTransient {
 		t.Fatalf("outcome = %+v", out)

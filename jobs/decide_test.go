@@ -82,14 +82,14 @@ func BenchmarkRotate(b *testing.B) {
 			tb := validBundle(b)
 			job := testJob(10)
 			job.Reencode = reencode
-			uploaded := ConnectorState{Certificates: []Certificate{{Thumbprint: tb.thumbprint, NotBefore: tb.notBefore, NotAfter: tb.notAfter, IsActive: true}}}
+			uploaded := ConnectorState{Certificates: []Certificate{{Thumbprint: tb.Thumbprint, NotBefore: tb.NotBefore, NotAfter: tb.NotAfter, IsActive: true}}}
 			c := fakeConnector{
 				GetFunc: func(context.Context, string, string) (ConnectorState, error) {
 					return ConnectorState{Certificates: []Certificate{oldCert}}, nil
 				},
 				UploadFunc: func(context.Context, string, string, []byte, string) (ConnectorState, error) { return uploaded, nil },
 			}
-			r := newTestRotator(b, sourceOf(tb.material(1)), c, nil)
+			r := newTestRotator(b, sourceOf(materialOf(tb, 1)), c, nil)
 			req := Request{Job: job.Name}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -18,7 +18,7 @@ func expiringSetup(t *testing.T, w Warnings, clk *testkit.Clock, warnBefore []ti
 	g := newGraph()
 	g.seed(conn1, soonCert)
 	b := makeBundle(t, bundleSpec{notBefore: testNow.Add(-100 * day), notAfter: testNow.Add(-day)})
-	r, err := New(Config{Source: sourceOf(b.material(1)), Connector: g.connector(), Warnings: w, NowFunc: clk.Now})
+	r, err := New(Config{Source: sourceOf(materialOf(b, 1)), Connector: g.connector(), Warnings: w, NowFunc: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

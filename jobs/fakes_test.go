@@ -29,15 +29,6 @@ const (
 // serial numbers the certificates the fake CA issues.
 var serial atomic.Int64
 
-// testBundle is a generated PFX with what the tests need to know about it.
-type testBundle struct {
-	pfx        []byte
-	password   string
-	thumbprint string
-	notBefore  time.Time
-	notAfter   time.Time
-}
-
 // bundleSpec describes a PFX to generate; the zero value (plus dates) is a
 // valid EC P-256 bundle protected with testPassword.
 type bundleSpec struct {
@@ -49,27 +40,27 @@ type bundleSpec struct {
 
 // makeBundle generates the self-signed PFX s describes with the shared
 // kit, encoded as the worker re-encodes (pkcs12.Modern).
-func makeBundle(t testing.TB, s bundleSpec) testBundle {
+func makeBundle(t testing.TB, s bundleSpec) testkit.Bundle {
 	t.Helper()
 	key, _ := s.key.(crypto.Signer)
 	if key == nil {
 		key = testkit.P256Key(t)
 	}
 	pfxKey, _ := s.pfxKey.(crypto.Signer)
-	b := testkit.NewBundle(t, testkit.BundleSpec{
+	return testkit.NewBundle(t, testkit.BundleSpec{
 		NotBefore: s.notBefore, NotAfter: s.notAfter, Key: key, PFXKey: pfxKey, NoKey: s.noKey,
 		SelfSigned: true, Encoder: pkcs12.Modern, Password: testPassword,
 	})
-	return testBundle{pfx: b.PFX, password: b.Password, thumbprint: b.Thumbprint, notBefore: b.NotBefore, notAfter: b.NotAfter}
 }
 
 // validBundle is valid from a day ago for 90 days.
-func validBundle(t testing.TB) testBundle {
+func validBundle(t testing.TB) testkit.Bundle {
 	return makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day)})
 }
 
-func (b testBundle) material(version int) Material {
-	return Material{PFX: b.pfx, Password: b.password, Version: version}
+// materialOf is b as version version of its source.
+func materialOf(b testkit.Bundle, version int) Material {
+	return Material{PFX: b.PFX, Password: b.Password, Version: version}
 }
 
 // fakeSource is a Source made of a func; it counts Fetch calls.

@@ -51,7 +51,7 @@ func TestRetryConfirmsUnclearUpload(t *testing.T) {
 	conn := g.connector()
 	lost := true
 	conn.UploadFunc = func(ctx context.Context, tenant, id string, pfx []byte, password string) (ConnectorState, error) {
-		if in, ok, _ := intents.Recorded(ctx, id); !ok || !strings.EqualFold(in.Thumbprint, b.thumbprint) || in.Attempt != 1 || in.RequestID != "r1" {
+		if in, ok, _ := intents.Recorded(ctx, id); !ok || !strings.EqualFold(in.Thumbprint, b.Thumbprint) || in.Attempt != 1 || in.RequestID != "r1" {
 			t.Errorf("upload sent before its intent was recorded (recorded %+v)", in)
 		}
 		st, err := g.upload(ctx, tenant, id, pfx, password)
@@ -61,7 +61,7 @@ func TestRetryConfirmsUnclearUpload(t *testing.T) {
 		}
 		return st, err
 	}
-	r := newTestRotator(t, sourceOf(b.material(1)), conn, nil)
+	r := newTestRotator(t, sourceOf(materialOf(b, 1)), conn, nil)
 	ctx := WithIntents(context.Background(), intents)
 	first := r.Rotate(ctx, testJob(1), Request{ID: "r1", Attempt: 1})
 	if first[0].Status != StatusFailed || first[0].Error.Class != ClassTransient {
@@ -91,7 +91,7 @@ func TestNoUploadWithoutRecordedIntent(t *testing.T) {
 	b := validBundle(t)
 	g := newGraph()
 	g.seed(conn1, cert("older", testNow.Add(-30*day), testNow.Add(30*day)))
-	r := newTestRotator(t, sourceOf(b.material(1)), g.connector(), nil)
+	r := newTestRotator(t, sourceOf(materialOf(b, 1)), g.connector(), nil)
 	ctx := WithIntents(context.Background(), &memIntents{fail: errors.New("nats: timeout")})
 	out := r.Rotate(ctx, testJob(1), Request{ID: "r1", Attempt: 1})
 	if out[0].Status != StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeIntentNotRecorded || out[0].Error.Class != ClassTransient {

@@ -206,7 +206,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // storedBundle returns an operator-written version valid from nb to na.
 func storedBundle(t *testing.T, nb, na time.Time) NewVersion {
 	b := makeBundle(t, bundleSpec{notBefore: nb, notAfter: na})
-	return NewVersion{Material: Material{PFX: b.pfx, Password: b.password}}
+	return NewVersion{Material: Material{PFX: b.PFX, Password: b.Password}}
 }
 
 func TestIssueWhenMissing(t *testing.T) {

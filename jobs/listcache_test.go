@@ -11,10 +11,7 @@ import (
 // with another trigger lists afresh.
 func TestTickSharesTenantList(t *testing.T) {
 	t.Parallel()
-	g := newGraph()
-	all := testJob(6)
-	seedDue(g, all)
-	r, lc := newListingRotator(t, g)
+	_, all, r, lc := dueListing(t, 6)
 	// Three jobs, two connectors each, in one tenant.
 	jobs := make([]Job, 3)
 	for i := range jobs {

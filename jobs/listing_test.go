@@ -29,15 +29,21 @@ func (l *listingConnector) List(_ context.Context, _ string) ([]ConnectorState, 
 func newListingRotator(t *testing.T, g *graph) (r *Rotator, lc *listingConnector) {
 	t.Helper()
 	lc = &listingConnector{fakeConnector: g.connector(), g: g}
-	return newTestRotator(t, sourceOf(validBundle(t).material(1)), lc, nil), lc
+	return newTestRotator(t, sourceOf(materialOf(validBundle(t), 1)), lc, nil), lc
 }
 
-// seedDue gives every connector of job a certificate ten days from expiry:
-// due for rotation.
-func seedDue(g *graph, job Job) {
+// dueListing is a graph where every connector of testJob(n) holds a
+// certificate ten days from expiry (due for rotation), and a Rotator that
+// reads it through a listing connector.
+func dueListing(t *testing.T, n int) (*graph, Job, *Rotator, *listingConnector) {
+	t.Helper()
+	g := newGraph()
+	job := testJob(n)
 	for _, ref := range job.Connectors {
 		g.seed(ref.ID, cert("old-"+ref.ID, testNow.Add(-30*day), testNow.Add(10*day)))
 	}
+	r, lc := newListingRotator(t, g)
+	return g, job, r, lc
 }
 
 // TestRunReadsCheaply: a run over several connectors of a tenant lists them
@@ -45,10 +51,7 @@ func seedDue(g *graph, job Job) {
 // one POST.
 func TestRunReadsCheaply(t *testing.T) {
 	t.Parallel()
-	g := newGraph()
-	job := testJob(3)
-	seedDue(g, job)
-	r, lc := newListingRotator(t, g)
+	g, job, r, lc := dueListing(t, 3)
 
 	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r1", Attempt: 1}) {
 		if o.Status != StatusSucceeded {

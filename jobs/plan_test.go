@@ -19,7 +19,7 @@ func TestPlanChangesNothing(t *testing.T) {
 		t.Fatalf("got %d decisions, want 3", len(ds))
 	}
 	if d := ds[0]; d.Action != ActionUpload || d.Reason != "" || thumbOf(d.Active) != soonCert.Thumbprint ||
-		d.ActiveDaysLeft == nil || *d.ActiveDaysLeft != 10 || thumbOf(d.Bundle) != b.thumbprint || d.Error != nil {
+		d.ActiveDaysLeft == nil || *d.ActiveDaysLeft != 10 || thumbOf(d.Bundle) != b.Thumbprint || d.Error != nil {
 		t.Errorf("decision 0 = %+v, want upload over soonCert with 10 days left", d)
 	}
 	if d := ds[1]; d.Action != ActionSkip || d.Reason != ReasonAlreadyPresent {

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/internal/testkit"
 	"go.uber.org/goleak"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,13 +34,13 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 
 // setup builds a graph holding every connector of job (empty lists), a
 // source serving b and a Rotator on the fixed clock.
-func setup(t *testing.T, job Job, b testBundle, w Warnings) (*Rotator, *graph, fakeSource) {
+func setup(t *testing.T, job Job, b testkit.Bundle, w Warnings) (*Rotator, *graph, fakeSource) {
 	t.Helper()
 	g := newGraph()
 	for _, c := range job.Connectors {
 		g.seed(c.ID)
 	}
-	src := sourceOf(b.material(3))
+	src := sourceOf(materialOf(b, 3))
 	return newTestRotator(t, src, g.connector(), w), g, src
 }
 
@@ -180,17 +181,17 @@ func TestRotateReencode(t *testing.T) {
 			}
 			got := g.uploaded[0]
 			if !reencode {
-				if !bytes.Equal(got, b.pfx) {
+				if !bytes.Equal(got, b.PFX) {
 					t.Error("reencode off: uploaded bytes differ from the source's")
 				}
 				return
 			}
-			if bytes.Equal(got, b.pfx) || !bytes.Contains(got, oid3DES) || bytes.Contains(b.pfx, oid3DES) {
+			if bytes.Equal(got, b.PFX) || !bytes.Contains(got, oid3DES) || bytes.Contains(b.PFX, oid3DES) {
 				t.Error("reencode on: uploaded bytes are not a SHA1/3DES re-encoding")
 			}
-			_, leaf, _, err := pkcs12.DecodeChain(got, b.password)
-			if err != nil || testkit.Thumbprint(leaf) != b.thumbprint {
-				t.Errorf("re-encoded bundle decodes to %v, %v; want thumbprint %s", leaf, err, b.thumbprint)
+			_, leaf, _, err := pkcs12.DecodeChain(got, b.Password)
+			if err != nil || testkit.Thumbprint(leaf) != b.Thumbprint {
+				t.Errorf("re-encoded bundle decodes to %v, %v; want thumbprint %s", leaf, err, b.Thumbprint)
 			}
 		})
 	}
@@ -230,7 +231,7 @@ func TestRotateConcurrencyBound(t *testing.T) {
 		cur.Add(-1)
 		return g.upload(ctx, tn, id, pfx, pw)
 	}
-	r, err := New(Config{Source: sourceOf(validBundle(t).material(1)), Connector: c, Concurrency: limit, NowFunc: func() time.Time { return testNow }})
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: c, Concurrency: limit, NowFunc: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestRotateCanceledInFlight(t *testing.T) {
 		<-ctx.Done()
 		return ConnectorState{}, Transient("network", errors.New("posting upload: connection reset"))
 	}
-	r := newTestRotator(t, sourceOf(validBundle(t).material(1)), c, nil)
+	r := newTestRotator(t, sourceOf(materialOf(validBundle(t), 1)), c, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan []Outcome)
 	go func() { done <- r.Rotate(ctx, job, Request{Job: job.Name}) }()
@@ -312,7 +313,7 @@ func TestRotateMeasuresDuration(t *testing.T) {
 	}
 	clk := testkit.NewClock(testNow)
 	tick := func() time.Time { clk.Add(3 * time.Millisecond); return clk.Now() }
-	r, err := New(Config{Source: sourceOf(validBundle(t).material(1)), Connector: g.connector(), NowFunc: tick})
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: g.connector(), NowFunc: tick})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestRotateLogsOneLinePerOutcomeWithoutSecrets(t *testing.T) {
 	var buf testkit.LogBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var outcomes int
-	for _, m := range []Material{b.material(1), {PFX: b.pfx, Password: testPassword + "x"}} {
+	for _, m := range []Material{materialOf(b, 1), {PFX: b.PFX, Password: testPassword + "x"}} {
 		r, err := New(Config{Source: sourceOf(m), Connector: g.connector(), Logger: log, NowFunc: func() time.Time { return testNow }})
 		if err != nil {
 			t.Fatal(err)
@@ -345,12 +346,12 @@ func TestRotateLogsOneLinePerOutcomeWithoutSecrets(t *testing.T) {
 	if n := strings.Count(logs, `"msg":"rotation outcome"`); n != outcomes {
 		t.Errorf("%d outcome lines for %d outcomes:\n%s", n, outcomes, logs)
 	}
-	for _, secret := range []string{testPassword, string(b.pfx[:16]), fmt.Sprintf("%x", b.pfx[:16])} {
+	for _, secret := range []string{testPassword, string(b.PFX[:16]), fmt.Sprintf("%x", b.PFX[:16])} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs hold a secret:\n%s", logs)
 		}
 	}
-	if !strings.Contains(logs, `"thumbprint":"`+b.thumbprint) || !strings.Contains(logs, `"error_code":"bundle_password"`) {
+	if !strings.Contains(logs, `"thumbprint":"`+b.Thumbprint) || !strings.Contains(logs, `"error_code":"bundle_password"`) {
 		t.Errorf("logs miss thumbprint or error code:\n%s", logs)
 	}
 }

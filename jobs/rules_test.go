@@ -14,13 +14,13 @@ import (
 // ruleCase is one connector, one bundle, one run.
 type ruleCase struct {
 	name     string
-	spec     func(t testing.TB) bundleSpec              // nil: validBundle's
-	material func(b testBundle) Material                // nil: the bundle as generated, version 3
-	source   func(b testBundle) Source                  // nil: the material
-	seed     func(b testBundle) []Certificate           // conn1's list before the run
-	job      func(j *Job)                               // tweaks testJob(1)
-	req      Request                                    // Job and ID are filled in
-	upload   func(g *graph, b testBundle) fakeConnector // nil: g.connector()
+	spec     func(t testing.TB) bundleSpec                  // nil: validBundle's
+	material func(b testkit.Bundle) Material                // nil: the bundle as generated, version 3
+	source   func(b testkit.Bundle) Source                  // nil: the material
+	seed     func(b testkit.Bundle) []Certificate           // conn1's list before the run
+	job      func(j *Job)                                   // tweaks testJob(1)
+	req      Request                                        // Job and ID are filled in
+	upload   func(g *graph, b testkit.Bundle) fakeConnector // nil: g.connector()
 	want     ruleWant
 }
 
@@ -45,8 +45,8 @@ var (
 	newer    = cert("newer", testNow.Add(-day), testNow.Add(200*day))   // later than validBundle
 )
 
-func seedOf(cs ...Certificate) func(testBundle) []Certificate {
-	return func(testBundle) []Certificate { return cs }
+func seedOf(cs ...Certificate) func(testkit.Bundle) []Certificate {
+	return func(testkit.Bundle) []Certificate { return cs }
 }
 
 func specOf(nb, na time.Duration) func(testing.TB) bundleSpec {
@@ -55,14 +55,14 @@ func specOf(nb, na time.Duration) func(testing.TB) bundleSpec {
 	}
 }
 
-func bundleCert(b testBundle) Certificate {
-	return Certificate{Thumbprint: b.thumbprint, NotBefore: b.notBefore, NotAfter: b.notAfter}
+func bundleCert(b testkit.Bundle) Certificate {
+	return Certificate{Thumbprint: b.Thumbprint, NotBefore: b.NotBefore, NotAfter: b.NotAfter}
 }
 
 // uploadReturning uploads nothing and answers with what answer makes of the
 // current state.
-func uploadReturning(answer func(st ConnectorState, b testBundle) ConnectorState) func(*graph, testBundle) fakeConnector {
-	return func(g *graph, b testBundle) fakeConnector {
+func uploadReturning(answer func(st ConnectorState, b testkit.Bundle) ConnectorState) func(*graph, testkit.Bundle) fakeConnector {
+	return func(g *graph, b testkit.Bundle) fakeConnector {
 		c := g.connector()
 		c.UploadFunc = func(_ context.Context, _, id string, _ []byte, _ string) (ConnectorState, error) {
 			return answer(g.state(id), b), nil
@@ -71,8 +71,8 @@ func uploadReturning(answer func(st ConnectorState, b testBundle) ConnectorState
 	}
 }
 
-func uploadFailing(err error) func(*graph, testBundle) fakeConnector {
-	return func(g *graph, _ testBundle) fakeConnector {
+func uploadFailing(err error) func(*graph, testkit.Bundle) fakeConnector {
+	return func(g *graph, _ testkit.Bundle) fakeConnector {
 		c := g.connector()
 		c.UploadFunc = func(context.Context, string, string, []byte, string) (ConnectorState, error) {
 			return ConnectorState{}, err
@@ -103,7 +103,7 @@ func runRuleCase(t *testing.T, tc ruleCase) {
 		spec = tc.spec(t)
 	}
 	b := makeBundle(t, spec)
-	m := b.material(3)
+	m := materialOf(b, 3)
 	if tc.material != nil {
 		m = tc.material(b)
 	}
@@ -138,7 +138,7 @@ func runRuleCase(t *testing.T, tc ruleCase) {
 	checkActiveAfter(t, tc.want.activeAfter, b, g.state(conn1))
 }
 
-func checkRuleOutcome(t *testing.T, w ruleWant, b testBundle, out []Outcome) {
+func checkRuleOutcome(t *testing.T, w ruleWant, b testkit.Bundle, out []Outcome) {
 	t.Helper()
 	wantN := 1
 	if w.warn != "" {
@@ -159,12 +159,12 @@ func checkRuleOutcome(t *testing.T, w ruleWant, b testBundle, out []Outcome) {
 	switch {
 	case w.noCert && o.Certificate != nil:
 		t.Errorf("certificate = %+v, want nil", o.Certificate)
-	case !w.noCert && (o.Certificate == nil || o.Certificate.Thumbprint != b.thumbprint || o.Certificate.SourceVersion != 3 ||
-		!o.Certificate.NotAfter.Equal(b.notAfter) || o.Certificate.Subject != "CN=api.contoso.example"):
-		t.Errorf("certificate = %+v, want thumbprint %s version 3", o.Certificate, b.thumbprint)
+	case !w.noCert && (o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint || o.Certificate.SourceVersion != 3 ||
+		!o.Certificate.NotAfter.Equal(b.NotAfter) || o.Certificate.Subject != "CN=api.contoso.example"):
+		t.Errorf("certificate = %+v, want thumbprint %s version 3", o.Certificate, b.Thumbprint)
 	}
 	if w.previous == "bundle" {
-		w.previous = b.thumbprint
+		w.previous = b.Thumbprint
 	}
 	if got := thumbOf(o.Previous); got != w.previous {
 		t.Errorf("previous = %q, want %q", got, w.previous)
@@ -199,13 +199,13 @@ func checkError(t *testing.T, e *ErrorInfo, w ruleWant) {
 	}
 }
 
-func checkActiveAfter(t *testing.T, want string, b testBundle, st ConnectorState) {
+func checkActiveAfter(t *testing.T, want string, b testkit.Bundle, st ConnectorState) {
 	t.Helper()
 	if want == "" {
 		return
 	}
 	if want == "bundle" {
-		want = b.thumbprint
+		want = b.Thumbprint
 	}
 	a, ok := st.Active()
 	if !ok || a.Thumbprint != want {
@@ -241,22 +241,22 @@ func decisionCases() []ruleCase {
 	return []ruleCase{
 		{name: "no certificate yet uploads", want: succeeded("", 1)},
 		{name: "older active certificate uploads", seed: seedOf(oldCert), want: succeeded(oldCert.Thumbprint, 1)},
-		{name: "already present", seed: func(b testBundle) []Certificate { return []Certificate{oldCert, bundleCert(b)} },
+		{name: "already present", seed: func(b testkit.Bundle) []Certificate { return []Certificate{oldCert, bundleCert(b)} },
 			want: skipped(ReasonAlreadyPresent, "bundle")},
-		{name: "already present lower case", seed: func(b testBundle) []Certificate {
+		{name: "already present lower case", seed: func(b testkit.Bundle) []Certificate {
 			c := bundleCert(b)
 			c.Thumbprint = strings.ToLower(c.Thumbprint)
 			return []Certificate{c}
 		}, want: skipped(ReasonAlreadyPresent, "bundle")},
 		{name: "staged and present: no warning", spec: specOf(2*day, 92*day),
-			seed: func(b testBundle) []Certificate { return []Certificate{soonCert, bundleCert(b)} },
+			seed: func(b testkit.Bundle) []Certificate { return []Certificate{soonCert, bundleCert(b)} },
 			want: skipped(ReasonAlreadyPresent, soonCert.Thumbprint)},
 		{name: "force re-uploads a present older bundle: rollback", req: Request{Force: true},
-			seed: func(b testBundle) []Certificate { return []Certificate{bundleCert(b), newer} },
+			seed: func(b testkit.Bundle) []Certificate { return []Certificate{bundleCert(b), newer} },
 			want: succeeded(newer.Thumbprint, 1)},
 		{name: "not newer", seed: seedOf(newer), want: skipped(ReasonNotNewer, newer.Thumbprint)},
-		{name: "same notAfter is not newer", seed: func(b testBundle) []Certificate {
-			return []Certificate{cert("same", testNow.Add(-10*day), b.notAfter)}
+		{name: "same notAfter is not newer", seed: func(b testkit.Bundle) []Certificate {
+			return []Certificate{cert("same", testNow.Add(-10*day), b.NotAfter)}
 		}, want: skipped(ReasonNotNewer, cert("same", time.Time{}, time.Time{}).Thumbprint)},
 		{name: "force uploads an older bundle", req: Request{Force: true}, seed: seedOf(newer), want: succeeded(newer.Thumbprint, 1)},
 		{name: "not newer and expiring warns", spec: specOf(-day, 5*day), job: func(j *Job) { j.MinValidity = day },
@@ -295,10 +295,10 @@ func errorCases() []ruleCase {
 	unread := func(w ruleWant) ruleWant { w.noCert = true; return w }
 	return []ruleCase{
 		{name: "verify missing", seed: seedOf(soonCert),
-			upload: uploadReturning(func(st ConnectorState, _ testBundle) ConnectorState { return st }),
+			upload: uploadReturning(func(st ConnectorState, _ testkit.Bundle) ConnectorState { return st }),
 			want:   withWarn(failed(ClassPermanent, CodeVerifyMissing, true, soonCert.Thumbprint), "14d")},
 		{name: "verify inactive", seed: seedOf(oldCert),
-			upload: uploadReturning(func(st ConnectorState, b testBundle) ConnectorState {
+			upload: uploadReturning(func(st ConnectorState, b testkit.Bundle) ConnectorState {
 				st.Certificates = append(st.Certificates, bundleCert(b))
 				return st
 			}),
@@ -317,7 +317,7 @@ func errorCases() []ruleCase {
 			want: failed(ClassPermanent, "Request_BadRequest", true, "")},
 		{name: "unclassified upload error is transient internal", upload: uploadFailing(errors.New("boom")),
 			want: failed(ClassTransient, "internal", false, "")},
-		{name: "graph read 503 is transient", upload: func(g *graph, _ testBundle) fakeConnector {
+		{name: "graph read 503 is transient", upload: func(g *graph, _ testkit.Bundle) fakeConnector {
 			c := g.connector()
 			c.GetFunc = func(ctx context.Context, tn, id string) (ConnectorState, error) {
 				_, _ = g.get(ctx, tn, id)
@@ -325,10 +325,10 @@ func errorCases() []ruleCase {
 			}
 			return c
 		}, want: failed(ClassTransient, "ServiceUnavailable", false, "")},
-		{name: "source transient", source: func(testBundle) Source {
+		{name: "source transient", source: func(testkit.Bundle) Source {
 			return failingSource(Transient("source_unavailable", errors.New("vault: sealed")))
 		}, want: unread(failed(ClassTransient, "source_unavailable", false, oldCert.Thumbprint)), seed: seedOf(oldCert)},
-		{name: "source permanent warns", source: func(testBundle) Source {
+		{name: "source permanent warns", source: func(testkit.Bundle) Source {
 			return failingSource(Permanent("source_not_found", errors.New("vault: no secret")))
 		}, seed: seedOf(soonCert), want: unread(withWarn(failed(ClassPermanent, "source_not_found", true, soonCert.Thumbprint), "14d"))},
 	}
@@ -345,9 +345,11 @@ func invalidBundleCases() []ruleCase {
 		}
 	}
 	return []ruleCase{
-		{name: "malformed", material: func(testBundle) Material { return Material{PFX: []byte("not a pfx at all"), Password: testPassword} },
+		{name: "malformed", material: func(testkit.Bundle) Material {
+			return Material{PFX: []byte("not a pfx at all"), Password: testPassword}
+		},
 			want: bad(bundle.CodeMalformed, false)},
-		{name: "wrong password", material: func(b testBundle) Material { return Material{PFX: b.pfx, Password: "wrong"} },
+		{name: "wrong password", material: func(b testkit.Bundle) Material { return Material{PFX: b.PFX, Password: "wrong"} },
 			want: bad(bundle.CodePassword, false)},
 		{name: "no private key", spec: func(testing.TB) bundleSpec {
 			return bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(90 * day), noKey: true}

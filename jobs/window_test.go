@@ -3,6 +3,8 @@ package jobs
 import (
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // dailyAt is a window start at hour:00 every day in loc, standing in for
@@ -132,7 +134,7 @@ func TestRotateWindows(t *testing.T) {
 			want: withReason(succeeded(oldCert.Thumbprint, 1), ReasonForcedOutsideWindow)},
 		{name: "forced rollback", seed: seedOf(oldCert), job: shut(0), req: Request{Force: true, Version: 3, Trigger: TriggerManual},
 			want: withReason(succeeded(oldCert.Thumbprint, 1), ReasonForcedOutsideWindow)},
-		{name: "already present stays already_present", seed: func(b testBundle) []Certificate { c := bundleCert(b); c.IsActive = true; return []Certificate{c} },
+		{name: "already present stays already_present", seed: func(b testkit.Bundle) []Certificate { c := bundleCert(b); c.IsActive = true; return []Certificate{c} },
 			job: shut(0), want: skipped(ReasonAlreadyPresent, "bundle")},
 		{name: "not newer stays not_newer", seed: seedOf(newer), job: shut(0), want: skipped(ReasonNotNewer, newer.Thumbprint)},
 	} {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
@@ -24,12 +24,9 @@ import (
 func TestSinkDownGetsWhatItMissed(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	key := bytes.Repeat([]byte{9}, 32)
-	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
-	r.setDown(true)
-	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
-	})
+	r, audit := webhookReceiver(t, 9)
+	r.SetDown(true)
+	s := startService(t, b, r.Srv.Client(), nil, audit)
 	var want []string
 	for i := range 3 {
 		want = append(want, b.publish(t, failed("contoso-api", fmt.Sprintf("r%d", i), i)).ID)
@@ -40,14 +37,12 @@ func TestSinkDownGetsWhatItMissed(t *testing.T) {
 			t.Fatalf("failure %v, want the receiver's 503", err)
 		}
 	}
-	r.setDown(false)
-	got := r.nextIDs(t, len(want))
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	r.SetDown(false)
+	got := nextIDs(t, r, len(want))
+	if !sameIDs(got, want) {
 		t.Errorf("after the outage the receiver got %v, want %v", got, want)
 	}
-	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
+	if n := testutil.ToFloat64(s.metrics.failures.WithLabelValues("audit", "webhook")); n < 2 {
 		t.Errorf("certrotator_notify_failures_total = %v, want at least 2", n)
 	}
 }
@@ -59,9 +54,8 @@ func TestSinkDownGetsWhatItMissed(t *testing.T) {
 func TestNoEventTwiceAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
-	sink := config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault()}
-	first := newService(t, b, r.srv.Client(), nil, sink)
+	r, sink := slackReceiver(t, "oncall")
+	first := newService(t, b, r.Srv.Client(), nil, sink)
 	first.signals.ack = func(m jetstream.Msg) error {
 		return m.Nak() // the ack is lost: JetStream hands the event out again
 	}
@@ -72,7 +66,7 @@ func TestNoEventTwiceAcrossReplicas(t *testing.T) {
 	if got := first.signals.delivered.WaitOrTimeout(t); !slices.Equal(got, []string{ev.ID}) {
 		t.Fatalf("first replica delivered %v, want [%s]", got, ev.ID)
 	}
-	r.next(t)
+	r.Next(t)
 	// The redelivery reaches the first replica again (it still runs);
 	// stop it after it has recognised the duplicate, then start the second.
 	if id := first.signals.duplicate.WaitOrTimeout(t); id != ev.ID {
@@ -80,16 +74,16 @@ func TestNoEventTwiceAcrossReplicas(t *testing.T) {
 	}
 	stopService(t, first)
 
-	second := startService(t, b, r.srv.Client(), nil, sink)
+	second := startService(t, b, r.Srv.Client(), nil, sink)
 	ev2 := b.publish(t, failed("contoso-api", "r2", 2))
 	if got := second.signals.delivered.WaitOrTimeout(t); !slices.Equal(got, []string{ev2.ID}) {
 		t.Fatalf("second replica delivered %v, want only the new event [%s]", got, ev2.ID)
 	}
-	body := string(r.next(t).body)
+	body := string(r.Next(t).Body)
 	if !strings.Contains(body, "r2") || strings.Contains(body, "r1") {
 		t.Errorf("second message %s, want request r2 only", body)
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 	first.signals.delivered.RequireEmpty(t)
 }
 
@@ -100,12 +94,12 @@ func TestSecretsNeverInLogs(t *testing.T) {
 	b := newBus(t)
 	var logs testkit.LogBuffer
 	const urlToken = "T00000000/B00000000/XXXXXXXXsecretXXXX"
-	r := newReceiver(t, "/services/"+urlToken, func(received) error { return nil })
-	r.setDown(true)
+	r := testkit.NewReceiver(t, "/services/"+urlToken, func(testkit.Received) error { return nil })
+	r.SetDown(true)
 	key := bytes.Repeat([]byte{'k'}, 32)
-	s := startService(t, b, r.srv.Client(), &logs,
-		config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/services/" + urlToken, On: config.NotifyOnDefault()},
-		config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/services/" + urlToken, SigningKey: key, On: config.NotifyOnDefault()},
+	s := startService(t, b, r.Srv.Client(), &logs,
+		config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.Srv.URL + "/services/" + urlToken, On: config.NotifyOnDefault()},
+		config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.Srv.URL + "/services/" + urlToken, SigningKey: key, On: config.NotifyOnDefault()},
 		config.NotifySink{Name: "mail", Kind: config.NotifyEmail, On: config.NotifyOnDefault(), To: []string{"a@example.org"},
 			SMTP: config.SMTP{Address: testkit.FreeAddr(t), Username: "u", Password: "smtp-pass-secret", From: "c@example.org"}},
 	)
@@ -136,10 +130,9 @@ func TestSecretsNeverInLogs(t *testing.T) {
 func TestFiltersJobsAndRetries(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
-	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "owners", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault(), Jobs: []string{"contoso-api"},
-	})
+	r, owners := slackReceiver(t, "owners")
+	owners.Jobs = []string{"contoso-api"}
+	s := startService(t, b, r.Srv.Client(), nil, owners)
 	b.publish(t, failed("other-job", "r0", 1))
 	first := failed("contoso-api", "r1", 1)
 	first.Final = false
@@ -150,13 +143,7 @@ func TestFiltersJobsAndRetries(t *testing.T) {
 	want := []string{b.publish(t, first).ID}
 	b.publish(t, retry)
 	want = append(want, b.publish(t, final).ID)
-	var got []string
-	for len(got) < len(want) {
-		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if got := told(t, s, len(want)); !sameIDs(got, want) {
 		t.Errorf("told %v, want the first attempt and the final one %v", got, want)
 	}
 	s.signals.delivered.RequireEmpty(t)
@@ -167,11 +154,9 @@ func TestFiltersJobsAndRetries(t *testing.T) {
 func TestTwoReplicasShareASink(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	key := bytes.Repeat([]byte{3}, 32)
-	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
-	sink := config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault()}
-	startService(t, b, r.srv.Client(), nil, sink)
-	startService(t, b, r.srv.Client(), nil, sink)
+	r, audit := webhookReceiver(t, 3)
+	startService(t, b, r.Srv.Client(), nil, audit)
+	startService(t, b, r.Srv.Client(), nil, audit)
 	const n = 20
 	want := map[string]bool{}
 	for i := range n {
@@ -179,7 +164,7 @@ func TestTwoReplicasShareASink(t *testing.T) {
 	}
 	got := map[string]int{}
 	for range n {
-		ev, err := checkCloudEvent(r.next(t))
+		ev, err := checkCloudEvent(r.Next(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +175,7 @@ func TestTwoReplicasShareASink(t *testing.T) {
 			t.Errorf("event %s told %d times, want once", id, got[id])
 		}
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 }
 
 // TestNATSOutageLosesNothing: the service's NATS link goes down while
@@ -211,14 +196,11 @@ func TestNATSOutageLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	key := bytes.Repeat([]byte{5}, 32)
-	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
+	r, audit := webhookReceiver(t, 5)
 	proxied := &bus{nc: nc, js: b.js}
-	startService(t, proxied, r.srv.Client(), nil, config.NotifySink{
-		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
-	})
+	startService(t, proxied, r.Srv.Client(), nil, audit)
 	first := b.publish(t, failed("contoso-api", "r0", 0))
-	if ev, _ := checkCloudEvent(r.next(t)); ev.ID != first.ID {
+	if ev, _ := checkCloudEvent(r.Next(t)); ev.ID != first.ID {
 		t.Fatalf("got %s, want %s", ev.ID, first.ID)
 	}
 	p.Down()
@@ -229,7 +211,7 @@ func TestNATSOutageLosesNothing(t *testing.T) {
 	}
 	want := []string{b.publish(t, failed("contoso-api", "r1", 1)).ID, b.publish(t, failed("contoso-api", "r2", 2)).ID}
 	p.Up()
-	got := r.nextIDs(t, len(want))
+	got := nextIDs(t, r, len(want))
 	if !slices.Equal(got, want) {
 		t.Errorf("after the outage got %v, want %v", got, want)
 	}
@@ -241,15 +223,12 @@ func TestNATSOutageLosesNothing(t *testing.T) {
 func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
 	t.Parallel()
 	nc := testkit.Connect(t, testkit.NATS(t, ""))
-	key := bytes.Repeat([]byte{1}, 32)
-	r := newReceiver(t, "/hook", func(rc received) error { return verifyStandardWebhook(key, rc) })
-	s := startService(t, &bus{nc: nc}, r.srv.Client(), nil, config.NotifySink{
-		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault(),
-	})
+	r, audit := webhookReceiver(t, 1)
+	s := startService(t, &bus{nc: nc}, r.Srv.Client(), nil, audit)
 	if err := s.signals.failed.WaitOrTimeout(t); !strings.Contains(err.Error(), "binding consumer certrotator-notify-audit") {
 		t.Fatalf("failure %v, want the consumer binding", err)
 	}
-	if n := counterValue(t, s.metrics.failures.WithLabelValues("audit", "webhook")); n < 1 {
+	if n := testutil.ToFloat64(s.metrics.failures.WithLabelValues("audit", "webhook")); n < 1 {
 		t.Errorf("certrotator_notify_failures_total = %v, want the failed binding counted", n)
 	}
 	b := busWith(t, nc) // the worker provisions the stream
@@ -257,7 +236,7 @@ func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
 		t.Fatalf("bound %q, want audit", name)
 	}
 	want := b.publish(t, failed("contoso-api", "r1", 1))
-	if ev, err := checkCloudEvent(r.next(t)); err != nil || ev.ID != want.ID {
+	if ev, err := checkCloudEvent(r.Next(t)); err != nil || ev.ID != want.ID {
 		t.Errorf("got %s (%v), want %s", ev.ID, err, want.ID)
 	}
 }
@@ -268,9 +247,8 @@ func TestSinkThatCannotBindDoesNotStopStart(t *testing.T) {
 func TestRestartHandsHeldEventsOver(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
-	sink := config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault()}
-	first := newService(t, b, r.srv.Client(), nil, sink)
+	r, sink := slackReceiver(t, "oncall")
+	first := newService(t, b, r.Srv.Client(), nil, sink)
 	first.cfg.Quiet, first.cfg.Window = time.Hour, time.Hour // holds until stopped
 	first.signals.taken.Init(t)
 	if err := first.Start(t.Context()); err != nil {
@@ -286,17 +264,15 @@ func TestRestartHandsHeldEventsOver(t *testing.T) {
 	stopService(t, first)
 	first.signals.delivered.RequireEmpty(t)
 
-	second := startService(t, b, r.srv.Client(), nil, sink)
+	second := startService(t, b, r.Srv.Client(), nil, sink)
 	got := second.signals.delivered.WaitOrTimeout(t)
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if !sameIDs(got, want) {
 		t.Errorf("the next replica told %v, want the held %v in one message", got, want)
 	}
-	if body := string(r.next(t).body); !strings.Contains(body, "3 failed of 3 connectors") {
+	if body := string(r.Next(t).Body); !strings.Contains(body, "3 failed of 3 connectors") {
 		t.Errorf("message %s, want the three together", body)
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 }
 
 // TestWarningsReachTheDefaultSink: a key set's superseded warning and an
@@ -305,10 +281,8 @@ func TestRestartHandsHeldEventsOver(t *testing.T) {
 func TestWarningsReachTheDefaultSink(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
-	s := startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "owners", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault(),
-	})
+	r, owners := slackReceiver(t, "owners")
+	s := startService(t, b, r.Srv.Client(), nil, owners)
 	superseded := contract.Outcome{
 		Job: "contoso-ief", Tenant: "contoso", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: contract.KindKeySet,
 		RequestID: "w1", Trigger: contract.TriggerCron, Status: contract.StatusSuperseded, Final: true,
@@ -320,18 +294,12 @@ func TestWarningsReachTheDefaultSink(t *testing.T) {
 		Reason: "the API behind the connector accepted a call without a client certificate",
 	}
 	want := []string{b.publish(t, superseded).ID, b.publish(t, open).ID}
-	var got []string
-	for len(got) < len(want) {
-		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if got := told(t, s, len(want)); !sameIDs(got, want) {
 		t.Fatalf("told %v, want both warnings %v", got, want)
 	}
 	var bodies string
 	for range want {
-		bodies += string(r.next(t).body)
+		bodies += string(r.Next(t).Body)
 	}
 	for _, w := range []string{"blocked by a later key on key set B2C_1A_RestApiClientCertificate", "API open without a certificate on connector 7b3a0c1e"} {
 		if !strings.Contains(bodies, w) {

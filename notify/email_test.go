@@ -127,13 +127,7 @@ func (s *smtpSession) Logout() error { return nil }
 
 func (s *smtpServer) next(t *testing.T) mailMsg {
 	t.Helper()
-	select {
-	case m := <-s.got:
-		return m
-	case <-time.After(testkit.WaitTimeout):
-		t.Fatal("the SMTP server received nothing")
-	}
-	return mailMsg{}
+	return testkit.Receive(t, s.got, "the SMTP server received nothing")
 }
 
 // TestEmailOverSTARTTLS: a failure and a success of one request reach the

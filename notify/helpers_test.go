@@ -1,14 +1,14 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/certrotator/certrotator/config"
@@ -51,10 +50,7 @@ func busOn(t *testing.T, srv *server.Server) *bus {
 // busWith provisions the results stream through nc.
 func busWith(t *testing.T, nc *nats.Conn) *bus {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.WaitTimeout)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -128,88 +124,53 @@ func stopService(t *testing.T, s *Service) {
 	}
 }
 
-// received is one request a receiver got.
-type received struct {
-	header http.Header
-	body   []byte
-}
-
-// receiver is a real HTTPS server standing for Slack, Teams or a webhook
-// endpoint. check judges each request (an error answers 400 and fails the
-// test); down, while true, answers 503 as a receiver that is away does.
-type receiver struct {
-	srv   *httptest.Server
-	got   chan received
-	mu    sync.Mutex
-	down  bool
-	check func(received) error
-}
-
-func newReceiver(t *testing.T, path string, check func(received) error) *receiver {
+// slackReceiver is a receiver of Slack messages and a Slack sink of that
+// name, on by default, that posts to it.
+func slackReceiver(t *testing.T, name string) (*testkit.Receiver, config.NotifySink) {
 	t.Helper()
-	r := &receiver{got: make(chan received, 1000), check: check}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		rc := received{header: req.Header.Clone(), body: body}
-		r.mu.Lock()
-		down := r.down
-		r.mu.Unlock()
-		if down {
-			http.Error(w, "away", http.StatusServiceUnavailable)
-			return
-		}
-		if err := r.check(rc); err != nil {
-			t.Errorf("receiver %s: %v\nbody: %s", path, err, body)
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.got <- rc
-		w.WriteHeader(http.StatusOK)
-	})
-	r.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(r.srv.Close)
-	return r
+	r := testkit.NewReceiver(t, "/s", func(rc testkit.Received) error { return checkSlackPayload(rc.Body) })
+	return r, config.NotifySink{Name: name, Kind: config.NotifySlack, URL: r.Srv.URL + "/s", On: config.NotifyOnDefault()}
 }
 
-func (r *receiver) setDown(down bool) {
-	r.mu.Lock()
-	r.down = down
-	r.mu.Unlock()
-}
-
-// next waits for the next accepted request.
-func (r *receiver) next(t *testing.T) received {
+// webhookReceiver is a receiver that checks the Standard Webhooks
+// signature under a 32-byte key of b, and the webhook sink "audit", on by
+// default, that signs with that key and posts to it.
+func webhookReceiver(t *testing.T, b byte) (*testkit.Receiver, config.NotifySink) {
 	t.Helper()
-	select {
-	case rc := <-r.got:
-		return rc
-	case <-time.After(testkit.WaitTimeout):
-		t.Fatal("the receiver got nothing")
-	}
-	return received{}
+	key := bytes.Repeat([]byte{b}, 32)
+	r := testkit.NewReceiver(t, "/hook", func(rc testkit.Received) error { return verifyStandardWebhook(key, rc) })
+	return r, config.NotifySink{Name: "audit", Kind: config.NotifyWebhook, URL: r.Srv.URL + "/hook", SigningKey: key, On: config.NotifyOnDefault()}
 }
 
 // nextIDs waits for the next n accepted requests and returns their
 // CloudEvent ids in the order they came.
-func (r *receiver) nextIDs(t *testing.T, n int) []string {
+func nextIDs(t *testing.T, r *testkit.Receiver, n int) []string {
 	t.Helper()
 	ids := make([]string, 0, n)
 	for range n {
-		ev, _ := checkCloudEvent(r.next(t))
+		ev, _ := checkCloudEvent(r.Next(t))
 		ids = append(ids, ev.ID)
 	}
 	return ids
 }
 
-// requireNone fails when the receiver accepted a request not yet read.
-func (r *receiver) requireNone(t *testing.T) {
+// told waits until s told n events (a message may tell several) and
+// returns their ids.
+func told(t *testing.T, s *Service, n int) []string {
 	t.Helper()
-	select {
-	case rc := <-r.got:
-		t.Fatalf("the receiver got one more request: %s", rc.body)
-	default:
+	var got []string
+	for len(got) < n {
+		got = append(got, s.signals.delivered.WaitOrTimeout(t)...)
 	}
+	return got
+}
+
+// sameIDs reports whether got and want hold the same ids in any order.
+func sameIDs(got, want []string) bool {
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.Sort(got)
+	slices.Sort(want)
+	return slices.Equal(got, want)
 }
 
 // failed is a final failed outcome of connector n of request req.
@@ -227,11 +188,6 @@ func succeeded(job, req string, n int) jobs.Outcome {
 		Trigger: jobs.TriggerManual, RequestedBy: "alice", Status: jobs.StatusSucceeded, Attempt: 1, Final: true,
 		Certificate: &jobs.CertInfo{Thumbprint: "A1B2C3", Subject: "CN=api.contoso.example", NotAfter: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)},
 	}
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	return testutil.ToFloat64(c)
 }
 
 func decodeJSON(t *testing.T, body []byte) map[string]any {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -24,8 +25,8 @@ import (
 // does (standardwebhooks.com, "Verifying webhooks"): the three headers,
 // a timestamp within five minutes, and a v1 signature equal to the base64
 // HMAC-SHA256 of "<id>.<timestamp>.<body>" under the key.
-func verifyStandardWebhook(key []byte, rc received) error {
-	id, ts, sigs := rc.header.Get("webhook-id"), rc.header.Get("webhook-timestamp"), rc.header.Get("webhook-signature")
+func verifyStandardWebhook(key []byte, rc testkit.Received) error {
+	id, ts, sigs := rc.Header.Get("webhook-id"), rc.Header.Get("webhook-timestamp"), rc.Header.Get("webhook-signature")
 	if id == "" || ts == "" || sigs == "" {
 		return fmt.Errorf("missing webhook-id %q, webhook-timestamp %q or webhook-signature %q", id, ts, sigs)
 	}
@@ -35,7 +36,7 @@ func verifyStandardWebhook(key []byte, rc received) error {
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(rc.body)
+	mac.Write(rc.Body)
 	want := mac.Sum(nil)
 	for _, s := range strings.Fields(sigs) {
 		v, sig, ok := strings.Cut(s, ",")
@@ -52,19 +53,19 @@ func verifyStandardWebhook(key []byte, rc received) error {
 
 // checkCloudEvent checks a structured-mode CloudEvents delivery: the
 // content type and the required attributes (id, source, specversion, type).
-func checkCloudEvent(rc received) (contract.Event, error) {
+func checkCloudEvent(rc testkit.Received) (contract.Event, error) {
 	var ev contract.Event
-	if ct := rc.header.Get("Content-Type"); ct != "application/cloudevents+json" {
+	if ct := rc.Header.Get("Content-Type"); ct != "application/cloudevents+json" {
 		return ev, fmt.Errorf("Content-Type %q, want application/cloudevents+json", ct)
 	}
-	if err := json.Unmarshal(rc.body, &ev); err != nil {
+	if err := json.Unmarshal(rc.Body, &ev); err != nil {
 		return ev, err
 	}
 	if ev.SpecVersion != "1.0" || ev.ID == "" || ev.Source == "" || ev.Type == "" {
 		return ev, fmt.Errorf("missing a required CloudEvents attribute: %+v", ev)
 	}
-	if rc.header.Get("webhook-id") != ev.ID {
-		return ev, fmt.Errorf("webhook-id %q is not the event id %q", rc.header.Get("webhook-id"), ev.ID)
+	if rc.Header.Get("webhook-id") != ev.ID {
+		return ev, fmt.Errorf("webhook-id %q is not the event id %q", rc.Header.Get("webhook-id"), ev.ID)
 	}
 	return ev, nil
 }
@@ -73,15 +74,15 @@ func TestWebhookDeliversSignedCloudEvents(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
 	key := bytes.Repeat([]byte{7}, 32)
-	r := newReceiver(t, "/hook", func(rc received) error {
+	r := testkit.NewReceiver(t, "/hook", func(rc testkit.Received) error {
 		if err := verifyStandardWebhook(key, rc); err != nil {
 			return err
 		}
 		_, err := checkCloudEvent(rc)
 		return err
 	})
-	startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "audit", Kind: config.NotifyWebhook, URL: r.srv.URL + "/hook", SigningKey: key,
+	startService(t, b, r.Srv.Client(), nil, config.NotifySink{
+		Name: "audit", Kind: config.NotifyWebhook, URL: r.Srv.URL + "/hook", SigningKey: key,
 		On: []string{jobs.StatusFailed, jobs.StatusSucceeded},
 	})
 	want := []string{b.publish(t, failed("contoso-api", "r1", 1)).ID}
@@ -89,11 +90,11 @@ func TestWebhookDeliversSignedCloudEvents(t *testing.T) {
 	skip.Status = jobs.StatusSkipped
 	b.publish(t, skip) // not in `on`
 	want = append(want, b.publish(t, succeeded("contoso-api", "r2", 3)).ID)
-	got := r.nextIDs(t, len(want))
+	got := nextIDs(t, r, len(want))
 	if !slices.Equal(got, want) {
 		t.Errorf("delivered events %v, want %v (each once, in order, the skipped one not)", got, want)
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 }
 
 // checkSlackPayload checks a message against Block Kit's published shape
@@ -235,14 +236,14 @@ func checkAdaptiveCardMessage(body []byte) (string, error) {
 func TestSlackGetsBlockKit(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/services/T0/B0/XYZ", func(rc received) error { return checkSlackPayload(rc.body) })
-	startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/services/T0/B0/XYZ", On: config.NotifyOnDefault(),
+	r := testkit.NewReceiver(t, "/services/T0/B0/XYZ", func(rc testkit.Received) error { return checkSlackPayload(rc.Body) })
+	startService(t, b, r.Srv.Client(), nil, config.NotifySink{
+		Name: "oncall", Kind: config.NotifySlack, URL: r.Srv.URL + "/services/T0/B0/XYZ", On: config.NotifyOnDefault(),
 	})
 	o := failed("contoso-api", "r1", 1)
 	o.Error.Message = "<script> & " + strings.Repeat("x", 5000)
 	b.publish(t, o)
-	body := fmt.Sprint(decodeJSON(t, r.next(t).body))
+	body := fmt.Sprint(decodeJSON(t, r.Next(t).Body))
 	for _, want := range []string{"contoso-api", o.Connector, "vault_unavailable", "&lt;script&gt; &amp;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("slack message lacks %q: %s", want, body)
@@ -253,22 +254,22 @@ func TestSlackGetsBlockKit(t *testing.T) {
 func TestTeamsGetsAdaptiveCard(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/workflows/abc", func(rc received) error {
-		_, err := checkAdaptiveCardMessage(rc.body)
+	r := testkit.NewReceiver(t, "/workflows/abc", func(rc testkit.Received) error {
+		_, err := checkAdaptiveCardMessage(rc.Body)
 		return err
 	})
-	startService(t, b, r.srv.Client(), nil, config.NotifySink{
-		Name: "ops", Kind: config.NotifyTeams, URL: r.srv.URL + "/workflows/abc", On: []string{jobs.StatusSucceeded, jobs.StatusExpiring},
+	startService(t, b, r.Srv.Client(), nil, config.NotifySink{
+		Name: "ops", Kind: config.NotifyTeams, URL: r.Srv.URL + "/workflows/abc", On: []string{jobs.StatusSucceeded, jobs.StatusExpiring},
 	})
 	b.publish(t, failed("contoso-api", "r1", 1)) // not in `on`
 	exp := jobs.Outcome{Job: "contoso-api", Tenant: "contoso", Connector: "7b3a0c1e-0000-4000-8000-000000000009", RequestID: "r2",
 		Status: jobs.StatusExpiring, DaysLeft: 13, Threshold: "336h", Certificate: &jobs.CertInfo{Thumbprint: "FFEE"}}
 	b.publish(t, exp)
-	text, _ := checkAdaptiveCardMessage(r.next(t).body)
+	text, _ := checkAdaptiveCardMessage(r.Next(t).Body)
 	if !strings.Contains(text, "expires in 13 days") || !strings.Contains(text, exp.Connector) {
 		t.Errorf("card text %q does not tell the expiry of %s", text, exp.Connector)
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 }
 
 // TestStormIsOneMessagePerRequest: 500 connectors of one request fail
@@ -276,8 +277,8 @@ func TestTeamsGetsAdaptiveCard(t *testing.T) {
 func TestStormIsOneMessagePerRequest(t *testing.T) {
 	t.Parallel()
 	b := newBus(t)
-	r := newReceiver(t, "/s", func(rc received) error { return checkSlackPayload(rc.body) })
-	s := newService(t, b, r.srv.Client(), nil, config.NotifySink{Name: "oncall", Kind: config.NotifySlack, URL: r.srv.URL + "/s", On: config.NotifyOnDefault()})
+	r, sink := slackReceiver(t, "oncall")
+	s := newService(t, b, r.Srv.Client(), nil, sink)
 	// The storm is in the stream before the service reads it, as when the
 	// worker outpaces delivery; the consumer starts at new events, so it
 	// is created first.
@@ -295,11 +296,11 @@ func TestStormIsOneMessagePerRequest(t *testing.T) {
 	if len(got) != n {
 		t.Fatalf("the first message told %d events, want all %d", len(got), n)
 	}
-	body := string(r.next(t).body)
+	body := string(r.Next(t).Body)
 	for _, want := range []string{"500 failed of 500 connectors", "connection refused (0)", "connection refused (4)", "and 495 more"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("storm message lacks %q: %s", want, body)
 		}
 	}
-	r.requireNone(t)
+	r.RequireNone(t)
 }

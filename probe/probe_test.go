@@ -77,37 +77,36 @@ func TestProbeMutualTLSAgainstCA(t *testing.T) {
 	}
 }
 
-func TestProbePinnedThumbprint(t *testing.T) {
+// TestProbeRefusedUntilPinned: an API that trusts only the thumbprints it
+// pins (itself, or behind App Service's forwarded certificate) refuses the
+// bundle with a 403 until its thumbprint is pinned, then takes it.
+func TestProbeRefusedUntilPinned(t *testing.T) {
 	t.Parallel()
-	api := probetest.Pinning(t)
-	b := kitBundle(t)
-
-	v := verdict(t, api, jobs.ProbeSpec{}, b)
-	wantCode(t, v, jobs.CodeAPIRejectsCertificate)
-	if v.Answer.Status != http.StatusForbidden || !strings.Contains(v.Answer.Excerpt, "not trusted") {
-		t.Errorf("answer %+v, want 403 with the body's start", v.Answer)
-	}
-
-	api.Pin(b.Thumbprint())
-	wantCode(t, verdict(t, api, jobs.ProbeSpec{}, b), "")
-}
-
-func TestProbeAppServiceForwardedCertificate(t *testing.T) {
-	t.Parallel()
-	api := probetest.AppService(t)
-	b := kitBundle(t)
-
-	v := verdict(t, api, jobs.ProbeSpec{}, b)
-	wantCode(t, v, jobs.CodeAPIRejectsCertificate)
-	if v.Answer.Status != http.StatusForbidden {
-		t.Errorf("answer %+v, want 403 from the backend", v.Answer)
-	}
-
-	api.Pin(b.Thumbprint())
-	v = verdict(t, api, jobs.ProbeSpec{}, b)
-	wantCode(t, v, "")
-	if v.Unauthenticated {
-		t.Error("the backend answers 403 without a forwarded certificate, yet the probe says unauthenticated")
+	for _, tc := range []struct {
+		name        string
+		api         func(testing.TB) *probetest.API
+		wantExcerpt string // of the 403's body
+		wantAuthed  bool   // after the pin: the API refuses a call without a certificate
+	}{
+		{"pinned thumbprint", probetest.Pinning, "not trusted", false},
+		{"App Service forwarded certificate", probetest.AppService, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api := tc.api(t)
+			b := kitBundle(t)
+			v := verdict(t, api, jobs.ProbeSpec{}, b)
+			wantCode(t, v, jobs.CodeAPIRejectsCertificate)
+			if v.Answer.Status != http.StatusForbidden || !strings.Contains(v.Answer.Excerpt, tc.wantExcerpt) {
+				t.Errorf("answer %+v, want 403 with %q in the body's start", v.Answer, tc.wantExcerpt)
+			}
+			api.Pin(b.Thumbprint())
+			v = verdict(t, api, jobs.ProbeSpec{}, b)
+			wantCode(t, v, "")
+			if tc.wantAuthed && v.Unauthenticated {
+				t.Error("the backend answers 403 without a forwarded certificate, yet the probe says unauthenticated")
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -16,7 +17,7 @@ func BenchmarkStatusSection(b *testing.B) {
 	src := newMemSource()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10 {
-		j := testJob()
+		j := workertest.Job()
 		j.Name = "job-" + strconv.Itoa(i)
 		j.Connectors = nil
 		for c := range 10 {

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -50,7 +51,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
 	start := time.Now()
 	const newThumb = "0123456789ABCDEF0123456789ABCDEF01234567"
-	job := testJob()
+	job := workertest.Job()
 	job.Schedule = "0 */6 * * *"
 	next, err := config.ParseSchedule(job.Schedule)
 	if err != nil {
@@ -59,7 +60,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	job.Next = next
 	src := newMemSource()
 	src.record(time.Now(), succeeded(job, "browser-1")...)
-	src.record(time.Now(), jobs.Outcome{Job: jobName, RequestID: "browser-bad", Status: jobs.StatusFailed, Final: true,
+	src.record(time.Now(), jobs.Outcome{Job: workertest.JobName, RequestID: "browser-bad", Status: jobs.StatusFailed, Final: true,
 		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "no connector nope in job contoso-api"}})
 	srv := newTestServer(t, newTestPage(src, job))
 	defer src.stop() // ends the page's event stream before the server closes
@@ -83,12 +84,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 
-	row := `tr[data-key="` + jobName + `.` + conn1 + `"]`
+	row := `tr[data-key="` + workertest.JobName + `.` + workertest.Conn1 + `"]`
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-key="`+jobName+`._"]`)),
-		chromedp.WaitVisible(chromedp.CSS(row+`[data-thumbprint="`+thumb+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-key="`+workertest.JobName+`._"]`)),
+		chromedp.WaitVisible(chromedp.CSS(row+`[data-thumbprint="`+workertest.Thumbprint+`"]`)),
 		// Live once the event stream delivered; a reload would clear the mark.
 		chromedp.WaitVisible(chromedp.Search(`//span[@id="live" and text()="live"]`)),
 		chromedp.Evaluate[chromedp.Void](`window.__noReload = true`),
@@ -102,7 +103,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	loaded := time.Now()
 	second := succeeded(job, "browser-2")
 	for i := range second {
-		second[i].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: second[i].Certificate.NotAfter}
+		second[i].Previous = &jobs.CertInfo{Thumbprint: workertest.Thumbprint, NotAfter: second[i].Certificate.NotAfter}
 		second[i].Certificate = &jobs.CertInfo{Thumbprint: newThumb, Subject: "CN=api.contoso.example",
 			NotAfter: time.Now().Add(10*24*time.Hour + time.Hour), SourceVersion: 4}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -30,8 +31,8 @@ func TestInventoryPageSection(t *testing.T) {
 		Items: []jobs.InventoryItem{
 			{Tenant: "contoso", Kind: jobs.KindKeySet, ID: "B2C_1A_Forgotten",
 				Active: &jobs.CertInfo{Kid: "by-hand", Subject: "CN=old.contoso.example", NotAfter: now.Add(3 * day)}},
-			{Tenant: "contoso", Kind: jobs.KindConnector, ID: conn2, Name: "forgotten api",
-				Active: &jobs.CertInfo{Thumbprint: thumb, NotAfter: now.Add(100 * day)}},
+			{Tenant: "contoso", Kind: jobs.KindConnector, ID: workertest.Conn2, Name: "forgotten api",
+				Active: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, NotAfter: now.Add(100 * day)}},
 			{Tenant: "contoso", Kind: jobs.KindConnector, ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000009", AuthType: "basic"},
 		},
 	}}}
@@ -46,7 +47,7 @@ func TestInventoryPageSection(t *testing.T) {
 	section := page[max(strings.Index(page, `<section id="inventory">`), 0):]
 	for _, want := range []string{`<section id="inventory">`, "Unmanaged certificates", "tenant contoso", "3 unmanaged of 5", "replica-b",
 		"403 Authorization_RequestDenied", `data-inventory="keyset.B2C_1A_Forgotten"`, `class="days warn"><div>3 days`, "by-hand",
-		"CN=old.contoso.example", "forgotten api", `class="days ok"><div>100 days`, thumb, "no active certificate"} {
+		"CN=old.contoso.example", "forgotten api", `class="days ok"><div>100 days`, workertest.Thumbprint, "no active certificate"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("inventory section lacks %q:\n%s", want, section)
 		}

@@ -1,19 +1,19 @@
 package statuspage
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 const keySetID = "B2C_1A_RestApiClientCertificate"
 
 func keySetJob() jobs.Job {
-	j := testJob()
+	j := workertest.Job()
 	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: keySetID}, {Tenant: "contoso", ID: "B2C_1A_Other"}}
 	return j
 }
@@ -25,7 +25,7 @@ func TestStatusPageKeySetRows(t *testing.T) {
 	j := keySetJob()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	src := newMemSource()
-	src.record(now, jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
+	src.record(now, jobs.Outcome{Job: workertest.JobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
 		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true})
 	entries, _ := src.Snapshot()
 	p := newTestPage(src, j).buildStatusPage(entries, now)
@@ -34,11 +34,11 @@ func TestStatusPageKeySetRows(t *testing.T) {
 	}
 	ks := p.Rows[len(j.Connectors)]
 	if ks.Connector != keySetID || !ks.Configured || ks.Outcome != jobs.StatusSkipped || ks.SkipReason != jobs.ReasonSuperseded ||
-		ks.Key != contract.KeySetStatusKey(jobName, keySetID) || ks.Target != "keyset-"+keySetID {
+		ks.Key != contract.KeySetStatusKey(workertest.JobName, keySetID) || ks.Target != "keyset-"+keySetID {
 		t.Errorf("key set row %+v", ks)
 	}
 	if other := p.Rows[len(j.Connectors)+1]; other.Connector != "B2C_1A_Other" || !other.Configured || other.Outcome != "" ||
-		other.Key != contract.KeySetStatusKey(jobName, "B2C_1A_Other") {
+		other.Key != contract.KeySetStatusKey(workertest.JobName, "B2C_1A_Other") {
 		t.Errorf("key set without status %+v", other)
 	}
 }
@@ -52,21 +52,17 @@ func TestKeySetRowLive(t *testing.T) {
 	t.Parallel()
 	j := keySetJob()
 	j.Connectors = append(j.Connectors, jobs.ConnectorRef{Tenant: "contoso", ID: keySetID}) // a connector of the same id
-	src := newMemSource()
-	srv := newTestServer(t, newTestPage(src, j))
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	events := openEvents(t, ctx, srv)
+	src, ctx, events := openLive(t, j)
 	first := <-events
-	wantID := `id="row-` + jobName + `.keyset-` + keySetID + `"`
+	wantID := `id="row-` + workertest.JobName + `.keyset-` + keySetID + `"`
 	if first.name != "status" || strings.Count(first.data, wantID) != 1 ||
-		strings.Count(first.data, `id="row-`+jobName+`.`+keySetID+`"`) != 1 {
+		strings.Count(first.data, `id="row-`+workertest.JobName+`.`+keySetID+`"`) != 1 {
 		t.Fatalf("first event %s lacks the key set's row or the connector's:\n%s", first.name, first.data)
 	}
-	src.record(time.Now(), jobs.Outcome{Job: jobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
-		Status: jobs.StatusSucceeded, Final: true, Certificate: &jobs.CertInfo{Thumbprint: thumb, NotAfter: time.Now().Add(100 * 24 * time.Hour)}})
+	src.record(time.Now(), jobs.Outcome{Job: workertest.JobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
+		Status: jobs.StatusSucceeded, Final: true, Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, NotAfter: time.Now().Add(100 * 24 * time.Hour)}})
 	row := nextRow(t, ctx, events)
-	if !strings.Contains(row, wantID) || !strings.Contains(row, `data-outcome="succeeded"`) || !strings.Contains(row, thumb) ||
+	if !strings.Contains(row, wantID) || !strings.Contains(row, `data-outcome="succeeded"`) || !strings.Contains(row, workertest.Thumbprint) ||
 		!strings.Contains(row, "connector=keyset-"+keySetID+`"`) {
 		t.Fatalf("row event is not the key set's succeeded row:\n%s", row)
 	}

@@ -2,7 +2,6 @@ package statuspage
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -27,21 +27,11 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	t.Parallel()
 	src := newMemSource()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	src.record(now, succeeded(testJob(), "ok-1")...)
-	src.record(now.Add(time.Minute), jobs.Outcome{Job: jobName, RequestID: "bad-1", Status: jobs.StatusFailed, Final: true,
+	src.record(now, succeeded(workertest.Job(), "ok-1")...)
+	src.record(now.Add(time.Minute), jobs.Outcome{Job: workertest.JobName, RequestID: "bad-1", Status: jobs.StatusFailed, Final: true,
 		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "unknown field bogus"}})
-	_, page := get(t, newTestServer(t, newTestPage(src)), "/")
-	apart := strings.Index(page, "Requests that failed before any connector")
-	if apart < 0 {
-		t.Fatalf("no section for the bad request:\n%s", page)
-	}
-	rows, section := page[:apart], page[apart:]
-	if !strings.Contains(section, `data-key="contoso-api._"`) || !strings.Contains(section, jobs.CodeBadRequest) {
-		t.Errorf("bad request not in its section:\n%s", section)
-	}
-	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {
-		t.Errorf("connector rows changed by the bad request:\n%s", rows)
-	}
+	_, page := testkit.Get(t, newTestServer(t, newTestPage(src)), "/")
+	workertest.BadRequestApart(t, page)
 }
 
 // The event stream sends the section at connect, then only the rows a
@@ -49,17 +39,13 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 // the page, and not the other connector's row.
 func TestStatusEventsSendChangedRows(t *testing.T) {
 	t.Parallel()
-	src := newMemSource()
-	srv := newTestServer(t, newTestPage(src))
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	events := openEvents(t, ctx, srv)
+	src, ctx, events := openLive(t)
 	if first := <-events; first.name != "status" || !strings.Contains(first.data, "no outcome yet") {
 		t.Fatalf("first event %s:\n%s", first.name, first.data)
 	}
-	src.record(time.Now(), succeeded(testJob(), "sse-1", conn1)...)
+	src.record(time.Now(), succeeded(workertest.Job(), "sse-1", workertest.Conn1)...)
 	row := nextRow(t, ctx, events)
-	if strings.Count(row, "<tr") != 1 || strings.Contains(row, conn2) || !strings.Contains(row, `data-outcome="succeeded"`) {
+	if strings.Count(row, "<tr") != 1 || strings.Contains(row, workertest.Conn2) || !strings.Contains(row, `data-outcome="succeeded"`) {
 		t.Fatalf("a row event that is not conn1's one succeeded row:\n%s", row)
 	}
 }
@@ -144,20 +130,20 @@ func TestHistory(t *testing.T) {
 		}
 		return out, nil
 	}
-	p := newPage(Options{Source: src, Jobs: []jobs.Job{testJob()}, Now: func() time.Time { return now }})
+	p := newPage(Options{Source: src, Jobs: []jobs.Job{workertest.Job()}, Now: func() time.Time { return now }})
 	srv := newTestServer(t, p)
-	code, page := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
+	code, page := testkit.Get(t, srv, "/history?job="+workertest.JobName+"&connector="+workertest.Conn1)
 	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
 	if code != http.StatusOK || first < 0 || second < 0 || first > second {
 		t.Errorf("history (%d) not as the source gave it:\n%s", code, page)
 	}
-	if want := jobName + " " + conn1 + " 2026-11-01 50"; len(asked) != 1 || asked[0] != want {
+	if want := workertest.JobName + " " + workertest.Conn1 + " 2026-11-01 50"; len(asked) != 1 || asked[0] != want {
 		t.Errorf("asked the source %q, want %q", asked, want)
 	}
-	if code, _ := get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
+	if code, _ := testkit.Get(t, srv, "/history?job="+workertest.JobName+"&connector=*"); code != http.StatusBadRequest {
 		t.Errorf("a wildcard connector = %d, want 400", code)
 	}
-	code, body := get(t, srv, "/history?job="+jobName+"&connector=missing")
+	code, body := testkit.Get(t, srv, "/history?job="+workertest.JobName+"&connector=missing")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "a stream, consumer or bucket of the contract is missing") ||
 		strings.Contains(body, "10.1.2.3") || strings.Contains(body, "not found") {
 		t.Errorf("/history with the source failing = %d\n%s", code, body)
@@ -194,11 +180,7 @@ func TestDaysLeftClasses(t *testing.T) {
 // server's shutdown does not wait on them.
 func TestStatusEventsEndAtStop(t *testing.T) {
 	t.Parallel()
-	src := newMemSource()
-	srv := newTestServer(t, newTestPage(src))
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	events := openEvents(t, ctx, srv)
+	src, ctx, events := openLive(t)
 	<-events
 	src.stop()
 	for {
@@ -217,7 +199,7 @@ func TestStatusEventsEndAtStop(t *testing.T) {
 func TestStatusPageShowsAuditFields(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	o := succeeded(testJob(), "audit-1", conn1)[0]
+	o := succeeded(workertest.Job(), "audit-1", workertest.Conn1)[0]
 	o.Trigger, o.RequestReason, o.RequestedBy = jobs.TriggerEvent, "new bundle written", "ci-pipeline"
 	src := newMemSource()
 	src.record(now, o)
@@ -237,13 +219,13 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 // deployment's) is shown on the page, marked, with when it goes.
 func TestStatusPageShowsUnconfiguredTargets(t *testing.T) {
 	t.Parallel()
-	other := testJob()
+	other := workertest.Job()
 	other.Name = "other-api"
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	src := newMemSource()
-	src.record(now, succeeded(testJob(), "a-1")...)
-	_, page := get(t, newTestServer(t, newTestPage(src, other)), "/")
-	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") ||
+	src.record(now, succeeded(workertest.Job(), "a-1")...)
+	_, page := testkit.Get(t, newTestServer(t, newTestPage(src, other)), "/")
+	if !strings.Contains(page, workertest.Conn2) || !strings.Contains(page, "not in this replica") ||
 		!strings.Contains(page, "removed after 2026-12-02 00:00 UTC") {
 		t.Errorf("page of the replica without the job:\n%s", page)
 	}
@@ -280,7 +262,7 @@ func TestLiveStreamCutsOffANonReader(t *testing.T) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		o := succeeded(testJob(), "slow-reader", conn1)[0]
+		o := succeeded(workertest.Job(), "slow-reader", workertest.Conn1)[0]
 		for i := 0; ; i++ {
 			select {
 			case <-done:
@@ -326,23 +308,11 @@ func TestStatusPageShowsCredentials(t *testing.T) {
 	}
 }
 
-// windowJob is the test job with one change window a day, 08:00-09:00 UTC.
-func windowJob(t *testing.T) jobs.Job {
-	t.Helper()
-	start, err := config.ParseSchedule("CRON_TZ=UTC 0 8 * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := testJob()
-	j.Windows = []jobs.Window{{Spec: "CRON_TZ=UTC 0 8 * * *", Start: start, Duration: time.Hour}}
-	return j
-}
-
 // TestStatusPageShowsWindow: the page says when a job's change window
 // opens, or that it is open and until when.
 func TestStatusPageShowsWindow(t *testing.T) {
 	t.Parallel()
-	p := newTestPage(newMemSource(), windowJob(t))
+	p := newTestPage(newMemSource(), workertest.WindowJob(t))
 	for _, tc := range []struct {
 		now  time.Time
 		want string

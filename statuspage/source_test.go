@@ -3,7 +3,6 @@ package statuspage
 import (
 	"bufio"
 	"context"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,16 +16,11 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testsignal"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
-const (
-	waitTimeout = testsignal.WaitTimeout
-	jobName     = "contoso-api"
-	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
-	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
-	thumb       = "8E71C7B4D7A7F4A1D4C1A0C1B1C2D3E4F5A6B7C8"
-)
+const waitTimeout = testsignal.WaitTimeout
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -101,17 +95,6 @@ func (s *memSource) Done() <-chan struct{} { return s.done }
 // stop ends the source as a stopping worker does.
 func (s *memSource) stop() { s.stopOne.Do(func() { close(s.done) }) }
 
-func testJob() jobs.Job {
-	return jobs.Job{
-		Name:        jobName,
-		Source:      jobs.SourceRef{Mount: "secret", Path: "b2c/contoso-api", PFXField: "pfx", PasswordField: "password"},
-		Policy:      jobs.PolicyOnChange,
-		MaxAttempts: 3,
-		Reencode:    true,
-		Connectors:  []jobs.ConnectorRef{{Tenant: "contoso", ID: conn1}, {Tenant: "contoso", ID: conn2}},
-	}
-}
-
 // succeeded is one succeeded outcome per connector of job (or of only),
 // uploading the certificate thumb, valid until 2027-01-01.
 func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
@@ -122,7 +105,7 @@ func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
 		}
 		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: requestID,
 			Status: jobs.StatusSucceeded, Final: true, TargetKind: jobs.KindConnector,
-			Certificate: &jobs.CertInfo{Thumbprint: thumb, Subject: "CN=api.contoso.example",
+			Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, Subject: "CN=api.contoso.example",
 				NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), SourceVersion: 3}})
 	}
 	return out
@@ -131,7 +114,7 @@ func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
 // newTestPage is the page over src for the jobs (testJob when none).
 func newTestPage(src Source, jj ...jobs.Job) *page {
 	if len(jj) == 0 {
-		jj = []jobs.Job{testJob()}
+		jj = []jobs.Job{workertest.Job()}
 	}
 	return newPage(Options{Source: src, Jobs: jj, Instance: "test-1", RemoveAfter: 24 * time.Hour})
 }
@@ -143,24 +126,15 @@ func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
-func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+// openLive serves the page of a new memSource for the jobs (testJob when
+// none) and opens /events; the stream ends with the returned context,
+// which ends with the test or at its deadline.
+func openLive(t *testing.T, jj ...jobs.Job) (*memSource, context.Context, <-chan sseEvent) {
 	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
-}
-
-// openEvents opens /events and returns its events; the stream ends with
-// the test's deadline context.
-func openEvents(t *testing.T, ctx context.Context, srv *httptest.Server) <-chan sseEvent {
-	t.Helper()
+	src := newMemSource()
+	srv := newTestServer(t, newTestPage(src, jj...))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -170,7 +144,7 @@ func openEvents(t *testing.T, ctx context.Context, srv *httptest.Server) <-chan 
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type = %q", ct)
 	}
-	return readEvents(ctx, resp)
+	return src, ctx, readEvents(ctx, resp)
 }
 
 // sseEvent is one server-sent event: its name and its data lines joined.

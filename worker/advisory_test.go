@@ -21,18 +21,16 @@ import (
 // The next worker to pull triggers the advisory and answers it.
 func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 1
-	first := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	first := r.start(t, app, workertest.NewRecorder(nil))
 	if err := first.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "crash-1")
+	r.Request(t, jobName, workertest.RequestBody(conn1), "crash-1")
 	ctx := context.Background()
-	cons, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
+	cons, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +43,9 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	events := r.Outcomes(t)
 	rot := workertest.NewRecorder(nil)
-	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
+	second := r.start(t, app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
 	ev, subj := events.Next(t)
 	d := ev.Data
 	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
@@ -66,12 +64,11 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 // one outcome per connector, and the request is gone.
 func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	a := provisioned(t, connect(t, s))
-	b := provisioned(t, connect(t, s))
-	ack := publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "twice-1")
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	r := newRig(t)
+	a := provisioned(t, connect(t, r.Server))
+	b := provisioned(t, connect(t, r.Server))
+	ack := r.Request(t, jobName, workertest.RequestBody(), "twice-1")
+	events := r.Outcomes(t)
 	body := []byte(`{"stream_seq":` + strconv.FormatUint(ack.Sequence, 10) + `,"deliveries":8}`)
 	var wg sync.WaitGroup
 	for _, w := range []*Worker{a, b} {
@@ -82,7 +79,7 @@ func TestMaxDeliveriesAnsweredOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	res, err := newJS(t, nc).Stream(context.Background(), contract.ResultsStream)
+	res, err := r.JS.Stream(context.Background(), contract.ResultsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,19 +115,17 @@ func provisioned(t *testing.T, nc *nats.Conn) *Worker {
 // connector: the finished one's status stays succeeded.
 func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	app := testApp()
 	app.Jobs[0].MaxAttempts = 2 // MaxDeliver 2
-	first := newWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	first := newWorker(t, connect(t, r.Server), app, workertest.NewRecorder(nil))
 	if err := first.conn.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = first.conn.Stop(context.Background()) })
-	js := newJS(t, nc)
-	ack := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "crash-2")
+	ack := r.Request(t, jobName, workertest.RequestBody(), "crash-2")
 	ctx := context.Background()
-	cons, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
+	cons, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +163,9 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		keptID = keep.Events[0].ID
 	})
 	fetchNak(func() {}) // delivery 2: the worker died
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	events := r.Outcomes(t)
 	rot := workertest.NewRecorder(nil)
-	second := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
+	second := r.start(t, app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
 	second.advisory.signals.answered.WaitOrTimeout(t)
 	got := map[string]contract.Event{}
 	for range 2 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -18,7 +19,7 @@ import (
 func BenchmarkRequestLoop(b *testing.B) {
 	s := runServer(b, "")
 	nc := connect(b, s)
-	j := testJob()
+	j := workertest.Job()
 	j.Connectors = j.Connectors[:1]
 	rot := workertest.Func(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		return workertest.Succeed(job, req)
@@ -27,7 +28,7 @@ func BenchmarkRequestLoop(b *testing.B) {
 	// overflow their buffer.
 	startWorker(b, connect(b, s), testApp(j), rot, func(w *Worker) { w.consumer.signals = consumerSignals{} })
 	events := workertest.Subscribe(b, nc, "certrotation.result.>")
-	js := newJS(b, nc)
+	js := testkit.JetStream(b, nc)
 	body := []byte(`{"job":"contoso-api"}`)
 	b.ResetTimer()
 	start := time.Now()

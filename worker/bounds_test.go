@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -22,8 +23,7 @@ import (
 // the server's max payload.
 func TestHugeFieldsAreAnswered(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	huge := strings.Repeat("h", 2<<20) // twice the server's max payload
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		out := workertest.Fail(jobs.ClassPermanent, "remote_refused")(job, req)
@@ -32,14 +32,13 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 		}
 		return out
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
+	w := r.start(t, testApp(), rot)
+	events := r.Outcomes(t)
 	subject := contract.RequestSubject("certrotation", jobName)
 
 	for _, field := range []string{"trigger", "reason", "requested_by"} {
 		body, _ := json.Marshal(map[string]string{"job": jobName, field: strings.Repeat("x", 200_000)})
-		publish(t, js, subject, string(body), "huge-"+field)
+		testkit.Publish(t, r.JS, subject, string(body), "huge-"+field)
 		ev, subj := events.Next(t)
 		d := ev.Data
 		if subj != "certrotation.result."+jobName+"._" || d.RequestID != "huge-"+field || d.Error == nil ||
@@ -54,15 +53,15 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 	body, _ := json.Marshal(map[string]string{"job": jobName, "trigger": strings.Repeat("t", 700_000)})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	_, err := js.Publish(ctx, subject, body, jetstream.WithMsgID("huge-700k"))
+	_, err := r.JS.Publish(ctx, subject, body, jetstream.WithMsgID("huge-700k"))
 	var api *jetstream.APIError
 	if !errors.As(err, &api) || api.ErrorCode != jetstream.JSErrCodeStreamMessageExceedsMaximum {
 		t.Errorf("publishing a 700 KB request: %v, want the stream to refuse it (message size exceeds maximum)", err)
 	}
 
 	// A valid request whose outcomes carry a remote's 2 MB error text.
-	publish(t, js, subject, `{"job":"`+jobName+`","reason":"`+strings.Repeat("r", contract.RequestMaxReason)+`"}`, "huge-error")
-	for range len(testJob().Connectors) {
+	testkit.Publish(t, r.JS, subject, `{"job":"`+jobName+`","reason":"`+strings.Repeat("r", contract.RequestMaxReason)+`"}`, "huge-error")
+	for range len(workertest.Job().Connectors) {
 		ev, subj := events.Next(t)
 		d := ev.Data
 		if d.RequestID != "huge-error" || !d.Final || d.Error == nil || d.Error.Code != "remote_refused" ||

@@ -54,7 +54,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	c := testkit.NewCluster(t, 3)
 	jj := make([]jobs.Job, 6)
 	for i := range jj {
-		jj[i] = testJob()
+		jj[i] = workertest.Job()
 		jj[i].Name = fmt.Sprintf("job-%d", i)
 		jj[i].Connectors = jj[i].Connectors[:1]
 		jj[i].MaxAttempts = 8 // the default: a failover must not use up a request

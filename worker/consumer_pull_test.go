@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/bus/bustest"
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
@@ -26,11 +25,10 @@ import (
 // every request the busy one cannot start.
 func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	jj := make([]jobs.Job, 10)
 	for i := range jj {
-		jj[i] = testJob()
+		jj[i] = workertest.Job()
 		jj[i].Name = fmt.Sprintf("job-%d", i)
 	}
 	app := testApp(jj...)
@@ -43,16 +41,15 @@ func TestBusyReplicaHoldsNoRequestItCannotStart(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	startWorker(t, connect(t, s), app, busy)
-	js := newJS(t, nc)
+	r.start(t, app, busy)
 	for _, j := range jj {
-		publish(t, js, contract.RequestSubject("certrotation", j.Name), `{"job":"`+j.Name+`"}`, "busy-"+j.Name)
+		r.Request(t, j.Name, `{"job":"`+j.Name+`"}`, "busy-"+j.Name)
 	}
 	for range app.Concurrency {
 		busy.NextCall(t) // every slot of the first replica is taken
 	}
 	idle := workertest.NewRecorder(nil)
-	startWorker(t, connect(t, s), app, idle)
+	r.start(t, app, idle)
 	for range len(jj) - app.Concurrency {
 		idle.NextCall(t)
 	}

@@ -67,7 +67,7 @@ func TestCredentialExpiryExportedAndWarnedOncePerThreshold(t *testing.T) {
 		cfg.NowFunc, cfg.Credentials, cfg.CredentialCheck = clock, creds, time.Hour
 		ww = append(ww, startConfigured(t, cfg))
 	}
-	js := newJS(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 	checkAll := func() {
 		for _, w := range ww {
 			w.creds.RunOnce(t.Context())

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/schedule"
@@ -19,7 +18,7 @@ import (
 // scheduledApp is the test app with a daily schedule, which never fires
 // during a test: ticks are driven through fire.
 func scheduledApp(instance string) *config.Config {
-	j := testJob()
+	j := workertest.Job()
 	j.Schedule = "0 3 * * *"
 	app := testApp(j)
 	app.Instance = instance
@@ -28,36 +27,26 @@ func scheduledApp(instance string) *config.Config {
 
 func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
 	var ww []*Worker
 	for i := range 3 {
-		ww = append(ww, startWorker(t, connect(t, s), scheduledApp("replica-"+strconv.Itoa(i)), rot))
+		ww = append(ww, r.start(t, scheduledApp("replica-"+strconv.Itoa(i)), rot))
 	}
 	// Start published one catch-up request (no status yet); let it run.
 	if got := rot.NextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("first call %+v, want the catch-up", got)
 	}
-	js := newJS(t, nc)
-	workertest.Eventually(t, "catch-up settled", workertest.Settled(js))
+	workertest.Eventually(t, "catch-up settled", workertest.Settled(r.JS))
 	rot.NoMoreCalls(t)
 
 	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	for _, w := range ww {
-		wg.Go(func() {
-			if err := w.scheduler.Fire(context.Background(), jobName, slot); err != nil {
-				t.Errorf("fire: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	fireAll(t, ww, func(w *Worker) error { return w.scheduler.Fire(context.Background(), jobName, slot) })
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
 	if got := rot.NextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
 		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
 	}
-	workertest.Eventually(t, "tick settled", workertest.Settled(js))
+	workertest.Eventually(t, "tick settled", workertest.Settled(r.JS))
 	rot.NoMoreCalls(t)
 }
 
@@ -67,11 +56,11 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 func TestCronEveryPublishes(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	j := testJob()
+	j := workertest.Job()
 	j.Schedule = "@every 10m"
 	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC)
-	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(j), rot, func(w *Worker) { w.arch.Clock = jumpClock{testkit.NewClock(start)} })
 	deadline := time.After(waitTimeout)
 	for {
 		select {
@@ -89,36 +78,47 @@ func TestCronEveryPublishes(t *testing.T) {
 	}
 }
 
+// fireAll has every replica fire at once, as replicas whose schedules
+// wake together do.
+func fireAll(t *testing.T, ww []*Worker, fire func(*Worker) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, w := range ww {
+		wg.Go(func() {
+			if err := fire(w); err != nil {
+				t.Errorf("firing on %s: %v", w.instance, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // jumpClock is a retry.Clock whose After fires at once and moves the clock
 // to the end of the wait.
-type jumpClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type jumpClock struct{ *testkit.Clock }
 
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *jumpClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(max(d, 0))
-	now := c.now
-	c.mu.Unlock()
+func (c jumpClock) After(d time.Duration) <-chan time.Time {
+	c.Add(max(d, 0))
 	ch := make(chan time.Time, 1)
-	ch <- now
+	ch <- c.Now()
 	return ch
+}
+
+// caughtUp starts the scheduled worker "a" where no status is stored
+// yet, so that it catches up, and waits for the catch-up's run.
+func caughtUp(t *testing.T) (rig, *workertest.Recorder, *Worker) {
+	t.Helper()
+	r := newRig(t)
+	rot := workertest.NewRecorder(nil)
+	a := r.start(t, scheduledApp("a"), rot)
+	rot.NextCall(t)
+	return r, rot, a
 }
 
 func TestCatchUpAfterMissedSlot(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	rot := workertest.NewRecorder(nil)
 	// First start: no status at all, so it catches up; the run stores status.
-	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.NextCall(t)
+	r, rot, a := caughtUp(t)
 	workertest.Eventually(t, "status stored", func() bool {
 		e, err := a.bus().status.Get(context.Background(), jobName+"."+conn2)
 		return err == nil && e != nil
@@ -128,12 +128,12 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 	}
 	// Two days later the worker was down over two 03:00 slots.
 	later := time.Now().Add(48 * time.Hour)
-	b := newWorker(t, connect(t, s), scheduledApp("b"), rot)
+	b := newWorker(t, connect(t, r.Server), scheduledApp("b"), rot)
 	b.arch.Now = func() time.Time { return later }
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	slot, _ := schedule.PrevSlot(mustSchedule(t, "0 3 * * *"), later)
+	slot, _ := schedule.PrevSlot(workertest.Schedule(t, "0 3 * * *"), later)
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10) // the tick's own id: one request per slot
 	if got := rot.NextCall(t); got.ID != want {
 		t.Fatalf("catch-up id %q, want %q", got.ID, want)
@@ -142,14 +142,11 @@ func TestCatchUpAfterMissedSlot(t *testing.T) {
 
 func TestNoCatchUpWhenRecent(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	rot := workertest.NewRecorder(nil)
-	a := startWorker(t, connect(t, s), scheduledApp("a"), rot)
-	rot.NextCall(t)
+	_, _, a := caughtUp(t)
 	waitSettled(t, a, "catch-up settled")
 	// Status is fresh: a second worker has nothing to catch up. catchUp is
 	// called directly so that its answer is observed, not raced.
-	if err := a.scheduler.CatchUp(context.Background(), jobName, mustSchedule(t, "0 3 * * *")); err != nil {
+	if err := a.scheduler.CatchUp(context.Background(), jobName, workertest.Schedule(t, "0 3 * * *")); err != nil {
 		t.Fatal(err)
 	}
 	info, err := a.bus().requests.Info(context.Background())
@@ -159,13 +156,4 @@ func TestNoCatchUpWhenRecent(t *testing.T) {
 	if info.State.Msgs != 0 || info.State.LastSeq != 1 {
 		t.Errorf("catch-up published with fresh status: %+v", info.State)
 	}
-}
-
-func mustSchedule(t *testing.T, spec string) cron.Schedule {
-	t.Helper()
-	s, err := config.ParseSchedule(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/worker/inventory"
 	"github.com/certrotator/certrotator/worker/statusview"
 )
@@ -21,10 +20,7 @@ import (
 // their _bucket, _count and _sum series) and every label they carry.
 func exportedMetrics(t *testing.T) (names, labels map[string]bool) {
 	t.Helper()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := offline(t)
 	ch := make(chan *prometheus.Desc, 100)
 	for _, c := range append(w.metrics.collectors(), statusview.NewCollector(w.view, w.jobList, time.Now)) {
 		c.Describe(ch)

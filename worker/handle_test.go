@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/lease"
@@ -19,17 +20,15 @@ import (
 
 func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	w, events := r.watch(t, testApp(), rot)
 
 	// A plain NATS client: core publish with a Msg-Id header.
 	msg := nats.NewMsg("certrotation.request." + jobName)
 	msg.Header.Set(nats.MsgIdHdr, "plain-1")
 	msg.Data = []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"ci"}`)
-	if err := nc.PublishMsg(msg); err != nil {
+	if err := r.NC.PublishMsg(msg); err != nil {
 		t.Fatal(err)
 	}
 	req := rot.NextCall(t)
@@ -52,9 +51,8 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 			t.Errorf("no event on the subject of %s; got %v", c, subjects)
 		}
 	}
-	js := newJS(t, nc)
 	waitSettled(t, w, "request acked")
-	kv, err := js.KeyValue(context.Background(), contract.StatusBucket)
+	kv, err := r.JS.KeyValue(context.Background(), contract.StatusBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +68,11 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 
 func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	js := newJS(t, nc)
-	first := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
-	second := publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "dup-1")
+	w := r.start(t, testApp(), rot)
+	first := r.Request(t, jobName, workertest.RequestBody(), "dup-1")
+	second := r.Request(t, jobName, workertest.RequestBody(), "dup-1")
 	if first.Duplicate || !second.Duplicate {
 		t.Errorf("duplicate flags = %v, %v; want false, true", first.Duplicate, second.Duplicate)
 	}
@@ -89,12 +85,9 @@ func TestDuplicateMsgIDRotatesOnce(t *testing.T) {
 
 func TestBadRequestsGetOneOutcome(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
+	w, events := r.watch(t, testApp(), rot)
 	tests := []struct {
 		name, subject, body, wantSubject string
 	}{
@@ -109,7 +102,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 	}
 	for i, tt := range tests {
 		id := "bad-" + string(rune('a'+i))
-		publish(t, js, tt.subject, tt.body, id)
+		testkit.Publish(t, r.JS, tt.subject, tt.body, id)
 		ev, subj := events.Next(t)
 		d := ev.Data
 		wantCode := jobs.CodeBadRequest
@@ -125,7 +118,7 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 		}
 	}
 	// The worker keeps serving.
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "good-1")
+	r.Request(t, jobName, workertest.RequestBody(), "good-1")
 	if got := rot.NextCall(t); got.ID != "good-1" {
 		t.Fatalf("Rotate got %q, want good-1", got.ID)
 	}
@@ -143,8 +136,6 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 
 func TestTransientFailureIsRetried(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	transient := workertest.Fail(jobs.ClassTransient, "TooManyRequests")
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt < 3 {
@@ -152,12 +143,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	app := testApp()
-	app.Jobs[0].MaxAttempts = 5
-	w := startWorker(t, connect(t, s), app, rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "retry-1")
+	w, events := newRig(t).serve(t, attempts(5), rot, workertest.RequestBody(conn1), "retry-1")
 	for want := 1; want <= 3; want++ {
 		if got := rot.NextCall(t); got.Attempt != want || got.ID != "retry-1" {
 			t.Fatalf("call %d: attempt %d id %q", want, got.Attempt, got.ID)
@@ -177,18 +163,11 @@ func TestTransientFailureIsRetried(t *testing.T) {
 
 func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	transient := workertest.Fail(jobs.ClassTransient, "ServiceUnavailable")
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		return transient(job, req) // never final by itself
 	})
-	app := testApp()
-	app.Jobs[0].MaxAttempts = 2
-	w := startWorker(t, connect(t, s), app, rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn2+`"]}`, "last-1")
+	w, events := newRig(t).serve(t, attempts(2), rot, workertest.RequestBody(conn2), "last-1")
 	rot.NextCall(t)
 	rot.NextCall(t)
 	first, _ := events.Next(t)
@@ -202,14 +181,9 @@ func TestLastAttemptIsFinalAndTerminated(t *testing.T) {
 
 func TestPermanentFailureIsTerminated(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	permanent := workertest.Fail(jobs.ClassPermanent, "bundle_expired")
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome { return permanent(job, req) })
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "perm-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(), "perm-1")
 	rot.NextCall(t)
 	for range 2 {
 		if ev, _ := events.Next(t); !ev.Data.Final || ev.Data.Error.Code != "bundle_expired" {
@@ -222,18 +196,13 @@ func TestPermanentFailureIsTerminated(t *testing.T) {
 
 func TestPanicBecomesFailedOutcome(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt == 1 {
 			panic("boom")
 		}
 		return workertest.Succeed(job, req)
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "panic-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(conn1), "panic-1")
 	ev, _ := events.Next(t)
 	if d := ev.Data; d.Status != jobs.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
 		t.Errorf("panic outcome = %+v", d)
@@ -246,14 +215,8 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 
 func TestEmptyAnswerIsInternalFailure(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	rot := workertest.NewRecorder(func(context.Context, jobs.Job, jobs.Request) []jobs.Outcome { return nil })
-	app := testApp()
-	app.Jobs[0].MaxAttempts = 1
-	startWorker(t, connect(t, s), app, rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "empty-1")
+	_, events := newRig(t).serve(t, attempts(1), rot, workertest.RequestBody(), "empty-1")
 	for range 2 {
 		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "internal" || !ev.Data.Final {
 			t.Errorf("outcome = %+v", ev.Data)
@@ -263,17 +226,15 @@ func TestEmptyAnswerIsInternalFailure(t *testing.T) {
 
 func TestLockHeldElsewhereWaits(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.TestSignals.Busy.Init(t); w.locker.TestSignals.Released.Init(t) })
+	w := r.start(t, testApp(), rot, func(w *Worker) { w.locker.TestSignals.Busy.Init(t); w.locker.TestSignals.Released.Init(t) })
 	ctx := context.Background()
 	rev, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-1")
+	r.Request(t, jobName, workertest.RequestBody(), "locked-1")
 	if job := w.locker.TestSignals.Busy.WaitOrTimeout(t); job != jobName {
 		t.Fatalf("lock busy for %q, want %s", job, jobName)
 	}
@@ -295,20 +256,16 @@ func TestLockHeldElsewhereWaits(t *testing.T) {
 
 func TestLockBusyTooLongNaks(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	app := testApp()
-	app.Jobs[0].MaxAttempts = 50
-	w := startWorker(t, connect(t, s), app, rot, func(w *Worker) { w.locker.Wait = 20 * time.Millisecond })
+	w := r.start(t, attempts(50), rot, func(w *Worker) { w.locker.Wait = 20 * time.Millisecond })
 	ctx := context.Background()
 	if _, err := w.bus().locks.Create(ctx, jobName, []byte("other-replica seq=1")); err != nil {
 		t.Fatal(err)
 	}
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "locked-2")
+	r.Request(t, jobName, workertest.RequestBody(), "locked-2")
 	workertest.Eventually(t, "request redelivered", func() bool {
-		c, err := js.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
+		c, err := r.JS.Consumer(ctx, contract.RequestsStream, contract.ConsumerName)
 		if err != nil {
 			return false
 		}
@@ -326,24 +283,22 @@ func TestLockBusyTooLongNaks(t *testing.T) {
 
 func TestLostLockCancelsTheRun(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	started := newSignal()
+	r := newRig(t)
+	started := workertest.NewLatch()
 	causes := make(chan error, 1)
 	transient := workertest.Fail(jobs.ClassTransient, "canceled")
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt > 1 {
 			return workertest.Succeed(job, req)
 		}
-		started.fire()
+		started.Fire()
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return transient(job, req)
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.keeper.Every = 10 * time.Millisecond })
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "lost-1")
-	started.wait(t, "rotation started")
+	w := r.start(t, testApp(), rot, func(w *Worker) { w.keeper.Every = 10 * time.Millisecond })
+	r.Request(t, jobName, workertest.RequestBody(), "lost-1")
+	started.Wait(t, "rotation started")
 	// Another replica's view: the lock expired and someone took it.
 	if err := w.bus().locks.Purge(context.Background(), jobName); err != nil {
 		t.Fatal(err)
@@ -365,8 +320,7 @@ func TestLostLockCancelsTheRun(t *testing.T) {
 
 func TestRetryAfterDelaysTheRetry(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	const wait = 300 * time.Millisecond
 	transient := workertest.Fail(jobs.ClassTransient, "TooManyRequests")
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
@@ -377,8 +331,8 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 		out[0].RetryAfter = wait
 		return out
 	})
-	startWorker(t, connect(t, s), testApp(), rot)
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, "ra-1")
+	r.start(t, testApp(), rot)
+	r.Request(t, jobName, workertest.RequestBody(conn1), "ra-1")
 	rot.NextCall(t)
 	first := time.Now()
 	rot.NextCall(t)
@@ -392,8 +346,6 @@ func TestRetryAfterDelaysTheRetry(t *testing.T) {
 // so each connector gets exactly one final outcome.
 func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt == 1 {
 			out := workertest.Succeed(job, req)
@@ -403,9 +355,7 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 		}
 		return workertest.Succeed(job, req)
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "partial-1")
+	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(), "partial-1")
 	if first := rot.NextCall(t); len(first.Connectors) != 0 {
 		t.Fatalf("first attempt named %v, want every connector", first.Connectors)
 	}
@@ -429,17 +379,15 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 // (its create's reply was lost) is taken over at once, not waited out.
 func TestOwnLockLeftBehindIsAdopted(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
-	w := startWorker(t, connect(t, s), testApp(), rot, func(w *Worker) { w.locker.Wait = time.Hour; w.locker.TestSignals.Released.Init(t) })
-	js := newJS(t, nc)
-	ack := publish(t, js, "certrotation.request.other-job-none", `{}`, "warmup") // keeps sequence 1 busy
+	w := r.start(t, testApp(), rot, func(w *Worker) { w.locker.Wait = time.Hour; w.locker.TestSignals.Released.Init(t) })
+	ack := r.Request(t, "other-job-none", `{}`, "warmup") // keeps sequence 1 busy
 	seq := ack.Sequence + 1
 	if _, err := w.bus().locks.Create(context.Background(), jobName, fmt.Appendf(nil, "%s seq=%d", w.instance, seq)); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "adopt-1")
+	r.Request(t, jobName, workertest.RequestBody(), "adopt-1")
 	if got := rot.NextCall(t); got.ID != "adopt-1" {
 		t.Fatalf("Rotate got %q, want adopt-1", got.ID)
 	}

@@ -1,14 +1,11 @@
 package worker
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	natsbus "github.com/certrotator/certrotator/bus"
@@ -22,9 +19,9 @@ import (
 
 const (
 	waitTimeout = testkit.WaitTimeout
-	jobName     = "contoso-api"
-	conn1       = "7b3a0c1e-aaaa-bbbb-cccc-000000000001"
-	conn2       = "7b3a0c1e-aaaa-bbbb-cccc-000000000002"
+	jobName     = workertest.JobName
+	conn1       = workertest.Conn1
+	conn2       = workertest.Conn2
 	thumb       = workertest.Thumbprint
 )
 
@@ -37,20 +34,9 @@ func runServer(t testing.TB, dir string) *server.Server { return testkit.NATS(t,
 
 func connect(t testing.TB, s *server.Server) *nats.Conn { return testkit.Connect(t, s) }
 
-func testJob() jobs.Job {
-	return jobs.Job{
-		Name:        jobName,
-		Source:      jobs.SourceRef{Mount: "secret", Path: "b2c/contoso-api", PFXField: "pfx", PasswordField: "password"},
-		Policy:      jobs.PolicyOnChange,
-		MaxAttempts: 3,
-		Reencode:    true,
-		Connectors:  []jobs.ConnectorRef{{Tenant: "contoso", ID: conn1}, {Tenant: "contoso", ID: conn2}},
-	}
-}
-
 func testApp(jj ...jobs.Job) *config.Config {
 	if len(jj) == 0 {
-		jj = []jobs.Job{testJob()}
+		jj = []jobs.Job{workertest.Job()}
 	}
 	return &config.Config{
 		Instance:    "test-1",
@@ -132,40 +118,44 @@ func waitSettled(t testing.TB, w *Worker, what string) decision {
 	}
 }
 
-func newJS(t testing.TB, nc *nats.Conn) jetstream.JetStream {
+// rig is one test's NATS server and the test's own client of it; each
+// worker it starts gets a connection of its own, as a replica would.
+type rig struct{ *workertest.Client }
+
+func newRig(t testing.TB) rig { return rig{workertest.NewClient(t)} }
+
+// start builds and starts a worker of app on the rig's server.
+func (r rig) start(t testing.TB, app *config.Config, rot Rotator, mods ...func(*Worker)) *Worker {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
-	return js
+	return startWorker(t, connect(t, r.Server), app, rot, mods...)
 }
 
-// publish sends a raw request body with a Msg-Id and waits for the ack.
-func publish(t testing.TB, js jetstream.JetStream, subject, body, id string) *jetstream.PubAck {
+// watch starts a worker of app answering with rot and keeps the outcome
+// events from then on.
+func (r rig) watch(t testing.TB, app *config.Config, rot Rotator, mods ...func(*Worker)) (*Worker, *workertest.Events) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	ack, err := js.Publish(ctx, subject, []byte(body), jetstream.WithMsgID(id))
-	if err != nil {
-		t.Fatalf("publishing %s: %v", subject, err)
-	}
-	return ack
+	w := r.start(t, app, rot, mods...)
+	return w, r.Outcomes(t)
 }
 
-// signal is a one-shot test signal.
-type signal struct {
-	once sync.Once
-	ch   chan struct{}
+// serve is watch, then one request of the test job.
+func (r rig) serve(t testing.TB, app *config.Config, rot Rotator, body, id string, mods ...func(*Worker)) (*Worker, *workertest.Events) {
+	t.Helper()
+	w, events := r.watch(t, app, rot, mods...)
+	r.Request(t, jobName, body, id)
+	return w, events
 }
 
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-func (s *signal) fire()  { s.once.Do(func() { close(s.ch) }) }
-func (s *signal) wait(t testing.TB, what string) {
-	t.Helper()
-	select {
-	case <-s.ch:
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s: not before the deadline", what)
-	}
+// listening is the test config with the HTTP server on a free port.
+func listening() *config.Config {
+	app := testApp()
+	app.HTTP.Listen = "127.0.0.1:0"
+	return app
+}
+
+// attempts is the test config with the test job's MaxAttempts at n.
+func attempts(n int) *config.Config {
+	app := testApp()
+	app.Jobs[0].MaxAttempts = n
+	return app
 }

@@ -3,11 +3,11 @@ package worker
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 )
 
@@ -15,15 +15,13 @@ import (
 // /history names what is missing, not the NATS error's text.
 func TestHistorySaysWhatIsMissing(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	if err := newJS(t, nc).DeleteStream(context.Background(), contract.ResultsStream); err != nil {
+	r := newRig(t)
+	w := r.start(t, testApp(), workertest.NewRecorder(nil))
+	srv := newHTTPTestServer(t, w)
+	if err := r.JS.DeleteStream(context.Background(), contract.ResultsStream); err != nil {
 		t.Fatal(err)
 	}
-	code, body := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
+	code, body := testkit.Get(t, srv, "/history?job="+jobName+"&connector="+conn1)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "a stream, consumer or bucket of the contract is missing") ||
 		strings.Contains(body, "nats:") || strings.Contains(body, "not found") {
 		t.Errorf("/history without the results stream = %d\n%s", code, body)

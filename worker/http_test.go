@@ -2,13 +2,12 @@ package worker
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -32,51 +31,35 @@ func testutilCount(t testing.TB, w *Worker, name string) float64 {
 	return sum
 }
 
-func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
-	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
-}
-
 func TestHTTPEndpoints(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Reason, out[1].Certificate = jobs.StatusSkipped, "<script>alert(1)</script>", nil
 		out[1].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: out[0].Certificate.NotAfter}
 		return out
 	})
-	w := newWorker(t, connect(t, s), testApp(), rot)
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	if code, _ := get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
+	w := newWorker(t, connect(t, r.Server), testApp(), rot)
+	srv := newHTTPTestServer(t, w)
+	if code, _ := testkit.Get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz before Start = %d", code)
 	}
-	if code, _ := get(t, srv, "/healthz"); code != http.StatusOK {
+	if code, _ := testkit.Get(t, srv, "/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
 	}
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := get(t, srv, "/readyz"); code != http.StatusOK {
+	if code, _ := testkit.Get(t, srv, "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz after Start = %d", code)
 	}
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "http-1")
+	r.Request(t, jobName, workertest.RequestBody(), "http-1")
 	rot.NextCall(t)
 	waitSettled(t, w, "request settled")
 	workertest.Eventually(t, "handler returned", func() bool { return testutilCount(t, w, "certrotator_requests_inflight") == 0 })
 
-	_, metrics := get(t, srv, "/metrics")
+	_, metrics := testkit.Get(t, srv, "/metrics")
 	for _, want := range []string{
 		`certrotator_rotations_total{outcome="succeeded",rotation_job="contoso-api"} 1`,
 		`certrotator_rotations_total{outcome="skipped",rotation_job="contoso-api"} 1`,
@@ -93,22 +76,19 @@ func TestHTTPEndpoints(t *testing.T) {
 	if regexp.MustCompile(`[{,]job="`).MatchString(metrics) {
 		t.Errorf("/metrics has a label named job:\n%s", metrics)
 	}
-	code, page := get(t, srv, "/")
+	code, page := testkit.Get(t, srv, "/")
 	if code != http.StatusOK || !strings.Contains(page, thumb) || !strings.Contains(page, conn2) ||
 		!strings.Contains(page, "&lt;script&gt;") || strings.Contains(page, "<script>") {
 		t.Errorf("status page (%d):\n%s", code, page)
 	}
-	if code, _ := get(t, srv, "/nope"); code != http.StatusNotFound {
+	if code, _ := testkit.Get(t, srv, "/nope"); code != http.StatusNotFound {
 		t.Errorf("/nope = %d", code)
 	}
 }
 
 func TestHTTPListens(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	app := testApp()
-	app.HTTP.Listen = "127.0.0.1:0"
-	w := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	w := newRig(t).start(t, listening(), workertest.NewRecorder(nil))
 	if w.http.srv == nil {
 		t.Fatal("no HTTP server")
 	}

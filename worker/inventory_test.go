@@ -17,6 +17,7 @@ import (
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/statusview"
@@ -155,7 +156,7 @@ func TestInventoryWarnsUnmanagedOncePerThreshold(t *testing.T) {
 		cfg.NowFunc, cfg.Inventory = clock, f.graph
 		ww = append(ww, startConfigured(t, cfg))
 	}
-	js := newJS(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 	stored := func() uint64 {
 		t.Helper()
 		st, err := js.Stream(t.Context(), contract.ResultsStream)

@@ -2,12 +2,11 @@ package worker
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/internal/workertest"
+	"github.com/certrotator/certrotator/internal/testkit"
 )
 
 // TestReadyzSaysWhatProvisioningWaitsFor: while bus.Provision retries a
@@ -16,20 +15,16 @@ import (
 // is done it says so no more.
 func TestReadyzSaysWhatProvisioningWaitsFor(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
+	w := offline(t)
+	srv := newHTTPTestServer(t, w)
 	w.conn.waiting("stream "+contract.RequestsStream, context.DeadlineExceeded)
-	code, body := get(t, srv, "/readyz")
+	code, body := testkit.Get(t, srv, "/readyz")
 	want := "nats: provisioning stream " + contract.RequestsStream + ": no answer from JetStream in time (retrying)"
 	if code != 503 || !strings.Contains(body, want) {
 		t.Fatalf("/readyz = %d %q, want 503 naming %q", code, body, want)
 	}
 	w.conn.waiting("", nil)
-	if _, body := get(t, srv, "/readyz"); strings.Contains(body, "provisioning") {
+	if _, body := testkit.Get(t, srv, "/readyz"); strings.Contains(body, "provisioning") {
 		t.Fatalf("/readyz after provisioning = %q, still waiting", body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 )
 
@@ -36,7 +37,7 @@ func TestDroppedRecordLeavesNoMarker(t *testing.T) {
 			t.Errorf("%s after the drop: %v, want not found", key, err)
 		}
 	}
-	st, err := newJS(t, connect(t, s)).Stream(ctx, "KV_"+contract.OutcomesBucket)
+	st, err := testkit.JetStream(t, connect(t, s)).Stream(ctx, "KV_"+contract.OutcomesBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

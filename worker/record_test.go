@@ -14,7 +14,7 @@ import (
 // once for another replica.
 func TestInterruptedRunKeepsFinishedOnly(t *testing.T) {
 	t.Parallel()
-	job := testJob()
+	job := workertest.Job()
 	req := jobs.Request{ID: "r", Attempt: job.MaxAttempts, Trigger: jobs.TriggerEvent}
 	out := workertest.Succeed(job, req)
 	out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, true, nil

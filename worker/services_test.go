@@ -13,8 +13,7 @@ import (
 func TestServicesStartStop(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	app := testApp()
-	app.HTTP.Listen = "127.0.0.1:0"
+	app := listening()
 	app.Jobs[0].Schedule = "0 3 * * *"
 	ctx := context.Background()
 	build := func() *Worker { return newWorker(t, connect(t, s), app, workertest.NewRecorder(nil)) }
@@ -59,15 +58,14 @@ func TestServicesStartStop(t *testing.T) {
 
 func TestHTTPBusyPortFailsAtOnce(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	app := testApp()
-	app.HTTP.Listen = "127.0.0.1:0"
-	first := startWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	r := newRig(t)
+	app := listening()
+	first := r.start(t, app, workertest.NewRecorder(nil))
 	app.HTTP.Listen = first.http.srv.Addr
 	if app.HTTP.Listen == "" {
 		t.Skip("no address recorded")
 	}
-	second := newWorker(t, connect(t, s), app, workertest.NewRecorder(nil))
+	second := newWorker(t, connect(t, r.Server), app, workertest.NewRecorder(nil))
 	err := second.Start(context.Background())
 	if err == nil {
 		t.Fatal("second worker on a busy port started")

@@ -10,6 +10,20 @@ import (
 	"github.com/certrotator/certrotator/jobs"
 )
 
+// shutDownMidRun starts a worker answering with rot whose shutdown waits
+// 50ms for its runs, requests the test job as id, and stops the worker
+// once started fires: a shutdown in the middle of a run. It returns the
+// outcome events kept from before the request.
+func (r rig) shutDownMidRun(t *testing.T, rot Rotator, started *workertest.Latch, id string) *workertest.Events {
+	t.Helper()
+	w, events := r.serve(t, testApp(), rot, workertest.RequestBody(), id, func(w *Worker) { w.consumer.shutdownTimeout = 50 * time.Millisecond })
+	started.Wait(t, "rotation started")
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	return events
+}
+
 // TestShutdownKeepsWhatFinished: a run cancelled by shutdown after one of
 // its connectors was uploaded keeps that connector's outcome (kept and
 // published, final) and hands back only the other: the next replica runs
@@ -17,28 +31,17 @@ import (
 // outcome, the uploaded one succeeded rather than already_present.
 func TestShutdownKeepsWhatFinished(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	started := newSignal()
+	r := newRig(t)
+	started := workertest.NewLatch()
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-ctx.Done() // conn1 was uploaded; conn2 is cut short by the shutdown
 		out := workertest.Succeed(job, req)
 		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, req.Attempt >= job.MaxAttempts, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "context canceled"}
 		return out
 	})
-	w := newWorker(t, connect(t, s), testApp(), rot)
-	w.consumer.shutdownTimeout = 50 * time.Millisecond
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "shutdown-1")
-	started.wait(t, "rotation started")
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
+	events := r.shutDownMidRun(t, rot, started, "shutdown-1")
 	ev, _ := events.Next(t)
 	if ev.Data.Connector != conn1 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
 		t.Fatalf("event on shutdown = %s %s final=%v, want %s succeeded, final", ev.Data.Connector, ev.Data.Status, ev.Data.Final, conn1)
@@ -48,7 +51,7 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 	}
 
 	rot2 := workertest.NewRecorder(nil)
-	w2 := startWorker(t, connect(t, s), testApp(), rot2)
+	w2 := r.start(t, testApp(), rot2)
 	got := rot2.NextCall(t)
 	if got.Attempt != 2 || len(got.Connectors) != 1 || !strings.EqualFold(got.Connectors[0], conn2) {
 		t.Fatalf("after the shutdown: attempt %d ran %v, want attempt 2 with %s only", got.Attempt, got.Connectors, conn2)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/statusview"
@@ -59,8 +60,7 @@ func viewHas(t *testing.T, w *Worker, what string, cond func(map[string]statusvi
 // the page shows it, the gauge exports it.
 func TestStatusKeepsLastSuccess(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	uploaded := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	var now atomic.Pointer[time.Time]
 	now.Store(&uploaded)
@@ -75,14 +75,13 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 		}
 		return out
 	})
-	w := startWorker(t, nc, testApp(), rot, func(w *Worker) { w.arch.Now = func() time.Time { return *now.Load() } })
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-1")
+	w := startWorker(t, r.NC, testApp(), rot, func(w *Worker) { w.arch.Now = func() time.Time { return *now.Load() } })
+	r.Request(t, jobName, workertest.RequestBody(), "ls-1")
 	rot.NextCall(t)
 	waitSettled(t, w, "first request settled")
 	later := uploaded.Add(6 * time.Hour)
 	now.Store(&later)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ls-2")
+	r.Request(t, jobName, workertest.RequestBody(), "ls-2")
 	rot.NextCall(t)
 	waitSettled(t, w, "second request settled")
 
@@ -100,13 +99,12 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	viewHas(t, w, "skipped seen", func(m map[string]statusview.Entry) bool {
 		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
 	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	_, page := get(t, srv, "/")
+	srv := newHTTPTestServer(t, w)
+	_, page := testkit.Get(t, srv, "/")
 	if !strings.Contains(page, "2026-11-30 10:00 UTC") || !strings.Contains(page, "already_present") {
 		t.Errorf("page lacks the last upload time or the skip reason:\n%s", page)
 	}
-	_, metrics := get(t, srv, "/metrics")
+	_, metrics := testkit.Get(t, srv, "/metrics")
 	want := `certrotator_last_success_timestamp_seconds{connector="` + conn1 + `",rotation_job="contoso-api"} 1.7960328e+09`
 	if !strings.Contains(metrics, want) {
 		t.Errorf("/metrics lacks %s", want)
@@ -121,7 +119,7 @@ func TestReplicasExportTheSameExpiry(t *testing.T) {
 	rotA, rotB := workertest.NewRecorder(nil), workertest.NewRecorder(nil)
 	a := startWorker(t, connect(t, s), testApp(), rotA)
 	b := startWorker(t, connect(t, s), testApp(), rotB)
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "rep-1")
 	select {
 	case <-rotA.Calls():
 	case <-rotB.Calls():
@@ -152,33 +150,20 @@ func TestReplicasExportTheSameExpiry(t *testing.T) {
 // the connector rows as they were.
 func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), workertest.NewRecorder(nil))
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ok-1")
+	r := newRig(t)
+	w := startWorker(t, r.NC, testApp(), workertest.NewRecorder(nil))
+	r.Request(t, jobName, workertest.RequestBody(), "ok-1")
 	waitSettled(t, w, "good request settled")
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
+	r.Request(t, jobName, `{"job":"contoso-api","bogus":true}`, "bad-1")
 	waitSettled(t, w, "bad request settled")
 	viewHas(t, w, "bad request stored", func(m map[string]statusview.Entry) bool {
 		_, ok := m[jobName+"._"]
 		return ok
 	})
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	_, page := get(t, srv, "/")
-	apart := strings.Index(page, "Requests that failed before any connector")
-	if apart < 0 {
-		t.Fatalf("no section for the bad request:\n%s", page)
-	}
-	rows, section := page[:apart], page[apart:]
-	if !strings.Contains(section, `data-key="contoso-api._"`) || !strings.Contains(section, jobs.CodeBadRequest) {
-		t.Errorf("bad request not in its section:\n%s", section)
-	}
-	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {
-		t.Errorf("connector rows changed by the bad request:\n%s", rows)
-	}
-	_, metrics := get(t, srv, "/metrics")
+	srv := newHTTPTestServer(t, w)
+	_, page := testkit.Get(t, srv, "/")
+	workertest.BadRequestApart(t, page)
+	_, metrics := testkit.Get(t, srv, "/metrics")
 	if strings.Contains(metrics, `connector="_"`) {
 		t.Errorf("a bad request became a connector series:\n%s", metrics)
 	}
@@ -210,9 +195,8 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	code, body := get(t, srv, "/readyz")
+	srv := newHTTPTestServer(t, w)
+	code, body := testkit.Get(t, srv, "/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: not connected") ||
 		!strings.Contains(body, "consumer: not bound") {
 		t.Errorf("/readyz before start = %d\n%s", code, body)
@@ -221,7 +205,7 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 20 {
-		code, body = get(t, srv, "/readyz")
+		code, body = testkit.Get(t, srv, "/readyz")
 	}
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nats: ok") || !strings.Contains(body, "consumer: ok") ||
 		!strings.Contains(body, "vault: refused (source_denied)") || strings.Contains(body, "10.1.2.3") || strings.Contains(body, "permission denied") {
@@ -233,13 +217,13 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 	}
 	vault = nil
 	mu.Unlock()
-	if code, _ = get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
+	if code, _ = testkit.Get(t, srv, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz within the cache TTL = %d, want the cached 503", code)
 	}
 	mu.Lock()
 	now = now.Add(checkCacheTTL)
 	mu.Unlock()
-	if code, body = get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
+	if code, body = testkit.Get(t, srv, "/readyz"); code != http.StatusOK || !strings.Contains(body, "vault: ok") {
 		t.Errorf("/readyz with everything up, after the cache TTL = %d\n%s", code, body)
 	}
 }
@@ -247,26 +231,35 @@ func TestReadyzSaysWhatIsMissing(t *testing.T) {
 // The history page lists a connector's events newest first.
 func TestHistoryNewestFirst(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	w := startWorker(t, nc, testApp(), workertest.NewRecorder(nil))
-	js := newJS(t, nc)
+	r := newRig(t)
+	w := startWorker(t, r.NC, testApp(), workertest.NewRecorder(nil))
 	for _, id := range []string{"hist-1", "hist-2"} {
-		publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api","connectors":["`+conn1+`"]}`, id)
+		r.Request(t, jobName, workertest.RequestBody(conn1), id)
 		waitSettled(t, w, id+" settled")
 	}
-	srv := httptest.NewServer(w.Handler())
-	defer srv.Close()
-	code, page := get(t, srv, "/history?job="+jobName+"&connector="+conn1)
+	srv := newHTTPTestServer(t, w)
+	code, page := testkit.Get(t, srv, "/history?job="+jobName+"&connector="+conn1)
 	first, second := strings.Index(page, "hist-2"), strings.Index(page, "hist-1")
 	if code != http.StatusOK || first < 0 || second < 0 || first > second {
 		t.Errorf("history (%d) not newest first:\n%s", code, page)
 	}
-	if code, _ := get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
+	if code, _ := testkit.Get(t, srv, "/history?job="+jobName+"&connector=*"); code != http.StatusBadRequest {
 		t.Errorf("a wildcard connector = %d, want 400", code)
 	}
 }
 
+// offline is a worker of the test config on no bus: built, not started,
+// and not stopped by the test.
+func offline(t *testing.T) *Worker {
+	t.Helper()
+	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// newHTTPTestServer serves w's handler until the test ends.
 func newHTTPTestServer(t *testing.T, w *Worker) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(w.Handler())
@@ -309,10 +302,10 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	a := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
-	other := testJob()
+	other := workertest.Job()
 	other.Name = "other-api"
 	other.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000000ff"}}
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "other-1")
 	waitSettled(t, a, "request settled")
 	// b starts after: the replicas share one consumer, and b would answer
 	// contoso-api's request as naming an unknown job.
@@ -326,7 +319,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	if got := testutilCount(t, a, "certrotator_certificate_expiry_timestamp_seconds"); got == 0 {
 		t.Error("replica with the job exports no expiry")
 	}
-	_, page := get(t, newHTTPTestServer(t, b), "/")
+	_, page := testkit.Get(t, newHTTPTestServer(t, b), "/")
 	if !strings.Contains(page, conn2) || !strings.Contains(page, "not in this replica") {
 		t.Errorf("page of the replica without the job:\n%s", page)
 	}
@@ -337,7 +330,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 func TestKeySetSeriesExported(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	j := testJob()
+	j := workertest.Job()
 	j.KeySets = []jobs.KeySetRef{{Tenant: "contoso", ID: "B2C_1A_RestApiClientCertificate"}}
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		out := workertest.Succeed(job, req)
@@ -346,7 +339,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 		return append(out, ks)
 	})
 	w := startWorker(t, connect(t, s), testApp(j), rot)
-	publish(t, newJS(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
+	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
 	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
 	viewHas(t, w, "key set stored", func(m map[string]statusview.Entry) bool {
 		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
@@ -363,7 +356,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 	}
 	srv := newHTTPTestServer(t, w)
 	workertest.Eventually(t, "the key set's outcome in the results stream", func() bool {
-		_, hist := get(t, srv, strings.ReplaceAll(link, "&amp;", "&"))
+		_, hist := testkit.Get(t, srv, strings.ReplaceAll(link, "&amp;", "&"))
 		return strings.Contains(hist, "ks-metrics-1")
 	})
 }
@@ -372,7 +365,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 // its key (the row's data-key).
 func pageRows(t *testing.T, w *Worker) map[string]string {
 	t.Helper()
-	_, page := get(t, newHTTPTestServer(t, w), "/")
+	_, page := testkit.Get(t, newHTTPTestServer(t, w), "/")
 	rows := map[string]string{}
 	for _, part := range strings.Split(page, `<tr id="row-`)[1:] {
 		key, _, _ := strings.Cut(part, `"`)

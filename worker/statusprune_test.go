@@ -25,7 +25,7 @@ func TestStatusOfRemovedConnectorsPruned(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
 	oldApp := testApp()
-	newJob := testJob()
+	newJob := workertest.Job()
 	newJob.Connectors = newJob.Connectors[:1]
 	newApp := testApp(newJob)
 	oldApp.Instance, newApp.Instance = "old", "new"

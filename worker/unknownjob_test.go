@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -19,10 +18,9 @@ import (
 // once its deliveries are spent.
 func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	job := func(name string) jobs.Job {
-		j := testJob()
+		j := workertest.Job()
 		j.Name, j.Connectors = name, j.Connectors[:1]
 		j.MaxAttempts = 24 // the consumer's max deliver: a request meets the wrong replica on every delivery at odds near 2^-24
 		return j
@@ -31,16 +29,15 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 	oldApp.Instance, newApp.Instance = "old", "new"
 	oldRot, newRot := workertest.NewRecorder(nil), workertest.NewRecorder(nil)
 	quick := func(w *Worker) { w.consumer.pullWait = 20 * time.Millisecond } // hand-backs take 2 pulls' wait
-	startWorker(t, connect(t, s), oldApp, oldRot, quick)
-	startWorker(t, connect(t, s), newApp, newRot, quick)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
+	r.start(t, oldApp, oldRot, quick)
+	r.start(t, newApp, newRot, quick)
+	events := r.Outcomes(t)
 
 	const n = 10
 	for i := range n {
-		publish(t, js, contract.RequestSubject("certrotation", "beta"), `{"job":"beta"}`, fmt.Sprintf("beta-%d", i))
+		r.Request(t, "beta", `{"job":"beta"}`, fmt.Sprintf("beta-%d", i))
 	}
-	publish(t, js, contract.RequestSubject("certrotation", "gamma"), `{"job":"gamma"}`, "gamma-1")
+	r.Request(t, "gamma", `{"job":"gamma"}`, "gamma-1")
 	finals := map[string]int{}
 	for len(finals) < n+1 {
 		ev, subj := events.Next(t)

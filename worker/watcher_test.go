@@ -12,6 +12,7 @@ import (
 
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -74,7 +75,7 @@ func lastSeq(t testing.TB, w *Worker) uint64 {
 func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	t.Parallel()
 	vault, src := vaultLister(t)
-	job := testJob()
+	job := workertest.Job()
 	job.Watch = watchInterval
 	vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 
@@ -89,7 +90,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		app.Instance = "replica-" + strconv.Itoa(i)
 		ww = append(ww, watching(t, connect(t, s), app))
 	}
-	js := newJS(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 
 	// Version 1 was written before any worker watched and has no outcome:
 	// the first polls request it, once.
@@ -167,13 +168,13 @@ func watchMsgID(t testing.TB, src *vaultsrc.Client, job jobs.Job) string {
 func TestWatchRewrittenPath(t *testing.T) {
 	t.Parallel()
 	vault, src := vaultLister(t)
-	job := testJob()
+	job := workertest.Job()
 	job.Watch = watchInterval
 	first := vault.Put(t, job.Source.Mount, job.Source.Path, map[string]any{"pfx": "AAAA"})
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
 	w := startWatching(t, connect(t, s), testApp(job), rot, src)
-	js := newJS(t, connect(t, s))
+	js := testkit.JetStream(t, connect(t, s))
 	old := rot.NextCall(t)
 	if old.Version != first || old.ID != watchMsgID(t, src, job) {
 		t.Fatalf("first call %+v, want version %d", old, first)
@@ -208,8 +209,8 @@ func TestWatchRewrittenPath(t *testing.T) {
 func TestWatchOffWithoutListerOrInterval(t *testing.T) {
 	t.Parallel()
 	s := runServer(t, "")
-	unwatched := testJob()
-	watched := testJob()
+	unwatched := workertest.Job()
+	watched := workertest.Job()
 	watched.Name, watched.Watch = "watched", time.Minute
 	watched.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-000000000009"}}
 	// No lister: no job is watched, whatever its config says.
@@ -229,7 +230,7 @@ func BenchmarkWatchRound(b *testing.B) {
 	vault, src := vaultLister(b)
 	var jj []jobs.Job
 	for i := range 10 {
-		j := testJob()
+		j := workertest.Job()
 		j.Name, j.Source.Path, j.Watch = "job-"+strconv.Itoa(i), "b2c/bench-"+strconv.Itoa(i), watchInterval
 		j.Connectors = []jobs.ConnectorRef{{Tenant: "contoso", ID: "7b3a0c1e-aaaa-bbbb-cccc-0000000001" + strconv.Itoa(10+i)}}
 		vault.Put(b, j.Source.Mount, j.Source.Path, map[string]any{"pfx": "AAAA"})

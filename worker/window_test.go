@@ -5,28 +5,14 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-// windowJob is the test job with one change window a day, 08:00-09:00 UTC,
-// and no cron schedule: only window starts make requests.
-func windowJob(t *testing.T) jobs.Job {
-	t.Helper()
-	start, err := config.ParseSchedule("CRON_TZ=UTC 0 8 * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := testJob()
-	j.Windows = []jobs.Window{{Spec: "CRON_TZ=UTC 0 8 * * *", Start: start, Duration: time.Hour}}
-	return j
-}
 
 // TestWindowStartPublishes drives the scheduler on a clock that jumps to
 // each wake-up at once: the next window's start makes a request with
@@ -36,7 +22,7 @@ func TestWindowStartPublishes(t *testing.T) {
 	s := runServer(t, "")
 	rot := workertest.NewRecorder(nil)
 	start := time.Date(2026, 11, 25, 10, 3, 0, 0, time.UTC) // after today's window
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = &jumpClock{now: start} })
+	startWorker(t, connect(t, s), testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = jumpClock{testkit.NewClock(start)} })
 	if id := contract.WindowMsgID(jobName, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)); id != "window-"+jobName+"-1795680000" {
 		t.Fatalf("WindowMsgID = %q", id)
 	}
@@ -54,29 +40,20 @@ func TestWindowStartPublishes(t *testing.T) {
 // start; the stream keeps one request.
 func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
 	var ww []*Worker
 	for range 3 {
 		// A clock far before any window: the loops sleep through the test.
 		clock := &stillClock{now: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)}
-		ww = append(ww, startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = clock }))
+		ww = append(ww, r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = clock }))
 	}
 	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	for _, w := range ww {
-		wg.Go(func() {
-			if err := w.scheduler.FireWindow(context.Background(), jobName, start); err != nil {
-				t.Errorf("fireWindow: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	fireAll(t, ww, func(w *Worker) error { return w.scheduler.FireWindow(context.Background(), jobName, start) })
 	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
 	}
-	workertest.Eventually(t, "window request settled", workertest.Settled(newJS(t, nc)))
+	workertest.Eventually(t, "window request settled", workertest.Settled(r.JS))
 	rot.NoMoreCalls(t)
 }
 
@@ -92,13 +69,12 @@ func (c *stillClock) After(time.Duration) <-chan time.Time { return nil }
 // window start's Msg-Id; one that finds nothing held back requests nothing.
 func TestWindowCatchUp(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
+	r := newRig(t)
 	rot := workertest.NewRecorder(nil)
 	before := &stillClock{now: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)}
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = before })
+	r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = before })
 
-	kv, err := newJS(t, nc).KeyValue(context.Background(), contract.StatusBucket)
+	kv, err := r.JS.KeyValue(context.Background(), contract.StatusBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +88,13 @@ func TestWindowCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside := &stillClock{now: opened.Add(30 * time.Minute)}
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
+	r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
 	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
 	}
-	workertest.Eventually(t, "catch-up settled", workertest.Settled(newJS(t, nc)))
+	workertest.Eventually(t, "catch-up settled", workertest.Settled(r.JS))
 
 	// The run replaced the skip: a third replica starting now finds nothing held back.
-	startWorker(t, connect(t, s), testApp(windowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
+	r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
 	rot.NoMoreCalls(t)
 }

@@ -9,16 +9,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Config{Jobs: []jobs.Job{testJob()}}); err == nil {
+	if _, err := New(Config{Jobs: []jobs.Job{workertest.Job()}}); err == nil {
 		t.Error("New without Rotator: no error")
 	}
-	unparsed := testJob()
+	unparsed := workertest.Job()
 	unparsed.Schedule = "0 3 * * *"
 	if _, err := New(Config{Jobs: []jobs.Job{unparsed}, Rotator: workertest.NewRecorder(nil)}); err == nil {
 		t.Error("New with a schedule config did not parse: no error")
@@ -27,10 +28,7 @@ func TestNewChecksConfig(t *testing.T) {
 
 func TestStopBeforeStartAndTwice(t *testing.T) {
 	t.Parallel()
-	w, err := New(configFor(t, testApp(), workertest.NewRecorder(nil), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := offline(t)
 	if err := w.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
@@ -47,10 +45,9 @@ func TestStopBeforeStartAndTwice(t *testing.T) {
 
 func TestProvisioningIsIdempotent(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	a := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
-	b := startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	r := newRig(t)
+	a := r.start(t, testApp(), workertest.NewRecorder(nil))
+	b := r.start(t, testApp(), workertest.NewRecorder(nil))
 	if !a.Ready() || !b.Ready() {
 		t.Fatal("workers not ready")
 	}
@@ -61,11 +58,10 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restarted replica provisions again over the existing objects.
-	startWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	r.start(t, testApp(), workertest.NewRecorder(nil))
 
-	js := newJS(t, nc)
 	ctx := context.Background()
-	req, err := js.Stream(ctx, contract.RequestsStream)
+	req, err := r.JS.Stream(ctx, contract.RequestsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +78,7 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 	if cc.AckPolicy != jetstream.AckExplicitPolicy || cc.AckWait != contract.AckWait || cc.MaxDeliver != 3 {
 		t.Errorf("consumer config = %+v", cc)
 	}
-	res, err := js.Stream(ctx, contract.ResultsStream)
+	res, err := r.JS.Stream(ctx, contract.ResultsStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +86,7 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 		t.Errorf("results stream config = %+v", rc)
 	}
 	for bucket, ttl := range map[string]time.Duration{contract.StatusBucket: 0, contract.LocksBucket: contract.LockTTL, contract.WarningsBucket: contract.WarningsTTL} {
-		kv, err := js.KeyValue(ctx, bucket)
+		kv, err := r.JS.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatalf("bucket %s: %v", bucket, err)
 		}
@@ -106,7 +102,7 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 
 func TestMaxDeliverIsLargestMaxAttempts(t *testing.T) {
 	t.Parallel()
-	a, b := testJob(), testJob()
+	a, b := workertest.Job(), workertest.Job()
 	a.MaxAttempts, b.MaxAttempts = 2, 0
 	tests := []struct {
 		jobs []jobs.Job
@@ -136,7 +132,7 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 		if err := w.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "kept-1")
+		testkit.Publish(t, testkit.JetStream(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "kept-1")
 		nc.Close()
 		s.Shutdown()
 		s.WaitForShutdown()
@@ -167,19 +163,17 @@ func TestEmbeddedServerKeepsPendingRequest(t *testing.T) {
 
 func TestGracefulStopFinishesInFlight(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	started, release := newSignal(), make(chan struct{})
+	r := newRig(t)
+	started, release := workertest.NewLatch(), make(chan struct{})
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-release
 		return workertest.Succeed(job, req)
 	})
-	w := startWorker(t, connect(t, s), testApp(), rot)
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "graceful-1")
-	started.wait(t, "rotation started")
+	w := r.start(t, testApp(), rot)
+	events := r.Outcomes(t)
+	r.Request(t, jobName, workertest.RequestBody(), "graceful-1")
+	started.Wait(t, "rotation started")
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- w.Stop(context.Background()) }()
@@ -201,33 +195,21 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	if d := w.consumer.signals.settled.WaitOrTimeout(t); d.Action != actAck {
 		t.Errorf("settled with %s, want ack", d.Action)
 	}
-	workertest.Eventually(t, "request acked", workertest.Settled(js))
+	workertest.Eventually(t, "request acked", workertest.Settled(r.JS))
 }
 
 func TestStopTimeoutNaksInFlight(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	started := newSignal()
+	r := newRig(t)
+	started := workertest.NewLatch()
 	causes := make(chan error, 1)
 	rot := workertest.NewRecorder(func(ctx context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
-		started.fire()
+		started.Fire()
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return workertest.Fail(jobs.ClassTransient, "canceled")(job, req)
 	})
-	w := newWorker(t, connect(t, s), testApp(), rot)
-	w.consumer.shutdownTimeout = 50 * time.Millisecond
-	if err := w.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
-	js := newJS(t, nc)
-	publish(t, js, "certrotation.request."+jobName, `{"job":"contoso-api"}`, "timeout-1")
-	started.wait(t, "rotation started")
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
+	events := r.shutDownMidRun(t, rot, started, "timeout-1")
 	if cause := <-causes; !errors.Is(cause, errShuttingDown) {
 		t.Errorf("rotation cancelled with %v, want errShuttingDown", cause)
 	}
@@ -236,7 +218,7 @@ func TestStopTimeoutNaksInFlight(t *testing.T) {
 	}
 	// Nak'd, not acked: the next worker gets it again.
 	rot2 := workertest.NewRecorder(nil)
-	startWorker(t, connect(t, s), testApp(), rot2)
+	r.start(t, testApp(), rot2)
 	if got := rot2.NextCall(t); got.ID != "timeout-1" || got.Attempt != 2 {
 		t.Fatalf("redelivered request %q attempt %d, want timeout-1 attempt 2", got.ID, got.Attempt)
 	}
@@ -277,18 +259,17 @@ func (nopConnector) Upload(context.Context, string, string, []byte, string) (job
 // expiry warnings use the bucket the worker provisions at start.
 func TestRealRotatorWithWarnings(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	nc := connect(t, s)
-	warn := NewWarnings(newJS(t, nc))
+	r := newRig(t)
+	warn := NewWarnings(r.JS)
 	rot, err := jobs.New(jobs.Config{Source: nopSource{}, Connector: nopConnector{}, Warnings: warn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(configFor(t, testApp(), rot, nc))
+	w, err := New(configFor(t, testApp(), rot, r.NC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := workertest.Subscribe(t, nc, "certrotation.result.>")
+	events := r.Outcomes(t)
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +277,7 @@ func TestRealRotatorWithWarnings(t *testing.T) {
 	if first, err := warn.First(context.Background(), "k"); err != nil || !first {
 		t.Errorf("warnings bucket not usable: %v %v", first, err)
 	}
-	publish(t, newJS(t, nc), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "real-1")
+	r.Request(t, jobName, workertest.RequestBody(), "real-1")
 	for range 2 {
 		if ev, _ := events.Next(t); ev.Data.Error == nil || ev.Data.Error.Code != "source_not_found" || !ev.Data.Final {
 			t.Errorf("event = %+v", ev.Data)

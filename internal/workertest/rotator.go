@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -81,13 +82,7 @@ func (r *Recorder) Calls() <-chan jobs.Request { return r.calls }
 // NextCall returns the next Rotate call, failing after WaitTimeout.
 func (r *Recorder) NextCall(tb testing.TB) jobs.Request {
 	tb.Helper()
-	select {
-	case req := <-r.calls:
-		return req
-	case <-time.After(WaitTimeout):
-		tb.Fatal("Rotate not called before the deadline")
-	}
-	return jobs.Request{}
+	return testkit.Receive(tb, r.calls, "Rotate not called before the deadline")
 }
 
 // NoMoreCalls checks that nothing else called Rotate; call it once the

@@ -1,9 +1,11 @@
 // Package workertest is the one test kit of the worker's tests, e2e's and
-// bench's: Rotators for tests (a recorder, a func, a wrapper around a real
-// one), outcome builders, a sink of outcome events, and the lifecycle of a
-// worker for a test's life. It imports no worker package, so that the
-// worker's own in-package tests can use it too; it is imported only from
-// tests (.golangci.yaml's workertest-only-in-tests).
+// bench's, and of the tests of what reads the worker's records (the status
+// page, the client): Rotators for tests (a recorder, a func, a wrapper
+// around a real one), outcome builders, a sink of outcome events, a test's
+// own client of its NATS server, the test job and its fixtures, and the
+// lifecycle of a worker for a test's life. It imports no worker package, so
+// that the worker's own in-package tests can use it too; it is imported
+// only from tests (.golangci.yaml's workertest-only-in-tests).
 package workertest
 
 import (

@@ -5,25 +5,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/robfig/cron/v3"
 
 	natsbus "github.com/certrotator/certrotator/bus"
 	"github.com/certrotator/certrotator/bus/bustest"
-	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/baseservice"
 	"github.com/certrotator/certrotator/internal/testkit"
+	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
-
-func mustSchedule(t *testing.T, spec string) cron.Schedule {
-	t.Helper()
-	s, err := config.ParseSchedule(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func TestPrevSlot(t *testing.T) {
 	t.Parallel()
@@ -40,7 +30,7 @@ func TestPrevSlot(t *testing.T) {
 		{"CRON_TZ=Europe/Paris 0 3 * * *", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
-		got, ok := PrevSlot(mustSchedule(t, tt.spec), tt.now)
+		got, ok := PrevSlot(workertest.Schedule(t, tt.spec), tt.now)
 		if !ok || !got.Equal(tt.want) {
 			t.Errorf("PrevSlot(%q, %s) = %s %v, want %s", tt.spec, tt.now, got, ok, tt.want)
 		}
@@ -50,7 +40,7 @@ func TestPrevSlot(t *testing.T) {
 func TestMissedSlotEvery(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
-	slot, ok := PrevSlot(mustSchedule(t, "@every 1h"), now)
+	slot, ok := PrevSlot(workertest.Schedule(t, "@every 1h"), now)
 	want := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	if !ok || !slot.Equal(want) {
 		t.Errorf("PrevSlot(@every 1h) = %s, %v; want the grid point %s", slot, ok, want)
@@ -74,7 +64,7 @@ func provisioned(t *testing.T) (*natsbus.Bus, *natsbus.Objects) {
 func TestCatchUpDuringTickIsOneRequest(t *testing.T) {
 	t.Parallel()
 	b, ob := provisioned(t)
-	sched := mustSchedule(t, "0 3 * * *")
+	sched := workertest.Schedule(t, "0 3 * * *")
 	now := time.Now()
 	s := New(baseservice.NewArchetype(nil, func() time.Time { return now }), Options{
 		Prefix: contract.SubjectPrefixDefault, Jobs: []jobs.Job{{Name: "contoso-api", Schedule: "0 3 * * *", Next: sched}},
