@@ -156,7 +156,7 @@ func (tr *tracker) publishTick(t *testing.T, js jetstream.JetStream, f fleet) {
 	tick := strconv.FormatInt(time.Now().Unix(), 10)
 	tr.start = time.Now()
 	for _, j := range f.jobs {
-		req := jobs.Request{Job: j.Name, Trigger: jobs.TriggerCron}
+		req := jobs.Request{Job: j.Name, Trigger: contract.TriggerCron}
 		if _, err := client.PublishRequest(t.Context(), js, "certrotation", req, "cron-"+j.Name+"-"+tick); err != nil {
 			t.Fatalf("publishing the request of %s: %v", j.Name, err)
 		}
@@ -180,7 +180,7 @@ func (tr *tracker) onEvent(m *nats.Msg) {
 		return
 	}
 	o := ev.Data
-	if !o.Final || o.Status == jobs.StatusExpiring {
+	if !o.Final || o.Status == contract.StatusExpiring {
 		return
 	}
 	now := time.Now()
@@ -191,11 +191,11 @@ func (tr *tracker) onEvent(m *nats.Msg) {
 		return // another job, or a duplicate delivery
 	}
 	switch o.Status {
-	case jobs.StatusSucceeded:
+	case contract.StatusSucceeded:
 		tr.uploads++
-	case jobs.StatusSkipped:
+	case contract.StatusSkipped:
 		tr.skipped++
-	case jobs.StatusFailed:
+	case contract.StatusFailed:
 		n := 1
 		if o.Connector == "" {
 			n = tr.expect[o.Job] - len(seen) // the request failed as a whole

@@ -93,16 +93,16 @@ func TestTrackerFinishesOnEveryConnectorOnce(t *testing.T) {
 		}
 		tr.onEvent(&nats.Msg{Data: data})
 	}
-	send(jobs.Outcome{Job: "a", Connector: "1", Status: jobs.StatusSucceeded, Final: true})
-	send(jobs.Outcome{Job: "a", Connector: "1", Status: jobs.StatusSucceeded, Final: true}) // redelivered
-	send(jobs.Outcome{Job: "a", Connector: "2", Status: jobs.StatusFailed, Final: false})   // will be retried
-	send(jobs.Outcome{Job: "a", Connector: "2", Status: jobs.StatusSucceeded, Final: true})
+	send(jobs.Outcome{Job: "a", Connector: "1", Status: contract.StatusSucceeded, Final: true})
+	send(jobs.Outcome{Job: "a", Connector: "1", Status: contract.StatusSucceeded, Final: true}) // redelivered
+	send(jobs.Outcome{Job: "a", Connector: "2", Status: contract.StatusFailed, Final: false})   // will be retried
+	send(jobs.Outcome{Job: "a", Connector: "2", Status: contract.StatusSucceeded, Final: true})
 	select {
 	case <-tr.done:
 		t.Fatal("done before job b")
 	default:
 	}
-	send(jobs.Outcome{Job: "b", Status: jobs.StatusFailed, Final: true, Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest}})
+	send(jobs.Outcome{Job: "b", Status: contract.StatusFailed, Final: true, Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest}})
 	select {
 	case <-tr.done:
 	default:

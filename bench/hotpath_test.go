@@ -54,8 +54,8 @@ func succeededOutcome() jobs.Outcome {
 	nb := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	return jobs.Outcome{
 		Job: "contoso-b2c", Tenant: "contoso", Connector: "7b3a0c1e-0000-4000-8000-000000000001",
-		RequestID: "fleet-contoso-b2c", Trigger: jobs.TriggerEvent, RequestReason: "quarterly rotation",
-		RequestedBy: "alice@contoso.example", Status: jobs.StatusSucceeded,
+		RequestID: "fleet-contoso-b2c", Trigger: contract.TriggerEvent, RequestReason: "quarterly rotation",
+		RequestedBy: "alice@contoso.example", Status: contract.StatusSucceeded,
 		Certificate: &jobs.CertInfo{Thumbprint: "0123456789ABCDEF0123456789ABCDEF01234567", Subject: "CN=api.contoso.example",
 			NotBefore: nb, NotAfter: nb.AddDate(0, 3, 0), SourceVersion: 3},
 		Previous: &jobs.CertInfo{Thumbprint: "89ABCDEF0123456789ABCDEF0123456789ABCDEF", Subject: "CN=api.contoso.example",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -120,7 +121,7 @@ func benchRotate(b *testing.B, n int, latency time.Duration, force bool) {
 	for b.Loop() {
 		outs := r.rotator.Rotate(ctx, r.job, jobs.Request{Job: r.job.Name, Force: force})
 		for _, o := range outs {
-			if o.Status == jobs.StatusFailed {
+			if o.Status == contract.StatusFailed {
 				b.Fatalf("rotation failed: %+v", o.Error)
 			}
 		}

@@ -311,7 +311,7 @@ func (s *soak) newBundles(t *testing.T, batch int) {
 
 func (s *soak) onEvent(m *nats.Msg) {
 	var ev contract.Event
-	if json.Unmarshal(m.Data, &ev) != nil || !ev.Data.Final || ev.Data.Status == jobs.StatusExpiring {
+	if json.Unmarshal(m.Data, &ev) != nil || !ev.Data.Final || ev.Data.Status == contract.StatusExpiring {
 		return
 	}
 	s.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/config"
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -158,7 +159,7 @@ func (s *soak) rollback(t *testing.T, job jobs.Job) (string, string) {
 	v := written.VersionMetadata.Version
 	id := fmt.Sprintf("soak-rollback-%s-%d", job.Name, v)
 	body := fmt.Sprintf(`{"job":%q,"force":true,"version":%d,"trigger":%q,"reason":"rollback to version 1","requested_by":"soak"}`,
-		job.Name, v, jobs.TriggerManual)
+		job.Name, v, contract.TriggerManual)
 	s.mu.Lock()
 	ch := make(chan struct{})
 	s.answered[id] = ch
@@ -184,7 +185,7 @@ func (s *soak) checkRollback(ctx context.Context, job jobs.Job, id, thumb string
 	outcomes := s.finals.set(id, false).events()
 	s.mu.Unlock()
 	for _, o := range outcomes {
-		if !strings.HasPrefix(o.outcome, jobs.StatusSucceeded+"/") {
+		if !strings.HasPrefix(o.outcome, contract.StatusSucceeded+"/") {
 			s.t.Errorf("rollback %s ended %s, want succeeded", id, o.outcome)
 		}
 	}

@@ -131,7 +131,7 @@ func TestClientWaitsForBadRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Data.Error == nil || got[0].Data.Error.Code != jobs.CodeBadRequest {
+	if len(got) != 1 || got[0].Data.Error == nil || got[0].Data.Error.Code != contract.CodeBadRequest {
 		t.Errorf("events = %+v", got)
 	}
 }

@@ -32,7 +32,7 @@ func BenchmarkLastSucceeded(b *testing.B) {
 	}
 	for i := range perConnector {
 		for c := range connectors {
-			status := jobs.StatusSkipped
+			status := contract.StatusSkipped
 			if i%4 == 0 {
 				status = contract.StatusSucceeded
 			}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -29,8 +30,8 @@ var (
 	smtpKeys    = []string{"address", "username", "password_file", "from", "ca_file"}
 	notifyKinds = []string{NotifySlack, NotifyTeams, NotifyWebhook, NotifyEmail}
 	// notifyOn are the outcome statuses a sink may ask for.
-	notifyOn = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
-		jobs.StatusSucceeded, jobs.StatusSkipped}
+	notifyOn = []string{contract.StatusFailed, contract.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
+		contract.StatusSucceeded, contract.StatusSkipped}
 )
 
 // NotifyOnDefault is what a sink hears when it sets no `on`: what needs a
@@ -38,7 +39,7 @@ var (
 // it; a key set whose hand-uploaded key keeps ours from activating; an
 // API that takes calls without any certificate).
 func NotifyOnDefault() []string {
-	return []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated}
+	return []string{contract.StatusFailed, contract.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated}
 }
 
 // webhookSecretPrefix starts a Standard Webhooks secret: whsec_ + base64.

@@ -83,7 +83,7 @@ func TestOnboardingOperatorMode(t *testing.T) {
 		got = append(got, e.Data.Status)
 		return nil
 	})
-	if err != nil || len(got) == 0 || got[len(got)-1] != jobs.StatusSucceeded {
+	if err != nil || len(got) == 0 || got[len(got)-1] != contract.StatusSucceeded {
 		t.Fatalf("the publisher's rotate --wait: outcomes %q, error %v", got, err)
 	}
 	if st, err := pub.Status(ctx); err != nil || len(st) != 1 {

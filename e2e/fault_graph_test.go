@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -48,7 +49,7 @@ func TestFaultGraphTimeout(t *testing.T) {
 	j := job("b2c/timeout", connectorIDs[0])
 	fs.graph.SetLatency(2 * time.Second)
 	out := fs.rotateFirst(t, j, jobs.Request{ID: "timeout-1"})
-	if out.Status != jobs.StatusFailed || out.Error == nil || out.Error.Class != jobs.ClassTransient {
+	if out.Status != contract.StatusFailed || out.Error == nil || out.Error.Class != jobs.ClassTransient {
 		t.Fatalf("slow Graph: outcome %+v, want a transient failure", out)
 	}
 	if n := len(fs.uploads(connectorIDs[0])); n != 0 {
@@ -56,7 +57,7 @@ func TestFaultGraphTimeout(t *testing.T) {
 	}
 	fs.graph.SetLatency(0)
 	out = fs.rotateFirst(t, j, jobs.Request{ID: "timeout-1"})
-	if out.Status != jobs.StatusSucceeded {
+	if out.Status != contract.StatusSucceeded {
 		t.Fatalf("after Graph recovered: outcome %+v, want succeeded", out)
 	}
 	if got := fs.uploads(connectorIDs[0]); len(got) != 1 {

@@ -11,6 +11,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -53,7 +54,7 @@ func TestFaultHostileRequests(t *testing.T) {
 			continue
 		}
 		o := fin[0]
-		if o.Status != jobs.StatusFailed || code(o) != jobs.CodeBadRequest || o.Connector != "" {
+		if o.Status != contract.StatusFailed || code(o) != contract.CodeBadRequest || o.Connector != "" {
 			t.Errorf("%s: outcome %s code %s connector %q, want failed bad_request for no connector", name, o.Status, code(o), o.Connector)
 		}
 		if o.Error != nil && len(o.Error.Message) > maxErrorText {
@@ -84,7 +85,7 @@ func TestFaultHostileRequests(t *testing.T) {
 		t.Errorf("huge Msg-Id: %d final outcomes, want one per connector", len(fin))
 	}
 	for _, o := range fin {
-		if o.Status != jobs.StatusSucceeded {
+		if o.Status != contract.StatusSucceeded {
 			t.Errorf("huge Msg-Id: connector %s %s, want succeeded", o.Connector, o.Status)
 		}
 	}
@@ -131,7 +132,7 @@ func TestFaultHostileBundles(t *testing.T) {
 		start := time.Now()
 		out := fs.rotateFirst(t, job(c.path, connectorIDs[0]), jobs.Request{ID: "hostile-" + c.path})
 		took := time.Since(start)
-		if out.Status != jobs.StatusFailed || code(out) != string(c.want) || out.Error.Class != jobs.ClassPermanent {
+		if out.Status != contract.StatusFailed || code(out) != string(c.want) || out.Error.Class != jobs.ClassPermanent {
 			t.Errorf("%s: outcome %s code %s, want a permanent %s", c.path, out.Status, code(out), c.want)
 		}
 		t.Logf("%s refused in %s", c.path, took.Round(time.Millisecond))

@@ -89,8 +89,8 @@ func TestFaultRecordStoreFailsAfterUpload(t *testing.T) {
 	f.start(t, fs.stack, "w-store", j, rot)
 	f.publish(t, j.Name, "store-1", `{"job":"contoso-api"}`)
 	fin := finals(t, f.ev, "store-1")
-	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Reason != jobs.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
-		t.Fatalf("finals %+v, want one succeeded/%s on attempt 2", fin, jobs.ReasonConfirmedOnRetry)
+	if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Reason != contract.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
+		t.Fatalf("finals %+v, want one succeeded/%s on attempt 2", fin, contract.ReasonConfirmedOnRetry)
 	}
 	if !strings.Contains(fs.logs.String(), "keeping the outcome before publishing it, will retry") {
 		t.Error("the record store did not fail: the test did not test the fault")

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // eventually polls cond until it holds, failing with what at the deadline:
@@ -96,17 +95,17 @@ func TestFaultResultsStreamFull(t *testing.T) {
 	}
 	fin := finalsWithin(t, f.ev, "full-1", 2*contract.LockTTL)
 	for _, o := range fin {
-		if o.Status != jobs.StatusSucceeded {
+		if o.Status != contract.StatusSucceeded {
 			t.Errorf("final outcome %s/%s on attempt %d after the stream had room, want succeeded (the true outcome)", o.Status, o.Reason, o.Attempt)
 		}
 	}
 	var stored []contract.Event
 	eventually(t, "the stored outcome", func() bool { stored = storedEvents(t, js, "full-1"); return len(stored) > 0 })
-	if len(stored) != 1 || stored[0].Data.Status != jobs.StatusSucceeded || !stored[0].Data.Final {
+	if len(stored) != 1 || stored[0].Data.Status != contract.StatusSucceeded || !stored[0].Data.Final {
 		t.Errorf("stored events %+v, want exactly one final succeeded", stored)
 	}
 	for _, ev := range f.ev.Of("full-1") {
-		if ev.Data.Status != jobs.StatusSucceeded {
+		if ev.Data.Status != contract.StatusSucceeded {
 			t.Errorf("an event says %s/%s: the request's outcome changed", ev.Data.Status, ev.Data.Reason)
 		}
 	}

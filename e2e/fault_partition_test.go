@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/contract"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // TestFaultReplicaCutOffFromNATS: a replica reaches Graph but its link to
@@ -56,7 +55,7 @@ func TestFaultReplicaCutOffFromNATS(t *testing.T) {
 	// a renewal sent into the frozen link lands after the thaw, so the
 	// release's revision no longer matches and the lock lives out its TTL.
 	fin := finalsWithin(t, f.ev, "cutoff-1", 2*contract.LockTTL)
-	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Certificate == nil || fin[0].Certificate.Thumbprint != newer.Thumbprint {
+	if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Certificate == nil || fin[0].Certificate.Thumbprint != newer.Thumbprint {
 		t.Fatalf("finals %+v, want one succeeded with the newer bundle", fin)
 	}
 	if got := fs.uploads(connectorIDs[0]); len(got) != 1 || got[0] != newer.Thumbprint {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/jobs"
 )
 
 // buildBinary compiles cmd/certrotator into dir, as a release would (no
@@ -148,7 +147,7 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 			t.Errorf("exit after SIGTERM: %v, want 0", err)
 		}
 		fin := finals(t, f.ev, "sigterm-1")
-		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt != 1 {
+		if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Attempt != 1 {
 			t.Errorf("finals %+v, want one succeeded on attempt 1 (finished during the grace period)", fin)
 		}
 		if got := fs.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
@@ -182,7 +181,7 @@ func TestFaultSignalsMidUpload(t *testing.T) {
 		// sent the upload: the survivor confirms it. Had the kill come
 		// between the intent and the send, the survivor uploads itself:
 		// succeeded either way, never already_present.
-		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt < 2 {
+		if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Attempt < 2 {
 			t.Errorf("finals %+v, want one succeeded on a later attempt", fin)
 		}
 		t.Logf("after SIGKILL: final %s/%s on attempt %d", fin[0].Status, fin[0].Reason, fin[0].Attempt)

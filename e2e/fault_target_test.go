@@ -6,6 +6,7 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -93,9 +94,9 @@ func lostUploadResponse(t *testing.T, tg faultTarget) {
 	r.tap.dropResponses(1)
 	r.request(t)
 	fin := finals(t, r.f.ev, r.id)
-	if len(fin) != 1 || fin[0].TargetKind != tg.kind || fin[0].Status != jobs.StatusSucceeded ||
-		fin[0].Reason != jobs.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
-		t.Fatalf("finals %+v, want one %s succeeded/%s on attempt 2", fin, tg.kind, jobs.ReasonConfirmedOnRetry)
+	if len(fin) != 1 || fin[0].TargetKind != tg.kind || fin[0].Status != contract.StatusSucceeded ||
+		fin[0].Reason != contract.ReasonConfirmedOnRetry || fin[0].Attempt != 2 {
+		t.Fatalf("finals %+v, want one %s succeeded/%s on attempt 2", fin, tg.kind, contract.ReasonConfirmedOnRetry)
 	}
 	if c := fin[0].Certificate; c == nil || c.Thumbprint != r.b.Thumbprint {
 		t.Errorf("certificate %+v, want the bundle's %s", c, r.b.Thumbprint)
@@ -121,7 +122,7 @@ func graph503(t *testing.T, tg faultTarget) {
 	}
 	t.Logf("503 past the client's retries: code %s", fail.Error.Code)
 	fin := finals(t, r.f.ev, r.id)
-	if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt != 2 {
+	if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Attempt != 2 {
 		t.Fatalf("finals %+v, want one succeeded on attempt 2", fin)
 	}
 	if got := tg.uploads(r.stack); len(got) != 1 || got[0] != r.b.Thumbprint {

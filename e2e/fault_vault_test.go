@@ -16,7 +16,7 @@ import (
 func waitFailure(t *testing.T, c *workertest.Events, requestID, code string) jobs.Outcome {
 	t.Helper()
 	return waitFor(t, c, requestID, "failed "+code, func(ev contract.Event) bool {
-		return ev.Data.Status == jobs.StatusFailed && ev.Data.Error != nil && (code == "" || ev.Data.Error.Code == code)
+		return ev.Data.Status == contract.StatusFailed && ev.Data.Error != nil && (code == "" || ev.Data.Error.Code == code)
 	}).Data
 }
 
@@ -50,7 +50,7 @@ func TestFaultVaultDown(t *testing.T) {
 		}
 		fs.vaultLink.Up()
 		fin := finals(t, f.ev, b.id)
-		if len(fin) != 1 || fin[0].Status != jobs.StatusSucceeded || fin[0].Attempt < 2 {
+		if len(fin) != 1 || fin[0].Status != contract.StatusSucceeded || fin[0].Attempt < 2 {
 			t.Fatalf("%s: final outcomes %+v, want one succeeded on a later attempt", b.id, fin)
 		}
 		if got := fs.active(t, connectorIDs[0]); got != b.want {
@@ -82,7 +82,7 @@ func TestFaultVaultSealed(t *testing.T) {
 	if first.Error.Class != jobs.ClassTransient {
 		t.Errorf("sealed: class %s, want transient", first.Error.Class)
 	}
-	if len(fin) != 1 || fin[0].Status != jobs.StatusFailed || fin[0].Attempt != 2 || code(fin[0]) != vaultsrc.CodeUnavailable {
+	if len(fin) != 1 || fin[0].Status != contract.StatusFailed || fin[0].Attempt != 2 || code(fin[0]) != vaultsrc.CodeUnavailable {
 		t.Errorf("sealed: finals %+v, want one failed %s on attempt 2", fin, vaultsrc.CodeUnavailable)
 	}
 	if n := len(fs.uploads(connectorIDs[0])); n != 0 {

@@ -72,14 +72,14 @@ func TestWorkerRotatesConnectorsAndKeySets(t *testing.T) {
 	// The same request again finds every target up to date.
 	f.publish(t, j.Name, "keyset-2", `{"job":"contoso-api"}`)
 	for _, ev := range f.wait(t, "keyset-2", len(connectorIDs)+1) {
-		if ev.Data.Status != jobs.StatusSkipped || ev.Data.Reason != jobs.ReasonAlreadyPresent {
+		if ev.Data.Status != contract.StatusSkipped || ev.Data.Reason != contract.ReasonAlreadyPresent {
 			t.Errorf("second run, %s %s: %s %s", ev.Data.TargetKind, ev.Data.Connector, ev.Data.Status, ev.Data.Reason)
 		}
 	}
 	// A request may name the key set alone.
 	f.publish(t, j.Name, "keyset-3", `{"job":"contoso-api","connectors":["`+keySetID+`"]}`)
 	only := f.wait(t, "keyset-3", 1)
-	if o := only[0].Data; len(only) != 1 || o.TargetKind != jobs.KindKeySet || o.Status != jobs.StatusSkipped {
+	if o := only[0].Data; len(only) != 1 || o.TargetKind != jobs.KindKeySet || o.Status != contract.StatusSkipped {
 		t.Errorf("a request naming the key set: %+v", only)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/bus/bustest"
 	"github.com/certrotator/certrotator/client"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -67,7 +68,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	one := func(id string) jobs.Outcome {
 		t.Helper()
 		ev := f.wait(t, id, 1)[0]
-		if ev.Data.Status != jobs.StatusSucceeded {
+		if ev.Data.Status != contract.StatusSucceeded {
 			t.Fatalf("request %s: %+v, want succeeded", id, ev.Data)
 		}
 		return ev.Data
@@ -101,7 +102,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 		t.Errorf("KV version 1 holds %s, the outcome says %s", b.Thumbprint(), v1.Certificate.Thumbprint)
 	}
 	// The watch notices the version the worker wrote; it is present already.
-	if o := f.wait(t, watchID(1), 1)[0].Data; o.Reason != jobs.ReasonAlreadyPresent || o.Trigger != jobs.TriggerWatch {
+	if o := f.wait(t, watchID(1), 1)[0].Data; o.Reason != contract.ReasonAlreadyPresent || o.Trigger != contract.TriggerWatch {
 		t.Errorf("the watch's request for version 1: %+v", o)
 	}
 
@@ -130,7 +131,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	}
 	f.publish(t, j.Name, "rollback-1", `{"job":"contoso-api","version":4,"force":true,"trigger":"manual","reason":"rollback to version 1"}`)
 	rb := one("rollback-1")
-	if rb.Reason != jobs.ReasonRollback || rb.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
+	if rb.Reason != contract.ReasonRollback || rb.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
 		t.Fatalf("rollback: %+v; Graph's active %s, version 1's %s", rb, active(), v1.Certificate.Thumbprint)
 	}
 	// The watch sees version 4, and a plain run reads it as the latest:
@@ -140,11 +141,11 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 			f.publish(t, j.Name, id, `{"job":"contoso-api"}`)
 		}
 		o := f.wait(t, id, 1)[0].Data
-		if o.Status == jobs.StatusFailed || o.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
+		if o.Status == contract.StatusFailed || o.Certificate.SourceVersion != 4 || active() != v1.Certificate.Thumbprint {
 			t.Fatalf("%s after the rollback: %+v; Graph's active %s, want version 1's %s", id, o, active(), v1.Certificate.Thumbprint)
 		}
 	}
-	if o := f.wait(t, "plain-after-rollback", 1)[0].Data; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+	if o := f.wait(t, "plain-after-rollback", 1)[0].Data; o.Status != contract.StatusSkipped || o.Reason != contract.ReasonAlreadyPresent {
 		t.Errorf("a plain run after the rollback: %+v, want skipped/already_present", o)
 	}
 
@@ -161,7 +162,7 @@ func TestLifecycleIssueWatchRollbackHistory(t *testing.T) {
 	for _, ev := range h {
 		// The watch's request for version 4 may come before or after
 		// rollback-1: it is checked above, and left out of the order.
-		if ev.Data.Status != jobs.StatusExpiring && ev.Data.RequestID != watchID(4) {
+		if ev.Data.Status != contract.StatusExpiring && ev.Data.RequestID != watchID(4) {
 			ids = append(ids, ev.Data.RequestID)
 		}
 	}

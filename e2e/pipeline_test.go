@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -30,17 +31,17 @@ func TestRotateSeveralConnectors(t *testing.T) {
 	s := setup(t, nil)
 	b := validFor(t, 90*24*time.Hour, "p4ss-several")
 	version := s.vault.PutBundle(t, mount, "b2c/several", b.PFX, b.Password)
-	outs := byConnector(t, s.rotate(t, job("b2c/several", connectorIDs...), jobs.Request{Trigger: jobs.TriggerCron}))
+	outs := byConnector(t, s.rotate(t, job("b2c/several", connectorIDs...), jobs.Request{Trigger: contract.TriggerCron}))
 	if len(outs) != len(connectorIDs) {
 		t.Fatalf("got %d outcomes, want %d", len(outs), len(connectorIDs))
 	}
 	for _, id := range connectorIDs {
 		o := outs[id]
-		wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+		wantOutcome(t, o, contract.StatusSucceeded, "", "")
 		if o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint || o.Certificate.SourceVersion != version {
 			t.Errorf("connector %s: certificate %+v, want thumbprint %s version %d", id, o.Certificate, b.Thumbprint, version)
 		}
-		if o.Staged || !o.Final || o.Trigger != jobs.TriggerCron || o.Tenant != tenantKey {
+		if o.Staged || !o.Final || o.Trigger != contract.TriggerCron || o.Tenant != tenantKey {
 			t.Errorf("connector %s: outcome %+v", id, o)
 		}
 		if got := s.uploads(id); len(got) != 1 || got[0] != b.Thumbprint {
@@ -57,9 +58,9 @@ func TestRotateIdenticalBundleSkips(t *testing.T) {
 	s := setup(t, nil)
 	s.put(t, "b2c/same", validFor(t, 90*24*time.Hour, "p4ss-same"))
 	j := job("b2c/same", connectorIDs[0])
-	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), jobs.StatusSucceeded, "", "")
+	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), contract.StatusSucceeded, "", "")
 	again := s.rotateFirst(t, j, jobs.Request{})
-	wantOutcome(t, again, jobs.StatusSkipped, jobs.ReasonAlreadyPresent, "")
+	wantOutcome(t, again, contract.StatusSkipped, contract.ReasonAlreadyPresent, "")
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
 		t.Errorf("uploads %v, want exactly one", got)
 	}
@@ -72,7 +73,7 @@ func TestRotateOlderBundleNotNewer(t *testing.T) {
 	s := setup(t, map[string][]graphsim.Cert{connectorIDs[0]: {held}})
 	s.put(t, "b2c/older", validFor(t, 90*24*time.Hour, "p4ss-older"))
 	o := s.rotateFirst(t, job("b2c/older", connectorIDs[0]), jobs.Request{})
-	wantOutcome(t, o, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
+	wantOutcome(t, o, contract.StatusSkipped, contract.ReasonNotNewer, "")
 	if o.Previous == nil || o.Previous.Thumbprint != held.Thumbprint {
 		t.Errorf("previous %+v, want the held certificate", o.Previous)
 	}
@@ -100,9 +101,9 @@ func TestRotateForceRollsBack(t *testing.T) {
 	plain := s.rotateFirst(t, j, jobs.Request{})
 	// A is listed but B, active, expires later: rule 3 says not_newer (rule 2
 	// skips as present only an active listing).
-	wantOutcome(t, plain, jobs.StatusSkipped, jobs.ReasonNotNewer, "")
+	wantOutcome(t, plain, contract.StatusSkipped, contract.ReasonNotNewer, "")
 	forced := s.rotateFirst(t, j, jobs.Request{Force: true, Reason: "rollback"})
-	wantOutcome(t, forced, jobs.StatusSucceeded, "", "")
+	wantOutcome(t, forced, contract.StatusSucceeded, "", "")
 	if got := s.active(t, connectorIDs[0]); got != a.Thumbprint {
 		t.Errorf("active %s after the forced rollback, want %s", got, a.Thumbprint)
 	}
@@ -116,7 +117,7 @@ func TestRotateStagedBundle(t *testing.T) {
 	s := setup(t, nil)
 	s.put(t, "b2c/staged", bundleFrom(t, 48*time.Hour, 90*24*time.Hour, testkit.BundleSpec{CN: "staged.e2e.example", Password: "p4ss-staged"}))
 	o := s.rotateFirst(t, job("b2c/staged", connectorIDs[0]), jobs.Request{})
-	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	wantOutcome(t, o, contract.StatusSucceeded, "", "")
 	if !o.Staged {
 		t.Errorf("staged = false, want true for a future notBefore")
 	}
@@ -131,7 +132,7 @@ func TestRotateThrottledThenSucceeds(t *testing.T) {
 	s.put(t, "b2c/throttled", validFor(t, 90*24*time.Hour, "p4ss-429"))
 	s.graph.FailNext(1, graphsim.Fault{Status: 429, RetryAfter: "3"})
 	o := s.rotateFirst(t, job("b2c/throttled", connectorIDs[0]), jobs.Request{})
-	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	wantOutcome(t, o, contract.StatusSucceeded, "", "")
 	if w := s.waits.All(); len(w) != 1 || w[0] != 3*time.Second {
 		t.Errorf("waits %v, want one of 3s as Retry-After said", w)
 	}
@@ -149,13 +150,13 @@ func TestRotatePermanent400(t *testing.T) {
 	j := job("b2c/aes", connectorIDs[0])
 	j.Reencode = false
 	o := s.rotateFirst(t, j, jobs.Request{})
-	wantOutcome(t, o, jobs.StatusFailed, "", "AADB2C90213")
+	wantOutcome(t, o, contract.StatusFailed, "", "AADB2C90213")
 	if o.Error == nil || o.Error.Class != jobs.ClassPermanent || !o.Final || o.Error.RequestID == "" {
 		t.Errorf("error %+v final %v, want permanent, final, with Graph's request id", o.Error, o.Final)
 	}
 	// The same file re-encoded as SHA1/3DES is accepted.
 	j.Reencode = true
-	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), jobs.StatusSucceeded, "", "")
+	wantOutcome(t, s.rotateFirst(t, j, jobs.Request{}), contract.StatusSucceeded, "", "")
 }
 
 func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
@@ -165,7 +166,7 @@ func TestRotateWrongVaultPasswordUploadsNothing(t *testing.T) {
 	s.vault.PutBundle(t, mount, "b2c/wrongpw", b.PFX, "wrong-password")
 	outs := byConnector(t, s.rotate(t, job("b2c/wrongpw", connectorIDs...), jobs.Request{}))
 	for _, id := range connectorIDs {
-		wantOutcome(t, outs[id], jobs.StatusFailed, "", "bundle_password")
+		wantOutcome(t, outs[id], contract.StatusFailed, "", "bundle_password")
 		if outs[id].Error != nil && outs[id].Error.Class != jobs.ClassPermanent {
 			t.Errorf("class %s, want permanent", outs[id].Error.Class)
 		}
@@ -181,7 +182,7 @@ func TestRotateMissingSecretIsPermanent(t *testing.T) {
 	t.Parallel()
 	s := setup(t, nil)
 	o := s.rotateFirst(t, job("b2c/nothing-here", connectorIDs[0]), jobs.Request{})
-	wantOutcome(t, o, jobs.StatusFailed, "", "source_not_found")
+	wantOutcome(t, o, contract.StatusFailed, "", "source_not_found")
 	if o.Error != nil && o.Error.Class != jobs.ClassPermanent {
 		t.Errorf("class %s, want permanent", o.Error.Class)
 	}

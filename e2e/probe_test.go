@@ -57,7 +57,7 @@ func TestProbePinningAPIRejectsThenRetryUploads(t *testing.T) {
 	for attempt, final := range []bool{false, true} {
 		outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "pin-1", Attempt: attempt + 1}))
 		o := outs[connectorIDs[0]]
-		wantOutcome(t, o, jobs.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
+		wantOutcome(t, o, contract.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
 		if o.Error.Class != jobs.ClassTransient || o.Final != final {
 			t.Errorf("attempt %d: class %s final %v, want transient final %v", attempt+1, o.Error.Class, o.Final, final)
 		}
@@ -74,7 +74,7 @@ func TestProbePinningAPIRejectsThenRetryUploads(t *testing.T) {
 
 	api.Pin(b.Thumbprint)
 	outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "pin-2", Attempt: 1}))
-	wantOutcome(t, outs[connectorIDs[0]], jobs.StatusSucceeded, "", "")
+	wantOutcome(t, outs[connectorIDs[0]], contract.StatusSucceeded, "", "")
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 || got[0] != b.Thumbprint {
 		t.Fatalf("uploads %v, want [%s]", got, b.Thumbprint)
 	}
@@ -94,7 +94,7 @@ func TestProbeVerifyingAPIAcceptsKitCertificate(t *testing.T) {
 	if len(outs) != 1 {
 		t.Fatalf("outcomes %+v, want one (no warning)", outs)
 	}
-	wantOutcome(t, outs[0], jobs.StatusSucceeded, "", "")
+	wantOutcome(t, outs[0], contract.StatusSucceeded, "", "")
 }
 
 // TestWorkerProbeOpenAPIWarnsOncePerDay: through NATS, an API that accepts
@@ -116,7 +116,7 @@ func TestWorkerProbeOpenAPIWarnsOncePerDay(t *testing.T) {
 		t.Fatalf("event types %v, want a success and an unauthenticated warning", types)
 	}
 	status := statusOf(t, p.nc, p.j.Name, connectorIDs[0])
-	if status.Status != jobs.StatusSucceeded {
+	if status.Status != contract.StatusSucceeded {
 		t.Errorf("the status record holds %q, want the rotation's succeeded (a warning is no status)", status.Status)
 	}
 
@@ -226,7 +226,7 @@ func TestProbeStagedBundle(t *testing.T) {
 	verifying := probetest.VerifyingCA(t, testkit.CA(t).Cert)
 	rot, j := probing(t, s, verifying, "b2c/staged")
 	outs := byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "staged-1"}))
-	wantOutcome(t, outs[connectorIDs[0]], jobs.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
+	wantOutcome(t, outs[connectorIDs[0]], contract.StatusFailed, "", jobs.CodeAPIRejectsCertificate)
 	if got := s.uploads(connectorIDs[0]); len(got) != 0 {
 		t.Fatalf("uploads %v, want none", got)
 	}
@@ -236,7 +236,7 @@ func TestProbeStagedBundle(t *testing.T) {
 	rot, j = probing(t, s, pinning, "b2c/staged")
 	outs = byConnector(t, s.rotateBy(t, rot, j, jobs.Request{ID: "staged-2"}))
 	o := outs[connectorIDs[0]]
-	wantOutcome(t, o, jobs.StatusSucceeded, "", "")
+	wantOutcome(t, o, contract.StatusSucceeded, "", "")
 	if !o.Staged {
 		t.Errorf("outcome %+v, want staged", o)
 	}

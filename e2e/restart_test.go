@@ -79,7 +79,7 @@ func TestEmbeddedRestartKeepsPendingRequests(t *testing.T) {
 	if !errors.Is(err, found) {
 		t.Fatalf("no outcome for the pending request %s after the restart: %v", id, err)
 	}
-	if got.Data.Status != jobs.StatusSucceeded || len(s.uploads(connectorIDs[0])) != 1 {
+	if got.Data.Status != contract.StatusSucceeded || len(s.uploads(connectorIDs[0])) != 1 {
 		t.Errorf("outcome %s, uploads %v; want succeeded and one upload", got.Data.Status, s.uploads(connectorIDs[0]))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -144,7 +145,7 @@ func TestSecretsStayOut(t *testing.T) {
 
 	failed := 0
 	for _, o := range outs {
-		if o.Status == jobs.StatusFailed {
+		if o.Status == contract.StatusFailed {
 			failed++
 		}
 	}

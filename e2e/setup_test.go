@@ -9,6 +9,7 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
@@ -154,7 +155,7 @@ func byConnector(t *testing.T, outs []jobs.Outcome) map[string]jobs.Outcome {
 	t.Helper()
 	m := map[string]jobs.Outcome{}
 	for _, o := range outs {
-		if o.Status == jobs.StatusExpiring {
+		if o.Status == contract.StatusExpiring {
 			continue
 		}
 		if _, dup := m[o.Connector]; dup {

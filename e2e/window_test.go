@@ -58,10 +58,10 @@ func TestWorkerChangeWindows(t *testing.T) {
 	// Outside the window: held back, except the one expiring within 72h.
 	f.publish(t, j.Name, "outside-1", fmt.Sprintf(`{"job":%q,"connectors":[%q,%q]}`, j.Name, held, soon))
 	got := outcomesOf(t, f.ev, "outside-1", 2)
-	if o := got[held]; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(next) {
+	if o := got[held]; o.Status != contract.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(next) {
 		t.Errorf("held connector: %s/%s next_window %v, want skipped/outside_window next_window %s", o.Status, o.Reason, o.NextWindow, next)
 	}
-	if o := got[soon]; o.Status != jobs.StatusSucceeded || o.Reason != jobs.ReasonEmergency {
+	if o := got[soon]; o.Status != contract.StatusSucceeded || o.Reason != jobs.ReasonEmergency {
 		t.Errorf("expiring connector: %s/%s, want succeeded/emergency", o.Status, o.Reason)
 	}
 	if len(s.uploads(held)) != 0 || s.active(t, soon) != b.Thumbprint {
@@ -70,7 +70,7 @@ func TestWorkerChangeWindows(t *testing.T) {
 
 	// A person's forced request goes ahead outside the window and says so.
 	f.publish(t, j.Name, "forced-1", fmt.Sprintf(`{"job":%q,"connectors":[%q],"force":true,"trigger":"manual","requested_by":"alice"}`, j.Name, other))
-	if o := outcomesOf(t, f.ev, "forced-1", 1)[other]; o.Status != jobs.StatusSucceeded || o.Reason != jobs.ReasonForcedOutsideWindow || o.RequestedBy != "alice" {
+	if o := outcomesOf(t, f.ev, "forced-1", 1)[other]; o.Status != contract.StatusSucceeded || o.Reason != jobs.ReasonForcedOutsideWindow || o.RequestedBy != "alice" {
 		t.Errorf("forced: %s/%s by %q, want succeeded/forced_outside_window by alice", o.Status, o.Reason, o.RequestedBy)
 	}
 
@@ -79,11 +79,11 @@ func TestWorkerChangeWindows(t *testing.T) {
 	id := contract.WindowMsgID(j.Name, next)
 	f.publish(t, j.Name, id, fmt.Sprintf(`{"job":%q,"trigger":"window"}`, j.Name))
 	got = outcomesOf(t, f.ev, id, 3)
-	if o := got[held]; o.Status != jobs.StatusSucceeded || o.Reason != "" || o.Trigger != jobs.TriggerWindow || o.NextWindow != nil {
+	if o := got[held]; o.Status != contract.StatusSucceeded || o.Reason != "" || o.Trigger != contract.TriggerWindow || o.NextWindow != nil {
 		t.Errorf("held connector in the window: %s/%q trigger %s, want succeeded by the window", o.Status, o.Reason, o.Trigger)
 	}
 	for _, c := range []string{soon, other} {
-		if o := got[c]; o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+		if o := got[c]; o.Status != contract.StatusSkipped || o.Reason != contract.ReasonAlreadyPresent {
 			t.Errorf("connector %s in the window: %s/%s, want already_present", c, o.Status, o.Reason)
 		}
 	}

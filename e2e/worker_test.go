@@ -25,7 +25,7 @@ func TestWorkerPlainClientRequest(t *testing.T) {
 	sc.publishPlain(t, sc.j.Name, "plain-1", []byte(`{"job":"contoso-api","reason":"new bundle written","requested_by":"e2e"}`))
 	got := sc.wait(t, "plain-1", len(connectorIDs))
 	for _, ev := range got {
-		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != jobs.TriggerEvent || ev.Subject != sc.j.Name+"/"+ev.Data.Connector {
+		if ev.Type != "certrotator.rotation.succeeded" || ev.Data.Trigger != contract.TriggerEvent || ev.Subject != sc.j.Name+"/"+ev.Data.Connector {
 			t.Errorf("event %+v", ev)
 		}
 	}
@@ -59,7 +59,7 @@ func TestWorkerDuplicateMsgIDRotatesOnce(t *testing.T) {
 	// uploaded again.
 	sc.request(t, "after-dup", `{"job":"contoso-api"}`)
 	after := sc.wait(t, "after-dup", 1)
-	if after[0].Data.Status != jobs.StatusSkipped {
+	if after[0].Data.Status != contract.StatusSkipped {
 		t.Errorf("the request after the duplicate: %s, want skipped", after[0].Data.Status)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
@@ -82,12 +82,12 @@ func TestWorkerMalformedRequest(t *testing.T) {
 	}
 	for id := range bad {
 		ev := sc.wait(t, id, 1)[0]
-		if ev.Type != "certrotator.rotation.failed" || ev.Data.Error == nil || ev.Data.Error.Code != jobs.CodeBadRequest || ev.Data.Connector != "" || !ev.Data.Final {
+		if ev.Type != "certrotator.rotation.failed" || ev.Data.Error == nil || ev.Data.Error.Code != contract.CodeBadRequest || ev.Data.Connector != "" || !ev.Data.Final {
 			t.Errorf("%s: event %+v error %+v", id, ev, ev.Data.Error)
 		}
 	}
 	sc.request(t, "good-after-bad", `{"job":"contoso-api"}`)
-	if ev := sc.wait(t, "good-after-bad", 1)[0]; ev.Data.Status != jobs.StatusSucceeded {
+	if ev := sc.wait(t, "good-after-bad", 1)[0]; ev.Data.Status != contract.StatusSucceeded {
 		t.Errorf("the good request after the bad ones: %s", ev.Data.Status)
 	}
 }
@@ -191,7 +191,7 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 		once.Do(func() { close(uploaded) })
 		<-ctx.Done()
 		for i := range out {
-			out[i].Status, out[i].Final, out[i].Reason = jobs.StatusFailed, false, ""
+			out[i].Status, out[i].Final, out[i].Reason = contract.StatusFailed, false, ""
 			out[i].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "killed"}
 		}
 		return out
@@ -202,8 +202,8 @@ func TestWorkerTakeoverAfterUpload(t *testing.T) {
 	stopFirst(t, first)
 	sc.start(t, s, "survivor", sc.j, nil)
 	ev := sc.wait(t, "takeover-1", 1)[0]
-	if ev.Data.Status != jobs.StatusSucceeded || ev.Data.Reason != jobs.ReasonConfirmedOnRetry || ev.Data.Attempt < 2 {
-		t.Errorf("takeover outcome %s/%s attempt %d, want succeeded/%s on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt, jobs.ReasonConfirmedOnRetry)
+	if ev.Data.Status != contract.StatusSucceeded || ev.Data.Reason != contract.ReasonConfirmedOnRetry || ev.Data.Attempt < 2 {
+		t.Errorf("takeover outcome %s/%s attempt %d, want succeeded/%s on a later attempt", ev.Data.Status, ev.Data.Reason, ev.Data.Attempt, contract.ReasonConfirmedOnRetry)
 	}
 	if got := s.uploads(connectorIDs[0]); len(got) != 1 {
 		t.Errorf("uploads %v, want exactly one", got)

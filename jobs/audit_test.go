@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -16,7 +17,7 @@ import (
 // why.
 func TestOutcomesCarryTheAuditTrail(t *testing.T) {
 	t.Parallel()
-	req := Request{Reason: "new bundle written", RequestedBy: "ci-pipeline", Trigger: TriggerManual}
+	req := Request{Reason: "new bundle written", RequestedBy: "ci-pipeline", Trigger: contract.TriggerManual}
 	check := func(what string, o Outcome) {
 		t.Helper()
 		if o.RequestReason != req.Reason || o.RequestedBy != req.RequestedBy || o.Trigger != req.Trigger {
@@ -50,7 +51,7 @@ func TestOutcomesCarryTheAuditTrail(t *testing.T) {
 	var warned bool
 	for _, o := range er.Rotate(t.Context(), expJob, exp) {
 		check("outcome "+o.Status, o)
-		warned = warned || o.Status == StatusExpiring
+		warned = warned || o.Status == contract.StatusExpiring
 	}
 	if !warned {
 		t.Error("no expiring outcome to check")
@@ -63,8 +64,8 @@ func TestOutcomesCarryTheAuditTrail(t *testing.T) {
 // reason in the event data.
 func TestOutcomeAuditJSON(t *testing.T) {
 	t.Parallel()
-	o := Outcome{Status: StatusSkipped, Reason: ReasonAlreadyPresent}
-	Request{Reason: "rollback", RequestedBy: "alice@host", Trigger: TriggerManual}.Stamp(&o)
+	o := Outcome{Status: contract.StatusSkipped, Reason: contract.ReasonAlreadyPresent}
+	Request{Reason: "rollback", RequestedBy: "alice@host", Trigger: contract.TriggerManual}.Stamp(&o)
 	body, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +75,9 @@ func TestOutcomeAuditJSON(t *testing.T) {
 			t.Errorf("%s lacks %s", body, want)
 		}
 	}
-	kept := Outcome{Trigger: TriggerCron, RequestedBy: "scheduler"}
-	Request{Trigger: TriggerManual, RequestedBy: "bob"}.Stamp(&kept)
-	if kept.Trigger != TriggerCron || kept.RequestedBy != "scheduler" {
+	kept := Outcome{Trigger: contract.TriggerCron, RequestedBy: "scheduler"}
+	Request{Trigger: contract.TriggerManual, RequestedBy: "bob"}.Stamp(&kept)
+	if kept.Trigger != contract.TriggerCron || kept.RequestedBy != "scheduler" {
 		t.Errorf("Stamp overwrote what the outcome had: %+v", kept)
 	}
 }
@@ -94,7 +95,7 @@ func TestOutcomeLogLineCarriesTheAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Rotate(t.Context(), job, Request{Job: job.Name, Reason: "rollback", RequestedBy: "alice@host", Trigger: TriggerManual})
+	r.Rotate(t.Context(), job, Request{Job: job.Name, Reason: "rollback", RequestedBy: "alice@host", Trigger: contract.TriggerManual})
 	logs := buf.String()
 	for _, want := range []string{`"trigger":"manual"`, `"request_reason":"rollback"`, `"requested_by":"alice@host"`} {
 		if !strings.Contains(logs, want) {

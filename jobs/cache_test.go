@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // TestTickSharesOneVaultRead: the cron runs of one tick that read the same
@@ -29,21 +30,21 @@ func TestTickSharesOneVaultRead(t *testing.T) {
 		j := testJob(1)
 		j.Name = "job-" + string(rune('a'+i))
 		wg.Go(func() {
-			r.Rotate(context.Background(), j, Request{ID: "cron-" + j.Name, Trigger: TriggerCron, Attempt: 1})
+			r.Rotate(context.Background(), j, Request{ID: "cron-" + j.Name, Trigger: contract.TriggerCron, Attempt: 1})
 		})
 	}
 	wg.Wait()
 	if n := src.calls.Load(); n != 1 {
 		t.Fatalf("%d Vault reads for five jobs of one tick, want 1", n)
 	}
-	r.Rotate(context.Background(), testJob(1), Request{ID: "manual", Trigger: TriggerManual, Attempt: 1})
+	r.Rotate(context.Background(), testJob(1), Request{ID: "manual", Trigger: contract.TriggerManual, Attempt: 1})
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("a manual run did not read afresh: %d reads", n)
 	}
 	mu.Lock()
 	now = now.Add(time.Minute)
 	mu.Unlock()
-	r.Rotate(context.Background(), testJob(1), Request{ID: "cron-next", Trigger: TriggerCron, Attempt: 1})
+	r.Rotate(context.Background(), testJob(1), Request{ID: "cron-next", Trigger: contract.TriggerCron, Attempt: 1})
 	if n := src.calls.Load(); n != 3 {
 		t.Fatalf("the next tick did not read afresh: %d reads", n)
 	}
@@ -79,7 +80,7 @@ func TestDecodeReusedAcrossTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	decodes := countDecodes(r)
-	for i, trig := range []string{TriggerManual, TriggerEvent, TriggerWatch, TriggerCron, TriggerManual} {
+	for i, trig := range []string{contract.TriggerManual, contract.TriggerEvent, contract.TriggerWatch, contract.TriggerCron, contract.TriggerManual} {
 		r.Rotate(context.Background(), testJob(1), Request{ID: "r" + strconv.Itoa(i), Trigger: trig, Attempt: 1})
 	}
 	if reads, n := src.calls.Load(), decodes.Load(); reads != 5 || n != 1 {
@@ -88,21 +89,21 @@ func TestDecodeReusedAcrossTriggers(t *testing.T) {
 	mu.Lock()
 	m = materialOf(validBundle(t), 2)
 	mu.Unlock()
-	r.Rotate(context.Background(), testJob(1), Request{ID: "v2", Trigger: TriggerEvent, Attempt: 1})
+	r.Rotate(context.Background(), testJob(1), Request{ID: "v2", Trigger: contract.TriggerEvent, Attempt: 1})
 	if n := decodes.Load(); n != 2 {
 		t.Fatalf("a new version was not decoded: %d decodes", n)
 	}
 	mu.Lock()
 	m = materialOf(makeBundle(t, bundleSpec{notBefore: testNow.Add(-day), notAfter: testNow.Add(80 * day)}), 2)
 	mu.Unlock()
-	r.Rotate(context.Background(), testJob(1), Request{ID: "rewritten", Trigger: TriggerEvent, Attempt: 1})
+	r.Rotate(context.Background(), testJob(1), Request{ID: "rewritten", Trigger: contract.TriggerEvent, Attempt: 1})
 	if n := decodes.Load(); n != 3 {
 		t.Fatalf("version 2 with other bytes (a rewritten path) was not decoded afresh: %d decodes", n)
 	}
 	mu.Lock()
 	now = now.Add(decodeCacheTTL + time.Second)
 	mu.Unlock()
-	r.Rotate(context.Background(), testJob(1), Request{ID: "later", Trigger: TriggerEvent, Attempt: 1})
+	r.Rotate(context.Background(), testJob(1), Request{ID: "later", Trigger: contract.TriggerEvent, Attempt: 1})
 	if n := decodes.Load(); n != 4 {
 		t.Fatalf("a decode older than the TTL was reused: %d decodes", n)
 	}

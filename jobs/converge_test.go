@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // TestDecideConverges: rule 2 skips only an active (or staged) listing; a
@@ -26,12 +28,12 @@ func TestDecideConverges(t *testing.T) {
 		c     candidate
 		want  decision
 	}{
-		{"listed and active", []Certificate{older, listed(true)}, ours, decision{skip: ReasonAlreadyPresent}},
-		{"rolled back by an older upload", []Certificate{listed(false), older}, ours, decision{reason: ReasonReactivated}},
-		{"listed, nothing active", []Certificate{listed(false)}, ours, decision{reason: ReasonReactivated}},
-		{"a later certificate is active", []Certificate{listed(false), newer}, ours, decision{skip: ReasonNotNewer}},
+		{"listed and active", []Certificate{older, listed(true)}, ours, decision{skip: contract.ReasonAlreadyPresent}},
+		{"rolled back by an older upload", []Certificate{listed(false), older}, ours, decision{reason: contract.ReasonReactivated}},
+		{"listed, nothing active", []Certificate{listed(false)}, ours, decision{reason: contract.ReasonReactivated}},
+		{"a later certificate is active", []Certificate{listed(false), newer}, ours, decision{skip: contract.ReasonNotNewer}},
 		{"staged and merely listed", []Certificate{{Thumbprint: "AA", NotBefore: now.Add(day), NotAfter: now.Add(90 * day)}, older},
-			candidate{Thumbprint: "AA", NotBefore: now.Add(day), NotAfter: now.Add(90 * day)}, decision{skip: ReasonAlreadyPresent}},
+			candidate{Thumbprint: "AA", NotBefore: now.Add(day), NotAfter: now.Add(90 * day)}, decision{skip: contract.ReasonAlreadyPresent}},
 	} {
 		if got := decide(ConnectorState{Certificates: tt.certs}, tt.c, job, false, now); got != tt.want {
 			t.Errorf("%s: decide = %+v, want %+v", tt.name, got, tt.want)
@@ -49,14 +51,14 @@ func TestRolledBackConnectorIsRepaired(t *testing.T) {
 	g.seed(conn1, ours, cert("older", testNow.Add(-30*day), testNow.Add(30*day)))
 	r := newTestRotator(t, sourceOf(materialOf(b, 1)), g.connector(), nil)
 	out := r.Rotate(context.Background(), testJob(1), Request{ID: "r1", Attempt: 1})
-	if out[0].Status != StatusSucceeded || out[0].Reason != ReasonReactivated {
+	if out[0].Status != contract.StatusSucceeded || out[0].Reason != contract.ReasonReactivated {
 		t.Fatalf("outcome = %s %s %+v", out[0].Status, out[0].Reason, out[0].Error)
 	}
 	if a, ok := g.state(conn1).Active(); !ok || a.Thumbprint != b.Thumbprint {
 		t.Fatalf("active after repair = %+v", a)
 	}
 	// Converged: the next run skips.
-	if out := r.Rotate(context.Background(), testJob(1), Request{ID: "r2", Attempt: 1}); out[0].Reason != ReasonAlreadyPresent {
+	if out := r.Rotate(context.Background(), testJob(1), Request{ID: "r2", Attempt: 1}); out[0].Reason != contract.ReasonAlreadyPresent {
 		t.Fatalf("second run = %s %s", out[0].Status, out[0].Reason)
 	}
 }
@@ -76,7 +78,7 @@ func TestNoUploadWithoutLease(t *testing.T) {
 	g.seed(conn1, cert("old", testNow.Add(-30*day), testNow.Add(10*day)))
 	r := newTestRotator(t, sourceOf(materialOf(validBundle(t), 1)), g.connector(), nil)
 	out := r.Rotate(WithLease(context.Background(), staleLease{}), testJob(1), Request{ID: "r1", Attempt: 1})
-	if len(out) == 0 || out[0].Status != StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeLeaseLost || out[0].Error.Class != ClassTransient {
+	if len(out) == 0 || out[0].Status != contract.StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeLeaseLost || out[0].Error.Class != ClassTransient {
 		t.Fatalf("outcome = %+v", out)
 	}
 	if _, uploads := g.counts(conn1); uploads != 0 {

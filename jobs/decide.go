@@ -50,11 +50,11 @@ func decide(st ConnectorState, c candidate, job Job, force bool, now time.Time) 
 		staged := c.NotBefore.After(now)
 		switch {
 		case got.IsActive || staged:
-			return decision{skip: ReasonAlreadyPresent}
+			return decision{skip: contract.ReasonAlreadyPresent}
 		case !hasActive || active.NotAfter.Before(c.NotAfter):
-			return decision{reason: ReasonReactivated}
+			return decision{reason: contract.ReasonReactivated}
 		default:
-			return decision{skip: ReasonNotNewer}
+			return decision{skip: contract.ReasonNotNewer}
 		}
 	}
 	active, ok := active, hasActive
@@ -62,10 +62,10 @@ func decide(st ConnectorState, c candidate, job Job, force bool, now time.Time) 
 		return decision{} // nothing to compare with, and nothing active is never "not due"
 	}
 	if !c.NotAfter.After(active.NotAfter) {
-		return decision{skip: ReasonNotNewer}
+		return decision{skip: contract.ReasonNotNewer}
 	}
 	if job.Policy == PolicyBeforeExpiry && !due(active, job.RenewBefore, now) {
-		return decision{skip: ReasonNotDue}
+		return decision{skip: contract.ReasonNotDue}
 	}
 	return decision{}
 }

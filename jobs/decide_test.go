@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 func TestDue(t *testing.T) {
@@ -93,7 +95,7 @@ func BenchmarkRotate(b *testing.B) {
 			req := Request{Job: job.Name}
 			b.ReportAllocs()
 			for b.Loop() {
-				if out := r.Rotate(context.Background(), job, req); out[9].Status != StatusSucceeded {
+				if out := r.Rotate(context.Background(), job, req); out[9].Status != contract.StatusSucceeded {
 					b.Fatalf("outcome = %+v", out[9])
 				}
 			}

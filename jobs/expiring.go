@@ -37,7 +37,7 @@ func (r *Rotator) expiring(ctx context.Context, rn *run, ref ConnectorRef, activ
 		Trigger:       rn.req.Trigger,
 		RequestReason: rn.req.Reason,
 		RequestedBy:   rn.req.RequestedBy,
-		Status:        StatusExpiring,
+		Status:        contract.StatusExpiring,
 		Certificate:   &cert,
 		Previous:      info,
 		Attempt:       rn.req.Attempt,

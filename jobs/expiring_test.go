@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -67,7 +68,7 @@ func checkWarning(t *testing.T, out []Outcome, threshold string, days int) {
 		t.Fatalf("got %d outcomes, want the failure and a warning", len(out))
 	}
 	w := out[1]
-	if w.Status != StatusExpiring || w.Threshold != threshold || w.DaysLeft != days || w.Connector != conn1 || !w.Final ||
+	if w.Status != contract.StatusExpiring || w.Threshold != threshold || w.DaysLeft != days || w.Connector != conn1 || !w.Final ||
 		thumbOf(w.Certificate) != soonCert.Thumbprint || thumbOf(w.Previous) != soonCert.Thumbprint || w.Error != nil {
 		t.Errorf("warning = %+v, want expiring %s with %d days left on %s", w, threshold, days, soonCert.Thumbprint)
 	}

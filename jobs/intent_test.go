@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // memIntents keeps one request's intents in memory, as the worker keeps
@@ -64,13 +66,13 @@ func TestRetryConfirmsUnclearUpload(t *testing.T) {
 	r := newTestRotator(t, sourceOf(materialOf(b, 1)), conn, nil)
 	ctx := WithIntents(context.Background(), intents)
 	first := r.Rotate(ctx, testJob(1), Request{ID: "r1", Attempt: 1})
-	if first[0].Status != StatusFailed || first[0].Error.Class != ClassTransient {
+	if first[0].Status != contract.StatusFailed || first[0].Error.Class != ClassTransient {
 		t.Fatalf("first attempt = %s %+v, want a transient failure", first[0].Status, first[0].Error)
 	}
 	second := r.Rotate(ctx, testJob(1), Request{ID: "r1", Attempt: 2})
 	o := second[0]
-	if o.Status != StatusSucceeded || o.Reason != ReasonConfirmedOnRetry || !o.Final {
-		t.Fatalf("retry = %s/%s final=%v, want succeeded/%s", o.Status, o.Reason, o.Final, ReasonConfirmedOnRetry)
+	if o.Status != contract.StatusSucceeded || o.Reason != contract.ReasonConfirmedOnRetry || !o.Final {
+		t.Fatalf("retry = %s/%s final=%v, want succeeded/%s", o.Status, o.Reason, o.Final, contract.ReasonConfirmedOnRetry)
 	}
 	if o.Previous == nil || !strings.EqualFold(o.Previous.Thumbprint, older.Thumbprint) {
 		t.Errorf("previous = %+v, want the certificate active before the upload (%s)", o.Previous, older.Thumbprint)
@@ -79,8 +81,8 @@ func TestRetryConfirmsUnclearUpload(t *testing.T) {
 		t.Errorf("uploads = %d, want 1", uploads)
 	}
 	other := r.Rotate(WithIntents(context.Background(), &memIntents{}), testJob(1), Request{ID: "r2", Attempt: 2})
-	if other[0].Status != StatusSkipped || other[0].Reason != ReasonAlreadyPresent {
-		t.Errorf("another request = %s/%s, want skipped/%s", other[0].Status, other[0].Reason, ReasonAlreadyPresent)
+	if other[0].Status != contract.StatusSkipped || other[0].Reason != contract.ReasonAlreadyPresent {
+		t.Errorf("another request = %s/%s, want skipped/%s", other[0].Status, other[0].Reason, contract.ReasonAlreadyPresent)
 	}
 }
 
@@ -94,7 +96,7 @@ func TestNoUploadWithoutRecordedIntent(t *testing.T) {
 	r := newTestRotator(t, sourceOf(materialOf(b, 1)), g.connector(), nil)
 	ctx := WithIntents(context.Background(), &memIntents{fail: errors.New("nats: timeout")})
 	out := r.Rotate(ctx, testJob(1), Request{ID: "r1", Attempt: 1})
-	if out[0].Status != StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeIntentNotRecorded || out[0].Error.Class != ClassTransient {
+	if out[0].Status != contract.StatusFailed || out[0].Error == nil || out[0].Error.Code != CodeIntentNotRecorded || out[0].Error.Class != ClassTransient {
 		t.Fatalf("outcome = %s %+v, want a transient %s", out[0].Status, out[0].Error, CodeIntentNotRecorded)
 	}
 	if _, uploads := g.counts(conn1); uploads != 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // TestIssueSettlesLostAnswer: a write applied whose answer is lost (a
@@ -29,7 +31,7 @@ func TestIssueSettlesLostAnswer(t *testing.T) {
 			if len(kv.versions) != 1 || kv.versions[0].Serial != ca.issued[0].Serial {
 				t.Fatalf("versions %d, want the run's own as version 1", len(kv.versions))
 			}
-			if len(out) != 1 || out[0].Status != StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
+			if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
 				t.Errorf("outcomes %+v, want version 1 uploaded", out)
 			}
 			if _, uploads := g.counts(conn1); uploads != 1 {
@@ -54,7 +56,7 @@ func TestIssueResendsUnappliedWrite(t *testing.T) {
 	if _, revoked := ca.counts(); revoked != 0 || len(kv.versions) != 1 || len(kv.casSeen) != 2 || kv.casSeen[1] != 0 {
 		t.Fatalf("revoked %d, versions %d, cas sent %v; want nothing revoked, one version, cas 0 twice", revoked, len(kv.versions), kv.casSeen)
 	}
-	if out[0].Status != StatusSucceeded {
+	if out[0].Status != contract.StatusSucceeded {
 		t.Errorf("outcome %+v, want succeeded", out[0])
 	}
 }
@@ -71,7 +73,7 @@ func TestIssueUnsettledKeepsSerial(t *testing.T) {
 	if _, revoked := ca.counts(); revoked != 0 {
 		t.Fatalf("revoked %d, want the serial kept (it is in KV)", revoked)
 	}
-	if out[0].Status != StatusFailed || out[0].Error.Code != CodeWriteUnsettled || out[0].Error.Class != ClassTransient {
+	if out[0].Status != contract.StatusFailed || out[0].Error.Code != CodeWriteUnsettled || out[0].Error.Class != ClassTransient {
 		t.Errorf("outcome %+v, want failed transient %s", out[0], CodeWriteUnsettled)
 	}
 }
@@ -87,7 +89,7 @@ func TestIssueRefusedWriteRevokes(t *testing.T) {
 	if _, revoked := ca.counts(); revoked != 1 || len(kv.casSeen) != 1 {
 		t.Fatalf("revoked %d, writes %d; want the serial revoked and no second write", revoked, len(kv.casSeen))
 	}
-	if out[0].Status != StatusFailed || out[0].Error.Code != "source_denied" {
+	if out[0].Status != contract.StatusFailed || out[0].Error.Code != "source_denied" {
 		t.Errorf("outcome %+v, want the refusal", out[0])
 	}
 }

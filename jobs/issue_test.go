@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -214,7 +215,7 @@ func TestIssueWhenMissing(t *testing.T) {
 	job := pkiJob()
 	r, kv, ca, g, logs := issueSetup(t, job)
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name, ID: "r1"})
-	if len(out) != 1 || out[0].Status != StatusSucceeded {
+	if len(out) != 1 || out[0].Status != contract.StatusSucceeded {
 		t.Fatalf("outcomes = %+v, want one success", out)
 	}
 	if issued, revoked := ca.counts(); issued != 1 || revoked != 0 {
@@ -326,7 +327,7 @@ func TestIssueLostRaceRevokes(t *testing.T) {
 		t.Errorf("%d versions, want only the winner's", len(kv.versions))
 	}
 	wb, _ := bundle.Decode(winner.PFX, winner.Password)
-	if len(out) != 1 || out[0].Status != StatusSucceeded || out[0].Certificate.Thumbprint != wb.Thumbprint() {
+	if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].Certificate.Thumbprint != wb.Thumbprint() {
 		t.Errorf("outcomes %+v, want the winner's certificate uploaded", out)
 	}
 	if _, uploads := g.counts(conn1); uploads != 1 {
@@ -385,12 +386,12 @@ func TestPinnedVersionIsRollback(t *testing.T) {
 	v1 := storedBundle(t, testNow.Add(-2*day), testNow.Add(80*day))
 	kv.put(v1)
 	kv.put(storedBundle(t, testNow.Add(-day), testNow.Add(90*day)))
-	if out := r.Rotate(t.Context(), job, Request{Job: job.Name}); out[0].Status != StatusSucceeded || out[0].Reason != "" {
+	if out := r.Rotate(t.Context(), job, Request{Job: job.Name}); out[0].Status != contract.StatusSucceeded || out[0].Reason != "" {
 		t.Fatalf("latest: %+v", out[0])
 	}
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Version: 1, Force: true})
 	b1, _ := bundle.Decode(v1.PFX, v1.Password)
-	if out[0].Status != StatusSucceeded || out[0].Reason != ReasonRollback || out[0].Certificate.SourceVersion != 1 ||
+	if out[0].Status != contract.StatusSucceeded || out[0].Reason != contract.ReasonRollback || out[0].Certificate.SourceVersion != 1 ||
 		out[0].Certificate.Thumbprint != b1.Thumbprint() {
 		t.Errorf("pinned forced run: %+v, want a rollback to version 1", out[0])
 	}
@@ -409,7 +410,7 @@ func TestPinnedVersionIsRollback(t *testing.T) {
 		t.Errorf("pinned deleted version: %+v, want a permanent failure", out[0])
 	}
 	out = r.Rotate(t.Context(), job, Request{Job: job.Name, Version: -1})
-	if out[0].Error == nil || out[0].Error.Code != CodeBadRequest {
+	if out[0].Error == nil || out[0].Error.Code != contract.CodeBadRequest {
 		t.Errorf("negative version: %+v, want bad_request", out[0])
 	}
 }
@@ -419,12 +420,12 @@ func TestPinnedWithoutForceIsNoRollback(t *testing.T) {
 	job := pkiJob()
 	r, kv, ca, _, _ := issueSetup(t, job)
 	kv.put(storedBundle(t, testNow.Add(-day), testNow.Add(90*day)))
-	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Version: 1, Trigger: TriggerEvent})
-	if out[0].Status != StatusSucceeded || out[0].Reason != "" {
+	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Version: 1, Trigger: contract.TriggerEvent})
+	if out[0].Status != contract.StatusSucceeded || out[0].Reason != "" {
 		t.Errorf("pinned, not forced: %+v, want a plain success", out[0])
 	}
 	ds := r.Plan(t.Context(), job, Request{Job: job.Name})
-	if len(ds) != 1 || ds[0].Action != ActionSkip || ds[0].Reason != ReasonAlreadyPresent {
+	if len(ds) != 1 || ds[0].Action != ActionSkip || ds[0].Reason != contract.ReasonAlreadyPresent {
 		t.Errorf("plan of a current, uploaded bundle: %+v, want skip already_present", ds)
 	}
 	if issued, _ := ca.counts(); issued != 0 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // x5tOf turns a hex thumbprint into the base64url x5t a key carries.
@@ -40,18 +42,18 @@ func TestDecideKeySet(t *testing.T) {
 		skip, why string
 	}{
 		{name: "empty container", c: c},
-		{name: "ours active", keys: []PolicyKey{older, mine}, active: &mine, c: c, skip: ReasonAlreadyPresent},
+		{name: "ours active", keys: []PolicyKey{older, mine}, active: &mine, c: c, skip: contract.ReasonAlreadyPresent},
 		{name: "ours staged", keys: []PolicyKey{older, key(ours, 2*day, 90*day)}, active: &older,
-			c: candidate{Thumbprint: ours, NotBefore: testNow.Add(2 * day), NotAfter: testNow.Add(90 * day)}, skip: ReasonAlreadyPresent},
+			c: candidate{Thumbprint: ours, NotBefore: testNow.Add(2 * day), NotAfter: testNow.Add(90 * day)}, skip: contract.ReasonAlreadyPresent},
 		{name: "older active: upload", keys: []PolicyKey{older}, active: &older, c: c},
 		{name: "later-activated key of someone else", keys: []PolicyKey{mine, later}, active: &later, c: c, skip: ReasonSuperseded},
 		{name: "superseded even forced", keys: []PolicyKey{later}, active: &later, c: c, force: true, skip: ReasonSuperseded},
-		{name: "not newer", keys: []PolicyKey{key(theirs, -100*day, 200*day)}, active: ptr(key(theirs, -100*day, 200*day)), c: c, skip: ReasonNotNewer},
+		{name: "not newer", keys: []PolicyKey{key(theirs, -100*day, 200*day)}, active: ptr(key(theirs, -100*day, 200*day)), c: c, skip: contract.ReasonNotNewer},
 		{name: "not newer, forced", keys: []PolicyKey{key(theirs, -100*day, 200*day)}, active: ptr(key(theirs, -100*day, 200*day)), c: c, force: true},
-		{name: "before-expiry, not due", keys: []PolicyKey{older}, active: &older, job: beforeExpiry, c: c, skip: ReasonNotDue},
+		{name: "before-expiry, not due", keys: []PolicyKey{older}, active: &older, job: beforeExpiry, c: c, skip: contract.ReasonNotDue},
 		{name: "before-expiry, due", keys: []PolicyKey{key(theirs, -100*day, 3*day)}, active: ptr(key(theirs, -100*day, 3*day)), job: beforeExpiry, c: c},
 		{name: "ours listed, same nbf, uploaded before the active one", keys: []PolicyKey{mine, key(theirs, -day, 30*day)},
-			active: ptr(key(theirs, -day, 30*day)), c: c, why: ReasonReactivated},
+			active: ptr(key(theirs, -day, 30*day)), c: c, why: contract.ReasonReactivated},
 		{name: "expired active key: nothing active", keys: []PolicyKey{key(theirs, -400*day, -day)}, c: c},
 	}
 	for _, tt := range tests {

@@ -74,7 +74,7 @@ func (r *Rotator) rotateKeySets(ctx context.Context, rn *run, refs []KeySetRef) 
 	per := forEach(ctx, r.cfg.Concurrency, as,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateKeySet(ctx, rn, KeySetRef(ref)) },
 		func(ref ConnectorRef, err error) []Outcome {
-			o := rn.outcome(ref, result{status: StatusFailed, err: err}, 0)
+			o := rn.outcome(ref, result{status: contract.StatusFailed, err: err}, 0)
 			o.TargetKind = KindKeySet
 			r.logOutcome(ctx, o)
 			return []Outcome{o}
@@ -120,7 +120,9 @@ func (r *Rotator) rotateKeySet(ctx context.Context, rn *run, ref KeySetRef) []Ou
 // attemptKeySet reads the container and its active key, decides, uploads
 // and verifies.
 func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) keySetResult {
-	fail := func(err error) keySetResult { return keySetResult{result: result{status: StatusFailed, err: err}} }
+	fail := func(err error) keySetResult {
+		return keySetResult{result: result{status: contract.StatusFailed, err: err}}
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(canceled(ctx, fmt.Errorf("handling key set %s: %w", ref.ID, err)))
 	}
@@ -139,7 +141,7 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 			r.log.LogAttrs(ctx, slog.LevelWarn, "reading key set for expiry warnings",
 				slog.String("job", rn.job.Name), slog.String("keyset", ref.ID), slog.String("error", err.Error()))
 		}
-		return keySetResult{result: result{status: StatusFailed, err: rn.b.err, active: act, warn: true}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusFailed, err: rn.b.err, active: act, warn: true}, activeKey: ak}
 	}
 	if err != nil {
 		return fail(canceled(ctx, keySetReadError(ref, err)))
@@ -147,46 +149,46 @@ func (r *Rotator) attemptKeySet(ctx context.Context, rn *run, ref KeySetRef) key
 	now := r.now()
 	c := rn.b.candidate()
 	v := decideKeySet(st, active, hasActive, c, rn.job, rn.req.Force, now)
-	if v.skip == ReasonAlreadyPresent {
+	if v.skip == contract.ReasonAlreadyPresent {
 		if in, ok := r.confirmed(ctx, rn, ConnectorRef(ref), c.Thumbprint); ok {
-			return keySetResult{result: result{status: StatusSucceeded, reason: ReasonConfirmedOnRetry, staged: rn.b.bundle.Staged(now), previous: in.Previous}}
+			return keySetResult{result: result{status: contract.StatusSucceeded, reason: contract.ReasonConfirmedOnRetry, staged: rn.b.bundle.Staged(now), previous: in.Previous}}
 		}
 	}
 	switch v.skip {
 	case "":
 	case ReasonSuperseded:
-		return keySetResult{result: result{status: StatusSkipped, reason: ReasonSuperseded, active: act}, activeKey: ak, superseded: true}
+		return keySetResult{result: result{status: contract.StatusSkipped, reason: ReasonSuperseded, active: act}, activeKey: ak, superseded: true}
 	default:
-		return keySetResult{result: result{status: StatusSkipped, reason: v.skip, active: act, warn: act != nil && !replaceable(c, *act)}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusSkipped, reason: v.skip, active: act, warn: act != nil && !replaceable(c, *act)}, activeKey: ak}
 	}
 	g := gate(rn.job, act, rn.req.Force, now)
 	if g.skip {
 		// Due but outside every change window, as for a connector.
-		return keySetResult{result: result{status: StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: act, warn: act != nil}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: act, warn: act != nil}, activeKey: ak}
 	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
-		return keySetResult{result: result{status: StatusFailed, err: fmt.Errorf("uploading to key set %s: %w", ref.ID, err), active: act, warn: true}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusFailed, err: fmt.Errorf("uploading to key set %s: %w", ref.ID, err), active: act, warn: true}, activeKey: ak}
 	}
 	if err := r.recordIntent(uctx, rn, ConnectorRef(ref), c.Thumbprint, act); err != nil {
 		cancel()
-		return keySetResult{result: result{status: StatusFailed, err: canceled(ctx, err), active: act, warn: true}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusFailed, err: canceled(ctx, err), active: act, warn: true}, activeKey: ak}
 	}
 	k, err := ks.UploadKey(uctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
 	cancel()
 	if err != nil {
-		return keySetResult{result: result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to key set %s: %w", ref.ID, err)), active: act, warn: true}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to key set %s: %w", ref.ID, err)), active: act, warn: true}, activeKey: ak}
 	}
 	staged := rn.b.bundle.Staged(r.now())
 	if err := verifyKeySet(ctx, ks, ref, k, c.Thumbprint, staged); err != nil {
-		return keySetResult{result: result{status: StatusFailed, err: canceled(ctx, err), active: act, warn: true}, activeKey: ak}
+		return keySetResult{result: result{status: contract.StatusFailed, err: canceled(ctx, err), active: act, warn: true}, activeKey: ak}
 	}
 	reason := v.reason
 	if rn.req.Force && rn.req.Version > 0 {
-		reason = ReasonRollback
+		reason = contract.ReasonRollback
 	}
 	reason = cmp.Or(g.reason, reason) // going ahead outside a window is what the audit must see
-	return keySetResult{result: result{status: StatusSucceeded, reason: reason, staged: staged, active: act}, activeKey: ak}
+	return keySetResult{result: result{status: contract.StatusSucceeded, reason: reason, staged: staged, active: act}, activeKey: ak}
 }
 
 // readKeySet reads the container's keys and the key B2C uses now.
@@ -226,22 +228,22 @@ func decideKeySet(st KeySetState, active PolicyKey, hasActive bool, c candidate,
 	_, listed := st.Has(c.Thumbprint)
 	switch {
 	case listed && (ours || c.NotBefore.After(now)):
-		return decision{skip: ReasonAlreadyPresent}
+		return decision{skip: contract.ReasonAlreadyPresent}
 	case hasActive && !ours && active.NotBefore.After(c.NotBefore):
 		return decision{skip: ReasonSuperseded}
 	case force || !hasActive:
 		return decision{}
 	case listed && (active.NotAfter.IsZero() || !active.NotAfter.Before(c.NotAfter)):
-		return decision{skip: ReasonNotNewer}
+		return decision{skip: contract.ReasonNotNewer}
 	case listed:
 		// Listed and valid, not active, with an active key of the same
 		// activation date uploaded after it: uploading again makes ours
 		// the later one.
-		return decision{reason: ReasonReactivated}
+		return decision{reason: contract.ReasonReactivated}
 	case !active.NotAfter.IsZero() && !c.NotAfter.After(active.NotAfter), active.NotAfter.IsZero():
-		return decision{skip: ReasonNotNewer}
+		return decision{skip: contract.ReasonNotNewer}
 	case job.Policy == PolicyBeforeExpiry && !due(*keyCert(&active), job.RenewBefore, now):
-		return decision{skip: ReasonNotDue}
+		return decision{skip: contract.ReasonNotDue}
 	}
 	return decision{}
 }

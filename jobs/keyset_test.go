@@ -10,6 +10,7 @@ import (
 
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -104,7 +105,7 @@ func newKSHarness(t *testing.T, b testkit.Bundle, withConnector bool, seed ...gr
 
 func (h *ksHarness) run(t *testing.T) []jobs.Outcome {
 	t.Helper()
-	return h.rot.Rotate(t.Context(), h.job, jobs.Request{Job: h.job.Name, ID: "req-" + h.clock.Now().Format(time.RFC3339Nano), Trigger: jobs.TriggerManual})
+	return h.rot.Rotate(t.Context(), h.job, jobs.Request{Job: h.job.Name, ID: "req-" + h.clock.Now().Format(time.RFC3339Nano), Trigger: contract.TriggerManual})
 }
 
 // keySetOutcome returns the key set's outcome (not a warning).
@@ -123,7 +124,7 @@ func keySetOutcome(t *testing.T, out []jobs.Outcome) jobs.Outcome {
 // holds the bundle already. when names the run in the error.
 func (h *ksHarness) wantAlreadyPresent(t *testing.T, when string) {
 	t.Helper()
-	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonAlreadyPresent {
+	if o := keySetOutcome(t, h.run(t)); o.Status != contract.StatusSkipped || o.Reason != contract.ReasonAlreadyPresent {
 		t.Errorf("%s: %s %s, want skipped already_present", when, o.Status, o.Reason)
 	}
 }
@@ -151,7 +152,7 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 	t.Parallel()
 	b := newKSBundle(t, ksStart.Add(-ksDay), ksStart.Add(90*ksDay))
 	h := newKSHarness(t, b, true)
-	plan := h.rot.Plan(t.Context(), h.job, jobs.Request{Job: h.job.Name, Trigger: jobs.TriggerManual})
+	plan := h.rot.Plan(t.Context(), h.job, jobs.Request{Job: h.job.Name, Trigger: contract.TriggerManual})
 	if len(plan) != 2 || plan[1].TargetKind != jobs.KindKeySet || plan[1].Connector != ksID || plan[1].Action != jobs.ActionUpload {
 		t.Errorf("plan %+v, want the key set to upload", plan)
 	}
@@ -162,11 +163,11 @@ func TestKeySetFirstUploadThenAlreadyPresent(t *testing.T) {
 	if len(out) != 2 {
 		t.Fatalf("outcomes %+v, want one per target", out)
 	}
-	if c := out[0]; c.TargetKind != jobs.KindConnector || c.Connector != ksConnID || c.Status != jobs.StatusSucceeded {
+	if c := out[0]; c.TargetKind != jobs.KindConnector || c.Connector != ksConnID || c.Status != contract.StatusSucceeded {
 		t.Errorf("connector outcome %+v", c)
 	}
 	o := keySetOutcome(t, out)
-	if o.Status != jobs.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint {
+	if o.Status != contract.StatusSucceeded || o.Connector != ksID || o.Staged || o.Certificate == nil || o.Certificate.Thumbprint != b.Thumbprint {
 		t.Errorf("first upload: %+v (error %+v)", o, o.Error)
 	}
 	h.wantUploads(t, 1, "after the first run")
@@ -183,7 +184,7 @@ func TestKeySetStagedThenActive(t *testing.T) {
 	b := newKSBundle(t, ksStart.Add(2*ksDay), ksStart.Add(90*ksDay))
 	h := newKSHarness(t, b, false, old)
 	o := keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSucceeded || !o.Staged || o.Previous == nil || o.Previous.Kid != "old" {
+	if o.Status != contract.StatusSucceeded || !o.Staged || o.Previous == nil || o.Previous.Kid != "old" {
 		t.Fatalf("staged upload: %+v (error %+v)", o, o.Error)
 	}
 	if got := h.activeThumbprint(t); got == b.Thumbprint {
@@ -204,7 +205,7 @@ func TestKeySetExpiredActiveKeyReplaced(t *testing.T) {
 	b := newKSBundle(t, ksStart.Add(-ksDay), ksStart.Add(90*ksDay))
 	h := newKSHarness(t, b, false, expired)
 	o := keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSucceeded || o.Previous != nil {
+	if o.Status != contract.StatusSucceeded || o.Previous != nil {
 		t.Fatalf("expired active key: %+v (error %+v), want succeeded with no previous active key", o, o.Error)
 	}
 	if got := h.activeThumbprint(t); got != b.Thumbprint {
@@ -218,14 +219,14 @@ func TestKeySetMissingContainerAndPermission(t *testing.T) {
 	h := newKSHarness(t, b, false)
 	h.job.KeySets = []jobs.KeySetRef{{Tenant: ksTenantKey, ID: "B2C_1A_Missing"}}
 	o := keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusFailed || o.Error == nil || o.Error.Class != jobs.ClassPermanent || o.Error.Code != "Request_ResourceNotFound" ||
+	if o.Status != contract.StatusFailed || o.Error == nil || o.Error.Class != jobs.ClassPermanent || o.Error.Code != "Request_ResourceNotFound" ||
 		!strings.Contains(o.Error.Message, "create it in the Azure portal") || !o.Final {
 		t.Errorf("missing container: %+v %+v", o, o.Error)
 	}
 	h.job.KeySets = []jobs.KeySetRef{{Tenant: ksTenantKey, ID: ksID}}
 	h.sim.DenyKeySets(ksTenantID, ksClientID, true)
 	o = keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusFailed || o.Error == nil || o.Error.Class != jobs.ClassPermanent || o.Error.Code != "Authorization_RequestDenied" ||
+	if o.Status != contract.StatusFailed || o.Error == nil || o.Error.Class != jobs.ClassPermanent || o.Error.Code != "Authorization_RequestDenied" ||
 		!strings.Contains(o.Error.Message, "TrustFrameworkKeySet.ReadWrite.All") {
 		t.Errorf("denied: %+v %+v", o, o.Error)
 	}
@@ -240,7 +241,7 @@ func TestKeySetSupersededByHand(t *testing.T) {
 	t.Parallel()
 	b := newKSBundle(t, ksStart.Add(-2*ksDay), ksStart.Add(90*ksDay))
 	h := newKSHarness(t, b, false)
-	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSucceeded {
+	if o := keySetOutcome(t, h.run(t)); o.Status != contract.StatusSucceeded {
 		t.Fatalf("first upload: %+v %+v", o, o.Error)
 	}
 	byHand := graphsim.Key{Kid: "by-hand", NotBefore: ksStart.Add(-ksDay), NotAfter: ksStart.Add(400 * ksDay)}
@@ -252,7 +253,7 @@ func TestKeySetSupersededByHand(t *testing.T) {
 	for range 2 {
 		out := h.run(t)
 		o := keySetOutcome(t, out)
-		if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonSuperseded || o.Previous == nil ||
+		if o.Status != contract.StatusSkipped || o.Reason != jobs.ReasonSuperseded || o.Previous == nil ||
 			o.Previous.Kid != "by-hand" || !o.Previous.NotAfter.Equal(byHand.NotAfter) {
 			t.Errorf("superseded: %+v previous %+v", o, o.Previous)
 		}
@@ -289,12 +290,12 @@ func TestKeySetOutsideChangeWindow(t *testing.T) {
 	opens := ksStart.Add(ksDay)
 	h.job.Windows = []jobs.Window{{Spec: "tomorrow", Start: onceAt(opens), Duration: time.Hour}}
 	o := keySetOutcome(t, h.run(t))
-	if o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(opens) {
+	if o.Status != contract.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow || o.NextWindow == nil || !o.NextWindow.Equal(opens) {
 		t.Errorf("outside the window: %+v", o)
 	}
 	h.wantUploads(t, 0, "outside the window")
 	h.clock.Add(ksDay + time.Minute)
-	if o := keySetOutcome(t, h.run(t)); o.Status != jobs.StatusSucceeded {
+	if o := keySetOutcome(t, h.run(t)); o.Status != contract.StatusSucceeded {
 		t.Errorf("inside the window: %+v %+v", o, o.Error)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // TestTickSharesTenantList: scheduled runs of one tick that cover parts of
@@ -22,8 +24,8 @@ func TestTickSharesTenantList(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
-			for _, o := range r.Rotate(context.Background(), j, Request{ID: "tick", Attempt: 1, Trigger: TriggerCron}) {
-				if o.Status != StatusSucceeded {
+			for _, o := range r.Rotate(context.Background(), j, Request{ID: "tick", Attempt: 1, Trigger: contract.TriggerCron}) {
+				if o.Status != contract.StatusSucceeded {
 					t.Errorf("job %d: %s %s %+v", i, o.Status, o.Reason, o.Error)
 				}
 			}
@@ -33,7 +35,7 @@ func TestTickSharesTenantList(t *testing.T) {
 	if n := lc.lists.Load(); n != 1 {
 		t.Errorf("%d list calls for three scheduled runs of one tick in one tenant, want 1", n)
 	}
-	r.Rotate(context.Background(), jobs[0], Request{ID: "manual", Attempt: 1, Trigger: TriggerManual})
+	r.Rotate(context.Background(), jobs[0], Request{ID: "manual", Attempt: 1, Trigger: contract.TriggerManual})
 	if n := lc.lists.Load(); n != 2 {
 		t.Errorf("%d list calls after a manual run, want 2 (it lists afresh)", n)
 	}

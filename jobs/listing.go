@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // Lister reads every API connector of a tenant in one call (paged by the
@@ -41,7 +43,7 @@ func (r *Rotator) listTenants(ctx context.Context, job Job, req Request, refs []
 		load := func(ctx context.Context) (listed, error) { return list(ctx, l, tenant) }
 		var m listed
 		var err error
-		if req.Trigger == TriggerCron {
+		if req.Trigger == contract.TriggerCron {
 			m, err = r.lists.get(ctx, tenant, r.now(), load)
 		} else {
 			m, err = load(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // listingConnector is the fake graph with the list call.
@@ -54,7 +56,7 @@ func TestRunReadsCheaply(t *testing.T) {
 	g, job, r, lc := dueListing(t, 3)
 
 	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r1", Attempt: 1}) {
-		if o.Status != StatusSucceeded {
+		if o.Status != contract.StatusSucceeded {
 			t.Fatalf("first run: %s %s %+v", o.Status, o.Reason, o.Error)
 		}
 	}
@@ -64,7 +66,7 @@ func TestRunReadsCheaply(t *testing.T) {
 		}
 	}
 	for _, o := range r.Rotate(context.Background(), job, Request{ID: "r2", Attempt: 1}) {
-		if o.Reason != ReasonAlreadyPresent {
+		if o.Reason != contract.ReasonAlreadyPresent {
 			t.Fatalf("second run: %s %s", o.Status, o.Reason)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // CodeReencode is the error code when re-encoding a valid bundle fails.
@@ -51,7 +52,7 @@ func (r *Rotator) prepareRun(ctx context.Context, job Job, req Request, dryRun b
 	ref.Version = cmp.Or(req.Version, res.Version)
 	// Scheduled runs of one tick share their bundle reads; any other
 	// trigger reads afresh.
-	return r.prepare(ctx, job, ref, req.Trigger == TriggerCron), res
+	return r.prepare(ctx, job, ref, req.Trigger == contract.TriggerCron), res
 }
 
 // prepare reads the job's bundle at ref from the source, decodes and

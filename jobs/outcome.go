@@ -15,34 +15,3 @@ type (
 	// Request is contract.Request: one run of a job asked for.
 	Request = contract.Request
 )
-
-// Outcome statuses (contract).
-const (
-	StatusSucceeded = contract.StatusSucceeded
-	StatusSkipped   = contract.StatusSkipped
-	StatusFailed    = contract.StatusFailed
-	StatusExpiring  = contract.StatusExpiring
-)
-
-// Skip and success reasons (contract).
-const (
-	ReasonAlreadyPresent   = contract.ReasonAlreadyPresent
-	ReasonNotNewer         = contract.ReasonNotNewer
-	ReasonNotDue           = contract.ReasonNotDue
-	ReasonDryRun           = contract.ReasonDryRun
-	ReasonReactivated      = contract.ReasonReactivated
-	ReasonRollback         = contract.ReasonRollback
-	ReasonConfirmedOnRetry = contract.ReasonConfirmedOnRetry
-)
-
-// CodeBadRequest is contract.CodeBadRequest.
-const CodeBadRequest = contract.CodeBadRequest
-
-// Triggers (contract).
-const (
-	TriggerEvent  = contract.TriggerEvent
-	TriggerCron   = contract.TriggerCron
-	TriggerManual = contract.TriggerManual
-	TriggerWatch  = contract.TriggerWatch
-	TriggerWindow = contract.TriggerWindow
-)

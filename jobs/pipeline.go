@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/certrotator/certrotator/contract"
 )
 
 // run is one request for one job, shared read-only by its connectors.
@@ -65,7 +67,7 @@ func (r *Rotator) rotateOne(ctx context.Context, rn *run, ref ConnectorRef) []Ou
 // active certificate for rule 8; a failed read is then merely logged.
 func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result {
 	if err := ctx.Err(); err != nil {
-		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("handling connector %s: %w", ref.ID, err))}
+		return result{status: contract.StatusFailed, err: canceled(ctx, fmt.Errorf("handling connector %s: %w", ref.ID, err))}
 	}
 	st, fromList := rn.lists.lookup(ref)
 	var err error
@@ -77,10 +79,10 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 			r.log.LogAttrs(ctx, slog.LevelWarn, "reading connector for expiry warnings",
 				slog.String("job", rn.job.Name), slog.String("connector", ref.ID), slog.String("error", err.Error()))
 		}
-		return result{status: StatusFailed, err: rn.b.err, active: activeOf(st), warn: true}
+		return result{status: contract.StatusFailed, err: rn.b.err, active: activeOf(st), warn: true}
 	}
 	if err != nil {
-		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err))}
+		return result{status: contract.StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err))}
 	}
 	active := activeOf(st)
 	c := rn.b.candidate()
@@ -91,7 +93,7 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 		// duplicated request from uploading twice. One held back outside
 		// its change window uploads nothing and needs no second look.
 		if st, err = r.cfg.Connector.Get(ctx, ref.Tenant, ref.ID); err != nil {
-			return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err)), active: active}
+			return result{status: contract.StatusFailed, err: canceled(ctx, fmt.Errorf("reading connector %s: %w", ref.ID, err)), active: active}
 		}
 		active = activeOf(st)
 		v = decide(st, c, rn.job, rn.req.Force, r.now())
@@ -100,17 +102,17 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 		if in, ok := r.confirmed(ctx, rn, ref, c.Thumbprint); ok {
 			// An earlier attempt of this request sent this upload and its
 			// end was unclear: the rotation is this request's.
-			return result{status: StatusSucceeded, reason: ReasonConfirmedOnRetry, staged: rn.b.bundle.Staged(r.now()), previous: in.Previous}
+			return result{status: contract.StatusSucceeded, reason: contract.ReasonConfirmedOnRetry, staged: rn.b.bundle.Staged(r.now()), previous: in.Previous}
 		}
 	}
 	if v.skip != "" {
-		return result{status: StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
+		return result{status: contract.StatusSkipped, reason: v.skip, active: active, warn: active != nil && !replaceable(c, *active)}
 	}
 	g := gate(rn.job, active, rn.req.Force, r.now())
 	if g.skip {
 		// Due but outside every change window: the active certificate stays
 		// until the window, so rule 8 still warns about it.
-		return result{status: StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: active, warn: active != nil}
+		return result{status: contract.StatusSkipped, reason: ReasonOutsideWindow, nextWindow: g.next, active: active, warn: active != nil}
 	}
 	pr, ok := r.probeGate(ctx, rn, ref, st, active)
 	if !ok {
@@ -118,27 +120,27 @@ func (r *Rotator) attempt(ctx context.Context, rn *run, ref ConnectorRef) result
 	}
 	uctx, cancel, err := uploadContext(ctx)
 	if err != nil {
-		return result{status: StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
+		return result{status: contract.StatusFailed, err: fmt.Errorf("uploading to connector %s: %w", ref.ID, err), active: active, warn: true}
 	}
 	if err := r.recordIntent(uctx, rn, ref, c.Thumbprint, active); err != nil {
 		cancel()
-		return result{status: StatusFailed, err: canceled(ctx, err), active: active, warn: true}
+		return result{status: contract.StatusFailed, err: canceled(ctx, err), active: active, warn: true}
 	}
 	after, err := r.cfg.Connector.Upload(uctx, ref.Tenant, ref.ID, rn.b.pfx, rn.b.password)
 	cancel()
 	if err != nil {
-		return result{status: StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to connector %s: %w", ref.ID, err)), active: active, warn: true}
+		return result{status: contract.StatusFailed, err: canceled(ctx, fmt.Errorf("uploading to connector %s: %w", ref.ID, err)), active: active, warn: true}
 	}
 	staged := rn.b.bundle.Staged(r.now())
 	if err := verify(after, ref.ID, c.Thumbprint, staged); err != nil {
-		return result{status: StatusFailed, err: err, active: active, warn: true}
+		return result{status: contract.StatusFailed, err: err, active: active, warn: true}
 	}
 	reason := v.reason
 	if rn.req.Force && rn.req.Version > 0 {
-		reason = ReasonRollback // a forced upload of a pinned version
+		reason = contract.ReasonRollback // a forced upload of a pinned version
 	}
 	reason = cmp.Or(g.reason, reason) // going ahead outside a window is what the audit must see
-	return result{status: StatusSucceeded, reason: reason, staged: staged, active: active, unauthenticated: pr.unauthenticated}
+	return result{status: contract.StatusSucceeded, reason: reason, staged: staged, active: active, unauthenticated: pr.unauthenticated}
 }
 
 // canceled reclassifies err as the context's own failure (transient,
@@ -230,7 +232,7 @@ func (r *Rotator) logOutcome(ctx context.Context, o Outcome) {
 		if o.RetryAfter > 0 {
 			attrs = append(attrs, slog.Duration("retry_after", o.RetryAfter))
 		}
-	case o.Status == StatusExpiring:
+	case o.Status == contract.StatusExpiring:
 		attrs = append(attrs, slog.Int("days_left", o.DaysLeft), slog.String("threshold", o.Threshold))
 	}
 	r.log.LogAttrs(ctx, level, "rotation outcome", attrs...)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 func TestPlanChangesNothing(t *testing.T) {
@@ -22,7 +23,7 @@ func TestPlanChangesNothing(t *testing.T) {
 		d.ActiveDaysLeft == nil || *d.ActiveDaysLeft != 10 || thumbOf(d.Bundle) != b.Thumbprint || d.Error != nil {
 		t.Errorf("decision 0 = %+v, want upload over soonCert with 10 days left", d)
 	}
-	if d := ds[1]; d.Action != ActionSkip || d.Reason != ReasonAlreadyPresent {
+	if d := ds[1]; d.Action != ActionSkip || d.Reason != contract.ReasonAlreadyPresent {
 		t.Errorf("decision 1 = %+v, want skip already_present", d)
 	}
 	if d := ds[2]; d.Action != ActionFail || d.Error == nil || d.Error.Code != "Request_ResourceNotFound" {
@@ -44,7 +45,7 @@ func TestPlanInvalidBundleAndBadRequest(t *testing.T) {
 		t.Errorf("decisions = %+v, want fail bundle_expired with the active certificate", ds)
 	}
 	ds = r.Plan(t.Context(), job, Request{Job: job.Name, Connectors: []string{"nope"}})
-	if len(ds) != 1 || ds[0].Action != ActionFail || ds[0].Connector != "" || ds[0].Error.Code != CodeBadRequest {
+	if len(ds) != 1 || ds[0].Action != ActionFail || ds[0].Connector != "" || ds[0].Error.Code != contract.CodeBadRequest {
 		t.Errorf("decisions = %+v, want one bad_request", ds)
 	}
 }

@@ -165,7 +165,7 @@ func (r *Rotator) probeGate(ctx context.Context, rn *run, ref ConnectorRef, st C
 	}
 	v := RunProbe(ctx, r.cfg.Prober, *rn.job.Probe, st, rn.b.bundle)
 	if v.Err != nil {
-		return result{status: StatusFailed, err: canceled(ctx, v.Err), active: active, warn: true}, false
+		return result{status: contract.StatusFailed, err: canceled(ctx, v.Err), active: active, warn: true}, false
 	}
 	return result{unauthenticated: v.Unauthenticated}, true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 )
 
 // ConnectorConcurrencyDefault bounds how many connectors of one job are
@@ -112,7 +113,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	per := forEach(ctx, r.cfg.Concurrency, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {
-			o := rn.outcome(ref, result{status: StatusFailed, err: err}, 0)
+			o := rn.outcome(ref, result{status: contract.StatusFailed, err: err}, 0)
 			r.logOutcome(ctx, o)
 			return []Outcome{o}
 		})
@@ -138,8 +139,8 @@ func BadRequest(job string, req Request, err error) Outcome {
 		Trigger:       req.Trigger,
 		RequestReason: req.Reason,
 		RequestedBy:   req.RequestedBy,
-		Status:        StatusFailed,
-		Error:         &ErrorInfo{Code: CodeBadRequest, Class: ClassPermanent, Message: msg},
+		Status:        contract.StatusFailed,
+		Error:         &ErrorInfo{Code: contract.CodeBadRequest, Class: ClassPermanent, Message: msg},
 		Attempt:       req.Attempt,
 		Final:         true,
 	}
@@ -147,7 +148,7 @@ func BadRequest(job string, req Request, err error) Outcome {
 
 // normalize fills the request's defaults: trigger "event", attempt 1.
 func normalize(req Request) Request {
-	req.Trigger = cmp.Or(req.Trigger, TriggerEvent)
+	req.Trigger = cmp.Or(req.Trigger, contract.TriggerEvent)
 	req.Attempt = max(req.Attempt, 1)
 	return req
 }

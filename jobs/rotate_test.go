@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -65,8 +66,8 @@ func TestNewChecksConfig(t *testing.T) {
 func TestBadRequest(t *testing.T) {
 	t.Parallel()
 	o := BadRequest("contoso-api", Request{ID: "m-7"}, errors.New("decoding request: unexpected field \"x\""))
-	want := Outcome{Job: "contoso-api", RequestID: "m-7", Trigger: TriggerEvent, Status: StatusFailed, Attempt: 1, Final: true,
-		Error: &ErrorInfo{Code: CodeBadRequest, Class: ClassPermanent, Message: "decoding request: unexpected field \"x\""}}
+	want := Outcome{Job: "contoso-api", RequestID: "m-7", Trigger: contract.TriggerEvent, Status: contract.StatusFailed, Attempt: 1, Final: true,
+		Error: &ErrorInfo{Code: contract.CodeBadRequest, Class: ClassPermanent, Message: "decoding request: unexpected field \"x\""}}
 	if o.Error == nil || *o.Error != *want.Error {
 		t.Fatalf("error = %+v, want %+v", o.Error, want.Error)
 	}
@@ -84,14 +85,14 @@ func TestRotateUnknownConnectorIsBadRequest(t *testing.T) {
 	job := testJob(2)
 	r, g, src := setup(t, job, validBundle(t), nil)
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name, ID: "m-1", Connectors: []string{job.Connectors[0].ID, "nope"}})
-	if len(out) != 1 || out[0].Connector != "" || out[0].Error == nil || out[0].Error.Code != CodeBadRequest ||
+	if len(out) != 1 || out[0].Connector != "" || out[0].Error == nil || out[0].Error.Code != contract.CodeBadRequest ||
 		out[0].Error.Class != ClassPermanent || !out[0].Final || !strings.Contains(out[0].Error.Message, "nope") {
 		t.Fatalf("outcomes = %+v, want one bad_request", out)
 	}
 	if gets, _ := g.counts(job.Connectors[0].ID); gets != 0 || src.calls.Load() != 0 {
 		t.Errorf("bad request read: %d gets, %d fetches", gets, src.calls.Load())
 	}
-	if out := r.Rotate(t.Context(), Job{Name: "empty"}, Request{Job: "empty"}); len(out) != 1 || out[0].Error.Code != CodeBadRequest {
+	if out := r.Rotate(t.Context(), Job{Name: "empty"}, Request{Job: "empty"}); len(out) != 1 || out[0].Error.Code != contract.CodeBadRequest {
 		t.Errorf("job without connectors = %+v, want one bad_request", out)
 	}
 }
@@ -101,11 +102,11 @@ func TestRotateNarrowsConnectors(t *testing.T) {
 	job := testJob(3)
 	r, g, _ := setup(t, job, validBundle(t), nil)
 	id := job.Connectors[1].ID
-	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Connectors: []string{strings.ToUpper(id), id}, Trigger: TriggerCron, Attempt: 4})
-	if len(out) != 1 || out[0].Connector != id || out[0].Status != StatusSucceeded {
+	out := r.Rotate(t.Context(), job, Request{Job: job.Name, Connectors: []string{strings.ToUpper(id), id}, Trigger: contract.TriggerCron, Attempt: 4})
+	if len(out) != 1 || out[0].Connector != id || out[0].Status != contract.StatusSucceeded {
 		t.Fatalf("outcomes = %+v, want one success on %s", out, id)
 	}
-	if out[0].Trigger != TriggerCron || out[0].Attempt != 4 {
+	if out[0].Trigger != contract.TriggerCron || out[0].Attempt != 4 {
 		t.Errorf("trigger/attempt = %q/%d, want cron/4", out[0].Trigger, out[0].Attempt)
 	}
 	for _, c := range job.Connectors {
@@ -128,7 +129,7 @@ func TestRotateDefaultsTriggerAndAttempt(t *testing.T) {
 	job := testJob(1)
 	r, _, _ := setup(t, job, validBundle(t), nil)
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name, ID: "m-2"})
-	if len(out) != 1 || out[0].Trigger != TriggerEvent || out[0].Attempt != 1 || out[0].RequestID != "m-2" || !out[0].Final {
+	if len(out) != 1 || out[0].Trigger != contract.TriggerEvent || out[0].Attempt != 1 || out[0].RequestID != "m-2" || !out[0].Final {
 		t.Errorf("outcomes = %+v, want trigger event, attempt 1, request id m-2, final", out)
 	}
 }
@@ -143,7 +144,7 @@ func TestRotateReadsBundleOnce(t *testing.T) {
 		t.Fatalf("got %d outcomes, want 10", len(out))
 	}
 	for i, o := range out {
-		if o.Status != StatusSucceeded || o.Connector != job.Connectors[i].ID {
+		if o.Status != contract.StatusSucceeded || o.Connector != job.Connectors[i].ID {
 			t.Errorf("outcome %d = %s on %s, want succeeded on %s", i, o.Status, o.Connector, job.Connectors[i].ID)
 		}
 		if gets, uploads := g.counts(o.Connector); gets != 1 || uploads != 1 {
@@ -176,7 +177,7 @@ func TestRotateReencode(t *testing.T) {
 			job.Reencode = reencode
 			b := validBundle(t)
 			r, g, _ := setup(t, job, b, nil)
-			if out := r.Rotate(t.Context(), job, Request{Job: job.Name}); out[0].Status != StatusSucceeded {
+			if out := r.Rotate(t.Context(), job, Request{Job: job.Name}); out[0].Status != contract.StatusSucceeded {
 				t.Fatalf("outcome = %+v", out[0])
 			}
 			got := g.uploaded[0]
@@ -203,7 +204,7 @@ func TestRotateDuplicateRequestUploadsOnce(t *testing.T) {
 	r, g, _ := setup(t, job, validBundle(t), nil)
 	req := Request{Job: job.Name, ID: "dup"}
 	first, second := r.Rotate(t.Context(), job, req), r.Rotate(t.Context(), job, req)
-	if first[0].Status != StatusSucceeded || second[0].Status != StatusSkipped || second[0].Reason != ReasonAlreadyPresent {
+	if first[0].Status != contract.StatusSucceeded || second[0].Status != contract.StatusSkipped || second[0].Reason != contract.ReasonAlreadyPresent {
 		t.Errorf("runs = %s, %s/%s; want succeeded, then skipped/already_present", first[0].Status, second[0].Status, second[0].Reason)
 	}
 	if gets, uploads := g.counts(conn1); gets != 2 || uploads != 1 {
@@ -254,7 +255,7 @@ func TestRotateConcurrencyBound(t *testing.T) {
 		t.Errorf("peak concurrent uploads = %d, want %d", p, limit)
 	}
 	for _, o := range out {
-		if o.Status != StatusSucceeded {
+		if o.Status != contract.StatusSucceeded {
 			t.Errorf("%s: %s", o.Connector, o.Status)
 		}
 	}
@@ -369,7 +370,7 @@ func TestRotateRecoversPanic(t *testing.T) {
 	}
 	r.cfg.Connector = c
 	out := r.Rotate(t.Context(), job, Request{Job: job.Name})
-	if len(out) != 2 || out[0].Error == nil || out[0].Error.Code != "internal_panic" || out[1].Status != StatusSucceeded {
+	if len(out) != 2 || out[0].Error == nil || out[0].Error.Code != "internal_panic" || out[1].Status != contract.StatusSucceeded {
 		t.Errorf("outcomes = %+v, want a panic failure then a success", out)
 	}
 	if len(out) > 0 && out[0].Error != nil && strings.Contains(out[0].Error.Message, "hunter2") {

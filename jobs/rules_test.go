@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/bundle"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -171,7 +172,7 @@ func checkRuleOutcome(t *testing.T, w ruleWant, b testkit.Bundle, out []Outcome)
 	}
 	if w.warn != "" {
 		x := out[1]
-		if x.Status != StatusExpiring || x.Threshold != w.warn || x.Connector != conn1 || x.Previous == nil || thumbOf(x.Certificate) != x.Previous.Thumbprint {
+		if x.Status != contract.StatusExpiring || x.Threshold != w.warn || x.Connector != conn1 || x.Previous == nil || thumbOf(x.Certificate) != x.Previous.Thumbprint {
 			t.Errorf("warning = %+v, want expiring at %s", x, w.warn)
 		}
 		if x.EventType() != "certrotator.certificate.expiring" {
@@ -225,11 +226,11 @@ func ruleCases() []ruleCase {
 }
 
 func succeeded(previous string, uploads int) ruleWant {
-	return ruleWant{status: StatusSucceeded, final: true, previous: previous, uploads: uploads, activeAfter: "bundle"}
+	return ruleWant{status: contract.StatusSucceeded, final: true, previous: previous, uploads: uploads, activeAfter: "bundle"}
 }
 
 func skipped(reason, previous string) ruleWant {
-	return ruleWant{status: StatusSkipped, reason: reason, final: true, previous: previous}
+	return ruleWant{status: contract.StatusSkipped, reason: reason, final: true, previous: previous}
 }
 
 func beforeExpiry(rb RenewBefore) func(*Job) {
@@ -242,36 +243,36 @@ func decisionCases() []ruleCase {
 		{name: "no certificate yet uploads", want: succeeded("", 1)},
 		{name: "older active certificate uploads", seed: seedOf(oldCert), want: succeeded(oldCert.Thumbprint, 1)},
 		{name: "already present", seed: func(b testkit.Bundle) []Certificate { return []Certificate{oldCert, bundleCert(b)} },
-			want: skipped(ReasonAlreadyPresent, "bundle")},
+			want: skipped(contract.ReasonAlreadyPresent, "bundle")},
 		{name: "already present lower case", seed: func(b testkit.Bundle) []Certificate {
 			c := bundleCert(b)
 			c.Thumbprint = strings.ToLower(c.Thumbprint)
 			return []Certificate{c}
-		}, want: skipped(ReasonAlreadyPresent, "bundle")},
+		}, want: skipped(contract.ReasonAlreadyPresent, "bundle")},
 		{name: "staged and present: no warning", spec: specOf(2*day, 92*day),
 			seed: func(b testkit.Bundle) []Certificate { return []Certificate{soonCert, bundleCert(b)} },
-			want: skipped(ReasonAlreadyPresent, soonCert.Thumbprint)},
+			want: skipped(contract.ReasonAlreadyPresent, soonCert.Thumbprint)},
 		{name: "force re-uploads a present older bundle: rollback", req: Request{Force: true},
 			seed: func(b testkit.Bundle) []Certificate { return []Certificate{bundleCert(b), newer} },
 			want: succeeded(newer.Thumbprint, 1)},
-		{name: "not newer", seed: seedOf(newer), want: skipped(ReasonNotNewer, newer.Thumbprint)},
+		{name: "not newer", seed: seedOf(newer), want: skipped(contract.ReasonNotNewer, newer.Thumbprint)},
 		{name: "same notAfter is not newer", seed: func(b testkit.Bundle) []Certificate {
 			return []Certificate{cert("same", testNow.Add(-10*day), b.NotAfter)}
-		}, want: skipped(ReasonNotNewer, cert("same", time.Time{}, time.Time{}).Thumbprint)},
+		}, want: skipped(contract.ReasonNotNewer, cert("same", time.Time{}, time.Time{}).Thumbprint)},
 		{name: "force uploads an older bundle", req: Request{Force: true}, seed: seedOf(newer), want: succeeded(newer.Thumbprint, 1)},
 		{name: "not newer and expiring warns", spec: specOf(-day, 5*day), job: func(j *Job) { j.MinValidity = day },
 			seed: seedOf(cert("later", testNow.Add(-300*day), testNow.Add(6*day))),
 			want: func() ruleWant {
-				w := skipped(ReasonNotNewer, cert("later", time.Time{}, time.Time{}).Thumbprint)
+				w := skipped(contract.ReasonNotNewer, cert("later", time.Time{}, time.Time{}).Thumbprint)
 				w.warn = "7d"
 				return w
 			}()},
 		{name: "before-expiry due", job: beforeExpiry(RenewBefore{Duration: 720 * time.Hour}), seed: seedOf(soonCert),
 			want: succeeded(soonCert.Thumbprint, 1)},
 		{name: "before-expiry not due", job: beforeExpiry(RenewBefore{Duration: 720 * time.Hour}), seed: seedOf(oldCert),
-			want: skipped(ReasonNotDue, oldCert.Thumbprint)},
+			want: skipped(contract.ReasonNotDue, oldCert.Thumbprint)},
 		{name: "before-expiry not due within a warning threshold: no warning", job: beforeExpiry(RenewBefore{Duration: 168 * time.Hour}),
-			seed: seedOf(soonCert), want: skipped(ReasonNotDue, soonCert.Thumbprint)},
+			seed: seedOf(soonCert), want: skipped(contract.ReasonNotDue, soonCert.Thumbprint)},
 		{name: "before-expiry no active certificate", job: beforeExpiry(RenewBefore{Duration: 720 * time.Hour}),
 			seed: seedOf(cert("gone", testNow.Add(-400*day), testNow.Add(-day))), want: succeeded("", 1)},
 		{name: "before-expiry share due", job: beforeExpiry(RenewBefore{Fraction: 0.33}),
@@ -279,16 +280,16 @@ func decisionCases() []ruleCase {
 			want: succeeded(cert("share", time.Time{}, time.Time{}).Thumbprint, 1)},
 		{name: "before-expiry share not due", job: beforeExpiry(RenewBefore{Fraction: 0.33}),
 			seed: seedOf(cert("share", testNow.Add(-50*day), testNow.Add(50*day))),
-			want: skipped(ReasonNotDue, cert("share", time.Time{}, time.Time{}).Thumbprint)},
+			want: skipped(contract.ReasonNotDue, cert("share", time.Time{}, time.Time{}).Thumbprint)},
 		{name: "future notBefore is staged", spec: specOf(2*day, 92*day), seed: seedOf(oldCert),
-			want: ruleWant{status: StatusSucceeded, staged: true, final: true, previous: oldCert.Thumbprint, uploads: 1, activeAfter: oldCert.Thumbprint}},
+			want: ruleWant{status: contract.StatusSucceeded, staged: true, final: true, previous: oldCert.Thumbprint, uploads: 1, activeAfter: oldCert.Thumbprint}},
 	}
 }
 
 // errorCases cover verification and connector and source failures.
 func errorCases() []ruleCase {
 	failed := func(class Class, code string, final bool, previous string) ruleWant {
-		return ruleWant{status: StatusFailed, class: class, code: code, final: final, previous: previous}
+		return ruleWant{status: contract.StatusFailed, class: class, code: code, final: final, previous: previous}
 	}
 	withWarn := func(w ruleWant, threshold string) ruleWant { w.warn = threshold; return w }
 	withRetry := func(w ruleWant) ruleWant { w.retryAfter, w.requestID = 7*time.Second, "req-429"; return w }
@@ -337,7 +338,7 @@ func errorCases() []ruleCase {
 // invalidBundleCases cover rule 1: nothing is uploaded.
 func invalidBundleCases() []ruleCase {
 	bad := func(code bundle.Code, decoded bool) ruleWant {
-		return ruleWant{status: StatusFailed, class: ClassPermanent, code: string(code), final: true, noCert: !decoded}
+		return ruleWant{status: contract.StatusFailed, class: ClassPermanent, code: string(code), final: true, noCert: !decoded}
 	}
 	withKey := func(key func(testing.TB) any) func(testing.TB) bundleSpec {
 		return func(t testing.TB) bundleSpec {

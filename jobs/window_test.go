@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 )
 
@@ -130,13 +131,13 @@ func TestRotateWindows(t *testing.T) {
 		{name: "outside", seed: seedOf(oldCert), job: shut(72 * time.Hour), want: outside},
 		{name: "outside warns", seed: seedOf(soonCert), job: shut(72 * time.Hour), want: outsideSoon},
 		{name: "emergency", seed: seedOf(soonCert), job: shut(11 * day), want: withReason(succeeded(soonCert.Thumbprint, 1), ReasonEmergency)},
-		{name: "forced", seed: seedOf(oldCert), job: shut(0), req: Request{Force: true, Trigger: TriggerManual},
+		{name: "forced", seed: seedOf(oldCert), job: shut(0), req: Request{Force: true, Trigger: contract.TriggerManual},
 			want: withReason(succeeded(oldCert.Thumbprint, 1), ReasonForcedOutsideWindow)},
-		{name: "forced rollback", seed: seedOf(oldCert), job: shut(0), req: Request{Force: true, Version: 3, Trigger: TriggerManual},
+		{name: "forced rollback", seed: seedOf(oldCert), job: shut(0), req: Request{Force: true, Version: 3, Trigger: contract.TriggerManual},
 			want: withReason(succeeded(oldCert.Thumbprint, 1), ReasonForcedOutsideWindow)},
 		{name: "already present stays already_present", seed: func(b testkit.Bundle) []Certificate { c := bundleCert(b); c.IsActive = true; return []Certificate{c} },
-			job: shut(0), want: skipped(ReasonAlreadyPresent, "bundle")},
-		{name: "not newer stays not_newer", seed: seedOf(newer), job: shut(0), want: skipped(ReasonNotNewer, newer.Thumbprint)},
+			job: shut(0), want: skipped(contract.ReasonAlreadyPresent, "bundle")},
+		{name: "not newer stays not_newer", seed: seedOf(newer), job: shut(0), want: skipped(contract.ReasonNotNewer, newer.Thumbprint)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -163,7 +164,7 @@ func TestRotateOutsideWindowNamesNextWindow(t *testing.T) {
 
 	job.Windows = []Window{workHours}
 	out = r.Rotate(t.Context(), job, Request{Job: job.Name, ID: "msg-2"})
-	if len(out) != 1 || out[0].Status != StatusSucceeded || out[0].NextWindow != nil {
+	if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].NextWindow != nil {
 		t.Fatalf("inside the window: %+v, want succeeded without next_window", out)
 	}
 }

@@ -177,7 +177,7 @@ func sameIDs(got, want []string) bool {
 func failed(job, req string, n int) jobs.Outcome {
 	return jobs.Outcome{
 		Job: job, Tenant: "contoso", Connector: fmt.Sprintf("7b3a0c1e-0000-4000-8000-%012d", n), RequestID: req,
-		Trigger: jobs.TriggerCron, Status: jobs.StatusFailed, Attempt: 1, Final: true,
+		Trigger: contract.TriggerCron, Status: contract.StatusFailed, Attempt: 1, Final: true,
 		Error: &jobs.ErrorInfo{Code: "vault_unavailable", Class: jobs.ClassTransient, Message: fmt.Sprintf("reading the bundle: connection refused (%d)", n), RequestID: req},
 	}
 }
@@ -185,7 +185,7 @@ func failed(job, req string, n int) jobs.Outcome {
 func succeeded(job, req string, n int) jobs.Outcome {
 	return jobs.Outcome{
 		Job: job, Tenant: "contoso", Connector: fmt.Sprintf("7b3a0c1e-0000-4000-8000-%012d", n), RequestID: req,
-		Trigger: jobs.TriggerManual, RequestedBy: "alice", Status: jobs.StatusSucceeded, Attempt: 1, Final: true,
+		Trigger: contract.TriggerManual, RequestedBy: "alice", Status: contract.StatusSucceeded, Attempt: 1, Final: true,
 		Certificate: &jobs.CertInfo{Thumbprint: "A1B2C3", Subject: "CN=api.contoso.example", NotAfter: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)},
 	}
 }

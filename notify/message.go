@@ -36,8 +36,8 @@ type fact struct{ Name, Value string }
 type eventLine struct{ Connector, Status, Detail string }
 
 // statusOrder puts what needs a person first.
-var statusOrder = []string{jobs.StatusFailed, jobs.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
-	jobs.StatusSucceeded, jobs.StatusSkipped}
+var statusOrder = []string{contract.StatusFailed, contract.StatusExpiring, jobs.StatusSuperseded, jobs.StatusUnauthenticated,
+	contract.StatusSucceeded, contract.StatusSkipped}
 
 // summarize builds the summary of events (at least one, of one request).
 func summarize(evs []contract.Event) summary {
@@ -86,15 +86,15 @@ func summarize(evs []contract.Event) summary {
 // verb is a single event's status as a phrase.
 func verb(o jobs.Outcome) string {
 	switch o.Status {
-	case jobs.StatusFailed:
+	case contract.StatusFailed:
 		return "failed"
-	case jobs.StatusExpiring:
+	case contract.StatusExpiring:
 		return fmt.Sprintf("certificate expires in %d days", o.DaysLeft)
 	case jobs.StatusSuperseded:
 		return "blocked by a later key"
 	case jobs.StatusUnauthenticated:
 		return "API open without a certificate"
-	case jobs.StatusSucceeded:
+	case contract.StatusSucceeded:
 		return "rotated"
 	default:
 		return o.Status
@@ -129,7 +129,7 @@ func line(o jobs.Outcome) eventLine {
 		}
 		d = append(d, s)
 	}
-	if o.Status == jobs.StatusExpiring {
+	if o.Status == contract.StatusExpiring {
 		d = append(d, fmt.Sprintf("%d days left (threshold %s)", o.DaysLeft, o.Threshold))
 	}
 	if len(d) > 0 {

@@ -132,7 +132,7 @@ func (k *sink) wants(o jobs.Outcome) bool {
 	if len(k.cfg.Jobs) > 0 && !slices.Contains(k.cfg.Jobs, o.Job) {
 		return false
 	}
-	if o.Status == jobs.StatusFailed && !o.Final && o.Attempt > 1 {
+	if o.Status == contract.StatusFailed && !o.Final && o.Attempt > 1 {
 		return false
 	}
 	return true

@@ -83,11 +83,11 @@ func TestWebhookDeliversSignedCloudEvents(t *testing.T) {
 	})
 	startService(t, b, r.Srv.Client(), nil, config.NotifySink{
 		Name: "audit", Kind: config.NotifyWebhook, URL: r.Srv.URL + "/hook", SigningKey: key,
-		On: []string{jobs.StatusFailed, jobs.StatusSucceeded},
+		On: []string{contract.StatusFailed, contract.StatusSucceeded},
 	})
 	want := []string{b.publish(t, failed("contoso-api", "r1", 1)).ID}
 	skip := succeeded("contoso-api", "r1", 2)
-	skip.Status = jobs.StatusSkipped
+	skip.Status = contract.StatusSkipped
 	b.publish(t, skip) // not in `on`
 	want = append(want, b.publish(t, succeeded("contoso-api", "r2", 3)).ID)
 	got := nextIDs(t, r, len(want))
@@ -259,11 +259,11 @@ func TestTeamsGetsAdaptiveCard(t *testing.T) {
 		return err
 	})
 	startService(t, b, r.Srv.Client(), nil, config.NotifySink{
-		Name: "ops", Kind: config.NotifyTeams, URL: r.Srv.URL + "/workflows/abc", On: []string{jobs.StatusSucceeded, jobs.StatusExpiring},
+		Name: "ops", Kind: config.NotifyTeams, URL: r.Srv.URL + "/workflows/abc", On: []string{contract.StatusSucceeded, contract.StatusExpiring},
 	})
 	b.publish(t, failed("contoso-api", "r1", 1)) // not in `on`
 	exp := jobs.Outcome{Job: "contoso-api", Tenant: "contoso", Connector: "7b3a0c1e-0000-4000-8000-000000000009", RequestID: "r2",
-		Status: jobs.StatusExpiring, DaysLeft: 13, Threshold: "336h", Certificate: &jobs.CertInfo{Thumbprint: "FFEE"}}
+		Status: contract.StatusExpiring, DaysLeft: 13, Threshold: "336h", Certificate: &jobs.CertInfo{Thumbprint: "FFEE"}}
 	b.publish(t, exp)
 	text, _ := checkAdaptiveCardMessage(r.Next(t).Body)
 	if !strings.Contains(text, "expires in 13 days") || !strings.Contains(text, exp.Connector) {

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -60,8 +61,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	job.Next = next
 	src := newMemSource()
 	src.record(time.Now(), succeeded(job, "browser-1")...)
-	src.record(time.Now(), jobs.Outcome{Job: workertest.JobName, RequestID: "browser-bad", Status: jobs.StatusFailed, Final: true,
-		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "no connector nope in job contoso-api"}})
+	src.record(time.Now(), jobs.Outcome{Job: workertest.JobName, RequestID: "browser-bad", Status: contract.StatusFailed, Final: true,
+		Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest, Class: jobs.ClassPermanent, Message: "no connector nope in job contoso-api"}})
 	srv := newTestServer(t, newTestPage(src, job))
 	defer src.stop() // ends the page's event stream before the server closes
 

@@ -26,14 +26,14 @@ func TestStatusPageKeySetRows(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	src := newMemSource()
 	src.record(now, jobs.Outcome{Job: workertest.JobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
-		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true})
+		Status: contract.StatusSkipped, Reason: jobs.ReasonSuperseded, Final: true})
 	entries, _ := src.Snapshot()
 	p := newTestPage(src, j).buildStatusPage(entries, now)
 	if len(p.Rows) != len(j.Connectors)+2 {
 		t.Fatalf("rows %+v, want one per connector and key set", p.Rows)
 	}
 	ks := p.Rows[len(j.Connectors)]
-	if ks.Connector != keySetID || !ks.Configured || ks.Outcome != jobs.StatusSkipped || ks.SkipReason != jobs.ReasonSuperseded ||
+	if ks.Connector != keySetID || !ks.Configured || ks.Outcome != contract.StatusSkipped || ks.SkipReason != jobs.ReasonSuperseded ||
 		ks.Key != contract.KeySetStatusKey(workertest.JobName, keySetID) || ks.Target != "keyset-"+keySetID {
 		t.Errorf("key set row %+v", ks)
 	}
@@ -60,7 +60,7 @@ func TestKeySetRowLive(t *testing.T) {
 		t.Fatalf("first event %s lacks the key set's row or the connector's:\n%s", first.name, first.data)
 	}
 	src.record(time.Now(), jobs.Outcome{Job: workertest.JobName, Tenant: "contoso", Connector: keySetID, TargetKind: jobs.KindKeySet,
-		Status: jobs.StatusSucceeded, Final: true, Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, NotAfter: time.Now().Add(100 * 24 * time.Hour)}})
+		Status: contract.StatusSucceeded, Final: true, Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, NotAfter: time.Now().Add(100 * 24 * time.Hour)}})
 	row := nextRow(t, ctx, events)
 	if !strings.Contains(row, wantID) || !strings.Contains(row, `data-outcome="succeeded"`) || !strings.Contains(row, workertest.Thumbprint) ||
 		!strings.Contains(row, "connector=keyset-"+keySetID+`"`) {

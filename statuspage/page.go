@@ -137,9 +137,9 @@ func (pg *page) connectorRow(e *Entry, now time.Time) connectorRow {
 	o := e.Record
 	row := connectorRow{
 		Key: e.Key, Target: o.targetToken(), Job: o.Job, Connector: o.Connector, Outcome: o.Status, Updated: e.Updated.UTC().Format(timeLayout),
-		Trigger: o.Trigger, Retrying: o.Status == jobs.StatusFailed && !o.Final, DaysLeft: "—",
+		Trigger: o.Trigger, Retrying: o.Status == contract.StatusFailed && !o.Final, DaysLeft: "—",
 	}
-	if o.Status == jobs.StatusSkipped {
+	if o.Status == contract.StatusSkipped {
 		row.SkipReason = o.Reason
 	}
 	row.RequestedBy, row.RequestReason = o.RequestedBy, o.RequestReason

@@ -28,8 +28,8 @@ func TestStatusPageShowsBadRequestsApart(t *testing.T) {
 	src := newMemSource()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	src.record(now, succeeded(workertest.Job(), "ok-1")...)
-	src.record(now.Add(time.Minute), jobs.Outcome{Job: workertest.JobName, RequestID: "bad-1", Status: jobs.StatusFailed, Final: true,
-		Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Class: jobs.ClassPermanent, Message: "unknown field bogus"}})
+	src.record(now.Add(time.Minute), jobs.Outcome{Job: workertest.JobName, RequestID: "bad-1", Status: contract.StatusFailed, Final: true,
+		Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest, Class: jobs.ClassPermanent, Message: "unknown field bogus"}})
 	_, page := testkit.Get(t, newTestServer(t, newTestPage(src)), "/")
 	workertest.BadRequestApart(t, page)
 }
@@ -126,7 +126,7 @@ func TestHistory(t *testing.T) {
 		}
 		var out []contract.Event
 		for _, id := range []string{"hist-2", "hist-1"} {
-			out = append(out, contract.Event{Time: now, Data: jobs.Outcome{Job: job, Connector: target, RequestID: id, Status: jobs.StatusSucceeded}})
+			out = append(out, contract.Event{Time: now, Data: jobs.Outcome{Job: job, Connector: target, RequestID: id, Status: contract.StatusSucceeded}})
 		}
 		return out, nil
 	}
@@ -200,7 +200,7 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	o := succeeded(workertest.Job(), "audit-1", workertest.Conn1)[0]
-	o.Trigger, o.RequestReason, o.RequestedBy = jobs.TriggerEvent, "new bundle written", "ci-pipeline"
+	o.Trigger, o.RequestReason, o.RequestedBy = contract.TriggerEvent, "new bundle written", "ci-pipeline"
 	src := newMemSource()
 	src.record(now, o)
 	entries, _ := src.Snapshot()
@@ -208,7 +208,7 @@ func TestStatusPageShowsAuditFields(t *testing.T) {
 	if err := pageTemplates.ExecuteTemplate(&b, "status", newTestPage(src).buildStatusPage(entries, now)); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"by ci-pipeline", "new bundle written", jobs.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
+	for _, want := range []string{"by ci-pipeline", "new bundle written", contract.TriggerEvent, "2027-01-01 00:00 UTC", "31 days"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, b.String())
 		}

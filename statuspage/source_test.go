@@ -104,7 +104,7 @@ func succeeded(job jobs.Job, requestID string, only ...string) []jobs.Outcome {
 			continue
 		}
 		out = append(out, jobs.Outcome{Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: requestID,
-			Status: jobs.StatusSucceeded, Final: true, TargetKind: jobs.KindConnector,
+			Status: contract.StatusSucceeded, Final: true, TargetKind: jobs.KindConnector,
 			Certificate: &jobs.CertInfo{Thumbprint: workertest.Thumbprint, Subject: "CN=api.contoso.example",
 				NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), SourceVersion: 3}})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/certrotator/certrotator/bundle"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/connector/graphsim"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -248,7 +249,7 @@ func testIssueThenRollback(t *testing.T, srv *vaulttest.Server) {
 	for i := range 3 {
 		if i == 1 {
 			again := r.Rotate(ctx, job, jobs.Request{Job: job.Name})
-			if again[0].Status != jobs.StatusSkipped || again[0].Certificate.SourceVersion != 1 {
+			if again[0].Status != contract.StatusSkipped || again[0].Certificate.SourceVersion != 1 {
 				t.Errorf("a second run before the window: %+v, want a skip of version 1, no issuance", again[0])
 			}
 			ahead.Store(int64(170 * time.Hour))
@@ -257,13 +258,13 @@ func testIssueThenRollback(t *testing.T, srv *vaulttest.Server) {
 		// is newer (rule 3) even when issued within the same second.
 		job.Source.PKI.TTL = time.Duration(240+10*i) * time.Hour
 		out := r.Rotate(ctx, job, jobs.Request{Job: job.Name})
-		if len(out) != 1 || out[0].Status != jobs.StatusSucceeded || out[0].Certificate.SourceVersion != i+1 {
+		if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].Certificate.SourceVersion != i+1 {
 			t.Fatalf("run %d: %+v, want version %d uploaded", i+1, out, i+1)
 		}
 		thumbs = append(thumbs, out[0].Certificate.Thumbprint)
 	}
 	out := r.Rotate(ctx, job, jobs.Request{Job: job.Name, Version: 1, Force: true})
-	if out[0].Status != jobs.StatusSucceeded || out[0].Reason != jobs.ReasonRollback || out[0].Certificate.Thumbprint != thumbs[0] {
+	if out[0].Status != contract.StatusSucceeded || out[0].Reason != contract.ReasonRollback || out[0].Certificate.Thumbprint != thumbs[0] {
 		t.Errorf("rollback to version 1: %+v, want succeeded/rollback with %s", out[0], thumbs[0])
 	}
 	if active := activeThumbprint(g); !strings.EqualFold(active, thumbs[0]) {
@@ -273,7 +274,7 @@ func testIssueThenRollback(t *testing.T, srv *vaulttest.Server) {
 		t.Fatal(err)
 	}
 	out = r.Rotate(ctx, job, jobs.Request{Job: job.Name, Version: 2, Force: true})
-	if out[0].Status != jobs.StatusFailed || out[0].Error.Class != jobs.ClassPermanent || !strings.Contains(out[0].Error.Message, "version 2") {
+	if out[0].Status != contract.StatusFailed || out[0].Error.Class != jobs.ClassPermanent || !strings.Contains(out[0].Error.Message, "version 2") {
 		t.Errorf("rollback to deleted version 2: %+v, want a permanent failure naming it", out[0])
 	}
 	if active := activeThumbprint(g); !strings.EqualFold(active, thumbs[0]) {

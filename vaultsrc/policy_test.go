@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 	"github.com/hashicorp/vault/api"
@@ -114,7 +115,7 @@ func testShippedPKIPolicy(t *testing.T, srv *vaulttest.Server) {
 		t.Fatal(err)
 	}
 	out := r.Rotate(ctx, job, jobs.Request{Job: job.Name, ID: "policy"})
-	if len(out) != 1 || out[0].Status != jobs.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
+	if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
 		t.Fatalf("a PKI job's run under the shipped policies: %+v (error %+v), want version 1 issued and uploaded", out, out[0].Error)
 	}
 	h, err := c.Versions(ctx, job.Source)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc/vaulttest"
 )
@@ -92,7 +93,7 @@ func testIssuanceLostAnswer(t *testing.T, srv *vaulttest.Server) {
 			if len(serials) != 1 || srv.Revoked(t, pki.Mount, serials[0]) {
 				t.Fatalf("serials %v: want one, not revoked (it is the one in KV)", serials)
 			}
-			if len(out) != 1 || out[0].Status != jobs.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
+			if len(out) != 1 || out[0].Status != contract.StatusSucceeded || out[0].Certificate.SourceVersion != 1 {
 				t.Fatalf("outcomes %+v, want version 1 uploaded", out)
 			}
 			if active := activeThumbprint(g); !strings.EqualFold(active, out[0].Certificate.Thumbprint) {

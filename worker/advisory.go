@@ -176,7 +176,7 @@ func (s *catalog) gaveUp(raw *jetstream.RawStreamMsg, deliveries int, done []str
 	name := s.subjectJob(raw.Subject)
 	var req jobs.Request
 	decodeErr := decodeStrict(raw.Data, &req)
-	req.ID, req.Attempt, req.Trigger = id, deliveries, cmp.Or(req.Trigger, jobs.TriggerEvent)
+	req.ID, req.Attempt, req.Trigger = id, deliveries, cmp.Or(req.Trigger, contract.TriggerEvent)
 	job, known := s.job(name)
 	if decodeErr != nil || !known {
 		return failEach(jobs.Job{Name: name}, jobs.Request{ID: id, Attempt: deliveries, Trigger: req.Trigger}, e, true)

@@ -48,7 +48,7 @@ func TestMaxDeliveriesGetsFinalOutcome(t *testing.T) {
 	second := r.start(t, app, rot, func(w *Worker) { w.advisory.signals.answered.Init(t) })
 	ev, subj := events.Next(t)
 	d := ev.Data
-	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != jobs.StatusFailed ||
+	if subj != "certrotation.result."+jobName+"."+conn1 || d.RequestID != "crash-1" || d.Status != contract.StatusFailed ||
 		d.Error == nil || d.Error.Code != CodeMaxDeliveries || !d.Final || d.Tenant != "contoso" {
 		t.Errorf("event on %s = %+v", subj, d)
 	}
@@ -145,9 +145,9 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 	var keptID string
 	fetchNak(func() { // delivery 1, as the worker ends it: conn1 done, conn2 retried
 		job := app.Jobs[0]
-		req := jobs.Request{ID: "crash-2", Attempt: 1, Trigger: jobs.TriggerEvent}
+		req := jobs.Request{ID: "crash-2", Attempt: 1, Trigger: contract.TriggerEvent}
 		out := workertest.Succeed(job, req)
-		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
+		out[1].Status, out[1].Final, out[1].Certificate = contract.StatusFailed, false, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
 		rec := conclude(first.instance, first.arch.Now(), job, req, out, first.consumer.backoff.Delay, false)
 		keep := rec.kept(record{})
@@ -172,10 +172,10 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		ev, _ := events.Next(t)
 		got[ev.Data.Connector] = ev
 	}
-	if ev := got[conn1]; ev.ID != keptID || ev.Data.Status != jobs.StatusSucceeded {
+	if ev := got[conn1]; ev.ID != keptID || ev.Data.Status != contract.StatusSucceeded {
 		t.Errorf("%s: event %s %s, want the kept succeeded outcome %s again", conn1, ev.ID, ev.Data.Status, keptID)
 	}
-	if ev := got[conn2]; ev.Data.Status != jobs.StatusFailed || ev.Data.Error == nil || ev.Data.Error.Code != CodeMaxDeliveries || !ev.Data.Final {
+	if ev := got[conn2]; ev.Data.Status != contract.StatusFailed || ev.Data.Error == nil || ev.Data.Error.Code != CodeMaxDeliveries || !ev.Data.Final {
 		t.Errorf("%s: event %+v, want a final max_deliveries failure", conn2, ev.Data)
 	}
 	e, err := second.bus().status.Get(ctx, contract.StatusKey(jobName, conn1))
@@ -183,7 +183,7 @@ func TestMaxDeliveriesKeepsFinishedOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st contract.StatusRecord
-	if err := json.Unmarshal(e.Value(), &st); err != nil || st.Status != jobs.StatusSucceeded {
+	if err := json.Unmarshal(e.Value(), &st); err != nil || st.Status != contract.StatusSucceeded {
 		t.Errorf("status of %s = %q (%v), want succeeded", conn1, st.Status, err)
 	}
 	if _, err := second.bus().outcomes.Get(ctx, recordKey(ack.Sequence)); !errors.Is(err, jetstream.ErrKeyNotFound) {

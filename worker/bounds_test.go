@@ -42,7 +42,7 @@ func TestHugeFieldsAreAnswered(t *testing.T) {
 		ev, subj := events.Next(t)
 		d := ev.Data
 		if subj != "certrotation.result."+jobName+"._" || d.RequestID != "huge-"+field || d.Error == nil ||
-			d.Error.Code != jobs.CodeBadRequest || !d.Final || !strings.Contains(d.Error.Message, field) ||
+			d.Error.Code != contract.CodeBadRequest || !d.Final || !strings.Contains(d.Error.Message, field) ||
 			strings.Contains(d.Error.Message, "xxx") || len(d.Trigger)+len(d.RequestReason)+len(d.RequestedBy) > 64 {
 			t.Errorf("200 KB %s: event on %s: request %s, error %v, trigger %d bytes, reason %d, requested_by %d",
 				field, subj, d.RequestID, d.Error != nil, len(d.Trigger), len(d.RequestReason), len(d.RequestedBy))

@@ -40,7 +40,7 @@ func (g *idempotentGraph) rotate(ctx context.Context, job jobs.Job, req jobs.Req
 	if g.uploads[req.ID] > 1 {
 		g.uploads[req.ID]--
 		for i := range out {
-			out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
+			out[i].Status, out[i].Reason = contract.StatusSkipped, contract.ReasonAlreadyPresent
 		}
 	}
 	return out

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
-	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker/schedule"
 )
 
@@ -34,7 +34,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 		ww = append(ww, r.start(t, scheduledApp("replica-"+strconv.Itoa(i)), rot))
 	}
 	// Start published one catch-up request (no status yet); let it run.
-	if got := rot.NextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != jobs.TriggerCron {
+	if got := rot.NextCall(t); !strings.HasPrefix(got.ID, "cron-"+jobName+"-") || got.Trigger != contract.TriggerCron {
 		t.Fatalf("first call %+v, want the catch-up", got)
 	}
 	workertest.Eventually(t, "catch-up settled", workertest.Settled(r.JS))
@@ -43,7 +43,7 @@ func TestThreeReplicasOneRequestPerTick(t *testing.T) {
 	slot := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	fireAll(t, ww, func(w *Worker) error { return w.scheduler.Fire(context.Background(), jobName, slot) })
 	want := "cron-" + jobName + "-" + strconv.FormatInt(slot.Unix(), 10)
-	if got := rot.NextCall(t); got.ID != want || got.Trigger != jobs.TriggerCron {
+	if got := rot.NextCall(t); got.ID != want || got.Trigger != contract.TriggerCron {
 		t.Fatalf("Rotate got %q (%s), want %q (cron)", got.ID, got.Trigger, want)
 	}
 	workertest.Eventually(t, "tick settled", workertest.Settled(r.JS))

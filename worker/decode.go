@@ -48,7 +48,7 @@ func (s *catalog) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (jobs.R
 		return req, jobs.Job{}, err
 	}
 	if req.Trigger == "" {
-		req.Trigger = jobs.TriggerEvent
+		req.Trigger = contract.TriggerEvent
 	}
 	job, err := s.checkRequest(req, subjectJob)
 	return req, job, err

@@ -212,19 +212,19 @@ func failEach(job jobs.Job, req jobs.Request, e *jobs.ErrorInfo, final bool) []j
 	for _, c := range refs {
 		out = append(out, jobs.Outcome{
 			Job: job.Name, Tenant: c.Tenant, Connector: c.ID, RequestID: req.ID, Trigger: req.Trigger,
-			Status: jobs.StatusFailed, Error: e, Attempt: req.Attempt, Final: final, TargetKind: jobs.KindConnector,
+			Status: contract.StatusFailed, Error: e, Attempt: req.Attempt, Final: final, TargetKind: jobs.KindConnector,
 		})
 	}
 	for _, k := range jobs.KeySetsInPlay(job, req) {
 		out = append(out, jobs.Outcome{
 			Job: job.Name, Tenant: k.Tenant, Connector: k.ID, RequestID: req.ID, Trigger: req.Trigger,
-			Status: jobs.StatusFailed, Error: e, Attempt: req.Attempt, Final: final, TargetKind: jobs.KindKeySet,
+			Status: contract.StatusFailed, Error: e, Attempt: req.Attempt, Final: final, TargetKind: jobs.KindKeySet,
 		})
 	}
 	if len(out) == 0 {
 		out = append(out, jobs.Outcome{
 			Job: job.Name, RequestID: req.ID, Trigger: req.Trigger,
-			Status: jobs.StatusFailed, Error: e, Attempt: req.Attempt, Final: final,
+			Status: contract.StatusFailed, Error: e, Attempt: req.Attempt, Final: final,
 		})
 	}
 	return out

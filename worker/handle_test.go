@@ -32,7 +32,7 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := rot.NextCall(t)
-	if req.ID != "plain-1" || req.Attempt != 1 || req.Trigger != jobs.TriggerEvent || req.RequestedBy != "ci" {
+	if req.ID != "plain-1" || req.Attempt != 1 || req.Trigger != contract.TriggerEvent || req.RequestedBy != "ci" {
 		t.Errorf("Rotate got %+v", req)
 	}
 	subjects := map[string]bool{}
@@ -61,7 +61,7 @@ func TestRequestBecomesOutcomesAndStatus(t *testing.T) {
 		t.Fatalf("status entry: %v", err)
 	}
 	var o jobs.Outcome
-	if err := json.Unmarshal(e.Value(), &o); err != nil || o.Status != jobs.StatusSucceeded || o.Certificate.Thumbprint != thumb {
+	if err := json.Unmarshal(e.Value(), &o); err != nil || o.Status != contract.StatusSucceeded || o.Certificate.Thumbprint != thumb {
 		t.Errorf("status entry = %s (%v)", e.Value(), err)
 	}
 }
@@ -105,11 +105,11 @@ func TestBadRequestsGetOneOutcome(t *testing.T) {
 		testkit.Publish(t, r.JS, tt.subject, tt.body, id)
 		ev, subj := events.Next(t)
 		d := ev.Data
-		wantCode := jobs.CodeBadRequest
+		wantCode := contract.CodeBadRequest
 		if tt.name == "unknown job" {
 			wantCode = codeUnknownJob // after its deliveries: see TestUnknownJobLeftToAReplicaThatKnowsIt
 		}
-		if subj != tt.wantSubject || d.RequestID != id || d.Status != jobs.StatusFailed || d.Connector != "" ||
+		if subj != tt.wantSubject || d.RequestID != id || d.Status != contract.StatusFailed || d.Connector != "" ||
 			d.Error == nil || d.Error.Code != wantCode || d.Error.Class != jobs.ClassPermanent || !d.Final {
 			t.Errorf("%s: event on %s = %+v", tt.name, subj, d)
 		}
@@ -149,9 +149,9 @@ func TestTransientFailureIsRetried(t *testing.T) {
 			t.Fatalf("call %d: attempt %d id %q", want, got.Attempt, got.ID)
 		}
 		ev, _ := events.Next(t)
-		wantStatus, wantFinal := jobs.StatusFailed, false
+		wantStatus, wantFinal := contract.StatusFailed, false
 		if want == 3 {
-			wantStatus, wantFinal = jobs.StatusSucceeded, true
+			wantStatus, wantFinal = contract.StatusSucceeded, true
 		}
 		if ev.Data.Status != wantStatus || ev.Data.Final != wantFinal || ev.Data.Attempt != want {
 			t.Errorf("attempt %d: event %+v", want, ev.Data)
@@ -204,10 +204,10 @@ func TestPanicBecomesFailedOutcome(t *testing.T) {
 	})
 	w, events := newRig(t).serve(t, testApp(), rot, workertest.RequestBody(conn1), "panic-1")
 	ev, _ := events.Next(t)
-	if d := ev.Data; d.Status != jobs.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
+	if d := ev.Data; d.Status != contract.StatusFailed || d.Error.Code != "internal" || d.Error.Class != jobs.ClassTransient || d.Final {
 		t.Errorf("panic outcome = %+v", d)
 	}
-	if ev, _ := events.Next(t); ev.Data.Status != jobs.StatusSucceeded || ev.Data.Attempt != 2 {
+	if ev, _ := events.Next(t); ev.Data.Status != contract.StatusSucceeded || ev.Data.Attempt != 2 {
 		t.Errorf("retry outcome = %+v", ev.Data)
 	}
 	waitSettled(t, w, "request acked")
@@ -349,7 +349,7 @@ func TestRetryRunsOnlyUnfinishedConnectors(t *testing.T) {
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		if req.Attempt == 1 {
 			out := workertest.Succeed(job, req)
-			out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, false, nil
+			out[1].Status, out[1].Final, out[1].Certificate = contract.StatusFailed, false, nil
 			out[1].Error = &jobs.ErrorInfo{Code: "graph_budget", Class: jobs.ClassTransient}
 			return out
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
@@ -36,7 +37,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	r := newRig(t)
 	rot := workertest.NewRecorder(func(_ context.Context, job jobs.Job, req jobs.Request) []jobs.Outcome {
 		out := workertest.Succeed(job, req)
-		out[1].Status, out[1].Reason, out[1].Certificate = jobs.StatusSkipped, "<script>alert(1)</script>", nil
+		out[1].Status, out[1].Reason, out[1].Certificate = contract.StatusSkipped, "<script>alert(1)</script>", nil
 		out[1].Previous = &jobs.CertInfo{Thumbprint: thumb, NotAfter: out[0].Certificate.NotAfter}
 		return out
 	})

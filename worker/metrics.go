@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -127,7 +128,7 @@ func (m *metrics) observeOutcome(o jobs.Outcome, jobLabel string) {
 		return
 	}
 	m.rotations.WithLabelValues(jobLabel, o.Status).Inc()
-	if o.Status == jobs.StatusFailed && o.Error != nil {
+	if o.Status == contract.StatusFailed && o.Error != nil {
 		m.failures.WithLabelValues(jobLabel, o.Error.Code).Inc()
 	}
 }

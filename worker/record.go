@@ -99,7 +99,7 @@ func conclude(instance string, now time.Time, job jobs.Job, req jobs.Request, ou
 	if interrupted {
 		n := len(outcomes)
 		outcomes = slices.DeleteFunc(outcomes, func(o jobs.Outcome) bool {
-			return o.Status == jobs.StatusFailed && o.Error != nil && o.Error.Class == jobs.ClassTransient
+			return o.Status == contract.StatusFailed && o.Error != nil && o.Error.Class == jobs.ClassTransient
 		})
 		cut = len(outcomes) < n
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -15,9 +16,9 @@ import (
 func TestInterruptedRunKeepsFinishedOnly(t *testing.T) {
 	t.Parallel()
 	job := workertest.Job()
-	req := jobs.Request{ID: "r", Attempt: job.MaxAttempts, Trigger: jobs.TriggerEvent}
+	req := jobs.Request{ID: "r", Attempt: job.MaxAttempts, Trigger: contract.TriggerEvent}
 	out := workertest.Succeed(job, req)
-	out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, true, nil
+	out[1].Status, out[1].Final, out[1].Certificate = contract.StatusFailed, true, nil
 	out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient}
 	backoff := func(int) time.Duration { return time.Minute }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -68,7 +69,7 @@ func settle(outcomes []jobs.Outcome, attempt int, backoff func(attempt int) time
 		case o.Retryable():
 			retry = true
 			wait = max(wait, o.RetryAfter)
-		case o.Status == jobs.StatusFailed && !failed:
+		case o.Status == contract.StatusFailed && !failed:
 			failed = true
 			if o.Error != nil {
 				code = o.Error.Code

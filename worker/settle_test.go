@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -11,13 +12,13 @@ import (
 // finalized outcomes, the attempt and the job's max_attempts.
 func TestSettleTable(t *testing.T) {
 	t.Parallel()
-	ok := jobs.Outcome{Connector: "a", Status: jobs.StatusSucceeded}
-	skipped := jobs.Outcome{Connector: "a", Status: jobs.StatusSkipped}
+	ok := jobs.Outcome{Connector: "a", Status: contract.StatusSucceeded}
+	skipped := jobs.Outcome{Connector: "a", Status: contract.StatusSkipped}
 	transient := func(retryAfter time.Duration) jobs.Outcome {
-		return jobs.Outcome{Connector: "b", Status: jobs.StatusFailed, RetryAfter: retryAfter,
+		return jobs.Outcome{Connector: "b", Status: contract.StatusFailed, RetryAfter: retryAfter,
 			Error: &jobs.ErrorInfo{Code: "graph_throttled", Class: jobs.ClassTransient}}
 	}
-	permanent := jobs.Outcome{Connector: "c", Status: jobs.StatusFailed,
+	permanent := jobs.Outcome{Connector: "c", Status: contract.StatusFailed,
 		Error: &jobs.ErrorInfo{Code: "bundle_expired", Class: jobs.ClassPermanent}}
 	backoff := func(attempt int) time.Duration { return time.Duration(attempt) * time.Second }
 	for _, tt := range []struct {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -37,13 +38,13 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 		started.Fire()
 		<-ctx.Done() // conn1 was uploaded; conn2 is cut short by the shutdown
 		out := workertest.Succeed(job, req)
-		out[1].Status, out[1].Final, out[1].Certificate = jobs.StatusFailed, req.Attempt >= job.MaxAttempts, nil
+		out[1].Status, out[1].Final, out[1].Certificate = contract.StatusFailed, req.Attempt >= job.MaxAttempts, nil
 		out[1].Error = &jobs.ErrorInfo{Code: "canceled", Class: jobs.ClassTransient, Message: "context canceled"}
 		return out
 	})
 	events := r.shutDownMidRun(t, rot, started, "shutdown-1")
 	ev, _ := events.Next(t)
-	if ev.Data.Connector != conn1 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
+	if ev.Data.Connector != conn1 || ev.Data.Status != contract.StatusSucceeded || !ev.Data.Final {
 		t.Fatalf("event on shutdown = %s %s final=%v, want %s succeeded, final", ev.Data.Connector, ev.Data.Status, ev.Data.Final, conn1)
 	}
 	if p := events.Pending(); len(p) > 0 {
@@ -60,7 +61,7 @@ func TestShutdownKeepsWhatFinished(t *testing.T) {
 		t.Errorf("settled with %s, want ack", d.Action)
 	}
 	ev, _ = events.Next(t)
-	if ev.Data.Connector != conn2 || ev.Data.Status != jobs.StatusSucceeded || !ev.Data.Final {
+	if ev.Data.Connector != conn2 || ev.Data.Status != contract.StatusSucceeded || !ev.Data.Final {
 		t.Errorf("retry event = %s %s, want %s succeeded", ev.Data.Connector, ev.Data.Status, conn2)
 	}
 	rot2.NoMoreCalls(t)

@@ -70,7 +70,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 		out := workertest.Succeed(job, req)
 		if calls > 1 {
 			for i := range out {
-				out[i].Status, out[i].Reason = jobs.StatusSkipped, jobs.ReasonAlreadyPresent
+				out[i].Status, out[i].Reason = contract.StatusSkipped, contract.ReasonAlreadyPresent
 			}
 		}
 		return out
@@ -86,7 +86,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 	waitSettled(t, w, "second request settled")
 
 	rec := statusRecord(t, w, contract.StatusKey(jobName, conn1))
-	if rec.Status != jobs.StatusSkipped {
+	if rec.Status != contract.StatusSkipped {
 		t.Fatalf("latest outcome = %s, want skipped", rec.Status)
 	}
 	if rec.LastSuccess == nil || !rec.LastSuccess.At.Equal(uploaded) || rec.LastSuccess.RequestID != "ls-1" ||
@@ -97,7 +97,7 @@ func TestStatusKeepsLastSuccess(t *testing.T) {
 		t.Errorf("active = %+v", rec.Active)
 	}
 	viewHas(t, w, "skipped seen", func(m map[string]statusview.Entry) bool {
-		return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSkipped
+		return m[contract.StatusKey(jobName, conn1)].Record.Status == contract.StatusSkipped
 	})
 	srv := newHTTPTestServer(t, w)
 	_, page := testkit.Get(t, srv, "/")
@@ -128,8 +128,8 @@ func TestReplicasExportTheSameExpiry(t *testing.T) {
 	}
 	for _, w := range []*Worker{a, b} {
 		viewHas(t, w, "both connectors stored", func(m map[string]statusview.Entry) bool {
-			return m[contract.StatusKey(jobName, conn1)].Record.Status == jobs.StatusSucceeded &&
-				m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+			return m[contract.StatusKey(jobName, conn1)].Record.Status == contract.StatusSucceeded &&
+				m[contract.StatusKey(jobName, conn2)].Record.Status == contract.StatusSucceeded
 		})
 	}
 	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
@@ -311,7 +311,7 @@ func TestUnconfiguredJobsExportNothing(t *testing.T) {
 	// contoso-api's request as naming an unknown job.
 	b := startWorker(t, connect(t, s), testApp(other), workertest.NewRecorder(nil))
 	viewHas(t, b, "b sees a's job", func(m map[string]statusview.Entry) bool {
-		return m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+		return m[contract.StatusKey(jobName, conn2)].Record.Status == contract.StatusSucceeded
 	})
 	if got := testutilCount(t, b, "certrotator_certificate_expiry_timestamp_seconds"); got != 0 {
 		t.Errorf("replica without the job exports expiry %v", got)
@@ -342,7 +342,7 @@ func TestKeySetSeriesExported(t *testing.T) {
 	testkit.Publish(t, testkit.JetStream(t, connect(t, s)), "certrotation.request."+jobName, `{"job":"contoso-api"}`, "ks-metrics-1")
 	key := contract.KeySetStatusKey(jobName, "B2C_1A_RestApiClientCertificate")
 	viewHas(t, w, "key set stored", func(m map[string]statusview.Entry) bool {
-		return m[key].Record.Status == jobs.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == jobs.StatusSucceeded
+		return m[key].Record.Status == contract.StatusSucceeded && m[contract.StatusKey(jobName, conn2)].Record.Status == contract.StatusSucceeded
 	})
 	expiry := float64(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
 	if got := testutilCount(t, w, "certrotator_certificate_expiry_timestamp_seconds"); got != 3*expiry {

@@ -34,11 +34,11 @@ func TestStatusOfRemovedConnectorsPruned(t *testing.T) {
 
 	const goneConn = "7b3a0c1e-aaaa-bbbb-cccc-0000000000ee"
 	keys := map[string]jobs.Outcome{
-		contract.StatusKey(jobName, conn1):   {Job: jobName, Connector: conn1, Status: jobs.StatusSucceeded},
-		contract.StatusKey(jobName, conn2):   {Job: jobName, Connector: conn2, Status: jobs.StatusSucceeded},
-		contract.StatusKey(jobName, ""):      {Job: jobName, Status: jobs.StatusFailed},
-		contract.StatusKey("gone", goneConn): {Job: "gone", Connector: goneConn, Status: jobs.StatusSucceeded},
-		contract.StatusKey("gone", ""):       {Job: "gone", Status: jobs.StatusFailed},
+		contract.StatusKey(jobName, conn1):   {Job: jobName, Connector: conn1, Status: contract.StatusSucceeded},
+		contract.StatusKey(jobName, conn2):   {Job: jobName, Connector: conn2, Status: contract.StatusSucceeded},
+		contract.StatusKey(jobName, ""):      {Job: jobName, Status: contract.StatusFailed},
+		contract.StatusKey("gone", goneConn): {Job: "gone", Connector: goneConn, Status: contract.StatusSucceeded},
+		contract.StatusKey("gone", ""):       {Job: "gone", Status: contract.StatusFailed},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -115,7 +115,7 @@ func TestStatusPruneLoop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	gone := contract.StatusKey("gone", conn1)
-	body, _ := json.Marshal(contract.StatusRecord{Outcome: jobs.Outcome{Job: "gone", Connector: conn1, Status: jobs.StatusSucceeded}})
+	body, _ := json.Marshal(contract.StatusRecord{Outcome: jobs.Outcome{Job: "gone", Connector: conn1, Status: contract.StatusSucceeded}})
 	if _, err := first.bus().status.Put(ctx, gone, body); err != nil {
 		t.Fatal(err)
 	}

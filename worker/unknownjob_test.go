@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/workertest"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -48,7 +49,7 @@ func TestUnknownJobLeftToAReplicaThatKnowsIt(t *testing.T) {
 		finals[d.RequestID]++
 		switch {
 		case strings.HasPrefix(d.RequestID, "beta-"):
-			if d.Status != jobs.StatusSucceeded || !strings.HasSuffix(ev.Source, "/new") {
+			if d.Status != contract.StatusSucceeded || !strings.HasSuffix(ev.Source, "/new") {
 				t.Errorf("%s: final %s from %s on %s (error %+v), want succeeded from the replica that knows beta", d.RequestID, d.Status, ev.Source, subj, d.Error)
 			}
 		case d.RequestID == "gamma-1":

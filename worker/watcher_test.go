@@ -95,7 +95,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 	// Version 1 was written before any worker watched and has no outcome:
 	// the first polls request it, once.
 	got := rot.NextCall(t)
-	if want := watchMsgID(t, src, job); got.ID != want || got.Version != 1 || got.Trigger != jobs.TriggerWatch || got.Force {
+	if want := watchMsgID(t, src, job); got.ID != want || got.Version != 1 || got.Trigger != contract.TriggerWatch || got.Force {
 		t.Fatalf("first call %+v, want %s pinned to version 1 by watch", got, want)
 	}
 	workertest.Eventually(t, "version 1 settled", workertest.Settled(js))
@@ -122,7 +122,7 @@ func TestWatchTwoReplicasOneRequestPerVersion(t *testing.T) {
 		}
 		before++
 		got := rot.NextCall(t)
-		if want := watchMsgID(t, src, job); got.ID != want || got.Version != v || got.Trigger != jobs.TriggerWatch {
+		if want := watchMsgID(t, src, job); got.ID != want || got.Version != v || got.Trigger != contract.TriggerWatch {
 			t.Fatalf("call %+v, want %s pinned to version %d", got, want, v)
 		}
 		workertest.Eventually(t, "request settled", workertest.Settled(js))

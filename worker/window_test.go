@@ -31,7 +31,7 @@ func TestWindowStartPublishes(t *testing.T) {
 	got := rot.NextCall(t)
 	sec, err := strconv.ParseInt(strings.TrimPrefix(got.ID, "window-"+jobName+"-"), 10, 64)
 	at := time.Unix(sec, 0).UTC()
-	if err != nil || got.Trigger != jobs.TriggerWindow || at.Hour() != 8 || at.Minute() != 0 || !at.After(start) {
+	if err != nil || got.Trigger != contract.TriggerWindow || at.Hour() != 8 || at.Minute() != 0 || !at.After(start) {
 		t.Fatalf("first call %q (%s), want window-%s-<unix of an 08:00 UTC start after %s> (window)", got.ID, got.Trigger, jobName, start)
 	}
 }
@@ -50,7 +50,7 @@ func TestThreeReplicasOneRequestPerWindow(t *testing.T) {
 	}
 	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	fireAll(t, ww, func(w *Worker) error { return w.scheduler.FireWindow(context.Background(), jobName, start) })
-	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != jobs.TriggerWindow {
+	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, start) || got.Trigger != contract.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window request", got.ID, got.Trigger)
 	}
 	workertest.Eventually(t, "window request settled", workertest.Settled(r.JS))
@@ -79,7 +79,7 @@ func TestWindowCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	held := jobs.Outcome{Job: jobName, Connector: conn1, Status: jobs.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &opened, Final: true}
+	held := jobs.Outcome{Job: jobName, Connector: conn1, Status: contract.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &opened, Final: true}
 	body, err := json.Marshal(contract.NextStatus(nil, held, before.now))
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestWindowCatchUp(t *testing.T) {
 	}
 	inside := &stillClock{now: opened.Add(30 * time.Minute)}
 	r.start(t, testApp(workertest.WindowJob(t)), rot, func(w *Worker) { w.arch.Clock = inside })
-	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != jobs.TriggerWindow {
+	if got := rot.NextCall(t); got.ID != contract.WindowMsgID(jobName, opened) || got.Trigger != contract.TriggerWindow {
 		t.Fatalf("Rotate got %q (%s), want the window's catch-up", got.ID, got.Trigger)
 	}
 	workertest.Eventually(t, "catch-up settled", workertest.Settled(r.JS))

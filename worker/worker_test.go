@@ -188,7 +188,7 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	for range 2 {
-		if ev, _ := events.Next(t); ev.Data.Status != jobs.StatusSucceeded {
+		if ev, _ := events.Next(t); ev.Data.Status != contract.StatusSucceeded {
 			t.Errorf("outcome %s, want succeeded", ev.Data.Status)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/probe"
 )
@@ -29,7 +30,7 @@ func (d *doctor) checkProbes(cfg *config.Config, off *offline) {
 			continue
 		}
 		ctx, cancel := d.ctx()
-		ds := rot.Plan(ctx, j, jobs.Request{Job: j.Name, Trigger: jobs.TriggerManual, RequestedBy: "doctor"})
+		ds := rot.Plan(ctx, j, jobs.Request{Job: j.Name, Trigger: contract.TriggerManual, RequestedBy: "doctor"})
 		cancel()
 		for _, dc := range ds {
 			d.report(probeVerdictFinding(dc))

@@ -17,8 +17,8 @@ import (
 // was active before the run (nil when the run never read it).
 func activeCert(o jobs.Outcome) *jobs.CertInfo {
 	switch {
-	case o.Status == jobs.StatusSucceeded && !o.Staged, o.Status == jobs.StatusExpiring,
-		o.Status == jobs.StatusSkipped && o.Reason == jobs.ReasonAlreadyPresent:
+	case o.Status == contract.StatusSucceeded && !o.Staged, o.Status == contract.StatusExpiring,
+		o.Status == contract.StatusSkipped && o.Reason == contract.ReasonAlreadyPresent:
 		if o.Certificate != nil {
 			return o.Certificate
 		}
@@ -62,7 +62,7 @@ func detail(o jobs.Outcome, now time.Time) string {
 		}
 		parts = append(parts, s)
 	}
-	if o.Status == jobs.StatusExpiring && o.Threshold != "" {
+	if o.Status == contract.StatusExpiring && o.Threshold != "" {
 		parts = append(parts, "threshold "+o.Threshold)
 	}
 	if o.Certificate != nil && o.Certificate.SourceVersion > 0 {
@@ -151,11 +151,11 @@ func (t *tally) add(o jobs.Outcome) {
 		return
 	}
 	switch o.Status {
-	case jobs.StatusSucceeded:
+	case contract.StatusSucceeded:
 		t.succeeded++
-	case jobs.StatusSkipped:
+	case contract.StatusSkipped:
 		t.skipped++
-	case jobs.StatusFailed:
+	case contract.StatusFailed:
 		t.failed++
 	}
 }

@@ -21,15 +21,15 @@ func TestOutcomeText(t *testing.T) {
 		o    jobs.Outcome
 		want string
 	}{
-		{"success", jobs.Outcome{Status: jobs.StatusSucceeded, Certificate: cert, Previous: old},
+		{"success", jobs.Outcome{Status: contract.StatusSucceeded, Certificate: cert, Previous: old},
 			"thumbprint 8E71A2B4C3D4…, 89 days left, version 3"},
-		{"not newer keeps the old", jobs.Outcome{Status: jobs.StatusSkipped, Reason: jobs.ReasonNotNewer, Certificate: cert, Previous: old},
+		{"not newer keeps the old", jobs.Outcome{Status: contract.StatusSkipped, Reason: contract.ReasonNotNewer, Certificate: cert, Previous: old},
 			"not_newer, thumbprint 0EB200000000…, 5 days left, version 3"},
-		{"staged keeps the old", jobs.Outcome{Status: jobs.StatusSucceeded, Staged: true, Certificate: cert, Previous: old},
+		{"staged keeps the old", jobs.Outcome{Status: contract.StatusSucceeded, Staged: true, Certificate: cert, Previous: old},
 			"staged, thumbprint 0EB200000000…, 5 days left, version 3"},
-		{"retrying failure", jobs.Outcome{Status: jobs.StatusFailed, Attempt: 2, Error: &jobs.ErrorInfo{Code: "graph_throttled", Message: "429"}},
+		{"retrying failure", jobs.Outcome{Status: contract.StatusFailed, Attempt: 2, Error: &jobs.ErrorInfo{Code: "graph_throttled", Message: "429"}},
 			"graph_throttled: 429 (attempt 2, will retry)"},
-		{"expiring", jobs.Outcome{Status: jobs.StatusExpiring, Certificate: old, Previous: old, Threshold: "168h", Final: true},
+		{"expiring", jobs.Outcome{Status: contract.StatusExpiring, Certificate: old, Previous: old, Threshold: "168h", Final: true},
 			"thumbprint 0EB200000000…, 5 days left, threshold 168h"},
 	}
 	for _, tt := range tests {
@@ -37,15 +37,15 @@ func TestOutcomeText(t *testing.T) {
 			t.Errorf("%s: detail = %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	ev := contract.Event{Time: textNow, Data: jobs.Outcome{Job: "api", Status: jobs.StatusFailed, Trigger: "manual", RequestedBy: "alice@h",
-		RequestReason: "rollback", Final: true, Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Message: "unknown connector"}}}
+	ev := contract.Event{Time: textNow, Data: jobs.Outcome{Job: "api", Status: contract.StatusFailed, Trigger: "manual", RequestedBy: "alice@h",
+		RequestReason: "rollback", Final: true, Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest, Message: "unknown connector"}}}
 	if got, want := eventLine(ev, textNow), "2026-12-02 12:00:00Z  failed     api/_  bad_request: unknown connector  [manual by alice@h: rollback]"; got != want {
 		t.Errorf("eventLine = %q\nwant        %q", got, want)
 	}
 	var tl tally
 	for _, o := range []jobs.Outcome{
-		{Status: jobs.StatusSucceeded, Final: true}, {Status: jobs.StatusFailed}, {Status: jobs.StatusFailed, Final: true},
-		{Status: jobs.StatusSkipped, Final: true}, {Status: jobs.StatusExpiring, Final: true},
+		{Status: contract.StatusSucceeded, Final: true}, {Status: contract.StatusFailed}, {Status: contract.StatusFailed, Final: true},
+		{Status: contract.StatusSkipped, Final: true}, {Status: contract.StatusExpiring, Final: true},
 	} {
 		tl.add(o)
 	}
@@ -62,10 +62,10 @@ func TestPrintStatus(t *testing.T) {
 	cert := &jobs.CertInfo{Thumbprint: "8E71A2B4C3D4E5F60718293A4B5C6D7E8F901234", NotAfter: textNow.Add(30 * 24 * time.Hour), SourceVersion: 7}
 	uploaded := textNow.Add(-3 * time.Hour)
 	entries := []client.StatusEntry{
-		{Key: "api.c1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSkipped,
-			Reason: jobs.ReasonAlreadyPresent, Certificate: cert, Trigger: "cron"}},
-		{Key: "api._", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Status: jobs.StatusFailed, Trigger: "event", Final: true,
-			RequestedBy: "ci", Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Message: "unknown connector"}}},
+		{Key: "api.c1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c1", Status: contract.StatusSkipped,
+			Reason: contract.ReasonAlreadyPresent, Certificate: cert, Trigger: "cron"}},
+		{Key: "api._", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Status: contract.StatusFailed, Trigger: "event", Final: true,
+			RequestedBy: "ci", Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest, Message: "unknown connector"}}},
 	}
 	uploads := map[string]contract.Event{"api.c1": {Time: uploaded}}
 	rows := statusRows(entries, uploads, nil, textNow)

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -20,7 +21,7 @@ func cmdPlan(e *env, fs *flag.FlagSet, args []string) int {
 	}
 	var all []jobs.Decision
 	for _, j := range selected {
-		all = append(all, p.rotator.Plan(e.ctx, j, jobs.Request{Job: j.Name, Trigger: jobs.TriggerManual})...)
+		all = append(all, p.rotator.Plan(e.ctx, j, jobs.Request{Job: j.Name, Trigger: contract.TriggerManual})...)
 	}
 	if *asJSON {
 		for _, d := range all {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -25,7 +26,7 @@ func TestPrintPlanNamesKeySets(t *testing.T) {
 func TestOutcomeTextNamesKeySets(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	o := jobs.Outcome{Job: "api", Connector: "B2C_1A_RestApiClientCertificate", TargetKind: jobs.KindKeySet,
-		Status: jobs.StatusSkipped, Reason: jobs.ReasonSuperseded,
+		Status: contract.StatusSkipped, Reason: jobs.ReasonSuperseded,
 		Previous: &jobs.CertInfo{Thumbprint: strings.Repeat("AB", 20), Kid: "by-hand", NotAfter: now.Add(40 * 24 * time.Hour)}}
 	if got := where(o); got != "api/keyset-B2C_1A_RestApiClientCertificate" {
 		t.Errorf("where = %q", got)

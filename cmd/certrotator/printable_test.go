@@ -36,8 +36,8 @@ func controlFree(t *testing.T, what, out string) {
 // their JSON keeps it exactly.
 func TestHumanOutputEscapesControlCharacters(t *testing.T) {
 	t.Parallel()
-	o := jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusFailed, Trigger: hostile, RequestedBy: hostile,
-		RequestReason: hostile, Final: true, RequestID: "r-1", Error: &jobs.ErrorInfo{Code: jobs.CodeBadRequest, Message: hostile}}
+	o := jobs.Outcome{Job: "api", Connector: "c1", Status: contract.StatusFailed, Trigger: hostile, RequestedBy: hostile,
+		RequestReason: hostile, Final: true, RequestID: "r-1", Error: &jobs.ErrorInfo{Code: contract.CodeBadRequest, Message: hostile}}
 	ev := contract.Event{Time: textNow, Data: o}
 
 	line := eventLine(ev, textNow)

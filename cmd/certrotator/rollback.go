@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/vaultsrc"
 )
@@ -46,7 +47,7 @@ func cmdRollback(e *env, fs *flag.FlagSet, args []string) int {
 	req := jobs.Request{
 		Job: job.Name, Connectors: connectors, Force: true, Version: written,
 		Reason:      "rollback to version " + strconv.Itoa(*version) + " (written as version " + strconv.Itoa(written) + ")",
-		RequestedBy: by, Trigger: jobs.TriggerManual,
+		RequestedBy: by, Trigger: contract.TriggerManual,
 	}
 	c, err := dialConfig(e, cfg)
 	if err != nil {

@@ -44,7 +44,7 @@ func cmdRotate(e *env, fs *flag.FlagSet, args []string) int {
 	}
 	req := jobs.Request{
 		Job: name, Connectors: f.connectors, Force: f.force, Reason: f.reason,
-		RequestedBy: requester(e), Trigger: jobs.TriggerManual,
+		RequestedBy: requester(e), Trigger: contract.TriggerManual,
 	}
 	if f.local {
 		cfg, ok := loadConfig(e, nf.path)
@@ -109,7 +109,7 @@ func rotateLocal(e *env, cfg *config.Config, job jobs.Job, req jobs.Request) int
 	outcomes := p.rotator.Rotate(e.ctx, job, req)
 	code := exitOK
 	for _, o := range outcomes {
-		if o.Status == jobs.StatusFailed {
+		if o.Status == contract.StatusFailed {
 			code = exitFailed
 		}
 		if printJSON(e, contract.NewEvent(cfg.Instance, o, e.now())) != nil {

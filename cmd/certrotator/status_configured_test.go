@@ -7,6 +7,7 @@ import (
 
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 	"github.com/certrotator/certrotator/worker"
 )
@@ -18,9 +19,9 @@ import (
 func TestStatusMarksNotConfigured(t *testing.T) {
 	t.Parallel()
 	entries := []client.StatusEntry{
-		{Key: "api.C1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "C1", Status: jobs.StatusSucceeded}}, // ids match ignoring case
-		{Key: "api.c2", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: jobs.StatusSucceeded}},
-		{Key: "gone.c3", Updated: textNow, Outcome: jobs.Outcome{Job: "gone", Connector: "c3", Status: jobs.StatusSucceeded}},
+		{Key: "api.C1", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "C1", Status: contract.StatusSucceeded}}, // ids match ignoring case
+		{Key: "api.c2", Updated: textNow, Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: contract.StatusSucceeded}},
+		{Key: "gone.c3", Updated: textNow, Outcome: jobs.Outcome{Job: "gone", Connector: "c3", Status: contract.StatusSucceeded}},
 	}
 	cfg := &config.Config{Jobs: []jobs.Job{{Name: "api", Connectors: []jobs.ConnectorRef{{Tenant: "t", ID: "c1"}}}}}
 	rows := statusRows(entries, nil, cfg, textNow)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -24,7 +25,7 @@ func windowConfig(t *testing.T) *config.Config {
 func TestStatusShowsNextWindow(t *testing.T) {
 	t.Parallel()
 	next := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
-	skip := jobs.Outcome{Job: "api", Connector: "c1", Status: jobs.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &next, Trigger: "watch"}
+	skip := jobs.Outcome{Job: "api", Connector: "c1", Status: contract.StatusSkipped, Reason: jobs.ReasonOutsideWindow, NextWindow: &next, Trigger: "watch"}
 	entries := []client.StatusEntry{{Key: "api.c1", Updated: textNow, Outcome: skip}}
 
 	// Without a config: the skip's own next_window.
@@ -62,7 +63,7 @@ func TestStatusShowsNextWindow(t *testing.T) {
 
 	// A job without windows: nothing.
 	plain := entries[0]
-	plain.Outcome = jobs.Outcome{Job: "other", Connector: "c2", Status: jobs.StatusSucceeded}
+	plain.Outcome = jobs.Outcome{Job: "other", Connector: "c2", Status: contract.StatusSucceeded}
 	if r := statusRows([]client.StatusEntry{plain}, nil, windowConfig(t), textNow)[0]; r.NextWindow != nil || r.WindowOpen != nil {
 		t.Errorf("a job without windows = %+v", r)
 	}

@@ -50,8 +50,8 @@ func TestNotifyRunsWithTheWorkerUser(t *testing.T) {
 	// together use every permission the service needs.
 	n, err := notify.New(notify.Config{
 		Sinks: []config.NotifySink{
-			{Name: "audit", Kind: config.NotifyWebhook, URL: hook.URL + "/hook", SigningKey: make([]byte, 32), On: []string{jobs.StatusSucceeded}},
-			{Name: "oncall", Kind: config.NotifySlack, URL: hook.URL + "/slack", On: []string{jobs.StatusSucceeded}},
+			{Name: "audit", Kind: config.NotifyWebhook, URL: hook.URL + "/hook", SigningKey: make([]byte, 32), On: []string{contract.StatusSucceeded}},
+			{Name: "oncall", Kind: config.NotifySlack, URL: hook.URL + "/slack", On: []string{contract.StatusSucceeded}},
 		},
 		Conn: b.Conn(), Quiet: 100 * time.Millisecond,
 	})

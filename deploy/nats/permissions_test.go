@@ -146,7 +146,7 @@ func TestWorkerAndPublisherPermissions(t *testing.T) {
 		got = append(got, e.Data.Status)
 		return nil
 	})
-	if err != nil || len(got) != 1 || got[0] != jobs.StatusSucceeded {
+	if err != nil || len(got) != 1 || got[0] != contract.StatusSucceeded {
 		t.Fatalf("publisher's rotate --wait: outcomes %q, error %v", got, err)
 	}
 	status, err := pub.Status(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/certrotator/certrotator/config"
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -71,7 +72,7 @@ func BadRequestApart(tb testing.TB, page string) {
 		tb.Fatalf("no section for the bad request:\n%s", page)
 	}
 	rows, section := page[:apart], page[apart:]
-	if !strings.Contains(section, `data-key="`+JobName+`._"`) || !strings.Contains(section, jobs.CodeBadRequest) {
+	if !strings.Contains(section, `data-key="`+JobName+`._"`) || !strings.Contains(section, contract.CodeBadRequest) {
 		tb.Errorf("bad request not in its section:\n%s", section)
 	}
 	if strings.Contains(rows, `data-outcome="failed"`) || strings.Count(rows, `data-outcome="succeeded"`) != 2 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -102,7 +103,7 @@ const Thumbprint = "8E71C7B4D7A7F4A1D4C1A0C1B1C2D3E4F5A6B7C8"
 // Succeed is one succeeded, final outcome per connector in play.
 func Succeed(job jobs.Job, req jobs.Request) []jobs.Outcome {
 	return Each(job, req, func(o *jobs.Outcome) {
-		o.Status = jobs.StatusSucceeded
+		o.Status = contract.StatusSucceeded
 		o.Final = true
 		o.Certificate = &jobs.CertInfo{Thumbprint: Thumbprint, Subject: "CN=api.contoso.example",
 			NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), SourceVersion: 3}
@@ -114,7 +115,7 @@ func Succeed(job jobs.Job, req jobs.Request) []jobs.Outcome {
 func Fail(class jobs.Class, code string) func(jobs.Job, jobs.Request) []jobs.Outcome {
 	return func(job jobs.Job, req jobs.Request) []jobs.Outcome {
 		return Each(job, req, func(o *jobs.Outcome) {
-			o.Status = jobs.StatusFailed
+			o.Status = contract.StatusFailed
 			o.Error = &jobs.ErrorInfo{Code: code, Class: class, Message: code}
 			o.Final = class == jobs.ClassPermanent
 		})

@@ -186,7 +186,7 @@ func credentialEvent(instance string, cr Credential, at, now time.Time, label st
 		what += " of tenant " + cr.Tenant
 	}
 	o := jobs.Outcome{
-		Job: contract.CredentialJob, Tenant: cr.Tenant, Status: jobs.StatusExpiring, Final: true,
+		Job: contract.CredentialJob, Tenant: cr.Tenant, Status: contract.StatusExpiring, Final: true,
 		Reason:      fmt.Sprintf("the worker's own %s expires at %s: renew it before then", what, at.UTC().Format(time.RFC3339)),
 		Certificate: &jobs.CertInfo{NotAfter: at.UTC()},
 		DaysLeft:    jobs.DaysLeft(at.Sub(now)), Threshold: label,

@@ -379,7 +379,7 @@ func unmanagedExpiring(it jobs.InventoryItem, now time.Time, label string) jobs.
 	cert := *it.Active
 	return jobs.Outcome{
 		Job: contract.InventoryJob, Tenant: it.Tenant, Connector: it.ID, TargetKind: it.Kind,
-		Status: jobs.StatusExpiring, Final: true,
+		Status: contract.StatusExpiring, Final: true,
 		Reason:      "unmanaged: no job of this certrotator rotates it; bind it to a job or renew it by hand",
 		Certificate: &cert, Previous: it.Active,
 		DaysLeft: jobs.DaysLeft(it.Active.NotAfter.Sub(now)), Threshold: label,

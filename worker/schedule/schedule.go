@@ -133,7 +133,7 @@ func (s *Scheduler) runOnce(ctx context.Context, now time.Time) {
 // the same Msg-Id, cron-<job>-<unix seconds of the slot>, so the stream
 // keeps one.
 func (s *Scheduler) Fire(ctx context.Context, job string, slot time.Time) error {
-	return s.enqueue(ctx, job, jobs.TriggerCron, contract.CronMsgID(job, slot))
+	return s.enqueue(ctx, job, contract.TriggerCron, contract.CronMsgID(job, slot))
 }
 
 // planWindow sets the job's next window start after now, or forgets the
@@ -172,7 +172,7 @@ func (s *Scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 	}
 	for _, e := range entries {
 		var o jobs.Outcome
-		if json.Unmarshal(e.Value(), &o) != nil || o.Status != jobs.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow {
+		if json.Unmarshal(e.Value(), &o) != nil || o.Status != contract.StatusSkipped || o.Reason != jobs.ReasonOutsideWindow {
 			continue
 		}
 		s.Logger().Info("change window opened while no worker ran, catching up", "job", j.Name, "window_start", st.Opened)
@@ -184,7 +184,7 @@ func (s *Scheduler) catchUpWindow(ctx context.Context, j jobs.Job, now time.Time
 // FireWindow enqueues the request of a window's start. Every replica fires
 // it with the same Msg-Id, window-<job>-<unix seconds of the start>.
 func (s *Scheduler) FireWindow(ctx context.Context, job string, start time.Time) error {
-	return s.enqueue(ctx, job, jobs.TriggerWindow, contract.WindowMsgID(job, start))
+	return s.enqueue(ctx, job, contract.TriggerWindow, contract.WindowMsgID(job, start))
 }
 
 func (s *Scheduler) enqueue(ctx context.Context, job, trigger, msgID string) error {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
 
@@ -89,7 +90,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(o.LastSuccessAt.Unix()), o.Job, o.Connector)
 		}
 		failing := 0.0
-		if o.Status == jobs.StatusFailed {
+		if o.Status == contract.StatusFailed {
 			failing = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, o.Job, o.Connector)

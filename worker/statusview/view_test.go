@@ -23,7 +23,7 @@ func TestKeySetStatusIsConfigured(t *testing.T) {
 	v := New(baseservice.NewArchetype(nil, nil), func() jetstream.KeyValue { return nil }, []jobs.Job{job})
 	now := time.Now()
 	for id, want := range map[string]bool{"B2C_1A_One": true, "B2C_1A_Gone": false} {
-		o := jobs.Outcome{Job: "api", Connector: id, TargetKind: jobs.KindKeySet, Status: jobs.StatusSucceeded, Final: true}
+		o := jobs.Outcome{Job: "api", Connector: id, TargetKind: jobs.KindKeySet, Status: contract.StatusSucceeded, Final: true}
 		if got := v.configured(&Entry{Entry: statuspage.Entry{Key: contract.StatusKeyOf(o), Record: statuspage.RecordOf(contract.NextStatus(nil, o, now)), Updated: now}}); got != want {
 			t.Errorf("configured(%s) = %v, want %v", id, got, want)
 		}
@@ -53,7 +53,7 @@ func TestPruneAtTheJudgedRevision(t *testing.T) {
 	kv := statusBucket(t)
 	job := jobs.Job{Name: "api", Connectors: []jobs.ConnectorRef{{Tenant: "t", ID: "c1"}}}
 	gone := contract.StatusKey("api", "c2")
-	body, _ := json.Marshal(contract.StatusRecord{Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: jobs.StatusSucceeded}})
+	body, _ := json.Marshal(contract.StatusRecord{Outcome: jobs.Outcome{Job: "api", Connector: "c2", Status: contract.StatusSucceeded}})
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.WaitTimeout)
 	defer cancel()
 	if _, err := kv.Put(ctx, gone, body); err != nil {

@@ -220,7 +220,7 @@ func (w *Watcher) handledSince(ctx context.Context, job string, h jobs.History) 
 // it with the same Msg-Id, vault-<job>-<n>-<created>, so the stream keeps one.
 func (w *Watcher) request(ctx context.Context, job string, id versionID) error {
 	msgID, n := id.msgID(job), id.n
-	req := jobs.Request{Job: job, Version: n, Trigger: jobs.TriggerWatch}
+	req := jobs.Request{Job: job, Version: n, Trigger: contract.TriggerWatch}
 	ack, err := client.PublishRequest(ctx, w.js, w.prefix, req, msgID)
 	if err != nil {
 		return err
