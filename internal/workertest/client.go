@@ -42,5 +42,5 @@ func (c *Client) Request(tb testing.TB, job, body, id string) *jetstream.PubAck 
 // Outcomes keeps every outcome event published from now on.
 func (c *Client) Outcomes(tb testing.TB) *Events {
 	tb.Helper()
-	return Subscribe(tb, c.NC, Prefix+".result.>")
+	return Subscribe(tb, c.NC, contract.AllResults(Prefix))
 }
