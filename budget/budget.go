@@ -134,8 +134,10 @@ func (s *Shared) Stats() Stats { return Stats{KVOps: s.ops.Load(), Calls: s.call
 // tenant's limit last, and every call in a tenant names it), so a call
 // never holds one limit's token while it waits for another's. When the
 // wait fails it counts nothing: the slot goes back to its lane for the next
-// caller. A turn that would come after jobs.WaitBound is refused at once
-// with a *connector.BudgetError.
+// caller. A turn that would come after jobs.WaitBound (ctx's deadline; a
+// lease bounds the wait only once it is lost, since the run renews it while
+// it waits) is refused at once with a *connector.BudgetError, and so is a
+// call whose lease was lost by the time its slot came.
 func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -162,6 +164,12 @@ func (s *Shared) Take(ctx context.Context, limits []connector.Limit) error {
 	if err := retry.Sleep(ctx, s.clock(), slot.Sub(s.now())); err != nil {
 		ln.giveBack(slot)
 		return err
+	}
+	if lost(ctx) {
+		// The lock the run renewed while it waited is gone: it must not
+		// send, and the slot serves the next caller.
+		ln.giveBack(slot)
+		return refusal(ln.key, 0)
 	}
 	s.calls.Add(1)
 	return nil
@@ -241,10 +249,19 @@ func refusal(name string, wait time.Duration) error {
 	return &connector.BudgetError{Name: name, Wait: wait, Err: context.DeadlineExceeded}
 }
 
-// tooLate reports whether a wait of d from now outlasts ctx's bound.
+// tooLate reports whether a wait of d from now outlasts ctx's bound: its
+// deadline, or now once its lease is lost (jobs.WaitBound). A lease still
+// held does not bound the wait: it is renewed while the run waits.
 func tooLate(ctx context.Context, d time.Duration) bool {
 	bound, ok := jobs.WaitBound(ctx)
 	return ok && time.Until(bound) < d
+}
+
+// lost reports whether ctx's bound has passed by the time its slot came:
+// its lease is no longer held (or its deadline is gone).
+func lost(ctx context.Context) bool {
+	bound, ok := jobs.WaitBound(ctx)
+	return ok && !time.Now().Before(bound)
 }
 
 // wrapKV names the bucket key in a KV error.
