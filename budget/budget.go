@@ -213,7 +213,7 @@ func (s *Shared) lane(limits []connector.Limit) *lane {
 	}
 	ln := s.lanes[id]
 	if ln == nil {
-		ln = &lane{key: names[len(names)-1], changed: make(chan struct{})}
+		ln = &lane{key: names[len(names)-1]}
 		s.lanes[id] = ln
 	}
 	ln.resize(sched)
