@@ -207,7 +207,12 @@ func (s *Shared) lane(limits []connector.Limit) *lane {
 		late := min(time.Duration((1-m)/2*float64(l.Per)), LateMax)
 		share := (1 - m) - m*float64(late)/float64(l.Per)
 		burst := max(1, int(math.Floor(share*float64(l.Count))))
-		sched.paces = append(sched.paces, pace{name: l.Name, interval: interval, tolerance: time.Duration(burst-1) * interval, late: late})
+		// The versions before LateMax had a burst of (1−m)/2×Count and
+		// let a slot be used (1−m)/2×Per late; while one of them shares
+		// the key, grants keep its burst.
+		legacyBurst := max(1, int(math.Floor((1-m)/2*float64(l.Count))))
+		sched.paces = append(sched.paces, pace{name: l.Name, interval: interval, tolerance: time.Duration(burst-1) * interval, late: late,
+			legacyTolerance: time.Duration(legacyBurst-1) * interval, per: l.Per})
 	}
 	if len(sched.paces) == 0 {
 		return nil

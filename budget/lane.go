@@ -47,6 +47,9 @@ type lane struct {
 	seq      uint64
 	fetching bool
 	cache    entry // the bucket as this replica last wrote or read it
+	// legacyUntil: a replica of a version before LateMax wrote the key
+	// within a window of this time; grants keep its bursts until then.
+	legacyUntil time.Time
 }
 
 type laneWaiter struct {
@@ -124,14 +127,20 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now time.Time) error {
 	ln.fetching = true
 	want := min(max(len(ln.waiters)-len(ln.slots), grantMin), grantMax)
-	sched, cache := ln.sched, ln.cache
+	sched, cache, legacy := ln.sched, ln.cache, now.Before(ln.legacyUntil)
 	ln.mu.Unlock()
-	slots, cache, err := grant(ctx, kv, ln.key, sched, cache, now, want, &s.ops)
+	slots, cache, err := grant(ctx, kv, ln.key, sched, cache, now, want, legacy, &s.ops)
 	ln.mu.Lock()
 	ln.fetching = false
 	ln.cache = cache
 	if err != nil {
 		return err
+	}
+	if cache.legacy {
+		// Kept for a window from now; the value itself is this version's
+		// now that the grant wrote it.
+		ln.legacyUntil = now.Add(sched.window())
+		ln.cache.legacy = false
 	}
 	ln.slots = append(ln.slots, slots...)
 	slices.SortFunc(ln.slots, func(a, b time.Time) int { return a.Compare(b) })
