@@ -114,7 +114,7 @@ func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 			// not send, and its turn passes to the next waiter.
 			p.dequeue(w, true)
 			p.mu.Unlock()
-			return &BudgetError{Name: name, Err: context.DeadlineExceeded}
+			return &BudgetError{Name: w.buckets[0].name, Err: context.DeadlineExceeded}
 		}
 		if first && !at.After(now) {
 			for _, b := range w.buckets {
