@@ -66,7 +66,7 @@ func TestClockSkewNeitherMintsNorStarves(t *testing.T) {
 	limits := []connector.Limit{{Name: "tenant.skew", Count: 60, Per: time.Minute}}
 	margin := budget.MarginDefault
 	interval := time.Duration(float64(time.Minute) / (margin * 60))
-	const burst = 1 // ⌊(1 − 0.95)/2×60⌋
+	const burst = 2 // ⌊((1 − 0.95) − 0.95×LateMax/Per)×60⌋
 	try := func(b *budget.Shared) (bool, time.Duration) {
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()

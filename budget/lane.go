@@ -14,6 +14,16 @@ import (
 // in turn order. Only the first waiter takes a slot, and only once the slot is
 // due, so that a caller with an earlier turn that arrives meanwhile
 // still goes first.
+//
+// Each waiter sleeps until its estimate or until it is woken. A waiter
+// taking its slot wakes only the two whose view changed: the new first
+// (its slot may be due already) and the first without a slot (the lane
+// may now be low enough to reserve more). The others keep their estimate:
+// they and the slots both moved up by one. Slots coming, and a waiter
+// leaving without its slot, wake every waiter. Waking all of them on every
+// slot taken (hundreds of callers queued on one tenant, each woken by each
+// of its ~2,000 slots, each time with a new timer) made up about 40 % of
+// the hot tenant's worker CPU: 5.4 s against 3.1 s with one replica.
 type lane struct {
 	key string
 
@@ -26,13 +36,16 @@ type lane struct {
 	waiters  []*laneWaiter
 	seq      uint64
 	fetching bool
-	changed  chan struct{} // closed and replaced when slots come or a waiter leaves
-	cache    entry         // the bucket as this replica last wrote or read it
+	cache    entry // the bucket as this replica last wrote or read it
+	// legacyUntil: a replica of a version before LateMax wrote the key
+	// within a window of this time; grants keep its bursts until then.
+	legacyUntil time.Time
 }
 
 type laneWaiter struct {
 	turn time.Time
 	seq  uint64
+	wake chan struct{} // buffered: a wake-up is kept until the waiter looks
 }
 
 func (ln *lane) resize(sched schedule) {
@@ -78,7 +91,7 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 			ln.mu.Unlock()
 			return time.Time{}, refusal(ln.key, due.Sub(now))
 		}
-		changed, interval := ln.changed, ln.interval // read under the lock: resize may change them
+		interval := ln.interval // read under the lock: resize may change it
 		ln.mu.Unlock()
 		wait := due.Sub(now)
 		if wait <= 0 {
@@ -92,7 +105,7 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 			ln.leave(w, true)
 			ln.mu.Unlock()
 			return time.Time{}, ctx.Err()
-		case <-changed:
+		case <-w.wake:
 		case <-s.clock().After(wait):
 		}
 		ln.mu.Lock()
@@ -104,14 +117,20 @@ func (ln *lane) take(ctx context.Context, s *Shared, kv jetstream.KeyValue, turn
 func (ln *lane) fetch(ctx context.Context, s *Shared, kv jetstream.KeyValue, now time.Time) error {
 	ln.fetching = true
 	want := min(max(len(ln.waiters)-len(ln.slots), grantMin), grantMax)
-	sched, cache := ln.sched, ln.cache
+	sched, cache, legacy := ln.sched, ln.cache, now.Before(ln.legacyUntil)
 	ln.mu.Unlock()
-	slots, cache, err := grant(ctx, kv, ln.key, sched, cache, now, want, &s.ops)
+	slots, cache, err := grant(ctx, kv, ln.key, sched, cache, now, want, legacy, &s.ops)
 	ln.mu.Lock()
 	ln.fetching = false
 	ln.cache = cache
 	if err != nil {
 		return err
+	}
+	if cache.legacy {
+		// Kept for a window from now; the value itself is this version's
+		// now that the grant wrote it.
+		ln.legacyUntil = now.Add(sched.window())
+		ln.cache.legacy = false
 	}
 	ln.slots = append(ln.slots, slots...)
 	slices.SortFunc(ln.slots, func(a, b time.Time) int { return a.Compare(b) })
@@ -165,7 +184,7 @@ func (ln *lane) expire(now time.Time) {
 
 func (ln *lane) enqueue(turn time.Time) *laneWaiter {
 	ln.seq++
-	w := &laneWaiter{turn: turn, seq: ln.seq}
+	w := &laneWaiter{turn: turn, seq: ln.seq, wake: make(chan struct{}, 1)}
 	i := len(ln.waiters)
 	for i > 0 && w.before(ln.waiters[i-1]) {
 		i--
@@ -185,20 +204,40 @@ func (ln *lane) position(w *laneWaiter) int {
 	return slices.Index(ln.waiters, w)
 }
 
-// leave takes w out of the queue; the waiters behind it look again when it
-// left without a slot (their turn comes sooner) or when it was first.
+// leave takes w out of the queue. When it left without a slot, every
+// waiter behind it looks again (their turn comes sooner). When it was
+// first and took a slot, the new first looks again (its slot may be due)
+// and so does the first waiter beyond the lane's slots (the lane may be
+// low now); the rest moved up with the slots and keep their estimates.
 func (ln *lane) leave(w *laneWaiter, without bool) {
 	i := ln.position(w)
 	if i < 0 {
 		return
 	}
 	ln.waiters = slices.Delete(ln.waiters, i, i+1)
-	if without || i == 0 {
+	switch {
+	case without:
 		ln.broadcast()
+	case i == 0:
+		ln.notify(0)
+		ln.notify(len(ln.slots))
 	}
 }
 
+// broadcast wakes every waiter.
 func (ln *lane) broadcast() {
-	close(ln.changed)
-	ln.changed = make(chan struct{})
+	for i := range ln.waiters {
+		ln.notify(i)
+	}
+}
+
+// notify wakes the waiter at position i, if any.
+func (ln *lane) notify(i int) {
+	if i < 0 || i >= len(ln.waiters) {
+		return
+	}
+	select {
+	case ln.waiters[i].wake <- struct{}{}:
+	default: // already woken
+	}
 }

@@ -27,9 +27,11 @@ type Budget interface {
 	// counts it. Waiters are served in turn: by jobs.TurnOf(ctx) (when
 	// their request came in), then in the order they asked. When ctx ends
 	// first, or when the turn would come after jobs.WaitBound(ctx) (ctx's
-	// deadline or its lease's), it counts nothing and returns an error that
-	// matches ctx's error with errors.Is (a *BudgetError when it knows the
-	// wait). It is called concurrently.
+	// deadline; now, once its lease is lost: a lease still held is renewed
+	// while the run waits), or when the lease was lost by the time the turn
+	// came, it counts nothing and returns an error that matches ctx's
+	// error with errors.Is (a *BudgetError when it knows the wait). It is
+	// called concurrently.
 	Take(ctx context.Context, limits []Limit) error
 }
 

@@ -93,8 +93,9 @@ func NewPacer(cfg PacerConfig) *Pacer {
 // Take waits for its turn in every limit's bucket and counts one call in
 // each. It counts nothing when ctx ends while waiting, and refuses at once
 // with a *BudgetError when the turn would come after jobs.WaitBound (ctx's
-// deadline, or its lease's). Limits with a Count or Per of zero or less are
-// ignored.
+// deadline; a lease bounds the wait only once it is lost, since the run
+// renews it while it waits) or when the lease was lost by the time the turn
+// came. Limits with a Count or Per of zero or less are ignored.
 func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -108,6 +109,13 @@ func (p *Pacer) Take(ctx context.Context, limits []Limit) error {
 	}
 	for {
 		at, name, first := p.slot(w, now)
+		if first && !at.After(now) && leaseLost(ctx) {
+			// The lock the run renewed while it waited is gone: it must
+			// not send, and its turn passes to the next waiter.
+			p.dequeue(w, true)
+			p.mu.Unlock()
+			return &BudgetError{Name: w.buckets[0].name, Err: context.DeadlineExceeded}
+		}
 		if first && !at.After(now) {
 			for _, b := range w.buckets {
 				b.tat = maxTime(b.tat, now).Add(b.interval)
@@ -255,4 +263,11 @@ func (p *Pacer) bucket(l Limit, now time.Time) *bucket {
 	b.tolerance = time.Duration(burst-1) * b.interval
 	b.count, b.per = l.Count, l.Per
 	return b
+}
+
+// leaseLost reports whether ctx's bound has passed: its lease is no longer
+// held (jobs.WaitBound says now), or its deadline is gone.
+func leaseLost(ctx context.Context) bool {
+	bound, ok := jobs.WaitBound(ctx)
+	return ok && !time.Now().Before(bound)
 }

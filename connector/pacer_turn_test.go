@@ -191,67 +191,92 @@ type lostLease struct{}
 
 func (lostLease) Until() (time.Time, error) { return time.Time{}, errors.New("lock not confirmed") }
 
-// TestPacerWaitBoundedByLease: a run whose turn comes only after its
-// lease's horizon (or whose lease is lost) is refused at once, counting
-// nothing, although its context has no deadline: the run ends transient
-// and gives its lock back rather than holding it while it waits.
+// TestPacerWaitBoundedByLease: a run whose lease is lost is refused at
+// once, counting nothing, although its context has no deadline: the run
+// ends transient and gives its lock back.
 func TestPacerWaitBoundedByLease(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		lease jobs.Lease
-	}{
-		{"lease horizon before the turn", shortLease{until: time.Now().Add(time.Second)}},
-		{"lease lost", lostLease{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			p, limits, clock := spentPacer(t)
-			err := p.Take(jobs.WithLease(t.Context(), tc.lease), limits)
-			var be *BudgetError
-			if !errors.As(err, &be) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Take = %v, want a *BudgetError", err)
-			}
-			if f := budgetFailure("t", err); jobs.AsFailure(f).Class != jobs.ClassTransient || jobs.AsFailure(f).RetryAfter != be.Wait {
-				t.Errorf("failure %v: want transient with RetryAfter %s", f, be.Wait)
-			}
-			if !clock.Now().Equal(testNow) {
-				t.Errorf("Take slept to %s although its turn comes after the lease", clock.Now())
-			}
-			if len(p.queue) != 0 {
-				t.Errorf("%d waiters left in the queue", len(p.queue))
-			}
-			// Nothing was counted: the next call waits one interval.
-			if err := p.Take(t.Context(), limits); err != nil {
-				t.Fatal(err)
-			}
-			if waited := clock.Now().Sub(testNow); waited > time.Minute/18+time.Millisecond {
-				t.Errorf("next Take waited %s, want one interval", waited)
-			}
-		})
+	p, limits, clock := spentPacer(t)
+	err := p.Take(jobs.WithLease(t.Context(), lostLease{}), limits)
+	var be *BudgetError
+	if !errors.As(err, &be) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Take = %v, want a *BudgetError", err)
+	}
+	if f := budgetFailure("t", err); jobs.AsFailure(f).Class != jobs.ClassTransient || jobs.AsFailure(f).RetryAfter != be.Wait {
+		t.Errorf("failure %v: want transient with RetryAfter %s", f, be.Wait)
+	}
+	if !clock.Now().Equal(testNow) {
+		t.Errorf("Take slept to %s although its lease is lost", clock.Now())
+	}
+	if len(p.queue) != 0 {
+		t.Errorf("%d waiters left in the queue", len(p.queue))
+	}
+	// Nothing was counted: the next call waits one interval.
+	if err := p.Take(t.Context(), limits); err != nil {
+		t.Fatal(err)
+	}
+	if waited := clock.Now().Sub(testNow); waited > time.Minute/18+time.Millisecond {
+		t.Errorf("next Take waited %s, want one interval", waited)
 	}
 }
 
-// agingLease is a lock whose horizon shrinks once the caller has asked:
-// a long first horizon, then a short one, as a lease does while a run
-// waits under it.
-type agingLease struct {
+// TestPacerWaitOutlastsTheLeaseAsRenewed: a run whose turn comes after its
+// lease's Until of the moment, while the lease is still held (the worker
+// renews it as the run waits), waits for its turn instead of being sent
+// back: sent back at the first Until, runs came back later than their
+// turn and the budget idled (issue 20, three replicas on one tenant).
+func TestPacerWaitOutlastsTheLeaseAsRenewed(t *testing.T) {
+	t.Parallel()
+	p, limits, clock := spentPacer(t)
+	// The horizon is a second from now at every ask; the turn is 3.3 s away.
+	if err := p.Take(jobs.WithLease(t.Context(), shortLease{until: time.Now().Add(time.Second)}), limits); err != nil {
+		t.Fatalf("Take under a held lease = %v, want its turn", err)
+	}
+	if waited := clock.Now().Sub(testNow); waited < time.Minute/18-time.Millisecond {
+		t.Errorf("Take went after %s, before its turn (%s)", waited, time.Minute/18)
+	}
+}
+
+// TestPacerLeaseLostWhileWaiting: a run whose lease is lost while it waits
+// does not send when its turn comes: it is refused, counting nothing, and
+// the next caller has the turn.
+func TestPacerLeaseLostWhileWaiting(t *testing.T) {
+	t.Parallel()
+	p, limits, clock := spentPacer(t)
+	err := p.Take(jobs.WithLease(t.Context(), &losingLease{held: 1}), limits)
+	var be *BudgetError
+	if !errors.As(err, &be) {
+		t.Fatalf("Take = %v, want a *BudgetError", err)
+	}
+	turn := clock.Now()
+	if err := p.Take(t.Context(), limits); err != nil {
+		t.Fatal(err)
+	}
+	if waited := clock.Now().Sub(turn); waited > time.Millisecond {
+		t.Errorf("next Take waited %s after the refused turn, want none: the refused call counted", waited)
+	}
+}
+
+// losingLease is a lock held for its first held asks and lost after:
+// lost while a run waits under it.
+type losingLease struct {
 	mu    sync.Mutex
+	held  int
 	calls int
 }
 
-func (l *agingLease) Until() (time.Time, error) {
+func (l *losingLease) Until() (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
-	if l.calls == 1 {
+	if l.calls <= l.held {
 		return time.Now().Add(time.Hour), nil
 	}
-	return time.Now().Add(time.Millisecond), nil
+	return time.Time{}, errors.New("lock lost")
 }
 
 // TestPacerRefusalSaysTheWaitLeft: a caller that has waited part of its
-// turn and is then refused is told the wait left from the refusal, which
+// turn and is then refused (its lease lost) is told the wait left from the refusal, which
 // becomes the run's RetryAfter. Counted from when it began to wait, it
 // came back that much later than its turn, and the budget idled.
 func TestPacerRefusalSaysTheWaitLeft(t *testing.T) {
@@ -265,7 +290,7 @@ func TestPacerRefusalSaysTheWaitLeft(t *testing.T) {
 	if err := p.Take(t.Context(), limits); err != nil {
 		t.Fatal(err)
 	}
-	err := p.Take(jobs.WithLease(t.Context(), &agingLease{}), limits)
+	err := p.Take(jobs.WithLease(t.Context(), &losingLease{held: 1}), limits)
 	var be *BudgetError
 	if !errors.As(err, &be) {
 		t.Fatalf("Take = %v, want a *BudgetError", err)

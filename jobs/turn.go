@@ -25,24 +25,20 @@ func TurnOf(ctx context.Context) (time.Time, bool) {
 }
 
 // WaitBound returns the latest wall-clock time a call of ctx may still be
-// waiting for its turn under a rate budget: the earlier of ctx's deadline
-// and its lease's Until. A run holds its job's lock while it waits; a turn
-// that comes only after the lease could be renewed no more is refused at
-// once, so that the run ends transient, gives the lock back and is retried
-// when the budget has room. A lease no longer held bounds the wait at now.
-// ok is false when nothing bounds the wait.
+// waiting for its turn under a rate budget: ctx's deadline, or now once
+// ctx's lease is no longer surely held. A run holds its job's lock while it
+// waits and the lock is renewed meanwhile, so the wait is bounded by the
+// lease as renewed, not by the Until it had when the wait began: runs sent
+// back at their first Until came back later than their turn, and the budget
+// idled meanwhile. A budget asks again once the turn has come, so that a
+// run that lost its lock while it waited never sends (and the worker
+// cancels such a run). ok is false when nothing bounds the wait.
 func WaitBound(ctx context.Context) (time.Time, bool) {
 	bound, ok := ctx.Deadline()
-	l, has := ctx.Value(leaseKey{}).(Lease)
-	if !has {
-		return bound, ok
+	if l, has := ctx.Value(leaseKey{}).(Lease); has {
+		if _, err := l.Until(); err != nil {
+			return time.Now(), true
+		}
 	}
-	until, err := l.Until()
-	if err != nil {
-		return time.Now(), true
-	}
-	if !ok || until.Before(bound) {
-		return until, true
-	}
-	return bound, true
+	return bound, ok
 }

@@ -14,9 +14,9 @@ type untilLease struct {
 
 func (l untilLease) Until() (time.Time, error) { return l.until, l.err }
 
-// TestWaitBound: a wait is bounded by the earlier of ctx's deadline and
-// the lease's horizon; a lost lease bounds it at once; nothing bounds a
-// context with neither.
+// TestWaitBound: a wait is bounded by ctx's deadline; a lease still held
+// does not bound it (it is renewed while the run waits), a lost lease
+// bounds it at once; nothing bounds a context with neither.
 func TestWaitBound(t *testing.T) {
 	t.Parallel()
 	soon, later := time.Now().Add(time.Second), time.Now().Add(time.Hour)
@@ -33,9 +33,9 @@ func TestWaitBound(t *testing.T) {
 	}{
 		{"nothing", context.Background(), time.Time{}, false},
 		{"deadline", dl(soon), soon, true},
-		{"lease before deadline", WithLease(dl(later), untilLease{until: soon}), soon, true},
-		{"deadline before lease", WithLease(dl(soon), untilLease{until: later}), soon, true},
-		{"lease, no deadline", WithLease(context.Background(), untilLease{until: soon}), soon, true},
+		{"lease horizon before deadline", WithLease(dl(later), untilLease{until: soon}), later, true},
+		{"deadline before lease horizon", WithLease(dl(soon), untilLease{until: later}), soon, true},
+		{"held lease, no deadline", WithLease(context.Background(), untilLease{until: soon}), time.Time{}, false},
 	} {
 		got, ok := WaitBound(tc.ctx)
 		if ok != tc.ok || !got.Equal(tc.want) {
