@@ -33,6 +33,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/connector"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/retry"
@@ -97,8 +98,8 @@ type Shared struct {
 	// durations matter: slot times are the NATS server's.
 	Clock retry.Clock
 
-	kvMu sync.Mutex
-	kv   jetstream.KeyValue // once opened
+	kvOnce sync.Once
+	kv     *client.Bucket
 
 	mu     sync.Mutex
 	lanes  map[string]*lane // by the names of a call's limits
@@ -112,20 +113,11 @@ var _ connector.Budget = (*Shared)(nil)
 // bucket returns the shared bucket, opening it on first use. A failed
 // open is tried again by the next call.
 func (s *Shared) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	s.kvMu.Lock()
-	defer s.kvMu.Unlock()
-	if s.kv != nil {
-		return s.kv, nil
-	}
-	if s.Buckets == nil {
-		return nil, errors.New("budget: no NATS to share the budget through (Shared.Buckets)")
-	}
-	name := cmp.Or(s.Bucket, contract.BudgetBucket)
-	kv, err := s.Buckets.KeyValue(ctx, name)
+	s.kvOnce.Do(func() { s.kv = client.NewBucket(s.Buckets, cmp.Or(s.Bucket, contract.BudgetBucket)) })
+	kv, err := s.kv.Open(ctx)
 	if err != nil {
-		return nil, wrapKV("opening", "bucket "+name, err)
+		return nil, fmt.Errorf("graph budget: %w", err)
 	}
-	s.kv = kv
 	return kv, nil
 }
 

@@ -12,10 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certrotator/certrotator/client"
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/jobs"
 )
@@ -29,10 +29,7 @@ import (
 // opened at its first use (the worker provisions it at start) and keeps
 // it. It is safe for concurrent use.
 type Store struct {
-	buckets jetstream.KeyValueManager
-
-	mu sync.Mutex
-	kv jetstream.KeyValue // once opened
+	kv *client.Bucket
 }
 
 var _ jobs.Warnings = (*Store)(nil)
@@ -40,35 +37,16 @@ var _ jobs.Warnings = (*Store)(nil)
 // New returns the warnings kept in the bucket that buckets opens (a bus's
 // JetStream).
 func New(buckets jetstream.KeyValueManager) *Store {
-	return &Store{buckets: buckets}
+	return &Store{kv: client.NewBucket(buckets, contract.WarningsBucket)}
 }
 
 // On returns the warnings kept in kv, the bucket already open.
-func On(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
-
-// bucket returns the warnings bucket, opening it on first use. A failed
-// open is tried again by the next call.
-func (w *Store) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.kv != nil {
-		return w.kv, nil
-	}
-	if w.buckets == nil {
-		return nil, errors.New("worker: warnings without NATS (warnings.New)")
-	}
-	kv, err := w.buckets.KeyValue(ctx, contract.WarningsBucket)
-	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", contract.WarningsBucket, err)
-	}
-	w.kv = kv
-	return kv, nil
-}
+func On(kv jetstream.KeyValue) *Store { return &Store{kv: client.OpenedBucket(kv)} }
 
 // First reports whether key is new, recording it. Keys are free text; they
 // are mapped to valid KV keys.
 func (w *Store) First(ctx context.Context, key string) (bool, error) {
-	kv, err := w.bucket(ctx)
+	kv, err := w.kv.Open(ctx)
 	if err != nil {
 		return false, err
 	}
