@@ -130,6 +130,7 @@ http: {listen: "off"}
 		{"rotate", "-c", publisher, "api"},
 		{"history", "-c", worker, "api"},
 		{"rollback", "-c", worker, "api", "--to-version", "1"},
+		{"plan", "-c", worker, "api"},
 	} {
 		code, _, errOut := runCLI(t, nil, args...)
 		if code != exitUnreachable {

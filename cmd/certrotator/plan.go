@@ -32,12 +32,25 @@ func cmdPlan(e *env, fs *flag.FlagSet, args []string) int {
 	} else {
 		printPlan(e.stdout, all, e.now())
 	}
-	for _, d := range all {
-		if d.Action == jobs.ActionFail {
+	return planExit(all)
+}
+
+// planExit is 1 when a connector's plan failed for a reason that stays (a
+// bad bundle, a permission), else 3 when one failed for a reason that
+// passes (Vault or Graph unreachable, throttled), as every command does: a
+// script retries the one and pages on the other.
+func planExit(ds []jobs.Decision) int {
+	code := exitOK
+	for _, d := range ds {
+		if d.Action != jobs.ActionFail {
+			continue
+		}
+		if d.Error == nil || d.Error.Class != contract.ClassTransient {
 			return exitFailed
 		}
+		code = exitUnreachable
 	}
-	return exitOK
+	return code
 }
 
 // printPlan writes the decisions as a table an operator reads at a glance.
