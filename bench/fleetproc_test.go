@@ -293,7 +293,14 @@ func startWorkerProc(t *testing.T, bin binaries, cfg workerConfig) *workerProc {
 		w.pprofAddr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 		env = append(env, "CERTROTATOR_PPROF="+w.pprofAddr)
 	}
+	// BENCH_WORKER_ENV="K=V K=V" adds to each replica's environment (GOGC,
+	// GOMEMLIMIT, GODEBUG=gctrace=1), and BENCH_WORKER_LOG=PREFIX keeps each
+	// replica's stderr as PREFIX.<instance>.log, for experiments.
+	env = append(env, strings.Fields(os.Getenv("BENCH_WORKER_ENV"))...)
 	w.child = startChild(t, cfg.Instance, bin.certrotator, []string{"run", "-c", path}, env, io.Discard)
+	if prefix := os.Getenv("BENCH_WORKER_LOG"); prefix != "" {
+		t.Cleanup(func() { w.keepLog(t, prefix+"."+cfg.Instance+".log") })
+	}
 	ready := "http://" + cfg.Listen + "/readyz"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -339,4 +346,16 @@ func (w *workerProc) vaultRequests(t *testing.T) int64 {
 		}
 	}
 	return int64(n)
+}
+
+// keepLog copies the replica's stderr to path once it has stopped.
+func (w *workerProc) keepLog(t *testing.T, path string) {
+	w.stop()
+	b, err := os.ReadFile(w.log)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		t.Logf("keeping %s's log: %v", w.name, err)
+	}
 }

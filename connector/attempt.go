@@ -25,22 +25,28 @@ func (c *Client) attempt(ctx context.Context, r *request, st *callState) attempt
 		return attemptResult{gen: gen, err: budgetFailure(r.tenant.key, err), verdict: verdictDone}
 	}
 	res := attemptResult{gen: gen, clientRequestID: uuid.NewString()}
-	req, err := c.newRequest(ctx, r, tok, res.clientRequestID)
+	// Config.Timeout bounds the exchange through its context rather than
+	// http.Client.Timeout, which costs two goroutines per request in flight
+	// (its timer's and the transport's legacy cancel watcher): thousands
+	// of them, and their stacks, in a big tick's burst.
+	xctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := c.newRequest(xctx, r, tok, res.clientRequestID)
 	if err != nil {
 		res.err, res.verdict = jobs.Permanent("invalid_request", err), verdictDone
 		return res
 	}
-	resp, err := r.tenant.http.Do(req)
+	resp, err := r.tenant.graph.Do(req)
 	if err != nil {
 		c.observe(0)
-		return transportResult(ctx, res, r, err, notSent(err))
+		return transportResult(ctx, res, r, c.exchangeError(xctx, err), notSent(err))
 	}
 	c.observe(resp.StatusCode)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyMax))
 	res.status, res.requestID = resp.StatusCode, resp.Header.Get("request-id")
 	if err != nil {
-		return transportResult(ctx, res, r, fmt.Errorf("reading answer: %w", err), false)
+		return transportResult(ctx, res, r, fmt.Errorf("reading answer: %w", c.exchangeError(xctx, err)), false)
 	}
 	if resp.StatusCode/100 == 2 {
 		res.body, res.verdict = body, verdictDone
@@ -112,6 +118,15 @@ func transportResult(ctx context.Context, res attemptResult, r *request, err err
 		res.verdict = verdictRetry
 	}
 	return res
+}
+
+// exchangeError says that the exchange ran out of Config.Timeout when it
+// did (the caller's own deadline is transportResult's to report).
+func (c *Client) exchangeError(xctx context.Context, err error) error {
+	if errors.Is(xctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %s: %w", c.cfg.Timeout, err)
+	}
+	return err
 }
 
 // budgetFailure is the failure of a call whose turn under the tenant's

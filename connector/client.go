@@ -177,7 +177,9 @@ type Config struct {
 	// Transport carries every request, to Entra and to Graph. Defaults to
 	// defaultTransport: a clone of http.DefaultTransport, which trusts the
 	// system roots and so honours SSL_CERT_FILE and SSL_CERT_DIR, keeping
-	// IdleConnsPerHostDefault idle connections per host.
+	// IdleConnsPerHostDefault idle connections per host and opening at most
+	// that many. Either way it is used behind a warmTransport (one first
+	// connection per host before the others go).
 	Transport http.RoundTripper
 	// MaxRetries bounds the retries of one call (500 and 502 are retried at
 	// most twice within it); negative means none. Defaults to 4.
@@ -233,7 +235,7 @@ func New(cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	c := &Client{
 		cfg:     cfg,
-		http:    &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout},
+		http:    &http.Client{Transport: newWarmTransport(cfg.Transport), Timeout: cfg.Timeout},
 		tenants: make(map[string]*tenantClient, len(cfg.Tenants)),
 		limits:  make(map[string][]Limit, len(cfg.Tenants)),
 		logger:  cfg.Logger.With("component", "connector"),
@@ -287,21 +289,26 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// IdleConnsPerHostDefault is how many idle connections the default
-// transport keeps per host: the worker's default request concurrency
-// (config.RequestConcurrencyDefault), since every tenant's calls go to the
-// same two hosts (Entra and Graph). http.DefaultTransport keeps 2, so with
-// 64 calls in flight over HTTP/1.1 (a TLS-inspecting proxy, an emulator)
-// nearly every call closed its connection and the next one paid a new TLS
-// handshake on both sides. HTTP/2 multiplexes and needs none of this.
+// IdleConnsPerHostDefault is how many connections the default transport
+// keeps idle per host, and opens at most per host: the worker's default
+// request concurrency (config.RequestConcurrencyDefault), since every
+// tenant's calls go to the same two hosts (Entra and Graph).
+// http.DefaultTransport keeps 2, so with 64 calls in flight over HTTP/1.1
+// (a TLS-inspecting proxy, an emulator) nearly every call closed its
+// connection and the next one paid a new TLS handshake on both sides; and
+// it opens without bound, so a burst of hundreds of calls opened hundreds
+// of connections it then closed. Calls beyond the bound wait for a
+// connection. HTTP/2 multiplexes: one connection per host carries the
+// calls once warmTransport has let the first one make it.
 const IdleConnsPerHostDefault = 64
 
 // defaultTransport is http.DefaultTransport's clone with room for
 // IdleConnsPerHostDefault idle connections per host (and for both hosts in
-// the total).
+// the total), and at most that many per host.
 func defaultTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = IdleConnsPerHostDefault
+	tr.MaxConnsPerHost = IdleConnsPerHostDefault
 	tr.MaxIdleConns = max(tr.MaxIdleConns, 2*IdleConnsPerHostDefault)
 	return tr
 }

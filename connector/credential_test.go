@@ -380,7 +380,7 @@ func TestCAFile(t *testing.T) {
 	c := newClient(ten)
 	h.mustGet(t, c)
 	for _, tc := range c.tenants {
-		if tc.http.Transport == c.cfg.Transport {
+		if tc.http.Transport.(*warmTransport).base == c.cfg.Transport {
 			t.Error("the tenant with ca_file shares the default transport")
 		}
 	}

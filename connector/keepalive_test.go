@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"net/http"
 	"sync"
 	"testing"
 
@@ -30,7 +29,7 @@ func TestDefaultTransportReusesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range c.tenants {
-		t.Cleanup(tc.http.Transport.(*http.Transport).CloseIdleConnections)
+		t.Cleanup(tc.http.CloseIdleConnections)
 	}
 	// The token first, so that the rounds are Graph calls only.
 	if _, err := c.Get(t.Context(), testTenantKey, testConnectorID); err != nil {

@@ -35,9 +35,12 @@ type tenantClient struct {
 	key      string
 	graphURL string // no trailing slash
 	scope    string
-	secrets  []string // for redacting token errors; never printed
-	http     *http.Client
-	build    func(context.Context) (azcore.TokenCredential, error)
+	secrets  []string     // for redacting token errors; never printed
+	http     *http.Client // the credential's: Config.Timeout is its Timeout
+	// graph carries Graph calls: http's transport without a Timeout, since
+	// attempt bounds each exchange through its context.
+	graph *http.Client
+	build func(context.Context) (azcore.TokenCredential, error)
 	// rebuildable is false for a Credential given in Tenant.
 	rebuildable bool
 
@@ -152,7 +155,7 @@ func newTenantClient(key string, t Tenant, hc *http.Client) (*tenantClient, erro
 			return nil, err
 		}
 	}
-	tc := &tenantClient{key: key, graphURL: ep.graph, scope: ep.graph + "/.default", http: hc,
+	tc := &tenantClient{key: key, graphURL: ep.graph, scope: ep.graph + "/.default", http: hc, graph: &http.Client{Transport: hc.Transport},
 		secrets: []string{t.ClientSecret, t.ClientCertificatePassword}, build: t.credentialBuilder(ep, hc),
 		rebuildable: t.Credential == nil}
 	if t.Certificate != nil {

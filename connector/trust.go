@@ -8,8 +8,9 @@ import (
 	"os"
 )
 
-// withCAFile returns a client like hc whose transport also trusts the CAs
-// in the PEM file at path: the roots hc's transport already trusts (the
+// withCAFile returns a client like hc whose transport (a clone of hc's,
+// behind a warmTransport of its own) also trusts the CAs in the PEM file at
+// path: the roots hc's transport already trusts (the
 // system's when it sets none) stay trusted, so a tenant behind a
 // TLS-inspecting proxy can still reach the real Entra and Graph.
 func withCAFile(hc *http.Client, path string) (*http.Client, error) {
@@ -17,9 +18,13 @@ func withCAFile(hc *http.Client, path string) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading ca_file: %w", err)
 	}
-	base, ok := hc.Transport.(*http.Transport)
+	rt := hc.Transport
+	if w, ok := rt.(*warmTransport); ok {
+		rt = w.base
+	}
+	base, ok := rt.(*http.Transport)
 	if !ok {
-		return nil, fmt.Errorf("ca_file %s: the transport is a %T; ca_file needs an *http.Transport to add its CAs to", path, hc.Transport)
+		return nil, fmt.Errorf("ca_file %s: the transport is a %T; ca_file needs an *http.Transport to add its CAs to", path, rt)
 	}
 	tr := base.Clone()
 	if tr.TLSClientConfig == nil {
@@ -37,5 +42,5 @@ func withCAFile(hc *http.Client, path string) (*http.Client, error) {
 		return nil, fmt.Errorf("ca_file %s holds no PEM certificate", path)
 	}
 	tr.TLSClientConfig.RootCAs = pool
-	return &http.Client{Transport: tr, Timeout: hc.Timeout}, nil
+	return &http.Client{Transport: newWarmTransport(tr), Timeout: hc.Timeout}, nil
 }

@@ -71,7 +71,7 @@ func (r *Rotator) rotateKeySets(ctx context.Context, rn *run, refs []KeySetRef) 
 	for i, k := range refs {
 		as[i] = ConnectorRef(k)
 	}
-	per := forEach(ctx, r.cfg.Concurrency, as,
+	per := forEach(ctx, r.cfg.Concurrency, r.slots, as,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateKeySet(ctx, rn, KeySetRef(ref)) },
 		func(ref ConnectorRef, err error) []Outcome {
 			o := rn.outcome(ref, result{status: contract.StatusFailed, err: err}, 0)

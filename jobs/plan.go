@@ -59,7 +59,7 @@ func (r *Rotator) Plan(ctx context.Context, job Job, req Request) []Decision {
 	if issue.Reason != "" { // the current bundle may be missing or unreadable: that is why
 		return append(planIssue(rn, refs, issue.Reason), r.planKeySets(ctx, rn, keySets, issue.Reason)...)
 	}
-	out := forEach(ctx, r.cfg.Concurrency, refs,
+	out := forEach(ctx, r.cfg.Concurrency, r.slots, refs,
 		func(ctx context.Context, ref ConnectorRef) Decision { return r.planOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) Decision { return planFailed(rn, ref, err) })
 	return append(out, r.planKeySets(ctx, rn, keySets, "")...)

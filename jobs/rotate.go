@@ -33,7 +33,13 @@ type Config struct {
 	Warnings    Warnings         // optional; defaults to none (every warning is announced)
 	NowFunc     func() time.Time // the only clock; defaults to time.Now
 	Concurrency int              // connectors at once per run; defaults to ConnectorConcurrencyDefault
-	Logger      *slog.Logger     // defaults to a discarding logger
+	// InFlight bounds the connectors handled at once across all the runs
+	// of the Rotator (each run still at most Concurrency): a worker
+	// running 64 requests of big jobs at once otherwise holds 64×64
+	// connectors' calls, goroutines and buffers at the same instant, for
+	// no more throughput than Graph's rate limits allow. 0: no such bound.
+	InFlight int
+	Logger   *slog.Logger // defaults to a discarding logger
 
 	// Issuer, Writer and Versions are needed by jobs with source.pki (see
 	// ensureIssued); *vaultsrc.Client implements all three. Default to none:
@@ -58,6 +64,7 @@ type Config struct {
 type Rotator struct {
 	cfg     Config
 	log     *slog.Logger
+	slots   chan struct{} // Config.InFlight's; nil without one
 	cache   bundleCache
 	decodes decodeCache
 	lists   listCache
@@ -75,6 +82,8 @@ func New(cfg Config) (*Rotator, error) {
 		return nil, errors.New("jobs: Config.Connector is required")
 	case cfg.Concurrency < 0:
 		return nil, fmt.Errorf("jobs: Config.Concurrency %d is negative", cfg.Concurrency)
+	case cfg.InFlight < 0:
+		return nil, fmt.Errorf("jobs: Config.InFlight %d is negative", cfg.InFlight)
 	}
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, ConnectorConcurrencyDefault)
 	if cfg.NowFunc == nil {
@@ -83,7 +92,11 @@ func New(cfg Config) (*Rotator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Rotator{cfg: cfg, log: cfg.Logger.With("component", "jobs"), decode: bundle.DecodeContext}, nil
+	r := &Rotator{cfg: cfg, log: cfg.Logger.With("component", "jobs"), decode: bundle.DecodeContext}
+	if cfg.InFlight > 0 {
+		r.slots = make(chan struct{}, cfg.InFlight)
+	}
+	return r, nil
 }
 
 func (r *Rotator) now() time.Time { return r.cfg.NowFunc() }
@@ -110,7 +123,7 @@ func (r *Rotator) Rotate(ctx context.Context, job Job, req Request) []Outcome {
 	rn := &run{job: job, req: req}
 	rn.b, _ = r.prepareRun(ctx, job, req, false)
 	rn.lists = r.listTenants(ctx, job, req, refs)
-	per := forEach(ctx, r.cfg.Concurrency, refs,
+	per := forEach(ctx, r.cfg.Concurrency, r.slots, refs,
 		func(ctx context.Context, ref ConnectorRef) []Outcome { return r.rotateOne(ctx, rn, ref) },
 		func(ref ConnectorRef, err error) []Outcome {
 			o := rn.outcome(ref, result{status: contract.StatusFailed, err: err}, 0)
@@ -199,22 +212,31 @@ func inPlay[T any](all []T, id func(T) string, named map[string]bool) []T {
 	return out
 }
 
-// forEach calls fn for every ref with at most n calls at once and returns the
-// results in refs' order. A panic in fn becomes onPanic's result for that
-// ref, because a panic in these goroutines would escape the worker's
-// per-message recovery and stop the process.
-func forEach[T any](ctx context.Context, n int, refs []ConnectorRef,
+// forEach calls fn for every ref with at most n calls at once, and at most
+// one per free slot of shared (a Rotator's InFlight, across its runs; nil:
+// no such bound), and returns the results in refs' order. A panic in fn
+// becomes onPanic's result for that ref, because a panic in these
+// goroutines would escape the worker's per-message recovery and stop the
+// process.
+func forEach[T any](ctx context.Context, n int, shared chan struct{}, refs []ConnectorRef,
 	fn func(context.Context, ConnectorRef) T, onPanic func(ConnectorRef, error) T) []T {
 	out := make([]T, len(refs))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, ref := range refs {
+		// The turns are taken before the goroutine starts, so that a run of
+		// thousands of connectors holds n goroutines, not one (and its
+		// stack) per connector waiting for a turn. Once ctx is done the
+		// rest go without one: fn sees the canceled context and fails fast
+		// without I/O.
+		turn := take(ctx, sem)
+		slot := turn && take(ctx, shared)
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
+			if turn {
 				defer func() { <-sem }()
-			case <-ctx.Done():
-				// fn sees the canceled context and fails fast without I/O.
+			}
+			if slot && shared != nil {
+				defer func() { <-shared }()
 			}
 			defer func() {
 				if v := recover(); v != nil {
@@ -228,4 +250,18 @@ func forEach[T any](ctx context.Context, n int, refs []ConnectorRef,
 	}
 	wg.Wait()
 	return out
+}
+
+// take waits for a free slot of sem (nil: there is always one) and
+// reports whether it got one before ctx ended.
+func take(ctx context.Context, sem chan struct{}) bool {
+	if sem == nil {
+		return true
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

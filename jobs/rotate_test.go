@@ -52,6 +52,7 @@ func TestNewChecksConfig(t *testing.T) {
 		"no source":            {Connector: c},
 		"no connector":         {Source: src},
 		"negative concurrency": {Source: src, Connector: c, Concurrency: -1},
+		"negative in flight":   {Source: src, Connector: c, InFlight: -1},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New succeeded, want an error", name)
@@ -253,6 +254,66 @@ func TestRotateConcurrencyBound(t *testing.T) {
 	out := recv(t, done)
 	if p := peak.Load(); p != limit {
 		t.Errorf("peak concurrent uploads = %d, want %d", p, limit)
+	}
+	for _, o := range out {
+		if o.Status != contract.StatusSucceeded {
+			t.Errorf("%s: %s", o.Connector, o.Status)
+		}
+	}
+}
+
+// TestRotateInFlightBoundAcrossRuns runs two jobs at once on one Rotator
+// whose InFlight is below either run's Concurrency: the connectors of both
+// runs together never exceed it (a worker's 64 requests at once otherwise
+// held 64×64 connectors' calls and goroutines at the same instant).
+func TestRotateInFlightBoundAcrossRuns(t *testing.T) {
+	t.Parallel()
+	const n, inFlight = 10, 3
+	jobA, jobB := testJob(n), testJob(2*n)
+	jobB.Name, jobB.Connectors = "fabrikam-api", jobB.Connectors[n:]
+	g := newGraph()
+	for _, c := range append(jobA.Connectors, jobB.Connectors...) {
+		g.seed(c.ID)
+	}
+	var cur, peak atomic.Int32
+	entered, release := make(chan struct{}, 2*n), make(chan struct{})
+	c := g.connector()
+	c.UploadFunc = func(ctx context.Context, tn, id string, pfx []byte, pw string) (ConnectorState, error) {
+		v := cur.Add(1)
+		for p := peak.Load(); v > p && !peak.CompareAndSwap(p, v); p = peak.Load() {
+		}
+		entered <- struct{}{}
+		<-release
+		cur.Add(-1)
+		return g.upload(ctx, tn, id, pfx, pw)
+	}
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: c, Concurrency: n, InFlight: inFlight,
+		NowFunc: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []Outcome, 2)
+	for _, job := range []Job{jobA, jobB} {
+		go func() { done <- r.Rotate(context.Background(), job, Request{Job: job.Name}) }()
+	}
+	for range inFlight {
+		recv(t, entered)
+	}
+	// Give connectors beyond the bound every chance to (wrongly) get in
+	// while the first ones are held.
+	for i := 0; i < 1000 && cur.Load() <= inFlight; i++ {
+		runtime.Gosched()
+	}
+	if got := cur.Load(); got != inFlight {
+		t.Errorf("%d uploads of two runs at the barrier, want %d", got, inFlight)
+	}
+	close(release)
+	out := append(recv(t, done), recv(t, done)...)
+	if p := peak.Load(); p != inFlight {
+		t.Errorf("peak concurrent uploads of two runs = %d, want %d", p, inFlight)
+	}
+	if len(out) != 2*n {
+		t.Errorf("%d outcomes, want %d", len(out), 2*n)
 	}
 	for _, o := range out {
 		if o.Status != contract.StatusSucceeded {

@@ -170,7 +170,7 @@ func build(ctx context.Context, cfg *config.Config, w wiring) (*stack, error) {
 		return nil, fmt.Errorf("connecting to vault %s: %w", cfg.Vault.Address, err)
 	}
 	rc := jobs.Config{
-		Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, Logger: w.logger,
+		Source: src, Connector: off.graph, Concurrency: jobs.ConnectorConcurrencyDefault, InFlight: connectorsInFlight(cfg.Concurrency), Logger: w.logger,
 		// Jobs sourced from Vault PKI issue through the same client.
 		Issuer: src, Writer: src, Versions: src,
 		// Jobs with a probe call the API behind each connector before an
@@ -273,4 +273,16 @@ func hasKeySets(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+// connectorsInFlight bounds the connectors a worker handles at once across
+// its concurrent requests: four per request slot (256 at the default 64),
+// and never fewer than one run's own ConnectorConcurrencyDefault. Without
+// it, 64 requests of big jobs held 64×64 connectors' Graph calls at once,
+// each with its goroutines, stacks and buffers: most of the worker's peak
+// memory at 10,000 connectors over 200 tenants, for no throughput, since
+// Graph's rate limits pace the calls anyway (PERFORMANCE.md, "Issue 20:
+// the worker's peak RSS at 10,000/200").
+func connectorsInFlight(requests int) int {
+	return max(4*requests, jobs.ConnectorConcurrencyDefault)
 }
