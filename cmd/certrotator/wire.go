@@ -276,7 +276,7 @@ func hasKeySets(cfg *config.Config) bool {
 }
 
 // connectorsInFlight bounds the connectors a worker handles at once across
-// its concurrent requests: four per request slot (256 at the default 64),
+// its concurrent requests: six per request slot (384 at the default 64),
 // and never fewer than one run's own ConnectorConcurrencyDefault. Without
 // it, 64 requests of big jobs held 64×64 connectors' Graph calls at once,
 // each with its goroutines, stacks and buffers: most of the worker's peak
@@ -284,5 +284,5 @@ func hasKeySets(cfg *config.Config) bool {
 // Graph's rate limits pace the calls anyway (PERFORMANCE.md, "Issue 20:
 // the worker's peak RSS at 10,000/200").
 func connectorsInFlight(requests int) int {
-	return max(4*requests, jobs.ConnectorConcurrencyDefault)
+	return max(6*requests, jobs.ConnectorConcurrencyDefault)
 }
