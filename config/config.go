@@ -28,7 +28,7 @@ type Config struct {
 	// Notify lists the notification sinks (key `notify`, see notify.go).
 	Notify []NotifySink
 	// Concurrency is how many requests one worker handles at once
-	// (key `concurrency`). Defaults to 4.
+	// (key `concurrency`). Defaults to RequestConcurrencyDefault.
 	Concurrency int
 	// Path is the file the config was loaded from ("" when parsed from bytes).
 	Path string

@@ -99,7 +99,7 @@ func TestParseExample(t *testing.T) {
 		}},
 		HTTP:        HTTP{Listen: "127.0.0.1:9090"},
 		Log:         Log{Level: "info", Format: "json"},
-		Concurrency: 64,
+		Concurrency: 256,
 	}
 	// The parsed schedule is checked by what it does, not by its type.
 	next := c.Jobs[0].Next
@@ -157,7 +157,7 @@ func TestParseDefaults(t *testing.T) {
 		}},
 		HTTP:        HTTP{Listen: "127.0.0.1:9090"},
 		Log:         Log{Level: "info", Format: "json"},
-		Concurrency: 64,
+		Concurrency: 256,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", c, want)

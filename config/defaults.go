@@ -19,7 +19,7 @@ const (
 	// one worker handles at once) when absent. Graph's rate limits, paced
 	// per tenant, are what bounds the work; this is only a generous cap on
 	// what one process holds in flight.
-	RequestConcurrencyDefault = 64
+	RequestConcurrencyDefault = 256
 	// RequestConcurrencyMax bounds `concurrency`: more requests at once than
 	// this only queue on Graph's rate limits and the job locks.
 	RequestConcurrencyMax = 1024

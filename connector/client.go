@@ -291,7 +291,7 @@ func (cfg Config) withDefaults() Config {
 
 // IdleConnsPerHostDefault is how many connections the default transport
 // keeps idle per host, and opens at most per host: the worker's default
-// request concurrency (config.RequestConcurrencyDefault), since every
+// connector calls in flight at 64 requests, since every
 // tenant's calls go to the same two hosts (Entra and Graph).
 // http.DefaultTransport keeps 2, so with 64 calls in flight over HTTP/1.1
 // (a TLS-inspecting proxy, an emulator) nearly every call closed its

@@ -62,7 +62,7 @@ const (
 	ShutdownTimeoutDefault = 30 * time.Second
 	// RequestConcurrencyDefault is how many requests one worker handles at
 	// once when Config.Concurrency is zero.
-	RequestConcurrencyDefault = 64
+	RequestConcurrencyDefault = 256
 	InstanceDefault           = "certrotator"
 )
 

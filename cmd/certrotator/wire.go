@@ -276,13 +276,16 @@ func hasKeySets(cfg *config.Config) bool {
 }
 
 // connectorsInFlight bounds the connectors a worker handles at once across
-// its concurrent requests: six per request slot (384 at the default 64),
-// and never fewer than one run's own ConnectorConcurrencyDefault. Without
-// it, 64 requests of big jobs held 64×64 connectors' Graph calls at once,
+// its concurrent requests: six per request slot up to 384 (reached at 64
+// requests; the default of 256 requests shares them), and never fewer than
+// one run's own ConnectorConcurrencyDefault. Requests are cheap to hold
+// (a small job waiting for its list or its upload); connectors in flight
+// are what costs memory. Without the bound, 64 requests of big jobs held
+// 64×64 connectors' Graph calls at once,
 // each with its goroutines, stacks and buffers: most of the worker's peak
 // memory at 10,000 connectors over 200 tenants, for no throughput, since
 // Graph's rate limits pace the calls anyway (PERFORMANCE.md, "Issue 20:
 // the worker's peak RSS at 10,000/200").
 func connectorsInFlight(requests int) int {
-	return max(6*requests, jobs.ConnectorConcurrencyDefault)
+	return max(6*min(requests, 64), jobs.ConnectorConcurrencyDefault)
 }
