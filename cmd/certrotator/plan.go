@@ -35,9 +35,9 @@ func cmdPlan(e *env, fs *flag.FlagSet, args []string) int {
 	return planExit(all)
 }
 
-// planExit is 1 when a connector's plan failed for a reason that stays (a
-// bad bundle, a permission), else 3 when one failed for a reason that
-// passes (Vault or Graph unreachable, throttled), as every command does: a
+// planExit is 3 when every failed plan failed because Vault or Graph could
+// not be reached (nothing was decided), else 1 when any failed (a bad
+// bundle, a permission, a probe's verdict), as every command does: a
 // script retries the one and pages on the other.
 func planExit(ds []jobs.Decision) int {
 	code := exitOK
@@ -45,12 +45,23 @@ func planExit(ds []jobs.Decision) int {
 		if d.Action != jobs.ActionFail {
 			continue
 		}
-		if d.Error == nil || d.Error.Class != contract.ClassTransient {
+		if d.Error == nil || !unreachableCodes[d.Error.Code] {
 			return exitFailed
 		}
 		code = exitUnreachable
 	}
 	return code
+}
+
+// unreachableCodes are the failure codes of a Vault or Graph that did not
+// answer in time; a transient class alone is not enough (a probe's
+// rejection is transient, and a verdict).
+var unreachableCodes = map[string]bool{
+	contract.CodeSourceUnavailable: true,
+	contract.CodeNetwork:           true,
+	contract.CodeTokenUnavailable:  true,
+	contract.CodeGraphBudget:       true,
+	contract.CodeTimeout:           true,
 }
 
 // printPlan writes the decisions as a table an operator reads at a glance.
