@@ -221,38 +221,16 @@ func TestRotateConcurrencyBound(t *testing.T) {
 	for _, c := range job.Connectors {
 		g.seed(c.ID)
 	}
-	var cur, peak atomic.Int32
-	entered, release := make(chan struct{}, n), make(chan struct{})
-	c := g.connector()
-	c.UploadFunc = func(ctx context.Context, tn, id string, pfx []byte, pw string) (ConnectorState, error) {
-		v := cur.Add(1)
-		for p := peak.Load(); v > p && !peak.CompareAndSwap(p, v); p = peak.Load() {
-		}
-		entered <- struct{}{}
-		<-release
-		cur.Add(-1)
-		return g.upload(ctx, tn, id, pfx, pw)
-	}
-	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: c, Concurrency: limit, NowFunc: func() time.Time { return testNow }})
+	gate := newUploadGate(n)
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: gate.connector(g), Concurrency: limit, NowFunc: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan []Outcome)
 	go func() { done <- r.Rotate(context.Background(), job, Request{Job: job.Name}) }()
-	for range limit {
-		recv(t, entered)
-	}
-	// Give connectors beyond the bound every chance to (wrongly) get in
-	// while the first ones are held.
-	for i := 0; i < 1000 && cur.Load() <= limit; i++ {
-		runtime.Gosched()
-	}
-	if got := cur.Load(); got != limit {
-		t.Errorf("%d uploads at the barrier, want %d", got, limit)
-	}
-	close(release)
+	gate.holds(t, limit)
 	out := recv(t, done)
-	if p := peak.Load(); p != limit {
+	if p := gate.peak.Load(); p != limit {
 		t.Errorf("peak concurrent uploads = %d, want %d", p, limit)
 	}
 	for _, o := range out {
@@ -275,19 +253,8 @@ func TestRotateInFlightBoundAcrossRuns(t *testing.T) {
 	for _, c := range append(jobA.Connectors, jobB.Connectors...) {
 		g.seed(c.ID)
 	}
-	var cur, peak atomic.Int32
-	entered, release := make(chan struct{}, 2*n), make(chan struct{})
-	c := g.connector()
-	c.UploadFunc = func(ctx context.Context, tn, id string, pfx []byte, pw string) (ConnectorState, error) {
-		v := cur.Add(1)
-		for p := peak.Load(); v > p && !peak.CompareAndSwap(p, v); p = peak.Load() {
-		}
-		entered <- struct{}{}
-		<-release
-		cur.Add(-1)
-		return g.upload(ctx, tn, id, pfx, pw)
-	}
-	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: c, Concurrency: n, InFlight: inFlight,
+	gate := newUploadGate(2 * n)
+	r, err := New(Config{Source: sourceOf(materialOf(validBundle(t), 1)), Connector: gate.connector(g), Concurrency: n, InFlight: inFlight,
 		NowFunc: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
@@ -296,20 +263,9 @@ func TestRotateInFlightBoundAcrossRuns(t *testing.T) {
 	for _, job := range []Job{jobA, jobB} {
 		go func() { done <- r.Rotate(context.Background(), job, Request{Job: job.Name}) }()
 	}
-	for range inFlight {
-		recv(t, entered)
-	}
-	// Give connectors beyond the bound every chance to (wrongly) get in
-	// while the first ones are held.
-	for i := 0; i < 1000 && cur.Load() <= inFlight; i++ {
-		runtime.Gosched()
-	}
-	if got := cur.Load(); got != inFlight {
-		t.Errorf("%d uploads of two runs at the barrier, want %d", got, inFlight)
-	}
-	close(release)
+	gate.holds(t, inFlight)
 	out := append(recv(t, done), recv(t, done)...)
-	if p := peak.Load(); p != inFlight {
+	if p := gate.peak.Load(); p != inFlight {
 		t.Errorf("peak concurrent uploads of two runs = %d, want %d", p, inFlight)
 	}
 	if len(out) != 2*n {
@@ -437,4 +393,49 @@ func TestRotateRecoversPanic(t *testing.T) {
 	if len(out) > 0 && out[0].Error != nil && strings.Contains(out[0].Error.Message, "hunter2") {
 		t.Errorf("the panic's text reached the outcome: %q", out[0].Error.Message)
 	}
+}
+
+// uploadGate holds every upload of a graph's connector at a barrier and
+// keeps the peak of uploads in at once, so that a test sees a bound on
+// concurrent connectors.
+type uploadGate struct {
+	cur, peak        atomic.Int32
+	entered, release chan struct{}
+}
+
+func newUploadGate(uploads int) *uploadGate {
+	return &uploadGate{entered: make(chan struct{}, uploads), release: make(chan struct{})}
+}
+
+// connector is g's connector with its uploads held at the gate.
+func (u *uploadGate) connector(g *graph) fakeConnector {
+	c := g.connector()
+	c.UploadFunc = func(ctx context.Context, tn, id string, pfx []byte, pw string) (ConnectorState, error) {
+		v := u.cur.Add(1)
+		for p := u.peak.Load(); v > p && !u.peak.CompareAndSwap(p, v); p = u.peak.Load() {
+		}
+		u.entered <- struct{}{}
+		<-u.release
+		u.cur.Add(-1)
+		return g.upload(ctx, tn, id, pfx, pw)
+	}
+	return c
+}
+
+// holds waits for bound uploads at the gate, checks that no more got in,
+// and opens it.
+func (u *uploadGate) holds(t *testing.T, bound int32) {
+	t.Helper()
+	for range bound {
+		recv(t, u.entered)
+	}
+	// Give uploads beyond the bound every chance to (wrongly) get in
+	// while the first ones are held.
+	for i := 0; i < 1000 && u.cur.Load() <= bound; i++ {
+		runtime.Gosched()
+	}
+	if got := u.cur.Load(); got != bound {
+		t.Errorf("%d uploads at the barrier, want %d", got, bound)
+	}
+	close(u.release)
 }
