@@ -182,11 +182,15 @@ func TestSecretsStayOutOfWorker(t *testing.T) {
 	good := s.put(t, "b2c/wgood", validFor(t, 90*24*time.Hour, "w0rker-correct-horse"))
 	s.vault.PutBundle(t, mount, "b2c/wbad", good.PFX, "wrong-"+good.Password)
 	j := job("b2c/wgood", connectorIDs[0])
-	f := newFleet(t)
-	w := f.start(t, s, "w-secrets", j, nil)
 	bad := job("b2c/wbad", connectorIDs[1])
 	bad.Name = "bad-job"
-	f.start(t, s, "w-secrets-bad", bad, nil)
+	// One worker with both jobs: two workers of different job lists on one
+	// consumer hand each other's requests back with a growing delay, which
+	// could outlast the wait.
+	f := newFleet(t)
+	cfg := appConfig("w-secrets", f.url, j)
+	cfg.Jobs = append(cfg.Jobs, bad)
+	w := startWorker(t, s, cfg, nil, 0)
 	f.publish(t, j.Name, "sec-good", `{"job":"contoso-api"}`)
 	f.publish(t, bad.Name, "sec-bad", `{"job":"bad-job"}`)
 	f.publish(t, j.Name, "sec-junk", `{"job":"contoso-api","password":"`+good.Password+`"}`)
