@@ -10,21 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certrotator/certrotator/contract"
+	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // eventually polls cond until it holds, failing with what at the deadline:
 // for state that announces nothing (Graph's lists, a stream, the logs).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", eventTimeout, what)
-		}
-		<-tick.C
-	}
+	workertest.EventuallyWithin(t, eventTimeout, what, cond)
 }
 
 // storedEvents reads every outcome event of the request kept in the

@@ -97,12 +97,19 @@ func Parsed(tb testing.TB, jj []jobs.Job) []jobs.Job {
 // for state the server reaches on its own (a stream emptied after an ack).
 func Eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	EventuallyWithin(tb, WaitTimeout, what, cond)
+}
+
+// EventuallyWithin is Eventually with its own deadline, for suites whose
+// waits outlast faults (e2e's restarts and partitions).
+func EventuallyWithin(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not before the deadline", what)
+			tb.Fatalf("%s: not within %s", what, d)
 		}
 		<-tick.C
 	}
