@@ -3,8 +3,6 @@ package connector
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,13 +64,12 @@ func (c *Client) upload(ctx context.Context, tenant, id string, pfx []byte, pass
 	if err != nil {
 		return jobs.ConnectorState{}, err
 	}
-	value := base64.StdEncoding.EncodeToString(pfx)
-	payload, err := json.Marshal(uploadBody{PKCS12Value: value, Password: password})
+	payload, secrets, err := c.bodies.get(pfx, password)
 	if err != nil {
-		return jobs.ConnectorState{}, jobs.Permanent("invalid_request", errors.New("encoding upload body"))
+		return jobs.ConnectorState{}, err
 	}
 	r := &request{tenant: tc, method: http.MethodPost, path: connectorPath(id) + "/uploadClientCertificate",
-		body: payload, secrets: []string{value, password}}
+		body: payload, secrets: secrets}
 	body, err := c.do(ctx, r)
 	if err != nil {
 		return jobs.ConnectorState{}, err

@@ -227,6 +227,7 @@ type Client struct {
 	tenants map[string]*tenantClient
 	limits  map[string][]Limit // by tenant key
 	logger  *slog.Logger
+	bodies  uploadBodies
 }
 
 // New checks cfg, fills its defaults and builds one credential per tenant.
