@@ -43,7 +43,7 @@ func (c *Client) attempt(ctx context.Context, r *request, st *callState) attempt
 	}
 	c.observe(resp.StatusCode)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, bodyMax))
+	body, err := readBody(resp)
 	res.status, res.requestID = resp.StatusCode, resp.Header.Get("request-id")
 	if err != nil {
 		return transportResult(ctx, res, r, fmt.Errorf("reading answer: %w", c.exchangeError(xctx, err)), false)
@@ -152,5 +152,32 @@ func budgetFailure(tenant string, err error) error {
 func (c *Client) observe(status int) {
 	if c.cfg.ObserveFunc != nil {
 		c.cfg.ObserveFunc(status)
+	}
+}
+
+// readBody reads an answer of at most bodyMax bytes. When Graph says how
+// long it is, the buffer is made that size at once: io.ReadAll's doubling
+// from 512 bytes allocated twice the answer, 33 MB over a 10,000-connector
+// tick.
+func readBody(resp *http.Response) ([]byte, error) {
+	r := io.LimitReader(resp.Body, bodyMax)
+	n := resp.ContentLength
+	if n <= 0 || n > bodyMax {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, n+1) // one more: room to see EOF without growing
+	for {
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf):
+			// Longer than it said: the rest as before.
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		}
 	}
 }
