@@ -80,6 +80,10 @@ func IntentKey(seq uint64, target string) string {
 	return SeqID(seq) + ".intent." + strings.ToLower(target)
 }
 
+// IntentKeys matches every IntentKey of the request at seq: a key filter
+// (a subject wildcard), never a key to write.
+func IntentKeys(seq uint64) string { return SeqID(seq) + ".intent.>" }
+
 // RequestJob returns the job token of a request subject, and false when
 // subject is not <prefix>.request.<one token>.
 func RequestJob(prefix, subject string) (string, bool) {

@@ -61,6 +61,7 @@ func TestBuilders(t *testing.T) {
 		{ManualMsgID()[:7], "manual-"},
 		{SeqID(7), "seq-7"},
 		{IntentKey(7, "ABC"), "seq-7.intent.abc"},
+		{IntentKeys(7), "seq-7.intent.>"},
 		{KVSubject("b", "k"), "$KV.b.k"},
 		{KVStream("b"), "KV_b"},
 		{NotifyConsumer("s"), "certrotator-notify-s"},
