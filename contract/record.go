@@ -45,6 +45,14 @@ func NextStatus(prev *StatusRecord, o Outcome, now time.Time) StatusRecord {
 	return rec
 }
 
+// ReadsPrevious reports whether NextStatus needs the previous record for
+// o: not when o replaces both what it carries over (a success that says
+// which certificate is active), so that a rotation's status is written
+// without reading the former one first.
+func ReadsPrevious(o Outcome) bool {
+	return o.Status != StatusSucceeded || ActiveAfter(o) == nil
+}
+
 // ActiveAfter is the certificate active on the connector after the run the
 // outcome reports: the uploaded one when it became active, otherwise the one
 // it had. Nil when the outcome does not say (a failure before the connector

@@ -47,19 +47,21 @@ func (s *results) publishEvent(ctx context.Context, ev contract.Event, subjectJo
 // storeStatus writes the outcome as the connector's status record, carrying
 // over the active certificate and the last success from the record it
 // replaces, so that a later skipped run does not hide when the certificate
-// was uploaded.
+// was uploaded. A success that replaces both writes without reading.
 func (s *results) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs.Outcome) error {
 	key := contract.StatusKeyOf(o)
 	var prev *contract.StatusRecord
-	entry, err := kv.Get(ctx, key)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return fmt.Errorf("reading status %s: %w", key, err)
-	default:
-		var rec contract.StatusRecord
-		if json.Unmarshal(entry.Value(), &rec) == nil {
-			prev = &rec
+	if contract.ReadsPrevious(o) {
+		entry, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return fmt.Errorf("reading status %s: %w", key, err)
+		default:
+			var rec contract.StatusRecord
+			if json.Unmarshal(entry.Value(), &rec) == nil {
+				prev = &rec
+			}
 		}
 	}
 	data, err := json.Marshal(contract.NextStatus(prev, o, s.Now()))
