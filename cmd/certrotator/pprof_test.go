@@ -12,23 +12,20 @@ import (
 
 func TestPprofOffByDefaultLoopbackOnly(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	lookup := func(m map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-	}
-	e := &env{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard, lookup: lookup(nil)}
+	e := &env{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard, lookup: mapLookup(nil)}
 	stop, err := startPprof(e, logger)
 	if err != nil {
 		t.Fatalf("unset: %v", err)
 	}
 	stop()
 
-	e.lookup = lookup(map[string]string{envPprof: "0.0.0.0:0"})
+	e.lookup = mapLookup(map[string]string{envPprof: "0.0.0.0:0"})
 	if _, err := startPprof(e, logger); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("a non-loopback address: err = %v, want a refusal naming loopback", err)
 	}
 
 	var logs bytes.Buffer
-	e.lookup = lookup(map[string]string{envPprof: "127.0.0.1:0"})
+	e.lookup = mapLookup(map[string]string{envPprof: "127.0.0.1:0"})
 	stop, err = startPprof(e, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

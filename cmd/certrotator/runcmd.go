@@ -15,6 +15,7 @@ func cmdRun(e *env, fs *flag.FlagSet, args []string) int {
 		return code
 	}
 	logger := newLogger(cfg.Log, e.stderr)
+	tuneGC(e)
 	stopPprof, err := startPprof(e, logger)
 	if err != nil {
 		logger.Error("worker not started", "error", err)

@@ -276,16 +276,18 @@ func hasKeySets(cfg *config.Config) bool {
 }
 
 // connectorsInFlight bounds the connectors a worker handles at once across
-// its concurrent requests: six per request slot up to 384 (reached at 64
+// its concurrent requests: twelve per request slot up to 768 (reached at 64
 // requests; the default of 256 requests shares them), and never fewer than
 // one run's own ConnectorConcurrencyDefault. Requests are cheap to hold
 // (a small job waiting for its list or its upload); connectors in flight
-// are what costs memory. Without the bound, 64 requests of big jobs held
-// 64×64 connectors' Graph calls at once,
-// each with its goroutines, stacks and buffers: most of the worker's peak
-// memory at 10,000 connectors over 200 tenants, for no throughput, since
-// Graph's rate limits pace the calls anyway (PERFORMANCE.md, "Issue 20:
-// the worker's peak RSS at 10,000/200").
+// are what costs memory: two goroutines each (the call's and HTTP/2's
+// writer) and the call's buffers. Without the bound, 64 requests of big
+// jobs held 64×64 connectors' Graph calls at once, most of the worker's
+// peak memory at 10,000 connectors over 200 tenants. 768 is where that
+// fleet reaches 0.8 of its ideal time with the worker under 100 MB, once
+// an upload body is built once per bundle (PERFORMANCE.md, "Issue 20:
+// 10,000/200 at 0.8"); at Graph's real limits (200 calls a minute per app
+// per tenant) no fleet keeps that many busy.
 func connectorsInFlight(requests int) int {
-	return max(6*min(requests, 64), jobs.ConnectorConcurrencyDefault)
+	return max(12*min(requests, 64), jobs.ConnectorConcurrencyDefault)
 }
