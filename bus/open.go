@@ -135,8 +135,13 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 	return b, nil
 }
 
+// asyncAckTimeout ends the wait of a publish whose ack never comes (the
+// worker publishes a run's outcomes without waiting for each ack), so that
+// a lost ack fails its future instead of holding its place for good.
+const asyncAckTimeout = time.Minute
+
 func (b *Bus) openJS() error {
-	js, err := jetstream.New(b.nc)
+	js, err := jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout))
 	if err != nil {
 		return fmt.Errorf("opening JetStream: %w", err)
 	}

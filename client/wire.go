@@ -49,16 +49,26 @@ func PublishRequest(ctx context.Context, js jetstream.JetStream, prefix string, 
 // outcome, a warning two replicas announce) is kept once. The worker's
 // outcomes and every warning go out through it.
 func PublishEvent(ctx context.Context, js jetstream.JetStream, subject string, ev contract.Event) error {
-	body, err := json.Marshal(ev)
+	msg, err := EventMsg(subject, ev)
 	if err != nil {
-		return fmt.Errorf("encoding event %s: %w", ev.Type, err)
+		return err
 	}
-	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", contract.EventContentType)
 	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("publishing event on %s: %w", subject, err)
 	}
 	return nil
+}
+
+// EventMsg is ev as PublishEvent sends it on subject (publish it with
+// jetstream.WithMsgID(ev.ID)), for a caller that publishes many at once.
+func EventMsg(subject string, ev contract.Event) (*nats.Msg, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encoding event %s: %w", ev.Type, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", contract.EventContentType)
+	return msg, nil
 }
 
 // StatusEntry is one connector's latest outcome from the status bucket.

@@ -73,14 +73,3 @@ func (s *results) storeStatus(ctx context.Context, kv jetstream.KeyValue, o jobs
 	}
 	return nil
 }
-
-// publishEvents publishes every event of a run, stopping at the first
-// error.
-func (s *results) publishEvents(ctx context.Context, events []contract.Event) error {
-	for _, ev := range events {
-		if err := s.publishEvent(ctx, ev, ev.Data.Job, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
