@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -158,4 +159,18 @@ func attempts(n int) *config.Config {
 	app := testApp()
 	app.Jobs[0].MaxAttempts = n
 	return app
+}
+
+// connectedWorker is a worker of testApp on a NATS server of its own with
+// only its connection started (the buckets provisioned, no consumer), for
+// tests of what it writes there.
+func connectedWorker(t *testing.T) (*server.Server, *Worker) {
+	t.Helper()
+	s := runServer(t, "")
+	w := newWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	if err := w.conn.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
+	return s, w
 }

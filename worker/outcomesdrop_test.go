@@ -9,7 +9,6 @@ import (
 
 	"github.com/certrotator/certrotator/contract"
 	"github.com/certrotator/certrotator/internal/testkit"
-	"github.com/certrotator/certrotator/internal/workertest"
 )
 
 // A settled request's record and intents leave nothing in the outcomes
@@ -17,13 +16,8 @@ import (
 // the NATS server's memory grew with every request (the soak's growth).
 func TestDroppedRecordLeavesNoMarker(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	w := newWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	s, w := connectedWorker(t)
 	ctx := context.Background()
-	if err := w.conn.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
 	const seq = 7
 	if err := w.consumer.storeRecord(ctx, seq, record{}); err != nil {
 		t.Fatal(err)

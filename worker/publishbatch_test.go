@@ -19,13 +19,8 @@ import (
 // before it.
 func TestPublishEventsInBatches(t *testing.T) {
 	t.Parallel()
-	s := runServer(t, "")
-	w := newWorker(t, connect(t, s), testApp(), workertest.NewRecorder(nil))
+	s, w := connectedWorker(t)
 	ctx := context.Background()
-	if err := w.conn.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.conn.Stop(context.Background()) })
 
 	now := time.Date(2026, 12, 8, 4, 0, 0, 0, time.UTC)
 	next := &contract.CertInfo{Thumbprint: "NEXT"}
