@@ -98,10 +98,3 @@ func (u *uploadBodies) onSweep() {
 	}
 	u.sweep.Reset(uploadBodyTTL)
 }
-
-// kept is how many bodies are kept, for tests.
-func (u *uploadBodies) kept() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.entries)
-}

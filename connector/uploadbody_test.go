@@ -47,6 +47,13 @@ func TestUploadBodyIsBuiltOncePerBundle(t *testing.T) {
 	}
 }
 
+// kept is how many bodies u keeps.
+func (u *uploadBodies) kept() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.entries)
+}
+
 // countingCredential counts the tokens asked of the credential it wraps.
 type countingCredential struct {
 	inner azcore.TokenCredential
